@@ -1,0 +1,61 @@
+import type { PromptKey } from './prompts.ts'
+
+/** What the caller gave for one question. */
+export type Answer =
+  | { kind: 'speech'; startMs: number; endMs: number; clipPath: string }
+  | { kind: 'digits'; digits: string; atMs: number }
+  | { kind: 'none' }
+  | { kind: 'hangup' }
+
+export interface ListenOptions {
+  /** Accept keypad digits as the answer (ended by '#' or a pause). */
+  digits: boolean
+  /** Name of the slot, used for the clip's file name. */
+  slot: string
+}
+
+/** The media side of a call, as the scenario sees it. */
+export interface ScenarioIO {
+  say(prompt: PromptKey): Promise<void>
+  listen(opts: ListenOptions): Promise<Answer>
+}
+
+export type Outcome = 'lead' | 'no-input' | 'caller-hangup'
+
+export interface ScenarioResult {
+  outcome: Outcome
+  answers: Record<string, Answer>
+}
+
+const QUESTIONS: Array<{ slot: 'name' | 'need' | 'phone'; prompt: PromptKey; digits: boolean }> = [
+  { slot: 'name', prompt: 'greeting', digits: false },
+  { slot: 'need', prompt: 'askNeed', digits: false },
+  { slot: 'phone', prompt: 'askPhone', digits: true },
+]
+
+/**
+ * The walking skeleton's scenario: greet, ask name, need and a callback number (one
+ * reprompt each on silence), thank and finish. A later issue replaces it with the YAML
+ * scenario engine; the ScenarioIO boundary stays.
+ */
+export async function runBasicScenario(io: ScenarioIO): Promise<ScenarioResult> {
+  const answers: Record<string, Answer> = {}
+  let silentQuestions = 0
+  for (const q of QUESTIONS) {
+    await io.say(q.prompt)
+    let answer = await io.listen({ digits: q.digits, slot: q.slot })
+    if (answer.kind === 'none') {
+      await io.say('reprompt')
+      answer = await io.listen({ digits: q.digits, slot: q.slot })
+    }
+    if (answer.kind === 'hangup') return { outcome: 'caller-hangup', answers }
+    answers[q.slot] = answer
+    if (answer.kind === 'none') silentQuestions++
+  }
+  if (silentQuestions === QUESTIONS.length) {
+    await io.say('goodbyeNoInput')
+    return { outcome: 'no-input', answers }
+  }
+  await io.say('thanks')
+  return { outcome: 'lead', answers }
+}

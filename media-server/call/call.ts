@@ -1,0 +1,190 @@
+import { mkdir } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import type { Logger } from 'pino'
+import { WavFileWriter } from '../../codecs/wav.ts'
+import type { CallStore } from '../../crm/call-store.ts'
+import { runBasicScenario, type Answer, type ListenOptions, type ScenarioIO, type ScenarioResult } from '../../dialog/basic-scenario.ts'
+import type { PromptKey } from '../../dialog/prompts.ts'
+import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
+import type { InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
+import type { PacingClock } from '../clock/pacing-clock.ts'
+import type { Config } from '../config.ts'
+import type { Metrics } from '../metrics.ts'
+import type { RtpSession } from '../rtp/rtp-session.ts'
+import { digitFromInfo } from './dtmf-relay.ts'
+import { Listener } from './listener.ts'
+import type { PromptLibrary } from './prompt-library.ts'
+import { CallRecorder } from './recorder.ts'
+
+export interface CallDeps {
+  config: Config
+  logger: Logger
+  metrics: Metrics
+  store: CallStore
+  prompts: PromptLibrary
+  clock: PacingClock
+}
+
+export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
+
+/**
+ * One answered call: the signalling dialog, its RTP session, the recording, the
+ * listener and the scenario, tied to one timeline (ms since the ACK).
+ */
+export class Call implements ScenarioIO {
+  private t0 = 0
+  private ended = false
+  private endReason: SipEndReason | undefined
+  private recorder: CallRecorder | undefined
+  private readonly listener: Listener
+  private readonly log: Logger
+  private readonly dir: string
+  private firstAudioAtMs: number | undefined
+  private sdpVersion = 1
+
+  constructor(
+    readonly id: string,
+    readonly sip: InboundCall,
+    readonly rtp: RtpSession,
+    private readonly local: LocalMedia,
+    private readonly deps: CallDeps,
+  ) {
+    this.log = deps.logger.child({ callId: id, sipCallId: sip.sipCallId })
+    this.dir = `${deps.config.dataDir}/calls/${id}`
+    const l = deps.config.listen
+    this.listener = new Listener({
+      ...l,
+      sampleRate: 8000,
+      clipDir: this.dir,
+      now: () => this.now(),
+      onError: (err) => this.log.error({ err }, 'could not save an answer clip'),
+    })
+    rtp.onAudio = (pcm) => {
+      this.recorder?.pushCaller(pcm)
+      this.listener.onAudio(pcm)
+    }
+    rtp.onFrame = (frame) => this.recorder?.pushBot(frame)
+    rtp.onDtmf = (digit) => this.onDigit(digit, 'rfc4733')
+    rtp.onPromptStart = () => {
+      if (this.firstAudioAtMs !== undefined) return
+      this.firstAudioAtMs = this.now()
+      deps.metrics.ackToFirstAudio.observe(this.firstAudioAtMs / 1000)
+    }
+    sip.on('info', (type, body) => {
+      const digit = digitFromInfo(type, body)
+      if (digit) this.onDigit(digit, 'info')
+    })
+    sip.on('reinvite', (offer, reply) => this.onReinvite(offer, reply))
+    sip.on('ended', (reason) => this.onSipEnded(reason))
+  }
+
+  now(): number {
+    return this.t0 ? performance.now() - this.t0 : 0
+  }
+
+  get liveStats(): object {
+    return { ...this.rtp.stats.toJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs }
+  }
+
+  /** Answer and run the scenario to its end; resolves once everything is stored. */
+  async run(answer: string): Promise<CallResult> {
+    await mkdir(this.dir, { recursive: true })
+    this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, 8000, 2), 8000)
+    this.deps.clock.add(this.rtp) // silence flows from the 200 OK on, opening NAT pinholes early
+    try {
+      await this.sip.answer(answer)
+    } catch (err) {
+      if (this.endReason === 'cancelled') return 'cancelled'
+      this.log.warn({ err }, 'call not confirmed')
+      return 'failed'
+    }
+    this.t0 = performance.now()
+    this.db((s) => s.updateCall(this.id, { answeredAt: new Date() }))
+    const result = await runBasicScenario(this)
+    await this.fileLead(result)
+    if (!this.ended) await this.sip.hangup()
+    return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
+  }
+
+  async say(key: PromptKey): Promise<void> {
+    if (this.ended) return
+    const startMs = this.now()
+    const played = await this.rtp.play(this.deps.prompts.get(key))
+    this.db((s) => s.addTurn(this.id, { who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key }))
+    if (!played) this.log.debug({ key }, 'prompt cut short')
+  }
+
+  async listen(opts: ListenOptions): Promise<Answer> {
+    if (this.ended) return { kind: 'hangup' }
+    const answer = await this.listener.listen(opts)
+    if (answer.kind === 'speech') {
+      this.db((s) => s.addTurn(this.id, { who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot }))
+    } else if (answer.kind === 'digits') {
+      const at = Math.round(answer.atMs)
+      this.db((s) => s.addTurn(this.id, { who: 'caller', startMs: at, endMs: Math.round(this.now()), text: answer.digits, step: opts.slot }))
+    }
+    return answer
+  }
+
+  private onDigit(digit: string, source: 'rfc4733' | 'info'): void {
+    this.log.info({ digit, source }, 'DTMF')
+    this.db((s) => s.addDtmf(this.id, { digit, atMs: Math.round(this.now()), source }))
+    this.listener.onDigit(digit)
+  }
+
+  private onReinvite(offer: string | undefined, reply: (answer: string | null) => void): void {
+    if (!offer) return reply(null) // offerless re-INVITE: not supported yet, refused cleanly
+    const neg = negotiate(offer, { ...this.local, sessionVersion: ++this.sdpVersion })
+    if (!neg.ok) {
+      this.log.warn({ reason: neg.reason }, 're-INVITE refused')
+      return reply(null)
+    }
+    this.rtp.update(neg.remote, neg.direction)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 're-INVITE accepted')
+    reply(neg.answer)
+  }
+
+  private onSipEnded(reason: SipEndReason): void {
+    this.ended = true
+    this.endReason = reason
+    this.rtp.flush()
+    this.listener.cancel()
+  }
+
+  private async fileLead(result: ScenarioResult): Promise<void> {
+    const clips: Record<string, string> = {}
+    let phoneDigits: string | undefined
+    for (const [slot, a] of Object.entries(result.answers)) {
+      if (a.kind === 'speech') clips[slot] = a.clipPath
+      if (a.kind === 'digits') phoneDigits = a.digits
+    }
+    if (!Object.keys(clips).length && !phoneDigits) return
+    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, outcome: result.outcome }))
+  }
+
+  /** Tear down media and write the final record. Safe to call once, whatever happened. */
+  async finish(result: CallResult): Promise<void> {
+    this.deps.clock.remove(this.rtp)
+    this.rtp.close()
+    this.listener.cancel()
+    await this.recorder?.close().catch((err) => this.log.error({ err }, 'recording could not be closed'))
+    await this.db((s) =>
+      s.updateCall(this.id, {
+        endedAt: new Date(),
+        result,
+        endReason: this.endReason ?? 'local-bye',
+        recordingPath: this.recorder ? `${this.dir}/call.wav` : undefined,
+        rtpStats: this.liveStats,
+      }),
+    )
+  }
+
+  /** The database being down must not take the call down: log and carry on. */
+  private async db(fn: (s: CallStore) => Promise<unknown>): Promise<void> {
+    try {
+      await fn(this.deps.store)
+    } catch (err) {
+      this.log.error({ err }, 'call record not written')
+    }
+  }
+}

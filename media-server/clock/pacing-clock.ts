@@ -1,0 +1,68 @@
+import { performance } from 'node:perf_hooks'
+
+export interface ClockSubscriber {
+  /** Called once per tick; `tick` counts from the clock's start. */
+  onTick(tick: number): void
+}
+
+/**
+ * The one clock that paces every call's outgoing RTP. Ticks are scheduled against
+ * absolute times (start + n * period), so timer error does not accumulate; when the
+ * event loop stalls for several periods the missed ticks are skipped, not bunched.
+ */
+export class PacingClock {
+  private readonly subscribers = new Set<ClockSubscriber>()
+  private timer: NodeJS.Timeout | undefined
+  private start = 0
+  private tick = 0
+
+  constructor(
+    readonly periodMs: number,
+    private readonly onLateness: (lateMs: number) => void = () => {},
+  ) {}
+
+  add(s: ClockSubscriber): void {
+    this.subscribers.add(s)
+  }
+
+  remove(s: ClockSubscriber): void {
+    this.subscribers.delete(s)
+  }
+
+  get size(): number {
+    return this.subscribers.size
+  }
+
+  run(): void {
+    if (this.timer) return
+    this.start = performance.now()
+    this.tick = 0
+    this.schedule()
+  }
+
+  stop(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private schedule(): void {
+    const target = this.start + (this.tick + 1) * this.periodMs
+    this.timer = setTimeout(() => this.fire(target), Math.max(0, target - performance.now()))
+  }
+
+  private fire(target: number): void {
+    const now = performance.now()
+    const late = now - target
+    this.onLateness(late)
+    this.tick++
+    if (late > 3 * this.periodMs) this.tick = Math.floor((now - this.start) / this.periodMs)
+    for (const s of this.subscribers) {
+      try {
+        s.onTick(this.tick)
+      } catch {
+        // A failing call must not stop the clock for the others; the call logs its own errors.
+      }
+    }
+    this.schedule()
+  }
+}

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+export type Language = 'ru' | 'en'
+
+export interface Config {
+  sip: { host: string; port: number }
+  rtp: { portMin: number; portMax: number }
+  publicIp: string
+  httpPort: number
+  httpHost: string
+  dataDir: string
+  databaseUrl?: string
+  redisUrl?: string
+  language: Language
+  logLevel: string
+  /** Turn-taking of the built-in scenario, in milliseconds. */
+  listen: { noInputMs: number; endSilenceMs: number; minSpeechMs: number; maxUtteranceMs: number; interDigitMs: number }
+}
+
+const DEFAULTS: Config = {
+  sip: { host: '0.0.0.0', port: 5060 },
+  rtp: { portMin: 20000, portMax: 29999 },
+  publicIp: '',
+  httpPort: 8080,
+  httpHost: '0.0.0.0',
+  dataDir: './data',
+  language: 'ru',
+  logLevel: 'info',
+  listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
+}
+
+/** Environment variable -> config path. The first block is the design's fixed contract. */
+const ENV_KEYS: Array<[string, string]> = [
+  ['SIP_HOST', 'sip.host'],
+  ['SIP_PORT', 'sip.port'],
+  ['RTP_PORT_MIN', 'rtp.portMin'],
+  ['RTP_PORT_MAX', 'rtp.portMax'],
+  ['PUBLIC_IP', 'publicIp'],
+  ['HTTP_PORT', 'httpPort'],
+  ['DATA_DIR', 'dataDir'],
+  ['DATABASE_URL', 'databaseUrl'],
+  ['REDIS_URL', 'redisUrl'],
+  ['LANGUAGE', 'language'],
+  ['HTTP_HOST', 'httpHost'],
+  ['LOG_LEVEL', 'logLevel'],
+  ['LISTEN_NO_INPUT_MS', 'listen.noInputMs'],
+  ['LISTEN_END_SILENCE_MS', 'listen.endSilenceMs'],
+  ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],
+  ['LISTEN_MAX_UTTERANCE_MS', 'listen.maxUtteranceMs'],
+  ['LISTEN_INTER_DIGIT_MS', 'listen.interDigitMs'],
+]
+
+export class ConfigError extends Error {}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.')
+  let node = target
+  for (const k of keys.slice(0, -1)) node = node[k] as Record<string, unknown>
+  const leaf = keys[keys.length - 1]
+  if (typeof node[leaf] === 'number') {
+    const n = Number(value)
+    if (!Number.isInteger(n)) throw new ConfigError(`${dotted} must be an integer, got "${value}"`)
+    node[leaf] = n
+  } else {
+    node[leaf] = value
+  }
+}
+
+function mergeFile(cfg: Config, file: string): void {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`)
+  }
+  const walk = (obj: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const key = prefix ? `${prefix}.${k}` : k
+      if (v && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, key)
+      else setPath(cfg as unknown as Record<string, unknown>, key, v)
+    }
+  }
+  walk(parsed as Record<string, unknown>, '')
+}
+
+/** First non-internal IPv4 address, so that SDP and Contact name something reachable. */
+export function firstNonLoopbackAddress(): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return '127.0.0.1'
+}
+
+/** Defaults, then the JSON file named by CONFIG_FILE, then the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cfg: Config = structuredClone(DEFAULTS)
+  if (env.CONFIG_FILE) mergeFile(cfg, env.CONFIG_FILE)
+  for (const [name, key] of ENV_KEYS) {
+    const v = env[name]
+    if (v !== undefined && v !== '') setPath(cfg as unknown as Record<string, unknown>, key, v)
+  }
+  if (!cfg.publicIp) cfg.publicIp = firstNonLoopbackAddress()
+  cfg.dataDir = path.resolve(cfg.dataDir)
+  validate(cfg)
+  return cfg
+}
+
+function validate(cfg: Config): void {
+  const port = (name: string, v: number, min = 0) => {
+    if (v < min || v > 65535) throw new ConfigError(`${name} must be between ${min} and 65535, got ${v}`)
+  }
+  port('SIP_PORT', cfg.sip.port)
+  port('HTTP_PORT', cfg.httpPort)
+  port('RTP_PORT_MIN', cfg.rtp.portMin, 1024)
+  port('RTP_PORT_MAX', cfg.rtp.portMax, 1024)
+  if (cfg.rtp.portMax - cfg.rtp.portMin < 1) {
+    throw new ConfigError(`RTP_PORT_MAX (${cfg.rtp.portMax}) must leave room for at least one RTP/RTCP pair above RTP_PORT_MIN (${cfg.rtp.portMin})`)
+  }
+  if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
+}

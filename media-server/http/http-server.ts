@@ -1,0 +1,69 @@
+import http from 'node:http'
+import type { Logger } from 'pino'
+import type { CallStore } from '../../crm/call-store.ts'
+import type { CallManager } from '../call/call-manager.ts'
+import type { Metrics } from '../metrics.ts'
+
+export interface HttpDeps {
+  store: CallStore
+  metrics: Metrics
+  calls: CallManager
+  logger: Logger
+  /** True once SIP listens, the prompts are ready and the database answers. */
+  ready: () => Promise<boolean>
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function intParam(v: string | null, fallback: number, max: number): number {
+  const n = Number(v)
+  return v !== null && Number.isInteger(n) && n >= 0 ? Math.min(n, max) : fallback
+}
+
+/** /health, /metrics and the read-only call API of the design's contract. */
+export function createHttpServer(deps: HttpDeps): http.Server {
+  return http.createServer((req, res) => {
+    handle(deps, req, res).catch((err) => {
+      deps.logger.error({ err, url: req.url }, 'HTTP handler failed')
+      if (!res.headersSent) json(res, 503, { error: 'storage unavailable', detail: (err as Error).message })
+      else res.end()
+    })
+  })
+}
+
+async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD')
+    return json(res, 405, { error: 'method not allowed' })
+  }
+  if (url.pathname === '/health') {
+    const ready = await deps.ready().catch(() => false)
+    return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'starting', activeCalls: deps.calls.live.size })
+  }
+  if (url.pathname === '/metrics') {
+    const body = await deps.metrics.registry.metrics()
+    res.writeHead(200, { 'content-type': deps.metrics.registry.contentType })
+    res.end(body)
+    return
+  }
+  if (url.pathname === '/api/calls') {
+    const limit = intParam(url.searchParams.get('limit'), 50, 500)
+    const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
+    const calls = await deps.store.listCalls({ limit, offset })
+    return json(res, 200, { calls: calls.map((c) => ({ ...c, live: deps.calls.live.has(c.id) })) })
+  }
+  const m = /^\/api\/calls\/([^/]+)$/.exec(url.pathname)
+  if (m) {
+    const id = decodeURIComponent(m[1])
+    const call = await deps.store.getCall(id)
+    if (!call) return json(res, 404, { error: `no call ${id}` })
+    const live = deps.calls.live.get(id)
+    return json(res, 200, live ? { ...call, live: true, rtpStats: live.liveStats } : { ...call, live: false })
+  }
+  json(res, 404, { error: 'not found' })
+}

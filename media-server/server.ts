@@ -1,0 +1,67 @@
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { openStore } from '../crm/open-store.ts'
+import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
+import { CallManager } from './call/call-manager.ts'
+import { PromptLibrary } from './call/prompt-library.ts'
+import { PacingClock } from './clock/pacing-clock.ts'
+import type { Config } from './config.ts'
+import { createHttpServer } from './http/http-server.ts'
+import { createLogger } from './logger.ts'
+import { Metrics } from './metrics.ts'
+import { RtpPortPool } from './rtp/port-pool.ts'
+import { EspeakTts } from './tts/espeak.ts'
+import { PromptCache } from './tts/prompt-cache.ts'
+
+export interface RunningServer {
+  sipPort: number
+  httpPort: number
+  stop(): Promise<void>
+}
+
+/** Wires the process together: storage, prompts, clock, SIP, calls, HTTP. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel)
+  const metrics = new Metrics()
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
+  const tts = new EspeakTts({ logger })
+  const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, 8000)
+  await prompts.warm(logger)
+
+  const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
+  const portPool = new RtpPortPool(config.rtp.portMin, config.rtp.portMax, config.sip.host)
+  metrics.rtpPortsFree.set(portPool.available)
+  const sip = new EmbeddedCallControl({
+    host: config.sip.host,
+    port: config.sip.port,
+    publicHost: config.publicIp,
+    logger: logger.child({ component: 'sip' }),
+    stats: metrics.sipStats(),
+  })
+  const calls = new CallManager(sip, { config, logger, metrics, store, prompts, clock, portPool })
+  await sip.start()
+  clock.run()
+
+  const http = createHttpServer({ store, metrics, calls, logger, ready: async () => prompts.ready && (await store.ping()) })
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(config.httpPort, config.httpHost, () => resolve())
+  })
+  const httpPort = (http.address() as AddressInfo).port
+  logger.info({ sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' }, 'ready to take calls')
+
+  return {
+    sipPort: sip.address.port,
+    httpPort,
+    async stop() {
+      await sip.stop()
+      // Let BYEs and final records go out before the clock and storage stop.
+      const deadline = Date.now() + 3000
+      while (calls.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      clock.stop()
+      await new Promise((r) => http.close(r))
+      await tts.close()
+      await store.close()
+    },
+  }
+}

@@ -1,0 +1,112 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { parseDatagram, type ParseOutcome } from '../message/parse.ts'
+import { StreamFramer } from '../message/stream-framer.ts'
+import { makeResponse, serialize } from '../message/serialize.ts'
+import { isRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
+import { TcpTransport } from './tcp.ts'
+import { UdpTransport } from './udp.ts'
+import { messageKind, NO_STATS, type SipStats } from './stats.ts'
+
+export interface TransportLayerEvents {
+  request: [rq: SipRequest, remote: Remote]
+  response: [res: SipResponse, remote: Remote]
+}
+
+/**
+ * Both SIP transports behind one send/receive surface. Incoming bytes are framed and
+ * validated here; a broken request that can still be answered gets its 400/505 here,
+ * anything else is dropped and counted, so the layers above only see sound messages.
+ */
+export class TransportLayer extends EventEmitter<TransportLayerEvents> {
+  private readonly udp: UdpTransport
+  private readonly tcp: TcpTransport
+  private readonly framers = new Map<string, StreamFramer>()
+  udpPort = 0
+  tcpPort = 0
+
+  constructor(
+    readonly host: string,
+    port: number,
+    private readonly logger: Logger,
+    private readonly stats: SipStats = NO_STATS,
+  ) {
+    super()
+    this.udp = new UdpTransport(host, port, (buf, address, p) =>
+      this.onOutcome(parseDatagram(buf), { protocol: 'UDP', address, port: p }),
+    )
+    this.tcp = new TcpTransport(host, port, {
+      onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TCP', address, port: p }).push(chunk),
+      onClose: (key) => this.framers.delete(key),
+    })
+  }
+
+  async listen(): Promise<void> {
+    this.udpPort = await this.udp.listen()
+    // TCP on the same port number as UDP, as SIP_PORT promises both.
+    this.tcpPort = await this.tcp.listen(this.udpPort)
+  }
+
+  private framerFor(key: string, remote: Remote): StreamFramer {
+    let framer = this.framers.get(key)
+    if (!framer) {
+      framer = new StreamFramer(
+        (outcome) => this.onOutcome(outcome, remote),
+        (outcome) => {
+          // A TCP framing error cannot be resynchronised: answer if we can, then close.
+          this.onOutcome(outcome, remote)
+          this.tcp.drop(key)
+        },
+      )
+      this.framers.set(key, framer)
+    }
+    return framer
+  }
+
+  private onOutcome(outcome: ParseOutcome, remote: Remote): void {
+    switch (outcome.kind) {
+      case 'message':
+        return this.deliver(outcome.message, remote)
+      case 'reject':
+        this.stats.malformed('rejected', outcome.reason)
+        this.logger.warn({ remote, reason: outcome.reason, status: outcome.status }, 'malformed SIP request rejected')
+        this.send(makeResponse(outcome.request, outcome.status, undefined, { Warning: `399 - "${outcome.reason.replace(/"/g, "'")}"` }), remote)
+        return
+      case 'drop':
+        this.stats.malformed('dropped', outcome.reason)
+        this.logger.warn({ remote, reason: outcome.reason }, 'malformed SIP message dropped')
+    }
+  }
+
+  private deliver(m: SipMessage, remote: Remote): void {
+    this.stats.messageIn(messageKind(m))
+    if (isRequest(m)) {
+      // RFC 3261 §18.2.1 and RFC 3581: note where the request really came from, so
+      // responses (which copy the Via) document the path and we answer to the source.
+      const via = m.headers.via[0]
+      if (via.host !== remote.address) via.params.received = remote.address
+      if ('rport' in via.params) via.params.rport = String(remote.port)
+      this.emit('request', m, remote)
+    } else {
+      this.emit('response', m, remote)
+    }
+  }
+
+  /** Responses go to the request's source address and port, never to a resolved Via host. */
+  send(m: SipMessage, remote: Remote): void {
+    let buf: Buffer
+    try {
+      buf = serialize(m)
+    } catch (err) {
+      this.logger.error({ err, remote }, 'could not serialise SIP message')
+      return
+    }
+    this.stats.messageOut(messageKind(m))
+    if (remote.protocol === 'TCP') this.tcp.send(buf, remote.address, remote.port)
+    else this.udp.send(buf, remote.address, remote.port)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.udp.close(), this.tcp.close()])
+  }
+}

@@ -1,0 +1,165 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { makeResponse } from '../message/serialize.ts'
+import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
+import { dialogId, type Dialog, type LocalAddress } from '../dialog/dialog.ts'
+import { InviteServerTransaction } from '../transaction/invite-server.ts'
+import { NonInviteClientTransaction } from '../transaction/non-invite-client.ts'
+import { NonInviteServerTransaction } from '../transaction/non-invite-server.ts'
+import { DEFAULT_TIMERS, type SipTimers } from '../transaction/timers.ts'
+import { clientTransactionKey, serverTransactionKey } from '../transaction/transaction-key.ts'
+import { TransportLayer } from '../transport/transport-layer.ts'
+import type { SipStats } from '../transport/stats.ts'
+import type { CallControl, CallControlEvents } from './call-control.ts'
+import { ServerCall } from './server-call.ts'
+import { ALLOW, checkRequest } from './uas-checks.ts'
+import type { UaContext } from './ua-context.ts'
+
+export interface EmbeddedCallControlOptions {
+  host: string
+  port: number
+  /** The address written into Via and Contact. */
+  publicHost: string
+  logger: Logger
+  stats?: SipStats
+  timers?: SipTimers
+}
+
+type ServerTx = InviteServerTransaction | NonInviteServerTransaction
+
+/**
+ * The embedded SIP user agent: transports, the transaction tables of RFC 3261 §17,
+ * the dialogs, and the UAS core of §8.2. Calls are handed out as `InboundCall`s.
+ */
+export class EmbeddedCallControl extends EventEmitter<CallControlEvents> implements CallControl, UaContext {
+  readonly timers: SipTimers
+  readonly logger: Logger
+  readonly local: LocalAddress
+  private readonly transport: TransportLayer
+  private readonly serverTxs = new Map<string, ServerTx>()
+  private readonly clientTxs = new Map<string, NonInviteClientTransaction>()
+  private readonly calls = new Map<string, ServerCall>()
+
+  constructor(opts: EmbeddedCallControlOptions) {
+    super()
+    this.timers = opts.timers ?? DEFAULT_TIMERS
+    this.logger = opts.logger
+    this.local = { host: opts.publicHost, port: opts.port }
+    this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats)
+    this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
+    this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
+  }
+
+  get address(): { host: string; port: number } {
+    return { host: this.transport.host, port: this.transport.udpPort }
+  }
+
+  async start(): Promise<void> {
+    await this.transport.listen()
+    this.local.port = this.transport.udpPort
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.calls.values()].map((c) => c.hangup()))
+    for (const tx of this.serverTxs.values()) tx.terminate()
+    for (const tx of this.clientTxs.values()) tx.terminate()
+    await this.transport.close()
+  }
+
+  /** One bad message must never take the process down with it. */
+  private guard(fn: () => void, m: unknown): void {
+    try {
+      fn()
+    } catch (err) {
+      this.logger.error({ err, message: m }, 'error while handling a SIP message')
+    }
+  }
+
+  // --- UaContext -----------------------------------------------------------------
+
+  send(m: SipRequest | SipResponse, remote: Remote): void {
+    this.transport.send(m, remote)
+  }
+
+  request(rq: SipRequest, remote: Remote): Promise<SipResponse | 'timeout'> {
+    return new Promise((resolve) => {
+      const key = clientTransactionKey(rq)
+      const tx = new NonInviteClientTransaction(rq, remote.protocol === 'TCP', this.timers,
+        (m) => this.send(m, remote), resolve, () => this.clientTxs.delete(key))
+      this.clientTxs.set(key, tx)
+      tx.start()
+    })
+  }
+
+  dialogGone(d: Dialog): void {
+    this.calls.delete(d.id)
+  }
+
+  // --- incoming ------------------------------------------------------------------
+
+  private onResponse(res: SipResponse): void {
+    // Responses to nothing we sent (RFC 4475 §3.3.10 among them) are dropped silently.
+    this.clientTxs.get(clientTransactionKey(res))?.onResponse(res)
+  }
+
+  private onRequest(rq: SipRequest, remote: Remote): void {
+    if (rq.method === 'ACK') return this.onAck(rq)
+    const key = serverTransactionKey(rq)
+    const existing = this.serverTxs.get(key)
+    if (existing) return existing.onRetransmit()
+
+    const reliable = remote.protocol === 'TCP'
+    const send = (res: SipResponse) => this.send(res, remote)
+    const forget = () => this.serverTxs.delete(key)
+    const tx: ServerTx = rq.method === 'INVITE'
+      ? new InviteServerTransaction(rq, reliable, this.timers, send, forget)
+      : new NonInviteServerTransaction(rq, reliable, this.timers, send, forget)
+    this.serverTxs.set(key, tx)
+
+    const refusal = checkRequest(rq)
+    if (refusal) return tx.respond(makeResponse(rq, refusal.status, refusal.reason, refusal.headers))
+    if (rq.method === 'CANCEL') return this.onCancel(rq, tx)
+
+    const toTag = rq.headers.to.params.tag
+    if (toTag) {
+      const call = this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))
+      if (!call) return tx.respond(makeResponse(rq, 481))
+      return call.onRequest(rq, tx)
+    }
+    switch (rq.method) {
+      case 'INVITE':
+        return this.onInvite(tx as InviteServerTransaction, remote)
+      case 'OPTIONS':
+        return tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW, Accept: 'application/sdp', 'Accept-Language': 'ru, en' }))
+      default:
+        // BYE, INFO outside any dialog.
+        return tx.respond(makeResponse(rq, 481))
+    }
+  }
+
+  private onInvite(tx: InviteServerTransaction, remote: Remote): void {
+    tx.respond(makeResponse(tx.request, 100))
+    const call = new ServerCall(this, tx, remote)
+    this.calls.set(call.dialog.id, call)
+    if (this.listenerCount('call') === 0) return call.reject(480)
+    this.emit('call', call)
+  }
+
+  /** CANCEL (RFC 3261 §9.2): 200 for the CANCEL when its INVITE is known, 481 otherwise. */
+  private onCancel(rq: SipRequest, tx: ServerTx): void {
+    const invite = this.serverTxs.get(serverTransactionKey({ ...rq, method: 'INVITE' }))
+    if (!(invite instanceof InviteServerTransaction)) return tx.respond(makeResponse(rq, 481))
+    tx.respond(makeResponse(rq, 200))
+    for (const call of this.calls.values()) {
+      if (call.sipCallId === rq.headers['call-id'] && call.dialog.remoteTag === (rq.headers.from.params.tag ?? '')) call.onCancel()
+    }
+  }
+
+  private onAck(rq: SipRequest): void {
+    const tx = this.serverTxs.get(serverTransactionKey(rq))
+    if (tx instanceof InviteServerTransaction && tx.state === 'completed') return tx.onAck()
+    const toTag = rq.headers.to.params.tag
+    if (!toTag) return
+    this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))?.onAck(rq)
+  }
+}
