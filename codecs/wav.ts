@@ -1,0 +1,232 @@
+// RIFF/WAVE reading and writing for the formats the media path uses: 16-bit PCM and 8-bit
+// G.711 (WAVE_FORMAT_ALAW = 6, WAVE_FORMAT_MULAW = 7, per Microsoft's mmreg.h registry).
+import { open, type FileHandle } from 'node:fs/promises';
+import { alawToLinear, ulawToLinear } from './g711.ts';
+
+export type WavFormat = 'pcm16' | 'ulaw' | 'alaw';
+
+export interface WavData {
+  sampleRate: number;
+  channels: number;
+  format: WavFormat;
+  /** Interleaved samples, decoded to 16-bit linear whatever the stored format. */
+  samples: Int16Array;
+}
+
+const FORMAT_PCM = 1;
+const FORMAT_ALAW = 6;
+const FORMAT_MULAW = 7;
+const FORMAT_EXTENSIBLE = 0xfffe;
+const HEADER_BYTES = 44;
+const MAX_U32 = 0xffffffff;
+
+/**
+ * Parses a WAV file held in memory. Chunks are walked by their declared sizes (with the RIFF
+ * pad byte after odd-sized chunks), so LIST/fact/etc. chunks anywhere are skipped. A data chunk
+ * whose size runs past the end of the buffer is read up to the end: that is what a recorder
+ * killed before it patched its header leaves behind.
+ */
+export function readWav(buf: Buffer): WavData {
+  if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') {
+    throw new Error('WAV: not a RIFF/WAVE file');
+  }
+  let fmt: { tag: number; channels: number; sampleRate: number; blockAlign: number; bits: number } | null = null;
+  let dataStart = -1;
+  let dataBytes = 0;
+  let off = 12;
+  while (off + 8 <= buf.length && (fmt === null || dataStart < 0)) {
+    const id = buf.toString('latin1', off, off + 4);
+    const size = buf.readUInt32LE(off + 4);
+    const body = off + 8;
+    if (id === 'fmt ') {
+      if (size < 16 || body + 16 > buf.length) throw new Error(`WAV: fmt chunk too short (${size} bytes)`);
+      let tag = buf.readUInt16LE(body);
+      // WAVE_FORMAT_EXTENSIBLE carries the real format in the first two bytes of its SubFormat GUID.
+      if (tag === FORMAT_EXTENSIBLE) {
+        if (size < 40 || body + 26 > buf.length) throw new Error('WAV: truncated WAVE_FORMAT_EXTENSIBLE fmt chunk');
+        tag = buf.readUInt16LE(body + 24);
+      }
+      fmt = {
+        tag,
+        channels: buf.readUInt16LE(body + 2),
+        sampleRate: buf.readUInt32LE(body + 4),
+        blockAlign: buf.readUInt16LE(body + 12),
+        bits: buf.readUInt16LE(body + 14),
+      };
+    } else if (id === 'data') {
+      dataStart = body;
+      dataBytes = Math.min(size, buf.length - body);
+    }
+    off = body + size + (size & 1);
+  }
+  if (fmt === null) throw new Error('WAV: no fmt chunk');
+  if (dataStart < 0) throw new Error('WAV: no data chunk');
+  if (fmt.channels === 0) throw new Error('WAV: zero channels');
+  if (fmt.sampleRate === 0) throw new Error('WAV: zero sample rate');
+
+  let format: WavFormat;
+  if (fmt.tag === FORMAT_PCM && fmt.bits === 16) format = 'pcm16';
+  else if (fmt.tag === FORMAT_MULAW && fmt.bits === 8) format = 'ulaw';
+  else if (fmt.tag === FORMAT_ALAW && fmt.bits === 8) format = 'alaw';
+  else throw new Error(`WAV: unsupported format tag ${fmt.tag} with ${fmt.bits} bits per sample`);
+
+  const bytesPerSample = format === 'pcm16' ? 2 : 1;
+  if (fmt.blockAlign !== bytesPerSample * fmt.channels) {
+    throw new Error(`WAV: block align ${fmt.blockAlign} does not match ${fmt.channels} channels of ${format}`);
+  }
+  // Whole frames only: a torn last frame would shift every channel after it.
+  const frames = Math.floor(dataBytes / fmt.blockAlign);
+  const samples = new Int16Array(frames * fmt.channels);
+  if (format === 'pcm16') {
+    for (let i = 0; i < samples.length; i++) samples[i] = buf.readInt16LE(dataStart + 2 * i);
+  } else {
+    const decode = format === 'ulaw' ? ulawToLinear : alawToLinear;
+    for (let i = 0; i < samples.length; i++) samples[i] = decode(buf[dataStart + i]);
+  }
+  return { sampleRate: fmt.sampleRate, channels: fmt.channels, format, samples };
+}
+
+// Canonical 44-byte header (16-byte fmt chunk, no fact chunk). Kept canonical also for G.711:
+// tools that skip a fixed 44-byte header (and SIPp's rtp_stream, which only skips the header)
+// read it correctly, and chunk-walking readers accept a 16-byte fmt for these formats.
+function writeHeader(
+  out: Buffer,
+  tag: number,
+  channels: number,
+  sampleRate: number,
+  bitsPerSample: number,
+  dataBytes: number,
+): void {
+  const blockAlign = channels * (bitsPerSample / 8);
+  out.write('RIFF', 0, 'latin1');
+  out.writeUInt32LE(Math.min(36 + dataBytes, MAX_U32), 4);
+  out.write('WAVE', 8, 'latin1');
+  out.write('fmt ', 12, 'latin1');
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(tag, 20);
+  out.writeUInt16LE(channels, 22);
+  out.writeUInt32LE(sampleRate, 24);
+  out.writeUInt32LE(sampleRate * blockAlign, 28);
+  out.writeUInt16LE(blockAlign, 32);
+  out.writeUInt16LE(bitsPerSample, 34);
+  out.write('data', 36, 'latin1');
+  out.writeUInt32LE(Math.min(dataBytes, MAX_U32), 40);
+}
+
+function checkLayout(sampleRate: number, channels: number): void {
+  if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > MAX_U32) {
+    throw new RangeError(`WAV: invalid sample rate ${sampleRate}`);
+  }
+  if (!Number.isInteger(channels) || channels < 1 || channels > 0xffff) {
+    throw new RangeError(`WAV: invalid channel count ${channels}`);
+  }
+}
+
+function pcmToLittleEndian(samples: Int16Array, out: Buffer, offset: number): void {
+  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], offset + 2 * i);
+}
+
+/** Builds a complete 16-bit PCM WAV file from interleaved samples. */
+export function encodeWav(samples: Int16Array, sampleRate: number, channels: number): Buffer {
+  checkLayout(sampleRate, channels);
+  if (samples.length % channels !== 0) {
+    throw new RangeError(`WAV: ${samples.length} samples is not a whole number of ${channels}-channel frames`);
+  }
+  const out = Buffer.alloc(HEADER_BYTES + samples.length * 2);
+  writeHeader(out, FORMAT_PCM, channels, sampleRate, 16, samples.length * 2);
+  pcmToLittleEndian(samples, out, HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Wraps already-encoded G.711 bytes in an 8 kHz mono WAV (used to feed SIPp's rtp_stream,
+ * which sends the bytes after the header as RTP payload unchanged).
+ */
+export function encodeWavG711(payload: Uint8Array, format: 'ulaw' | 'alaw'): Buffer {
+  // Odd-sized data chunks are followed by a pad byte (RIFF rule); it is not counted in the size.
+  const pad = payload.length & 1;
+  const out = Buffer.alloc(HEADER_BYTES + payload.length + pad);
+  writeHeader(out, format === 'ulaw' ? FORMAT_MULAW : FORMAT_ALAW, 1, 8000, 8, payload.length);
+  if (pad) out.writeUInt32LE(36 + payload.length + pad, 4);
+  out.set(payload, HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Streams 16-bit PCM to a WAV file. `write` copies the samples and queues them; one write is
+ * in flight at a time, appending at a known offset, so callers on the media path never wait on
+ * the disk. `close` drains the queue and patches the RIFF and data sizes in place.
+ * A failed disk write stops recording; the error is reported by `close`.
+ */
+export class WavFileWriter {
+  private queue: Buffer[] = [];
+  private writtenBytes = 0;
+  private draining: Promise<void> | null = null;
+  private error: Error | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly sampleRate: number,
+    private readonly channels: number,
+  ) {}
+
+  static async open(path: string, sampleRate: number, channels: number): Promise<WavFileWriter> {
+    checkLayout(sampleRate, channels);
+    const fh = await open(path, 'w');
+    try {
+      const header = Buffer.alloc(HEADER_BYTES);
+      writeHeader(header, FORMAT_PCM, channels, sampleRate, 16, 0);
+      await fh.write(header, 0, HEADER_BYTES, 0);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return new WavFileWriter(fh, sampleRate, channels);
+  }
+
+  write(samples: Int16Array): void {
+    if (this.closed) throw new Error('WavFileWriter: write after close');
+    if (samples.length % this.channels !== 0) {
+      throw new RangeError(`WavFileWriter: ${samples.length} samples is not whole ${this.channels}-channel frames`);
+    }
+    if (this.error !== null || samples.length === 0) return;
+    const chunk = Buffer.allocUnsafe(samples.length * 2);
+    pcmToLittleEndian(samples, chunk, 0);
+    this.queue.push(chunk);
+    if (this.draining === null) this.draining = this.drain();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) throw new Error('WavFileWriter: already closed');
+    this.closed = true;
+    while (this.draining !== null) await this.draining;
+    try {
+      if (this.error === null) {
+        const header = Buffer.alloc(HEADER_BYTES);
+        writeHeader(header, FORMAT_PCM, this.channels, this.sampleRate, 16, this.writtenBytes);
+        await this.fh.write(header, 0, HEADER_BYTES, 0);
+      }
+    } finally {
+      await this.fh.close();
+    }
+    if (this.error !== null) throw this.error;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        // Coalesce whatever piled up while the previous write was in flight.
+        const chunk = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue);
+        this.queue = [];
+        await this.fh.write(chunk, 0, chunk.length, HEADER_BYTES + this.writtenBytes);
+        this.writtenBytes += chunk.length;
+      }
+    } catch (err) {
+      this.error = err instanceof Error ? err : new Error(String(err));
+      this.queue = [];
+    } finally {
+      this.draining = null;
+    }
+  }
+}
