@@ -15,6 +15,8 @@ export interface Config {
   redisUrl?: string
   language: Language
   logLevel: string
+  /** Ringing time before the answer (180 Ringing, then 200 OK). */
+  answerDelayMs: number
   /** Turn-taking of the built-in scenario, in milliseconds. */
   listen: { noInputMs: number; endSilenceMs: number; minSpeechMs: number; maxUtteranceMs: number; interDigitMs: number }
 }
@@ -28,6 +30,7 @@ const DEFAULTS: Config = {
   dataDir: './data',
   language: 'ru',
   logLevel: 'info',
+  answerDelayMs: 0,
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
 }
 
@@ -45,6 +48,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['LANGUAGE', 'language'],
   ['HTTP_HOST', 'httpHost'],
   ['LOG_LEVEL', 'logLevel'],
+  ['ANSWER_DELAY_MS', 'answerDelayMs'],
   ['LISTEN_NO_INPUT_MS', 'listen.noInputMs'],
   ['LISTEN_END_SILENCE_MS', 'listen.endSilenceMs'],
   ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],

@@ -90,6 +90,8 @@ export class Call implements ScenarioIO {
   async run(answer: string): Promise<CallResult> {
     await mkdir(this.dir, { recursive: true })
     this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, 8000, 2), 8000)
+    if (this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
+    if (this.ended) return 'cancelled'
     this.deps.clock.add(this.rtp) // silence flows from the 200 OK on, opening NAT pinholes early
     try {
       await this.sip.answer(answer)

@@ -27,7 +27,7 @@ export class Dialog {
   readonly localUri: NameAddr
   readonly remoteUri: NameAddr
   readonly remoteTarget: string
-  readonly routeSet: unknown[]
+  readonly routeSet: NameAddr[]
   private localSeq: number
   remoteSeq: number
 
@@ -40,7 +40,7 @@ export class Dialog {
     this.remoteUri = { name: h.from.name, uri: h.from.uri, params: { ...h.from.params } }
     const contact = Array.isArray(h.contact) ? h.contact[0] : undefined
     this.remoteTarget = contact?.uri ?? h.from.uri
-    this.routeSet = Array.isArray(h['record-route']) ? [...(h['record-route'] as unknown[])] : []
+    this.routeSet = Array.isArray(h["record-route"]) ? [...(h["record-route"] as NameAddr[])] : []
     this.remoteSeq = h.cseq.seq
     this.localSeq = Math.floor(Math.random() * 10_000) + 1
   }

@@ -8,6 +8,8 @@ import { TcpTransport } from './tcp.ts'
 import { UdpTransport } from './udp.ts'
 import { messageKind, NO_STATS, type SipStats } from './stats.ts'
 
+const CRLF = Buffer.from('\r\n')
+
 export interface TransportLayerEvents {
   request: [rq: SipRequest, remote: Remote]
   response: [res: SipResponse, remote: Remote]
@@ -57,6 +59,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
           this.onOutcome(outcome, remote)
           this.tcp.drop(key)
         },
+        () => this.tcp.send(CRLF, remote.address, remote.port), // RFC 5626 §3.5.1 pong
       )
       this.framers.set(key, framer)
     }

@@ -1,0 +1,180 @@
+// The embedded UA against a raw UDP socket playing the caller, with short RFC 3261
+// timers (T1 = 40 ms) so retransmission behaviour is observable in a test.
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import pino from 'pino'
+import t from 'tap'
+import type { InboundCall } from './call-control.ts'
+import { EmbeddedCallControl } from './embedded-call-control.ts'
+
+const T1 = 40
+const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
+
+interface Peer {
+  port: number
+  received: string[]
+  send(text: string): void
+  next(match: RegExp, timeoutMs?: number): Promise<string>
+  count(match: RegExp): number
+  close(): void
+}
+
+async function peer(uaPort: number): Promise<Peer> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  const received: string[] = []
+  let cursor = 0
+  s.on('message', (m) => received.push(m.toString('latin1')))
+  return {
+    port: s.address().port,
+    received,
+    send: (text) => s.send(Buffer.from(text, 'latin1'), uaPort, '127.0.0.1'),
+    count: (match) => received.filter((m) => match.test(m)).length,
+    async next(match, timeoutMs = 2000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        for (; cursor < received.length; cursor++) if (match.test(received[cursor])) return received[cursor++]
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      throw new Error(`no message matching ${match} in ${timeoutMs} ms; got:\n${received.map((m) => m.split('\r\n')[0]).join('\n')}`)
+    },
+    close: () => s.close(),
+  }
+}
+
+let seq = 0
+function request(method: string, p: Peer, opts: { callId: string; fromTag?: string; toTag?: string; cseq?: number; branch?: string; body?: string; extra?: string }): string {
+  const body = opts.body ?? ''
+  return [
+    `${method} sip:sales@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${p.port};branch=${opts.branch ?? 'z9hG4bK' + ++seq + Math.random().toString(36).slice(2)};rport`,
+    `From: <sip:79990000000@127.0.0.1>;tag=${opts.fromTag ?? 'caller'}`,
+    `To: <sip:sales@127.0.0.1>${opts.toTag ? ';tag=' + opts.toTag : ''}`,
+    `Call-ID: ${opts.callId}`,
+    `CSeq: ${opts.cseq ?? 1} ${method === 'ACK' ? 'ACK' : method}`,
+    `Contact: <sip:79990000000@127.0.0.1:${p.port}>`,
+    'Max-Forwards: 70',
+    ...(opts.extra ? [opts.extra] : []),
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body, 'latin1')}`,
+    '',
+    body,
+  ].join('\r\n')
+}
+
+const toTagOf = (msg: string) => /^To:.*;tag=([^;\s]+)/im.exec(msg)?.[1] ?? ''
+const branchOf = (msg: string) => /branch=([^;\s]+)/.exec(msg)?.[1] ?? ''
+
+t.test('embedded UA', async (t) => {
+  const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }), timers: { T1, T2: 4 * T1, T4: 5 * T1 } })
+  await ua.start()
+  t.teardown(() => ua.stop())
+  const calls: InboundCall[] = []
+  ua.on('call', (c) => calls.push(c))
+  const p = await peer(ua.address.port)
+  t.teardown(() => p.close())
+
+  await t.test('OPTIONS outside a dialog: 200 with Allow and Accept', async (t) => {
+    p.send(request('OPTIONS', p, { callId: 'opt-1' }))
+    const res = await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 1 OPTIONS/)
+    t.match(res, /^Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO/m)
+    t.match(res, /^Accept: application\/sdp/m)
+    t.match(res, /received=127\.0\.0\.1|rport=\d+/, 'Via records where the request came from')
+  })
+
+  await t.test('unknown and unsupported methods', async (t) => {
+    p.send(request('FOO', p, { callId: 'm-1' }))
+    t.match(await p.next(/CSeq: 1 FOO/), /^SIP\/2\.0 501[\s\S]*^Allow: /m)
+    p.send(request('REGISTER', p, { callId: 'm-2' }))
+    t.match(await p.next(/CSeq: 1 REGISTER/), /^SIP\/2\.0 405/)
+    p.send(request('BYE', p, { callId: 'm-3', toTag: 'nosuch' }))
+    t.match(await p.next(/CSeq: 1 BYE/), /^SIP\/2\.0 481/, 'BYE for an unknown dialog: 481')
+    p.send(request('OPTIONS', p, { callId: 'm-4', extra: 'Require: 100rel-nonsense' }))
+    t.match(await p.next(/Call-ID: m-4/), /^SIP\/2\.0 420[\s\S]*^Unsupported: 100rel-nonsense/m)
+  })
+
+  await t.test('INVITE: 100 at once, 200 retransmitted until ACK, then BYE from the caller', async (t) => {
+    const invite = request('INVITE', p, { callId: 'call-1', body: SDP })
+    p.send(invite)
+    await p.next(/^SIP\/2\.0 100/)
+    await new Promise((r) => setTimeout(r, 20))
+    t.equal(calls.length, 1, 'one call offered')
+    const call = calls[0]
+    t.equal(call.callerId, '79990000000')
+    t.equal(call.offer, SDP)
+    call.progress(180)
+    const ringing = await p.next(/^SIP\/2\.0 180/)
+    p.send(invite) // a retransmitted INVITE is absorbed: the 180 is repeated, no second call
+    await p.next(/^SIP\/2\.0 180/)
+    t.equal(calls.length, 1, 'retransmitted INVITE absorbed')
+    const answered = call.answer('v=0\r\n')
+    await p.next(/^SIP\/2\.0 200/)
+    await new Promise((r) => setTimeout(r, 6 * T1))
+    const oks = p.count(/^SIP\/2\.0 200[\s\S]*CSeq: 1 INVITE/)
+    t.ok(oks >= 3, `200 OK retransmitted without an ACK (${oks} sent in ${7 * T1} ms)`)
+    p.send(request('ACK', p, { callId: 'call-1', toTag: toTagOf(ringing) }))
+    await answered
+    await new Promise((r) => setTimeout(r, 4 * T1))
+    t.equal(p.count(/^SIP\/2\.0 200[\s\S]*CSeq: 1 INVITE/), oks, 'retransmission stops at the ACK')
+
+    const ended = once(call, 'ended')
+    p.send(request('BYE', p, { callId: 'call-1', toTag: toTagOf(ringing), cseq: 2 }))
+    t.match(await p.next(/CSeq: 2 BYE/), /^SIP\/2\.0 200/)
+    t.same(await ended, ['remote-bye'])
+  })
+
+  await t.test('re-INVITE putting the call on hold is answered with our SDP', async (t) => {
+    p.send(request('INVITE', p, { callId: 'call-2', body: SDP }))
+    await p.next(/^SIP\/2\.0 100[\s\S]*call-2/)
+    await new Promise((r) => setTimeout(r, 20))
+    const call = calls[calls.length - 1]
+    const ok = call.answer('v=0\r\no=answer 1\r\n')
+    const res = await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: call-2/)
+    p.send(request('ACK', p, { callId: 'call-2', toTag: toTagOf(res) }))
+    await ok
+    call.on('reinvite', (offer, reply) => reply(offer?.includes('sendonly') ? 'v=0\r\no=answer 2\r\na=recvonly\r\n' : null))
+    p.send(request('INVITE', p, { callId: 'call-2', toTag: toTagOf(res), cseq: 2, body: SDP + 'a=sendonly\r\n' }))
+    const re = await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 INVITE/)
+    t.match(re, /a=recvonly/)
+    p.send(request('ACK', p, { callId: 'call-2', toTag: toTagOf(res), cseq: 2 }))
+    p.send(request('INVITE', p, { callId: 'call-2', toTag: toTagOf(res), cseq: 1, body: SDP }))
+    t.match(await p.next(/^SIP\/2\.0 \d+[\s\S]*CSeq: 1 INVITE[\s\S]*$/), /^SIP\/2\.0 (500|200)/, 'an old CSeq is refused or absorbed')
+    const bye = call.hangup()
+    const byeRq = await p.next(/^BYE /)
+    t.match(byeRq, /^To: .*tag=caller/m, 'our BYE goes to the caller')
+    p.send(`SIP/2.0 200 OK\r\n${byeRq.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`)
+    await bye
+  })
+
+  await t.test('CANCEL before the answer: 200 for the CANCEL, 487 for the INVITE', async (t) => {
+    const invite = request('INVITE', p, { callId: 'call-3', body: SDP, branch: 'z9hG4bKcancelme' })
+    p.send(invite)
+    await p.next(/^SIP\/2\.0 100[\s\S]*call-3/)
+    await new Promise((r) => setTimeout(r, 20))
+    const call = calls[calls.length - 1]
+    const cancelled = once(call, 'cancel')
+    p.send(request('CANCEL', p, { callId: 'call-3', branch: 'z9hG4bKcancelme' }))
+    t.match(await p.next(/CSeq: 1 CANCEL/), /^SIP\/2\.0 200/)
+    const r487 = await p.next(/^SIP\/2\.0 487/)
+    await cancelled
+    const count487 = p.count(/^SIP\/2\.0 487/)
+    await new Promise((r) => setTimeout(r, 3 * T1))
+    t.ok(p.count(/^SIP\/2\.0 487/) > count487, '487 retransmitted until ACK (Timer G)')
+    p.send(request('ACK', p, { callId: 'call-3', toTag: toTagOf(r487), branch: branchOf(invite) }))
+    await new Promise((r) => setTimeout(r, 2 * T1))
+    const after = p.count(/^SIP\/2\.0 487/)
+    await new Promise((r) => setTimeout(r, 4 * T1))
+    t.equal(p.count(/^SIP\/2\.0 487/), after, 'ACK stops the 487 retransmissions')
+  })
+
+  await t.test('no ACK at all: the UA gives up after 64*T1 and sends BYE', async (t) => {
+    p.send(request('INVITE', p, { callId: 'call-4', body: SDP }))
+    await p.next(/^SIP\/2\.0 100[\s\S]*call-4/)
+    await new Promise((r) => setTimeout(r, 20))
+    const call = calls[calls.length - 1]
+    const ended = once(call, 'ended')
+    await t.rejects(call.answer('v=0\r\n'))
+    t.same(await ended, ['ack-timeout'])
+    await p.next(/^BYE [\s\S]*Call-ID: call-4/)
+  })
+})

@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface ServerHandle {
+  sipPort: number
+  httpPort: number
+  dataDir: string
+  logs: string[]
+  api<T = any>(p: string): Promise<{ status: number; body: T }>
+  stop(): Promise<void>
+}
+
+/**
+ * Starts the real server as a child process (`node --import tsx media-server/main.ts`),
+ * on ports the OS picks, and waits for its "ready to take calls" log line.
+ */
+export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerHandle> {
+  const dataDir = env.DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'voice-test-'))
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'media-server/main.ts'], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      SIP_HOST: '127.0.0.1',
+      SIP_PORT: '0',
+      HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      PUBLIC_IP: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: string[] = []
+  const ready = new Promise<{ sip: number; http: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server not ready in 90 s:\n${logs.slice(-20).join('\n')}`)), 90_000)
+    let buffered = ''
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString()
+      let nl
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        logs.push(line)
+        if (line.includes('ready to take calls')) {
+          clearTimeout(timer)
+          const j = JSON.parse(line)
+          resolve({ sip: j.sip.port, http: j.http })
+        }
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${logs.slice(-20).join('\n')}`))
+    })
+  })
+  const ports = await ready
+  const base = `http://127.0.0.1:${ports.http}`
+  return {
+    sipPort: ports.sip,
+    httpPort: ports.http,
+    dataDir,
+    logs,
+    async api(p) {
+      const res = await fetch(base + p)
+      return { status: res.status, body: await res.json() }
+    },
+    async stop() {
+      if (child.exitCode !== null) return
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
