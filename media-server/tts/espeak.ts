@@ -1,0 +1,127 @@
+// eSpeak NG text-to-speech through one long-lived worker thread, so synthesis never blocks the media loop.
+import { Worker } from 'node:worker_threads'
+import type { Logger } from 'pino'
+import type { SynthReply, SynthRequest, Voice } from './espeak-worker.ts'
+
+export type { Voice }
+
+export interface Synthesized {
+  sampleRate: number
+  pcm: Int16Array
+}
+
+export interface EspeakTtsOptions {
+  logger?: Logger
+  /** per request, from when it is handed to the worker (start-up included for a new worker); default 20 s */
+  timeoutMs?: number
+  /** the worker module; tests substitute a misbehaving one */
+  workerUrl?: URL
+}
+
+// Workers inherit `--import tsx`, but on Node 20 tsx skips registering its hooks in worker threads
+// (a .ts entry fails with ERR_UNKNOWN_FILE_EXTENSION), so a .ts worker is loaded through tsx's API.
+function startWorker(url: URL): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url)
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'))
+  const entry = JSON.stringify(url.href)
+  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true })
+}
+
+interface Job {
+  req: SynthRequest
+  resolve: (audio: Synthesized) => void
+  reject: (err: Error) => void
+}
+
+export class EspeakTts {
+  private readonly logger?: Logger
+  private readonly timeoutMs: number
+  private readonly workerUrl: URL
+  private worker?: Worker
+  private readonly queue: Job[] = []
+  private current?: { job: Job; timer: NodeJS.Timeout }
+  private nextId = 1
+  private closed = false
+
+  constructor(opts: EspeakTtsOptions = {}) {
+    this.logger = opts.logger
+    this.timeoutMs = opts.timeoutMs ?? 20_000
+    this.workerUrl = opts.workerUrl ?? new URL('./espeak-worker.ts', import.meta.url)
+  }
+
+  /** 16-bit mono PCM at eSpeak's native rate (22050 Hz). */
+  synthesize(text: string, voice: Voice, rate?: number): Promise<Synthesized> {
+    if (this.closed) return Promise.reject(new Error('EspeakTts is closed'))
+    return new Promise((resolve, reject) => {
+      const req: SynthRequest = { id: this.nextId++, text, voice, ...(rate !== undefined ? { rate } : {}) }
+      this.queue.push({ req, resolve, reject })
+      this.pump()
+    })
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const err = new Error('EspeakTts is closed')
+    for (const job of this.queue.splice(0)) job.reject(err)
+    this.fail(err)
+    const worker = this.worker
+    this.worker = undefined
+    if (worker) await worker.terminate()
+  }
+
+  // One request in the worker at a time, so the timeout measures synthesis, not queueing.
+  private pump(): void {
+    if (this.current || this.closed) return
+    const job = this.queue.shift()
+    if (!job) {
+      this.worker?.unref()
+      return
+    }
+    const worker = this.worker ?? this.spawn()
+    worker.ref()
+    const timer = setTimeout(() => this.onTimeout(), this.timeoutMs)
+    this.current = { job, timer }
+    worker.postMessage(job.req)
+  }
+
+  private spawn(): Worker {
+    const worker = startWorker(this.workerUrl)
+    worker.on('message', (reply: SynthReply) => {
+      // a reply for a request that already timed out is dropped
+      if (this.current?.job.req.id !== reply.id) return
+      if ('error' in reply) this.fail(new Error(`espeak-ng: ${reply.error}`))
+      else this.finish((job) => job.resolve({ sampleRate: reply.sampleRate, pcm: reply.pcm }))
+    })
+    worker.on('error', (err) => this.logger?.error({ err }, 'espeak worker failed'))
+    worker.on('exit', (code) => {
+      if (this.worker !== worker) return // terminated on purpose
+      this.worker = undefined
+      this.logger?.warn({ code }, 'espeak worker exited; a new one starts with the next request')
+      this.fail(new Error(`espeak worker exited with code ${code}`))
+    })
+    this.worker = worker
+    return worker
+  }
+
+  private onTimeout(): void {
+    const worker = this.worker
+    // a stuck synthesis cannot be interrupted inside the worker; replace the worker
+    this.worker = undefined
+    void worker?.terminate()
+    this.logger?.warn({ timeoutMs: this.timeoutMs }, 'espeak synthesis timed out; worker restarted')
+    this.fail(new Error(`espeak synthesis timed out after ${this.timeoutMs} ms`))
+  }
+
+  private fail(err: Error): void {
+    this.finish((job) => job.reject(err))
+  }
+
+  private finish(settle: (job: Job) => void): void {
+    const current = this.current
+    if (!current) return
+    this.current = undefined
+    clearTimeout(current.timer)
+    settle(current.job)
+    this.pump()
+  }
+}
