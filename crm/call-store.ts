@@ -1,0 +1,370 @@
+import type { SqlDriver } from './sql-driver.ts';
+
+export type CallDirection = 'inbound' | 'outbound';
+export type Speaker = 'bot' | 'caller';
+export type DtmfSource = 'rfc4733' | 'info' | 'inband';
+
+export interface NewCall {
+  id: string;
+  sipCallId: string;
+  direction: CallDirection;
+  fromUri: string;
+  toUri: string;
+  callerId: string;
+  codec?: string;
+  startedAt: Date;
+}
+
+/** Fields left undefined are left unchanged. */
+export interface CallPatch {
+  answeredAt?: Date;
+  endedAt?: Date;
+  result?: string;
+  endReason?: string;
+  recordingPath?: string;
+  codec?: string;
+  rtpStats?: object;
+}
+
+export interface NewTurn {
+  who: Speaker;
+  startMs: number;
+  endMs: number;
+  text?: string;
+  clipPath?: string;
+  step?: string;
+}
+
+export interface NewDtmf {
+  digit: string;
+  atMs: number;
+  source: DtmfSource;
+}
+
+export interface LeadInput {
+  callerId: string;
+  phoneDigits?: string;
+  /** Answer clips by question; `name`, `need` and `phone` are also kept in their own columns. */
+  clips: Record<string, string>;
+  slots?: Record<string, unknown>;
+  outcome: string;
+}
+
+export interface ListCallsOptions {
+  limit?: number;
+  offset?: number;
+}
+
+/** Timestamps are ISO 8601 strings. */
+export interface CallSummary {
+  id: string;
+  sipCallId: string;
+  direction: CallDirection;
+  fromUri: string;
+  toUri: string;
+  callerId: string;
+  codec: string | null;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+  result: string | null;
+  endReason: string | null;
+  recordingPath: string | null;
+  turnCount: number;
+  leadOutcome: string | null;
+}
+
+export interface Turn {
+  seq: number;
+  who: Speaker;
+  startMs: number;
+  endMs: number;
+  text: string | null;
+  clipPath: string | null;
+  step: string | null;
+  createdAt: string;
+}
+
+export interface DtmfEvent {
+  digit: string;
+  atMs: number;
+  source: DtmfSource;
+}
+
+export interface Lead {
+  callerId: string;
+  nameClip: string | null;
+  needClip: string | null;
+  phoneDigits: string | null;
+  phoneClip: string | null;
+  clips: Record<string, string>;
+  slots: Record<string, unknown>;
+  outcome: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CallDetail extends CallSummary {
+  rtpStats: Record<string, unknown> | null;
+  turns: Turn[];
+  dtmf: DtmfEvent[];
+  lead: Lead | null;
+}
+
+export const DEFAULT_LIST_LIMIT = 50;
+export const MAX_LIST_LIMIT = 500;
+
+interface CallRow {
+  id: string;
+  sip_call_id: string;
+  direction: CallDirection;
+  from_uri: string;
+  to_uri: string;
+  caller_id: string;
+  codec: string | null;
+  started_at: Date;
+  answered_at: Date | null;
+  ended_at: Date | null;
+  result: string | null;
+  end_reason: string | null;
+  recording_path: string | null;
+  last_turn_seq: number;
+  lead_outcome: string | null;
+}
+
+interface TurnRow {
+  seq: number;
+  who: Speaker;
+  start_ms: number;
+  end_ms: number;
+  text: string | null;
+  clip_path: string | null;
+  step: string | null;
+  created_at: Date;
+}
+
+interface DtmfRow {
+  digit: string;
+  at_ms: number;
+  source: DtmfSource;
+}
+
+interface LeadRow {
+  caller_id: string;
+  name_clip: string | null;
+  need_clip: string | null;
+  phone_digits: string | null;
+  phone_clip: string | null;
+  clips: Record<string, string>;
+  slots: Record<string, unknown>;
+  outcome: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SUMMARY_SELECT = `
+  SELECT c.id, c.sip_call_id, c.direction, c.from_uri, c.to_uri, c.caller_id, c.codec,
+         c.started_at, c.answered_at, c.ended_at, c.result, c.end_reason, c.recording_path,
+         c.last_turn_seq, l.outcome AS lead_outcome`;
+
+const PATCH_COLUMNS = {
+  answeredAt: 'answered_at',
+  endedAt: 'ended_at',
+  result: 'result',
+  endReason: 'end_reason',
+  recordingPath: 'recording_path',
+  codec: 'codec',
+  rtpStats: 'rtp_stats',
+} as const satisfies Record<keyof CallPatch, string>;
+
+/**
+ * Call records (calls, turns, DTMF, leads). The SQL here is the only copy: it runs unchanged on
+ * a Postgres server and on embedded PGlite. Parameters are sent as ISO strings and JSON text so
+ * both drivers serialise them the same way.
+ */
+export class CallStore {
+  constructor(private readonly db: SqlDriver) {}
+
+  async createCall(c: NewCall): Promise<void> {
+    await this.db.query(
+      `INSERT INTO calls (id, sip_call_id, direction, from_uri, to_uri, caller_id, codec, started_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [c.id, c.sipCallId, c.direction, c.fromUri, c.toUri, c.callerId, c.codec ?? null, c.startedAt.toISOString()],
+    );
+  }
+
+  async updateCall(id: string, patch: CallPatch): Promise<void> {
+    const sets: string[] = [];
+    const params: unknown[] = [id];
+    for (const key of Object.keys(PATCH_COLUMNS) as (keyof CallPatch)[]) {
+      const value = patch[key];
+      if (value === undefined) continue;
+      if (value instanceof Date) params.push(value.toISOString());
+      else if (key === 'rtpStats') params.push(JSON.stringify(value));
+      else params.push(value);
+      sets.push(`${PATCH_COLUMNS[key]} = $${params.length}${key === 'rtpStats' ? '::jsonb' : ''}`);
+    }
+    if (sets.length === 0) return;
+    const { rows } = await this.db.query(`UPDATE calls SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params);
+    if (rows.length === 0) throw new Error(`updateCall: no call with id ${id}`);
+  }
+
+  /** Stores a turn and returns its seq: 1, 2, ... per call, in the order turns are added. */
+  async addTurn(callId: string, t: NewTurn): Promise<number> {
+    const { rows } = await this.db.query<{ seq: number }>(
+      `WITH c AS (
+         UPDATE calls SET last_turn_seq = last_turn_seq + 1 WHERE id = $1 RETURNING id, last_turn_seq
+       )
+       INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step)
+       SELECT id, last_turn_seq, $2, $3, $4, $5, $6, $7 FROM c
+       RETURNING seq`,
+      [callId, t.who, t.startMs, t.endMs, t.text ?? null, t.clipPath ?? null, t.step ?? null],
+    );
+    if (rows.length === 0) throw new Error(`addTurn: no call with id ${callId}`);
+    return rows[0].seq;
+  }
+
+  async addDtmf(callId: string, d: NewDtmf): Promise<void> {
+    await this.db.query('INSERT INTO dtmf_events (call_id, digit, at_ms, source) VALUES ($1, $2, $3, $4)', [
+      callId,
+      d.digit,
+      d.atMs,
+      d.source,
+    ]);
+  }
+
+  /** Creates the call's lead or replaces its fields (one lead per call). */
+  async saveLead(callId: string, l: LeadInput): Promise<void> {
+    await this.db.query(
+      `INSERT INTO leads (call_id, caller_id, name_clip, need_clip, phone_digits, phone_clip, clips, slots, outcome)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
+       ON CONFLICT (call_id) DO UPDATE SET
+         caller_id = EXCLUDED.caller_id, name_clip = EXCLUDED.name_clip, need_clip = EXCLUDED.need_clip,
+         phone_digits = EXCLUDED.phone_digits, phone_clip = EXCLUDED.phone_clip, clips = EXCLUDED.clips,
+         slots = EXCLUDED.slots, outcome = EXCLUDED.outcome, updated_at = now()`,
+      [
+        callId,
+        l.callerId,
+        l.clips.name ?? null,
+        l.clips.need ?? null,
+        l.phoneDigits ?? null,
+        l.clips.phone ?? null,
+        JSON.stringify(l.clips),
+        JSON.stringify(l.slots ?? {}),
+        l.outcome,
+      ],
+    );
+  }
+
+  /** Newest first. */
+  async listCalls(opts: ListCallsOptions = {}): Promise<CallSummary[]> {
+    const limit = opts.limit ?? DEFAULT_LIST_LIMIT;
+    const offset = opts.offset ?? 0;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new RangeError(`listCalls: limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${limit}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new RangeError(`listCalls: offset must be a non-negative integer, got ${offset}`);
+    }
+    const { rows } = await this.db.query<CallRow>(
+      `${SUMMARY_SELECT}
+       FROM calls c LEFT JOIN leads l ON l.call_id = c.id
+       ORDER BY c.started_at DESC, c.id DESC
+       LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
+    return rows.map(toSummary);
+  }
+
+  async getCall(id: string): Promise<CallDetail | null> {
+    const [call, turns, dtmf, lead] = await Promise.all([
+      this.db.query<CallRow & { rtp_stats: Record<string, unknown> | null }>(
+        `${SUMMARY_SELECT}, c.rtp_stats
+         FROM calls c LEFT JOIN leads l ON l.call_id = c.id
+         WHERE c.id = $1`,
+        [id],
+      ),
+      this.db.query<TurnRow>(
+        `SELECT seq, who, start_ms, end_ms, text, clip_path, step, created_at
+         FROM turns WHERE call_id = $1 ORDER BY seq`,
+        [id],
+      ),
+      this.db.query<DtmfRow>('SELECT digit, at_ms, source FROM dtmf_events WHERE call_id = $1 ORDER BY at_ms, id', [
+        id,
+      ]),
+      this.db.query<LeadRow>(
+        `SELECT caller_id, name_clip, need_clip, phone_digits, phone_clip, clips, slots, outcome,
+                created_at, updated_at
+         FROM leads WHERE call_id = $1`,
+        [id],
+      ),
+    ]);
+    const row = call.rows[0];
+    if (!row) return null;
+    return {
+      ...toSummary(row),
+      rtpStats: row.rtp_stats,
+      turns: turns.rows.map((t) => ({
+        seq: t.seq,
+        who: t.who,
+        startMs: t.start_ms,
+        endMs: t.end_ms,
+        text: t.text,
+        clipPath: t.clip_path,
+        step: t.step,
+        createdAt: t.created_at.toISOString(),
+      })),
+      dtmf: dtmf.rows.map((d) => ({ digit: d.digit, atMs: d.at_ms, source: d.source })),
+      lead: lead.rows[0] ? toLead(lead.rows[0]) : null,
+    };
+  }
+
+  /** True when the database answers a query. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.db.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+function toSummary(r: CallRow): CallSummary {
+  return {
+    id: r.id,
+    sipCallId: r.sip_call_id,
+    direction: r.direction,
+    fromUri: r.from_uri,
+    toUri: r.to_uri,
+    callerId: r.caller_id,
+    codec: r.codec,
+    startedAt: r.started_at.toISOString(),
+    answeredAt: r.answered_at?.toISOString() ?? null,
+    endedAt: r.ended_at?.toISOString() ?? null,
+    result: r.result,
+    endReason: r.end_reason,
+    recordingPath: r.recording_path,
+    turnCount: r.last_turn_seq,
+    leadOutcome: r.lead_outcome,
+  };
+}
+
+function toLead(r: LeadRow): Lead {
+  return {
+    callerId: r.caller_id,
+    nameClip: r.name_clip,
+    needClip: r.need_clip,
+    phoneDigits: r.phone_digits,
+    phoneClip: r.phone_clip,
+    clips: r.clips,
+    slots: r.slots,
+    outcome: r.outcome,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
