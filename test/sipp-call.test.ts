@@ -25,7 +25,7 @@ t.test('a SIPp caller answers the built-in scenario', async (t) => {
   const cap = new LoopbackCapture(path.join(dataDir, 'call.pcap'), `udp and (port ${server.sipPort} or portrange ${RTP_MIN}-${RTP_MAX})`)
   await cap.start()
   const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 30) * 1000) })
-  const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-min_rtp_port', '32000', '-max_rtp_port', '32100'])
+  const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '32000'])
   const packets = await cap.stop()
   t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-400)})`)
   t.equal(sipp.successful, 1)

@@ -24,7 +24,7 @@ t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
   await cap.start()
   const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 40) * 1000) })
   const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, [
-    '-m', String(CALLS), '-l', String(CALLS), '-r', String(CALLS), '-rp', '1000', '-min_rtp_port', '34000', '-max_rtp_port', '34999',
+    '-m', String(CALLS), '-l', String(CALLS), '-r', String(CALLS), '-rp', '1000', '-mp', '34000',
   ])
   const packets = await cap.stop()
   t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-400)})`)

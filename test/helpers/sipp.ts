@@ -16,7 +16,7 @@ export interface SippResult {
  */
 export async function runSipp(scenario: string, target: string, args: string[] = [], timeoutMs = 180_000): Promise<SippResult> {
   requireTool('sipp', 'sip-tester')
-  const child = spawn('sipp', ['-sf', scenario, '-i', '127.0.0.1', '-timeout', `${Math.round(timeoutMs / 1000)}s`, ...args, target], {
+  const child = spawn('sipp', ['-sf', scenario, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-timeout', `${Math.round(timeoutMs / 1000)}s`, ...args, target], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
