@@ -1,0 +1,47 @@
+import t from 'tap'
+import { PacingClock } from './pacing-clock.ts'
+
+t.test('ticks are counted from the start and every subscriber gets each one', async (t) => {
+  const clock = new PacingClock(10)
+  const a: number[] = []
+  const b: number[] = []
+  clock.add({ onTick: (n) => a.push(n) })
+  const sb = { onTick: (n: number) => b.push(n) }
+  clock.add(sb)
+  clock.run()
+  await new Promise((r) => setTimeout(r, 125))
+  clock.remove(sb)
+  const seenByB = b.length
+  await new Promise((r) => setTimeout(r, 50))
+  clock.stop()
+  t.ok(a.length >= 10, `ticks delivered (${a.length})`)
+  t.same(a.slice(0, 5), [1, 2, 3, 4, 5], 'consecutive tick numbers')
+  t.equal(b.length, seenByB, 'a removed subscriber gets no more ticks')
+})
+
+t.test('a subscriber that throws does not stop the clock for the others', async (t) => {
+  const clock = new PacingClock(5)
+  let ticks = 0
+  clock.add({ onTick: () => { throw new Error('boom') } })
+  clock.add({ onTick: () => ticks++ })
+  clock.run()
+  await new Promise((r) => setTimeout(r, 60))
+  clock.stop()
+  t.ok(ticks >= 5)
+})
+
+t.test('after a stall the missed ticks are skipped, not delivered in a burst', async (t) => {
+  const late: number[] = []
+  const clock = new PacingClock(10, (ms) => late.push(ms))
+  const ticks: number[] = []
+  clock.add({ onTick: (n) => ticks.push(n) })
+  clock.run()
+  await new Promise((r) => setTimeout(r, 35))
+  const stallUntil = Date.now() + 100
+  while (Date.now() < stallUntil); // block the event loop for 100 ms
+  await new Promise((r) => setTimeout(r, 30))
+  clock.stop()
+  const jump = ticks.findIndex((n, i) => i > 0 && n - ticks[i - 1] > 1)
+  t.ok(jump > 0, `tick numbers jump over the stall (${ticks.join(',')})`)
+  t.ok(Math.max(...late) >= 50, 'the stall shows up as lateness')
+})
