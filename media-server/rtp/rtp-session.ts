@@ -26,13 +26,17 @@ export interface RtpSessionOptions {
   logger: Logger
 }
 
+/** A packet buffer with its send callback, made once, so a send allocates nothing. */
+interface PacketSlot {
+  buf: Buffer
+  done: () => void
+}
+
 interface QueuedPrompt {
   pcm: Int16Array
   offset: number
   done: (completed: boolean) => void
 }
-
-const SEND_BUFFERS = 4
 
 /**
  * One call's RTP: receive, validate, latch (symmetric RTP), decode; and send, paced by
@@ -60,8 +64,10 @@ export class RtpSession implements ClockSubscriber {
   private readonly ticksPerPacket: number
   private readonly frame: Int16Array
   private readonly decoded = new Int16Array(8000) // room for 1 s of 8 kHz audio
-  private readonly sendBuffers: Buffer[]
-  private sendIndex = 0
+  /** Packet buffers not in flight: dgram holds a buffer until its send callback, so one
+   *  is reused only after that; the list grows only if the socket backs up. */
+  private readonly freeSlots: PacketSlot[] = []
+  private readonly packetBytes: number
   private lastDtmfTs: number | undefined
   private closed = false
 
@@ -70,7 +76,7 @@ export class RtpSession implements ClockSubscriber {
     this.frameSamples = (opts.codec.sampleRate * opts.ptimeMs) / 1000
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
     this.frame = new Int16Array(this.frameSamples)
-    this.sendBuffers = Array.from({ length: SEND_BUFFERS }, () => Buffer.alloc(12 + this.frameSamples * 2))
+    this.packetBytes = 12 + this.frameSamples * 2
     opts.ports.rtp.on('message', (buf, rinfo) => this.onPacket(buf, rinfo))
     // RTCP is not processed yet (issue: media core); count what arrives so it shows up.
     opts.ports.rtcp.on('message', () => this.stats.rtcpIn++)
@@ -178,14 +184,19 @@ export class RtpSession implements ClockSubscriber {
     this.seq = add16(this.seq, 1)
     this.timestamp = add32(this.timestamp, this.frameSamples)
     if (this.direction === 'recvonly' || this.direction === 'inactive') return
-    const buf = this.sendBuffers[this.sendIndex]
-    this.sendIndex = (this.sendIndex + 1) % SEND_BUFFERS
+    const slot = this.freeSlots.pop() ?? this.newSlot()
+    const buf = slot.buf
     writeRtpHeader(buf, { marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
     const n = this.opts.codec.encode(this.frame, buf.subarray(12))
-    this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address)
+    this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
     this.stats.packetsOut++
     this.stats.octetsOut += 12 + n
     this.opts.metrics.rtpOut.inc()
+  }
+
+  private newSlot(): PacketSlot {
+    const slot: PacketSlot = { buf: Buffer.alloc(this.packetBytes), done: () => this.freeSlots.push(slot) }
+    return slot
   }
 
   close(): void {

@@ -1,0 +1,135 @@
+// RtpSession over real loopback UDP: latching, garbage and foreign packets, RFC 4733
+// digits, and the outgoing stream's marker bit and continuity.
+import dgram from 'node:dgram'
+import pino from 'pino'
+import t from 'tap'
+import { PcmuCodec } from '../../codecs/pcmu.ts'
+import { writeTelephoneEvent } from '../../codecs/telephone-event.ts'
+import { Metrics } from '../metrics.ts'
+import { writeRtpHeader } from './packet.ts'
+import { RtpPortPool } from './port-pool.ts'
+import { RtpSession } from './rtp-session.ts'
+
+async function socket(): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  return s
+}
+
+function rtp(pt: number, seq: number, ts: number, payload: Uint8Array, marker = false, ssrc = 0x1234): Buffer {
+  const b = Buffer.alloc(12 + payload.length)
+  writeRtpHeader(b, { marker, payloadType: pt, sequenceNumber: seq, timestamp: ts, ssrc })
+  b.set(payload, 12)
+  return b
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+t.test('RTP session', async (t) => {
+  const pool = new RtpPortPool(35000, 35009, '127.0.0.1')
+  const ports = await pool.allocate()
+  t.ok(ports)
+  t.equal(ports!.port % 2, 0, 'RTP port is even')
+  const caller = await socket()
+  const stranger = await socket()
+  t.teardown(() => {
+    caller.close()
+    stranger.close()
+  })
+  const metrics = new Metrics()
+  const session = new RtpSession({
+    ports: ports!,
+    codec: new PcmuCodec(),
+    payloadType: 0,
+    telephoneEventPt: 101,
+    // The SDP names 127.0.0.2: the caller (127.0.0.1) is trusted because it is the SIP peer.
+    remote: { address: '127.0.0.2', port: 9 },
+    signallingAddress: '127.0.0.1',
+    ptimeMs: 20,
+    clockPeriodMs: 20,
+    metrics,
+    logger: pino({ level: 'silent' }),
+  })
+  const audio: number[] = []
+  const digits: string[] = []
+  session.onAudio = (pcm) => audio.push(pcm.length)
+  session.onDtmf = (d) => digits.push(d)
+  const send = (s: dgram.Socket, b: Buffer) => s.send(b, ports!.port, '127.0.0.1')
+
+  await t.test('garbage is counted and ignored', async (t) => {
+    send(caller, Buffer.from([0x80, 0x00, 0x01])) // too short
+    send(caller, Buffer.from('this is not RTP at all, not even close')) // version 1
+    await wait(50)
+    t.equal(audio.length, 0)
+    t.equal(session.stats.dropped['too-short'], 1)
+    t.equal(session.stats.dropped['bad-version'], 1)
+  })
+
+  await t.test('symmetric RTP: latch onto the caller, ignore strangers', async (t) => {
+    send(caller, rtp(0, 100, 16000, new Uint8Array(160).fill(0xff)))
+    await wait(30)
+    t.same(audio, [160], 'decoded one 20 ms frame')
+    t.same(session.remoteAddress, { address: '127.0.0.1', port: caller.address().port, latched: true })
+    send(stranger, rtp(0, 101, 16160, new Uint8Array(160).fill(0xff)))
+    send(caller, rtp(18, 102, 16320, new Uint8Array(20))) // G.729, not negotiated
+    await wait(30)
+    t.equal(audio.length, 1)
+    t.equal(session.stats.dropped['foreign-source'], 1)
+    t.equal(session.stats.dropped['unknown-payload-type'], 1)
+  })
+
+  await t.test('RFC 4733: one digit per key press, end retransmissions removed', async (t) => {
+    const ev = new Uint8Array(4)
+    let seq = 200
+    const press = (event: number, ts: number) => {
+      for (let d = 160; d <= 800; d += 160) {
+        writeTelephoneEvent(ev, { event, end: false, volume: 10, duration: d })
+        send(caller, rtp(101, seq++, ts, ev, d === 160))
+      }
+      for (let i = 0; i < 3; i++) {
+        writeTelephoneEvent(ev, { event, end: true, volume: 10, duration: 960 })
+        send(caller, rtp(101, seq++, ts, ev))
+      }
+    }
+    press(7, 20000)
+    press(7, 21600) // the same key again is a new press: new timestamp
+    press(11, 23200)
+    await wait(80)
+    t.same(digits, ['7', '7', '#'])
+  })
+
+  await t.test('outgoing: marker on the first packet of a prompt, continuous seq and timestamp', async (t) => {
+    const got: Buffer[] = []
+    caller.on('message', (m) => got.push(m))
+    const prompt = new Int16Array(480).fill(4000) // 60 ms: three packets
+    const played = session.play(prompt)
+    for (let tick = 1; tick <= 6; tick++) session.onTick(tick)
+    t.equal(await played, true)
+    await wait(30)
+    t.equal(got.length, 6)
+    t.same(got.map((b) => (b[1] & 0x80) !== 0), [true, false, false, false, false, false])
+    for (let i = 1; i < got.length; i++) {
+      t.equal((got[i].readUInt16BE(2) - got[i - 1].readUInt16BE(2)) & 0xffff, 1)
+      t.equal((got[i].readUInt32BE(4) - got[i - 1].readUInt32BE(4)) >>> 0, 160)
+    }
+    t.ok(got.slice(3).every((b) => b.subarray(12).every((x) => x === 0xff)), 'silence (0xFF mu-law) after the prompt')
+  })
+
+  session.close()
+  pool.release(ports!)
+  const m = await metrics.registry.metrics()
+  t.match(m, /voice_rtp_packets_dropped_total\{reason="foreign-source"\} 1/)
+})
+
+t.test('the port pool runs dry and refills', async (t) => {
+  const pool = new RtpPortPool(35100, 35103, '127.0.0.1')
+  const a = await pool.allocate()
+  const b = await pool.allocate()
+  t.same([a?.port, b?.port], [35100, 35102])
+  t.equal(await pool.allocate(), null, 'exhausted: the caller answers 503')
+  pool.release(a!)
+  const c = await pool.allocate()
+  t.equal(c?.port, 35100)
+  pool.release(b!)
+  pool.release(c!)
+})
