@@ -18,7 +18,7 @@ const RTP_MAX = 33199
 t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-load-'))
   const script = await buildCallerScript(dataDir, 'ru', 700)
-  const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LOG_LEVEL: 'warn' })
+  const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX) })
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and portrange ${RTP_MIN}-${RTP_MAX}`)
   await cap.start()

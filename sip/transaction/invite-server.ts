@@ -43,8 +43,8 @@ export class InviteServerTransaction {
   }
 
   /** A retransmitted INVITE: resend the latest response, except in Accepted (RFC 6026 §7.1). */
-  onRetransmit(): void {
-    if ((this.state === 'proceeding' || this.state === 'completed') && this.last) this.send(this.last)
+  onRetransmit(resend: (res: SipResponse) => void = this.send): void {
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.last) resend(this.last)
   }
 
   /** ACK for a non-2xx final response. */

@@ -27,8 +27,9 @@ export class NonInviteServerTransaction {
     this.timerJ = setTimeout(() => this.terminate(), this.reliable ? 0 : 64 * this.timers.T1)
   }
 
-  onRetransmit(): void {
-    if (this.last) this.send(this.last)
+  /** `resend` sends to where the retransmission came from (the peer's NAT binding may have moved). */
+  onRetransmit(resend: (res: SipResponse) => void = this.send): void {
+    if (this.last) resend(this.last)
   }
 
   terminate(): void {

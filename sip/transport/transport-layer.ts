@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { parseDatagram, type ParseOutcome } from '../message/parse.ts'
 import { StreamFramer } from '../message/stream-framer.ts'
 import { makeResponse, serialize } from '../message/serialize.ts'
-import { isRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
+import { isRequest, type RejectedRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
 import { TcpTransport } from './tcp.ts'
 import { UdpTransport } from './udp.ts'
 import { messageKind, NO_STATS, type SipStats } from './stats.ts'
@@ -73,7 +74,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       case 'reject':
         this.stats.malformed('rejected', outcome.reason)
         this.logger.warn({ remote, reason: outcome.reason, status: outcome.status }, 'malformed SIP request rejected')
-        this.send(makeResponse(outcome.request, outcome.status, undefined, { Warning: `399 - "${outcome.reason.replace(/"/g, "'")}"` }), remote)
+        this.send(makeResponse(outcome.request, outcome.status, undefined, { Warning: `399 - "${outcome.reason.replace(/"/g, "'")}"` }, { toTag: statelessTag(outcome.request) }), remote)
         return
       case 'drop':
         this.stats.malformed('dropped', outcome.reason)
@@ -112,4 +113,11 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   async close(): Promise<void> {
     await Promise.all([this.udp.close(), this.tcp.close()])
   }
+}
+
+/** A To tag for a stateless 400/505 (RFC 3261 §8.2.6.2): derived from the request, so a
+ *  retransmission gets the same tag without keeping state. */
+function statelessTag(rq: RejectedRequest): string {
+  const h = rq.headers
+  return createHash('sha1').update(`${h['call-id'] ?? ''}|${h.from?.params?.tag ?? ''}|${h.cseq?.seq}|${h.via[0]?.params?.branch ?? ''}`).digest('hex').slice(0, 12)
 }

@@ -106,7 +106,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (rq.method === 'ACK') return this.onAck(rq)
     const key = serverTransactionKey(rq)
     const existing = this.serverTxs.get(key)
-    if (existing) return existing.onRetransmit()
+    if (existing) return existing.onRetransmit((res) => this.send(res, remote))
 
     const reliable = remote.protocol === 'TCP'
     const send = (res: SipResponse) => this.send(res, remote)
