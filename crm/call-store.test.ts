@@ -148,6 +148,27 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
     await t.rejects(store.addTurn(randomUUID(), { who: 'bot', startMs: 0, endMs: 1 }), /no call with id/);
   });
 
+  await t.test('a whole call\'s turns and digits written in one statement each', async (t) => {
+    const c = newCall(new Date('2024-05-03T09:00:00.000Z'));
+    await store.createCall(c);
+    await store.addTurn(c.id, { who: 'bot', startMs: 0, endMs: 100 });
+    await store.appendTurns(c.id, [
+      { who: 'bot', startMs: 100, endMs: 2000, text: 'Как вас зовут?', step: 'greeting' },
+      { who: 'caller', startMs: 2500, endMs: 3100, clipPath: '/x/name.wav', step: 'name' },
+    ]);
+    await store.appendTurns(c.id, []);
+    await store.appendDtmf(c.id, [
+      { digit: '7', atMs: 4000, source: 'rfc4733' },
+      { digit: '#', atMs: 4500, source: 'info' },
+    ]);
+    const got = await store.getCall(c.id);
+    t.same(got?.turns.map((x) => [x.seq, x.who, x.step]), [[1, 'bot', null], [2, 'bot', 'greeting'], [3, 'caller', 'name']]);
+    t.equal(got?.turns[2].clipPath, '/x/name.wav');
+    t.equal(got?.turnCount, 3);
+    t.same(got?.dtmf.map((d) => d.digit), ['7', '#']);
+    await t.rejects(store.appendTurns(randomUUID(), [{ who: 'bot', startMs: 0, endMs: 1 }]), /no call with id/);
+  });
+
   await t.test('DTMF comes back in time order; bad digits are refused without losing the connection', async (t) => {
     const c = newCall(new Date('2024-05-04T12:00:00.000Z'));
     await store.createCall(c);

@@ -224,6 +224,39 @@ export class CallStore {
     return rows[0].seq;
   }
 
+  /**
+   * Many turns in one statement, numbered after the call's existing ones. The media server
+   * keeps a call's turns in memory and writes them here once, at hang-up: on the embedded
+   * database every statement costs milliseconds of CPU that live calls' media needs.
+   */
+  async appendTurns(callId: string, turns: NewTurn[]): Promise<void> {
+    if (!turns.length) return;
+    const rows = turns.map((t, i) => ({
+      i: i + 1, who: t.who, start_ms: t.startMs, end_ms: t.endMs, text: t.text ?? null, clip_path: t.clipPath ?? null, step: t.step ?? null,
+    }));
+    const { rows: done } = await this.db.query(
+      `WITH c AS (
+         UPDATE calls SET last_turn_seq = last_turn_seq + $3 WHERE id = $1 RETURNING id, last_turn_seq - $3 AS base
+       )
+       INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step)
+       SELECT c.id, c.base + x.i, x.who, x.start_ms, x.end_ms, x.text, x.clip_path, x.step
+       FROM c, jsonb_to_recordset($2::jsonb) AS x(i int, who text, start_ms int, end_ms int, text text, clip_path text, step text)
+       RETURNING seq`,
+      [callId, JSON.stringify(rows), rows.length],
+    );
+    if (done.length === 0) throw new Error(`appendTurns: no call with id ${callId}`);
+  }
+
+  /** Many DTMF events in one statement (see appendTurns). */
+  async appendDtmf(callId: string, events: NewDtmf[]): Promise<void> {
+    if (!events.length) return;
+    await this.db.query(
+      `INSERT INTO dtmf_events (call_id, digit, at_ms, source)
+       SELECT $1, x.digit, x.at_ms, x.source FROM jsonb_to_recordset($2::jsonb) AS x(digit text, at_ms int, source text)`,
+      [callId, JSON.stringify(events.map((d) => ({ digit: d.digit, at_ms: d.atMs, source: d.source })))],
+    );
+  }
+
   async addDtmf(callId: string, d: NewDtmf): Promise<void> {
     await this.db.query('INSERT INTO dtmf_events (call_id, digit, at_ms, source) VALUES ($1, $2, $3, $4)', [
       callId,

@@ -40,7 +40,6 @@ export async function startServer(config: Config): Promise<RunningServer> {
   })
   const calls = new CallManager(sip, { config, logger, metrics, store, prompts, clock, portPool })
   await sip.start()
-  clock.run()
 
   const http = createHttpServer({ store, metrics, calls, logger, ready: async () => prompts.ready && (await store.ping()) })
   await new Promise<void>((resolve, reject) => {

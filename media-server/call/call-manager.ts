@@ -54,7 +54,6 @@ export class CallManager {
       portPool.release(ports)
       return refuse(488, neg.reason, 'failed')
     }
-    store.updateCall(id, { codec: neg.codec.name }).catch(() => {})
     sip.progress(180)
 
     const rtp = new RtpSession({
@@ -71,7 +70,7 @@ export class CallManager {
       logger: log,
     })
     rtp.direction = neg.direction
-    const call = new Call(id, sip, rtp, local, { ...this.deps, logger: log })
+    const call = new Call(id, sip, rtp, neg.codec.name, local, { ...this.deps, logger: log })
     this.live.set(id, call)
     metrics.activeCalls.inc()
     let result: CallResult = 'failed'

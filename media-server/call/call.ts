@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { WavFileWriter } from '../../codecs/wav.ts'
-import type { CallStore } from '../../crm/call-store.ts'
+import type { CallStore, NewDtmf, NewTurn } from '../../crm/call-store.ts'
 import { runBasicScenario, type Answer, type ListenOptions, type ScenarioIO, type ScenarioResult } from '../../dialog/basic-scenario.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
@@ -41,11 +41,16 @@ export class Call implements ScenarioIO {
   private readonly dir: string
   private firstAudioAtMs: number | undefined
   private sdpVersion = 1
+  private answeredAt: Date | undefined
+  /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
+  readonly turns: NewTurn[] = []
+  readonly dtmf: NewDtmf[] = []
 
   constructor(
     readonly id: string,
     readonly sip: InboundCall,
     readonly rtp: RtpSession,
+    readonly codec: string,
     private readonly local: LocalMedia,
     private readonly deps: CallDeps,
   ) {
@@ -82,6 +87,18 @@ export class Call implements ScenarioIO {
     return this.t0 ? performance.now() - this.t0 : 0
   }
 
+  /** What the API shows of a call in progress, before its record is written. */
+  liveView(): object {
+    return {
+      live: true,
+      answeredAt: this.answeredAt?.toISOString() ?? null,
+      codec: this.codec,
+      turns: this.turns.map((t, i) => ({ seq: i + 1, ...t })),
+      dtmf: this.dtmf,
+      rtpStats: this.liveStats,
+    }
+  }
+
   get liveStats(): object {
     return { ...this.rtp.stats.toJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs }
   }
@@ -101,7 +118,7 @@ export class Call implements ScenarioIO {
       return 'failed'
     }
     this.t0 = performance.now()
-    this.db((s) => s.updateCall(this.id, { answeredAt: new Date() }))
+    this.answeredAt = new Date()
     const result = await runBasicScenario(this)
     await this.fileLead(result)
     if (!this.ended) await this.sip.hangup()
@@ -112,7 +129,7 @@ export class Call implements ScenarioIO {
     if (this.ended) return
     const startMs = this.now()
     const played = await this.rtp.play(this.deps.prompts.get(key))
-    this.db((s) => s.addTurn(this.id, { who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key }))
+    this.turns.push({ who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key })
     if (!played) this.log.debug({ key }, 'prompt cut short')
   }
 
@@ -120,17 +137,17 @@ export class Call implements ScenarioIO {
     if (this.ended) return { kind: 'hangup' }
     const answer = await this.listener.listen(opts)
     if (answer.kind === 'speech') {
-      this.db((s) => s.addTurn(this.id, { who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot }))
+      this.turns.push({ who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot })
     } else if (answer.kind === 'digits') {
       const at = Math.round(answer.atMs)
-      this.db((s) => s.addTurn(this.id, { who: 'caller', startMs: at, endMs: Math.round(this.now()), text: answer.digits, step: opts.slot }))
+      this.turns.push({ who: 'caller', startMs: at, endMs: Math.round(this.now()), text: answer.digits, step: opts.slot })
     }
     return answer
   }
 
   private onDigit(digit: string, source: 'rfc4733' | 'info'): void {
     this.log.info({ digit, source }, 'DTMF')
-    this.db((s) => s.addDtmf(this.id, { digit, atMs: Math.round(this.now()), source }))
+    this.dtmf.push({ digit, atMs: Math.round(this.now()), source })
     this.listener.onDigit(digit)
   }
 
@@ -170,8 +187,12 @@ export class Call implements ScenarioIO {
     this.rtp.close()
     this.listener.cancel()
     await this.recorder?.close().catch((err) => this.log.error({ err }, 'recording could not be closed'))
+    await this.db((s) => s.appendTurns(this.id, this.turns))
+    await this.db((s) => s.appendDtmf(this.id, this.dtmf))
     await this.db((s) =>
       s.updateCall(this.id, {
+        answeredAt: this.answeredAt,
+        codec: this.codec,
         endedAt: new Date(),
         result,
         endReason: this.endReason ?? 'local-bye',

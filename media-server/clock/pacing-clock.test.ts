@@ -8,7 +8,6 @@ t.test('ticks are counted from the start and every subscriber gets each one', as
   clock.add({ onTick: (n) => a.push(n) })
   const sb = { onTick: (n: number) => b.push(n) }
   clock.add(sb)
-  clock.run()
   await new Promise((r) => setTimeout(r, 125))
   clock.remove(sb)
   const seenByB = b.length
@@ -24,7 +23,6 @@ t.test('a subscriber that throws does not stop the clock for the others', async 
   let ticks = 0
   clock.add({ onTick: () => { throw new Error('boom') } })
   clock.add({ onTick: () => ticks++ })
-  clock.run()
   await new Promise((r) => setTimeout(r, 60))
   clock.stop()
   t.ok(ticks >= 5)
@@ -35,7 +33,6 @@ t.test('after a stall the missed ticks are skipped, not delivered in a burst', a
   const clock = new PacingClock(10, (ms) => late.push(ms))
   const ticks: number[] = []
   clock.add({ onTick: (n) => ticks.push(n) })
-  clock.run()
   await new Promise((r) => setTimeout(r, 35))
   const stallUntil = Date.now() + 100
   while (Date.now() < stallUntil); // block the event loop for 100 ms
@@ -44,4 +41,16 @@ t.test('after a stall the missed ticks are skipped, not delivered in a burst', a
   const jump = ticks.findIndex((n, i) => i > 0 && n - ticks[i - 1] > 1)
   t.ok(jump > 0, `tick numbers jump over the stall (${ticks.join(',')})`)
   t.ok(Math.max(...late) >= 50, 'the stall shows up as lateness')
+})
+
+t.test('the clock stops when its last subscriber leaves', async (t) => {
+  let late = 0
+  const clock = new PacingClock(5, () => late++)
+  const s = { onTick() {} }
+  clock.add(s)
+  await new Promise((r) => setTimeout(r, 30))
+  clock.remove(s)
+  const seen = late
+  await new Promise((r) => setTimeout(r, 30))
+  t.equal(late, seen, 'no ticks while nobody listens')
 })

@@ -27,19 +27,22 @@ export class PacingClock {
     private readonly spinMs = 1,
   ) {}
 
+  /** The clock runs only while someone listens: an idle server does not spin. */
   add(s: ClockSubscriber): void {
     this.subscribers.add(s)
+    this.run()
   }
 
   remove(s: ClockSubscriber): void {
     this.subscribers.delete(s)
+    if (this.subscribers.size === 0) this.stop()
   }
 
   get size(): number {
     return this.subscribers.size
   }
 
-  run(): void {
+  private run(): void {
     if (this.timer) return
     this.start = performance.now()
     this.tick = 0
@@ -70,6 +73,6 @@ export class PacingClock {
         // A failing call must not stop the clock for the others; the call logs its own errors.
       }
     }
-    this.schedule()
+    if (this.timer) this.schedule()
   }
 }

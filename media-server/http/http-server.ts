@@ -63,7 +63,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     const call = await deps.store.getCall(id)
     if (!call) return json(res, 404, { error: `no call ${id}` })
     const live = deps.calls.live.get(id)
-    return json(res, 200, live ? { ...call, live: true, rtpStats: live.liveStats } : { ...call, live: false })
+    return json(res, 200, live ? { ...call, ...live.liveView() } : { ...call, live: false })
   }
   json(res, 404, { error: 'not found' })
 }

@@ -61,7 +61,10 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       reject(new Error(`server exited with ${code}:\n${logs.slice(-20).join('\n')}`))
     })
   })
-  const ports = await ready
+  const ports = await ready.catch((err) => {
+    child.kill('SIGKILL')
+    throw err
+  })
   const base = `http://127.0.0.1:${ports.http}`
   return {
     sipPort: ports.sip,
