@@ -1,6 +1,7 @@
 // The embedded UA against a raw UDP socket playing the caller, with short RFC 3261
 // timers (T1 = 40 ms) so retransmission behaviour is observable in a test.
 import dgram from 'node:dgram'
+import net from 'node:net'
 import { once } from 'node:events'
 import pino from 'pino'
 import t from 'tap'
@@ -165,6 +166,28 @@ t.test('embedded UA', async (t) => {
     const after = p.count(/^SIP\/2\.0 487/)
     await new Promise((r) => setTimeout(r, 4 * T1))
     t.equal(p.count(/^SIP\/2\.0 487/), after, 'ACK stops the 487 retransmissions')
+  })
+
+  await t.test('TCP on the same port: responses on the connection, keep-alive answered, framing errors close it', async (t) => {
+    const conn = net.connect(ua.address.port, '127.0.0.1')
+    await once(conn, 'connect')
+    let data = ''
+    conn.on('data', (d) => (data += d.toString('latin1')))
+    const port = conn.localPort as number
+    const options = (callId: string) => request('OPTIONS', { port } as Peer, { callId }).replace('SIP/2.0/UDP', 'SIP/2.0/TCP')
+    // Two requests in one write, the second split across writes.
+    const second = options('tcp-2')
+    conn.write(options('tcp-1') + second.slice(0, 40))
+    await new Promise((r) => setTimeout(r, 30))
+    conn.write(second.slice(40))
+    conn.write('\r\n\r\n') // RFC 5626 ping
+    await new Promise((r) => setTimeout(r, 100))
+    t.match(data, /^SIP\/2\.0 200 OK[\s\S]*Call-ID: tcp-1[\s\S]*SIP\/2\.0 200 OK[\s\S]*Call-ID: tcp-2/)
+    t.ok(data.endsWith('\r\n\r\n\r\n') || data.includes('\r\n\r\n\r\n'), 'pong sent')
+    const closed = once(conn, 'close')
+    conn.write('OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKnolen\r\nCall-ID: nolen\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nMax-Forwards: 70\r\n\r\n')
+    await closed
+    t.pass('a message without Content-Length on TCP closes the connection')
   })
 
   await t.test('no ACK at all: the UA gives up after 64*T1 and sends BYE', async (t) => {
