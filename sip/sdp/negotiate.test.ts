@@ -296,3 +296,22 @@ t.test('createOffer', async (t) => {
   t.same(r.telephoneEvent, { payloadType: 101, clockRate: 8000 })
   t.equal(r.ptime, 30)
 })
+
+t.test('wideband codecs: G.722 and Opus with its fmtp, offerer order wins', async (t) => {
+  const all = { ...local, codecs: ['opus', 'G722', 'PCMU', 'PCMA'] as const }
+  const g722 = ok(negotiate(offer('m=audio 6000 RTP/AVP 9 0 101', 'a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000'), { ...all, codecs: [...all.codecs] }))
+  t.same(g722.codec, { name: 'G722', payloadType: 9, clockRate: 8000, fmtp: undefined }, 'G.722 keeps its 8000 Hz RTP clock')
+  t.equal(g722.telephoneEvent?.payloadType, 101)
+  t.match(g722.answer, /a=rtpmap:9 G722\/8000/)
+  const opus = ok(negotiate(offer('m=audio 6000 RTP/AVP 111 0 110', 'a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;maxplaybackrate=16000\r\na=rtpmap:110 telephone-event/48000'), { ...all, codecs: [...all.codecs] }))
+  t.same(opus.codec, { name: 'opus', payloadType: 111, clockRate: 48000, fmtp: 'useinbandfec=1;maxplaybackrate=16000' })
+  t.same(opus.telephoneEvent, { payloadType: 110, clockRate: 48000 }, 'telephone-event at the Opus clock')
+  t.match(opus.answer, /a=rtpmap:111 opus\/48000\/2/)
+  t.match(opus.answer, /a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1/)
+  const narrowOnly = ok(negotiate(offer('m=audio 6000 RTP/AVP 111 9 0', 'a=rtpmap:111 opus/48000/2'), { ...local, codecs: ['PCMU'] }))
+  t.equal(narrowOnly.codec.name, 'PCMU', 'a codec left out of our preference list is not chosen')
+  const offerSdp = createOffer({ ...local, codecs: ['opus', 'G722', 'PCMU'] })
+  t.match(offerSdp, /m=audio 20000 RTP\/AVP 111 9 0 110 101/)
+  t.match(offerSdp, /a=rtpmap:110 telephone-event\/48000/, 'an event type for the Opus clock too')
+  t.match(offerSdp, /a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1/)
+})

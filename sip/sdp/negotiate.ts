@@ -1,10 +1,11 @@
-// SDP offer/answer for one audio stream (RFC 3264 over RFC 4566 bodies), G.711 only.
+// SDP offer/answer for one audio stream (RFC 3264 over RFC 4566 bodies).
 import { isIP } from 'node:net'
 import { parse, write } from 'sdp-transform'
 import type { MediaDescription, SessionDescription } from 'sdp-transform'
+import { CODECS, codecOf, type CodecName, type CodecSpec } from './codec-catalogue.ts'
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
-export type G711 = 'PCMU' | 'PCMA'
+export type { CodecName } from './codec-catalogue.ts'
 
 export interface LocalMedia {
   /** IP written into c= and o= */
@@ -12,7 +13,7 @@ export interface LocalMedia {
   /** our RTP port (RTCP on port + 1) */
   port: number
   /** what we support, in our preference order (the order matters only when we offer) */
-  codecs: G711[]
+  codecs: CodecName[]
   sessionId: string
   /** incremented by the caller for each new description it sends in a dialog */
   sessionVersion: number
@@ -31,8 +32,9 @@ export type AnswerResult =
   | {
       ok: true
       answer: string
-      codec: { name: G711; payloadType: number; clockRate: 8000 }
-      telephoneEvent?: { payloadType: number; clockRate: 8000 }
+      /** `fmtp` is the offerer's format parameters for the chosen codec (Opus: useinbandfec, maxplaybackrate ...). */
+      codec: { name: CodecName; payloadType: number; clockRate: number; fmtp?: string }
+      telephoneEvent?: { payloadType: number; clockRate: number }
       /** ms */
       ptime: number
       remote: { address: string; port: number; rtcpPort: number }
@@ -51,6 +53,7 @@ const STATIC_PT: Record<number, string> = {
 }
 const AUDIO_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF'])
 const DEFAULT_PTIME = 20
+const TELEPHONE_EVENT_48K_PT = 110
 
 type Rtpmap = MediaDescription['rtp'][number]
 
@@ -85,20 +88,6 @@ function formatName(m: MediaDescription, pt: number): string {
   return STATIC_PT[pt] ?? `PT ${pt}`
 }
 
-function g711Of(m: MediaDescription, pt: number, supported: ReadonlySet<G711>): G711 | undefined {
-  const map = rtpmapOf(m, pt)
-  let name: string | undefined
-  if (map) {
-    if (Number(map.rate) !== 8000) return undefined
-    if (map.encoding !== undefined && Number(map.encoding) !== 1) return undefined
-    name = map.codec.toUpperCase()
-  } else {
-    // dynamic payload types mean nothing without an rtpmap
-    name = pt === 0 ? 'PCMU' : pt === 8 ? 'PCMA' : undefined
-  }
-  return name !== undefined && supported.has(name as G711) ? (name as G711) : undefined
-}
-
 function validPtime(v: unknown): number | undefined {
   const n = Number(v)
   return Number.isInteger(n) && n >= 10 && n <= 60 && n % 10 === 0 ? n : undefined
@@ -115,18 +104,22 @@ function origin(local: LocalMedia): SessionDescription['origin'] {
   }
 }
 
+function rtpmapFor(spec: CodecSpec, payload: number): Rtpmap {
+  return { payload, codec: spec.rtpName, rate: spec.clockRate, ...(spec.channels ? { encoding: spec.channels } : {}) }
+}
+
 function audioMedia(
   port: number,
-  codec: { name: string; payloadType: number },
-  te: { payloadType: number; fmtp?: string } | undefined,
+  codec: { spec: CodecSpec; payloadType: number },
+  te: { payloadType: number; rate: number; fmtp?: string } | undefined,
   ptime: number,
   direction: Direction,
   rtcpMux: boolean,
 ): MediaDescription {
-  const rtp: Rtpmap[] = [{ payload: codec.payloadType, codec: codec.name, rate: 8000 }]
-  const fmtp: MediaDescription['fmtp'] = []
+  const rtp: Rtpmap[] = [rtpmapFor(codec.spec, codec.payloadType)]
+  const fmtp: MediaDescription['fmtp'] = codec.spec.fmtp ? [{ payload: codec.payloadType, config: codec.spec.fmtp }] : []
   if (te) {
-    rtp.push({ payload: te.payloadType, codec: 'telephone-event', rate: 8000 })
+    rtp.push({ payload: te.payloadType, codec: 'telephone-event', rate: te.rate })
     if (te.fmtp) fmtp.push({ payload: te.payloadType, config: te.fmtp })
   }
   return {
@@ -159,7 +152,7 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   const supported = new Set(local.codecs)
   const offered: string[] = []
   const profiles: string[] = []
-  let chosen: { index: number; name: G711; payloadType: number } | undefined
+  let chosen: { index: number; spec: CodecSpec; payloadType: number } | undefined
   offer.media.forEach((m, index) => {
     if (chosen || m.type !== 'audio' || m.port === 0) return
     if (!AUDIO_PROFILES.has(m.protocol.toUpperCase())) {
@@ -167,9 +160,9 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
       return
     }
     for (const pt of formats(m)) {
-      const name = g711Of(m, pt, supported)
-      if (name) {
-        chosen = { index, name, payloadType: pt }
+      const spec = codecOf(pt, rtpmapOf(m, pt), supported)
+      if (spec) {
+        chosen = { index, spec, payloadType: pt }
         return
       }
       offered.push(formatName(m, pt))
@@ -192,11 +185,13 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   if (!connection || !connection.ip) return reject('malformed SDP: no c= line for the audio stream')
   if (!isIP(connection.ip)) return reject(`unsupported connection address ${connection.ip}`)
 
+  // Events share the audio's timeline, so only a telephone-event at the codec's clock rate fits (RFC 4733 §2.1).
   const teMap = m.rtp.find(
-    (r) => r.codec.toLowerCase() === 'telephone-event' && Number(r.rate) === 8000 && formats(m).includes(r.payload),
+    (r) => r.codec.toLowerCase() === 'telephone-event' && Number(r.rate) === chosen!.spec.clockRate && formats(m).includes(r.payload),
   )
   const telephoneEvent = teMap && {
     payloadType: teMap.payload,
+    rate: Number(teMap.rate),
     fmtp: m.fmtp.find((f) => f.payload === teMap.payload)?.config,
   }
 
@@ -230,8 +225,8 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   return {
     ok: true,
     answer: write(answer),
-    codec: { name: chosen.name, payloadType: chosen.payloadType, clockRate: 8000 },
-    ...(telephoneEvent ? { telephoneEvent: { payloadType: telephoneEvent.payloadType, clockRate: 8000 as const } } : {}),
+    codec: { name: chosen.spec.name, payloadType: chosen.payloadType, clockRate: chosen.spec.clockRate, fmtp: m.fmtp.find((f) => f.payload === chosen!.payloadType)?.config },
+    ...(telephoneEvent ? { telephoneEvent: { payloadType: telephoneEvent.payloadType, clockRate: telephoneEvent.rate } } : {}),
     ptime,
     remote: { address: connection.ip, port: m.port, rtcpPort },
     rtcpMux,
@@ -240,14 +235,18 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   }
 }
 
-const G711_PT: Record<G711, number> = { PCMU: 0, PCMA: 8 }
-
 /** An offer for outbound calls and for re-INVITEs that arrive without SDP. */
 export function createOffer(local: OfferOptions): string {
   const te = local.telephoneEventPt ?? 101
   const ptime = validPtime(local.ptime) ?? DEFAULT_PTIME
-  const rtp: Rtpmap[] = local.codecs.map((name) => ({ payload: G711_PT[name], codec: name, rate: 8000 }))
-  rtp.push({ payload: te, codec: 'telephone-event', rate: 8000 })
+  const rtp: Rtpmap[] = local.codecs.map((name) => rtpmapFor(CODECS[name], CODECS[name].offerPt))
+  const fmtp = local.codecs.filter((n) => CODECS[n].fmtp).map((n) => ({ payload: CODECS[n].offerPt, config: CODECS[n].fmtp as string }))
+  // One telephone-event per clock rate in the offer (RFC 4733 §2.1): 8000, and 48000 with Opus.
+  for (const rate of new Set(local.codecs.map((n) => CODECS[n].clockRate).concat(8000))) {
+    const payload = rate === 8000 ? te : TELEPHONE_EVENT_48K_PT
+    rtp.push({ payload, codec: 'telephone-event', rate })
+    fmtp.push({ payload, config: '0-16' })
+  }
   const offer: SessionDescription = {
     version: 0,
     origin: origin(local),
@@ -261,7 +260,7 @@ export function createOffer(local: OfferOptions): string {
         protocol: 'RTP/AVP',
         payloads: rtp.map((r) => r.payload).join(' '),
         rtp,
-        fmtp: [{ payload: te, config: '0-16' }],
+        fmtp,
         ptime,
         direction: local.direction ?? 'sendrecv',
       },
