@@ -1,10 +1,12 @@
 import type { AudioCodec } from './codec.ts';
+import { G722Codec } from './g722.ts';
+import { OpusCodec } from './opus.ts';
 import { PcmaCodec } from './pcma.ts';
 import { PcmuCodec } from './pcmu.ts';
 
 export type { AudioCodec } from './codec.ts';
 
-export type CodecName = 'PCMU' | 'PCMA';
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'opus';
 
 /** Creates a codec instance by its SDP encoding name. */
 export function createCodec(name: CodecName): AudioCodec {
@@ -13,6 +15,11 @@ export function createCodec(name: CodecName): AudioCodec {
       return new PcmuCodec();
     case 'PCMA':
       return new PcmaCodec();
+    case 'G722':
+      return new G722Codec();
+    case 'opus':
+      // 16 kHz PCM: the server's internal rate, so no resampling; RTP clock stays 48000.
+      return new OpusCodec({ sampleRate: 16000 });
     default:
       // Reachable from untyped callers (config files, SDP); keeps the failure explicit.
       throw new Error(`unsupported codec: ${String(name)}`);
