@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
 
 export type Language = 'ru' | 'en'
 
@@ -15,6 +16,10 @@ export interface Config {
   redisUrl?: string
   language: Language
   logLevel: string
+  /** Codecs we accept, in the order we offer them (answers follow the offerer's order). */
+  codecs: CodecName[]
+  /** Inbound jitter buffer: starting and largest target delay. */
+  jitter: { initialDelayMs: number; maxDelayMs: number }
   /** Ringing time before the answer (180 Ringing, then 200 OK). */
   answerDelayMs: number
   /** Turn-taking of the built-in scenario, in milliseconds. */
@@ -31,6 +36,8 @@ const DEFAULTS: Config = {
   language: 'ru',
   logLevel: 'info',
   answerDelayMs: 0,
+  codecs: DEFAULT_CODEC_PREFERENCE,
+  jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
 }
 
@@ -49,6 +56,9 @@ const ENV_KEYS: Array<[string, string]> = [
   ['HTTP_HOST', 'httpHost'],
   ['LOG_LEVEL', 'logLevel'],
   ['ANSWER_DELAY_MS', 'answerDelayMs'],
+  ['CODECS', 'codecs'],
+  ['JITTER_INITIAL_MS', 'jitter.initialDelayMs'],
+  ['JITTER_MAX_MS', 'jitter.maxDelayMs'],
   ['LISTEN_NO_INPUT_MS', 'listen.noInputMs'],
   ['LISTEN_END_SILENCE_MS', 'listen.endSilenceMs'],
   ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],
@@ -63,7 +73,13 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   let node = target
   for (const k of keys.slice(0, -1)) node = node[k] as Record<string, unknown>
   const leaf = keys[keys.length - 1]
-  if (typeof node[leaf] === 'number') {
+  if (Array.isArray(node[leaf])) {
+    try {
+      node[leaf] = parseCodecList(Array.isArray(value) ? value.join(',') : String(value))
+    } catch (err) {
+      throw new ConfigError(`${dotted}: ${(err as Error).message}`)
+    }
+  } else if (typeof node[leaf] === 'number') {
     const n = Number(value)
     if (!Number.isInteger(n)) throw new ConfigError(`${dotted} must be an integer, got "${value}"`)
     node[leaf] = n
@@ -122,5 +138,7 @@ function validate(cfg: Config): void {
   if (cfg.rtp.portMax - cfg.rtp.portMin < 1) {
     throw new ConfigError(`RTP_PORT_MAX (${cfg.rtp.portMax}) must leave room for at least one RTP/RTCP pair above RTP_PORT_MIN (${cfg.rtp.portMin})`)
   }
+  if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
+  if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

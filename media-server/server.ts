@@ -9,6 +9,7 @@ import type { Config } from './config.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
+import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
 import { RtpPortPool } from './rtp/port-pool.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
@@ -25,7 +26,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = new Metrics()
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   const tts = new EspeakTts({ logger })
-  const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, 8000)
+  const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
 
   const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))

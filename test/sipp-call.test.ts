@@ -79,7 +79,7 @@ t.test('a SIPp caller answers the built-in scenario', async (t) => {
   t.ok(call.rtpStats.packetsIn > 100, `RTP in counted (${call.rtpStats.packetsIn})`)
   const rec = readWav(readFileSync(call.recordingPath))
   t.equal(rec.channels, 2)
-  t.equal(rec.sampleRate, 8000)
+  t.equal(rec.sampleRate, 16000, "recorded at the internal 16 kHz rate")
   const channelLevel = (ch: number) => {
     const s = new Int16Array(rec.samples.length / 2)
     for (let i = 0; i < s.length; i++) s[i] = rec.samples[i * 2 + ch]

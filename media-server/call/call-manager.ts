@@ -48,7 +48,7 @@ export class CallManager {
     metrics.rtpPortsFree.set(portPool.available)
     if (!ports) return refuse(503, 'no RTP ports left', 'failed')
 
-    const local: LocalMedia = { address: config.publicIp, port: ports.port, codecs: ['PCMU', 'PCMA'], sessionId: String(Date.now()), sessionVersion: 1 }
+    const local: LocalMedia = { address: config.publicIp, port: ports.port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 }
     const neg = negotiate(sip.offer, local)
     if (!neg.ok) {
       portPool.release(ports)
@@ -62,7 +62,10 @@ export class CallManager {
       payloadType: neg.codec.payloadType,
       telephoneEventPt: neg.telephoneEvent?.payloadType,
       remote: neg.remote,
+      rtcpMux: neg.rtcpMux,
       signallingAddress: sip.remote.address,
+      jitter: config.jitter,
+      cname: `voice-agent-${id}@${config.publicIp}`,
       // One shared 20 ms clock: ptimes that are not a multiple of it are sent at 20 ms.
       ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
       clockPeriodMs: this.deps.clock.periodMs,

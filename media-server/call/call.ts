@@ -10,6 +10,7 @@ import type { InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { PacingClock } from '../clock/pacing-clock.ts'
 import type { Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
+import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
 import { Listener } from './listener.ts'
@@ -59,7 +60,7 @@ export class Call implements ScenarioIO {
     const l = deps.config.listen
     this.listener = new Listener({
       ...l,
-      sampleRate: 8000,
+      sampleRate: INTERNAL_RATE,
       clipDir: this.dir,
       now: () => this.now(),
       onError: (err) => this.log.error({ err }, 'could not save an answer clip'),
@@ -69,7 +70,7 @@ export class Call implements ScenarioIO {
       this.listener.onAudio(pcm)
     }
     rtp.onFrame = (frame) => this.recorder?.pushBot(frame)
-    rtp.onDtmf = (digit) => this.onDigit(digit, 'rfc4733')
+    rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
     rtp.onPromptStart = () => {
       if (this.firstAudioAtMs !== undefined) return
       this.firstAudioAtMs = this.now()
@@ -100,13 +101,13 @@ export class Call implements ScenarioIO {
   }
 
   get liveStats(): object {
-    return { ...this.rtp.stats.toJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs }
+    return { ...this.rtp.statsJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs }
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
   async run(answer: string): Promise<CallResult> {
     await mkdir(this.dir, { recursive: true })
-    this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, 8000, 2), 8000)
+    this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, INTERNAL_RATE, 2), INTERNAL_RATE)
     if (this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
     if (this.ended) return 'cancelled'
     this.deps.clock.add(this.rtp) // silence flows from the 200 OK on, opening NAT pinholes early
@@ -145,7 +146,7 @@ export class Call implements ScenarioIO {
     return answer
   }
 
-  private onDigit(digit: string, source: 'rfc4733' | 'info'): void {
+  private onDigit(digit: string, source: 'rfc4733' | 'inband' | 'info'): void {
     this.log.info({ digit, source }, 'DTMF')
     this.dtmf.push({ digit, atMs: Math.round(this.now()), source })
     this.listener.onDigit(digit)

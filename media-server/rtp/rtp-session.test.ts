@@ -8,6 +8,7 @@ import { writeTelephoneEvent } from '../../codecs/telephone-event.ts'
 import { Metrics } from '../metrics.ts'
 import { writeRtpHeader } from './packet.ts'
 import { RtpPortPool } from './port-pool.ts'
+import { RTCP_BYE, RTCP_RR, RTCP_SR, parseRtcp, type RtcpPacket } from './rtcp.ts'
 import { RtpSession } from './rtp-session.ts'
 
 async function socket(): Promise<dgram.Socket> {
@@ -37,23 +38,30 @@ t.test('RTP session', async (t) => {
     stranger.close()
   })
   const metrics = new Metrics()
+  const callerRtcp = await socket()
+  t.teardown(() => callerRtcp.close())
+  let now = 1000
   const session = new RtpSession({
     ports: ports!,
     codec: new PcmuCodec(),
     payloadType: 0,
     telephoneEventPt: 101,
     // The SDP names 127.0.0.2: the caller (127.0.0.1) is trusted because it is the SIP peer.
-    remote: { address: '127.0.0.2', port: 9 },
+    remote: { address: '127.0.0.2', port: 9, rtcpPort: 10 },
+    rtcpMux: false,
     signallingAddress: '127.0.0.1',
     ptimeMs: 20,
     clockPeriodMs: 20,
+    jitter: { initialDelayMs: 40, maxDelayMs: 200 },
+    cname: 'test@127.0.0.1',
+    now: () => now,
     metrics,
     logger: pino({ level: 'silent' }),
   })
   const audio: number[] = []
   const digits: string[] = []
   session.onAudio = (pcm) => audio.push(pcm.length)
-  session.onDtmf = (d) => digits.push(d)
+  session.onDtmf = (d, source) => digits.push(`${d}:${source}`)
   const send = (s: dgram.Socket, b: Buffer) => s.send(b, ports!.port, '127.0.0.1')
 
   await t.test('garbage is counted and ignored', async (t) => {
@@ -68,12 +76,18 @@ t.test('RTP session', async (t) => {
   await t.test('symmetric RTP: latch onto the caller, ignore strangers', async (t) => {
     send(caller, rtp(0, 100, 16000, new Uint8Array(160).fill(0xff)))
     await wait(30)
-    t.same(audio, [160], 'decoded one 20 ms frame')
+    t.equal(audio.length, 0, 'held in the jitter buffer')
+    now += 100
+    session.onTick(1)
+    t.equal(audio.length, 1, 'played out on the clock tick after the buffer delay')
+    t.ok(audio[0] > 200 && audio[0] <= 320, `decoded to 16 kHz (${audio[0]} samples)`)
     t.same(session.remoteAddress, { address: '127.0.0.1', port: caller.address().port, latched: true })
     send(stranger, rtp(0, 101, 16160, new Uint8Array(160).fill(0xff)))
     send(caller, rtp(18, 102, 16320, new Uint8Array(20))) // G.729, not negotiated
+    send(caller, Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 1])) // an RTCP RR on the RTP port without rtcp-mux
     await wait(30)
-    t.equal(audio.length, 1)
+    t.equal(session.jitterBuffer.stats.received, 1, 'only the caller\'s PCMU reached the jitter buffer')
+    t.equal(session.stats.dropped['rtcp-on-rtp-port'], 1)
     t.equal(session.stats.dropped['foreign-source'], 1)
     t.equal(session.stats.dropped['unknown-payload-type'], 1)
   })
@@ -95,15 +109,15 @@ t.test('RTP session', async (t) => {
     press(7, 21600) // the same key again is a new press: new timestamp
     press(11, 23200)
     await wait(80)
-    t.same(digits, ['7', '7', '#'])
+    t.same(digits, ['7:rfc4733', '7:rfc4733', '#:rfc4733'])
   })
 
   await t.test('outgoing: marker on the first packet of a prompt, continuous seq and timestamp', async (t) => {
     const got: Buffer[] = []
     caller.on('message', (m) => got.push(m))
-    const prompt = new Int16Array(480).fill(4000) // 60 ms: three packets
+    const prompt = new Int16Array(960).fill(4000) // 60 ms at 16 kHz: three packets
     const played = session.play(prompt)
-    for (let tick = 1; tick <= 6; tick++) session.onTick(tick)
+    for (let tick = 2; tick <= 7; tick++) session.onTick(tick)
     t.equal(await played, true)
     await wait(30)
     t.equal(got.length, 6)
@@ -112,10 +126,22 @@ t.test('RTP session', async (t) => {
       t.equal((got[i].readUInt16BE(2) - got[i - 1].readUInt16BE(2)) & 0xffff, 1)
       t.equal((got[i].readUInt32BE(4) - got[i - 1].readUInt32BE(4)) >>> 0, 160)
     }
-    t.ok(got.slice(3).every((b) => b.subarray(12).every((x) => x === 0xff)), 'silence (0xFF mu-law) after the prompt')
+    t.ok(got.slice(4).every((b) => b.length === 172 && b.subarray(12).every((x) => x === 0xff || x === 0x7f)), 'silence (mu-law zero) once the prompt has played out')
   })
 
-  session.close()
+  await t.test('RTCP: a BYE goes to the peer\'s RTCP port at close', async (t) => {
+    session.update({ address: '127.0.0.1', port: caller.address().port, rtcpPort: callerRtcp.address().port }, 'sendrecv')
+    const got: Buffer[] = []
+    callerRtcp.on('message', (m) => got.push(m))
+    session.close()
+    await wait(50)
+    t.ok(got.length >= 1, 'RTCP sent at close')
+    const packets = parseRtcp(got.at(-1)!)
+    t.ok(Array.isArray(packets), 'a valid compound packet')
+    const types = (packets as RtcpPacket[]).map((p) => p.type)
+    t.ok(types[0] === RTCP_SR || types[0] === RTCP_RR, 'a report leads the compound (RFC 3550 §6.1)')
+    t.ok(types.includes(RTCP_BYE), 'it carries a BYE')
+  })
   pool.release(ports!)
   const m = await metrics.registry.metrics()
   t.match(m, /voice_rtp_packets_dropped_total\{reason="foreign-source"\} 1/)

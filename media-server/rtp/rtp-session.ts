@@ -1,15 +1,26 @@
+import type dgram from 'node:dgram'
 import type { RemoteInfo } from 'node:dgram'
 import type { Logger } from 'pino'
 import type { AudioCodec } from '../../codecs/codec.ts'
+import { DtmfToneDetector } from '../../codecs/dtmf-goertzel.ts'
 import { eventToDigit, parseTelephoneEvent } from '../../codecs/telephone-event.ts'
 import type { ClockSubscriber } from '../clock/pacing-clock.ts'
 import type { Metrics } from '../metrics.ts'
+import { CodecPipeline, INTERNAL_RATE } from './codec-pipeline.ts'
+import { JitterBuffer } from './jitter-buffer.ts'
 import { isRtcp, parseRtp, writeRtpHeader } from './packet.ts'
 import type { RtpPortPair } from './port-pool.ts'
+import { RtcpReporter } from './rtcp-reporter.ts'
 import { add16, add32 } from './seq.ts'
 import { RtpStats } from './rtp-stats.ts'
 
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
+export type DtmfSource = 'rfc4733' | 'inband'
+
+export interface JitterConfig {
+  initialDelayMs: number
+  maxDelayMs: number
+}
 
 export interface RtpSessionOptions {
   ports: RtpPortPair
@@ -17,19 +28,17 @@ export interface RtpSessionOptions {
   payloadType: number
   telephoneEventPt?: number
   /** Where the SDP says to send; replaced by the real source once packets arrive. */
-  remote: { address: string; port: number }
+  remote: { address: string; port: number; rtcpPort: number }
+  rtcpMux: boolean
   /** The SIP peer's address: packets from it are trusted before latching, like the SDP address. */
   signallingAddress: string
   ptimeMs: number
   clockPeriodMs: number
+  jitter: JitterConfig
+  cname: string
   metrics: Metrics
   logger: Logger
-}
-
-/** A packet buffer with its send callback, made once, so a send allocates nothing. */
-interface PacketSlot {
-  buf: Buffer
-  done: () => void
+  now?: () => number
 }
 
 interface QueuedPrompt {
@@ -38,48 +47,66 @@ interface QueuedPrompt {
   done: (completed: boolean) => void
 }
 
+/** A packet buffer with its send callback, made once, so a send allocates nothing. */
+interface PacketSlot {
+  buf: Buffer
+  done: () => void
+}
+
 /**
- * One call's RTP: receive, validate, latch (symmetric RTP), decode; and send, paced by
- * the shared clock, from a queue of prompts, with silence between them.
+ * One call's RTP and RTCP. In: validate, latch (symmetric RTP), jitter buffer, decode or
+ * conceal, 16 kHz PCM out to the call. Out: 16 kHz prompts encoded for the line, paced by
+ * the shared clock, silence between prompts. Both directions run on the clock's ticks.
  */
 export class RtpSession implements ClockSubscriber {
   readonly stats = new RtpStats()
+  readonly jitterBuffer: JitterBuffer
   direction: MediaDirection = 'sendrecv'
-  /** Decoded caller audio, called per packet with a view that is reused afterwards. */
+  /** Caller audio at 16 kHz, a view reused after the call returns. */
   onAudio: (pcm: Int16Array) => void = () => {}
-  onDtmf: (digit: string) => void = () => {}
-  /** Every tick's outgoing audio (prompt or silence), for the recording. */
+  onDtmf: (digit: string, source: DtmfSource) => void = () => {}
+  /** Every packet's outgoing audio at 16 kHz (prompt or silence), for the recording. */
   onFrame: (pcm: Int16Array) => void = () => {}
   /** The first packet of a prompt left the socket. */
   onPromptStart: () => void = () => {}
 
   private remote: { address: string; port: number }
+  private rtcpRemote: { address: string; port: number }
   private latched = false
   private readonly queue: QueuedPrompt[] = []
   private talking = false
   private seq = Math.floor(Math.random() * 0x10000)
   private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly ssrc = Math.floor(Math.random() * 0x100000000) >>> 0
-  private readonly frameSamples: number
+  private readonly tsPerPacket: number
   private readonly ticksPerPacket: number
   private readonly frame: Int16Array
-  private readonly decoded = new Int16Array(8000) // room for 1 s of 8 kHz audio
-  /** Packet buffers not in flight: dgram holds a buffer until its send callback, so one
-   *  is reused only after that; the list grows only if the socket backs up. */
+  private readonly pipeline: CodecPipeline
+  private readonly rtcp: RtcpReporter
+  private readonly toneDetector: DtmfToneDetector | undefined
   private readonly freeSlots: PacketSlot[] = []
   private readonly packetBytes: number
+  private readonly now: () => number
   private lastDtmfTs: number | undefined
+  private rtcpTimer: NodeJS.Timeout | undefined
   private closed = false
 
   constructor(private readonly opts: RtpSessionOptions) {
-    this.remote = { ...opts.remote }
-    this.frameSamples = (opts.codec.sampleRate * opts.ptimeMs) / 1000
+    this.remote = { address: opts.remote.address, port: opts.remote.port }
+    this.rtcpRemote = { address: opts.remote.address, port: opts.rtcpMux ? opts.remote.port : opts.remote.rtcpPort }
+    this.now = opts.now ?? (() => performance.now())
+    this.tsPerPacket = (opts.codec.clockRate * opts.ptimeMs) / 1000
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
-    this.frame = new Int16Array(this.frameSamples)
-    this.packetBytes = 12 + this.frameSamples * 2
+    this.frame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
+    this.packetBytes = 12 + 1500
+    this.pipeline = new CodecPipeline(opts.codec, opts.ptimeMs)
+    this.jitterBuffer = new JitterBuffer({ clockRate: opts.codec.clockRate, initialDelayMs: opts.jitter.initialDelayMs, maxDelayMs: opts.jitter.maxDelayMs })
+    this.rtcp = new RtcpReporter({ ssrc: this.ssrc, cname: opts.cname, clockRate: opts.codec.clockRate })
+    // Tones inside the audio are the fallback for trunks that do not send RFC 4733 events.
+    this.toneDetector = opts.telephoneEventPt === undefined ? new DtmfToneDetector(INTERNAL_RATE) : undefined
     opts.ports.rtp.on('message', (buf, rinfo) => this.onPacket(buf, rinfo))
-    // RTCP is not processed yet (issue: media core); count what arrives so it shows up.
-    opts.ports.rtcp.on('message', () => this.stats.rtcpIn++)
+    opts.ports.rtcp.on('message', (buf, rinfo) => this.onRtcp(buf, rinfo))
+    this.scheduleRtcp()
   }
 
   get port(): number {
@@ -91,12 +118,17 @@ export class RtpSession implements ClockSubscriber {
   }
 
   /** A re-INVITE moved the peer or changed direction. */
-  update(remote: { address: string; port: number }, direction: MediaDirection): void {
+  update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void {
     if (remote.address !== this.remote.address || remote.port !== this.remote.port) {
-      this.remote = { ...remote }
+      this.remote = { address: remote.address, port: remote.port }
       this.latched = false
     }
+    this.rtcpRemote = { address: remote.address, port: this.opts.rtcpMux ? remote.port : remote.rtcpPort }
     this.direction = direction
+  }
+
+  statsJSON(): object {
+    return this.stats.toJSON(this.jitterBuffer.stats, this.rtcp.remote)
   }
 
   private drop(reason: string): void {
@@ -104,32 +136,41 @@ export class RtpSession implements ClockSubscriber {
     this.opts.metrics.rtpDropped.labels(reason).inc()
   }
 
+  private trusted(rinfo: RemoteInfo): boolean {
+    return rinfo.address === this.remote.address || rinfo.address === this.opts.signallingAddress
+  }
+
   private onPacket(buf: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return
-    if (isRtcp(buf)) return this.drop('rtcp-on-rtp-port')
+    if (isRtcp(buf)) return this.opts.rtcpMux ? this.onRtcp(buf, rinfo) : this.drop('rtcp-on-rtp-port')
     const p = parseRtp(buf)
     if (typeof p === 'string') return this.drop(p)
     if (!this.latched) {
-      if (rinfo.address !== this.remote.address && rinfo.address !== this.opts.signallingAddress) return this.drop('foreign-source')
+      if (!this.trusted(rinfo)) return this.drop('foreign-source')
       // Symmetric RTP: answer to where the caller's packets really come from (NAT).
       this.remote = { address: rinfo.address, port: rinfo.port }
+      if (this.opts.rtcpMux) this.rtcpRemote = { ...this.remote }
       this.latched = true
     } else if (rinfo.address !== this.remote.address || rinfo.port !== this.remote.port) {
       return this.drop('foreign-source')
     }
     if (p.payloadType === this.opts.payloadType) {
-      this.stats.onPacket(p.ssrc, p.sequenceNumber, buf.length)
-      this.opts.metrics.rtpIn.inc()
+      this.countIn(p.ssrc, buf.length)
       if (this.direction === 'sendonly' || this.direction === 'inactive') return
-      const n = this.opts.codec.decode(p.payload, this.decoded)
-      this.onAudio(this.decoded.subarray(0, n))
+      this.jitterBuffer.push(p, this.now())
     } else if (p.payloadType === this.opts.telephoneEventPt) {
-      this.stats.onPacket(p.ssrc, p.sequenceNumber, buf.length)
-      this.opts.metrics.rtpIn.inc()
+      this.countIn(p.ssrc, buf.length)
       this.onTelephoneEvent(p.payload, p.timestamp)
     } else {
       this.drop('unknown-payload-type')
     }
+  }
+
+  private countIn(ssrc: number, octets: number): void {
+    this.stats.packetsIn++
+    this.stats.octetsIn += octets
+    this.stats.ssrc = ssrc
+    this.opts.metrics.rtpIn.inc()
   }
 
   /** RFC 4733 §2.5.1: one event per timestamp; the repeated end packets share it. */
@@ -139,10 +180,39 @@ export class RtpSession implements ClockSubscriber {
     if (timestamp === this.lastDtmfTs) return
     this.lastDtmfTs = timestamp
     const digit = eventToDigit(ev.event)
-    if (digit) this.onDtmf(digit)
+    if (digit) this.onDtmf(digit, 'rfc4733')
   }
 
-  /** Queue audio at the codec's sample rate; resolves true when played, false when flushed. */
+  private onRtcp(buf: Buffer, rinfo: RemoteInfo): void {
+    if (this.closed) return
+    if (!this.trusted(rinfo) && rinfo.address !== this.rtcpRemote.address) return this.drop('foreign-rtcp')
+    const report = this.rtcp.onRtcp(buf)
+    if (typeof report === 'string') return this.drop(`rtcp-${report}`)
+    this.stats.rtcpIn++
+    this.rtcpRemote = { address: rinfo.address, port: rinfo.port } // symmetric RTCP
+  }
+
+  private scheduleRtcp(): void {
+    this.rtcpTimer = setTimeout(() => {
+      if (this.closed) return
+      this.sendRtcp(this.rtcp.buildReport(this.receptionSource()))
+      this.scheduleRtcp()
+    }, this.rtcp.nextIntervalMs())
+  }
+
+  private receptionSource() {
+    const s = this.jitterBuffer.stats
+    return { ssrc: this.stats.ssrc, expected: s.expected, received: s.received, extendedHighestSeq: s.extendedHighestSeq, jitterTs: s.jitterTs }
+  }
+
+  private sendRtcp(buf: Buffer): void {
+    if (this.rtcpRemote.address === '0.0.0.0' || this.rtcpRemote.address === '::') return
+    const socket: dgram.Socket = this.opts.rtcpMux ? this.opts.ports.rtp : this.opts.ports.rtcp
+    socket.send(buf, this.rtcpRemote.port, this.rtcpRemote.address)
+    this.stats.rtcpOut++
+  }
+
+  /** Queue 16 kHz audio; resolves true when played, false when flushed. */
   play(pcm: Int16Array): Promise<boolean> {
     return new Promise((done) => this.queue.push({ pcm, offset: 0, done }))
   }
@@ -153,7 +223,16 @@ export class RtpSession implements ClockSubscriber {
   }
 
   onTick(tick: number): void {
-    if (this.closed || tick % this.ticksPerPacket !== 0) return
+    if (this.closed) return
+    for (const ev of this.jitterBuffer.pull(this.now())) {
+      const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
+      if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
+      this.onAudio(pcm)
+    }
+    if (tick % this.ticksPerPacket === 0) this.sendFrame()
+  }
+
+  private sendFrame(): void {
     const frame = this.frame
     let filled = 0
     let marker = false
@@ -175,23 +254,20 @@ export class RtpSession implements ClockSubscriber {
       if (!this.queue.length) this.talking = false
     }
     this.onFrame(frame)
-    this.send(marker)
-    if (marker) this.onPromptStart()
-  }
-
-  private send(marker: boolean): void {
     // Sequence numbers and timestamps run on through silence, so they stay continuous.
     this.seq = add16(this.seq, 1)
-    this.timestamp = add32(this.timestamp, this.frameSamples)
+    this.timestamp = add32(this.timestamp, this.tsPerPacket)
     if (this.direction === 'recvonly' || this.direction === 'inactive') return
     const slot = this.freeSlots.pop() ?? this.newSlot()
     const buf = slot.buf
     writeRtpHeader(buf, { marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
-    const n = this.opts.codec.encode(this.frame, buf.subarray(12))
+    const n = this.pipeline.encode(frame, buf.subarray(12))
     this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
+    this.rtcp.onRtpSent(n, this.timestamp)
     this.stats.packetsOut++
     this.stats.octetsOut += 12 + n
     this.opts.metrics.rtpOut.inc()
+    if (marker) this.onPromptStart()
   }
 
   private newSlot(): PacketSlot {
@@ -200,9 +276,10 @@ export class RtpSession implements ClockSubscriber {
   }
 
   close(): void {
+    if (this.closed) return
+    this.sendRtcp(this.rtcp.buildBye())
     this.closed = true
+    clearTimeout(this.rtcpTimer)
     this.flush()
   }
 }
-
-

@@ -1,40 +1,70 @@
-// Child process of the media bench: plays N callers, each sending one 20 ms PCMU packet
-// every 20 ms to its server port and counting what comes back. Runs apart from the server
-// process so that its CPU does not count as the server's.
+// Child process of the media bench: plays N callers, each sending one 20 ms packet of the
+// bench codec every 20 ms to its server port, with network impairment (loss, reordering,
+// jitter), and counting what comes back. Runs apart from the server process so that its
+// CPU does not count as the server's.
 import dgram from 'node:dgram'
+import { createCodec, type CodecName } from '../../codecs/index.ts'
 import { writeRtpHeader } from '../../media-server/rtp/packet.ts'
 
-const [portsArg, secondsArg] = process.argv.slice(2)
+const [portsArg, secondsArg, codecName, impairArg] = process.argv.slice(2)
 const ports = portsArg.split(',').map(Number)
 const seconds = Number(secondsArg)
+const [lossPct, reorderPct, jitterMs] = impairArg.split(',').map(Number)
+const codec = createCodec(codecName as CodecName)
+const payloadType = codecName === 'PCMU' ? 0 : codecName === 'PCMA' ? 8 : codecName === 'G722' ? 9 : 111
+const tsPerPacket = (codec.clockRate * 20) / 1000
+
+// One 20 ms frame of a 440 Hz tone, encoded once: the payload bytes do not matter to load.
+const pcm = Int16Array.from({ length: (codec.sampleRate * 20) / 1000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / codec.sampleRate)))
+const encoded = new Uint8Array(1500)
+const payload = encoded.slice(0, codec.encode(pcm, encoded))
+
 const socket = dgram.createSocket('udp4')
 let received = 0
 let sent = 0
 socket.on('message', () => received++)
 await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r))
 const packets = ports.map((_, i) => {
-  const b = Buffer.alloc(172, 0xff)
-  writeRtpHeader(b, { marker: false, payloadType: 0, sequenceNumber: 0, timestamp: 0, ssrc: 0x1000 + i })
-  return b
+  const b = Buffer.alloc(12 + payload.length)
+  b.set(payload, 12)
+  return { buf: b, ssrc: 0x1000 + i }
 })
 process.send?.({ ready: true, port: socket.address().port })
+
+// Impairment on a 5 ms grid: each packet waits 0..jitterMs; some are held one packet time
+// longer (reordered); some are never sent (lost).
+const SLOT_MS = 5
+const slots: Array<Array<[Buffer, number]>> = Array.from({ length: Math.ceil((jitterMs + 40) / SLOT_MS) + 1 }, () => [])
+let slotIndex = 0
 const start = performance.now()
 let tick = 0
 await new Promise<void>((done) => {
   const step = () => {
-    tick++
-    for (let i = 0; i < ports.length; i++) {
-      const b = packets[i]
-      b.writeUInt16BE(tick & 0xffff, 2)
-      b.writeUInt32BE((tick * 160) >>> 0, 4)
-      socket.send(b, ports[i], '127.0.0.1')
+    const elapsed = performance.now() - start
+    const dueTick = Math.floor(elapsed / 20)
+    while (tick <= dueTick) {
+      for (let i = 0; i < ports.length; i++) {
+        if (Math.random() * 100 < lossPct) continue
+        const p = packets[i]
+        const b = Buffer.from(p.buf)
+        writeRtpHeader(b, { marker: tick === 0, payloadType, sequenceNumber: tick & 0xffff, timestamp: (tick * tsPerPacket) >>> 0, ssrc: p.ssrc })
+        let delay = Math.random() * jitterMs
+        if (Math.random() * 100 < reorderPct) delay += 25
+        slots[(slotIndex + Math.round(delay / SLOT_MS)) % slots.length].push([b, ports[i]])
+      }
+      tick++
+    }
+    for (const [b, port] of slots[slotIndex]) {
+      socket.send(b, port, '127.0.0.1')
       sent++
     }
-    if (performance.now() - start >= seconds * 1000) return done()
-    setTimeout(step, Math.max(0, start + (tick + 1) * 20 - performance.now()))
+    slots[slotIndex] = []
+    slotIndex = (slotIndex + 1) % slots.length
+    if (elapsed >= seconds * 1000) return done()
+    setTimeout(step, SLOT_MS)
   }
   step()
 })
 await new Promise((r) => setTimeout(r, 300))
-process.send?.({ sent, received })
+process.send?.({ sent, received, expected: tick * ports.length })
 socket.close()
