@@ -1,5 +1,5 @@
 import t from 'tap';
-import { resample, Resampler } from './resample.ts';
+import { REALTIME, resample, Resampler } from './resample.ts';
 
 // Reference values here are analytic: a sine of known frequency and amplitude, measured with
 // the Goertzel algorithm (single-bin DFT power) and zero-crossing counts. The filter is
@@ -173,4 +173,15 @@ t.test('equal rates copy; invalid rates are rejected', async (t) => {
   t.throws(() => new Resampler(0, 8000), RangeError);
   t.throws(() => new Resampler(8000, 1.5), RangeError);
   t.throws(() => new Resampler(44101, 8000), /filter phases/);
+});
+
+t.test('REALTIME quality (the per-packet path): passband flat, aliasing still far below G.711 noise', async (t) => {
+  const down = new Resampler(16000, 8000, REALTIME);
+  const pass = middle(down.process(sine(1000, 16000, 1)));
+  t.ok(Math.abs(db(rms(pass) / rms(middle(sine(1000, 8000, 0.5))))) < 0.1, '1 kHz within 0.1 dB');
+  const alias = middle(new Resampler(16000, 8000, REALTIME).process(sine(6000, 16000, 1)));
+  const atten = db(rms(alias) / rms(sine(6000, 16000, 1)));
+  t.ok(atten < -55, `6 kHz attenuated by ${(-atten).toFixed(0)} dB going to 8 kHz`);
+  const up = middle(new Resampler(8000, 16000, REALTIME).process(sine(1000, 8000, 1)));
+  t.ok(goertzel(up, 7000, 16000) < goertzel(up, 1000, 16000) / 500, 'upsampling image at 7 kHz below -54 dB');
 });

@@ -9,9 +9,20 @@
 
 // Stopband begins exactly at the lower Nyquist frequency; the passband ends 15% below it
 // (3.4 kHz for 8 kHz telephony audio, the classic telephone band edge).
-const TRANSITION = 0.15; // transition width as a fraction of the lower Nyquist frequency
-const STOPBAND_DB = 80; // beyond 16-bit audio's useful range once requantized to telephony
-const KAISER_BETA = 0.1102 * (STOPBAND_DB - 8.7); // Kaiser's empirical formula for A > 50 dB
+export interface ResamplerQuality {
+  /** Transition width as a fraction of the lower Nyquist frequency. */
+  transition: number;
+  /** Stopband attenuation in dB (Kaiser's formulas hold above 50 dB). */
+  stopbandDb: number;
+}
+
+/** For prompts and recordings, resampled once: beyond 16-bit audio's useful range. */
+export const HIGH_QUALITY: ResamplerQuality = { transition: 0.15, stopbandDb: 80 };
+/**
+ * For the per-packet media path: about half the taps of HIGH_QUALITY. 60 dB is still far
+ * below G.711's own noise (about 38 dB SNR); the passband of 8 kHz audio ends at 3.2 kHz.
+ */
+export const REALTIME: ResamplerQuality = { transition: 0.2, stopbandDb: 60 };
 // A larger L means a huge phase table; common audio rates stay far below (22050 -> 8000 is 160).
 const MAX_PHASES = 4096;
 
@@ -42,19 +53,20 @@ function besselI0(x: number): number {
   return sum;
 }
 
-function designKernel(L: number, M: number): Kernel {
-  const key = `${L}/${M}`;
+function designKernel(L: number, M: number, q: ResamplerQuality): Kernel {
+  const key = `${L}/${M}/${q.transition}/${q.stopbandDb}`;
   const cached = kernelCache.get(key);
   if (cached) return cached;
   // All frequencies in cycles per input sample.
   const lowNyquist = 0.5 * Math.min(1, L / M);
-  const cutoff = lowNyquist * (1 - TRANSITION / 2); // -6 dB point, middle of the transition band
-  const deltaOmega = 2 * Math.PI * TRANSITION * lowNyquist;
-  const order = Math.ceil((STOPBAND_DB - 8) / (2.285 * deltaOmega)); // Kaiser's length estimate
+  const cutoff = lowNyquist * (1 - q.transition / 2); // -6 dB point, middle of the transition band
+  const deltaOmega = 2 * Math.PI * q.transition * lowNyquist;
+  const order = Math.ceil((q.stopbandDb - 8) / (2.285 * deltaOmega)); // Kaiser's length estimate
+  const beta = 0.1102 * (q.stopbandDb - 8.7); // Kaiser's empirical formula for A > 50 dB
   const half = Math.ceil(order / 2);
   const taps = 2 * half;
   const coefs = new Float32Array(L * taps);
-  const i0Beta = besselI0(KAISER_BETA);
+  const i0Beta = besselI0(beta);
   for (let p = 0; p < L; p++) {
     const row = p * taps;
     let sum = 0;
@@ -62,7 +74,7 @@ function designKernel(L: number, M: number): Kernel {
       // Distance from the output instant (frac p/L past input sample ip) to input ip - half + 1 + j.
       const tau = p / L + half - 1 - j;
       const r = tau / half;
-      const window = r * r >= 1 ? 0 : besselI0(KAISER_BETA * Math.sqrt(1 - r * r)) / i0Beta;
+      const window = r * r >= 1 ? 0 : besselI0(beta * Math.sqrt(1 - r * r)) / i0Beta;
       const x = 2 * cutoff * tau;
       const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
       const h = 2 * cutoff * sinc * window;
@@ -90,14 +102,16 @@ export class Resampler {
   private readonly L: number;
   private readonly M: number;
   private readonly kernel: Kernel | null; // null when the rates are equal: plain copy
-  private hist: Int16Array; // input samples with global index histStart .. histStart + histLen - 1
+  // Input samples with global index histStart .. histStart + histLen - 1, kept as floats so
+  // the dot product below does no integer-to-float conversion per tap.
+  private hist: Float32Array;
   private histStart = 0;
   private histLen = 0;
   private ip = 0; // input index at or just before the next output instant
   private phase = 0; // next output instant is ip + phase / L
   private inputCount = 0;
 
-  constructor(fromRate: number, toRate: number) {
+  constructor(fromRate: number, toRate: number, quality: ResamplerQuality = HIGH_QUALITY) {
     for (const r of [fromRate, toRate]) {
       if (!Number.isInteger(r) || r <= 0) throw new RangeError(`Resampler: invalid rate ${r}`);
     }
@@ -109,8 +123,8 @@ export class Resampler {
     if (this.L > MAX_PHASES) {
       throw new RangeError(`Resampler: ${fromRate} -> ${toRate} Hz needs ${this.L} filter phases (max ${MAX_PHASES})`);
     }
-    this.kernel = fromRate === toRate ? null : designKernel(this.L, this.M);
-    this.hist = new Int16Array(0);
+    this.kernel = fromRate === toRate ? null : designKernel(this.L, this.M, quality);
+    this.hist = new Float32Array(0);
     this.reset();
   }
 
@@ -118,7 +132,7 @@ export class Resampler {
   reset(): void {
     const half = this.kernel?.half ?? 1;
     // The first outputs look back half - 1 samples before the start: silence.
-    if (this.hist.length < half - 1) this.hist = new Int16Array(half - 1);
+    if (this.hist.length < half - 1) this.hist = new Float32Array(half - 1);
     else this.hist.fill(0, 0, half - 1);
     this.histStart = -(half - 1);
     this.histLen = half - 1;
@@ -184,7 +198,7 @@ export class Resampler {
     if (need > this.hist.length) {
       let size = Math.max(64, this.hist.length);
       while (size < need) size *= 2;
-      const grown = new Int16Array(size);
+      const grown = new Float32Array(size);
       grown.set(this.hist.subarray(0, this.histLen));
       this.hist = grown;
     }
@@ -204,7 +218,13 @@ export class Resampler {
       const base = ip - half + 1 - this.histStart;
       const row = phase * taps;
       let acc = 0;
-      for (let j = 0; j < taps; j++) acc += hist[base + j] * coefs[row + j];
+      // taps is even (2 * half): two independent sums shorten the dependency chain.
+      let acc2 = 0;
+      for (let j = 0; j < taps; j += 2) {
+        acc += hist[base + j] * coefs[row + j];
+        acc2 += hist[base + j + 1] * coefs[row + j + 1];
+      }
+      acc += acc2;
       const v = Math.round(acc);
       out[o] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
       ip += stepInt;

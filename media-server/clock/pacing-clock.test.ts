@@ -54,3 +54,17 @@ t.test('the clock stops when its last subscriber leaves', async (t) => {
   await new Promise((r) => setTimeout(r, 30))
   t.equal(late, seen, 'no ticks while nobody listens')
 })
+
+t.test('every subscriber sends before any of them processes', async (t) => {
+  const clock = new PacingClock(10)
+  const order: string[] = []
+  const make = (name: string) => ({ onTick: () => order.push(`${name}.send`), afterTick: () => order.push(`${name}.work`) })
+  const a = make('a')
+  const b = make('b')
+  clock.add(a)
+  clock.add(b)
+  await new Promise((r) => setTimeout(r, 15))
+  clock.remove(a)
+  clock.remove(b)
+  t.same(order.slice(0, 4), ['a.send', 'b.send', 'a.work', 'b.work'])
+})

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks'
 
 export interface ClockSubscriber {
-  /** Called once per tick; `tick` counts from the clock's start. */
+  /** Called once per tick; `tick` counts from the clock's start. Time-critical work only (sending). */
   onTick(tick: number): void
+  /** Called after every subscriber's onTick: work whose length varies (decoding, VAD), kept
+   *  out of the way so that one call's load never shifts another call's send time. */
+  afterTick?(tick: number): void
 }
 
 /**
@@ -73,6 +76,18 @@ export class PacingClock {
         // A failing call must not stop the clock for the others; the call logs its own errors.
       }
     }
+    // After a macrotask turn, so that the packets queued above (dgram sends complete on
+    // process.nextTick) leave before the variable work starts.
+    const tick = this.tick
+    setImmediate(() => {
+      for (const s of this.subscribers) {
+        try {
+          s.afterTick?.(tick)
+        } catch {
+          // as above
+        }
+      }
+    })
     if (this.timer) this.schedule()
   }
 }

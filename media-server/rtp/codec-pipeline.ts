@@ -1,9 +1,12 @@
 import type { AudioCodec } from '../../codecs/codec.ts'
 import { PcmConcealer } from '../../codecs/plc.ts'
-import { Resampler } from '../../codecs/resample.ts'
+import { REALTIME, Resampler, resample } from '../../codecs/resample.ts'
 
 /** The rate the media server works at inside: VAD, ASR, recordings, prompts. */
 export const INTERNAL_RATE = 16000
+
+/** Prompt audio at line rates, alive as long as the 16 kHz original is. */
+const lineRateCache = new WeakMap<Int16Array, Map<number, Int16Array>>()
 
 /** Codecs with their own loss recovery (Opus): in-band FEC and decoder PLC. */
 export interface LossAwareCodec extends AudioCodec {
@@ -16,33 +19,26 @@ function lossAware(c: AudioCodec): c is LossAwareCodec {
 }
 
 /**
- * One call's codec at the line's rate on one side, 16 kHz linear PCM on the other:
- * decode, conceal lost frames (the codec's own FEC/PLC, else G.711 Appendix I style),
- * resample, and the reverse for sending. Buffers are reused; returned views are valid
- * until the next call.
+ * One call's codec at the line's rate on one side, 16 kHz linear PCM on the other.
+ * Receiving: decode, conceal lost frames (the codec's own FEC/PLC, else G.711 Appendix I
+ * style), resample per packet. Sending: outgoing audio is resampled once per prompt when
+ * it is queued (`toLineRate`), so the per-packet work is only the encoder. Buffers are
+ * reused; returned views are valid until the next call.
  */
 export class CodecPipeline {
   private readonly lineRate: number
   private readonly decoded: Int16Array
   private readonly internal: Int16Array
   private readonly toInternal: Resampler
-  private readonly toLine: Resampler
   private readonly concealer: PcmConcealer | undefined
-  private readonly lineFrame: Int16Array
-  /** Line-rate samples waiting to be encoded (the resampler's output count wobbles). */
-  private readonly fifo: Int16Array
-  private fifoLength = 0
 
-  constructor(private readonly codec: AudioCodec, ptimeMs: number) {
+  constructor(private readonly codec: AudioCodec) {
     this.lineRate = codec.sampleRate
     const maxFrame = Math.ceil((this.lineRate * 120) / 1000) // the longest Opus frame
     this.decoded = new Int16Array(maxFrame)
     this.internal = new Int16Array(Math.ceil((INTERNAL_RATE * 130) / 1000))
-    this.toInternal = new Resampler(this.lineRate, INTERNAL_RATE)
-    this.toLine = new Resampler(INTERNAL_RATE, this.lineRate)
+    this.toInternal = new Resampler(this.lineRate, INTERNAL_RATE, REALTIME)
     this.concealer = lossAware(codec) ? undefined : new PcmConcealer(this.lineRate)
-    this.lineFrame = new Int16Array((this.lineRate * ptimeMs) / 1000)
-    this.fifo = new Int16Array(this.lineFrame.length * 3)
   }
 
   /** A received payload, as 16 kHz PCM. */
@@ -70,19 +66,25 @@ export class CodecPipeline {
     return this.internal.subarray(0, m)
   }
 
-  /** One packet's worth of 16 kHz PCM, encoded for the line into `out`; returns bytes. */
+  get sampleRate(): number {
+    return this.lineRate
+  }
+
+  /**
+   * Outgoing 16 kHz audio at the line's rate. Resampling a whole prompt takes milliseconds,
+   * so the result is kept with the prompt: every call playing it at this rate reuses it.
+   */
+  toLineRate(pcm: Int16Array): Int16Array {
+    if (this.lineRate === INTERNAL_RATE) return pcm
+    let byRate = lineRateCache.get(pcm)
+    if (!byRate) lineRateCache.set(pcm, (byRate = new Map()))
+    let line = byRate.get(this.lineRate)
+    if (!line) byRate.set(this.lineRate, (line = resample(pcm, INTERNAL_RATE, this.lineRate)))
+    return line
+  }
+
+  /** One packet's worth of line-rate PCM, encoded into `out`; returns bytes. */
   encode(frame: Int16Array, out: Uint8Array): number {
-    const free = this.fifo.subarray(this.fifoLength)
-    this.fifoLength += this.toLine.processInto(frame, free)
-    // The resampler lags by half its filter at the start: pad once, never drop.
-    if (this.fifoLength < this.lineFrame.length) {
-      this.fifo.copyWithin(this.lineFrame.length - this.fifoLength, 0, this.fifoLength)
-      this.fifo.fill(0, 0, this.lineFrame.length - this.fifoLength)
-      this.fifoLength = this.lineFrame.length
-    }
-    this.lineFrame.set(this.fifo.subarray(0, this.lineFrame.length))
-    this.fifo.copyWithin(0, this.lineFrame.length, this.fifoLength)
-    this.fifoLength -= this.lineFrame.length
-    return this.codec.encode(this.lineFrame, out)
+    return this.codec.encode(frame, out)
   }
 }

@@ -79,6 +79,8 @@ t.test('RTP session', async (t) => {
     t.equal(audio.length, 0, 'held in the jitter buffer')
     now += 100
     session.onTick(1)
+    t.equal(audio.length, 0, 'sending comes first in a tick')
+    session.afterTick()
     t.equal(audio.length, 1, 'played out on the clock tick after the buffer delay')
     t.ok(audio[0] > 200 && audio[0] <= 320, `decoded to 16 kHz (${audio[0]} samples)`)
     t.same(session.remoteAddress, { address: '127.0.0.1', port: caller.address().port, latched: true })

@@ -41,8 +41,11 @@ export interface RtpSessionOptions {
   now?: () => number
 }
 
+/** A prompt at both rates: the line's for the encoder, 16 kHz for the recording. */
 interface QueuedPrompt {
-  pcm: Int16Array
+  internal: Int16Array
+  line: Int16Array
+  /** Position in `line`; the 16 kHz position is derived from it. */
   offset: number
   done: (completed: boolean) => void
 }
@@ -80,7 +83,9 @@ export class RtpSession implements ClockSubscriber {
   private readonly ssrc = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly tsPerPacket: number
   private readonly ticksPerPacket: number
+  /** One packet of outgoing audio at 16 kHz (recording) and at the line rate (encoder). */
   private readonly frame: Int16Array
+  private readonly lineFrame: Int16Array
   private readonly pipeline: CodecPipeline
   private readonly rtcp: RtcpReporter
   private readonly toneDetector: DtmfToneDetector | undefined
@@ -99,7 +104,8 @@ export class RtpSession implements ClockSubscriber {
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
     this.frame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
     this.packetBytes = 12 + 1500
-    this.pipeline = new CodecPipeline(opts.codec, opts.ptimeMs)
+    this.pipeline = new CodecPipeline(opts.codec)
+    this.lineFrame = new Int16Array((opts.codec.sampleRate * opts.ptimeMs) / 1000)
     this.jitterBuffer = new JitterBuffer({ clockRate: opts.codec.clockRate, initialDelayMs: opts.jitter.initialDelayMs, maxDelayMs: opts.jitter.maxDelayMs })
     this.rtcp = new RtcpReporter({ ssrc: this.ssrc, cname: opts.cname, clockRate: opts.codec.clockRate })
     // Tones inside the audio are the fallback for trunks that do not send RFC 4733 events.
@@ -214,7 +220,8 @@ export class RtpSession implements ClockSubscriber {
 
   /** Queue 16 kHz audio; resolves true when played, false when flushed. */
   play(pcm: Int16Array): Promise<boolean> {
-    return new Promise((done) => this.queue.push({ pcm, offset: 0, done }))
+    const line = this.pipeline.toLineRate(pcm)
+    return new Promise((done) => this.queue.push({ internal: pcm, line, offset: 0, done }))
   }
 
   flush(): void {
@@ -223,34 +230,44 @@ export class RtpSession implements ClockSubscriber {
   }
 
   onTick(tick: number): void {
+    if (!this.closed && tick % this.ticksPerPacket === 0) this.sendFrame()
+  }
+
+  /** Inbound playout: whatever the jitter buffer has due, decoded or concealed. */
+  afterTick(): void {
     if (this.closed) return
     for (const ev of this.jitterBuffer.pull(this.now())) {
       const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
       if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
       this.onAudio(pcm)
     }
-    if (tick % this.ticksPerPacket === 0) this.sendFrame()
   }
 
   private sendFrame(): void {
+    const line = this.lineFrame
     const frame = this.frame
+    const ratio = frame.length / line.length
     let filled = 0
     let marker = false
-    while (filled < frame.length && this.queue.length) {
+    while (filled < line.length && this.queue.length) {
       const q = this.queue[0]
-      const n = Math.min(frame.length - filled, q.pcm.length - q.offset)
-      frame.set(q.pcm.subarray(q.offset, q.offset + n), filled)
+      const n = Math.min(line.length - filled, q.line.length - q.offset)
+      line.set(q.line.subarray(q.offset, q.offset + n), filled)
+      const from = Math.round(q.offset * ratio)
+      const to = Math.min(q.internal.length, Math.round((q.offset + n) * ratio))
+      frame.set(q.internal.subarray(from, to), Math.round(filled * ratio))
       if (q.offset === 0 && !this.talking) marker = true // RFC 3551 §4.1: first packet of a talkspurt
       q.offset += n
       filled += n
       this.talking = true
-      if (q.offset >= q.pcm.length) {
+      if (q.offset >= q.line.length) {
         this.queue.shift()
         q.done(true)
       }
     }
-    if (filled < frame.length) {
-      frame.fill(0, filled)
+    if (filled < line.length) {
+      line.fill(0, filled)
+      frame.fill(0, Math.round(filled * ratio))
       if (!this.queue.length) this.talking = false
     }
     this.onFrame(frame)
@@ -261,7 +278,7 @@ export class RtpSession implements ClockSubscriber {
     const slot = this.freeSlots.pop() ?? this.newSlot()
     const buf = slot.buf
     writeRtpHeader(buf, { marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
-    const n = this.pipeline.encode(frame, buf.subarray(12))
+    const n = this.pipeline.encode(line, buf.subarray(12))
     this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
     this.rtcp.onRtpSent(n, this.timestamp)
     this.stats.packetsOut++

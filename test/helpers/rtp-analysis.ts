@@ -15,7 +15,8 @@ export interface RtpOnWire {
 
 export function rtpPackets(packets: UdpPacket[], fromPort: (p: number) => boolean): RtpOnWire[] {
   return packets
-    .filter((p) => fromPort(p.srcPort) && p.payload.length >= 12 && p.payload[0] >> 6 === 2)
+    // RTCP (second byte 192..223, RFC 5761 §4) shares the port range: leave it out.
+    .filter((p) => fromPort(p.srcPort) && p.payload.length >= 12 && p.payload[0] >> 6 === 2 && !(p.payload[1] >= 192 && p.payload[1] <= 223))
     .map((p) => ({
       t: p.t,
       ssrc: p.payload.readUInt32BE(8),
