@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { alawToLinear, ulawToLinear } from './g711.ts';
-import { encodeWav, encodeWavG711, readWav, WavFileWriter } from './wav.ts';
+import { encodeWav, encodeWavCoded, readWav, WavFileWriter } from './wav.ts';
 
 // Header layout: the canonical 44-byte RIFF/WAVE header of Microsoft's "Multimedia Programming
 // Interface and Data Specifications 1.0" (RIFF, size, WAVE, 16-byte fmt chunk, data chunk);
@@ -73,7 +73,7 @@ t.test('G.711 WAV for SIPp: payload bytes right after a 44-byte header', async (
     ['ulaw', 7, ulawToLinear],
     ['alaw', 6, alawToLinear],
   ] as const) {
-    const wav = encodeWavG711(payload, format);
+    const wav = encodeWavCoded(payload, format);
     t.equal(wav.readUInt16LE(20), tag, `${format} format tag`);
     t.equal(wav.readUInt32LE(24), 8000, 'sample rate');
     t.equal(wav.readUInt16LE(34), 8, 'bits per sample');

@@ -97,7 +97,7 @@ function writeHeader(
   bitsPerSample: number,
   dataBytes: number,
 ): void {
-  const blockAlign = channels * (bitsPerSample / 8);
+  const blockAlign = Math.max(1, Math.ceil(channels * (bitsPerSample / 8))); // G.722: 4 bits, 1-byte blocks
   out.write('RIFF', 0, 'latin1');
   out.writeUInt32LE(Math.min(36 + dataBytes, MAX_U32), 4);
   out.write('WAVE', 8, 'latin1');
@@ -138,15 +138,19 @@ export function encodeWav(samples: Int16Array, sampleRate: number, channels: num
   return out;
 }
 
+/** WAVE_FORMAT_G722_ADPCM (RFC 2361 registry); 16 kHz audio in 4 bits a sample. */
+const FORMAT_G722 = 0x0065;
+
 /**
- * Wraps already-encoded G.711 bytes in an 8 kHz mono WAV (used to feed SIPp's rtp_stream,
- * which sends the bytes after the header as RTP payload unchanged).
+ * Wraps already-encoded G.711 or G.722 bytes in a mono WAV (used to feed SIPp's
+ * rtp_stream, which sends the bytes after the header as RTP payload unchanged).
  */
-export function encodeWavG711(payload: Uint8Array, format: 'ulaw' | 'alaw'): Buffer {
+export function encodeWavCoded(payload: Uint8Array, format: 'ulaw' | 'alaw' | 'g722'): Buffer {
   // Odd-sized data chunks are followed by a pad byte (RIFF rule); it is not counted in the size.
   const pad = payload.length & 1;
   const out = Buffer.alloc(HEADER_BYTES + payload.length + pad);
-  writeHeader(out, format === 'ulaw' ? FORMAT_MULAW : FORMAT_ALAW, 1, 8000, 8, payload.length);
+  if (format === 'g722') writeHeader(out, FORMAT_G722, 1, 16000, 4, payload.length);
+  else writeHeader(out, format === 'ulaw' ? FORMAT_MULAW : FORMAT_ALAW, 1, 8000, 8, payload.length);
   if (pad) out.writeUInt32LE(36 + payload.length + pad, 4);
   out.set(payload, HEADER_BYTES);
   return out;

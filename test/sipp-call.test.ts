@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { createCodec } from '../codecs/index.ts'
 import { readWav } from '../codecs/wav.ts'
 import { EnergyDetector } from '../vad/energy-detector.ts'
 import { buildCallerScript } from './helpers/caller-audio.ts'
@@ -17,14 +18,19 @@ import { runSipp } from './helpers/sipp.ts'
 const RTP_MIN = 31000
 const RTP_MAX = 31099
 
-t.test('a SIPp caller answers the built-in scenario', async (t) => {
+const CODECS = [
+  { codec: 'PCMU', pt: 0 },
+  { codec: 'G722', pt: 9 }, // wideband: 16 kHz audio, RTP clock 8000 (RFC 3551)
+] as const
+
+for (const { codec, pt } of CODECS) t.test(`a SIPp caller answers the built-in scenario (${codec})`, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-call-'))
-  const script = await buildCallerScript(dataDir, 'ru', 700)
+  const script = await buildCallerScript(dataDir, 'ru', 700, codec)
   const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'call.pcap'), `udp and (port ${server.sipPort} or portrange ${RTP_MIN}-${RTP_MAX})`)
   await cap.start()
-  const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 30) * 1000) })
+  const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: pt, CODEC: codec, BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 30) * 1000) })
   const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '32000'])
   const packets = await cap.stop()
   t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-400)})`)
@@ -49,7 +55,7 @@ t.test('a SIPp caller answers the built-in scenario', async (t) => {
   const ackToAudio = firstTalk!.t - ack!.t
   t.comment(`ACK -> first greeting packet: ${ackToAudio.toFixed(1)} ms`)
   const greeting = rtp.filter((p) => p.t >= firstTalk!.t && p.t < firstTalk!.t + script.greetingSeconds * 1000)
-  const share = speechShare(greeting)
+  const share = speechShare(greeting, createCodec(codec))
   t.ok(share > 0.4, `greeting is speech: ${(share * 100).toFixed(0)}% of frames above -40 dBFS`)
   const seqs = rtp.filter((p) => p.ssrc === firstTalk!.ssrc)
   const gaps = seqs.slice(1).filter((p, i) => ((p.seq - seqs[i].seq) & 0xffff) !== 1 || ((p.ts - seqs[i].ts) >>> 0) !== 160)
@@ -64,7 +70,7 @@ t.test('a SIPp caller answers the built-in scenario', async (t) => {
   const call = (await server.api(`/api/calls/${list.body.calls[0].id}`)).body
   t.equal(call.result, 'completed')
   t.equal(call.endReason, 'local-bye')
-  t.equal(call.codec, 'PCMU')
+  t.equal(call.codec, codec)
   t.equal(call.callerId, '79161234567')
   const callerTurns = call.turns.filter((x: any) => x.who === 'caller')
   t.same(callerTurns.map((x: any) => x.step), ['name', 'need', 'phone'], 'each answer is a caller turn')
@@ -91,4 +97,5 @@ t.test('a SIPp caller answers the built-in scenario', async (t) => {
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
   t.match(metrics, /voice_calls_total\{result="completed"\} 1/)
   t.match(metrics, /voice_sip_messages_total\{direction="in",kind="INVITE"\} 1/)
+  t.ok(call.rtpStats.jitterBuffer.received > 100, `jitter buffer took ${call.rtpStats.jitterBuffer.received} packets`)
 })

@@ -22,7 +22,7 @@ t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and portrange ${RTP_MIN}-${RTP_MAX}`)
   await cap.start()
-  const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 40) * 1000) })
+  const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 40) * 1000) })
   const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, [
     '-m', String(CALLS), '-l', String(CALLS), '-r', String(CALLS), '-rp', '1000', '-mp', '34000',
   ])

@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import pino from 'pino'
+import { G722Codec } from '../../codecs/g722.ts'
 import { PcmuCodec } from '../../codecs/pcmu.ts'
 import { resample } from '../../codecs/resample.ts'
-import { encodeWavG711 } from '../../codecs/wav.ts'
+import { encodeWavCoded } from '../../codecs/wav.ts'
 import { PromptLibrary } from '../../media-server/call/prompt-library.ts'
 import { EspeakTts } from '../../media-server/tts/espeak.ts'
 import { PromptCache } from '../../media-server/tts/prompt-cache.ts'
@@ -29,7 +30,7 @@ const ANSWERS: Record<Language, string[]> = {
  * the spoken answer. Prompt lengths come from the same prompt cache the server uses
  * (DATA_DIR/prompts), so the test also warms the server's cache.
  */
-export async function buildCallerScript(dataDir: string, language: Language, endSilenceMs: number): Promise<CallerScript> {
+export async function buildCallerScript(dataDir: string, language: Language, endSilenceMs: number, codec: 'PCMU' | 'G722' = 'PCMU'): Promise<CallerScript> {
   const tts = new EspeakTts()
   try {
     const prompts = new PromptLibrary(new PromptCache(tts, path.join(dataDir, 'prompts')), language, 8000)
@@ -52,10 +53,18 @@ export async function buildCallerScript(dataDir: string, language: Language, end
     const totalSeconds = cursor + 1
     const pcm = new Int16Array(Math.ceil(totalSeconds * rate))
     answersAt.forEach((at, i) => pcm.set(answers[i], Math.round(at * rate)))
-    const ulaw = new Uint8Array(pcm.length)
-    new PcmuCodec().encode(pcm, ulaw)
-    const wav = path.join(dataDir, `caller-${language}.wav`)
-    writeFileSync(wav, encodeWavG711(ulaw, 'ulaw'))
+    const wav = path.join(dataDir, `caller-${language}-${codec}.wav`)
+    if (codec === 'PCMU') {
+      const ulaw = new Uint8Array(pcm.length)
+      new PcmuCodec().encode(pcm, ulaw)
+      writeFileSync(wav, encodeWavCoded(ulaw, 'ulaw'))
+    } else {
+      // The same answers, wideband: 16 kHz audio in G.722's 4 bits a sample.
+      const wide = resample(pcm, 8000, 16000)
+      const g722 = new Uint8Array(wide.length / 2 + 1)
+      const n = new G722Codec().encode(wide.subarray(0, wide.length & ~1), g722)
+      writeFileSync(wav, encodeWavCoded(g722.subarray(0, n), 'g722'))
+    }
     return { wav, answersAt, greetingSeconds: questions[0].length / rate, totalSeconds }
   } finally {
     await tts.close()

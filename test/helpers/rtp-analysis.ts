@@ -1,4 +1,4 @@
-import { PcmuCodec } from '../../codecs/pcmu.ts'
+import type { AudioCodec } from '../../codecs/codec.ts'
 import { EnergyDetector } from '../../vad/energy-detector.ts'
 import type { UdpPacket } from './capture.ts'
 import { percentile } from './capture.ts'
@@ -28,10 +28,9 @@ export function rtpPackets(packets: UdpPacket[], fromPort: (p: number) => boolea
     }))
 }
 
-/** Share of 20 ms PCMU frames that are louder than speech's floor (-40 dBFS). */
-export function speechShare(stream: RtpOnWire[]): number {
-  const codec = new PcmuCodec()
-  const pcm = new Int16Array(160)
+/** Share of 20 ms frames that are louder than speech's floor (-40 dBFS). */
+export function speechShare(stream: RtpOnWire[], codec: AudioCodec): number {
+  const pcm = new Int16Array((codec.sampleRate * 20) / 1000)
   let loud = 0
   for (const p of stream) {
     codec.decode(p.payload, pcm)
