@@ -40,6 +40,6 @@ t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
   t.ok(errors.length > CALLS * 500, `pacing measured over ${errors.length} intervals`)
   t.comment(`pacing error on the wire, ${CALLS} calls: p50 ${percentile(errors, 50).toFixed(2)} ms, p99 ${percentile(errors, 99).toFixed(2)} ms, max ${Math.max(...errors).toFixed(2)} ms`)
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
-  const lateness = /voice_pacing_clock_lateness_seconds_bucket\{le="0.002"\} (\d+)[\s\S]*?voice_pacing_clock_lateness_seconds_count (\d+)/.exec(metrics)
-  if (lateness) t.comment(`clock ticks within 2 ms of schedule: ${lateness[1]} of ${lateness[2]}`)
+  const buckets = [...metrics.matchAll(/voice_pacing_clock_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((m) => `<=${m[1]}s: ${m[2]}`)
+  t.comment(`clock lateness (cumulative ticks): ${buckets.join(', ')}`)
 })
