@@ -11,9 +11,9 @@ import { RtpPortPool } from './port-pool.ts'
 import { RTCP_BYE, RTCP_RR, RTCP_SR, parseRtcp, type RtcpPacket } from './rtcp.ts'
 import { RtpSession } from './rtp-session.ts'
 
-async function socket(): Promise<dgram.Socket> {
+async function socket(address = '127.0.0.1'): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  await new Promise<void>((r) => s.bind(0, address, r))
   return s
 }
 
@@ -32,7 +32,7 @@ t.test('RTP session', async (t) => {
   t.ok(ports)
   t.equal(ports!.port % 2, 0, 'RTP port is even')
   const caller = await socket()
-  const stranger = await socket()
+  const stranger = await socket('127.0.0.3') // neither the SDP nor the SIP peer's address
   t.teardown(() => {
     caller.close()
     stranger.close()
@@ -67,7 +67,9 @@ t.test('RTP session', async (t) => {
   await t.test('garbage is counted and ignored', async (t) => {
     send(caller, Buffer.from([0x80, 0x00, 0x01])) // too short
     send(caller, Buffer.from('this is not RTP at all, not even close')) // version 1
+    send(stranger, rtp(0, 7, 700, new Uint8Array(160))) // before the caller's source is known
     await wait(50)
+    t.equal(session.stats.dropped['foreign-source'], 1, 'a stranger before latching is counted and ignored')
     t.equal(audio.length, 0)
     t.equal(session.stats.dropped['too-short'], 1)
     t.equal(session.stats.dropped['bad-version'], 1)
@@ -90,6 +92,7 @@ t.test('RTP session', async (t) => {
     await wait(30)
     t.equal(session.jitterBuffer.stats.received, 1, 'only the caller\'s PCMU reached the jitter buffer')
     t.equal(session.stats.dropped['rtcp-on-rtp-port'], 1)
+    // After latching the socket is connected to the caller: the kernel drops the stranger.
     t.equal(session.stats.dropped['foreign-source'], 1)
     t.equal(session.stats.dropped['unknown-payload-type'], 1)
   })

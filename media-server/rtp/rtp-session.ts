@@ -1,4 +1,3 @@
-import type dgram from 'node:dgram'
 import type { RemoteInfo } from 'node:dgram'
 import type { Logger } from 'pino'
 import type { AudioCodec } from '../../codecs/codec.ts'
@@ -76,6 +75,10 @@ export class RtpSession implements ClockSubscriber {
   private remote: { address: string; port: number }
   private rtcpRemote: { address: string; port: number }
   private latched = false
+  /** The RTP socket is connect()ed to the latched peer: Node then sends synchronously
+   *  (an unconnected send waits for process.nextTick), so every packet leaves inside its
+   *  tick, and the kernel itself drops packets from anyone else. */
+  private connected = false
   private readonly queue: QueuedPrompt[] = []
   private talking = false
   private seq = Math.floor(Math.random() * 0x10000)
@@ -128,6 +131,7 @@ export class RtpSession implements ClockSubscriber {
     if (remote.address !== this.remote.address || remote.port !== this.remote.port) {
       this.remote = { address: remote.address, port: remote.port }
       this.latched = false
+      this.disconnect()
     }
     this.rtcpRemote = { address: remote.address, port: this.opts.rtcpMux ? remote.port : remote.rtcpPort }
     this.direction = direction
@@ -157,6 +161,8 @@ export class RtpSession implements ClockSubscriber {
       this.remote = { address: rinfo.address, port: rinfo.port }
       if (this.opts.rtcpMux) this.rtcpRemote = { ...this.remote }
       this.latched = true
+      this.opts.ports.rtp.connect(rinfo.port, rinfo.address)
+      this.connected = true
     } else if (rinfo.address !== this.remote.address || rinfo.port !== this.remote.port) {
       return this.drop('foreign-source')
     }
@@ -213,8 +219,8 @@ export class RtpSession implements ClockSubscriber {
 
   private sendRtcp(buf: Buffer): void {
     if (this.rtcpRemote.address === '0.0.0.0' || this.rtcpRemote.address === '::') return
-    const socket: dgram.Socket = this.opts.rtcpMux ? this.opts.ports.rtp : this.opts.ports.rtcp
-    socket.send(buf, this.rtcpRemote.port, this.rtcpRemote.address)
+    if (this.opts.rtcpMux && this.connected) this.opts.ports.rtp.send(buf)
+    else (this.opts.rtcpMux ? this.opts.ports.rtp : this.opts.ports.rtcp).send(buf, this.rtcpRemote.port, this.rtcpRemote.address)
     this.stats.rtcpOut++
   }
 
@@ -279,12 +285,23 @@ export class RtpSession implements ClockSubscriber {
     const buf = slot.buf
     writeRtpHeader(buf, { marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
     const n = this.pipeline.encode(line, buf.subarray(12))
-    this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
+    if (this.connected) this.opts.ports.rtp.send(buf, 0, 12 + n, slot.done)
+    else this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
     this.rtcp.onRtpSent(n, this.timestamp)
     this.stats.packetsOut++
     this.stats.octetsOut += 12 + n
     this.opts.metrics.rtpOut.inc()
     if (marker) this.onPromptStart()
+  }
+
+  private disconnect(): void {
+    if (!this.connected) return
+    this.connected = false
+    try {
+      this.opts.ports.rtp.disconnect()
+    } catch {
+      // still connecting: nothing to undo
+    }
   }
 
   private newSlot(): PacketSlot {
