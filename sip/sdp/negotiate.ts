@@ -93,6 +93,11 @@ function validPtime(v: unknown): number | undefined {
   return Number.isInteger(n) && n >= 10 && n <= 60 && n % 10 === 0 ? n : undefined
 }
 
+/** v=, o=, s=, c= and t= of every description we write. */
+function sessionLevel(local: LocalMedia): Omit<SessionDescription, 'media'> {
+  return { version: 0, origin: origin(local), name: '-', connection: { version: ipVer(local.address), ip: local.address }, timing: { start: 0, stop: 0 } }
+}
+
 function origin(local: LocalMedia): SessionDescription['origin'] {
   return {
     username: '-',
@@ -209,11 +214,7 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   const rtcpPort = rtcpMux ? m.port : Number(m.rtcp?.port) || m.port + 1
 
   const answer: SessionDescription = {
-    version: 0,
-    origin: origin(local),
-    name: '-',
-    connection: { version: ipVer(local.address), ip: local.address },
-    timing: { start: 0, stop: 0 },
+    ...sessionLevel(local),
     // RFC 3264 §6: one m= line per offered m= line, in order; refused ones get port 0
     media: offer.media.map((om, i) =>
       i === chosen!.index
@@ -248,11 +249,7 @@ export function createOffer(local: OfferOptions): string {
     fmtp.push({ payload, config: '0-16' })
   }
   const offer: SessionDescription = {
-    version: 0,
-    origin: origin(local),
-    name: '-',
-    connection: { version: ipVer(local.address), ip: local.address },
-    timing: { start: 0, stop: 0 },
+    ...sessionLevel(local),
     media: [
       {
         type: 'audio',
