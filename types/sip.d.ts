@@ -1,11 +1,7 @@
-// Types for the parts of the `sip` package (kirm/sip.js) this project uses.
+// Types for the part of the `sip` package (kirm/sip.js) this project uses: its serialiser.
+// Parsing, transactions and transports are our own (sip/message, sip/transaction,
+// sip/transport): the package's parser drops malformed headers silently and loses IPv6 hosts.
 declare module 'sip' {
-  import type { SipMessage, SipRequest, SipResponse, SipUri, NameAddr } from '../sip/message/types.ts'
-  export function parse(data: string): SipMessage | undefined
+  import type { SipMessage } from '../sip/message/types.ts'
   export function stringify(m: SipMessage): string
-  export function parseUri(s: string): SipUri | undefined
-  export function stringifyUri(uri: SipUri | string): string
-  export function parseAOR(data: { s: string; i: number }): NameAddr
-  export function makeResponse(rq: SipRequest, status: number, reason?: string, extension?: Record<string, unknown>): SipResponse
-  export function generateBranch(): string
 }
