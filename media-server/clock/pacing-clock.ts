@@ -41,10 +41,6 @@ export class PacingClock {
     if (this.subscribers.size === 0) this.stop()
   }
 
-  get size(): number {
-    return this.subscribers.size
-  }
-
   private run(): void {
     if (this.timer) return
     this.start = performance.now()

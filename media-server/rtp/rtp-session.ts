@@ -118,10 +118,6 @@ export class RtpSession implements ClockSubscriber {
     this.scheduleRtcp()
   }
 
-  get port(): number {
-    return this.opts.ports.port
-  }
-
   get remoteAddress(): { address: string; port: number; latched: boolean } {
     return { ...this.remote, latched: this.latched }
   }

@@ -20,7 +20,6 @@ export interface LocalAddress {
  * it builds the requests we send inside it (BYE) and checks the ones the peer sends.
  */
 export class Dialog {
-  state: 'early' | 'confirmed' | 'terminated' = 'early'
   readonly callId: string
   readonly localTag: string
   readonly remoteTag: string

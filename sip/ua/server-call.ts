@@ -50,10 +50,6 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.log = ctx.logger.child({ sipCallId: this.sipCallId })
   }
 
-  get ended(): boolean {
-    return this.state === 'ended'
-  }
-
   private response(rq: SipRequest, status: number, extra?: Record<string, string>, sdp?: string): SipResponse {
     const res = makeResponse(rq, status, undefined, extra)
     res.headers.to = { ...res.headers.to, params: { ...res.headers.to.params, tag: this.dialog.localTag } }
@@ -76,7 +72,6 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     return new Promise((resolve, reject) => {
       this.sendOk(this.inviteTx, sdp, () => {
         this.state = 'confirmed'
-        this.dialog.state = 'confirmed'
         resolve()
       }, () => reject(new Error('no ACK for 200 OK within 64*T1')))
     })
@@ -182,7 +177,6 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   private end(reason: SipEndReason): void {
     if (this.state === 'ended') return
     this.state = 'ended'
-    this.dialog.state = 'terminated'
     this.ctx.dialogGone(this.dialog)
     this.log.info({ reason }, 'dialog ended')
     this.emit('ended', reason)
