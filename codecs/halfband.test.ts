@@ -1,4 +1,5 @@
 import t from 'tap';
+import { toneAmplitude as goertzel } from '../test/helpers/tone.ts';
 import { HalfBandUpsampler } from './halfband.ts';
 
 // Analytic references: a sine at 8 kHz upsampled must equal the same sine sampled at 16 kHz,
@@ -19,18 +20,6 @@ function upsample(x: Int16Array, chunk = 160): Int16Array {
   const out = new Int16Array(2 * x.length);
   for (let i = 0; i < x.length; i += chunk) up.processInto(x.subarray(i, i + chunk), out.subarray(2 * i));
   return out;
-}
-
-function goertzel(x: Int16Array, freq: number, rate: number): number {
-  const c = 2 * Math.cos((2 * Math.PI * freq) / rate);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < x.length; i++) {
-    const s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return (2 * Math.sqrt(s1 * s1 + s2 * s2 - c * s1 * s2)) / x.length;
 }
 
 t.test('a 1 kHz sine comes out as the 16 kHz sine, delayed by the look-ahead', async (t) => {

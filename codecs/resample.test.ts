@@ -1,4 +1,5 @@
 import t from 'tap';
+import { toneAmplitude as goertzel } from '../test/helpers/tone.ts';
 import { REALTIME, resample, Resampler } from './resample.ts';
 
 // Reference values here are analytic: a sine of known frequency and amplitude, measured with
@@ -26,21 +27,6 @@ function rms(x: Int16Array): number {
 
 function db(ratio: number): number {
   return 20 * Math.log10(ratio);
-}
-
-/** Goertzel amplitude estimate of `freq` in `x` (same scale as a sine's peak amplitude). */
-function goertzel(x: Int16Array, freq: number, rate: number): number {
-  const w = (2 * Math.PI * freq) / rate;
-  const c = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < x.length; i++) {
-    const s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
-  return (2 * Math.sqrt(Math.max(power, 0))) / x.length;
 }
 
 function zeroCrossings(x: Int16Array): number {
