@@ -113,9 +113,10 @@ t.test('synthesis does not block the event loop', async (t) => {
   for (let i = 0; i < 3; i++) warm.push(await maxTimerGap(() => tts.synthesize(text, 'ru')))
   t.ok(Math.min(...warm) < 100, `warm worker: max timer gaps ${warm.map((g) => g.toFixed(1)).join(', ')} ms`)
 
-  // control: the same synthesis on the main thread stalls the loop far beyond that bound
+  // control: the same synthesis on the main thread stalls the loop beyond that bound (150 to
+  // 210 ms on a 2026 EPYC, most of it WASM instantiation; a '> 150' control flaked there)
   const inline = await maxTimerGap(() => ESpeakNg({ arguments: ['-v', 'ru', '-w', '/out.wav', text], print() {}, printErr() {} }))
-  t.ok(inline > 150, `on the main thread the loop stalls ${inline.toFixed(0)} ms`)
+  t.ok(inline > 100, `on the main thread the loop stalls ${inline.toFixed(0)} ms`)
 })
 
 t.test('worker failures become errors, and the next request gets a new worker', async (t) => {
