@@ -33,6 +33,30 @@ export interface NewTurn {
   text?: string;
   clipPath?: string;
   step?: string;
+  /** When each stage of the turn happened, ms on the call's timeline (see TurnTiming). */
+  timing?: TurnTiming;
+  /** A bot turn the caller talked over (barge-in). */
+  interrupted?: boolean;
+}
+
+/**
+ * The latency budget of one turn. A caller turn carries the end of speech and the moment the
+ * endpointer declared it; the bot turn that answers carries the rest of the path to the line.
+ */
+export interface TurnTiming {
+  speechEndMs?: number;
+  eouMs?: number;
+  asrFinalMs?: number;
+  llmFirstTokenMs?: number;
+  ttsFirstAudioMs?: number;
+  firstRtpMs?: number;
+  /** bot turns: from the caller's end of speech to the first RTP packet, minus the end-of-utterance
+   *  silence and the time spent inside providers: what the media server itself added */
+  ownShareMs?: number;
+  /** stages that ran past their budget, and what was done about it */
+  overruns?: Array<{ stage: string; budgetMs: number; action: string }>;
+  /** bot turns cut by the caller: speech onset, when barge-in was declared, when audio stopped */
+  bargeIn?: { onsetMs: number; detectedMs: number; stoppedMs: number };
 }
 
 export interface NewDtmf {
@@ -82,6 +106,8 @@ export interface Turn {
   text: string | null;
   clipPath: string | null;
   step: string | null;
+  timing: TurnTiming | null;
+  interrupted: boolean;
   createdAt: string;
 }
 
@@ -140,6 +166,8 @@ interface TurnRow {
   text: string | null;
   clip_path: string | null;
   step: string | null;
+  timing: TurnTiming | null;
+  interrupted: boolean;
   created_at: Date;
 }
 
@@ -215,10 +243,10 @@ export class CallStore {
       `WITH c AS (
          UPDATE calls SET last_turn_seq = last_turn_seq + 1 WHERE id = $1 RETURNING id, last_turn_seq
        )
-       INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step)
-       SELECT id, last_turn_seq, $2, $3, $4, $5, $6, $7 FROM c
+       INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step, timing, interrupted)
+       SELECT id, last_turn_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM c
        RETURNING seq`,
-      [callId, t.who, t.startMs, t.endMs, t.text ?? null, t.clipPath ?? null, t.step ?? null],
+      [callId, t.who, t.startMs, t.endMs, t.text ?? null, t.clipPath ?? null, t.step ?? null, t.timing ? JSON.stringify(t.timing) : null, t.interrupted ?? false],
     );
     if (rows.length === 0) throw new Error(`addTurn: no call with id ${callId}`);
     return rows[0].seq;
@@ -233,14 +261,16 @@ export class CallStore {
     if (!turns.length) return;
     const rows = turns.map((t, i) => ({
       i: i + 1, who: t.who, start_ms: t.startMs, end_ms: t.endMs, text: t.text ?? null, clip_path: t.clipPath ?? null, step: t.step ?? null,
+      timing: t.timing ?? null, interrupted: t.interrupted ?? false,
     }));
     const { rows: done } = await this.db.query(
       `WITH c AS (
          UPDATE calls SET last_turn_seq = last_turn_seq + $3 WHERE id = $1 RETURNING id, last_turn_seq - $3 AS base
        )
-       INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step)
-       SELECT c.id, c.base + x.i, x.who, x.start_ms, x.end_ms, x.text, x.clip_path, x.step
-       FROM c, jsonb_to_recordset($2::jsonb) AS x(i int, who text, start_ms int, end_ms int, text text, clip_path text, step text)
+       INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step, timing, interrupted)
+       SELECT c.id, c.base + x.i, x.who, x.start_ms, x.end_ms, x.text, x.clip_path, x.step, x.timing, x.interrupted
+       FROM c, jsonb_to_recordset($2::jsonb)
+         AS x(i int, who text, start_ms int, end_ms int, text text, clip_path text, step text, timing jsonb, interrupted boolean)
        RETURNING seq`,
       [callId, JSON.stringify(rows), rows.length],
     );
@@ -318,7 +348,7 @@ export class CallStore {
         [id],
       ),
       this.db.query<TurnRow>(
-        `SELECT seq, who, start_ms, end_ms, text, clip_path, step, created_at
+        `SELECT seq, who, start_ms, end_ms, text, clip_path, step, timing, interrupted, created_at
          FROM turns WHERE call_id = $1 ORDER BY seq`,
         [id],
       ),
@@ -345,6 +375,8 @@ export class CallStore {
         text: t.text,
         clipPath: t.clip_path,
         step: t.step,
+        timing: t.timing,
+        interrupted: t.interrupted,
         createdAt: t.created_at.toISOString(),
       })),
       dtmf: dtmf.rows.map((d) => ({ digit: d.digit, atMs: d.at_ms, source: d.source })),
