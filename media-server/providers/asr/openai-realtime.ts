@@ -1,0 +1,110 @@
+// OpenAI Realtime API, transcription session over WebSocket (?intent=transcription). Our own
+// endpointing cuts the turn, so the server's VAD is off: audio goes in as base64 PCM16 at 24 kHz
+// (input_audio_buffer.append), end() commits the buffer, and the committed item's transcript
+// arrives as conversation.item.input_audio_transcription.delta events, then .completed.
+import type { RawData } from 'ws'
+import { REALTIME, Resampler } from '../../../codecs/resample.ts'
+import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
+import { AsrContext, WsAsrSession, baseLanguage, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
+
+/** the only input rate the Realtime API takes for PCM */
+const REALTIME_RATE = 24000
+
+export interface OpenAiRealtimeOptions extends AsrProviderOptions {
+  apiKey: string
+}
+
+export class OpenAiRealtimeAsr implements AsrProvider {
+  readonly name = 'openai-realtime'
+  private readonly ctx: AsrContext
+  private readonly url: string
+  private readonly model: string
+  private readonly apiKey: string
+
+  constructor(options: OpenAiRealtimeOptions) {
+    if (!options.apiKey) throw new Error('openai-realtime: apiKey is required')
+    this.apiKey = options.apiKey
+    const url = new URL(options.url ?? 'wss://api.openai.com/v1/realtime')
+    url.searchParams.set('intent', 'transcription')
+    this.url = url.toString()
+    this.model = options.model ?? 'gpt-4o-transcribe'
+    this.ctx = new AsrContext(this.name, options)
+  }
+
+  stream(options: AsrStreamOptions): AsrStream {
+    return new RealtimeStream(this.ctx, this.url, this.apiKey, this.model, options)
+  }
+
+  async close(): Promise<void> {}
+}
+
+class RealtimeStream extends WsAsrSession {
+  // the server keeps the session open after the transcript: a close is a drop
+  protected override readonly serverClosesWhenDone = false
+  private readonly resampler: Resampler
+  /** deltas of the committed item so far: each partial carries the whole text */
+  private text = ''
+
+  constructor(ctx: AsrContext, url: string, apiKey: string, private readonly model: string, private readonly options: AsrStreamOptions) {
+    super(ctx, url, { Authorization: `Bearer ${apiKey}` }, options.signal)
+    this.resampler = new Resampler(options.sampleRate, REALTIME_RATE, REALTIME)
+  }
+
+  protected opened(): void {
+    const transcription: Record<string, string> = { model: this.model, language: baseLanguage(this.options.language) }
+    if (this.options.hints?.length) transcription.prompt = this.options.hints.join(', ')
+    this.sendJson({
+      type: 'session.update',
+      session: {
+        type: 'transcription',
+        audio: { input: { format: { type: 'audio/pcm', rate: REALTIME_RATE }, transcription, turn_detection: null } },
+      },
+    })
+  }
+
+  protected sendAudio(pcm: Int16Array): void {
+    this.append(this.resampler.process(pcm))
+  }
+
+  protected sendEnd(): void {
+    this.append(this.resampler.flush())
+    this.sendJson({ type: 'input_audio_buffer.commit' })
+  }
+
+  private append(pcm: Int16Array): void {
+    if (pcm.length === 0) return
+    const audio = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64')
+    this.sendJson({ type: 'input_audio_buffer.append', audio })
+  }
+
+  protected onMessage(data: RawData, isBinary: boolean): void {
+    const msg = parseJsonFrame(data, isBinary)
+    switch (msg.type) {
+      case 'conversation.item.input_audio_transcription.delta':
+        if (typeof msg.delta !== 'string') throw new Error('transcription delta without a delta')
+        this.text += msg.delta
+        if (this.text !== '') this.emit({ text: this.text, final: false })
+        break
+      case 'conversation.item.input_audio_transcription.completed':
+        if (typeof msg.transcript !== 'string') throw new Error('completed transcription without a transcript')
+        if (msg.transcript !== '') this.emit({ text: msg.transcript, final: true })
+        // one committed buffer, one item: its transcript is the stream's last word
+        if (this.ended) this.complete()
+        break
+      case 'conversation.item.input_audio_transcription.failed':
+        this.fail('protocol', `transcription failed: ${errorText(msg.error)}`)
+        break
+      case 'error': {
+        const code = (msg.error as { code?: unknown } | undefined)?.code
+        this.fail(code === 'invalid_api_key' ? 'auth' : 'protocol', `server error: ${errorText(msg.error)}`)
+        break
+      }
+      // session.created/updated, input_audio_buffer.committed, conversation.item.*: bookkeeping
+    }
+  }
+}
+
+function errorText(error: unknown): string {
+  const e = (error ?? {}) as { code?: unknown; message?: unknown }
+  return [e.code, e.message].filter((part) => typeof part === 'string').join(': ') || 'unknown'
+}
