@@ -58,7 +58,7 @@ export interface SynthesisRequestMessage {
 export type SynthesisCall = grpc.ServerWritableStream<SynthesisRequestMessage, { audioChunk: { data: Buffer } }>
 
 /** speechkit.tts.v3.Synthesizer with UtteranceSynthesis served by `handler`. */
-export async function startSynthesizerServer(handler: (call: SynthesisCall) => void): Promise<LocalServer> {
+export async function startSynthesizerServer(handler: (call: SynthesisCall) => void): Promise<LocalServer & { server: grpc.Server }> {
   const server = new grpc.Server()
   server.addService(synthesizerService(), { utteranceSynthesis: handler })
   const port = await new Promise<number>((resolve, reject) =>
@@ -66,6 +66,7 @@ export async function startSynthesizerServer(handler: (call: SynthesisCall) => v
   )
   return {
     url: `127.0.0.1:${port}`,
+    server,
     close: async () => {
       server.forceShutdown()
     },

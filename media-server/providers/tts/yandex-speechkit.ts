@@ -65,7 +65,7 @@ export class YandexSpeechKitTts implements TtsProvider {
     this.secret = secret
     const credentials = options.tls === false ? grpc.credentials.createInsecure() : grpc.credentials.createSsl()
     const Synthesizer = synthesizerConstructor()
-    this.client = new Synthesizer(options.endpoint ?? 'tts.api.cloud.yandex.net:443', credentials) as SynthesizerClient
+    this.client = new Synthesizer(options.endpoint ?? 'tts.api.cloud.yandex.net:443', credentials) as unknown as SynthesizerClient
     this.metrics = new ProviderMetrics(options.registry, 'tts')
   }
 
