@@ -301,13 +301,13 @@ export abstract class WsAsrSession extends AsrSession {
       if (status === 401 || status === 403) this.fail('auth', `${where} rejected the credentials (HTTP ${status})`)
       else this.fail('protocol', `${where} refused the WebSocket upgrade (HTTP ${status})`)
     })
+    let isOpen = false
     this.ws.on('error', (err) => {
       // Before the open this is the connect failing; after it a 'close' always follows.
-      if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.CLOSED) {
-        this.fail('connect', `connect to ${where} failed: ${err.message}`, err)
-      }
+      if (!isOpen) this.fail('connect', `connect to ${where} failed: ${err.message}`, err)
     })
     this.ws.on('open', () => {
+      isOpen = true
       if (this.done) return
       this.connected()
       this.opened()

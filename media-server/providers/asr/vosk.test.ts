@@ -1,0 +1,31 @@
+import t from 'tap'
+import { VoskAsr } from './vosk.ts'
+import { runConformance, runConnectTimeout, type AdapterUnderTest } from './conformance.ts'
+import { startVoskServer } from './local-servers.ts'
+
+const adapter: AdapterUnderTest = {
+  start: startVoskServer,
+  provider: (url, { registry, timeouts }) => new VoskAsr({ url, registry, timeouts }),
+  urlForPort: (port) => `ws://127.0.0.1:${port}`,
+  partialsBeforeEnd: true,
+  checkSession(t, session, options) {
+    t.same(session.messages[0], { config: { sample_rate: options.sampleRate, words: 1 } }, 'config frame first')
+    t.same(session.messages[session.messages.length - 1], { eof: 1 }, 'eof last')
+  },
+}
+
+runConformance(t, adapter)
+runConnectTimeout(t, adapter)
+
+t.test('final carries word timings and mean confidence', async (t) => {
+  const server = await startVoskServer()
+  const asr = new VoskAsr({ url: server.url })
+  t.teardown(() => server.close())
+  const stream = asr.stream({ language: 'ru-RU', sampleRate: 16000, hints: ['привет мир'] })
+  stream.write(new Int16Array(320))
+  stream.end()
+  const results = []
+  for await (const r of stream.results()) results.push(r)
+  t.same(results[results.length - 1], { text: 'привет мир', final: true, confidence: 0.9, startMs: 120, endMs: 1040 })
+  t.same(server.sessions[0].messages[0], { config: { sample_rate: 16000, words: 1, phrase_list: ['привет мир'] } })
+})
