@@ -202,9 +202,10 @@ export async function startTranscriptionsServer(scenario: Scenario = {}): Promis
 /** speechkit.stt.v3.Recognizer/RecognizeStreaming over plaintext gRPC */
 export async function startSpeechKitServer(scenario: Scenario = {}): Promise<LocalServer> {
   const sessions: Session[] = []
-  const server = new grpc.Server()
+  const service = loadRecognizerService().service
   const alt = (text: string) => ({ alternatives: [{ text, start_time_ms: 120, end_time_ms: 1040, confidence: 0 }] })
-  server.addService(loadRecognizerService().service, {
+  let server: grpc.Server
+  const handlers = {
     RecognizeStreaming(call: grpc.ServerDuplexStream<Record<string, any>, unknown>) {
       const headers: IncomingHttpHeaders = {}
       for (const [key, value] of Object.entries(call.metadata.getMap())) headers[key] = String(value)
@@ -219,7 +220,7 @@ export async function startSpeechKitServer(scenario: Scenario = {}): Promise<Loc
         session.audio = Buffer.concat([session.audio, request.chunk.data])
         if (!first) return
         if (scenario.behaviour === 'error') call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'unsupported sample rate' })
-        else if (scenario.behaviour === 'drop') call.destroy()
+        else if (scenario.behaviour === 'drop') void restart() // grpc-js has no way to cut one call's connection but this
         else call.write({ partial: alt(PARTIAL_TEXT) })
       })
       call.on('end', () => {
@@ -232,9 +233,18 @@ export async function startSpeechKitServer(scenario: Scenario = {}): Promise<Loc
         })
       })
     },
-  })
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))))
+  }
+  const serve = (port: number) => {
+    server = new grpc.Server()
+    server.addService(service, handlers)
+    return new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))))
+  }
+  const port = await serve(0)
+  const restart = async () => {
+    server.forceShutdown()
+    await serve(port)
+  }
   return { url: `http://127.0.0.1:${port}`, sessions, close: async () => void server.forceShutdown() }
 }
 

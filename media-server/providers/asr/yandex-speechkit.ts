@@ -148,7 +148,7 @@ class SpeechKitStream extends AsrSession {
     if (response.partial) this.emitBest(response.partial.alternatives, false)
     // with normalisation on, the raw final is only a preview of the refined one
     else if (response.final) this.emitBest(response.final.alternatives, !this.normalize)
-    else if (response.final_refinement?.normalized_text) this.emitBest(response.final_refinement.normalized_text.alternatives, true)
+    else if (response.final_refinement?.normalized_text && this.normalize) this.emitBest(response.final_refinement.normalized_text.alternatives, true)
     // status_code: keep-alive
   }
 
