@@ -9,6 +9,7 @@ function scripted(replies: Answer[]) {
   const io: ScenarioIO = {
     async say(p) {
       said.push(p)
+      return true
     },
     async listen(o) {
       slots.push(o.slot + (o.digits ? '#' : ''))
@@ -18,7 +19,7 @@ function scripted(replies: Answer[]) {
   return { io, said, slots }
 }
 
-const speech = (clipPath: string): Answer => ({ kind: 'speech', startMs: 0, endMs: 1000, clipPath })
+const speech = (clipPath: string): Answer => ({ kind: 'speech', startMs: 0, endMs: 1000, detectedMs: 1700, clipPath })
 
 t.test('a caller who answers everything becomes a lead', async (t) => {
   const s = scripted([speech('name.wav'), speech('need.wav'), { kind: 'digits', digits: '79161234567', atMs: 9000 }])

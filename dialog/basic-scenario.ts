@@ -2,7 +2,8 @@ import type { PromptKey } from './prompts.ts'
 
 /** What the caller gave for one question. */
 export type Answer =
-  | { kind: 'speech'; startMs: number; endMs: number; clipPath: string }
+  /** detectedMs: when the end of the utterance was declared (endMs + the end silence, about) */
+  | { kind: 'speech'; startMs: number; endMs: number; detectedMs: number; clipPath: string }
   | { kind: 'digits'; digits: string; atMs: number }
   | { kind: 'none' }
   | { kind: 'hangup' }
@@ -12,11 +13,31 @@ export interface ListenOptions {
   digits: boolean
   /** Name of the slot, used for the clip's file name. */
   slot: string
+  /** This step's turn-taking, over the configured defaults. */
+  turn?: Partial<TurnTaking>
+}
+
+/** The turn-taking knobs; the config gives the defaults, a scenario step may override each. */
+export interface TurnTaking {
+  /** speech must last this long to start an utterance */
+  minSpeechMs: number
+  /** silence that ends an utterance */
+  endSilenceMs: number
+  maxUtteranceMs: number
+  /** nothing said for this long after the prompt: no input */
+  noInputMs: number
+  interDigitMs: number
+}
+
+export interface SayOptions {
+  /** false for a prompt the caller must hear out (a legal disclaimer); default true */
+  interruptible?: boolean
 }
 
 /** The media side of a call, as the scenario sees it. */
 export interface ScenarioIO {
-  say(prompt: PromptKey): Promise<void>
+  /** resolves false when the prompt was cut short (barge-in, hang-up) */
+  say(prompt: PromptKey, opts?: SayOptions): Promise<boolean>
   listen(opts: ListenOptions): Promise<Answer>
 }
 

@@ -24,6 +24,11 @@ export interface Config {
   answerDelayMs: number
   /** Turn-taking of the built-in scenario, in milliseconds. */
   listen: { noInputMs: number; endSilenceMs: number; minSpeechMs: number; maxUtteranceMs: number; interDigitMs: number }
+  /** Caller speech over an interruptible prompt: how long before the prompt stops, and how the
+   *  bot's own echo is told apart (see vad/echo-gate.ts). */
+  bargeIn: { minSpeechMs: number; echoTailMs: number; echoMarginDb: number }
+  /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
+  vad: { tickMs: number; gateDb: number }
 }
 
 const DEFAULTS: Config = {
@@ -39,6 +44,8 @@ const DEFAULTS: Config = {
   codecs: DEFAULT_CODEC_PREFERENCE,
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
+  bargeIn: { minSpeechMs: 64, echoTailMs: 400, echoMarginDb: 6 },
+  vad: { tickMs: 16, gateDb: -60 },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -64,6 +71,11 @@ const ENV_KEYS: Array<[string, string]> = [
   ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],
   ['LISTEN_MAX_UTTERANCE_MS', 'listen.maxUtteranceMs'],
   ['LISTEN_INTER_DIGIT_MS', 'listen.interDigitMs'],
+  ['BARGE_IN_MIN_SPEECH_MS', 'bargeIn.minSpeechMs'],
+  ['ECHO_TAIL_MS', 'bargeIn.echoTailMs'],
+  ['ECHO_MARGIN_DB', 'bargeIn.echoMarginDb'],
+  ['VAD_TICK_MS', 'vad.tickMs'],
+  ['VAD_GATE_DB', 'vad.gateDb'],
 ]
 
 export class ConfigError extends Error {}
@@ -140,5 +152,6 @@ function validate(cfg: Config): void {
   }
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
+  if (cfg.vad.tickMs < 1 || cfg.vad.tickMs > 32) throw new ConfigError(`VAD_TICK_MS must be between 1 and 32 (the window is 32 ms), got ${cfg.vad.tickMs}`)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

@@ -1,5 +1,6 @@
 import client from 'prom-client'
 import type { SipStats } from '../sip/transport/stats.ts'
+import type { VadStats } from '../vad/silero-vad.ts'
 
 /** Every metric the server exports, on one registry (so tests can build their own). */
 export class Metrics {
@@ -24,12 +25,45 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly turnStage = new client.Histogram({
+    name: 'voice_turn_stage_seconds',
+    help: 'Latency of each stage of a turn: speech_end_to_eou, eou_to_first_rtp (and, with providers, asr_final, llm_first_token, tts_first_audio)',
+    labelNames: ['stage'],
+    buckets: [0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.5, 0.75, 1, 1.5, 2, 3],
+    registers: [this.registry],
+  })
+  readonly turnOwnShare = new client.Histogram({
+    name: 'voice_turn_own_share_seconds',
+    help: "The media server's own share of a turn: caller's end of speech to first RTP packet of the reply, less the end-of-utterance silence and provider time",
+    buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2],
+    registers: [this.registry],
+  })
+  readonly bargeIns = new client.Counter({ name: 'voice_barge_ins_total', help: 'Prompts stopped because the caller talked over them', registers: [this.registry] })
+  readonly bargeInReaction = new client.Histogram({
+    name: 'voice_barge_in_reaction_seconds',
+    help: 'From the onset of caller speech over a prompt to the barge-in decision (the prompt stops at the next packet)',
+    buckets: [0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3],
+    registers: [this.registry],
+  })
+
   // Hot-path children resolved once: a labelled lookup per packet would allocate.
   readonly rtpIn = this.rtpPackets.labels('in')
   readonly rtpOut = this.rtpPackets.labels('out')
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Silero VAD counters, read from the shared model at scrape time. */
+  watchVad(stats: VadStats): void {
+    const counter = (name: string, help: string, read: () => number) =>
+      new client.Gauge({ name, help, registers: [this.registry], collect() { this.set(read()) } })
+    counter('voice_vad_windows_total', 'VAD windows run through the model', () => stats.windows)
+    counter('voice_vad_windows_gated_total', 'VAD windows skipped by the energy pre-gate (clear silence)', () => stats.gated)
+    counter('voice_vad_windows_dropped_total', 'VAD windows dropped because the model fell behind', () => stats.dropped)
+    counter('voice_vad_runs_total', 'Batched inference runs', () => stats.runs)
+    counter('voice_vad_inference_seconds_total', 'Time inside inference runs', () => stats.inferenceMs / 1000)
+    counter('voice_vad_max_batch', 'Largest batch so far', () => stats.maxBatch)
   }
 
   sipStats(): SipStats {

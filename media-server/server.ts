@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { openStore } from '../crm/open-store.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
+import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager } from './call/call-manager.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
@@ -28,6 +29,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const tts = new EspeakTts({ logger })
   const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
+  const vad = await SileroVad.load({
+    tickMs: config.vad.tickMs,
+    gateDb: config.vad.gateDb,
+    onError: (err) => logger.error({ err }, 'VAD inference failed'),
+  })
+  metrics.watchVad(vad.stats)
 
   const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
   const portPool = new RtpPortPool(config.rtp.portMin, config.rtp.portMax, config.sip.host)
@@ -39,7 +46,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger: logger.child({ component: 'sip' }),
     stats: metrics.sipStats(),
   })
-  const calls = new CallManager(sip, { config, logger, metrics, store, prompts, clock, portPool })
+  const calls = new CallManager(sip, { config, logger, metrics, store, prompts, clock, portPool, vad })
   await sip.start()
 
   const http = createHttpServer({ store, metrics, calls, logger, ready: async () => prompts.ready && (await store.ping()) })
@@ -61,6 +68,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       clock.stop()
       await new Promise((r) => http.close(r))
       await tts.close()
+      await vad.close()
       await store.close()
     },
   }

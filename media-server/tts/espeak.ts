@@ -1,6 +1,7 @@
 // eSpeak NG text-to-speech through one long-lived worker thread, so synthesis never blocks the media loop.
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
+import { startWorker } from '../worker-thread.ts'
 import type { SynthReply, SynthRequest, Voice } from './espeak-worker.ts'
 
 export type { Voice }
@@ -16,15 +17,6 @@ export interface EspeakTtsOptions {
   timeoutMs?: number
   /** the worker module; tests substitute a misbehaving one */
   workerUrl?: URL
-}
-
-// Workers inherit `--import tsx`, but on Node 20 tsx skips registering its hooks in worker threads
-// (a .ts entry fails with ERR_UNKNOWN_FILE_EXTENSION), so a .ts worker is loaded through tsx's API.
-function startWorker(url: URL): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url)
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'))
-  const entry = JSON.stringify(url.href)
-  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true })
 }
 
 interface Job {

@@ -1,5 +1,5 @@
 import type { AudioCodec } from '../../codecs/codec.ts'
-import { EnergyDetector } from '../../vad/energy-detector.ts'
+import { levelDb } from '../../vad/level.ts'
 import type { UdpPacket } from './capture.ts'
 import { percentile } from './capture.ts'
 
@@ -34,7 +34,7 @@ export function speechShare(stream: RtpOnWire[], codec: AudioCodec): number {
   let loud = 0
   for (const p of stream) {
     codec.decode(p.payload, pcm)
-    if (EnergyDetector.levelDb(pcm) > -40) loud++
+    if (levelDb(pcm, 32768) > -40) loud++
   }
   return stream.length ? loud / stream.length : 0
 }

@@ -1,0 +1,66 @@
+// The Silero session lives here, off the media loop: onnxruntime-node runs inference
+// synchronously on the calling thread, and a batch of 100 windows takes tens of ms.
+import { parentPort } from 'node:worker_threads'
+import * as ort from 'onnxruntime-node'
+import { sileroModelPath } from './silero-model.ts'
+
+export interface InferRequest {
+  id: number
+  rate: number
+  batch: number
+  input: Float32Array
+  h: Float32Array
+  c: Float32Array
+}
+
+export interface InferResult {
+  id: number
+  ok: true
+  prob: Float32Array
+  h: Float32Array
+  c: Float32Array
+  /** time inside the model */
+  ms: number
+}
+
+export type InferReply =
+  | InferResult
+  | { id: number; ok: false; error: string }
+  | { ready: true }
+  | { ready: false; error: string }
+
+const port = parentPort!
+
+try {
+  // One thread per run: batching, not threads, buys throughput, and the media loop keeps a core.
+  const session = await ort.InferenceSession.create(sileroModelPath(), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  })
+  const srByRate = new Map<number, ort.Tensor>()
+  port.on('message', async (req: InferRequest) => {
+    try {
+      let sr = srByRate.get(req.rate)
+      if (!sr) srByRate.set(req.rate, (sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(req.rate)]), [1])))
+      const t0 = performance.now()
+      const out = await session.run({
+        input: new ort.Tensor('float32', req.input, [req.batch, req.input.length / req.batch]),
+        sr,
+        h: new ort.Tensor('float32', req.h, [2, req.batch, 64]),
+        c: new ort.Tensor('float32', req.c, [2, req.batch, 64]),
+      })
+      const ms = performance.now() - t0
+      const prob = new Float32Array(out.output.data as Float32Array)
+      const h = new Float32Array(out.hn.data as Float32Array)
+      const c = new Float32Array(out.cn.data as Float32Array)
+      port.postMessage({ id: req.id, ok: true, prob, h, c, ms } satisfies InferReply, [prob.buffer as ArrayBuffer, h.buffer as ArrayBuffer, c.buffer as ArrayBuffer])
+    } catch (err) {
+      port.postMessage({ id: req.id, ok: false, error: (err as Error).message } satisfies InferReply)
+    }
+  })
+  port.postMessage({ ready: true } satisfies InferReply)
+} catch (err) {
+  port.postMessage({ ready: false, error: (err as Error).message } satisfies InferReply)
+}
