@@ -1,6 +1,8 @@
 // The behaviour every ASR adapter must show against its local protocol server: one suite, run by
 // each adapter's test with the adapter's own wire checks added.
+import { Writable } from 'node:stream'
 import type { Test } from 'tap'
+import pino, { type Logger } from 'pino'
 import client from 'prom-client'
 import { ProviderError, type AsrProvider, type AsrStreamOptions, type ProviderTimeouts } from '../types.ts'
 import { FINAL_TEXT, collect, pcmBytes, refusedPort, startBlackhole, testPcm, type LocalServer, type Scenario, type Session } from './local-servers.ts'
@@ -9,7 +11,7 @@ export const TEST_KEY = 'sk-test-SECRET-0123456789'
 
 export interface AdapterUnderTest {
   start(scenario: Scenario): Promise<LocalServer>
-  provider(url: string, options: { apiKey: string; registry: client.Registry; timeouts: ProviderTimeouts }): AsrProvider
+  provider(url: string, options: { apiKey: string; registry: client.Registry; timeouts: ProviderTimeouts; logger?: Logger }): AsrProvider
   /** the adapter's URL for a bare TCP port on 127.0.0.1 */
   urlForPort(port: number): string
   /** the bytes the server should receive for this PCM (default: the PCM itself) */
@@ -28,15 +30,23 @@ function kindOf(error: unknown): string {
 }
 
 export function runConformance(t: Test, adapter: AdapterUnderTest): void {
-  const open = async (t: Test, scenario: Scenario, url?: string) => {
+  const open = async (t: Test, scenario: Scenario) => {
     const server = await adapter.start(scenario)
     const registry = new client.Registry()
-    const provider = adapter.provider(url ?? server.url, { apiKey: TEST_KEY, registry, timeouts: TIMEOUTS })
+    const log: string[] = []
+    const sink = new Writable({
+      write(line, _enc, done) {
+        log.push(String(line))
+        done()
+      },
+    })
+    const logger = pino({ level: 'debug' }, sink)
+    const provider = adapter.provider(server.url, { apiKey: TEST_KEY, registry, timeouts: TIMEOUTS, logger })
     t.teardown(async () => {
       await provider.close()
       await server.close()
     })
-    return { server, provider, registry }
+    return { server, provider, registry, log }
   }
 
   t.test('normal completion: audio written before the open arrives intact and in order, partial then final', async (t) => {
@@ -133,13 +143,15 @@ export function runConformance(t: Test, adapter: AdapterUnderTest): void {
   })
 
   t.test('rejected credentials: auth, and the key is nowhere in the error', async (t) => {
-    const { provider } = await open(t, { rejectStatus: 401 })
+    const { provider, log } = await open(t, { rejectStatus: 401 })
     const stream = provider.stream(OPTIONS)
     stream.write(testPcm(160))
     stream.end()
     const { error } = await collect(stream)
     t.equal(kindOf(error), 'auth')
     t.notMatch(String((error as Error).message) + String((error as Error).stack), TEST_KEY)
+    t.ok(log.some((line) => line.includes('"kind":"auth"')), 'the failure is logged')
+    t.notOk(log.some((line) => line.includes(TEST_KEY)), 'the key is not in the log')
   })
 
   t.test('connection refused: connect', async (t) => {

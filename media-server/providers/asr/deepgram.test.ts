@@ -5,7 +5,7 @@ import { startDeepgramServer } from './local-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startDeepgramServer,
-  provider: (url, { apiKey, registry, timeouts }) => new DeepgramAsr({ url: `${url}/v1/listen`, apiKey, registry, timeouts }),
+  provider: (url, { apiKey, registry, timeouts, logger }) => new DeepgramAsr({ url: `${url}/v1/listen`, apiKey, registry, timeouts, logger }),
   urlForPort: (port) => `ws://127.0.0.1:${port}`,
   partialsBeforeEnd: true,
   checkSession(t, session, options) {

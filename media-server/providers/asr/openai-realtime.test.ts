@@ -6,7 +6,7 @@ import { pcmBytes, startRealtimeServer } from './local-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startRealtimeServer,
-  provider: (url, { apiKey, registry, timeouts }) => new OpenAiRealtimeAsr({ url: `${url}/v1/realtime`, apiKey, registry, timeouts, model: 'gpt-4o-transcribe' }),
+  provider: (url, { apiKey, registry, timeouts, logger }) => new OpenAiRealtimeAsr({ url: `${url}/v1/realtime`, apiKey, registry, timeouts, logger, model: 'gpt-4o-transcribe' }),
   urlForPort: (port) => `ws://127.0.0.1:${port}`,
   // the transcript of a committed buffer only starts after the commit
   partialsBeforeEnd: false,

@@ -5,7 +5,7 @@ import { startTranscriptionsServer } from './local-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startTranscriptionsServer,
-  provider: (url, { apiKey, registry, timeouts }) => new OpenAiTranscriptionsAsr({ url, apiKey, registry, timeouts, model: 'large-v3' }),
+  provider: (url, { apiKey, registry, timeouts, logger }) => new OpenAiTranscriptionsAsr({ url, apiKey, registry, timeouts, logger, model: 'large-v3' }),
   urlForPort: (port) => `http://127.0.0.1:${port}/v1`,
   partialsBeforeEnd: false,
   checkSession(t, session) {

@@ -95,7 +95,6 @@ class TranscriptionStream extends AsrSession {
       else this.fail('connect', `${where}: ${err.message}`, err)
     })
     req.on('response', (res) => {
-      this.received()
       const parts: Buffer[] = []
       let size = 0
       res.on('data', (part: Buffer) => {

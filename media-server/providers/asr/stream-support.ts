@@ -158,10 +158,11 @@ export abstract class AsrSession implements AsrStream {
   private sawFinal = false
   private connectTimer: NodeJS.Timeout | null = null
   private responseTimer: NodeJS.Timeout | null = null
+  private readonly onAbort = () => this.cancel()
 
-  constructor(protected readonly ctx: AsrContext, signal?: AbortSignal) {
-    if (signal?.aborted) queueMicrotask(() => this.cancel())
-    else signal?.addEventListener('abort', () => this.cancel(), { once: true })
+  constructor(protected readonly ctx: AsrContext, private readonly signal?: AbortSignal) {
+    if (signal?.aborted) queueMicrotask(this.onAbort)
+    else signal?.addEventListener('abort', this.onAbort, { once: true })
   }
 
   write(pcm: Int16Array): void {
@@ -185,8 +186,7 @@ export abstract class AsrSession implements AsrStream {
 
   cancel(): void {
     if (this.done) return
-    this.done = true
-    this.clearTimers()
+    this.settle()
     this.ctx.logger.debug('stream cancelled')
     this.abortTransport()
     this.queue.end()
@@ -229,13 +229,10 @@ export abstract class AsrSession implements AsrStream {
     if (this.ended) this.sendEnd()
   }
 
-  /** Any sign of life from the server after end() restarts the response timer. */
-  protected received(): void {
-    if (this.ended && !this.done) this.armResponseTimer()
-  }
-
   protected emit(result: AsrResult): void {
     if (this.done) return
+    // a result is the useful response the timer waits for (keep-alives and bookkeeping are not)
+    if (this.ended) this.armResponseTimer()
     const now = performance.now()
     if (!this.sawResult && this.firstWriteAt > 0) {
       this.ctx.metrics.firstPartial.labels(this.ctx.provider).observe((now - this.firstWriteAt) / 1000)
@@ -248,8 +245,7 @@ export abstract class AsrSession implements AsrStream {
   /** The provider has finished: results() ends after what was emitted. */
   protected complete(): void {
     if (this.done) return
-    this.done = true
-    this.clearTimers()
+    this.settle()
     if (this.sawFinal && this.endAt > 0) {
       this.ctx.metrics.final.labels(this.ctx.provider).observe((performance.now() - this.endAt) / 1000)
     }
@@ -259,8 +255,7 @@ export abstract class AsrSession implements AsrStream {
 
   protected fail(kind: ProviderErrorKind, message: string, cause?: unknown): void {
     if (this.done) return
-    this.done = true
-    this.clearTimers()
+    this.settle()
     const text = this.ctx.redact(message)
     this.ctx.metrics.errors.labels(this.ctx.provider, kind).inc()
     if (kind === 'disconnected') this.ctx.dropped = true
@@ -275,10 +270,13 @@ export abstract class AsrSession implements AsrStream {
     this.responseTimer = setTimeout(() => this.fail('timeout', `no response within ${responseMs} ms`), responseMs)
   }
 
-  private clearTimers(): void {
+  /** the stream is over, whichever way: nothing may fire for it any more */
+  private settle(): void {
+    this.done = true
     if (this.connectTimer) clearTimeout(this.connectTimer)
     if (this.responseTimer) clearTimeout(this.responseTimer)
     this.connectTimer = this.responseTimer = null
+    this.signal?.removeEventListener('abort', this.onAbort)
   }
 }
 
@@ -315,7 +313,6 @@ export abstract class WsAsrSession extends AsrSession {
     })
     this.ws.on('message', (data, isBinary) => {
       if (this.done) return
-      this.received()
       try {
         this.onMessage(data, isBinary)
       } catch (err) {

@@ -5,7 +5,7 @@ import { startVoskServer } from './local-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startVoskServer,
-  provider: (url, { registry, timeouts }) => new VoskAsr({ url, registry, timeouts }),
+  provider: (url, { registry, timeouts, logger }) => new VoskAsr({ url, registry, timeouts, logger }),
   urlForPort: (port) => `ws://127.0.0.1:${port}`,
   partialsBeforeEnd: true,
   checkSession(t, session, options) {
@@ -28,4 +28,20 @@ t.test('final carries word timings and mean confidence', async (t) => {
   for await (const r of stream.results()) results.push(r)
   t.same(results[results.length - 1], { text: 'привет мир', final: true, confidence: 0.9, startMs: 120, endMs: 1040 })
   t.same(server.sessions[0].messages[0], { config: { sample_rate: 16000, words: 1, phrase_list: ['привет мир'] } })
+})
+
+t.test('an aborted signal cancels the stream', async (t) => {
+  const server = await startVoskServer({ finalDelayMs: 5000 })
+  const asr = new VoskAsr({ url: server.url })
+  t.teardown(() => server.close())
+  const abort = new AbortController()
+  const stream = asr.stream({ language: 'ru-RU', sampleRate: 8000, signal: abort.signal })
+  stream.write(new Int16Array(160))
+  stream.end()
+  while (server.sessions[0]?.messages.length !== 2) await new Promise((resolve) => setTimeout(resolve, 5))
+  abort.abort()
+  const results = []
+  for await (const r of stream.results()) results.push(r)
+  t.ok(results.every((r) => !r.final), 'ended quietly without a final')
+  await server.sessions[0].closed
 })

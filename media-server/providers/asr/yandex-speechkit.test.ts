@@ -5,7 +5,7 @@ import { startSpeechKitServer } from './local-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startSpeechKitServer,
-  provider: (url, { apiKey, registry, timeouts }) => new YandexSpeechKitAsr({ url, apiKey, registry, timeouts, folderId: 'b1gfolder' }),
+  provider: (url, { apiKey, registry, timeouts, logger }) => new YandexSpeechKitAsr({ url, apiKey, registry, timeouts, logger, folderId: 'b1gfolder' }),
   urlForPort: (port) => `http://127.0.0.1:${port}`,
   partialsBeforeEnd: true,
   checkSession(t, session, options) {

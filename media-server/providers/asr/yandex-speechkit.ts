@@ -144,7 +144,6 @@ class SpeechKitStream extends AsrSession {
 
   private onResponse(response: StreamingResponse): void {
     if (this.done) return
-    this.received()
     if (response.partial) this.emitBest(response.partial.alternatives, false)
     // with normalisation on, the raw final is only a preview of the refined one
     else if (response.final) this.emitBest(response.final.alternatives, !this.normalize)
