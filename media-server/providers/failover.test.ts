@@ -31,7 +31,7 @@ function fakeClock() {
 
 // ------------------------------------------------------------------ servers
 
-type Mode = 'ok' | 'stall' | 'drop' | 'slow' | 'error'
+type Mode = 'ok' | 'stall' | 'drop' | 'slow' | 'late' | 'error'
 
 interface TestServer {
   url: string
@@ -89,7 +89,8 @@ function pcmServer(t: Tap, mode: Mode, marker: number): Promise<TestServer> {
     res.writeHead(200, { 'content-type': 'audio/pcm' })
     const chunk = Buffer.from(new Int16Array(CHUNK).fill(marker).buffer)
     let sent = 0
-    const tick = () => {
+    const tick = (): void => {
+      if (mode === 'late') return void setTimeout(() => ((mode = 'ok'), tick()), 300)
       if (res.destroyed) return
       res.write(chunk)
       sent++
@@ -455,6 +456,13 @@ t.test('TTS: when every provider fails the error names each one and why', async 
     ['refused', 'stall', 'broken'],
   )
   t.same((await counter(registry, 'voice_provider_failovers_total')).map((c) => `${c.from}>${c.to}`), ['refused>stall', 'stall>broken', 'broken>none'])
+})
+
+t.test('TTS: the last provider left is waited for past its budget: late audio beats none', async (t) => {
+  const late = await pcmServer(t, 'late', 4)
+  const tts = new FailoverTts([{ provider: new HttpPcmTts('late', late.url), budgetMs: 100 }])
+  const chunks = await collect(tts.synthesize(ttsRequest()))
+  t.same(samples(chunks), run(4, 3 * CHUNK))
 })
 
 t.test('a failover list is refused when it is empty, has duplicate names or no budget', async (t) => {

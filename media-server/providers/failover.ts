@@ -1,8 +1,10 @@
 // An ordered list of providers of one kind behind the same interface as one provider. The first
 // healthy provider is tried; one that fails before its first output, or gives none within its
 // budget, is abandoned (its request aborted), marked unhealthy and replaced by the next, so the
-// caller waits at most one budget for a failing provider. Failures after output are handled per
-// kind (see each class). Unhealthy providers are still tried, last, when nothing healthy is left.
+// caller waits at most one budget for a failing provider. The last provider left gets no deadline
+// from us (late output beats none; its adapter's timeouts bound it). Failures after output are
+// handled per kind (see each class). Unhealthy providers are still tried, last, when nothing
+// healthy is left.
 import client, { type Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import { ProviderHealth } from './health.ts'
@@ -160,7 +162,8 @@ class Failover<P extends { readonly name: string; close(): Promise<void> }> {
       let it: AsyncIterator<T> | undefined
       try {
         it = open(member.provider, attempt.signal)[Symbol.asyncIterator]()
-        let first = true
+        // late output from the last provider beats none: it is bounded by its adapter's own timeouts
+        let first = i < order.length - 1
         for (;;) {
           const next = it.next()
           const r = await (first ? this.within(next, member, signal) : untilAborted(next, signal, this.cancelled))
@@ -402,7 +405,7 @@ class FailoverAsrStream implements AsrStream {
   /** the current provider owes a result within its budget from end() (or from its replay after end()) */
   private armBudget(): void {
     const current = this.current
-    if (!current) return
+    if (!current || this.index === this.order.length - 1) return // the last one has nobody to hand over to
     this.disarmBudget()
     const ms = current.member.budgetMs
     this.budget = setTimeout(() => {
