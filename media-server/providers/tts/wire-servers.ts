@@ -81,3 +81,12 @@ export function rampPcm(samples: number, seed = 0): Buffer {
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+export const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+export const SSE_DONE = 'data: [DONE]\n\n'
+
+/** One chat.completion.chunk event as the OpenAI wire format streams it. */
+export function chatChunk(delta: object, finishReason: string | null = null): string {
+  const chunk = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 0, model: 'local', choices: [{ index: 0, delta, finish_reason: finishReason }] }
+  return `data: ${JSON.stringify(chunk)}\n\n`
+}
