@@ -10,7 +10,7 @@ import { migrate } from '../../crm/migrate.ts'
 import type { SqlDriver } from '../../crm/sql-driver.ts'
 import { chunkDocument } from './chunker.ts'
 import { DocumentError, ingestDocument } from './ingest.ts'
-import { KnowledgeBase } from './knowledge-base.ts'
+import { KnowledgeBase, type KnowledgeDocument } from './knowledge-base.ts'
 
 const FIXTURES = new URL('../../test/fixtures/knowledge/', import.meta.url)
 const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test'
