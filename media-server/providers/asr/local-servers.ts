@@ -4,6 +4,7 @@ import http, { type IncomingHttpHeaders } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import grpc from '@grpc/grpc-js'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { readWav } from '../../../codecs/wav.ts'
 import type { AsrResult, AsrStream } from '../types.ts'
 import { loadRecognizerService } from './yandex-speechkit.ts'
 
@@ -178,8 +179,12 @@ export async function startTranscriptionsServer(scenario: Scenario = {}): Promis
       for (const m of body.toString('latin1').matchAll(/name="([^"]+)"\r\n\r\n([^\r]*)\r\n/g)) fields[m[1]] = Buffer.from(m[2], 'latin1').toString('utf8')
       session.messages.push(fields)
       const wavAt = body.indexOf('RIFF')
-      // the PCM after the 44-byte header, up to the closing boundary
-      if (wavAt >= 0) session.audio = body.subarray(wavAt + 44, body.lastIndexOf('\r\n--'))
+      if (wavAt >= 0) {
+        // the file part runs up to the closing boundary; a WAV reader must accept it
+        const file = readWav(body.subarray(wavAt, body.lastIndexOf('\r\n--')))
+        fields.wavSampleRate = String(file.sampleRate)
+        session.audio = pcmBytes(file.samples)
+      }
       if (scenario.rejectStatus) return res.writeHead(scenario.rejectStatus).end('{"error":"bad key"}')
       if (scenario.behaviour === 'drop') return req.socket.destroy()
       if (scenario.behaviour === 'error') return res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"model crashed"}}')

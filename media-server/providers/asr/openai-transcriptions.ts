@@ -74,7 +74,7 @@ class TranscriptionStream extends AsrSession {
     const { endpoint, agent, model, apiKey, options } = this.plan
     const fields: Record<string, string> = { model, language: baseLanguage(options.language), response_format: 'json' }
     if (options.hints?.length) fields.prompt = options.hints.join(', ')
-    const { body, contentType } = multipart(fields, encodeWav(concat(this.chunks), options.sampleRate, 1))
+    const { body, contentType } = multipart(fields, wav(concat(this.chunks), options.sampleRate))
     this.chunks = []
     const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': body.length }
     if (apiKey) headers.authorization = `Bearer ${apiKey}`
@@ -144,6 +144,18 @@ function concat(chunks: Int16Array[]): Int16Array {
     at += chunk.length
   }
   return out
+}
+
+/**
+ * A mono 16-bit WAV around the PCM bytes as they are (Int16Array is little-endian here). Only the
+ * header comes from codecs/wav.ts: its encodeWav converts sample by sample, 7-25 ms for a 15 s
+ * utterance, far too long a stall for the media loop.
+ */
+function wav(pcm: Int16Array, sampleRate: number): Buffer {
+  const header = encodeWav(new Int16Array(0), sampleRate, 1)
+  header.writeUInt32LE(header.length - 8 + pcm.byteLength, 4) // RIFF chunk size
+  header.writeUInt32LE(pcm.byteLength, header.length - 4) // data chunk size
+  return Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)])
 }
 
 /** multipart/form-data with text fields and the audio as file "audio.wav" */

@@ -150,6 +150,7 @@ export abstract class AsrSession implements AsrStream {
   private readonly queue = new ResultQueue<AsrResult>()
   private pending: Int16Array[] = []
   private isReady = false
+  private isConnected = false
   protected ended = false
   protected done = false
   private firstWriteAt = 0
@@ -180,8 +181,8 @@ export abstract class AsrSession implements AsrStream {
     if (this.done || this.ended) return
     this.ended = true
     this.endAt = performance.now()
-    this.armResponseTimer()
     if (this.isReady) this.sendEnd()
+    this.startResponseClock()
   }
 
   cancel(): void {
@@ -217,6 +218,8 @@ export abstract class AsrSession implements AsrStream {
     this.connectTimer = null
     if (this.ctx.dropped) this.ctx.metrics.reconnects.labels(this.ctx.provider).inc()
     this.ctx.dropped = false
+    this.isConnected = true
+    this.startResponseClock()
   }
 
   /** The transport takes audio now: what was written meanwhile goes first, in order. */
@@ -227,6 +230,15 @@ export abstract class AsrSession implements AsrStream {
     this.pending = []
     for (const pcm of pending) this.sendAudio(pcm)
     if (this.ended) this.sendEnd()
+    this.startResponseClock()
+  }
+
+  /**
+   * The response timer runs once the end has gone out over a live connection: until then the
+   * connect timer is the one that speaks.
+   */
+  private startResponseClock(): void {
+    if (this.ended && this.isReady && this.isConnected && !this.done && this.responseTimer === null) this.armResponseTimer()
   }
 
   protected emit(result: AsrResult): void {

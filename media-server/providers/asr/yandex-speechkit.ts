@@ -106,9 +106,7 @@ class SpeechKitStream extends AsrSession {
   ) {
     super(ctx, signal)
     this.startConnectTimer()
-    client.waitForReady(Date.now() + ctx.timeouts.connectMs, (err) => {
-      if (this.done) return
-      if (err) return this.fail('connect', `connect to ${where} failed: ${err.message}`, err)
+    this.whenReady(client, () => {
       this.connected()
       const call = client.RecognizeStreaming(metadata)
       this.call = call
@@ -122,6 +120,27 @@ class SpeechKitStream extends AsrSession {
       call.write({ session_options: sessionOptions })
       this.ready()
     })
+  }
+
+  /**
+   * Waits for the shared channel to be READY (at once when it already is). Unlike waitForReady,
+   * a connect attempt that fails (refused, reset) fails the stream now rather than at the deadline,
+   * so the failover moves on; the connect timer covers a handshake that never ends.
+   */
+  private whenReady(client: grpc.Client, start: () => void): void {
+    const channel = client.getChannel()
+    const deadline = Date.now() + this.ctx.timeouts.connectMs
+    let attempted = false
+    const check = () => {
+      if (this.done) return
+      const state = channel.getConnectivityState(true)
+      if (state === grpc.connectivityState.READY) return start()
+      if (state === grpc.connectivityState.CONNECTING) attempted = true
+      // a failure left over from before our attempt is waited out (the channel retries after its backoff)
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE && attempted) return this.fail('connect', `connect to ${this.where} failed`)
+      channel.watchConnectivityState(state, deadline, (err) => (err ? undefined : check())) // the connect timer reports the deadline
+    }
+    check()
   }
 
   protected sendAudio(pcm: Int16Array): void {
