@@ -36,6 +36,20 @@ export function formatAmount(n: number): string {
   return int.replace(/\B(?=(\d{3})+(?!\d))/g, ' ') + (frac ? ',' + frac : '')
 }
 
+/** Russian "тысяч сто" (about a hundred thousand) is said scale first: put the scale after the number. */
+function invertScale(tokens: string[], lang: 'ru' | 'en'): string[] {
+  if (lang !== 'ru') return tokens
+  const out = [...tokens]
+  for (let i = 0; i + 1 < out.length; i++) {
+    if (numberWord(out[i], lang)?.kind !== 'scale' || (i > 0 && numberWord(out[i - 1], lang)) || numberWord(out[i + 1], lang)?.kind !== 'small') continue
+    let j = i + 1
+    while (j < out.length && numberWord(out[j], lang)?.kind === 'small') j++
+    out.splice(j - 1, 0, ...out.splice(i, 1))
+    i = j
+  }
+  return out
+}
+
 export interface AmountDetails {
   min?: number
   max?: number
@@ -43,7 +57,7 @@ export interface AmountDetails {
 }
 
 export const extractAmount: Extractor<number> = (text, ctx) => {
-  const tokens = numberTokens(text.replace(/(\d),(\d{3})\b/g, '$1$2'))
+  const tokens = invertScale(numberTokens(text.replace(/(\d),(\d{3})\b/g, '$1$2')), ctx.lang)
   const spans = parseNumbers(tokens, ctx.lang)
   if (!spans.length) return undefined
   const details: AmountDetails = { currency: currencyOf(tokens, text) }

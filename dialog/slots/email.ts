@@ -23,7 +23,7 @@ const TRANSLIT: Record<string, string> = {
 /** Words around the address that are not part of it. */
 const FRAME = new Set([
   'мой', 'моя', 'мое', 'почта', 'почту', 'имейл', 'емейл', 'емэйл', 'имэйл', 'email', 'e-mail', 'e', 'mail', 'адрес', 'электронная', 'электронный',
-  'это', 'пишите', 'на', 'запишите', 'записывайте', 'my', 'is', 'it', 'address', 'the', 'write', 'to', 'me', 'send', 'please', 'пожалуйста',
+  'это', "it's", 'its', 'пишите', 'на', 'запишите', 'записывайте', 'my', 'is', 'it', 'address', 'the', 'write', 'to', 'me', 'send', 'please', 'пожалуйста',
   'so', 'well', 'ну', 'вот', 'and', 'и',
 ])
 const VALID = /^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.([a-z]{2,}|рф)$/

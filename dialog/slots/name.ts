@@ -24,7 +24,8 @@ const NOT_NAMES = new Set([
 
 function afterIntro(ws: string[], lang: Lang): { rest: string[]; introduced: boolean } {
   for (const intro of INTROS[lang]) {
-    for (let i = 0; i + intro.length <= ws.length; i++) {
+    // an introduction opens the answer ("ну, меня зовут..."), it is not somewhere in a sentence
+    for (let i = 0; i <= 1 && i + intro.length <= ws.length; i++) {
       if (containsPhrase(ws.slice(i, i + intro.length), intro)) return { rest: ws.slice(i + intro.length), introduced: true }
     }
   }
