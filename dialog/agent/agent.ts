@@ -66,7 +66,10 @@ export class Agent {
 
   /**
    * The reply to one caller utterance, as text deltas. Stopping the iteration early (barge-in)
-   * aborts the model and keeps what was already said in the history.
+   * aborts the model and keeps what was already said in the history. Actions reach the sink when
+   * they happen, which can be before the reply's last words are spoken: the call plays out the
+   * reply before it acts on transfer or end_call. A failing provider's error is thrown to the
+   * caller (the turn loop's fallback), with the caller's words already in the history.
    */
   async *respond(callerText: string, ropts: RespondOptions = {}): AsyncGenerator<string, void, undefined> {
     if (this.ended) return
@@ -77,9 +80,10 @@ export class Agent {
     this.corpus.addEcho(callerText)
 
     if (h.turns > (this.opts.profile.maxTurns ?? DEFAULT_MAX_TURNS)) {
-      yield* this.fixedReply(this.phrases.maxTurnsClose)
+      // Decided before the close is spoken, so a caller talking over it cannot keep the call going.
       h.ended = 'max_turns'
       await this.opts.sink({ type: 'end_call', outcome: 'other', reason: 'max_turns' })
+      yield* this.fixedReply(this.phrases.maxTurnsClose)
       return
     }
     const topic = forbiddenTopicIn(callerText, this.opts.profile.forbiddenTopics ?? [])

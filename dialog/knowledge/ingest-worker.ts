@@ -1,15 +1,16 @@
 // Turns one uploaded file into chunks off the media thread: pdf.js text extraction and chunking
 // are synchronous work proportional to the document, far beyond the 1 ms the media clock allows.
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { chunkDocument, type ChunkedDocument, type ChunkOptions, type DocumentFormat } from './chunker.ts'
 
 export interface IngestRequest {
+  id: number
   data: Uint8Array
   format: DocumentFormat
   options: ChunkOptions
 }
 
-export type IngestReply = { ok: true; document: ChunkedDocument } | { ok: false; error: string }
+export type IngestReply = { id: number } & ({ ok: true; document: ChunkedDocument } | { ok: false; error: string })
 
 async function pdfText(data: Uint8Array): Promise<{ text: string; title?: string }> {
   // Loaded only for PDFs: pdf.js is most of this worker's start-up time.
@@ -26,7 +27,7 @@ async function pdfText(data: Uint8Array): Promise<{ text: string; title?: string
   }
 }
 
-async function ingest({ data, format, options }: IngestRequest): Promise<ChunkedDocument> {
+async function ingest({ data, format, options }: Omit<IngestRequest, 'id'>): Promise<ChunkedDocument> {
   if (format === 'pdf') {
     let extracted: { text: string; title?: string }
     try {
@@ -49,7 +50,9 @@ async function ingest({ data, format, options }: IngestRequest): Promise<Chunked
 
 const port = parentPort
 if (!port) throw new Error('ingest-worker must run in a worker thread')
-ingest(workerData as IngestRequest).then(
-  (document) => port.postMessage({ ok: true, document } satisfies IngestReply),
-  (err: unknown) => port.postMessage({ ok: false, error: (err as Error).message ?? String(err) } satisfies IngestReply),
-)
+port.on('message', (req: IngestRequest) => {
+  ingest(req).then(
+    (document) => port.postMessage({ id: req.id, ok: true, document } satisfies IngestReply),
+    (err: unknown) => port.postMessage({ id: req.id, ok: false, error: (err as Error).message ?? String(err) } satisfies IngestReply),
+  )
+})

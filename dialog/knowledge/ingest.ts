@@ -8,7 +8,7 @@ export class DocumentError extends Error {
 }
 
 export interface IngestOptions extends ChunkOptions {
-  /** a parse that takes longer is abandoned and its worker terminated */
+  /** a parse that takes longer is abandoned and the worker restarted */
   timeoutMs?: number
 }
 
@@ -21,28 +21,75 @@ import { tsImport } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
 await tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)});`
 }
 
+interface Pending {
+  resolve: (doc: ChunkedDocument) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
 /**
- * Extracts (PDF) or decodes (text, Markdown) a file and chunks it in a worker thread of its own:
- * uploads are rare, and a fresh worker per file returns pdf.js's memory and can be killed when stuck.
+ * Extracts (PDF) or decodes (text, Markdown) files and chunks them in a worker thread: pdf.js and
+ * the chunker are synchronous work proportional to the file. The worker starts on the first file
+ * (loading pdf.js takes seconds), stays for the next ones without holding the process open, and is
+ * replaced when a parse overruns its time.
  */
-export function ingestDocument(data: Uint8Array, format: DocumentFormat, opts: IngestOptions = {}): Promise<ChunkedDocument> {
-  const { timeoutMs = 30_000, ...options } = opts
-  const request: IngestRequest = { data, format, options }
-  const worker = new Worker(workerSource(), { eval: true, workerData: request })
-  let timer: NodeJS.Timeout | undefined
-  return new Promise<ChunkedDocument>((resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new DocumentError(`${format} parsing took longer than ${timeoutMs} ms`))
-      void worker.terminate()
-    }, timeoutMs)
-    worker.once('message', (reply: IngestReply) => {
-      if (reply.ok) resolve(reply.document)
-      else reject(new DocumentError(reply.error))
+export class DocumentIngester {
+  private worker: Worker | undefined
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+  private readonly timeoutMs: number
+  private readonly chunkOptions: ChunkOptions
+
+  constructor(opts: IngestOptions = {}) {
+    const { timeoutMs = 30_000, ...chunkOptions } = opts
+    this.timeoutMs = timeoutMs
+    this.chunkOptions = chunkOptions
+  }
+
+  ingest(data: Uint8Array, format: DocumentFormat): Promise<ChunkedDocument> {
+    const worker = this.worker ?? this.start()
+    const id = this.nextId++
+    return new Promise<ChunkedDocument>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle(id, new DocumentError(`${format} parsing took longer than ${this.timeoutMs} ms`))
+        this.stop(new Error('document worker restarted after a parse overran'))
+      }, this.timeoutMs)
+      this.pending.set(id, { resolve, reject, timer })
+      worker.ref()
+      worker.postMessage({ id, data, format, options: this.chunkOptions } satisfies IngestRequest)
     })
-    worker.once('error', (err) => reject(err))
-    worker.once('exit', (code) => reject(new Error(`document worker exited (code ${code}) without an answer`)))
-  }).finally(() => {
-    clearTimeout(timer)
-    void worker.terminate()
-  })
+  }
+
+  async close(): Promise<void> {
+    this.stop(new Error('document ingester closed'))
+  }
+
+  private start(): Worker {
+    const worker = new Worker(workerSource(), { eval: true })
+    worker.on('message', (reply: IngestReply) => this.settle(reply.id, reply.ok ? reply.document : new DocumentError(reply.error)))
+    // A replaced worker's late exit must not stop its successor.
+    worker.on('error', (err) => this.worker === worker && this.stop(err))
+    worker.on('exit', (code) => this.worker === worker && this.stop(new Error(`document worker exited (code ${code})`)))
+    this.worker = worker
+    return worker
+  }
+
+  private settle(id: number, outcome: ChunkedDocument | Error): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    clearTimeout(p.timer)
+    if (outcome instanceof Error) p.reject(outcome)
+    else p.resolve(outcome)
+    // An idle worker does not keep the process alive.
+    if (this.pending.size === 0) this.worker?.unref()
+  }
+
+  /** Fails whatever is in flight and drops the worker; the next file starts a new one. */
+  private stop(err: Error): void {
+    const worker = this.worker
+    this.worker = undefined
+    for (const id of [...this.pending.keys()]) this.settle(id, err)
+    void worker?.terminate()
+  }
 }

@@ -9,7 +9,7 @@ import { openPgliteDriver } from '../../crm/drivers/pglite.ts'
 import { migrate } from '../../crm/migrate.ts'
 import type { SqlDriver } from '../../crm/sql-driver.ts'
 import { chunkDocument } from './chunker.ts'
-import { DocumentError, ingestDocument } from './ingest.ts'
+import { DocumentError, DocumentIngester } from './ingest.ts'
 import { KnowledgeBase, type KnowledgeDocument } from './knowledge-base.ts'
 
 const FIXTURES = new URL('../../test/fixtures/knowledge/', import.meta.url)
@@ -36,18 +36,35 @@ t.test('chunking: sections never mix, long sections are packed with a sentence o
     { seq: 0, heading: 'Tariffs', content: 'Start costs 990 a month and includes one store.' },
     { seq: 1, heading: 'Business', content: 'Business costs 2490.' },
   ])
+  t.same(chunkDocument('# T\n\nIt costs 2.5 thousand. Next one here! And a third?', 'md', { maxChars: 30, overlapChars: 0 }).chunks, [
+    { seq: 0, heading: 'T', content: 'It costs 2.5 thousand.' },
+    { seq: 1, heading: 'T', content: 'Next one here! And a third?' },
+  ], 'a long paragraph is cut between sentences, not inside "2.5"')
   const long = chunkDocument(`# T\n\n${'Word after word makes a sentence. '.repeat(60)}`, 'md')
   t.ok(long.chunks.length > 1 && long.chunks.every((c) => c.content.length <= 800), 'every chunk within 800 characters')
   t.throws(() => chunkDocument('x', 'txt', { maxChars: 100, overlapChars: 100 }), RangeError)
 })
 
 t.test('PDF ingestion runs in a worker and keeps Cyrillic text and headings', async (t) => {
-  const doc = await ingestDocument(await fixture('price-list.pdf'), 'pdf')
+  const ingester = new DocumentIngester()
+  t.teardown(() => ingester.close())
+  const doc = await ingester.ingest(await fixture('price-list.pdf'), 'pdf')
   t.equal(doc.title, 'Складно: тарифы 2024', 'title from the PDF metadata')
   t.same(doc.chunks.map((c) => c.heading), ['Тариф Старт', 'Тариф Бизнес', 'Оплата за год'])
   t.match(doc.chunks[0].content, /^Тариф Старт стоит 990 рублей в месяц\. В него входит один склад, два пользователя/)
-  await t.rejects(ingestDocument(Buffer.from('%PDF-1.4 broken'), 'pdf'), DocumentError)
-  await t.rejects(ingestDocument(Buffer.from([0xff, 0xfe, 0x00, 0xd8]), 'txt'), { name: 'DocumentError', message: 'not UTF-8 text' })
+  await t.rejects(ingester.ingest(Buffer.from('%PDF-1.4 broken'), 'pdf'), DocumentError)
+  await t.rejects(ingester.ingest(Buffer.from([0xff, 0xfe, 0x00, 0xd8]), 'txt'), { name: 'DocumentError', message: 'not UTF-8 text' })
+  t.same((await ingester.ingest(Buffer.from('plain text.'), 'txt')).chunks, [{ seq: 0, heading: '', content: 'plain text.' }], 'the worker survives bad files')
+})
+
+t.test('a parse that overruns its time is abandoned and the next file gets a fresh worker', async (t) => {
+  // Starting a worker alone takes longer than 1 ms.
+  const impatient = new DocumentIngester({ timeoutMs: 1 })
+  await t.rejects(impatient.ingest(Buffer.from('a.'), 'txt'), { name: 'DocumentError', message: /took longer than 1 ms/ })
+  await impatient.close()
+  const ingester = new DocumentIngester()
+  t.teardown(() => ingester.close())
+  t.equal((await ingester.ingest(Buffer.from('b.'), 'txt')).chunks.length, 1)
 })
 
 // Paraphrases: none of these repeats the answer's wording; each shares only some stems with it.
@@ -67,6 +84,7 @@ const PARAPHRASES: Array<[question: string, heading: string]> = [
 async function kbSuite(t: Test, db: SqlDriver): Promise<void> {
   await migrate(db)
   const kb = new KnowledgeBase(db)
+  t.teardown(() => kb.close())
   const added: KnowledgeDocument[] = []
   for (const name of ['faq-ru.md', 'faq-en.md', 'price-list.pdf']) added.push(await kb.add(name, await fixture(name)))
   t.same(added.map((d) => [d.name, d.format, d.title, d.chunkCount]), [

@@ -1,6 +1,6 @@
 import type { SqlDriver } from '../../crm/sql-driver.ts'
 import type { DocumentFormat } from './chunker.ts'
-import { DocumentError, ingestDocument, type IngestOptions } from './ingest.ts'
+import { DocumentError, DocumentIngester, type IngestOptions } from './ingest.ts'
 
 export interface KnowledgeDocument {
   id: number
@@ -93,16 +93,20 @@ function toDocument(r: DocumentRow): KnowledgeDocument {
 
 /** Documents and their chunks in the call store's database (migration 003). */
 export class KnowledgeBase implements KnowledgeSearch {
+  private readonly ingester: DocumentIngester
+
   constructor(
     private readonly db: SqlDriver,
-    private readonly ingestOptions: IngestOptions = {},
-  ) {}
+    ingestOptions: IngestOptions = {},
+  ) {
+    this.ingester = new DocumentIngester(ingestOptions)
+  }
 
   /** Parses, chunks and stores one file; DocumentError when the file is unusable. */
   async add(name: string, data: Uint8Array): Promise<KnowledgeDocument> {
     const format = formatOf(name)
     if (data.length === 0) throw new DocumentError(`${name} is empty`)
-    const doc = await ingestDocument(data, format, this.ingestOptions)
+    const doc = await this.ingester.ingest(data, format)
     if (doc.chunks.length === 0) throw new DocumentError(`${name} contains no text`)
     const title = doc.title ?? name.replace(/\.[^.]+$/, '')
     return this.db.transaction(async (tx) => {
@@ -120,6 +124,11 @@ export class KnowledgeBase implements KnowledgeSearch {
       )
       return toDocument(rows[0])
     })
+  }
+
+  /** Stops the document worker; the database is the caller's to close. */
+  close(): Promise<void> {
+    return this.ingester.close()
   }
 
   async list(): Promise<KnowledgeDocument[]> {

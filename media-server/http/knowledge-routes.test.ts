@@ -15,7 +15,8 @@ t.test('knowledge API over HTTP', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'kb-http-'))
   const db = await openPgliteDriver({ dataDir })
   await migrate(db)
-  const routes = createKnowledgeRoutes(new KnowledgeBase(db), { maxUploadBytes: 64 * 1024 })
+  const kb = new KnowledgeBase(db)
+  const routes = createKnowledgeRoutes(kb, { maxUploadBytes: 64 * 1024 })
   // The same call the server's handler makes: routes first, its own 404 when they decline.
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -29,6 +30,7 @@ t.test('knowledge API over HTTP', async (t) => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(async () => {
     await new Promise((resolve) => server.close(resolve))
+    await kb.close()
     await db.close()
     await rm(dataDir, { recursive: true, force: true })
   })
