@@ -14,7 +14,7 @@ const adapter: AdapterUnderTest = {
     t.equal(url.pathname, '/v1/listen')
     t.same(
       Object.fromEntries(['encoding', 'sample_rate', 'language', 'interim_results', 'channels'].map((k) => [k, url.searchParams.get(k)])),
-      { encoding: 'linear16', sample_rate: String(options.sampleRate), language: options.language, interim_results: 'true', channels: '1' },
+      { encoding: 'linear16', sample_rate: String(options.sampleRate), language: 'ru', interim_results: 'true', channels: '1' },
     )
     t.same(session.messages, [{ type: 'CloseStream' }], 'CloseStream at the end')
   },
@@ -38,6 +38,22 @@ t.test('Results carry confidence and timing', async (t) => {
   ])
 })
 
-t.test('the constructor wants a key', async (t) => {
+t.test('bad configuration fails in the constructor', async (t) => {
   t.throws(() => new DeepgramAsr({ apiKey: '' }), /apiKey is required/)
+  t.throws(() => new DeepgramAsr({ apiKey: 'k', url: 'http://127.0.0.1:1/v1/listen' }), /url must start with ws:\/\/ or wss:\/\//)
+  t.throws(() => new DeepgramAsr({ apiKey: 'k', url: 'not a url' }), /the configured url is not a URL/)
+})
+
+t.test('hints go out as keyterm for nova-3, keywords for older models', async (t) => {
+  const server = await startDeepgramServer()
+  t.teardown(() => server.close())
+  for (const model of ['nova-3', 'nova-2']) {
+    const stream = new DeepgramAsr({ url: server.url, apiKey: TEST_KEY, model }).stream({ language: 'en-US', sampleRate: 8000, hints: ['Bitrix24'] })
+    stream.end()
+    for await (const r of stream.results()) void r
+  }
+  t.same(server.sessions.map((s) => {
+    const q = new URL(s.path, 'ws://x').searchParams
+    return [q.get('model'), q.get('keyterm'), q.get('keywords'), q.get('language')]
+  }), [['nova-3', 'Bitrix24', null, 'en'], ['nova-2', null, 'Bitrix24', 'en']])
 })

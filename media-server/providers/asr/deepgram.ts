@@ -7,7 +7,7 @@
 // reconnects on its own by default, which would resend nothing of the lost audio anyway.
 import type { RawData } from 'ws'
 import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
-import { AsrContext, WsAsrSession, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
+import { AsrContext, WsAsrSession, baseLanguage, checkUrl, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
 
 export interface DeepgramOptions extends AsrProviderOptions {
   apiKey: string
@@ -31,8 +31,8 @@ export class DeepgramAsr implements AsrProvider {
   constructor(options: DeepgramOptions) {
     if (!options.apiKey) throw new Error('deepgram: apiKey is required')
     this.apiKey = options.apiKey
-    this.url = options.url ?? 'wss://api.deepgram.com/v1/listen'
-    this.model = options.model ?? 'nova-2'
+    this.url = checkUrl(this.name, options.url ?? 'wss://api.deepgram.com/v1/listen', ['ws:', 'wss:'])
+    this.model = options.model ?? 'nova-3'
     this.ctx = new AsrContext(this.name, options)
   }
 
@@ -42,12 +42,15 @@ export class DeepgramAsr implements AsrProvider {
       encoding: 'linear16',
       sample_rate: String(options.sampleRate),
       channels: '1',
-      language: options.language,
+      // Deepgram names Russian 'ru' (no 'ru-RU'); 'en' covers en-US
+      language: baseLanguage(options.language),
       model: this.model,
       interim_results: 'true',
     }
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value)
-    for (const hint of options.hints ?? []) url.searchParams.append('keywords', hint)
+    // nova-3 boosts by keyterm, the older models by keywords
+    const boost = this.model.startsWith('nova-3') ? 'keyterm' : 'keywords'
+    for (const hint of options.hints ?? []) url.searchParams.append(boost, hint)
     return new DeepgramStream(this.ctx, url.toString(), { Authorization: `Token ${this.apiKey}` }, options.signal)
   }
 

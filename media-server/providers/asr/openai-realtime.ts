@@ -5,7 +5,7 @@
 import type { RawData } from 'ws'
 import { REALTIME, Resampler } from '../../../codecs/resample.ts'
 import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
-import { AsrContext, WsAsrSession, baseLanguage, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
+import { AsrContext, WsAsrSession, baseLanguage, checkUrl, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
 
 /** the only input rate the Realtime API takes for PCM */
 const REALTIME_RATE = 24000
@@ -24,7 +24,7 @@ export class OpenAiRealtimeAsr implements AsrProvider {
   constructor(options: OpenAiRealtimeOptions) {
     if (!options.apiKey) throw new Error('openai-realtime: apiKey is required')
     this.apiKey = options.apiKey
-    const url = new URL(options.url ?? 'wss://api.openai.com/v1/realtime')
+    const url = new URL(checkUrl(this.name, options.url ?? 'wss://api.openai.com/v1/realtime', ['ws:', 'wss:']))
     url.searchParams.set('intent', 'transcription')
     this.url = url.toString()
     this.model = options.model ?? 'gpt-4o-transcribe'

@@ -11,7 +11,7 @@ import https from 'node:https'
 import { randomUUID } from 'node:crypto'
 import { encodeWav } from '../../../codecs/wav.ts'
 import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
-import { AsrContext, AsrSession, baseLanguage, describeUrl, type AsrProviderOptions } from './stream-support.ts'
+import { AsrContext, AsrSession, baseLanguage, checkUrl, describeUrl, type AsrProviderOptions } from './stream-support.ts'
 
 /** a Whisper reply is small; anything bigger is not one */
 const MAX_REPLY_BYTES = 1 << 20
@@ -26,7 +26,7 @@ export class OpenAiTranscriptionsAsr implements AsrProvider {
 
   /** url: the API base, e.g. http://whisper:8000/v1 (default https://api.openai.com/v1) */
   constructor(options: AsrProviderOptions = {}) {
-    const base = options.url ?? 'https://api.openai.com/v1'
+    const base = checkUrl(this.name, options.url ?? 'https://api.openai.com/v1', ['http:', 'https:'])
     this.endpoint = new URL(`${base.replace(/\/+$/, '')}/audio/transcriptions`)
     this.agent = this.endpoint.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })
     this.model = options.model ?? 'whisper-1'

@@ -131,6 +131,18 @@ export function baseLanguage(language: string): string {
   return language.split(/[-_]/)[0].toLowerCase()
 }
 
+/** The URL, checked at construction so a bad configuration fails at start-up, not mid-call. */
+export function checkUrl(provider: string, url: string, schemes: string[]): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(`${provider}: the configured url is not a URL`)
+  }
+  if (!schemes.includes(parsed.protocol)) throw new Error(`${provider}: url must start with ${schemes.map((s) => `${s}//`).join(' or ')}`)
+  return url
+}
+
 /** scheme://host:port/path of a URL, never its query or user info (where keys may sit). */
 export function describeUrl(url: string): string {
   try {

@@ -3,7 +3,7 @@
 // finish; the server answers eof with the last final and closes.
 import type { RawData } from 'ws'
 import type { AsrProvider, AsrResult, AsrStream, AsrStreamOptions } from '../types.ts'
-import { AsrContext, WsAsrSession, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
+import { AsrContext, WsAsrSession, checkUrl, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
 
 export type VoskOptions = Omit<AsrProviderOptions, 'apiKey' | 'model' | 'language'>
 
@@ -20,7 +20,7 @@ export class VoskAsr implements AsrProvider {
   private readonly url: string
 
   constructor(options: VoskOptions = {}) {
-    this.url = options.url ?? 'ws://127.0.0.1:2700'
+    this.url = checkUrl(this.name, options.url ?? 'ws://127.0.0.1:2700', ['ws:', 'wss:'])
     this.ctx = new AsrContext(this.name, options)
   }
 
@@ -37,10 +37,8 @@ class VoskStream extends WsAsrSession {
   }
 
   protected opened(): void {
-    const config: Record<string, unknown> = { sample_rate: this.options.sampleRate, words: 1 }
-    // A phrase list restricts the grammar to these phrases: only for models that allow it.
-    if (this.options.hints?.length) config.phrase_list = this.options.hints
-    this.sendJson({ config })
+    // Hints are not sent: Vosk's phrase_list does not boost, it restricts the grammar to the list.
+    this.sendJson({ config: { sample_rate: this.options.sampleRate, words: 1 } })
   }
 
   protected sendAudio(pcm: Int16Array): void {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import grpc from '@grpc/grpc-js'
 import protoLoader from '@grpc/proto-loader'
 import type { AsrProvider, AsrResult, AsrStream, AsrStreamOptions } from '../types.ts'
-import { AsrContext, AsrSession, describeUrl, type AsrProviderOptions } from './stream-support.ts'
+import { AsrContext, AsrSession, checkUrl, describeUrl, type AsrProviderOptions } from './stream-support.ts'
 
 export const STT_V3_PROTO = fileURLToPath(new URL('./proto/stt_v3.proto', import.meta.url))
 /** keepCase and plain numbers for int64, as the messages below are written */
@@ -61,8 +61,8 @@ export class YandexSpeechKitAsr implements AsrProvider {
   constructor(options: YandexSpeechKitOptions) {
     if (!options.apiKey && !options.iamToken) throw new Error('yandex-speechkit: apiKey or iamToken is required')
     this.authorization = options.apiKey ? `Api-Key ${options.apiKey}` : `Bearer ${options.iamToken}`
-    const url = new URL(options.url ?? 'https://stt.api.cloud.yandex.net:443')
-    const tls = url.protocol !== 'http:'
+    const url = new URL(checkUrl(this.name, options.url ?? 'https://stt.api.cloud.yandex.net:443', ['http:', 'https:']))
+    const tls = url.protocol === 'https:'
     const Recognizer = loadRecognizerService()
     this.client = new Recognizer(`${url.hostname}:${url.port || (tls ? 443 : 80)}`, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure()) as unknown as RecognizerClient
     this.where = describeUrl(url.toString())
