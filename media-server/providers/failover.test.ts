@@ -204,24 +204,34 @@ class SseLlm implements LlmProvider {
   async close() {}
 }
 
-/** A recogniser over WebSocket: binary PCM frames, then {"eof":1}; it answers with how much it heard. */
-async function asrServer(t: Tap, mode: 'ok' | 'stall' | 'drop') {
+/**
+ * A recogniser over WebSocket: binary 8 kHz PCM frames, then {"eof":1}. Its final says how many
+ * samples the segment had, with timings; with `finalEvery` it closes a segment every that many
+ * samples, else once at the end.
+ */
+async function asrServer(t: Tap, mode: 'ok' | 'stall' | 'drop', finalEvery = Infinity) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise((resolve) => wss.once('listening', resolve))
   const state = { connections: 0, samples: [] as number[], closed: [] as Promise<void>[] }
   wss.on('connection', (ws) => {
     const i = state.connections++
     state.samples[i] = 0
+    let segmentStart = 0
+    const final = () => {
+      const n = state.samples[i]
+      ws.send(JSON.stringify({ text: `heard ${n - segmentStart}`, final: true, startMs: segmentStart / 8, endMs: n / 8 }))
+      segmentStart = n
+    }
     state.closed.push(new Promise((resolve) => ws.on('close', () => resolve())))
     ws.on('message', (data, binary) => {
       if (binary) {
         state.samples[i] += (data as Buffer).length / 2
         if (mode === 'drop' && state.samples[i] >= 4 * CHUNK) ws.terminate()
+        else if (state.samples[i] - segmentStart >= finalEvery) final()
         return
       }
       if (mode !== 'ok') return // stall: never answer
-      const n = state.samples[i]
-      ws.send(JSON.stringify({ text: `heard ${n}`, final: true, startMs: 0, endMs: n / 8 }))
+      if (state.samples[i] > segmentStart) final()
       ws.close()
     })
   })
@@ -244,6 +254,7 @@ class WsAsr implements AsrProvider {
     let wake = () => {}
     let opened = false
     let gotFinal = false
+    let ended = false
     const send = (m: Buffer | string) => (opened ? ws.send(m) : queued.push(m))
     ws.on('open', () => {
       opened = true
@@ -257,12 +268,15 @@ class WsAsr implements AsrProvider {
     })
     ws.on('error', () => {})
     ws.on('close', () => {
-      outcome ??= gotFinal ? {} : { error: new ProviderError(name, opened ? 'disconnected' : 'connect', 'closed before a final') }
+      outcome ??= ended && gotFinal ? {} : { error: new ProviderError(name, opened ? 'disconnected' : 'connect', 'closed before a final') }
       wake()
     })
     return {
       write: (pcm) => send(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)),
-      end: () => send('{"eof":1}'),
+      end: () => {
+        ended = true
+        send('{"eof":1}')
+      },
       cancel: () => {
         outcome ??= {}
         ws.terminate()
@@ -546,6 +560,25 @@ t.test('ASR: a recogniser that drops mid-stream is replaced and hears the whole 
   t.same(ok.state.samples, [10 * CHUNK])
   t.notOk(health.isHealthy('drop'))
   t.ok(health.isHealthy('ok'))
+})
+
+t.test('ASR: after a replay, finals that were already delivered are not delivered again', async (t) => {
+  const drop = await asrServer(t, 'drop', 2 * CHUNK)
+  const ok = await asrServer(t, 'ok', 2 * CHUNK)
+  const asr = new FailoverAsr([
+    { provider: new WsAsr('drop', drop.url), budgetMs: 500 },
+    { provider: new WsAsr('ok', ok.url), budgetMs: 500 },
+  ])
+  const stream = asr.stream(asrOptions)
+  const results = collect(stream.results())
+  for (let i = 0; i < 10; i++) {
+    stream.write(new Int16Array(CHUNK))
+    await sleep(10)
+  }
+  stream.end()
+  const got = await results
+  t.same(got.map((r) => `${r.startMs}-${r.endMs}`), ['0-40', '40-80', '80-120', '120-160', '160-200'], 'each 40 ms segment once')
+  t.equal(ok.state.samples[0], 10 * CHUNK, 'the replacement heard everything, the first segment included')
 })
 
 t.test('ASR: no result within the budget after end() switches to the next recogniser with a replay', async (t) => {
