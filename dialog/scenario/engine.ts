@@ -81,7 +81,8 @@ const QUESTION_START: Record<Lang, RegExp> = {
 
 export function looksLikeQuestion(text: string, lang: Lang): boolean {
   if (text.trim().endsWith('?')) return true
-  return QUESTION_START[lang].test(normalize(text).replace(/[.,:]/g, ''))
+  // a lone "what?" or "как?" is asking to repeat, not a question about the product
+  return words(text).length > 1 && QUESTION_START[lang].test(normalize(text).replace(/[.,:]/g, ''))
 }
 
 export class ScenarioEngine {

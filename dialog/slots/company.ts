@@ -1,7 +1,7 @@
 // A company name: what follows "я из", "компания", "I'm from", "we are"; legal forms kept (ООО, LLC);
 // a private person is a value too ("частное лицо", "for myself").
 import type { Extractor, Lang } from './types.ts'
-import { containsPhrase, dropFillers, expandContractions, titleCase, words } from './words.ts'
+import { containsPhrase, dropFillers, expandContractions, NON_ANSWER, titleCase, words } from './words.ts'
 
 const INTROS: Record<Lang, string[][]> = {
   ru: [
@@ -52,7 +52,7 @@ export const extractCompany: Extractor<Company> = (text, ctx) => {
     if (STOPS.has(w) || name.length === 5) break
     name.push(w)
   }
-  if (!name.length || name.every((w) => NOT_COMPANIES.has(w) || Object.hasOwn(LEGAL_FORMS, w))) return undefined
+  if (!name.length || name.every((w) => NOT_COMPANIES.has(w) || NON_ANSWER.has(w) || Object.hasOwn(LEGAL_FORMS, w))) return undefined
   const display = name.map((w) => (Object.hasOwn(LEGAL_FORMS, w) ? LEGAL_FORMS[w] : null) ?? (w === 'и' || w === 'and' ? w : titleCase(w))).join(' ')
   const legal = name.find((w) => Object.hasOwn(LEGAL_FORMS, w))
   return { value: { name: display, private: false }, display, details: legal ? { legalForm: LEGAL_FORMS[legal] } : undefined }

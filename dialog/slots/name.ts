@@ -2,7 +2,7 @@
 // introduction words, up to three words; corrections ("нет, не Иван, а Игорь") give the new name.
 import { parseCorrection } from './correction.ts'
 import type { Extractor, Lang } from './types.ts'
-import { containsPhrase, dropFillers, expandContractions, titleCase, words } from './words.ts'
+import { containsPhrase, dropFillers, expandContractions, NON_ANSWER, titleCase, words } from './words.ts'
 
 const INTROS: Record<Lang, string[][]> = {
   ru: [
@@ -45,7 +45,7 @@ export function nameWords(text: string, lang: Lang): string[] | undefined {
     if (STOPS.has(w) || name.length === 3) break
     name.push(w)
   }
-  if (!name.length || name.some((w) => /\d/.test(w)) || name.every((w) => NOT_NAMES.has(w) || GREETINGS.has(w))) return undefined
+  if (!name.length || name.some((w) => /\d/.test(w)) || name.every((w) => NOT_NAMES.has(w) || GREETINGS.has(w) || NON_ANSWER.has(w))) return undefined
   return name
 }
 

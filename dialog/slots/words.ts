@@ -57,3 +57,10 @@ export function expandContractions(text: string): string {
     .replace(/\b(\w+)n't\b/gi, '$1 not')
     .replace(/\b(i|you|we|they)'ll\b/gi, '$1 will')
 }
+
+/** Words that make no answer on their own: hesitation and requests to repeat ("хм", "pardon?", "повторите"). */
+export const NON_ANSWER = new Set([
+  'hmm', 'hm', 'mm', 'mmm', 'mhm', 'uh', 'um', 'er', 'erm', 'ah', 'pardon', 'sorry', 'what', 'excuse', 'me', 'repeat', 'again', 'say', 'that', 'come',
+  'hello', 'э', 'эм', 'ээ', 'ммм', 'мм', 'хм', 'что', 'чего', 'повторите', 'еще', 'раз', 'не', 'понял', 'поняла', 'расслышал', 'расслышала',
+  'извините', 'простите', 'алло', 'слушаю', 'ну', 'как', 'а',
+])
