@@ -34,3 +34,17 @@ t.test('a keyless local server gets no Authorization header; the connection is r
   t.equal(server.sessions[0].headers.authorization, undefined)
   t.equal(server.sessions[1].headers.connection, 'keep-alive')
 })
+
+t.test('hints go out as the prompt, a line break cannot end the form part', async (t) => {
+  const server = await startTranscriptionsServer()
+  const asr = new OpenAiTranscriptionsAsr({ url: server.url })
+  t.teardown(async () => {
+    await asr.close()
+    await server.close()
+  })
+  const stream = asr.stream({ language: 'ru-RU', sampleRate: 16000, hints: ['Битрикс24', 'CRM\r\nContent-Disposition: x'] })
+  stream.write(new Int16Array(320))
+  stream.end()
+  for await (const r of stream.results()) void r
+  t.match(server.sessions[0].messages[0], { prompt: 'Битрикс24, CRM Content-Disposition: x', wavSampleRate: '16000' })
+})

@@ -13,8 +13,8 @@ import { encodeWav } from '../../../codecs/wav.ts'
 import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
 import { AsrContext, AsrSession, baseLanguage, checkUrl, describeUrl, type AsrProviderOptions } from './stream-support.ts'
 
-/** a Whisper reply is small; anything bigger is not one */
-const MAX_REPLY_BYTES = 1 << 20
+/** a Whisper reply is small; anything bigger is not one (and would stall JSON.parse) */
+const MAX_REPLY_BYTES = 64 * 1024
 
 export class OpenAiTranscriptionsAsr implements AsrProvider {
   readonly name = 'openai-transcriptions'
@@ -99,7 +99,8 @@ class TranscriptionStream extends AsrSession {
       let size = 0
       res.on('data', (part: Buffer) => {
         size += part.length
-        if (size <= MAX_REPLY_BYTES) parts.push(part)
+        if (size > MAX_REPLY_BYTES) this.fail('protocol', `${where} answered more than ${MAX_REPLY_BYTES} bytes`)
+        else parts.push(part)
       })
       res.on('aborted', () => this.fail('disconnected', `${where}: reply cut off`))
       res.on('error', (err) => this.fail('disconnected', `${where}: reply cut off`, err))
@@ -163,7 +164,8 @@ function multipart(fields: Record<string, string>, wav: Buffer): { body: Buffer;
   const boundary = `----asr-${randomUUID()}`
   const parts: Buffer[] = []
   for (const [name, value] of Object.entries(fields)) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`))
+    // a line break in a value (a hint) would end the part early
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value.replace(/[\r\n]+/g, ' ')}\r\n`))
   }
   parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="audio.wav"\r\nContent-Type: audio/wav\r\n\r\n`))
   parts.push(wav, Buffer.from(`\r\n--${boundary}--\r\n`))
