@@ -127,7 +127,7 @@ const PROFILE: AgentProfile = {
   role: 'менеджер по продажам компании Складно',
   style: 'вежливо и коротко, на вы',
   facts: ['Складно — облачная программа для складского учёта.', 'Пробный период 14 дней.'],
-  forbiddenTopics: [{ name: 'политика', stems: ['политик', 'выбор'] }],
+  forbiddenTopics: [{ name: 'политика', stems: ['политик', 'президент'] }],
 }
 
 const HIT: KnowledgeHit = {
@@ -269,7 +269,7 @@ t.test('forbidden topic: refused without asking the model', async (t) => {
   t.equal(server.requests.length, 0)
   t.match(agent.history.guardrails, [{ reason: 'forbidden-topic', detail: 'политика' }])
   // The model raising it is caught too.
-  server.steps.push({ text: ['Кстати, скоро выборы. ', 'Чем помочь?'] })
+  server.steps.push({ text: ['Кстати, о президенте. ', 'Чем помочь?'] })
   t.equal((await collect(agent.respond('Расскажите о программе'))).join(''), 'Извините, эту тему я не обсуждаю. Давайте вернёмся к вашему запросу. Чем помочь?')
 })
 
