@@ -15,6 +15,7 @@ import {
   type AsrStream,
   type ChatEvent,
   type ChatRequest,
+  type ChatToolCall,
   type LlmProvider,
   type TtsChunk,
   type TtsProvider,
@@ -102,8 +103,8 @@ function pcmServer(t: Tap, mode: Mode, marker: number): Promise<TestServer> {
   })
 }
 
-/** OpenAI-style chat completions SSE: the reply's words as deltas, then [DONE]. */
-function sseServer(t: Tap, mode: Mode, reply: string[]): Promise<TestServer> {
+/** OpenAI-style chat completions SSE: the reply's words (or whole tool calls) as deltas, then [DONE]. */
+function sseServer(t: Tap, mode: Mode, reply: Array<string | ChatToolCall>): Promise<TestServer> {
   return serve(t, mode, (res, _body, mode) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' })
     let i = 0
@@ -111,7 +112,9 @@ function sseServer(t: Tap, mode: Mode, reply: string[]): Promise<TestServer> {
       if (res.destroyed) return
       if (mode === 'drop' && i === 2) return void res.socket?.destroy()
       if (i === reply.length) return void res.end('data: [DONE]\n\n')
-      res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: reply[i++] } }] })}\n\n`)
+      const piece = reply[i++]
+      const delta = typeof piece === 'string' ? { content: piece } : { tool_calls: [{ index: 0, id: piece.id, function: { name: piece.name, arguments: piece.arguments } }] }
+      res.write(`data: ${JSON.stringify({ choices: [{ delta }] })}\n\n`)
       setTimeout(tick, 10)
     }
     tick()
@@ -163,7 +166,7 @@ class HttpPcmTts implements TtsProvider {
   async close() {}
 }
 
-/** Chat completions over SSE, text deltas only. */
+/** Chat completions over SSE; a tool call comes whole in one delta. */
 class SseLlm implements LlmProvider {
   constructor(
     readonly name: string,
@@ -190,7 +193,11 @@ class SseLlm implements LlmProvider {
           const data = pending.slice(0, end).replace(/^data: /, '')
           pending = pending.slice(end + 2)
           if (data === '[DONE]') return yield { type: 'done', finishReason: 'stop' }
-          yield { type: 'text', delta: JSON.parse(data).choices[0].delta.content }
+          const delta = JSON.parse(data).choices[0].delta
+          if (delta.tool_calls) {
+            const { id, function: f } = delta.tool_calls[0]
+            yield { type: 'tool_call', call: { id, name: f.name, arguments: f.arguments } }
+          } else yield { type: 'text', delta: delta.content }
         }
       }
     } catch (err) {
@@ -529,6 +536,27 @@ t.test('LLM: a reply cut mid-stream is continued by the next provider from the t
     { role: 'user', content: 'Привет' },
     { role: 'assistant', content: 'Меня зовут ' },
   ])
+})
+
+t.test('LLM: a reply cut after a tool call ends there, for the caller to run the tool', async (t) => {
+  const call = { id: 'call_1', name: 'book_callback', arguments: '{"time":"15:00"}' }
+  const drop = await sseServer(t, 'drop', ['Записываю.', call, 'never sent'])
+  const ok = await sseServer(t, 'ok', ['unused'])
+  const health = new ProviderHealth()
+  const llm = new FailoverLlm(
+    [
+      { provider: new SseLlm('drop', drop.url), budgetMs: 500 },
+      { provider: new SseLlm('ok', ok.url), budgetMs: 500 },
+    ],
+    { health },
+  )
+  t.same(await collect(llm.chat(chat())), [
+    { type: 'text', delta: 'Записываю.' },
+    { type: 'tool_call', call },
+    { type: 'done', finishReason: 'tool_calls' },
+  ])
+  t.equal(ok.requests, 0, 'no second provider asked')
+  t.notOk(health.isHealthy('drop'))
 })
 
 // ------------------------------------------------------------------ ASR

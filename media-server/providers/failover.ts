@@ -254,24 +254,19 @@ export class FailoverLlm extends Failover<LlmProvider> implements LlmProvider {
   chat(request: ChatRequest): AsyncIterable<ChatEvent> {
     let text = ''
     let toolCalls = 0
-    let done = false
     const observe = async function* (events: AsyncIterable<ChatEvent>) {
       for await (const e of events) {
         if (e.type === 'text') text += e.delta
         else if (e.type === 'tool_call') toolCalls++
-        else done = true
         yield e
+        if (e.type === 'done') return // the reply is complete; whatever the connection does next is moot
       }
     }
     const open = (p: LlmProvider, signal: AbortSignal) => {
       const messages = text ? [...request.messages, { role: 'assistant' as const, content: text }] : request.messages
       return observe(p.chat({ ...request, messages, signal }))
     }
-    const finish = (): ChatEvent[] | undefined => {
-      if (done) return []
-      if (toolCalls) return [{ type: 'done', finishReason: 'tool_calls' }]
-      return undefined
-    }
+    const finish = (): ChatEvent[] | undefined => (toolCalls ? [{ type: 'done', finishReason: 'tool_calls' }] : undefined)
     return this.run(request.signal, open, finish)
   }
 }
