@@ -161,7 +161,9 @@ export class ScenarioRegistry extends EventEmitter<ScenarioRegistryEvents> {
   private load(req: LoadRequest): Promise<LoadReply> {
     return new Promise((resolve) => {
       this.jobs.set(req.id, resolve)
-      this.ensureWorker().postMessage(req)
+      const w = this.ensureWorker()
+      w.ref() // a pending load keeps the process up; an idle worker does not
+      w.postMessage(req)
     })
   }
 
@@ -171,6 +173,7 @@ export class ScenarioRegistry extends EventEmitter<ScenarioRegistryEvents> {
     w.on('message', (reply: LoadReply) => {
       const done = this.jobs.get(reply.id)
       this.jobs.delete(reply.id)
+      if (!this.jobs.size) w.unref()
       done?.(reply)
     })
     const fail = (why: string) => {
