@@ -146,3 +146,13 @@ t.test('cancel mid-stream closes the socket at once', async (t) => {
   for (let i = 0; i < 50 && !session.closed; i++) await delay(10)
   t.ok(session.closed, 'the server saw the close')
 })
+
+t.test('a consumer that stops reading closes the socket', async (t) => {
+  const stream = tts().openStream(opts)
+  stream.push('Hello,')
+  stream.push('hold')
+  for await (const _ of stream.audio()) break
+  const session = sessions.at(-1)!
+  for (let i = 0; i < 50 && !session.closed; i++) await delay(10)
+  t.ok(session.closed)
+})

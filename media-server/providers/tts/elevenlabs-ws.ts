@@ -160,9 +160,18 @@ export class ElevenLabsTts implements TtsProvider {
         if (opened) stallWatch()
       },
       cancel: () => void call.fail('cancelled', 'cancelled'),
-      audio: () => this.metrics.measure(this.name, queue),
+      audio: () => this.metrics.measure(this.name, closingWhenAbandoned(queue, () => call.fail('cancelled', 'the consumer stopped reading'))),
     }
   }
 
   async close(): Promise<void> {}
+}
+
+/** A consumer that stops reading before the end closes the connection. */
+async function* closingWhenAbandoned<T>(queue: AsyncQueue<T>, abandon: () => void): AsyncGenerator<T> {
+  try {
+    yield* queue
+  } finally {
+    if (!queue.done) abandon()
+  }
 }

@@ -53,6 +53,7 @@ const ttsServer = await startHttpServer(async (req, res, raw) => {
   const text = (JSON.parse(raw) as { input: string }).input
   const clause = CLAUSES.indexOf(text)
   record(`tts request ${clause}`)
+  if ((JSON.parse(raw) as { voice: string }).voice === 'fail' && clause === 1) return void res.writeHead(503).end('{"error":{"message":"busy"}}')
   req.socket.on('close', () => record(`tts closed ${clause}`))
   res.writeHead(200, { 'content-type': 'audio/pcm' })
   const pcm = CLAUSE_PCM[clause] ?? CLAUSE_PCM[0]
@@ -115,4 +116,18 @@ t.test('cancel() mid-speech closes the LLM stream and the TTS requests at once',
   await until('llm closed')
   await until('tts closed 0')
   t.same(log.filter((e) => e.startsWith('gave up')), [], 'both servers saw their connection close')
+})
+
+t.test('a failed synthesis surfaces as its ProviderError after the clauses before it', async (t) => {
+  log = []
+  const tts = new OpenAiSpeechTts({ baseURL: `${ttsServer.url}/v1`, apiKey: 'k', model: 'tts', timeouts, registry })
+  const speech = new SpeechPipeline({ tts, voice: 'fail', language: 'ru', sampleRate: 24000 })
+  const clauses = new Set<number>()
+  try {
+    for await (const chunk of speech.speak(textOf(llm.chat({ messages: [{ role: 'user', content: 'go' }], signal: speech.signal })))) clauses.add(chunk.clause)
+    t.fail('should throw')
+  } catch (err) {
+    t.match(err, { name: 'ProviderError', kind: 'protocol', message: /503/ })
+  }
+  t.same([...clauses], [0], 'clause 1 was spoken first')
 })

@@ -52,8 +52,9 @@ export class SpeechPipeline {
   }
 
   /**
-   * Audio of `deltas`, clause after clause in order. Throws the first ProviderError of the text
-   * stream or of a synthesis (the failover layer above decides what next). One pipeline speaks once.
+   * Audio of `deltas`, clause after clause in order. A failed synthesis throws when its clause is
+   * due; a failed text stream throws once the clauses completed before it have been spoken (the
+   * failover layer above decides what next). One pipeline speaks once.
    */
   async *speak(deltas: AsyncIterable<string>): AsyncGenerator<SpokenChunk> {
     const { options } = this
