@@ -36,7 +36,8 @@ export class DeepgramAsr implements AsrProvider {
     this.ctx = new AsrContext(this.name, options)
   }
 
-  stream(options: AsrStreamOptions): AsrStream {
+  stream(streamOptions: AsrStreamOptions): AsrStream {
+    const options = this.ctx.streamOptions(streamOptions)
     const url = new URL(this.url)
     const query = {
       encoding: 'linear16',

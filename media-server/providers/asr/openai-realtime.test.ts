@@ -48,3 +48,14 @@ t.test('deltas become growing partials, completed the final', async (t) => {
   ])
   t.equal((server.sessions[0].messages[0] as any).session.audio.input.transcription.prompt, 'Битрикс')
 })
+
+t.test('an empty stream language falls back to the provider default', async (t) => {
+  const server = await startRealtimeServer()
+  const asr = new OpenAiRealtimeAsr({ url: server.url, apiKey: TEST_KEY, language: 'en-US' })
+  t.teardown(() => server.close())
+  const stream = asr.stream({ language: '', sampleRate: 8000 })
+  stream.write(new Int16Array(160))
+  stream.end()
+  for await (const r of stream.results()) void r
+  t.equal((server.sessions[0].messages[0] as any).session.audio.input.transcription.language, 'en')
+})

@@ -31,7 +31,8 @@ export class OpenAiRealtimeAsr implements AsrProvider {
     this.ctx = new AsrContext(this.name, options)
   }
 
-  stream(options: AsrStreamOptions): AsrStream {
+  stream(streamOptions: AsrStreamOptions): AsrStream {
+    const options = this.ctx.streamOptions(streamOptions)
     return new RealtimeStream(this.ctx, this.url, this.apiKey, this.model, options)
   }
 

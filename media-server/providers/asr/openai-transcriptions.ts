@@ -34,7 +34,8 @@ export class OpenAiTranscriptionsAsr implements AsrProvider {
     this.ctx = new AsrContext(this.name, options)
   }
 
-  stream(options: AsrStreamOptions): AsrStream {
+  stream(streamOptions: AsrStreamOptions): AsrStream {
+    const options = this.ctx.streamOptions(streamOptions)
     return new TranscriptionStream(this.ctx, {
       endpoint: this.endpoint,
       agent: this.agent,

@@ -4,7 +4,7 @@
 import client, { type Registry } from 'prom-client'
 import pino, { type Logger } from 'pino'
 import WebSocket, { type RawData } from 'ws'
-import { ProviderError, type AsrResult, type AsrStream, type ProviderErrorKind, type ProviderTimeouts } from '../types.ts'
+import { ProviderError, type AsrResult, type AsrStream, type AsrStreamOptions, type ProviderErrorKind, type ProviderTimeouts } from '../types.ts'
 
 export const DEFAULT_TIMEOUTS: ProviderTimeouts = { connectMs: 3000, responseMs: 3000 }
 
@@ -14,7 +14,7 @@ export interface AsrProviderOptions {
   url?: string
   apiKey?: string
   model?: string
-  /** used when a stream's options name no language the provider understands */
+  /** for streams whose options leave the language empty (default 'ru-RU') */
   language?: string
   timeouts?: Partial<ProviderTimeouts>
   /** metrics go here (the server's registry); a private one when absent */
@@ -107,6 +107,7 @@ export class AsrContext {
   readonly timeouts: ProviderTimeouts
   readonly metrics: AsrMetrics
   readonly logger: Logger
+  private readonly language: string
   /** the last stream's connection dropped: the next successful connect is a reconnect */
   dropped = false
   private readonly secrets: string[]
@@ -115,7 +116,13 @@ export class AsrContext {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
     this.metrics = new AsrMetrics(options.registry ?? new client.Registry(), provider)
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ provider })
+    this.language = options.language ?? 'ru-RU'
     this.secrets = secrets.filter((s): s is string => typeof s === 'string' && s.length > 0)
+  }
+
+  /** A stream's options with the provider's default language filled in. */
+  streamOptions(options: AsrStreamOptions): AsrStreamOptions {
+    return options.language ? options : { ...options, language: this.language }
   }
 
   /** Text that may reach a log or an error message, with every credential blanked out. */

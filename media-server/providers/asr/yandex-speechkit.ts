@@ -72,7 +72,8 @@ export class YandexSpeechKitAsr implements AsrProvider {
     this.ctx = new AsrContext(this.name, options, [options.apiKey, options.iamToken])
   }
 
-  stream(options: AsrStreamOptions): AsrStream {
+  stream(streamOptions: AsrStreamOptions): AsrStream {
+    const options = this.ctx.streamOptions(streamOptions)
     const metadata = new grpc.Metadata()
     metadata.set('authorization', this.authorization)
     if (this.folderId) metadata.set('x-folder-id', this.folderId)
