@@ -219,26 +219,27 @@ class SseLlm implements LlmProvider {
 async function asrServer(t: Tap, mode: 'ok' | 'stall' | 'drop', finalEvery = Infinity) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise((resolve) => wss.once('listening', resolve))
-  const state = { connections: 0, samples: [] as number[], closed: [] as Promise<void>[] }
+  const state = { connections: 0, samples: [] as number[], messages: [] as number[], closed: [] as Promise<void>[] }
   wss.on('connection', (ws) => {
     const i = state.connections++
     state.samples[i] = 0
+    state.messages[i] = 0
     let segmentStart = 0
-    const final = () => {
-      const n = state.samples[i]
-      ws.send(JSON.stringify({ text: `heard ${n - segmentStart}`, final: true, startMs: segmentStart / 8, endMs: n / 8 }))
-      segmentStart = n
+    const final = (end: number) => {
+      ws.send(JSON.stringify({ text: `heard ${end - segmentStart}`, final: true, startMs: segmentStart / 8, endMs: end / 8 }))
+      segmentStart = end
     }
     state.closed.push(new Promise((resolve) => ws.on('close', () => resolve())))
     ws.on('message', (data, binary) => {
       if (binary) {
         state.samples[i] += (data as Buffer).length / 2
+        state.messages[i]++
         if (mode === 'drop' && state.samples[i] >= 4 * CHUNK) ws.terminate()
-        else if (state.samples[i] - segmentStart >= finalEvery) final()
+        else while (state.samples[i] - segmentStart >= finalEvery) final(segmentStart + finalEvery) // by position, as speech would be
         return
       }
       if (mode !== 'ok') return // stall: never answer
-      if (state.samples[i] > segmentStart) final()
+      if (state.samples[i] > segmentStart) final(state.samples[i])
       ws.close()
     })
   })
@@ -586,6 +587,7 @@ t.test('ASR: a recogniser that drops mid-stream is replaced and hears the whole 
   t.same(await results, [{ text: 'heard 1600', final: true, startMs: 0, endMs: 200 }], 'one final from the second recogniser, over all the audio')
   t.ok(drop.state.samples[0] >= 4 * CHUNK && drop.state.samples[0] < 10 * CHUNK, 'the first recogniser was cut mid-stream')
   t.same(ok.state.samples, [10 * CHUNK])
+  t.ok(ok.state.messages[0] < 10, `the replay went in blocks, not frame by frame (${ok.state.messages[0]} audio messages)`)
   t.notOk(health.isHealthy('drop'))
   t.ok(health.isHealthy('ok'))
 })

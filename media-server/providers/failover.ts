@@ -364,12 +364,36 @@ class FailoverAsrStream implements AsrStream {
     }
     const current = { member, stream, abort }
     this.current = current
-    for (const chunk of this.audio) stream.write(chunk)
+    this.replay(stream)
     if (this.ended) {
       stream.end()
       this.armBudget()
     }
     void this.pump(current)
+  }
+
+  /** the audio so far, in blocks of up to a second: one write per 20 ms frame could hold the media loop */
+  private replay(stream: AsrStream): void {
+    let block: Int16Array[] = []
+    let samples = 0
+    const flush = () => {
+      if (!samples) return
+      const out = new Int16Array(samples)
+      let at = 0
+      for (const chunk of block) {
+        out.set(chunk, at)
+        at += chunk.length
+      }
+      stream.write(out)
+      block = []
+      samples = 0
+    }
+    for (const chunk of this.audio) {
+      if (samples + chunk.length > this.options.sampleRate) flush()
+      block.push(chunk)
+      samples += chunk.length
+    }
+    flush()
   }
 
   private async pump(current: NonNullable<FailoverAsrStream['current']>): Promise<void> {
