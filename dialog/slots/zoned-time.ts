@@ -29,7 +29,8 @@ export function assertTimeZone(timeZone: string): void {
   formatter(timeZone)
 }
 
-export function wallTime(date: Date, timeZone: string): WallTime {
+/** The zone's wall clock as Intl reports it (the slow path; see offsetMinutes). */
+function intlWallTime(date: Date, timeZone: string): WallTime {
   const parts: Record<string, string> = {}
   for (const p of formatter(timeZone).formatToParts(date)) parts[p.type] = p.value
   return {
@@ -38,11 +39,32 @@ export function wallTime(date: Date, timeZone: string): WallTime {
   }
 }
 
+// Zone offsets change only on quarter-hour boundaries (UTC), so one Intl lookup per zone and
+// quarter hour is enough; Intl formatting is the expensive part of resolving a date.
+const QUARTER = 15 * 60000
+const offsets = new Map<string, number>()
+
 /** Offset of the zone from UTC at that instant, in minutes (Moscow: +180). */
 function offsetMinutes(date: Date, timeZone: string): number {
-  const w = wallTime(date, timeZone)
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute)
-  return Math.round((asUtc - Math.floor(date.getTime() / 60000) * 60000) / 60000)
+  const bucket = Math.floor(date.getTime() / QUARTER)
+  const key = `${timeZone} ${bucket}`
+  let off = offsets.get(key)
+  if (off === undefined) {
+    const at = new Date(bucket * QUARTER)
+    const w = intlWallTime(at, timeZone)
+    off = Math.round((Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute) - at.getTime()) / 60000)
+    if (offsets.size > 4096) offsets.clear()
+    offsets.set(key, off)
+  }
+  return off
+}
+
+export function wallTime(date: Date, timeZone: string): WallTime {
+  const local = new Date(date.getTime() + offsetMinutes(date, timeZone) * 60000)
+  return {
+    year: local.getUTCFullYear(), month: local.getUTCMonth() + 1, day: local.getUTCDate(),
+    hour: local.getUTCHours(), minute: local.getUTCMinutes(), weekday: local.getUTCDay(),
+  }
 }
 
 /** The instant a wall-clock time names in the zone (day overflow allowed: day 32 = next month). */
