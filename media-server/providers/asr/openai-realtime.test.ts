@@ -59,3 +59,15 @@ t.test('an empty stream language falls back to the provider default', async (t) 
   for await (const r of stream.results()) void r
   t.equal((server.sessions[0].messages[0] as any).session.audio.input.transcription.language, 'en')
 })
+
+t.test('the API base URL (http, /v1) works too, and no key means no Authorization header', async (t) => {
+  const server = await startRealtimeServer()
+  const asr = new OpenAiRealtimeAsr({ url: `${server.url.replace('ws:', 'http:')}/v1` })
+  t.teardown(() => server.close())
+  const stream = asr.stream({ language: 'ru-RU', sampleRate: 8000 })
+  stream.write(new Int16Array(160))
+  stream.end()
+  for await (const r of stream.results()) void r
+  t.equal(new URL(server.sessions[0].path, 'ws://x').pathname, '/v1/realtime')
+  t.equal(server.sessions[0].headers.authorization, undefined)
+})

@@ -11,7 +11,13 @@ import { AsrContext, WsAsrSession, baseLanguage, checkUrl, parseJsonFrame, type 
 const REALTIME_RATE = 24000
 
 export interface OpenAiRealtimeOptions extends AsrProviderOptions {
-  apiKey: string
+  /**
+   * wss://host/v1/realtime, or the API base as OPENAI_BASE_URL has it (https://host/v1): http(s)
+   * becomes ws(s) and /realtime is added. Default wss://api.openai.com/v1/realtime.
+   */
+  url?: string
+  /** optional for a local server that wants none */
+  apiKey?: string
 }
 
 export class OpenAiRealtimeAsr implements AsrProvider {
@@ -19,12 +25,13 @@ export class OpenAiRealtimeAsr implements AsrProvider {
   private readonly ctx: AsrContext
   private readonly url: string
   private readonly model: string
-  private readonly apiKey: string
+  private readonly headers: Record<string, string>
 
-  constructor(options: OpenAiRealtimeOptions) {
-    if (!options.apiKey) throw new Error('openai-realtime: apiKey is required')
-    this.apiKey = options.apiKey
-    const url = new URL(checkUrl(this.name, options.url ?? 'wss://api.openai.com/v1/realtime', ['ws:', 'wss:']))
+  constructor(options: OpenAiRealtimeOptions = {}) {
+    this.headers = options.apiKey ? { Authorization: `Bearer ${options.apiKey}` } : {}
+    const url = new URL(checkUrl(this.name, options.url ?? 'wss://api.openai.com/v1/realtime', ['ws:', 'wss:', 'http:', 'https:']))
+    url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:'
+    if (!url.pathname.endsWith('/realtime')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/realtime`
     url.searchParams.set('intent', 'transcription')
     this.url = url.toString()
     this.model = options.model ?? 'gpt-4o-transcribe'
@@ -33,7 +40,7 @@ export class OpenAiRealtimeAsr implements AsrProvider {
 
   stream(streamOptions: AsrStreamOptions): AsrStream {
     const options = this.ctx.streamOptions(streamOptions)
-    return new RealtimeStream(this.ctx, this.url, this.apiKey, this.model, options)
+    return new RealtimeStream(this.ctx, this.url, this.headers, this.model, options)
   }
 
   async close(): Promise<void> {}
@@ -46,8 +53,8 @@ class RealtimeStream extends WsAsrSession {
   /** deltas of the committed item so far: each partial carries the whole text */
   private text = ''
 
-  constructor(ctx: AsrContext, url: string, apiKey: string, private readonly model: string, private readonly options: AsrStreamOptions) {
-    super(ctx, url, { Authorization: `Bearer ${apiKey}` }, options.signal)
+  constructor(ctx: AsrContext, url: string, headers: Record<string, string>, private readonly model: string, private readonly options: AsrStreamOptions) {
+    super(ctx, url, headers, options.signal)
     this.resampler = new Resampler(options.sampleRate, REALTIME_RATE, REALTIME)
   }
 
