@@ -192,6 +192,15 @@ t.test('out-of-scope questions: FAQ answers, polite redirects, the FAQ step', as
   const enFaq = converse('en', [...HAPPY.en.slice(0, 8), 'how much does it cost?', 'no'])
   t.match(sayText(enFaq.turns[9])[0], /^The price depends on the task/)
   t.equal(enFaq.outcome, 'callback_booked')
+  const enAsk = converse('en', [...HAPPY.en.slice(0, 8), 'yes, I have one', 'what are your hours?', 'do you offer discounts?', 'nothing, thanks'])
+  t.same(enAsk.listens.slice(-4), ['questions', 'listen_question', 'listen_question', 'listen_question'])
+  t.same(sayText(enAsk.turns[10]), ['Our sales managers work on weekdays from nine to six, Moscow time.', 'Anything else?'])
+  t.same(enAsk.e.state.questions, ['do you offer discounts?'])
+  t.equal(enAsk.outcome, 'callback_booked')
+  const silent = converse('ru', [...HAPPY.ru.slice(0, 8), 'SILENCE'])
+  t.equal(silent.outcome, 'callback_booked', 'silence after "any questions?" ends the call as booked')
+  const silentEn = converse('en', ['yes', 'John', 'Acme', 'CRM', '100k', '9161234567', 'yes', 'whenever', 'SILENCE'])
+  t.equal(silentEn.outcome, 'qualified_lead', 'no callback time: a qualified lead')
 })
 
 t.test('a callback asked for early, with its time, is booked at once', async (t) => {
