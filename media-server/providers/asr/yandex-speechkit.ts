@@ -8,9 +8,9 @@ import protoLoader from '@grpc/proto-loader'
 import type { AsrProvider, AsrResult, AsrStream, AsrStreamOptions } from '../types.ts'
 import { AsrContext, AsrSession, checkUrl, describeUrl, type AsrProviderOptions } from './stream-support.ts'
 
-export const STT_V3_PROTO = fileURLToPath(new URL('./proto/stt_v3.proto', import.meta.url))
+const STT_V3_PROTO = fileURLToPath(new URL('./proto/stt_v3.proto', import.meta.url))
 /** keepCase and plain numbers for int64, as the messages below are written */
-export const STT_V3_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true }
+const STT_V3_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true }
 
 export interface YandexSpeechKitOptions extends AsrProviderOptions {
   /** https://host:port for TLS (default https://stt.api.cloud.yandex.net:443), http://host:port for plaintext */
