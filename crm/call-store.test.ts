@@ -65,7 +65,7 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
   });
 
   await t.test('call lifecycle', async (t) => {
-    const BARGE_IN = { firstRtpMs: 12, bargeIn: { onsetMs: 1900, detectedMs: 2010, stoppedMs: 2030 } };
+    const BARGE_IN = { firstRtpMs: 12, bargeIn: { onsetMs: 1900, heldMs: 1985, confirmedMs: 2030 } };
     const c = newCall(new Date('2024-05-02T09:30:00.000Z'));
     await store.createCall({ ...c, codec: 'PCMA' });
     await store.updateCall(c.id, { answeredAt: new Date('2024-05-02T09:30:01.500Z'), codec: 'PCMU' });

@@ -55,8 +55,9 @@ export interface TurnTiming {
   ownShareMs?: number;
   /** stages that ran past their budget, and what was done about it */
   overruns?: Array<{ stage: string; budgetMs: number; action: string }>;
-  /** bot turns cut by the caller: speech onset, when barge-in was declared, when audio stopped */
-  bargeIn?: { onsetMs: number; detectedMs: number; stoppedMs: number };
+  /** bot turns cut by the caller: speech onset, when the bot's audio stopped (held), when the
+   *  VAD confirmed it was speech and the prompt was dropped */
+  bargeIn?: { onsetMs: number; heldMs: number; confirmedMs: number };
 }
 
 export interface NewDtmf {

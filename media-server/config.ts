@@ -26,7 +26,7 @@ export interface Config {
   listen: { noInputMs: number; endSilenceMs: number; minSpeechMs: number; maxUtteranceMs: number; interDigitMs: number }
   /** Caller speech over an interruptible prompt: how long before the prompt stops, and how the
    *  bot's own echo is told apart (see vad/echo-gate.ts). */
-  bargeIn: { minSpeechMs: number; echoTailMs: number; echoMarginDb: number }
+  bargeIn: { minSpeechMs: number; confirmMs: number; echoTailMs: number; echoMarginDb: number }
   /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
   vad: { tickMs: number; gateDb: number }
 }
@@ -44,7 +44,7 @@ const DEFAULTS: Config = {
   codecs: DEFAULT_CODEC_PREFERENCE,
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
-  bargeIn: { minSpeechMs: 64, echoTailMs: 400, echoMarginDb: 6 },
+  bargeIn: { minSpeechMs: 64, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
 }
 
@@ -72,6 +72,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['LISTEN_MAX_UTTERANCE_MS', 'listen.maxUtteranceMs'],
   ['LISTEN_INTER_DIGIT_MS', 'listen.interDigitMs'],
   ['BARGE_IN_MIN_SPEECH_MS', 'bargeIn.minSpeechMs'],
+  ['BARGE_IN_CONFIRM_MS', 'bargeIn.confirmMs'],
   ['ECHO_TAIL_MS', 'bargeIn.echoTailMs'],
   ['ECHO_MARGIN_DB', 'bargeIn.echoMarginDb'],
   ['VAD_TICK_MS', 'vad.tickMs'],

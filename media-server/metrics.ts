@@ -38,10 +38,11 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2],
     registers: [this.registry],
   })
-  readonly bargeIns = new client.Counter({ name: 'voice_barge_ins_total', help: 'Prompts stopped because the caller talked over them', registers: [this.registry] })
+  readonly bargeIns = new client.Counter({ name: 'voice_barge_ins_total', help: 'Prompts dropped because the caller talked over them', registers: [this.registry] })
+  readonly bargeInsResumed = new client.Counter({ name: 'voice_barge_ins_resumed_total', help: 'Prompts held for caller audio that the VAD did not confirm as speech (coughs, noise), then resumed', registers: [this.registry] })
   readonly bargeInReaction = new client.Histogram({
     name: 'voice_barge_in_reaction_seconds',
-    help: 'From the onset of caller speech over a prompt to the barge-in decision (the prompt stops at the next packet)',
+    help: "From the onset of the caller's audio over a prompt to the prompt being held (silence from the next packet)",
     buckets: [0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3],
     registers: [this.registry],
   })

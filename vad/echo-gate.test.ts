@@ -1,27 +1,60 @@
 import t from 'tap'
+import { EspeakTts } from '../media-server/tts/espeak.ts'
+import { resample } from '../codecs/resample.ts'
 import { EchoGate } from './echo-gate.ts'
 
-function tone(db: number, n = 320): Int16Array {
-  const amp = 32768 * 10 ** (db / 20) * Math.SQRT2 // sine: rms = amp / sqrt(2)
-  return Int16Array.from({ length: n }, (_, i) => Math.round(amp * Math.sin((2 * Math.PI * 440 * i) / 16000)))
+const FRAME = 320 // 20 ms at 16 kHz
+
+function frames(pcm: Int16Array): Int16Array[] {
+  const out: Int16Array[] = []
+  for (let i = 0; i + FRAME <= pcm.length; i += FRAME) out.push(pcm.slice(i, i + FRAME))
+  return out
 }
 
-t.test('echo of the bot at -10 dB is not near-end speech; a caller at the bot level is', async (t) => {
-  const gate = new EchoGate({ tailMs: 400, marginDb: 6, frameMs: 20 })
-  t.ok(gate.isNearEnd(-50), 'bot silent: any audio is the caller')
-  for (let i = 0; i < 10; i++) gate.onBotFrame(tone(-12))
-  t.ok(Math.abs(gate.referenceDb + 12) < 0.1, `reference ${gate.referenceDb.toFixed(2)} dBFS`)
-  t.notOk(gate.isNearEnd(-22), 'the bot at -10 dB is echo')
-  t.notOk(gate.isNearEnd(-18.5), 'still echo 6.5 dB down')
-  t.ok(gate.isNearEnd(-15), 'a caller 3 dB below the bot talks over it')
-})
+const scale = (f: Int16Array, g: number) => Int16Array.from(f, (x) => Math.round(x * g))
+const add = (a: Int16Array, b: Int16Array) => Int16Array.from(a, (x, i) => Math.max(-32768, Math.min(32767, x + b[i])))
 
-t.test('the reference forgets the bot after the echo tail', async (t) => {
-  const gate = new EchoGate({ tailMs: 100, marginDb: 6, frameMs: 20 })
-  gate.onBotFrame(tone(-10))
-  for (let i = 0; i < 4; i++) gate.onBotFrame(new Int16Array(320))
-  t.notOk(gate.isNearEnd(-20), 'within the tail: echo')
-  gate.onBotFrame(new Int16Array(320))
-  t.equal(gate.referenceDb, -120, 'the loud frame left the tail')
-  t.ok(gate.isNearEnd(-20))
+t.test('the bot\'s echo is not the caller; the caller talking over the bot is', async (t) => {
+  const tts = new EspeakTts()
+  t.teardown(() => tts.close())
+  const synth = async (text: string, lang: 'ru' | 'en') => {
+    const s = await tts.synthesize(text, lang)
+    return frames(resample(s.pcm, s.sampleRate, 16000))
+  }
+  const bot = await synth('Hello! You have reached the sales department. I am the voice assistant. What is your name? Please tell me about your company.', 'en')
+  const talker = await synth('Иван Петров, компания Ромашка, мы хотим купить систему', 'ru')
+  const silence = new Int16Array(FRAME)
+  const DELAY = 6 // frames: 120 ms of round trip and jitter buffer
+  const run = (caller: (i: number, echo: Int16Array) => Int16Array) => {
+    const gate = new EchoGate({ tailMs: 400, marginDb: 6, frameMs: 20 })
+    const nearEnd: boolean[] = []
+    for (let i = 0; i < bot.length; i++) {
+      gate.onBotFrame(bot[i])
+      const echo = i >= DELAY ? scale(bot[i - DELAY], 0.316) : silence // -10 dB
+      nearEnd.push(gate.onCallerFrame(caller(i, echo)))
+    }
+    return { nearEnd, path: gate.echoPath }
+  }
+
+  const echoOnly = run((_i, echo) => echo)
+  const early = echoOnly.nearEnd.slice(0, 50).filter(Boolean).length
+  t.equal(early, 0, 'while the estimate trains, the echo is held back by the worst-case rule')
+  const late = echoOnly.nearEnd.slice(50) // after a second of training
+  const leaked = late.filter(Boolean).length / late.length
+  t.ok(leaked < 0.05, `echo at -10 dB: ${(leaked * 100).toFixed(1)}% of frames taken for the caller`)
+  t.equal(echoOnly.path.lagFrames, DELAY, 'the echo delay is found')
+  t.ok(Math.abs(echoOnly.path.erlDb - 10) < 1.5, `ERL estimated at ${echoOnly.path.erlDb.toFixed(1)} dB`)
+
+  // The caller starts talking over the bot 2 s in, at the bot's own level, echo still there.
+  const START = 100
+  const doubleTalk = run((i, echo) => (i >= START && i - START < talker.length ? add(echo, talker[i - START]) : echo))
+  const talking = talker.map((f, k) => ({ k, loud: f.some((x) => Math.abs(x) > 3000) })).filter((x) => x.loud && START + x.k < bot.length)
+  const heard = talking.filter((x) => doubleTalk.nearEnd[START + x.k]).length / talking.length
+  t.ok(heard > 0.6, `double talk: ${(heard * 100).toFixed(0)}% of the caller's loud frames taken for the caller`)
+
+  // A line with no echo: anything the caller says is the caller.
+  const noEcho = run((i) => (i >= START && i - START < talker.length ? talker[i - START] : silence))
+  t.equal(noEcho.path.erlDb, Infinity, 'no echo found on a clean line')
+  const clean = talking.filter((x) => noEcho.nearEnd[START + x.k]).length / talking.length
+  t.ok(clean > 0.95, `clean line: ${(clean * 100).toFixed(0)}% of the caller's loud frames pass`)
 })

@@ -90,12 +90,17 @@ export class Endpointer {
     this.floorDb = db < this.floorDb ? db : this.floorDb + 0.05 * (db - this.floorDb)
   }
 
+  /** Is a frame at this level clearly above the noise floor (onset material)? */
+  aboveFloor(db: number): boolean {
+    return db >= this.floorDb + ONSET_ABOVE_FLOOR_DB
+  }
+
   /** The first of the contiguous frames before `atMs` that are clearly above the floor. */
   private onset(atMs: number): number {
     let start = atMs
     for (let i = this.before.length - 1; i >= 0; i--) {
       const f = this.before[i]
-      if (f.db < this.floorDb + ONSET_ABOVE_FLOOR_DB) break
+      if (!this.aboveFloor(f.db)) break
       start = f.atMs
     }
     return start

@@ -13,7 +13,7 @@ export type VadRate = 8000 | 16000
 const WINDOW: Record<VadRate, number> = { 8000: 256, 16000: 512 }
 const STATE = 2 * 64 // h and c are [2, batch, 64] each
 /** Windows a stream may have waiting before the oldest is dropped (an overloaded process). */
-const MAX_PENDING = 8
+const MAX_PENDING = 64
 
 export const WINDOW_MS = 32
 

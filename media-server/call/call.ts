@@ -14,7 +14,7 @@ import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
 import type { SileroVad } from '../../vad/silero-vad.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
-import { Listener, type BargeIn } from './listener.ts'
+import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
 
@@ -31,7 +31,7 @@ export interface CallDeps {
 /** The bot turn being played: what barge-in and the first packet write into. */
 interface Speaking {
   timing: TurnTiming
-  bargeIn?: BargeIn
+  heldAtMs?: number
 }
 
 export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
@@ -73,7 +73,7 @@ export class Call implements ScenarioIO {
       vad: deps.vad,
       sampleRate: INTERNAL_RATE,
       turn: deps.config.listen,
-      bargeIn: { minSpeechMs: b.minSpeechMs, echo: { tailMs: b.echoTailMs, marginDb: b.echoMarginDb } },
+      bargeIn: { minSpeechMs: b.minSpeechMs, confirmMs: b.confirmMs, echo: { tailMs: b.echoTailMs, marginDb: b.echoMarginDb } },
       clipDir: this.dir,
       now: () => this.now(),
       onBargeIn: (ev) => this.onBargeIn(ev),
@@ -149,13 +149,12 @@ export class Call implements ScenarioIO {
     const played = await this.rtp.play(pcm)
     this.listener.promptEnded()
     this.speaking = undefined
-    const { timing, bargeIn } = speaking
-    if (bargeIn) timing.bargeIn = { ...bargeIn, stoppedMs: Math.round(this.now()) }
+    const { timing } = speaking
     this.turns.push({
       who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key,
-      timing, interrupted: !!bargeIn,
+      timing, interrupted: !!timing.bargeIn,
     })
-    if (!played) this.log.debug({ key, bargeIn }, 'prompt cut short')
+    if (!played) this.log.debug({ key, bargeIn: timing.bargeIn }, 'prompt cut short')
     return played
   }
 
@@ -180,14 +179,24 @@ export class Call implements ScenarioIO {
     this.deps.metrics.turnStage.labels('eou_to_first_rtp').observe(Math.max(0, at - answer.eouMs) / 1000)
   }
 
-  private onBargeIn(ev: BargeIn): void {
+  private onBargeIn(ev: BargeInEvent): void {
     const s = this.speaking
     if (!s) return
-    s.bargeIn = { onsetMs: Math.round(ev.onsetMs), detectedMs: Math.round(ev.detectedMs) }
-    this.rtp.flush() // the queued prompt audio goes; silence from the next packet on
-    this.deps.metrics.bargeIns.inc()
-    this.deps.metrics.bargeInReaction.observe(Math.max(0, ev.detectedMs - ev.onsetMs) / 1000)
-    this.log.info({ onsetMs: s.bargeIn.onsetMs, detectedMs: s.bargeIn.detectedMs }, 'barge-in')
+    const m = this.deps.metrics
+    if (ev.stage === 'held') {
+      this.rtp.hold() // silence from the next packet on; the prompt keeps its place
+      s.heldAtMs = ev.atMs
+      m.bargeInReaction.observe(Math.max(0, ev.atMs - ev.onsetMs) / 1000)
+    } else if (ev.stage === 'resumed') {
+      this.rtp.resume()
+      m.bargeInsResumed.inc()
+      this.log.info({ onsetMs: Math.round(ev.onsetMs), heldMs: Math.round(ev.atMs - ev.onsetMs) }, 'not speech: prompt resumed')
+    } else {
+      this.rtp.flush() // the held prompt goes; the caller has the floor
+      s.timing.bargeIn = { onsetMs: Math.round(ev.onsetMs), heldMs: Math.round(s.heldAtMs ?? ev.atMs), confirmedMs: Math.round(ev.atMs) }
+      m.bargeIns.inc()
+      this.log.info(s.timing.bargeIn, 'barge-in')
+    }
   }
 
   async listen(opts: ListenOptions): Promise<Answer> {

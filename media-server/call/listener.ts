@@ -6,16 +6,23 @@ import { Endpointer } from '../../vad/endpointer.ts'
 import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'
 
 export interface BargeInOptions {
-  /** Caller speech must last this long over a prompt before the prompt stops (coughs, clicks). */
+  /** The caller's loud audio (not the echo) must last this long over a prompt before the prompt
+   *  is held (clicks), and the model must call it speech before it is dropped (coughs). */
   minSpeechMs: number
+  /** A held prompt resumes when the model has not confirmed speech this long after the onset. */
+  confirmMs: number
   echo: Omit<EchoGateOptions, 'frameMs'>
 }
 
-export interface BargeIn {
-  /** first window of the caller's speech, and when barge-in was declared; call timeline, ms */
-  onsetMs: number
-  detectedMs: number
-}
+/**
+ * Barge-in in two steps: 'held' stops the bot's audio at the first sign of the caller (the
+ * prompt keeps its place), 'confirmed' drops it once the model agrees it is speech, 'resumed'
+ * carries the prompt on when it was a cough or a noise. Times are on the call timeline, ms.
+ */
+export type BargeInEvent =
+  | { stage: 'held'; onsetMs: number; atMs: number }
+  | { stage: 'confirmed'; onsetMs: number; atMs: number }
+  | { stage: 'resumed'; onsetMs: number; atMs: number }
 
 export interface ListenerOptions {
   vad: SileroVad
@@ -26,14 +33,14 @@ export interface ListenerOptions {
   clipDir: string
   /** The call's timeline, in ms since the answer. */
   now: () => number
-  onBargeIn: (ev: BargeIn) => void
+  onBargeIn: (ev: BargeInEvent) => void
   onError: (err: Error) => void
 }
 
 const BOT_FRAME_MS = 20
 const PRE_ROLL_MS = 300
 /** Windows in flight between the audio and the VAD's answer; the ring holds their times. */
-const RING = 64
+const RING = 128
 /** Silero's own hysteresis (the thresholds @ricky0123/vad uses). */
 const SPEECH_ON = 0.5
 const SPEECH_OFF = 0.35
@@ -56,9 +63,12 @@ export class Listener {
   private readonly endpointer: Endpointer
   private readonly rate: number
   private readonly windowSamples: number
-  // Per window in flight: when its last sample arrived, and its level.
+  // Per window in flight: when its last sample arrived, its level, and whether the echo gate
+  // took any of its audio for the caller rather than the bot's echo.
   private readonly windowEndMs = new Float64Array(RING)
   private readonly windowDb = new Float64Array(RING)
+  private readonly windowNearEnd = new Uint8Array(RING)
+  private nearEndInWindow = false
   private windowIndex = 0
   private windowFill = 0
   private windowSumSq = 0
@@ -67,7 +77,9 @@ export class Listener {
   private historyFill = 0
   private historyStartMs = 0
   private speaking = false
-  private prompt: { interruptible: boolean; runMs: number; onsetMs: number } | undefined
+  /** While the bot talks: the current run of the caller's loud audio, from its first window,
+   *  and whether the prompt is held for it. */
+  private prompt: { interruptible: boolean; onsetMs: number | undefined; held: boolean } | undefined
   private armed: Armed | undefined
   private digits = ''
   private digitsAtMs = 0
@@ -88,7 +100,7 @@ export class Listener {
 
   /** The bot is about to speak; barge-in is watched for while it does, if interruptible. */
   promptStarted(interruptible: boolean): void {
-    this.prompt = { interruptible, runMs: 0, onsetMs: 0 }
+    this.prompt = { interruptible, onsetMs: undefined, held: false }
   }
 
   promptEnded(): void {
@@ -161,6 +173,7 @@ export class Listener {
   onAudio(pcm: Int16Array): void {
     const arrivedMs = this.opts.now()
     this.remember(pcm, arrivedMs)
+    if (this.echo.onCallerFrame(pcm)) this.nearEndInWindow = true
     const W = this.windowSamples
     for (let i = 0; i < pcm.length; i++) {
       this.windowSumSq += pcm[i] * pcm[i]
@@ -170,6 +183,8 @@ export class Listener {
       this.windowEndMs[slot] = arrivedMs - ((pcm.length - 1 - i) * 1000) / this.rate
       const rms = Math.sqrt(this.windowSumSq / W)
       this.windowDb[slot] = rms > 0 ? 20 * Math.log10(rms / 32768) : -120
+      this.windowNearEnd[slot] = this.nearEndInWindow ? 1 : 0
+      this.nearEndInWindow = i < pcm.length - 1 && this.nearEndInWindow // the chunk runs on into the next window
       this.windowFill = 0
       this.windowSumSq = 0
     }
@@ -181,8 +196,9 @@ export class Listener {
     const startMs = endMs - WINDOW_MS
     this.speaking = probability >= SPEECH_ON || (this.speaking && probability >= SPEECH_OFF)
     // The bot's voice coming back on the line is not the caller.
-    const speech = this.speaking && this.echo.isNearEnd(this.windowDb[index % RING])
-    this.watchBargeIn(speech, startMs)
+    const speech = this.speaking && this.windowNearEnd[index % RING] === 1
+    const nearEnd = this.windowNearEnd[index % RING] === 1
+    this.watchBargeIn(speech, nearEnd && this.endpointer.aboveFloor(this.windowDb[index % RING]), startMs)
     if (this.digits && this.armed?.opts.digits) return
     const ev = this.endpointer.push(speech, startMs, WINDOW_MS, this.windowDb[index % RING])
     if (!ev) return
@@ -197,18 +213,38 @@ export class Listener {
     this.capturing = false
   }
 
-  private watchBargeIn(speech: boolean, startMs: number): void {
+  /**
+   * The caller's loud audio (the echo gate has removed the bot's own) that lasts the minimum
+   * holds the prompt at once; the model's probability only climbs past threshold a few windows
+   * into a word, so it confirms (drop the prompt) or clears (resume it) afterwards.
+   */
+  private watchBargeIn(speech: boolean, loud: boolean, startMs: number): void {
     const p = this.prompt
     if (!p?.interruptible) return
-    if (!speech) {
-      p.runMs = 0
+    const now = this.opts.now()
+    if (p.onsetMs === undefined) {
+      if (!loud && !speech) return
+      p.onsetMs = startMs
+    }
+    const onsetMs = p.onsetMs
+    const runMs = startMs + WINDOW_MS - onsetMs
+    if (speech && runMs >= this.opts.bargeIn.minSpeechMs) {
+      this.prompt = undefined
+      if (!p.held) this.opts.onBargeIn({ stage: 'held', onsetMs, atMs: now })
+      this.opts.onBargeIn({ stage: 'confirmed', onsetMs, atMs: now })
       return
     }
-    if (p.runMs === 0) p.onsetMs = startMs
-    p.runMs += WINDOW_MS
-    if (p.runMs < this.opts.bargeIn.minSpeechMs) return
-    this.prompt = undefined
-    this.opts.onBargeIn({ onsetMs: p.onsetMs, detectedMs: this.opts.now() })
+    if (!p.held && loud && runMs >= this.opts.bargeIn.minSpeechMs) {
+      p.held = true
+      this.opts.onBargeIn({ stage: 'held', onsetMs, atMs: now })
+      return
+    }
+    if ((!loud && !speech) || runMs >= this.opts.bargeIn.confirmMs) {
+      p.onsetMs = undefined
+      if (!p.held) return
+      p.held = false
+      this.opts.onBargeIn({ stage: 'resumed', onsetMs, atMs: now })
+    }
   }
 
   private remember(pcm: Int16Array, arrivedMs: number): void {

@@ -81,6 +81,7 @@ export class RtpSession implements ClockSubscriber {
   private connected = false
   private readonly queue: QueuedPrompt[] = []
   private talking = false
+  private held = false
   private seq = Math.floor(Math.random() * 0x10000)
   private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly ssrc = Math.floor(Math.random() * 0x100000000) >>> 0
@@ -229,6 +230,18 @@ export class RtpSession implements ClockSubscriber {
   flush(): void {
     for (const q of this.queue.splice(0)) q.done(false)
     this.talking = false
+    this.held = false
+  }
+
+  /** Hold the queued audio where it is and send silence (a suspected barge-in), until
+   *  resume() carries on from the same sample or flush() drops it. */
+  hold(): void {
+    this.held = true
+    this.talking = false
+  }
+
+  resume(): void {
+    this.held = false
   }
 
   onTick(tick: number): void {
@@ -252,7 +265,7 @@ export class RtpSession implements ClockSubscriber {
     let filled = 0
     let marker = false
     let promptStart = false
-    while (filled < line.length && this.queue.length) {
+    while (filled < line.length && this.queue.length && !this.held) {
       const q = this.queue[0]
       const n = Math.min(line.length - filled, q.line.length - q.offset)
       line.set(q.line.subarray(q.offset, q.offset + n), filled)
