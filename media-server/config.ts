@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
+// provider-config imports ConfigError back; neither module uses the other at load time
+import { parseProviderConfig, type ProviderConfig } from './providers/provider-config.ts'
 
 export type Language = 'ru' | 'en'
 
@@ -29,9 +31,15 @@ export interface Config {
   bargeIn: { minSpeechMs: number; confirmMs: number; echoTailMs: number; echoMarginDb: number }
   /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
   vad: { tickMs: number; gateDb: number }
+  /** ASR, TTS and LLM providers in order of preference (see providers/provider-config.ts); with
+   *  nothing configured: no ASR, no LLM, TTS by the embedded eSpeak NG. */
+  providers: ProviderConfig
 }
 
-const DEFAULTS: Config = {
+/** The file section named `providers` is not a tree of scalars: provider-config parses it whole. */
+const PROVIDERS_KEY = 'providers'
+
+const DEFAULTS: Omit<Config, 'providers'> = {
   sip: { host: '0.0.0.0', port: 5060 },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
@@ -84,7 +92,11 @@ export class ConfigError extends Error {}
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
   const keys = dotted.split('.')
   let node = target
-  for (const k of keys.slice(0, -1)) node = node[k] as Record<string, unknown>
+  for (const k of keys.slice(0, -1)) {
+    const next = node[k]
+    if (!next || typeof next !== 'object') throw new ConfigError(`unknown config key "${dotted}"`)
+    node = next as Record<string, unknown>
+  }
   const leaf = keys[keys.length - 1]
   if (Array.isArray(node[leaf])) {
     try {
@@ -101,13 +113,16 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   }
 }
 
-function mergeFile(cfg: Config, file: string): void {
+/** Merges the file into cfg and returns its `providers` section, left unparsed. */
+function mergeFile(cfg: Omit<Config, 'providers'>, file: string): unknown {
   let parsed: unknown
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'))
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`)
   }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`)
+  const { [PROVIDERS_KEY]: providers, ...rest } = parsed as Record<string, unknown>
   const walk = (obj: Record<string, unknown>, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix ? `${prefix}.${k}` : k
@@ -115,7 +130,8 @@ function mergeFile(cfg: Config, file: string): void {
       else setPath(cfg as unknown as Record<string, unknown>, key, v)
     }
   }
-  walk(parsed as Record<string, unknown>, '')
+  walk(rest, '')
+  return providers
 }
 
 /** First non-internal IPv4 address, so that SDP and Contact name something reachable. */
@@ -128,8 +144,9 @@ export function firstNonLoopbackAddress(): string {
 
 /** Defaults, then the JSON file named by CONFIG_FILE, then the environment. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const cfg: Config = structuredClone(DEFAULTS)
-  if (env.CONFIG_FILE) mergeFile(cfg, env.CONFIG_FILE)
+  const base = structuredClone(DEFAULTS)
+  const providersSection = env.CONFIG_FILE ? mergeFile(base, env.CONFIG_FILE) : undefined
+  const cfg: Config = { ...base, providers: parseProviderConfig(providersSection, env) }
   for (const [name, key] of ENV_KEYS) {
     const v = env[name]
     if (v !== undefined && v !== '') setPath(cfg as unknown as Record<string, unknown>, key, v)

@@ -1,0 +1,80 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig } from './config.ts'
+import { redact } from './providers/provider-config.ts'
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'))
+let files = 0
+function configFile(body: unknown): string {
+  const file = path.join(dir, `config-${files++}.json`)
+  writeFileSync(file, JSON.stringify(body))
+  return file
+}
+
+t.test('defaults: no ASR, no LLM, eSpeak NG as the only TTS', async (t) => {
+  const cfg = loadConfig({})
+  t.same(cfg.providers.asr, [])
+  t.same(cfg.providers.llm, [])
+  t.same(cfg.providers.tts.map((e) => e.type), ['espeak'])
+  t.equal(cfg.sip.port, 5060)
+})
+
+t.test('a file with a providers section loads next to the other keys', async (t) => {
+  const file = configFile({
+    sip: { port: 5070 },
+    codecs: ['PCMA', 'PCMU'],
+    providers: {
+      asr: [{ type: 'vosk', url: 'ws://127.0.0.1:2700' }, { type: 'deepgram', apiKey: 'dg-secret' }],
+      tts: [{ type: 'yandex', apiKey: 'ya-secret', folderId: 'b1g', voice: 'alena', timeouts: { connectMs: 1000 } }],
+      llm: [{ type: 'openai', baseURL: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:7b' }],
+      budgetMs: { asr: 1200 },
+      backoff: { baseMs: 1000, maxMs: 5000 },
+    },
+  })
+  const cfg = loadConfig({ CONFIG_FILE: file, SIP_PORT: '5080' })
+  t.equal(cfg.sip.port, 5080, 'the environment still wins over the file')
+  t.same(cfg.codecs, ['PCMA', 'PCMU'])
+  t.same(cfg.providers.asr.map((e) => [e.name, e.url ?? e.apiKey, e.budgetMs]), [
+    ['vosk', 'ws://127.0.0.1:2700', 1200],
+    ['deepgram', 'dg-secret', 1200],
+  ])
+  t.same(cfg.providers.tts.map((e) => e.type), ['yandex', 'espeak'], 'eSpeak NG is appended as the last resort')
+  t.equal(cfg.providers.tts[0].timeouts.connectMs, 1000)
+  t.match(cfg.providers.llm, [{ type: 'openai', url: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:7b' }])
+  t.same(cfg.providers.backoff, { baseMs: 1000, maxMs: 5000 })
+})
+
+t.test('providers from the environment alone', async (t) => {
+  const cfg = loadConfig({ VOSK_URL: 'ws://vosk:2700', ASR_PROVIDERS: 'vosk', LLM_BASE_URL: 'http://llm:8000/v1', LLM_MODEL: 'm' })
+  t.match(cfg.providers.asr, [{ type: 'vosk', name: 'vosk', url: 'ws://vosk:2700' }])
+  t.equal(cfg.providers.asr.length, 1)
+  t.match(cfg.providers.llm, [{ type: 'openai', url: 'http://llm:8000/v1', model: 'm' }])
+})
+
+t.test('a missing key names the variable that gives it', async (t) => {
+  t.throws(() => loadConfig({ ASR_PROVIDERS: 'deepgram' }), { constructor: ConfigError, message: /missing DEEPGRAM_API_KEY/ })
+  const file = configFile({ providers: { tts: [{ type: 'elevenlabs', apiKey: 'k' }] } })
+  t.throws(() => loadConfig({ CONFIG_FILE: file }), { message: /ELEVENLABS_VOICE_ID.*providers\.tts\[0\]\.voice/ })
+})
+
+t.test('bad files give a ConfigError, not a TypeError', async (t) => {
+  t.throws(() => loadConfig({ CONFIG_FILE: configFile({ providers: { asr: [{ type: 'whisper' }] } }) }), { constructor: ConfigError, message: /unknown asr provider type "whisper"/ })
+  t.throws(() => loadConfig({ CONFIG_FILE: configFile({ nosuch: { port: 1 } }) }), { constructor: ConfigError, message: /unknown config key "nosuch.port"/ })
+  t.throws(() => loadConfig({ CONFIG_FILE: configFile([1, 2]) }), { constructor: ConfigError, message: /JSON object/ })
+})
+
+t.test('redact hides keys and URL passwords', async (t) => {
+  const file = configFile({
+    providers: {
+      asr: [{ type: 'deepgram', apiKey: 'dg-secret' }],
+      llm: [{ type: 'openai', url: 'https://user:pw-secret@llm.example/v1', model: 'm', apiKey: 'sk-secret' }],
+    },
+  })
+  const cfg = loadConfig({ CONFIG_FILE: file, YANDEX_API_KEY: 'ya-secret', TTS_PROVIDERS: 'yandex' })
+  const text = JSON.stringify(redact(cfg.providers))
+  for (const secret of ['dg-secret', 'pw-secret', 'sk-secret', 'ya-secret']) t.notOk(text.includes(secret), `${secret} is hidden`)
+  t.equal(redact(cfg.providers).asr[0].apiKey, '***')
+  t.equal(cfg.providers.asr[0].apiKey, 'dg-secret', 'the config itself keeps the key')
+})
