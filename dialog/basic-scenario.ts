@@ -2,8 +2,9 @@ import type { PromptKey } from './prompts.ts'
 
 /** What the caller gave for one question. */
 export type Answer =
-  /** detectedMs: when the end of the utterance was declared (endMs + the end silence, about) */
-  | { kind: 'speech'; startMs: number; endMs: number; detectedMs: number; clipPath: string }
+  /** detectedMs: when the end of the utterance was declared (endMs + the end silence, about);
+   *  text and asrFinalMs: what the recogniser made of it and when, with an ASR provider */
+  | { kind: 'speech'; startMs: number; endMs: number; detectedMs: number; clipPath: string; text?: string; asrFinalMs?: number }
   | { kind: 'digits'; digits: string; atMs: number }
   | { kind: 'none' }
   | { kind: 'hangup' }

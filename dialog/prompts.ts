@@ -1,6 +1,6 @@
 import type { Language } from '../media-server/config.ts'
 
-export type PromptKey = 'greeting' | 'askNeed' | 'askPhone' | 'reprompt' | 'thanks' | 'goodbyeNoInput'
+export type PromptKey = 'greeting' | 'askNeed' | 'askPhone' | 'reprompt' | 'thanks' | 'goodbyeNoInput' | 'filler' | 'apology'
 
 /** The built-in scenario's words, synthesised once at start-up and cached. */
 export const PROMPTS: Record<Language, Record<PromptKey, string>> = {
@@ -11,6 +11,9 @@ export const PROMPTS: Record<Language, Record<PromptKey, string>> = {
     reprompt: 'Извините, я вас не расслышал. Повторите, пожалуйста.',
     thanks: 'Спасибо! Менеджер перезвонит вам в ближайшее время. До свидания!',
     goodbyeNoInput: 'Я вас не слышу. Перезвоните, пожалуйста, позже. До свидания!',
+    // Played when a reply runs past its latency budget, so the caller never hears dead air.
+    filler: 'Секундочку.',
+    apology: 'Извините, у меня технические трудности. Менеджер вам перезвонит. До свидания!',
   },
   en: {
     greeting: 'Hello! You have reached the sales department. I am the voice assistant. What is your name?',
@@ -19,5 +22,7 @@ export const PROMPTS: Record<Language, Record<PromptKey, string>> = {
     reprompt: 'Sorry, I did not hear you. Could you repeat that, please?',
     thanks: 'Thank you! A sales manager will call you back shortly. Goodbye!',
     goodbyeNoInput: 'I cannot hear you. Please call again later. Goodbye!',
+    filler: 'One moment.',
+    apology: 'Sorry, I am having technical difficulties. A sales manager will call you back. Goodbye!',
   },
 }

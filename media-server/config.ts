@@ -29,6 +29,9 @@ export interface Config {
   /** Caller speech over an interruptible prompt: how long before the prompt stops, and how the
    *  bot's own echo is told apart (see vad/echo-gate.ts). */
   bargeIn: { minSpeechMs: number; confirmMs: number; echoTailMs: number; echoMarginDb: number }
+  /** Latency budgets of a turn, ms: the recogniser's final after the end of the utterance, and
+   *  the reply's first audio after it (then a filler; at three budgets, the apology). */
+  budget: { asrFinalMs: number; replyMs: number }
   /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
   vad: { tickMs: number; gateDb: number }
   /** ASR, TTS and LLM providers in order of preference (see providers/provider-config.ts); with
@@ -54,6 +57,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
   bargeIn: { minSpeechMs: 64, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
+  budget: { asrFinalMs: 1500, replyMs: 1200 },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -83,6 +87,8 @@ const ENV_KEYS: Array<[string, string]> = [
   ['BARGE_IN_CONFIRM_MS', 'bargeIn.confirmMs'],
   ['ECHO_TAIL_MS', 'bargeIn.echoTailMs'],
   ['ECHO_MARGIN_DB', 'bargeIn.echoMarginDb'],
+  ['ASR_FINAL_BUDGET_MS', 'budget.asrFinalMs'],
+  ['REPLY_BUDGET_MS', 'budget.replyMs'],
   ['VAD_TICK_MS', 'vad.tickMs'],
   ['VAD_GATE_DB', 'vad.gateDb'],
 ]

@@ -38,6 +38,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2],
     registers: [this.registry],
   })
+  readonly turnBudgetOverruns = new client.Counter({
+    name: 'voice_turn_budget_overruns_total',
+    help: 'Turn stages that ran past their latency budget, by stage and the fallback taken (filler, apology)',
+    labelNames: ['stage', 'action'],
+    registers: [this.registry],
+  })
   readonly bargeIns = new client.Counter({ name: 'voice_barge_ins_total', help: 'Prompts dropped because the caller talked over them', registers: [this.registry] })
   readonly bargeInsResumed = new client.Counter({ name: 'voice_barge_ins_resumed_total', help: 'Prompts held for caller audio that the VAD did not confirm as speech (coughs, noise), then resumed', registers: [this.registry] })
   readonly bargeInReaction = new client.Histogram({

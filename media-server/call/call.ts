@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { WavFileWriter } from '../../codecs/wav.ts'
 import type { CallStore, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
-import { runBasicScenario, type Answer, type ListenOptions, type SayOptions, type ScenarioIO, type ScenarioResult } from '../../dialog/basic-scenario.ts'
+import { runBasicScenario, type Answer, type ListenOptions, type SayOptions, type ScenarioResult } from '../../dialog/basic-scenario.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
@@ -12,7 +12,12 @@ import type { Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
+import { Agent } from '../../dialog/agent/agent.ts'
+import type { KnowledgeSearch } from '../../dialog/knowledge/knowledge-base.ts'
 import type { SileroVad } from '../../vad/silero-vad.ts'
+import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.ts'
+import { SpeechPipeline } from '../providers/tts/speech-pipeline.ts'
+import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
@@ -26,12 +31,19 @@ export interface CallDeps {
   prompts: PromptLibrary
   clock: PacingClock
   vad: SileroVad
+  /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
+  providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
+  knowledge?: KnowledgeSearch
 }
 
 /** The bot turn being played: what barge-in and the first packet write into. */
 interface Speaking {
   timing: TurnTiming
   heldAtMs?: number
+  /** a streamed reply: stops its TTS and LLM on barge-in */
+  cancel?: () => void
+  /** time spent waiting for providers since the caller stopped, for the own-share figure */
+  providerMs: number
 }
 
 export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
@@ -40,7 +52,7 @@ export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
  * One answered call: the signalling dialog, its RTP session, the recording, the
  * listener and the scenario, tied to one timeline (ms since the ACK).
  */
-export class Call implements ScenarioIO {
+export class Call implements ConversationIO {
   private t0 = 0
   private ended = false
   private endReason: SipEndReason | undefined
@@ -53,7 +65,9 @@ export class Call implements ScenarioIO {
   private answeredAt: Date | undefined
   private speaking: Speaking | undefined
   /** The caller's last answer, until the bot's reply to it has gone out. */
-  private lastAnswer: { speechEndMs: number; eouMs: number; endSilenceMs: number } | undefined
+  private lastAnswer: { speechEndMs: number; eouMs: number; endSilenceMs: number; providerMs: number } | undefined
+  /** LLM agent mode: what the agent recorded, for the lead */
+  private conversation: ConversationRecord | undefined
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
@@ -77,7 +91,12 @@ export class Call implements ScenarioIO {
       clipDir: this.dir,
       now: () => this.now(),
       onBargeIn: (ev) => this.onBargeIn(ev),
-      onError: (err) => this.log.error({ err }, 'could not save an answer clip'),
+      onError: (err) => this.log.error({ err }, 'listener'),
+      asr: deps.providers?.asr && {
+        provider: deps.providers.asr,
+        language: deps.config.language === 'ru' ? 'ru-RU' : 'en-US',
+        finalTimeoutMs: deps.config.budget.asrFinalMs,
+      },
     })
     rtp.onAudio = (pcm) => {
       this.recorder?.pushCaller(pcm)
@@ -133,17 +152,33 @@ export class Call implements ScenarioIO {
     }
     this.t0 = performance.now()
     this.answeredAt = new Date()
-    const result = await runBasicScenario(this)
+    const result = await this.runDialog()
     await this.fileLead(result)
     if (!this.ended) await this.sip.hangup()
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
+  }
+
+  /** The LLM agent when an ASR and an LLM are configured, else the built-in scenario. */
+  private runDialog(): Promise<ScenarioResult> {
+    const p = this.deps.providers
+    if (!p?.asr || !p.llm) return runBasicScenario(this)
+    const record: ConversationRecord = { lead: {}, actions: [] }
+    this.conversation = record
+    const agent = new Agent({
+      profile: defaultProfile(this.deps.config.language),
+      llm: p.llm,
+      sink: recordActions(record),
+      knowledge: this.deps.knowledge,
+      logger: this.log,
+    })
+    return runConversation(this, agent)
   }
 
   async say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
     if (this.ended) return false
     const startMs = this.now()
     const pcm = this.deps.prompts.get(key)
-    const speaking: Speaking = { timing: { ttsFirstAudioMs: Math.round(this.now()) } }
+    const speaking: Speaking = { timing: { ttsFirstAudioMs: Math.round(this.now()) }, providerMs: 0 }
     this.speaking = speaking
     this.listener.promptStarted(opts.interruptible ?? true)
     const played = await this.rtp.play(pcm)
@@ -156,6 +191,83 @@ export class Call implements ScenarioIO {
     })
     if (!played) this.log.debug({ key, bargeIn: timing.bargeIn }, 'prompt cut short')
     return played
+  }
+
+  /**
+   * A reply streamed from the LLM through TTS: each clause's audio is queued as it arrives. If the
+   * first audio is not there within the reply budget (from the end of the caller's utterance), a
+   * filler phrase fills the gap; at three budgets the reply is abandoned for the apology.
+   */
+  async reply(deltas: (signal: AbortSignal) => AsyncIterable<string>, step: string): Promise<ReplyResult> {
+    const tts = this.deps.providers?.tts
+    if (this.ended || !tts) return 'failed'
+    const lang = this.deps.config.language
+    const pipeline = new SpeechPipeline({ tts, voice: lang, language: lang, sampleRate: INTERNAL_RATE })
+    const startMs = this.now()
+    const timing: TurnTiming = {}
+    const speaking: Speaking = { timing, providerMs: 0, cancel: () => pipeline.cancel() }
+    this.speaking = speaking
+    this.listener.promptStarted(true)
+    const m = this.deps.metrics
+    const said: string[] = []
+    const timed = async function* (this: Call): AsyncGenerator<string> {
+      for await (const d of deltas(pipeline.signal)) {
+        if (timing.llmFirstTokenMs === undefined) {
+          timing.llmFirstTokenMs = Math.round(this.now())
+          m.turnStage.labels('llm_first_token').observe((this.now() - startMs) / 1000)
+        }
+        said.push(d)
+        yield d
+      }
+    }.call(this)
+    const budget = this.deps.config.budget.replyMs
+    const from = this.lastAnswer?.eouMs ?? startMs
+    let abandoned = false
+    const overrun = (action: string) => {
+      const stage = timing.llmFirstTokenMs === undefined ? 'llm_first_token' : 'tts_first_audio'
+      ;(timing.overruns ??= []).push({ stage, budgetMs: budget, action })
+      m.turnBudgetOverruns.labels(stage, action).inc()
+      this.log.warn({ stage, budgetMs: budget, action }, 'reply over its latency budget')
+    }
+    const fillerTimer = setTimeout(() => {
+      overrun('filler')
+      void this.rtp.play(this.deps.prompts.get('filler'))
+    }, Math.max(0, from + budget - this.now()))
+    const giveUpTimer = setTimeout(() => {
+      overrun('apology')
+      abandoned = true
+      pipeline.cancel()
+    }, Math.max(0, from + 3 * budget - this.now()))
+    let last: Promise<boolean> = Promise.resolve(true)
+    let failed = false
+    try {
+      for await (const chunk of pipeline.speak(timed)) {
+        if (timing.ttsFirstAudioMs === undefined) {
+          timing.ttsFirstAudioMs = Math.round(this.now())
+          speaking.providerMs = this.now() - startMs
+          clearTimeout(fillerTimer)
+          clearTimeout(giveUpTimer)
+          m.turnStage.labels('tts_first_audio').observe((this.now() - startMs) / 1000)
+        }
+        last = this.rtp.play(chunk.pcm)
+      }
+    } catch (err) {
+      failed = true
+      this.log.error({ err }, 'reply failed')
+    } finally {
+      clearTimeout(fillerTimer)
+      clearTimeout(giveUpTimer)
+    }
+    const played = await last
+    this.listener.promptEnded()
+    this.speaking = undefined
+    this.turns.push({
+      who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: said.join(''), step,
+      timing, interrupted: !!timing.bargeIn,
+    })
+    if (timing.bargeIn) return 'interrupted'
+    if (abandoned || (failed && timing.ttsFirstAudioMs === undefined)) return 'failed'
+    return played ? 'played' : 'interrupted'
   }
 
   /** The first packet of a prompt left: the end of the turn's latency path. */
@@ -172,8 +284,8 @@ export class Call implements ScenarioIO {
     if (!answer) return
     this.lastAnswer = undefined
     // Everything between the caller's last word and our first packet, less the silence we
-    // wait for on purpose (and, once providers are in the loop, the time inside them).
-    const own = at - answer.speechEndMs - answer.endSilenceMs
+    // wait for on purpose and the time spent inside providers (recogniser, LLM, TTS).
+    const own = at - answer.speechEndMs - answer.endSilenceMs - answer.providerMs - s.providerMs
     s.timing.ownShareMs = Math.round(own)
     this.deps.metrics.turnOwnShare.observe(Math.max(0, own) / 1000)
     this.deps.metrics.turnStage.labels('eou_to_first_rtp').observe(Math.max(0, at - answer.eouMs) / 1000)
@@ -193,6 +305,7 @@ export class Call implements ScenarioIO {
       this.log.info({ onsetMs: Math.round(ev.onsetMs), heldMs: Math.round(ev.atMs - ev.onsetMs) }, 'not speech: prompt resumed')
     } else {
       this.rtp.flush() // the held prompt goes; the caller has the floor
+      s.cancel?.() // and a streamed reply stops generating
       s.timing.bargeIn = { onsetMs: Math.round(ev.onsetMs), heldMs: Math.round(s.heldAtMs ?? ev.atMs), confirmedMs: Math.round(ev.atMs) }
       m.bargeIns.inc()
       this.log.info(s.timing.bargeIn, 'barge-in')
@@ -203,10 +316,23 @@ export class Call implements ScenarioIO {
     if (this.ended) return { kind: 'hangup' }
     const answer = await this.listener.listen(opts)
     if (answer.kind === 'speech') {
-      const timing = { speechEndMs: Math.round(answer.endMs), eouMs: Math.round(answer.detectedMs) }
-      this.lastAnswer = { speechEndMs: answer.endMs, eouMs: answer.detectedMs, endSilenceMs: opts.turn?.endSilenceMs ?? this.deps.config.listen.endSilenceMs }
+      const timing: TurnTiming = { speechEndMs: Math.round(answer.endMs), eouMs: Math.round(answer.detectedMs) }
+      const asrWaitMs = answer.asrFinalMs !== undefined ? Math.max(0, answer.asrFinalMs - answer.detectedMs) : 0
+      if (answer.asrFinalMs !== undefined) {
+        timing.asrFinalMs = Math.round(answer.asrFinalMs)
+        this.deps.metrics.turnStage.labels('asr_final').observe(asrWaitMs / 1000)
+      }
+      this.lastAnswer = {
+        speechEndMs: answer.endMs,
+        eouMs: answer.detectedMs,
+        endSilenceMs: opts.turn?.endSilenceMs ?? this.deps.config.listen.endSilenceMs,
+        providerMs: asrWaitMs,
+      }
       this.deps.metrics.turnStage.labels('speech_end_to_eou').observe(Math.max(0, answer.detectedMs - answer.endMs) / 1000)
-      this.turns.push({ who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot, timing })
+      this.turns.push({
+        who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot, timing,
+        ...(answer.text !== undefined && { text: answer.text }),
+      })
     } else if (answer.kind === 'digits') {
       const at = Math.round(answer.atMs)
       this.turns.push({ who: 'caller', startMs: at, endMs: Math.round(this.now()), text: answer.digits, step: opts.slot })
@@ -246,8 +372,9 @@ export class Call implements ScenarioIO {
       if (a.kind === 'speech') clips[slot] = a.clipPath
       if (a.kind === 'digits') phoneDigits = a.digits
     }
-    if (!Object.keys(clips).length && !phoneDigits) return
-    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, outcome: result.outcome }))
+    const slots = this.conversation && { ...this.conversation.lead, agentActions: this.conversation.actions }
+    if (!Object.keys(clips).length && !phoneDigits && !slots) return
+    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: result.outcome }))
   }
 
   /** Tear down media and write the final record. Safe to call once, whatever happened. */

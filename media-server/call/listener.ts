@@ -4,6 +4,7 @@ import type { Answer, ListenOptions, TurnTaking } from '../../dialog/basic-scena
 import { EchoGate, type EchoGateOptions } from '../../vad/echo-gate.ts'
 import { Endpointer } from '../../vad/endpointer.ts'
 import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'
+import type { AsrProvider, AsrStream } from '../providers/types.ts'
 
 export interface BargeInOptions {
   /** The caller's loud audio (not the echo) must last this long over a prompt before the prompt
@@ -35,6 +36,14 @@ export interface ListenerOptions {
   now: () => number
   onBargeIn: (ev: BargeInEvent) => void
   onError: (err: Error) => void
+  /** streams each utterance to the recogniser while it is spoken; the clip is kept as well */
+  asr?: { provider: AsrProvider; language: string; finalTimeoutMs: number }
+}
+
+/** The recogniser's view of the utterance being spoken. */
+interface Recognition {
+  stream: AsrStream
+  text: Promise<{ text: string; atMs: number } | undefined>
 }
 
 const BOT_FRAME_MS = 20
@@ -84,6 +93,7 @@ export class Listener {
   private digits = ''
   private digitsAtMs = 0
   private capturing = false
+  private recognition: Recognition | undefined
 
   constructor(private readonly opts: ListenerOptions) {
     this.rate = opts.sampleRate
@@ -133,6 +143,7 @@ export class Listener {
 
   close(): void {
     this.cancel()
+    this.recognition?.stream.cancel()
     this.stream.close()
   }
 
@@ -173,6 +184,7 @@ export class Listener {
   onAudio(pcm: Int16Array): void {
     const arrivedMs = this.opts.now()
     this.remember(pcm, arrivedMs)
+    this.recognition?.stream.write(pcm.slice())
     if (this.echo.onCallerFrame(pcm)) this.nearEndInWindow = true
     const W = this.windowSamples
     for (let i = 0; i < pcm.length; i++) {
@@ -204,13 +216,39 @@ export class Listener {
     if (!ev) return
     if (ev.type === 'start') {
       this.capturing = true
+      this.startRecognition(ev.atMs)
       const turn = this.armed?.turn
       if (turn) this.restartTimer(turn.maxUtteranceMs + turn.endSilenceMs + 1000)
       return
     }
     const detectedMs = this.opts.now()
-    if (this.capturing && this.armed) void this.saveClip(ev.startMs, ev.endMs, detectedMs)
+    const recognition = this.recognition
+    this.recognition = undefined
+    recognition?.stream.end()
+    if (this.capturing && this.armed) void this.saveClip(ev.startMs, ev.endMs, detectedMs, recognition)
+    else recognition?.stream.cancel()
     this.capturing = false
+  }
+
+  /** A new utterance: open the recogniser's stream and send it the audio since the onset. */
+  private startRecognition(startMs: number): void {
+    const asr = this.opts.asr
+    if (!asr) return
+    this.recognition?.stream.cancel()
+    const stream = asr.provider.stream({ language: asr.language, sampleRate: this.opts.sampleRate })
+    const from = Math.max(0, Math.round(((startMs - this.historyStartMs - 100) * this.rate) / 1000))
+    stream.write(this.history.slice(from, this.historyFill))
+    const text = (async () => {
+      const finals: string[] = []
+      try {
+        for await (const r of stream.results()) if (r.final && r.text) finals.push(r.text)
+      } catch (err) {
+        this.opts.onError(err as Error) // the clip still answers: recording mode for this turn
+        return undefined
+      }
+      return finals.length ? { text: finals.join(' '), atMs: this.opts.now() } : undefined
+    })()
+    this.recognition = { stream, text }
   }
 
   /**
@@ -247,6 +285,18 @@ export class Listener {
     }
   }
 
+  /** The recogniser's final, or nothing once its budget has passed (the turn goes on without it). */
+  private async finalOf(r: Recognition): Promise<{ text: string; atMs: number } | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.opts.asr!.finalTimeoutMs)
+    })
+    const heard = await Promise.race([r.text, late])
+    clearTimeout(timer)
+    if (!heard) r.stream.cancel()
+    return heard
+  }
+
   private remember(pcm: Int16Array, arrivedMs: number): void {
     const h = this.history
     if (this.historyFill + pcm.length > h.length) {
@@ -262,7 +312,7 @@ export class Listener {
     this.historyFill += pcm.length
   }
 
-  private async saveClip(startMs: number, endMs: number, detectedMs: number): Promise<void> {
+  private async saveClip(startMs: number, endMs: number, detectedMs: number, recognition?: Recognition): Promise<void> {
     const armed = this.armed
     if (!armed) return
     const rate = this.rate
@@ -275,7 +325,8 @@ export class Listener {
     clearTimeout(armed.timer)
     try {
       await writeFile(clipPath, encodeWav(clip, rate, 1))
-      armed.resolve({ kind: 'speech', startMs, endMs, detectedMs, clipPath })
+      const heard = recognition && (await this.finalOf(recognition))
+      armed.resolve({ kind: 'speech', startMs, endMs, detectedMs, clipPath, ...(heard && { text: heard.text, asrFinalMs: heard.atMs }) })
     } catch (err) {
       this.opts.onError(err as Error)
       armed.resolve({ kind: 'none' })
