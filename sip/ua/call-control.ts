@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { Remote } from '../message/types.ts'
 
 /** How an ended call ended, from the signalling point of view. */
-export type SipEndReason = 'remote-bye' | 'local-bye' | 'cancelled' | 'rejected' | 'ack-timeout' | 'bye-failed' | 'shutdown'
+export type SipEndReason = 'remote-bye' | 'local-bye' | 'cancelled' | 'rejected' | 'ack-timeout' | 'bye-failed' | 'shutdown' | 'transferred'
 
 export interface InboundCallEvents {
   /** The caller cancelled before we answered (a 487 has been sent). */
@@ -35,6 +35,64 @@ export interface InboundCall extends EventEmitter<InboundCallEvents> {
   reject(status: number, reason?: string): void
   /** BYE after the answer; before it, a 480 final response. */
   hangup(): Promise<void>
+  /**
+   * Blind transfer of the answered call (RFC 3515 REFER, RFC 5589 §6): resolves when the
+   * transferee reports the outcome, or, with `bridge`, when the fallback leg is answered.
+   * Never rejects; a transfer that cannot be tried resolves `{ ok: false }`.
+   */
+  transfer(target: string, opts?: TransferOptions): Promise<TransferResult>
+}
+
+export interface TransferOptions {
+  /** Host (and port) of the trunk that a bare phone number is sent to: sip:<number>@<domain>. */
+  domain?: string
+  /** How long to wait for the final NOTIFY after the REFER was accepted (default 30 s). */
+  notifyTimeoutMs?: number
+  /**
+   * Fallback when the caller's UA refuses the REFER (a final 4xx-6xx other than 481): dial the
+   * target from the server with this offer and tie the two dialogs together.
+   */
+  bridge?: { sdp: string; ringTimeoutMs?: number }
+}
+
+export type TransferResult =
+  /** The transferee reached the target (2xx sipfrag); our leg has been hung up. */
+  | { ok: true; method: 'refer' }
+  /** REFER refused, the target answered our INVITE: the caller's media must be relayed to `leg.answer`. */
+  | { ok: true; method: 'bridge'; leg: OutboundCall; referStatus: number }
+  /** `status` is the REFER's, the sipfrag's or the fallback INVITE's final status when there was one. */
+  | { ok: false; reason: string; status?: number }
+
+export interface OutboundCallEvents {
+  /** The callee hung up (our 200 to its BYE has been sent). */
+  bye: []
+  ended: [reason: SipEndReason]
+}
+
+/** A call the server placed (UAC side), established: the callee answered and we sent the ACK. */
+export interface OutboundCall extends EventEmitter<OutboundCallEvents> {
+  readonly sipCallId: string
+  readonly targetUri: string
+  readonly remote: Remote
+  /** The callee's SDP from its 2xx. */
+  readonly answer: string
+  hangup(): Promise<void>
+}
+
+export interface DialOptions {
+  /** Our SDP offer. */
+  sdp: string
+  /** User part for From and Contact (default "agent"). */
+  fromUser?: string
+  /** CANCEL when no final response comes in this time (default 60 s). */
+  ringTimeoutMs?: number
+}
+
+/** An outbound INVITE that did not end in an established call. */
+export class DialError extends Error {
+  constructor(readonly status: number | 'timeout' | 'cancelled', message: string) {
+    super(message)
+  }
 }
 
 export interface CallControlEvents {
@@ -50,4 +108,6 @@ export interface CallControl extends EventEmitter<CallControlEvents> {
   stop(): Promise<void>
   /** Where SIP actually listens (the port is resolved when SIP_PORT is 0). */
   readonly address: { host: string; port: number }
+  /** Places an outbound call to a sip: URI; rejects with DialError unless it is answered. */
+  dial(target: string, opts: DialOptions): Promise<OutboundCall>
 }

@@ -10,10 +10,13 @@ import { DEFAULT_TIMERS, type SipTimers } from '../transaction/timers.ts'
 import { clientTransactionKey, serverTransactionKey } from '../transaction/transaction-key.ts'
 import { TransportLayer } from '../transport/transport-layer.ts'
 import type { SipStats } from '../transport/stats.ts'
-import type { CallControl, CallControlEvents } from './call-control.ts'
+import type { CallControl, CallControlEvents, DialOptions, OutboundCall } from './call-control.ts'
+import { ClientCall } from './client-call.ts'
+import { InviteClientTransaction } from './invite-client.ts'
 import { ServerCall } from './server-call.ts'
+import { uriRemote } from './transfer-target.ts'
 import { ALLOW, checkRequest } from './uas-checks.ts'
-import type { UaContext } from './ua-context.ts'
+import type { DialogUsage, UaContext } from './ua-context.ts'
 
 export interface EmbeddedCallControlOptions {
   host: string
@@ -37,8 +40,11 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   readonly local: LocalAddress
   private readonly transport: TransportLayer
   private readonly serverTxs = new Map<string, ServerTx>()
-  private readonly clientTxs = new Map<string, NonInviteClientTransaction>()
-  private readonly calls = new Map<string, ServerCall>()
+  private readonly clientTxs = new Map<string, NonInviteClientTransaction | InviteClientTransaction>()
+  /** Every dialog by id: inbound calls (from their INVITE) and outbound ones (from their 2xx). */
+  private readonly calls = new Map<string, DialogUsage>()
+  /** Outbound calls still ringing: stop() cancels them. */
+  private readonly pendingDials = new Set<ClientCall>()
 
   constructor(opts: EmbeddedCallControlOptions) {
     super()
@@ -60,7 +66,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.calls.values()].map((c) => c.hangup()))
+    await Promise.allSettled([...this.calls.values(), ...this.pendingDials].map((c) => c.hangup()))
     for (const tx of this.serverTxs.values()) tx.terminate()
     for (const tx of this.clientTxs.values()) tx.terminate()
     await this.transport.close()
@@ -89,6 +95,30 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       this.clientTxs.set(key, tx)
       tx.start()
     })
+  }
+
+  invite(rq: SipRequest, remote: Remote, onResponse: (res: SipResponse) => void, onTimeout: () => void): void {
+    const key = clientTransactionKey(rq)
+    const tx = new InviteClientTransaction(rq, remote.protocol === 'TCP', this.timers,
+      (m) => this.send(m, remote), onResponse, onTimeout, () => this.clientTxs.delete(key))
+    this.clientTxs.set(key, tx)
+    tx.start()
+  }
+
+  /** Places a call to a sip: URI (resolved with the system resolver, port 5060 by default). */
+  async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
+    const call = new ClientCall(this, target, await uriRemote(target), opts)
+    this.pendingDials.add(call)
+    try {
+      await call.start()
+    } finally {
+      this.pendingDials.delete(call)
+    }
+    return call
+  }
+
+  dialogCreated(usage: DialogUsage): void {
+    this.calls.set(usage.dialog.id, usage)
   }
 
   dialogGone(d: Dialog): void {
@@ -151,7 +181,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (!(invite instanceof InviteServerTransaction)) return tx.respond(makeResponse(rq, 481))
     tx.respond(makeResponse(rq, 200))
     for (const call of this.calls.values()) {
-      if (call.sipCallId === rq.headers['call-id'] && call.dialog.remoteTag === (rq.headers.from.params.tag ?? '')) call.onCancel()
+      if (call instanceof ServerCall && call.sipCallId === rq.headers['call-id'] && call.dialog.remoteTag === (rq.headers.from.params.tag ?? '')) call.onCancel()
     }
   }
 

@@ -4,13 +4,14 @@ import { makeResponse } from '../message/serialize.ts'
 import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, newTag } from '../dialog/dialog.ts'
 import type { InviteServerTransaction } from '../transaction/invite-server.ts'
-import type { NonInviteServerTransaction } from '../transaction/non-invite-server.ts'
 import { Retransmitter } from '../transaction/timers.ts'
-import type { InboundCall, InboundCallEvents, SipEndReason } from './call-control.ts'
+import { DialError, type InboundCall, type InboundCallEvents, type SipEndReason, type TransferOptions, type TransferResult } from './call-control.ts'
+import { ReferSubscription } from './refer-subscription.ts'
+import { transferTargetUri } from './transfer-target.ts'
 import { ALLOW } from './uas-checks.ts'
-import type { UaContext } from './ua-context.ts'
+import type { DialogUsage, ServerTx, UaContext } from './ua-context.ts'
 
-type ServerTx = InviteServerTransaction | NonInviteServerTransaction
+const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
 
 /** A 2xx to an INVITE that is retransmitted until its ACK arrives (RFC 3261 §13.3.1.4). */
 interface PendingOk {
@@ -23,7 +24,7 @@ interface PendingOk {
  * The UAS side of one call: the INVITE server transaction, the dialog it creates,
  * the 2xx retransmissions, and the requests the caller sends inside the dialog.
  */
-export class ServerCall extends EventEmitter<InboundCallEvents> implements InboundCall {
+export class ServerCall extends EventEmitter<InboundCallEvents> implements InboundCall, DialogUsage {
   readonly dialog: Dialog
   readonly sipCallId: string
   readonly fromUri: string
@@ -32,6 +33,7 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   readonly offer: string | undefined
   private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
   private pendingOk: PendingOk | undefined
+  private referSub: ReferSubscription | undefined
   private readonly log: Logger
 
   constructor(
@@ -103,6 +105,62 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     await this.sendBye('local-bye')
   }
 
+  async transfer(target: string, opts: TransferOptions = {}): Promise<TransferResult> {
+    if (this.state !== 'confirmed') return { ok: false, reason: `cannot transfer a call in state ${this.state}` }
+    if (this.referSub && !this.referSub.settled) return { ok: false, reason: 'a transfer is already in progress' }
+    let uri: string
+    try {
+      uri = transferTargetUri(target, opts.domain)
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message }
+    }
+    // Created before the REFER goes out: a NOTIFY may overtake the 202.
+    const sub = new ReferSubscription()
+    this.referSub = sub
+    const onEnded = () => sub.finish({ ok: false, reason: 'the call ended during the transfer' })
+    this.once('ended', onEnded)
+    try {
+      const refer = this.dialog.createRequest('REFER')
+      refer.headers['refer-to'] = `<${uri}>`
+      refer.headers['referred-by'] = `<${this.dialog.localUri.uri}>`
+      this.log.info({ target: uri }, 'REFER sent')
+      const res = await this.ctx.request(refer, this.remote)
+      if (res === 'timeout') return { ok: false, reason: 'no response to the REFER' }
+      if (res.status >= 300) {
+        sub.finish({ ok: false, reason: 'REFER refused', status: res.status })
+        this.log.info({ status: res.status }, 'REFER refused')
+        // 481: the dialog is gone on the caller's side, there is nobody left to bridge.
+        if (opts.bridge && res.status !== 481 && this.state === 'confirmed') return await this.bridge(uri, opts.bridge, res.status)
+        return { ok: false, reason: `REFER refused: ${res.status} ${res.reason}`.trim(), status: res.status }
+      }
+      sub.accepted(opts.notifyTimeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS)
+      const outcome = await sub.outcome
+      this.log.info({ outcome }, 'transfer outcome')
+      // RFC 5589 §6: the transferor ends its leg once the transferee reached the target.
+      if (outcome.ok) await this.sendBye('transferred')
+      return outcome
+    } finally {
+      this.off('ended', onEnded)
+    }
+  }
+
+  /** REFER refused: place the call to the target ourselves; the two dialogs then end together. */
+  private async bridge(uri: string, bridge: NonNullable<TransferOptions['bridge']>, referStatus: number): Promise<TransferResult> {
+    try {
+      const leg = await this.ctx.dial(uri, { sdp: bridge.sdp, fromUser: this.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
+      if (this.state !== 'confirmed') {
+        void leg.hangup()
+        return { ok: false, reason: 'the call ended while the target answered' }
+      }
+      leg.once('ended', () => void this.hangup())
+      this.once('ended', () => void leg.hangup())
+      return { ok: true, method: 'bridge', leg, referStatus }
+    } catch (err) {
+      const status = err instanceof DialError && typeof err.status === 'number' ? err.status : undefined
+      return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call failed: ${(err as Error).message}`, ...(status ? { status } : {}) }
+    }
+  }
+
   private async sendBye(reason: SipEndReason): Promise<void> {
     if (this.state === 'ended') return
     this.pendingOk?.retransmitter.stop()
@@ -152,9 +210,21 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
         tx.respond(this.response(rq, 200))
         this.emit('info', String(rq.headers['content-type'] ?? ''), rq.content)
         return
+      case 'NOTIFY':
+        return this.onNotify(rq, tx)
       default:
         tx.respond(this.response(rq, 200, { Allow: ALLOW }))
     }
+  }
+
+  /** NOTIFY for the refer subscription of our REFER (RFC 3515 §2.4.4); anything else is refused. */
+  private onNotify(rq: SipRequest, tx: ServerTx): void {
+    if (!/^\s*refer\b/i.test(String(rq.headers.event ?? ''))) return tx.respond(this.response(rq, 489))
+    const sub = this.referSub
+    if (!sub || sub.closed) return tx.respond(this.response(rq, 481))
+    tx.respond(this.response(rq, 200))
+    sub.onNotify(rq.content, rq.headers['subscription-state'])
+    if (sub.closed) this.referSub = undefined
   }
 
   private onReinvite(rq: SipRequest, tx: InviteServerTransaction): void {

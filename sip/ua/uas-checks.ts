@@ -1,11 +1,12 @@
 import type { SipRequest } from '../message/types.ts'
 
 /** Methods this endpoint implements, as advertised in Allow. */
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO'] as const
+// NOTIFY: only inside a dialog, for the subscription a REFER of ours created.
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO', 'NOTIFY'] as const
 export const ALLOW = ALLOWED_METHODS.join(', ')
 
 /** Methods we know but do not serve here (we are no registrar, no presence server). */
-const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'UPDATE', 'PRACK', 'REFER'])
+const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'MESSAGE', 'SUBSCRIBE', 'PUBLISH', 'UPDATE', 'PRACK', 'REFER'])
 const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel'])
 /** Option tags we understand in Require (RFC 3261 §8.2.2.3); none so far. */
 const SUPPORTED_EXTENSIONS = new Set<string>()

@@ -1,0 +1,71 @@
+// The relay between two real UDP peers on loopback: bytes untouched both ways, symmetric
+// latching to the peer's real source port, strangers dropped.
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import t from 'tap'
+import { writeRtpHeader, RTP_HEADER_BYTES } from './packet.ts'
+import { RtpRelay } from './rtp-relay.ts'
+
+async function socket(): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  return s
+}
+
+function rtp(seq: number, ssrc: number): Buffer {
+  const b = Buffer.alloc(RTP_HEADER_BYTES + 160, seq & 0xff)
+  writeRtpHeader(b, { marker: false, payloadType: 0, sequenceNumber: seq, timestamp: seq * 160, ssrc })
+  return b
+}
+
+t.test('RtpRelay forwards datagrams unchanged both ways', async (t) => {
+  const [relayA, relayB, caller, seller] = await Promise.all([socket(), socket(), socket(), socket()])
+  t.teardown(() => [relayA, relayB, caller, seller].forEach((s) => s.close()))
+  // The caller's SDP names a port it does not send from: the relay must latch to the real one.
+  const relay = new RtpRelay(
+    { socket: relayA, remote: { address: '127.0.0.1', port: 9 } },
+    { socket: relayB, remote: { address: '127.0.0.1', port: seller.address().port } },
+  )
+  t.throws(() => new RtpRelay({ socket: relayA, remote: { address: '127.0.0.1', port: 1 } }, { socket: relayA, remote: { address: '127.0.0.1', port: 2 } }))
+  relay.start()
+
+  const atSeller: Buffer[] = []
+  const atCaller: Buffer[] = []
+  seller.on('message', (m) => {
+    atSeller.push(m)
+    seller.send(m, relayB.address().port, '127.0.0.1') // echo, as the test's seller phone does
+  })
+  caller.on('message', (m) => atCaller.push(m))
+  const sent = Array.from({ length: 20 }, (_, i) => rtp(65530 + i, 0xcafe0001))
+  for (const p of sent) caller.send(p, relayA.address().port, '127.0.0.1')
+  while (atCaller.length < sent.length) await once(caller, 'message')
+  t.same(atSeller.map((b) => b.toString('hex')), sent.map((b) => b.toString('hex')), 'the seller got every packet byte for byte, in order')
+  t.same(atCaller.map((b) => b.toString('hex')), sent.map((b) => b.toString('hex')), 'the echo came back to the caller\'s real port unchanged')
+  t.equal(relay.remotes.a.port, caller.address().port, 'latched to the caller\'s source port')
+  t.same({ aToB: relay.counts.aToB, bToA: relay.counts.bToA }, { aToB: 20, bToA: 20 })
+
+  relay.stop()
+  caller.send(rtp(1, 1), relayA.address().port, '127.0.0.1')
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal(relay.counts.aToB, 20, 'nothing is forwarded after stop()')
+})
+
+t.test('RtpRelay drops datagrams from anyone but the peers', async (t) => {
+  const [relayA, relayB, seller] = await Promise.all([socket(), socket(), socket()])
+  const stranger = dgram.createSocket('udp4')
+  await new Promise<void>((r) => stranger.bind(0, '127.0.0.2', r))
+  t.teardown(() => [relayA, relayB, seller, stranger].forEach((s) => s.close()))
+  const relay = new RtpRelay(
+    { socket: relayA, remote: { address: '127.0.0.1', port: 9 } },
+    { socket: relayB, remote: { address: '127.0.0.1', port: seller.address().port } },
+  )
+  relay.start()
+  t.teardown(() => relay.stop())
+  let got = 0
+  seller.on('message', () => got++)
+  stranger.send(rtp(1, 2), relayA.address().port, '127.0.0.1')
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal(got, 0, 'a stranger\'s packet is not forwarded')
+  t.equal(relay.counts.dropped, 1)
+  t.equal(relay.remotes.a.port, 9, 'and does not move the latch')
+})
