@@ -54,7 +54,7 @@ export interface TurnTiming {
    *  silence and the time spent inside providers: what the media server itself added */
   ownShareMs?: number;
   /** stages that ran past their budget, and what was done about it */
-  overruns?: Array<{ stage: string; budgetMs: number; action: string }>;
+  overruns?: Array<{ stage: string; budgetMs: number; action: string; atMs: number }>;
   /** bot turns cut by the caller: speech onset, when the bot's audio stopped (held), when the
    *  VAD confirmed it was speech and the prompt was dropped */
   bargeIn?: { onsetMs: number; heldMs: number; confirmedMs: number };
@@ -213,6 +213,11 @@ const PATCH_COLUMNS = {
  */
 export class CallStore {
   constructor(private readonly db: SqlDriver) {}
+
+  /** The database itself, for modules that keep their own tables in it (the knowledge base). */
+  get driver(): SqlDriver {
+    return this.db;
+  }
 
   async createCall(c: NewCall): Promise<void> {
     await this.db.query(

@@ -225,7 +225,7 @@ export class Call implements ConversationIO {
     let abandoned = false
     const overrun = (action: string) => {
       const stage = timing.llmFirstTokenMs === undefined ? 'llm_first_token' : 'tts_first_audio'
-      ;(timing.overruns ??= []).push({ stage, budgetMs: budget, action })
+      ;(timing.overruns ??= []).push({ stage, budgetMs: budget, action, atMs: Math.round(this.now()) })
       m.turnBudgetOverruns.labels(stage, action).inc()
       this.log.warn({ stage, budgetMs: budget, action }, 'reply over its latency budget')
     }
@@ -281,8 +281,9 @@ export class Call implements ConversationIO {
     if (!s || s.timing.firstRtpMs !== undefined) return
     s.timing.firstRtpMs = Math.round(at)
     const answer = this.lastAnswer
-    if (!answer) return
     this.lastAnswer = undefined
+    // A filler is not the reply: the own share is only meaningful for a reply within budget.
+    if (!answer || s.timing.overruns) return
     // Everything between the caller's last word and our first packet, less the silence we
     // wait for on purpose and the time spent inside providers (recogniser, LLM, TTS).
     const own = at - answer.speechEndMs - answer.endSilenceMs - answer.providerMs - s.providerMs

@@ -1,0 +1,115 @@
+// LLM agent mode end to end: SIPp calls and streams the caller's answers; the server streams
+// each utterance to a local server speaking the Vosk WebSocket protocol, hands the text to a local
+// server speaking the OpenAI chat-completions wire format (SSE), and speaks the reply through
+// eSpeak NG. The reply must carry what the recogniser returned. A second call has the LLM answer
+// late: the filler phrase must go out within the reply budget.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { FINAL_TEXT, startVoskServer } from '../media-server/providers/asr/local-servers.ts'
+import { chatChunk, SSE_DONE, SSE_HEADERS } from '../media-server/providers/tts/wire-servers.ts'
+import { buildCallerScript } from './helpers/caller-audio.ts'
+import { renderScenario } from './helpers/scenario-file.ts'
+import { startServerProcess } from './helpers/server-process.ts'
+import { runSipp } from './helpers/sipp.ts'
+
+const RTP_MIN = 31500
+const RTP_MAX = 31599
+
+interface LlmServer {
+  url: string
+  requests: Array<{ model: string; messages: Array<{ role: string; content: string | null }> }>
+  close(): Promise<void>
+}
+
+/** Turn 1: "Вы сказали: <the caller's words>." Turn 2: goodbye and end_call (the call ends). */
+async function startLlmServer(firstTokenDelayMs: number): Promise<LlmServer> {
+  const requests: LlmServer['requests'] = []
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', async () => {
+      const r = JSON.parse(body)
+      requests.push(r)
+      const users = r.messages.filter((m: { role: string }) => m.role === 'user')
+      const lastUser = users[users.length - 1]?.content ?? ''
+      const toolTurn = r.messages[r.messages.length - 1]?.role === 'tool'
+      res.writeHead(200, SSE_HEADERS)
+      if (users.length === 1 && !toolTurn) {
+        await new Promise((resolve) => setTimeout(resolve, firstTokenDelayMs))
+        for (const piece of ['Вы сказали: ', lastUser, '. ', 'Чем я могу помочь?']) res.write(chatChunk({ content: piece }))
+        res.write(chatChunk({}, 'stop'))
+      } else {
+        res.write(chatChunk({ content: 'Спасибо, до свидания!' }))
+        res.write(chatChunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'end_call', arguments: '{"outcome":"qualified"}' } }] }))
+        res.write(chatChunk({}, 'tool_calls'))
+      }
+      res.end(SSE_DONE)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  }
+}
+
+async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs: number }) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-llm-'))
+  const script = await buildCallerScript(dataDir, 'ru', 700)
+  const vosk = await startVoskServer()
+  const llm = await startLlmServer(opts.firstTokenDelayMs)
+  t.teardown(async () => {
+    await vosk.close()
+    await llm.close()
+  })
+  const server = await startServerProcess({
+    DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru',
+    ASR_PROVIDERS: 'vosk', VOSK_URL: vosk.url, LLM_BASE_URL: llm.url, LLM_MODEL: 'local-test', LLM_API_KEY: 'sk-test-secret',
+    REPLY_BUDGET_MS: String(opts.replyBudgetMs), LISTEN_NO_INPUT_MS: '4000',
+  })
+  t.teardown(() => server.stop())
+  const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 40) * 1000) })
+  const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '32500'])
+  t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-300)})`)
+  const list = (await server.api('/api/calls')).body.calls
+  const call = (await server.api(`/api/calls/${list[0].id}`)).body
+  t.notOk(JSON.stringify(call).includes('sk-test-secret'), 'the API key is not in the call record')
+  t.notOk(server.logs.join('\n').includes('sk-test-secret'), 'the API key is not in the logs')
+  return { call, vosk, llm }
+}
+
+t.test('the bot\'s reply depends on what the recogniser returned', async (t) => {
+  const { call, vosk, llm } = await llmCall(t, { firstTokenDelayMs: 0, replyBudgetMs: 8000 })
+  t.ok(vosk.sessions.length >= 1, `the utterances were streamed to the recogniser (${vosk.sessions.length} streams)`)
+  t.ok(vosk.sessions[0].audio.length > 16000, `audio reached it (${vosk.sessions[0].audio.length} bytes)`)
+  t.equal(llm.requests[0]?.model, 'local-test')
+  t.equal(llm.requests[0]?.messages.find((m) => m.role === 'user')?.content, FINAL_TEXT, 'the LLM got the recognised text')
+  const caller = call.turns.find((x: any) => x.who === 'caller' && x.step === 'turn1')
+  t.equal(caller?.text, FINAL_TEXT, 'the caller turn carries the recognised text')
+  t.ok(caller?.timing?.asrFinalMs >= caller?.timing?.eouMs, 'ASR final recorded after the end of the utterance')
+  const reply = call.turns.find((x: any) => x.who === 'bot' && x.step === 'turn1')
+  t.match(reply?.text, new RegExp(`Вы сказали: ${FINAL_TEXT}`), `the reply speaks the recognised words: "${reply?.text}"`)
+  const timing = reply?.timing ?? {}
+  t.ok(timing.llmFirstTokenMs !== undefined && timing.ttsFirstAudioMs !== undefined && timing.firstRtpMs !== undefined, 'every stage of the reply timed')
+  t.ok(timing.llmFirstTokenMs <= timing.ttsFirstAudioMs && timing.ttsFirstAudioMs <= timing.firstRtpMs, 'stages in order')
+  t.comment(`turn 1: speech end ${caller?.timing?.speechEndMs}, EOU ${caller?.timing?.eouMs}, ASR final ${caller?.timing?.asrFinalMs}, LLM first token ${timing.llmFirstTokenMs}, TTS first audio ${timing.ttsFirstAudioMs}, first RTP ${timing.firstRtpMs}; own share ${timing.ownShareMs} ms`)
+  t.equal(call.lead?.outcome, 'lead')
+  t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['end_call'], 'the agent ended the call with end_call')
+})
+
+t.test('an LLM late past the reply budget gets the filler within the budget', async (t) => {
+  const budget = 800
+  const { call } = await llmCall(t, { firstTokenDelayMs: 3000, replyBudgetMs: budget })
+  const caller = call.turns.find((x: any) => x.who === 'caller' && x.step === 'turn1')
+  const reply = call.turns.find((x: any) => x.who === 'bot' && x.step === 'turn1')
+  const overrun = reply?.timing?.overruns?.[0]
+  t.same(overrun && { stage: overrun.stage, action: overrun.action, budgetMs: overrun.budgetMs }, { stage: 'llm_first_token', action: 'filler', budgetMs: budget })
+  t.ok(overrun.atMs - caller.timing.eouMs <= budget + 100, `filler queued ${overrun.atMs - caller.timing.eouMs} ms after the end of the utterance`)
+  t.ok(reply.timing.firstRtpMs - caller.timing.eouMs <= budget + 150, `the caller heard audio ${reply.timing.firstRtpMs - caller.timing.eouMs} ms after the end of the utterance, not ${3000} ms of silence`)
+  t.match(reply.text, /Вы сказали/, 'the late reply was still spoken after the filler')
+})
