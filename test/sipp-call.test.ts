@@ -74,6 +74,11 @@ for (const { codec, pt } of CODECS) t.test(`a SIPp caller answers the built-in s
   t.equal(call.callerId, '79161234567')
   const callerTurns = call.turns.filter((x: any) => x.who === 'caller')
   t.same(callerTurns.map((x: any) => x.step), ['name', 'need', 'phone'], 'each answer is a caller turn')
+  // The media server's own share of each turn: caller's end of speech -> first RTP of the next
+  // prompt, less the end-of-utterance silence (no providers in this scenario).
+  const shares = call.turns.filter((x: any) => x.who === 'bot' && x.timing?.ownShareMs !== undefined).map((x: any) => x.timing.ownShareMs)
+  t.equal(shares.length, 3, 'every prompt that answers the caller has its own share timed')
+  t.comment(`own share per turn (ms): ${shares.join(', ')}; speech end -> EOU: ${callerTurns.map((x: any) => x.timing.eouMs - x.timing.speechEndMs).join(', ')}`)
   for (const turn of callerTurns) {
     t.ok(turn.clipPath && existsSync(turn.clipPath), `clip for ${turn.step} saved`)
     t.ok(turn.endMs - turn.startMs > 400, `${turn.step} answer lasts ${turn.endMs - turn.startMs} ms`)
