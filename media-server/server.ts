@@ -1,15 +1,19 @@
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { openStore } from '../crm/open-store.ts'
+import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
-import { CallManager } from './call/call-manager.ts'
+import { CallManager, type CallManagerDeps } from './call/call-manager.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
 import type { Config } from './config.ts'
 import { createHttpServer } from './http/http-server.ts'
+import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
+import { createProviders, type CallProviders } from './providers/factories.ts'
+import { redact } from './providers/provider-config.ts'
 import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
 import { RtpPortPool } from './rtp/port-pool.ts'
 import { EspeakTts } from './tts/espeak.ts'
@@ -21,12 +25,16 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-/** Wires the process together: storage, prompts, clock, SIP, calls, HTTP. */
+/** Wires the process together: providers, storage, knowledge, prompts, clock, SIP, calls, HTTP. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
   const metrics = new Metrics()
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   const tts = new EspeakTts({ logger })
+  // before any I/O: a provider its adapter rejects stops the start with nothing left open
+  const providers = createProviders(config, { registry: metrics.registry, logger, espeak: tts })
+  logger.info({ providers: redact(config.providers) }, 'providers')
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
+  const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
   const vad = await SileroVad.load({
@@ -46,10 +54,30 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger: logger.child({ component: 'sip' }),
     stats: metrics.sipStats(),
   })
-  const calls = new CallManager(sip, { config, logger, metrics, store, prompts, clock, portPool, vad })
+  // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
+  const callDeps: CallManagerDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
+    config,
+    logger,
+    metrics,
+    store,
+    prompts,
+    clock,
+    portPool,
+    vad,
+    providers,
+    knowledge,
+  }
+  const calls = new CallManager(sip, callDeps)
   await sip.start()
 
-  const http = createHttpServer({ store, metrics, calls, logger, ready: async () => prompts.ready && (await store.ping()) })
+  const http = createHttpServer({
+    store,
+    metrics,
+    calls,
+    logger,
+    ready: async () => prompts.ready && (await store.ping()),
+    knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
+  })
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(config.httpPort, config.httpHost, () => resolve())
@@ -67,8 +95,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
       while (calls.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       clock.stop()
       await new Promise((r) => http.close(r))
+      await Promise.allSettled([providers.asr?.close(), providers.tts.close(), providers.llm?.close()])
       await tts.close()
       await vad.close()
+      await knowledge.close()
       await store.close()
     },
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { CallStore } from '../../crm/call-store.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
+import type { KnowledgeRoutes } from './knowledge-routes.ts'
 
 export interface HttpDeps {
   store: CallStore
@@ -11,6 +12,8 @@ export interface HttpDeps {
   logger: Logger
   /** True once SIP listens, the prompts are ready and the database answers. */
   ready: () => Promise<boolean>
+  /** /api/knowledge (upload, list, search, delete), when the knowledge base is on */
+  knowledge?: KnowledgeRoutes
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -24,7 +27,7 @@ function intParam(v: string | null, fallback: number, max: number): number {
   return v !== null && Number.isInteger(n) && n >= 0 ? Math.min(n, max) : fallback
 }
 
-/** /health, /metrics and the read-only call API of the design's contract. */
+/** /health, /metrics, the read-only call API of the design's contract and the knowledge API. */
 export function createHttpServer(deps: HttpDeps): http.Server {
   return http.createServer((req, res) => {
     handle(deps, req, res).catch((err) => {
@@ -37,6 +40,8 @@ export function createHttpServer(deps: HttpDeps): http.Server {
 
 async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost')
+  // the knowledge API takes uploads and deletes, so it goes before the read-only rest
+  if (deps.knowledge && (await deps.knowledge(req, res, url))) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     return json(res, 405, { error: 'method not allowed' })
