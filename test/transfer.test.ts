@@ -1,0 +1,150 @@
+// Transfer to a seller at the UA level: the embedded UA in-process, SIPp as the caller and as
+// the seller's phone. (a) The caller's phone carries out the REFER (202, NOTIFY 100/200
+// sipfrag): transfer() reports a REFER transfer and we hang up our leg. (b) The caller's phone
+// refuses the REFER: the UA dials the seller (second SIPp, with -rtp_echo) and an RtpRelay
+// carries the caller's RTP to the seller and the echo back, checked on the wire.
+import dgram from 'node:dgram'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import t from 'tap'
+import { RtpRelay } from '../media-server/rtp/rtp-relay.ts'
+import { writeRtpHeader, RTP_HEADER_BYTES } from '../media-server/rtp/packet.ts'
+import type { InboundCall, SipEndReason, TransferResult } from '../sip/ua/call-control.ts'
+import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
+import { LoopbackCapture, type UdpPacket } from './helpers/capture.ts'
+import { buildPcap } from './helpers/pcap-writer.ts'
+import { rtpPackets } from './helpers/rtp-analysis.ts'
+import { renderScenario } from './helpers/scenario-file.ts'
+import { runSipp } from './helpers/sipp.ts'
+
+const RELAY_CALLER_PORT = 31900 // the RTP port in our answer to the caller
+const RELAY_SELLER_PORT = 31902 // the RTP port in our offer to the seller
+const CALLER_MP = 32900
+const SELLER_MP = 32920
+const CALLER_SSRC = 0x5e11e401
+const PACKETS = 50
+
+const sdp = (port: number) =>
+  `v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`
+const mediaOf = (body: string) => ({
+  address: /^c=IN IP4 (\S+)/m.exec(body)?.[1] ?? '',
+  port: Number(/^m=audio (\d+)/m.exec(body)?.[1]),
+})
+
+async function udp(port: number): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => s.bind(port, '127.0.0.1', resolve))
+  return s
+}
+
+async function freePort(): Promise<number> {
+  const s = await udp(0)
+  const port = s.address().port
+  s.close()
+  return port
+}
+
+/** SIPp's message log split into messages. */
+const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
+
+/** Answers the next call and transfers it once the ACK is in. */
+function answerAndTransfer(ua: EmbeddedCallControl, transfer: (call: InboundCall) => Promise<TransferResult>) {
+  return new Promise<{ call: InboundCall; result: TransferResult; ended: Promise<SipEndReason> }>((resolve, reject) => {
+    ua.once('call', (call) => {
+      const ended = once(call, 'ended').then(([reason]) => reason as SipEndReason)
+      call.progress(180)
+      call.answer(sdp(RELAY_CALLER_PORT)).then(() => transfer(call)).then((result) => resolve({ call, result, ended }), reject)
+    })
+  })
+}
+
+t.test('transfer to a seller', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'voice-transfer-'))
+  const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }) })
+  await ua.start()
+  t.teardown(() => ua.stop())
+  const uaTarget = `127.0.0.1:${ua.address.port}`
+
+  await t.test('the caller accepts the REFER: 202, NOTIFY 100 and 200 sipfrag, then our BYE', async (t) => {
+    const messages = path.join(dir, 'accept-messages.log')
+    const scenario = renderScenario('uac-transfer-accept.xml', dir, { TARGET_RE: 'sip:89990001122@pbx\\.example\\.com' })
+    const [{ result, ended }, sipp] = await Promise.all([
+      answerAndTransfer(ua, async (call) => {
+        t.match(await call.transfer('not a number'), { ok: false, reason: /neither a sip: URI nor a phone number/ })
+        t.match(await call.transfer('+7 999 000 11 22'), { ok: false, reason: /needs a trunk domain/ }, 'a number needs the trunk domain')
+        return call.transfer('8 (999) 000-11-22', { domain: 'pbx.example.com', notifyTimeoutMs: 10_000 })
+      }),
+      runSipp(scenario, uaTarget, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', messages], 30_000),
+    ])
+    t.equal(sipp.code, 0, `SIPp (transferee) passed its scenario (${sipp.stderr.slice(-400)})`)
+    t.same(result, { ok: true, method: 'refer' })
+    t.equal(await ended, 'transferred', 'our leg ended as transferred')
+    const log = messagesOf(messages)
+    const refer = log.find((m) => /^REFER /m.test(m)) ?? ''
+    t.match(refer, /^Refer-To: <sip:89990001122@pbx\.example\.com>\r?$/m, 'Refer-To names the number at the trunk')
+    t.match(refer, /^Referred-By: <sip:sales@127\.0\.0\.1:\d+>\r?$/m, 'Referred-By is the number the caller dialled')
+    // Each message's start line (and the CSeq method of a response), in wire order.
+    const order = log.map((m) => /^(REFER|BYE|NOTIFY) |^SIP\/2\.0 (\d+)[^\r\n]*[\s\S]*?^CSeq:\s*\d+ (\w+)/m.exec(m)).filter(Boolean).map((m) => m![1] ?? `${m![2]} ${m![3]}`)
+    t.equal(order.filter((x) => x === '200 NOTIFY').length, 2, 'each NOTIFY answered 200')
+    t.ok(order.lastIndexOf('BYE') > order.lastIndexOf('200 NOTIFY'), `our BYE follows the final NOTIFY (${order.join(', ')})`)
+  })
+
+  await t.test('the caller refuses the REFER with 603: the seller is dialled and RTP relayed both ways', async (t) => {
+    const pcap = path.join(dir, 'caller.pcap')
+    const sent: UdpPacket[] = Array.from({ length: PACKETS }, (_, i) => {
+      const payload = Buffer.alloc(RTP_HEADER_BYTES + 160, (i * 7) & 0xff)
+      writeRtpHeader(payload, { marker: i === 0, payloadType: 0, sequenceNumber: 4000 + i, timestamp: 16000 + 160 * i, ssrc: CALLER_SSRC })
+      return { t: i * 20, src: '127.0.0.1', srcPort: CALLER_MP, dst: '127.0.0.1', dstPort: 6000, payload }
+    })
+    writeFileSync(pcap, buildPcap(sent))
+    const [callerSide, sellerSide] = await Promise.all([udp(RELAY_CALLER_PORT), udp(RELAY_SELLER_PORT)])
+    t.teardown(() => [callerSide, sellerSide].forEach((s) => s.close()))
+    const sellerPort = await freePort()
+    const cap = new LoopbackCapture(path.join(dir, 'bridge.pcap'), 'udp and (portrange 31900-31999 or portrange 32900-32999)')
+    await cap.start()
+
+    const sellerMessages = path.join(dir, 'seller-messages.log')
+    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567' }), uaTarget,
+      ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 30_000)
+    let relay: RtpRelay | undefined
+    const caller = renderScenario('uac-transfer-refuse.xml', dir, {
+      TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
+    })
+    const [{ call, result, ended }, callerSipp] = await Promise.all([
+      answerAndTransfer(ua, async (call) => {
+        const result = await call.transfer(`sip:seller@127.0.0.1:${sellerPort}`, { bridge: { sdp: sdp(RELAY_SELLER_PORT), ringTimeoutMs: 10_000 } })
+        // What the media owner does with a bridged result: relay the caller's endpoint to the seller's answer.
+        if (result.ok && result.method === 'bridge') {
+          relay = new RtpRelay({ socket: callerSide, remote: mediaOf(call.offer ?? '') }, { socket: sellerSide, remote: mediaOf(result.leg.answer) })
+          relay.start()
+          result.leg.once('ended', () => relay?.stop())
+        }
+        return result
+      }),
+      runSipp(caller, uaTarget, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP)], 30_000),
+    ])
+    const sellerSipp = await seller
+    const packets = await cap.stop()
+    t.equal(callerSipp.code, 0, `SIPp (caller) passed its scenario (${callerSipp.stderr.slice(-400)})`)
+    t.equal(sellerSipp.code, 0, `SIPp (seller) passed its scenario (${sellerSipp.stderr.slice(-400)})`)
+    t.match(result, { ok: true, method: 'bridge', referStatus: 603 })
+    t.equal(await ended, 'remote-bye', 'the caller hung up')
+    t.ok(call.sipCallId)
+    const byes = messagesOf(sellerMessages).filter((m) => /^BYE /m.test(m))
+    t.equal(byes.length, 1, "the caller's BYE ended the seller's leg with our BYE")
+
+    const ours = (p: { ssrc: number }) => p.ssrc === CALLER_SSRC
+    const seqs = (from: number, to: number) => rtpPackets(packets.filter((p) => p.dstPort === to), (p) => p === from).filter(ours).map((p) => p.seq)
+    const expected = sent.map((p) => p.payload.readUInt16BE(2))
+    t.same(seqs(CALLER_MP, RELAY_CALLER_PORT), expected, 'the caller sent its RTP to our answer port')
+    t.same(seqs(RELAY_SELLER_PORT, SELLER_MP), expected, 'every packet left the relay for the seller, sequence numbers untouched')
+    t.same(seqs(SELLER_MP, RELAY_SELLER_PORT), expected, "the seller's echo came back to the relay")
+    t.same(seqs(RELAY_CALLER_PORT, CALLER_MP), expected, "and reached the caller's media port")
+    const back = packets.filter((p) => p.srcPort === RELAY_CALLER_PORT && p.dstPort === CALLER_MP)
+    t.same(back.map((p) => p.payload.toString('hex')), sent.map((p) => p.payload.toString('hex')), 'payloads and headers byte for byte')
+    t.same(relay?.counts, { aToB: PACKETS, bToA: PACKETS, dropped: 0 })
+  })
+})
