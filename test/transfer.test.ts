@@ -92,6 +92,21 @@ t.test('transfer to a seller', async (t) => {
     t.ok(order.lastIndexOf('BYE') > order.lastIndexOf('200 NOTIFY'), `our BYE follows the final NOTIFY (${order.join(', ')})`)
   })
 
+  await t.test('the caller refuses the REFER with 501 and no fallback is configured: the call stays up', async (t) => {
+    const pcap = path.join(dir, 'empty.pcap')
+    writeFileSync(pcap, buildPcap([]))
+    const scenario = renderScenario('uac-transfer-refuse.xml', dir, {
+      TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
+    })
+    const [{ result, ended }, sipp] = await Promise.all([
+      answerAndTransfer(ua, (call) => call.transfer('sip:seller@127.0.0.1')),
+      runSipp(scenario, uaTarget, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP)], 30_000),
+    ])
+    t.equal(sipp.code, 0, `SIPp (caller) passed its scenario (${sipp.stderr.slice(-400)})`)
+    t.same(result, { ok: false, reason: 'REFER refused: 501 Not Implemented', status: 501 })
+    t.equal(await ended, 'remote-bye', 'the call went on until the caller hung up')
+  })
+
   await t.test('the caller refuses the REFER with 603: the seller is dialled and RTP relayed both ways', async (t) => {
     const pcap = path.join(dir, 'caller.pcap')
     const sent: UdpPacket[] = Array.from({ length: PACKETS }, (_, i) => {
