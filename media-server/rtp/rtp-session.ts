@@ -55,23 +55,6 @@ interface PacketSlot {
   done: () => void
 }
 
-/** The next outgoing packet, encoded ahead of its send; reused from packet to packet. */
-interface PreparedPacket {
-  slot: PacketSlot
-  /** Payload bytes after the 12-byte header. */
-  bytes: number
-  /** The packet's audio at 16 kHz, for onFrame when it is sent. */
-  frame: Int16Array
-  marker: boolean
-  promptStart: boolean
-  /** Whether a prompt is still playing after this packet (the next one then carries no marker). */
-  talking: boolean
-  /** Queue entries the packet read from, the first from `firstOffset`, and how many it finished. */
-  touched: number
-  firstOffset: number
-  finished: number
-}
-
 /**
  * One call's RTP and RTCP. In: validate, latch (symmetric RTP), jitter buffer, decode or
  * conceal, 16 kHz PCM out to the call. Out: 16 kHz prompts encoded for the line, paced by
@@ -104,11 +87,9 @@ export class RtpSession implements ClockSubscriber {
   private readonly ssrc = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly tsPerPacket: number
   private readonly ticksPerPacket: number
-  /** One packet of outgoing audio at the line rate, the encoder's input. */
+  /** One packet of outgoing audio at 16 kHz (recording) and at the line rate (encoder). */
+  private readonly frame: Int16Array
   private readonly lineFrame: Int16Array
-  private prepared: PreparedPacket | undefined
-  private spare: PreparedPacket | undefined
-  private readonly frameSamples: number
   private readonly pipeline: CodecPipeline
   private readonly rtcp: RtcpReporter
   private readonly toneDetector: DtmfToneDetector | undefined
@@ -125,7 +106,7 @@ export class RtpSession implements ClockSubscriber {
     this.now = opts.now ?? (() => performance.now())
     this.tsPerPacket = (opts.codec.clockRate * opts.ptimeMs) / 1000
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
-    this.frameSamples = (INTERNAL_RATE * opts.ptimeMs) / 1000
+    this.frame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
     this.packetBytes = 12 + 1500
     this.pipeline = new CodecPipeline(opts.codec)
     this.lineFrame = new Int16Array((opts.codec.sampleRate * opts.ptimeMs) / 1000)
@@ -246,141 +227,84 @@ export class RtpSession implements ClockSubscriber {
     return new Promise((done) => this.queue.push({ internal: pcm, line, offset: 0, done }))
   }
 
-  /** Drop the queued audio; the next packet out is silence, even if one was already encoded. */
   flush(): void {
-    this.discardPrepared()
     for (const q of this.queue.splice(0)) q.done(false)
     this.talking = false
     this.held = false
-    this.prepareIfOpen()
   }
 
-  /** Hold the queued audio where it is and send silence (a suspected barge-in), from the next
-   *  packet on, until resume() carries on from the same sample or flush() drops it. */
+  /** Hold the queued audio where it is and send silence (a suspected barge-in), until
+   *  resume() carries on from the same sample or flush() drops it. */
   hold(): void {
-    this.discardPrepared()
     this.held = true
     this.talking = false
-    this.prepareIfOpen()
   }
 
-  /** Takes effect from the next packet prepared (within one packet time): re-preparing now
-   *  would throw away an encoded packet for no audible gain. */
   resume(): void {
     this.held = false
   }
 
-  /** The send phase: header and socket only; the payload was encoded in the last afterTick. */
   onTick(tick: number): void {
-    if (this.closed || tick % this.ticksPerPacket !== 0) return
-    if (!this.prepared) this.prepare() // first packet, or the clock skipped ticks after a stall
-    this.sendPrepared()
+    if (!this.closed && tick % this.ticksPerPacket === 0) this.sendFrame()
   }
 
-  /**
-   * Inbound playout (whatever the jitter buffer has due, decoded or concealed), then the next
-   * outgoing packet is encoded here rather than in onTick: an Opus encode takes ~0.5 ms, and in
-   * the send phase N calls' encodes would delay the last call's send by N times that. Preparing
-   * in the tick before the send, after the playout (so a hold or flush that the caller's audio
-   * triggers synchronously needs no re-encode), means a prompt queued after this point starts one
-   * packet later, at most 20 ms; flush() and hold() re-prepare, so they still act on the next packet.
-   */
-  afterTick(tick: number): void {
+  /** Inbound playout: whatever the jitter buffer has due, decoded or concealed. */
+  afterTick(): void {
     if (this.closed) return
     for (const ev of this.jitterBuffer.pull(this.now())) {
       const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
       if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
       this.onAudio(pcm)
     }
-    if (!this.prepared && (tick + 1) % this.ticksPerPacket === 0) this.prepare()
   }
 
-  private prepareIfOpen(): void {
-    if (!this.closed) this.prepare()
-  }
-
-  /** The next packet's audio from the queue (or silence), encoded into a spare buffer. The queue
-   *  is only read here: offsets move, but prompts finish and leave the queue when it is sent. */
-  private prepare(): void {
+  private sendFrame(): void {
     const line = this.lineFrame
-    const p = this.spare ?? this.newPrepared()
-    this.spare = undefined
-    const frame = p.frame
+    const frame = this.frame
     const ratio = frame.length / line.length
     let filled = 0
-    p.marker = false
-    p.promptStart = false
-    p.finished = 0
-    p.touched = 0
-    p.firstOffset = this.queue.length ? this.queue[0].offset : 0
-    for (let i = 0; filled < line.length && i < this.queue.length && !this.held; i++) {
-      const q = this.queue[i]
+    let marker = false
+    let promptStart = false
+    while (filled < line.length && this.queue.length && !this.held) {
+      const q = this.queue[0]
       const n = Math.min(line.length - filled, q.line.length - q.offset)
       line.set(q.line.subarray(q.offset, q.offset + n), filled)
       const from = Math.round(q.offset * ratio)
       const to = Math.min(q.internal.length, Math.round((q.offset + n) * ratio))
       frame.set(q.internal.subarray(from, to), Math.round(filled * ratio))
       if (q.offset === 0) {
-        p.promptStart = true
-        if (!this.talking) p.marker = true // RFC 3551 §4.1: first packet of a talkspurt
+        promptStart = true
+        if (!this.talking) marker = true // RFC 3551 §4.1: first packet of a talkspurt
       }
       q.offset += n
       filled += n
-      p.touched++
-      if (q.offset >= q.line.length) p.finished++
+      this.talking = true
+      if (q.offset >= q.line.length) {
+        this.queue.shift()
+        q.done(true)
+      }
     }
-    p.talking = filled > 0 && (filled === line.length || p.finished < this.queue.length)
     if (filled < line.length) {
       line.fill(0, filled)
       frame.fill(0, Math.round(filled * ratio))
+      if (!this.queue.length) this.talking = false
     }
-    // Encoded whatever the direction: it may change before the send, and the encoder's state
-    // then runs on the audio the caller would have heard.
-    p.bytes = this.pipeline.encode(line, p.slot.buf.subarray(12))
-    this.prepared = p
-  }
-
-  private sendPrepared(): void {
-    const p = this.prepared!
-    this.prepared = undefined
-    this.talking = p.talking
-    const done = this.queue.splice(0, p.finished)
-    this.onFrame(p.frame)
+    this.onFrame(frame)
     // Sequence numbers and timestamps run on through silence, so they stay continuous.
     this.seq = add16(this.seq, 1)
     this.timestamp = add32(this.timestamp, this.tsPerPacket)
-    if (this.direction !== 'recvonly' && this.direction !== 'inactive') {
-      const { buf, done: sent } = p.slot
-      const n = p.bytes
-      writeRtpHeader(buf, { marker: p.marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
-      if (this.connected) this.opts.ports.rtp.send(buf, 0, 12 + n, sent)
-      else this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, sent)
-      this.rtcp.onRtpSent(n, this.timestamp)
-      this.stats.packetsOut++
-      this.stats.octetsOut += 12 + n
-      this.opts.metrics.rtpOut.inc()
-      p.slot = this.freeSlots.pop() ?? this.newSlot() // the sent buffer is the socket's until its callback
-    }
-    this.spare = p
-    for (const q of done) q.done(true)
-    if (p.promptStart) this.onPromptStart()
-  }
-
-  /**
-   * Forget the encoded packet and put its audio back in the queue. The encoder has already seen
-   * that audio and the far end never will, and no codec here can roll its encoder back: Opus
-   * takes the frames that follow as ordinary ones and settles within a frame or two. G.722's
-   * ADPCM decoder is left out of step with the encoder: the packet after the flush carries a
-   * ~3 ms click where the tone is cut (as any cut does), then a tail below -50 dBFS in the
-   * silence, until the next prompt's audio re-trains both ends (rtp-session.test.ts measures it).
-   * Bit-exact would need an encoder snapshot/restore in codecs/g722.ts.
-   */
-  private discardPrepared(): void {
-    const p = this.prepared
-    if (!p) return
-    this.prepared = undefined
-    for (let i = 0; i < p.touched; i++) this.queue[i].offset = i === 0 ? p.firstOffset : 0
-    this.spare = p
+    if (this.direction === 'recvonly' || this.direction === 'inactive') return
+    const slot = this.freeSlots.pop() ?? this.newSlot()
+    const buf = slot.buf
+    writeRtpHeader(buf, { marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
+    const n = this.pipeline.encode(line, buf.subarray(12))
+    if (this.connected) this.opts.ports.rtp.send(buf, 0, 12 + n, slot.done)
+    else this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
+    this.rtcp.onRtpSent(n, this.timestamp)
+    this.stats.packetsOut++
+    this.stats.octetsOut += 12 + n
+    this.opts.metrics.rtpOut.inc()
+    if (promptStart) this.onPromptStart()
   }
 
   private disconnect(): void {
@@ -391,11 +315,6 @@ export class RtpSession implements ClockSubscriber {
     } catch {
       // still connecting: nothing to undo
     }
-  }
-
-  private newPrepared(): PreparedPacket {
-    const slot = this.freeSlots.pop() ?? this.newSlot()
-    return { slot, bytes: 0, frame: new Int16Array(this.frameSamples), marker: false, promptStart: false, talking: false, touched: 0, firstOffset: 0, finished: 0 }
   }
 
   private newSlot(): PacketSlot {
