@@ -2,7 +2,7 @@
 // each utterance to a local server speaking the Vosk WebSocket protocol, hands the text to a local
 // server speaking the OpenAI chat-completions wire format (SSE), and speaks the reply through
 // eSpeak NG. The reply must carry what the recogniser returned. A second call has the LLM answer
-// late: the filler phrase must go out within the reply budget.
+// too late: the filler phrase must go out within the reply budget, the apology at three budgets.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { mkdtempSync } from 'node:fs'
@@ -102,7 +102,7 @@ t.test('the bot\'s reply depends on what the recogniser returned', async (t) => 
   t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['end_call'], 'the agent ended the call with end_call')
 })
 
-t.test('an LLM late past the reply budget gets the filler within the budget', async (t) => {
+t.test('an LLM late past the reply budget gets the filler within the budget, then the apology', async (t) => {
   const budget = 800
   const { call } = await llmCall(t, { firstTokenDelayMs: 3000, replyBudgetMs: budget })
   const caller = call.turns.find((x: any) => x.who === 'caller' && x.step === 'turn1')
@@ -111,5 +111,8 @@ t.test('an LLM late past the reply budget gets the filler within the budget', as
   t.same(overrun && { stage: overrun.stage, action: overrun.action, budgetMs: overrun.budgetMs }, { stage: 'llm_first_token', action: 'filler', budgetMs: budget })
   t.ok(overrun.atMs - caller.timing.eouMs <= budget + 100, `filler queued ${overrun.atMs - caller.timing.eouMs} ms after the end of the utterance`)
   t.ok(reply.timing.firstRtpMs - caller.timing.eouMs <= budget + 150, `the caller heard audio ${reply.timing.firstRtpMs - caller.timing.eouMs} ms after the end of the utterance, not ${3000} ms of silence`)
-  t.match(reply.text, /Вы сказали/, 'the late reply was still spoken after the filler')
+  // Still nothing at three budgets: the reply is abandoned for the apology, and the call ends.
+  t.same(reply.timing.overruns.map((o: any) => o.action), ['filler', 'apology'])
+  t.ok(reply.timing.overruns[1].atMs - caller.timing.eouMs <= 3 * budget + 100, 'the apology decision at three budgets')
+  t.ok(call.turns.some((x: any) => x.who === 'bot' && x.step === 'apology'), 'the apology was played')
 })
