@@ -11,7 +11,7 @@ t.teardown(() => server.stop())
 const base = `http://127.0.0.1:${server.httpPort}`
 
 async function request(method: string, p: string, body?: Buffer): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + p, { method, body })
+  const res = await fetch(base + p, { method, body: body && new Uint8Array(body) })
   return { status: res.status, body: await res.json() }
 }
 
