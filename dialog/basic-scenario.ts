@@ -42,7 +42,7 @@ export interface ScenarioIO {
   listen(opts: ListenOptions): Promise<Answer>
 }
 
-export type Outcome = 'lead' | 'no-input' | 'caller-hangup'
+export type Outcome = 'lead' | 'no-input' | 'caller-hangup' | 'transferred'
 
 export interface ScenarioResult {
   outcome: Outcome

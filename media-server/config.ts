@@ -32,6 +32,9 @@ export interface Config {
   /** Latency budgets of a turn, ms: the recogniser's final after the end of the utterance, and
    *  the reply's first audio after it (then a filler; at three budgets, the apology). */
   budget: { asrFinalMs: number; replyMs: number }
+  /** Where transfer_to_seller sends the caller (SIP REFER): a number or SIP URI, and the trunk
+   *  host a bare number is dialled at. Empty: no transfer, the seller calls back. */
+  transfer: { target: string; domain: string }
   /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
   vad: { tickMs: number; gateDb: number }
   /** ASR, TTS and LLM providers in order of preference (see providers/provider-config.ts); with
@@ -58,6 +61,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   bargeIn: { minSpeechMs: 64, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
   budget: { asrFinalMs: 1500, replyMs: 1200 },
+  transfer: { target: '', domain: '' },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -89,6 +93,8 @@ const ENV_KEYS: Array<[string, string]> = [
   ['ECHO_MARGIN_DB', 'bargeIn.echoMarginDb'],
   ['ASR_FINAL_BUDGET_MS', 'budget.asrFinalMs'],
   ['REPLY_BUDGET_MS', 'budget.replyMs'],
+  ['TRANSFER_TARGET', 'transfer.target'],
+  ['TRANSFER_DOMAIN', 'transfer.domain'],
   ['VAD_TICK_MS', 'vad.tickMs'],
   ['VAD_GATE_DB', 'vad.gateDb'],
 ]

@@ -25,8 +25,9 @@ interface LlmServer {
   close(): Promise<void>
 }
 
-/** Turn 1: "Вы сказали: <the caller's words>." Turn 2: goodbye and end_call (the call ends). */
-async function startLlmServer(firstTokenDelayMs: number): Promise<LlmServer> {
+/** Turn 1: "Вы сказали: <the caller's words>." (or, transferring, a transfer_to_seller call).
+ *  Turn 2: goodbye and end_call (the call ends). */
+async function startLlmServer(firstTokenDelayMs: number, transfer = false): Promise<LlmServer> {
   const requests: LlmServer['requests'] = []
   const server: Server = createServer((req, res) => {
     let body = ''
@@ -38,7 +39,11 @@ async function startLlmServer(firstTokenDelayMs: number): Promise<LlmServer> {
       const lastUser = users[users.length - 1]?.content ?? ''
       const toolTurn = r.messages[r.messages.length - 1]?.role === 'tool'
       res.writeHead(200, SSE_HEADERS)
-      if (users.length === 1 && !toolTurn) {
+      if (transfer && !toolTurn) {
+        res.write(chatChunk({ content: 'Соединяю вас с менеджером.' }))
+        res.write(chatChunk({ tool_calls: [{ index: 0, id: 'call_t', type: 'function', function: { name: 'transfer_to_seller', arguments: '{"reason":"hot lead"}' } }] }))
+        res.write(chatChunk({}, 'tool_calls'))
+      } else if (users.length === 1 && !toolTurn) {
         await new Promise((resolve) => setTimeout(resolve, firstTokenDelayMs))
         for (const piece of ['Вы сказали: ', lastUser, '. ', 'Чем я могу помочь?']) res.write(chatChunk({ content: piece }))
         res.write(chatChunk({}, 'stop'))
@@ -58,11 +63,11 @@ async function startLlmServer(firstTokenDelayMs: number): Promise<LlmServer> {
   }
 }
 
-async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs: number }) {
+async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs: number; transfer?: boolean }) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-llm-'))
   const script = await buildCallerScript(dataDir, 'ru', 700)
   const vosk = await startVoskServer()
-  const llm = await startLlmServer(opts.firstTokenDelayMs)
+  const llm = await startLlmServer(opts.firstTokenDelayMs, opts.transfer)
   t.teardown(async () => {
     await vosk.close()
     await llm.close()
@@ -71,9 +76,16 @@ async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs
     DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru',
     ASR_PROVIDERS: 'vosk', VOSK_URL: vosk.url, LLM_BASE_URL: llm.url, LLM_MODEL: 'local-test', LLM_API_KEY: 'sk-test-secret',
     REPLY_BUDGET_MS: String(opts.replyBudgetMs), LISTEN_NO_INPUT_MS: '4000',
+    TRANSFER_TARGET: '89990001122', TRANSFER_DOMAIN: 'pbx.example.com',
   })
   t.teardown(() => server.stop())
-  const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 40) * 1000) })
+  const scenario = opts.transfer
+    ? renderScenario('uac-transfer-accept.xml', dataDir, {
+        TARGET_RE: 'sip:89990001122@pbx\\.example\\.com',
+        MEDIA_PORT: '[rtpstream_audio_port]',
+        MEDIA: `<nop><action><exec rtp_stream="${script.wav},1,0" /></action></nop>`,
+      })
+    : renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 40) * 1000) })
   const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '32500'])
   t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-300)})`)
   const list = (await server.api('/api/calls')).body.calls
@@ -115,4 +127,15 @@ t.test('an LLM late past the reply budget gets the filler within the budget, the
   t.same(reply.timing.overruns.map((o: any) => o.action), ['filler', 'apology'])
   t.ok(reply.timing.overruns[1].atMs - caller.timing.eouMs <= 3 * budget + 100, 'the apology decision at three budgets')
   t.ok(call.turns.some((x: any) => x.who === 'bot' && x.step === 'apology'), 'the apology was played')
+})
+
+t.test('transfer_to_seller: the caller is sent to the seller with REFER after the reply is spoken', async (t) => {
+  const { call } = await llmCall(t, { firstTokenDelayMs: 0, replyBudgetMs: 8000, transfer: true })
+  // SIPp's scenario checked Refer-To (the number at the trunk domain), answered 202 and the
+  // NOTIFYs, and expected our BYE: its success is the transfer on the wire.
+  const reply = call.turns.find((x: any) => x.who === 'bot' && x.step === 'turn1')
+  t.match(reply?.text, /Соединяю вас с менеджером/, 'the reply was spoken before the REFER')
+  t.equal(call.endReason, 'transferred')
+  t.equal(call.lead?.outcome, 'transferred')
+  t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['transfer'])
 })

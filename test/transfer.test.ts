@@ -70,7 +70,7 @@ t.test('transfer to a seller', async (t) => {
 
   await t.test('the caller accepts the REFER: 202, NOTIFY 100 and 200 sipfrag, then our BYE', async (t) => {
     const messages = path.join(dir, 'accept-messages.log')
-    const scenario = renderScenario('uac-transfer-accept.xml', dir, { TARGET_RE: 'sip:89990001122@pbx\\.example\\.com' })
+    const scenario = renderScenario('uac-transfer-accept.xml', dir, { TARGET_RE: 'sip:89990001122@pbx\\.example\\.com', MEDIA_PORT: '[media_port]', MEDIA: '' })
     const [{ result, ended }, sipp] = await Promise.all([
       answerAndTransfer(ua, async (call) => {
         t.match(await call.transfer('not a number'), { ok: false, reason: /neither a sip: URI nor a phone number/ })

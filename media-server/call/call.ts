@@ -171,7 +171,7 @@ export class Call implements ConversationIO {
       knowledge: this.deps.knowledge,
       logger: this.log,
     })
-    return runConversation(this, agent)
+    return runConversation(this, agent, record)
   }
 
   async say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
@@ -268,6 +268,17 @@ export class Call implements ConversationIO {
     if (timing.bargeIn) return 'interrupted'
     if (abandoned || (failed && timing.ttsFirstAudioMs === undefined)) return 'failed'
     return played ? 'played' : 'interrupted'
+  }
+
+  async transfer(reason: string): Promise<boolean> {
+    const { target, domain } = this.deps.config.transfer
+    if (!target || this.ended) {
+      this.log.info({ reason }, 'transfer asked for, but no TRANSFER_TARGET is configured')
+      return false
+    }
+    const result = await this.sip.transfer(target, { domain: domain || undefined })
+    this.log.info({ target, reason, result: result.ok ? result.method : result.reason }, 'transfer')
+    return result.ok
   }
 
   /** The first packet of a prompt left: the end of the turn's latency path. */

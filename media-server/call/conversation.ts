@@ -10,6 +10,8 @@ export type ReplyResult = 'played' | 'interrupted' | 'failed'
 export interface ConversationIO extends ScenarioIO {
   /** Speak the text deltas as they come (TTS clause by clause); `signal` aborts the generation. */
   reply(deltas: (signal: AbortSignal) => AsyncIterable<string>, step: string): Promise<ReplyResult>
+  /** Hand the caller to a seller (SIP REFER); false when there is none or the transfer failed. */
+  transfer(reason: string): Promise<boolean>
 }
 
 /** What the agent asked for during the call, for the lead record. */
@@ -23,7 +25,7 @@ export interface ConversationRecord {
  * generated, until the agent ends or transfers the call. Answers without text (the recogniser
  * failed or was late) get a reprompt, like silence; two in a row end the call politely.
  */
-export async function runConversation(io: ConversationIO, agent: Agent): Promise<ScenarioResult> {
+export async function runConversation(io: ConversationIO, agent: Agent, record: ConversationRecord): Promise<ScenarioResult> {
   const answers: Record<string, Answer> = {}
   await io.say('greeting')
   let unheard = 0
@@ -45,6 +47,13 @@ export async function runConversation(io: ConversationIO, agent: Agent): Promise
     const result = await io.reply((signal) => agent.respond(text, { signal }), slot)
     if (result === 'failed') {
       await io.say('apology', { interruptible: false })
+      return { outcome: 'lead', answers }
+    }
+    // The reply (e.g. "connecting you") has been spoken; now act on what the agent decided.
+    const transfer = record.actions.find((a) => a.type === 'transfer')
+    if (transfer?.type === 'transfer') {
+      if (await io.transfer(transfer.reason)) return { outcome: 'transferred', answers }
+      await io.say('thanks') // no seller reachable: the lead is filed for a callback
       return { outcome: 'lead', answers }
     }
   }
