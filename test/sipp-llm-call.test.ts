@@ -112,6 +112,7 @@ t.test('the bot\'s reply depends on what the recogniser returned', async (t) => 
   t.comment(`turn 1: speech end ${caller?.timing?.speechEndMs}, EOU ${caller?.timing?.eouMs}, ASR final ${caller?.timing?.asrFinalMs}, LLM first token ${timing.llmFirstTokenMs}, TTS first audio ${timing.ttsFirstAudioMs}, first RTP ${timing.firstRtpMs}; own share ${timing.ownShareMs} ms`)
   t.equal(call.lead?.outcome, 'lead')
   t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['end_call'], 'the agent ended the call with end_call')
+  t.same(call.lead?.slots?.conversation?.messages?.filter((m: any) => m.role === 'user').map((m: any) => m.content), [FINAL_TEXT, FINAL_TEXT], 'the conversation is stored with the lead')
 })
 
 t.test('an LLM late past the reply budget gets the filler within the budget, then the apology', async (t) => {

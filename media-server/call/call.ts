@@ -171,6 +171,7 @@ export class Call implements ConversationIO {
       knowledge: this.deps.knowledge,
       logger: this.log,
     })
+    record.history = agent.history
     return runConversation(this, agent, record)
   }
 
@@ -384,7 +385,8 @@ export class Call implements ConversationIO {
       if (a.kind === 'speech') clips[slot] = a.clipPath
       if (a.kind === 'digits') phoneDigits = a.digits
     }
-    const slots = this.conversation && { ...this.conversation.lead, agentActions: this.conversation.actions }
+    const c = this.conversation
+    const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
     await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: result.outcome }))
   }

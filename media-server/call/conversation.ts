@@ -1,4 +1,4 @@
-import type { Agent } from '../../dialog/agent/agent.ts'
+import type { Agent, AgentHistory } from '../../dialog/agent/agent.ts'
 import type { AgentAction } from '../../dialog/agent/tools.ts'
 import type { AgentProfile } from '../../dialog/agent/profile.ts'
 import type { Answer, ScenarioIO, ScenarioResult } from '../../dialog/basic-scenario.ts'
@@ -18,6 +18,8 @@ export interface ConversationIO extends ScenarioIO {
 export interface ConversationRecord {
   lead: Record<string, unknown>
   actions: AgentAction[]
+  /** the conversation as the model saw it, with tool calls and guardrail hits */
+  history?: AgentHistory
 }
 
 /**

@@ -8,6 +8,7 @@
 import client, { type Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import { ProviderHealth } from './health.ts'
+import { AsyncQueue } from './async-queue.ts'
 import {
   ProviderError,
   type AsrProvider,
@@ -302,7 +303,7 @@ interface AsrHooks {
 
 class FailoverAsrStream implements AsrStream {
   private readonly audio: Int16Array[] = []
-  private readonly out = new Channel<AsrResult>()
+  private readonly out = new AsyncQueue<AsrResult>()
   private readonly failures: Array<{ provider: string; error: unknown }> = []
   private index = -1
   private current?: { member: FailoverMember<AsrProvider>; stream: AsrStream; abort: AbortController }
@@ -340,7 +341,7 @@ class FailoverAsrStream implements AsrStream {
   cancel(): void {
     if (this.finished) return
     this.stop()
-    this.out.close()
+    this.out.end()
   }
 
   results(): AsyncIterable<AsrResult> {
@@ -408,7 +409,7 @@ class FailoverAsrStream implements AsrStream {
       if (this.current !== current) return
       this.hooks.succeeded(current.member)
       this.stop()
-      this.out.close()
+      this.out.end()
     } catch (error) {
       if (this.current === current && !this.finished) this.abandon(current.member, error)
     }
@@ -450,46 +451,6 @@ class FailoverAsrStream implements AsrStream {
     if (current) {
       current.abort.abort()
       current.stream.cancel()
-    }
-  }
-}
-
-/** A single-consumer async queue: pushed items, then the end or an error. */
-class Channel<T> implements AsyncIterable<T> {
-  private readonly items: T[] = []
-  private error?: unknown
-  private closed = false
-  private wake?: () => void
-
-  push(item: T): void {
-    if (this.closed) return
-    this.items.push(item)
-    this.wake?.()
-  }
-
-  close(): void {
-    this.closed = true
-    this.wake?.()
-  }
-
-  fail(error: unknown): void {
-    if (this.closed) return
-    this.error = error
-    this.close()
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      if (this.items.length) {
-        yield this.items.shift() as T
-        continue
-      }
-      if (this.closed) {
-        if (this.error !== undefined) throw this.error
-        return
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve))
-      this.wake = undefined
     }
   }
 }

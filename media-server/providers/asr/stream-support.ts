@@ -5,6 +5,7 @@ import client, { type Registry } from 'prom-client'
 import pino, { type Logger } from 'pino'
 import WebSocket, { type RawData } from 'ws'
 import { ProviderError, type AsrResult, type AsrStream, type AsrStreamOptions, type ProviderErrorKind, type ProviderTimeouts } from '../types.ts'
+import { AsyncQueue } from '../async-queue.ts'
 
 export const DEFAULT_TIMEOUTS: ProviderTimeouts = { connectMs: 3000, responseMs: 3000 }
 
@@ -20,51 +21,6 @@ export interface AsrProviderOptions {
   /** metrics go here (the server's registry); a private one when absent */
   registry?: Registry
   logger?: Logger
-}
-
-/** Async iterable of results: push/end/fail from the transport side, one consumer. */
-export class ResultQueue<T> implements AsyncIterable<T> {
-  private readonly items: T[] = []
-  private closed = false
-  private error: unknown = null
-  private wake: (() => void) | null = null
-
-  push(item: T): void {
-    if (this.closed) return
-    this.items.push(item)
-    this.notify()
-  }
-
-  end(): void {
-    this.closed = true
-    this.notify()
-  }
-
-  fail(error: unknown): void {
-    if (this.closed) return
-    this.error = error
-    this.end()
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      if (this.items.length > 0) {
-        yield this.items.shift() as T
-        continue
-      }
-      if (this.closed) {
-        if (this.error !== null) throw this.error
-        return
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve))
-    }
-  }
-
-  private notify(): void {
-    const wake = this.wake
-    this.wake = null
-    wake?.()
-  }
 }
 
 const LATENCY_BUCKETS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5]
@@ -166,7 +122,7 @@ export function describeUrl(url: string): string {
  * when the provider has said its last word and fail() otherwise.
  */
 export abstract class AsrSession implements AsrStream {
-  private readonly queue = new ResultQueue<AsrResult>()
+  private readonly queue = new AsyncQueue<AsrResult>()
   private pending: Int16Array[] = []
   private isReady = false
   private isConnected = false

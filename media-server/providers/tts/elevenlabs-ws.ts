@@ -4,7 +4,7 @@
 import type { Registry } from 'prom-client'
 import WebSocket from 'ws'
 import type { ProviderTimeouts, TtsChunk, TtsProvider, TtsRequest } from '../types.ts'
-import { AsyncQueue } from './async-queue.ts'
+import { AsyncQueue } from '../async-queue.ts'
 import { PcmStream } from './pcm-stream.ts'
 import { isConnectFailure, ProviderCall } from './provider-call.ts'
 import { ProviderMetrics } from './provider-metrics.ts'

@@ -4,7 +4,7 @@
 // request and the audio at once.
 import { ClauseSplitter, type ClauseSplitterOptions } from '../clause-splitter.ts'
 import { ProviderError, type TtsChunk, type TtsProvider, type TtsRequest } from '../types.ts'
-import { AsyncQueue } from './async-queue.ts'
+import { AsyncQueue } from '../async-queue.ts'
 
 export interface SpeechPipelineOptions {
   tts: TtsProvider
