@@ -40,6 +40,9 @@ export interface Config {
   /** ASR, TTS and LLM providers in order of preference (see providers/provider-config.ts); with
    *  nothing configured: no ASR, no LLM, TTS by the embedded eSpeak NG. */
   providers: ProviderConfig
+  /** A directory of YAML scenarios (dialog/scenarios/README.md) run by the scenario engine, per
+   *  dialled number; empty: the built-in basic scenario. The LLM agent still wins when configured. */
+  scenario: { dir: string }
 }
 
 /** The file section named `providers` is not a tree of scalars: provider-config parses it whole. */
@@ -62,6 +65,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   vad: { tickMs: 16, gateDb: -60 },
   budget: { asrFinalMs: 1500, replyMs: 1200 },
   transfer: { target: '', domain: '' },
+  scenario: { dir: '' },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -97,6 +101,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['TRANSFER_DOMAIN', 'transfer.domain'],
   ['VAD_TICK_MS', 'vad.tickMs'],
   ['VAD_GATE_DB', 'vad.gateDb'],
+  ['SCENARIO_DIR', 'scenario.dir'],
 ]
 
 export class ConfigError extends Error {}
@@ -165,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!cfg.publicIp) cfg.publicIp = firstNonLoopbackAddress()
   cfg.dataDir = path.resolve(cfg.dataDir)
+  if (cfg.scenario.dir) cfg.scenario.dir = path.resolve(cfg.scenario.dir)
   validate(cfg)
   return cfg
 }

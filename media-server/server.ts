@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { openStore } from '../crm/open-store.ts'
 import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
+import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager, type CallManagerDeps } from './call/call-manager.ts'
@@ -33,6 +34,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // before any I/O: a provider its adapter rejects stops the start with nothing left open
   const providers = createProviders(config, { registry: metrics.registry, logger, espeak: tts })
   logger.info({ providers: redact(config.providers) }, 'providers')
+  // SCENARIO_DIR: a default scenario that does not load stops the start (the log has its problems)
+  const scenarios = config.scenario.dir ? await ScenarioRegistry.open({ dir: config.scenario.dir, logger: logger.child({ component: 'scenarios' }) }) : undefined
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, INTERNAL_RATE)
@@ -66,6 +69,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     vad,
     providers,
     knowledge,
+    scenarios,
   }
   const calls = new CallManager(sip, callDeps)
   await sip.start()
@@ -94,6 +98,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       const deadline = Date.now() + 3000
       while (calls.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       clock.stop()
+      scenarios?.close()
       await new Promise((r) => http.close(r))
       await Promise.allSettled([providers.asr?.close(), providers.tts.close(), providers.llm?.close()])
       await tts.close()

@@ -5,6 +5,8 @@ import { WavFileWriter } from '../../codecs/wav.ts'
 import type { CallStore, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
 import { runBasicScenario, type Answer, type ListenOptions, type SayOptions, type ScenarioResult } from '../../dialog/basic-scenario.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
+import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
+import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { PacingClock } from '../clock/pacing-clock.ts'
@@ -22,6 +24,7 @@ import { digitFromInfo } from './dtmf-relay.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
+import { runScenarioDialog, type ScenarioDialogIO, type ScenarioDialogResult } from './scenario-dialog.ts'
 
 export interface CallDeps {
   config: Config
@@ -34,6 +37,8 @@ export interface CallDeps {
   /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
   providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
   knowledge?: KnowledgeSearch
+  /** SCENARIO_DIR: calls without the LLM agent run the YAML scenario for their dialled number */
+  scenarios?: Pick<ScenarioRegistry, 'forNumber'>
 }
 
 /** The bot turn being played: what barge-in and the first packet write into. */
@@ -52,7 +57,7 @@ export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
  * One answered call: the signalling dialog, its RTP session, the recording, the
  * listener and the scenario, tied to one timeline (ms since the ACK).
  */
-export class Call implements ConversationIO {
+export class Call implements ConversationIO, ScenarioDialogIO {
   private t0 = 0
   private ended = false
   private endReason: SipEndReason | undefined
@@ -158,10 +163,11 @@ export class Call implements ConversationIO {
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
-  /** The LLM agent when an ASR and an LLM are configured, else the built-in scenario. */
+  /** The LLM agent when an ASR and an LLM are configured, else the YAML scenario (SCENARIO_DIR)
+   *  or the built-in one. */
   private runDialog(): Promise<ScenarioResult> {
     const p = this.deps.providers
-    if (!p?.asr || !p.llm) return runBasicScenario(this)
+    if (!p?.asr || !p.llm) return this.runScenario() ?? runBasicScenario(this)
     const record: ConversationRecord = { lead: {}, actions: [] }
     this.conversation = record
     const agent = new Agent({
@@ -173,6 +179,28 @@ export class Call implements ConversationIO {
     })
     record.history = agent.history
     return runConversation(this, agent, record)
+  }
+
+  private runScenario(): Promise<ScenarioDialogResult> | undefined {
+    const { scenarios, providers, config } = this.deps
+    if (!scenarios || !providers?.tts) return undefined
+    const scenario = scenarios.forNumber(dialledNumber(this.sip.toUri))
+    let engine: ScenarioEngine
+    try {
+      engine = new ScenarioEngine({ scenario, language: config.language })
+    } catch (err) {
+      this.log.error({ err, scenario: scenario.id }, 'scenario cannot run in this language; the built-in scenario answers')
+      return undefined
+    }
+    this.log.info({ scenario: scenario.id }, 'scenario')
+    return runScenarioDialog(this, engine, { logger: this.log })
+  }
+
+  /** A scenario prompt: the text through the TTS provider, streamed like a reply. */
+  async sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult> {
+    return this.reply(async function* () {
+      yield text
+    }, opts.step, opts.interruptible)
   }
 
   async say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
@@ -199,7 +227,7 @@ export class Call implements ConversationIO {
    * first audio is not there within the reply budget (from the end of the caller's utterance), a
    * filler phrase fills the gap; at three budgets the reply is abandoned for the apology.
    */
-  async reply(deltas: (signal: AbortSignal) => AsyncIterable<string>, step: string): Promise<ReplyResult> {
+  async reply(deltas: (signal: AbortSignal) => AsyncIterable<string>, step: string, interruptible = true): Promise<ReplyResult> {
     const tts = this.deps.providers?.tts
     if (this.ended || !tts) return 'failed'
     const lang = this.deps.config.language
@@ -208,7 +236,7 @@ export class Call implements ConversationIO {
     const timing: TurnTiming = {}
     const speaking: Speaking = { timing, providerMs: 0, cancel: () => pipeline.cancel() }
     this.speaking = speaking
-    this.listener.promptStarted(true)
+    this.listener.promptStarted(interruptible)
     const m = this.deps.metrics
     const said: string[] = []
     const timed = async function* (this: Call): AsyncGenerator<string> {
@@ -378,7 +406,13 @@ export class Call implements ConversationIO {
     this.listener.cancel()
   }
 
-  private async fileLead(result: ScenarioResult): Promise<void> {
+  private async fileLead(result: ScenarioResult | ScenarioDialogResult): Promise<void> {
+    if ('lead' in result) {
+      // scenario mode: every call ends with its slots and an explicit outcome
+      const { slots, clips, outcome, questions } = result.lead
+      const fields = { ...slots, ...(questions.length && { openQuestions: questions }) }
+      return this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, clips, slots: fields, outcome }))
+    }
     const clips: Record<string, string> = {}
     let phoneDigits: string | undefined
     for (const [slot, a] of Object.entries(result.answers)) {
@@ -420,4 +454,9 @@ export class Call implements ConversationIO {
       this.log.error({ err }, 'call record not written')
     }
   }
+}
+
+/** The user part of the dialled URI (To), what the number map is keyed by. */
+function dialledNumber(uri: string): string | undefined {
+  return /sips?:([^@;>]+)@/.exec(uri)?.[1]
 }

@@ -1,0 +1,121 @@
+// Scenario mode: the YAML scenario engine (dialog/scenario/engine.ts) driven over a call. The engine
+// decides what to say and what to listen for; this loop turns its actions into speech and listens,
+// and feeds what the caller did back to it, until the engine hangs up or transfers.
+import type { Logger } from 'pino'
+import type { Answer, ListenOptions, ScenarioIO, ScenarioResult } from '../../dialog/basic-scenario.ts'
+import type { Action, ScenarioEngine, SlotValue } from '../../dialog/scenario/engine.ts'
+import type { Outcome } from '../../dialog/scenario/schema.ts'
+import type { ReplyResult } from './conversation.ts'
+
+/** The media side of a scenario call. */
+export interface ScenarioDialogIO extends ScenarioIO {
+  /** Speak a rendered prompt through the TTS provider; 'interrupted' on barge-in. */
+  sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult>
+  /** Hand the caller to a seller (SIP REFER); false when there is none or the transfer failed. */
+  transfer(reason: string): Promise<boolean>
+}
+
+export interface ScenarioDialogOptions {
+  logger?: Logger
+}
+
+/** What the lead record gets from a scenario call. */
+export interface ScenarioLead {
+  /** the engine's slots: normalised value, what was said or typed, display form, clip path */
+  slots: Record<string, SlotValue>
+  /** answers kept only as recordings (no recogniser), by slot */
+  clips: Record<string, string>
+  /** the scenario's outcome (qualified_lead, callback_booked, ...), or why the call ended without one */
+  outcome: Outcome | 'caller-hangup' | 'tts-failed'
+  /** questions the scenario could not answer, for the seller */
+  questions: string[]
+}
+
+export interface ScenarioDialogResult extends ScenarioResult {
+  lead: ScenarioLead
+}
+
+type Listen = Extract<Action, { type: 'listen' }>
+
+/**
+ * Runs the engine to its end. A barge-in during a prompt skips the rest of the prompts up to the
+ * next listen (the listener already hears what the caller is saying). A transfer that cannot be
+ * made (no seller configured, REFER refused) ends politely: the seller calls the lead back.
+ */
+export async function runScenarioDialog(io: ScenarioDialogIO, engine: ScenarioEngine, opts: ScenarioDialogOptions = {}): Promise<ScenarioDialogResult> {
+  const answers: Record<string, Answer> = {}
+  const slots: Record<string, SlotValue> = {}
+  let engineOutcome: Outcome | undefined
+  const result = (outcome: ScenarioResult['outcome'], leadOutcome?: ScenarioLead['outcome']): ScenarioDialogResult => {
+    const clips: Record<string, string> = {}
+    for (const [name, s] of Object.entries(slots)) if (s.clip) clips[name] = s.clip
+    const lead = { slots, clips, outcome: leadOutcome ?? engineOutcome ?? 'caller-hangup', questions: [...engine.state.questions] }
+    return { outcome, answers, lead }
+  }
+
+  const queue = engine.start()
+  let interrupted = false
+  for (let action = queue.shift(); action; action = queue.shift()) {
+    switch (action.type) {
+      case 'say': {
+        if (interrupted) break
+        const said = await io.sayText(action.text, { interruptible: action.interruptible, step: action.step })
+        if (said === 'interrupted') interrupted = true
+        if (said === 'failed') {
+          opts.logger?.error({ step: action.step }, 'scenario prompt could not be spoken; ending the call')
+          await io.say('apology', { interruptible: false })
+          return result('lead', engineOutcome ?? 'tts-failed')
+        }
+        break
+      }
+      case 'listen': {
+        interrupted = false
+        const answer = await io.listen(listenOptions(action))
+        if (answer.kind === 'hangup') return result('caller-hangup')
+        answers[action.slot ?? action.step] = answer
+        queue.push(...feed(engine, answer))
+        break
+      }
+      case 'saveSlot':
+        slots[action.name] = action.slot
+        break
+      case 'setOutcome':
+        engineOutcome = action.outcome
+        break
+      case 'transfer':
+        if (await io.transfer(`scenario transfer to ${action.target}`)) return result('transferred')
+        await io.say('thanks')
+        return result('lead', 'qualified_lead')
+      case 'hangup':
+        return result(engineOutcome === 'no_answer' ? 'no-input' : 'lead')
+    }
+  }
+  // the engine always ends a batch with a listen, a transfer or a hang-up; this is a safety net
+  opts.logger?.warn({ step: engine.state.step }, 'scenario engine stopped without ending the call')
+  return result('lead')
+}
+
+function listenOptions(a: Listen): ListenOptions {
+  return {
+    digits: !!a.dtmf,
+    slot: a.slot ?? a.step,
+    turn: {
+      endSilenceMs: a.endSilenceMs,
+      maxUtteranceMs: a.maxUtteranceMs,
+      noInputMs: a.noInputMs,
+      ...(a.dtmf && { interDigitMs: a.dtmf.interDigitMs }),
+    },
+  }
+}
+
+/** What the caller did, as the engine hears it. */
+function feed(engine: ScenarioEngine, answer: Exclude<Answer, { kind: 'hangup' }>): Action[] {
+  switch (answer.kind) {
+    case 'speech':
+      return answer.text ? engine.onUtterance(answer.text) : engine.onClip(answer.clipPath)
+    case 'digits':
+      return engine.onDtmf(answer.digits)
+    case 'none':
+      return engine.onNoInput()
+  }
+}
