@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { resample } from '../../codecs/resample.ts'
 import { PROMPTS, type PromptKey } from '../../dialog/prompts.ts'
 import type { Language } from '../config.ts'
+import { atLineRate, INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { PromptCache } from '../tts/prompt-cache.ts'
 
 /**
@@ -21,7 +22,9 @@ export class PromptLibrary {
     const started = Date.now()
     for (const [key, text] of Object.entries(PROMPTS[this.language]) as Array<[PromptKey, string]>) {
       const s = await this.cache.get(`${this.language}:${key}`, text, this.language)
-      this.audio.set(key, resample(s.pcm, s.sampleRate, this.sampleRate))
+      const pcm = resample(s.pcm, s.sampleRate, this.sampleRate)
+      this.audio.set(key, pcm)
+      if (this.sampleRate === INTERNAL_RATE) atLineRate(pcm, 8000) // G.711 lines: ready before the first call
     }
     logger.info({ language: this.language, prompts: this.audio.size, ms: Date.now() - started }, 'prompts ready')
   }

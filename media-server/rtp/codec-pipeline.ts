@@ -9,6 +9,20 @@ export const INTERNAL_RATE = 16000
 /** Prompt audio at line rates, alive as long as the 16 kHz original is. */
 const lineRateCache = new WeakMap<Int16Array, Map<number, Int16Array>>()
 
+/**
+ * 16 kHz audio at a line rate, computed once per audio and rate and kept with the audio. The
+ * prompt library calls it at start-up, so that no call pays the milliseconds of a whole-prompt
+ * resample between the caller's last word and the answer.
+ */
+export function atLineRate(pcm: Int16Array, lineRate: number): Int16Array {
+  if (lineRate === INTERNAL_RATE) return pcm
+  let byRate = lineRateCache.get(pcm)
+  if (!byRate) lineRateCache.set(pcm, (byRate = new Map()))
+  let line = byRate.get(lineRate)
+  if (!line) byRate.set(lineRate, (line = resample(pcm, INTERNAL_RATE, lineRate)))
+  return line
+}
+
 /** Codecs with their own loss recovery (Opus): in-band FEC and decoder PLC. */
 export interface LossAwareCodec extends AudioCodec {
   decodeFec(nextPayload: Uint8Array, out: Int16Array): number
@@ -80,12 +94,7 @@ export class CodecPipeline {
    * so the result is kept with the prompt: every call playing it at this rate reuses it.
    */
   toLineRate(pcm: Int16Array): Int16Array {
-    if (this.lineRate === INTERNAL_RATE) return pcm
-    let byRate = lineRateCache.get(pcm)
-    if (!byRate) lineRateCache.set(pcm, (byRate = new Map()))
-    let line = byRate.get(this.lineRate)
-    if (!line) byRate.set(this.lineRate, (line = resample(pcm, INTERNAL_RATE, this.lineRate)))
-    return line
+    return atLineRate(pcm, this.lineRate)
   }
 
   /** One packet's worth of line-rate PCM, encoded into `out`; returns bytes. */
