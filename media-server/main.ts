@@ -10,7 +10,12 @@ try {
   process.exit(2)
 }
 
-const server = await startServer(config)
+// A provider or scenario refused at start-up (a bad URL, a broken default scenario) is a
+// configuration problem too: one clear line, not a stack trace.
+const server = await startServer(config).catch((err: Error) => {
+  console.error(`start-up failed: ${err.message}`)
+  process.exit(2)
+})
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
