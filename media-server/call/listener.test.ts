@@ -1,0 +1,69 @@
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { resample } from '../../codecs/resample.ts'
+import { SileroVad } from '../../vad/silero-vad.ts'
+import { EspeakTts } from '../tts/espeak.ts'
+import { Listener, type BargeInEvent } from './listener.ts'
+
+const CHUNK = 320 // 20 ms at 16 kHz, as the jitter buffer hands it over
+
+t.test('barge-in: held then confirmed on speech, resumed after a beep, never on a non-interruptible prompt', async (t) => {
+  const tts = new EspeakTts()
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  t.teardown(async () => {
+    tts.close()
+    await vad.close()
+  })
+  const s = await tts.synthesize('Подождите, пожалуйста, у меня вопрос.', 'ru')
+  const speech = resample(s.pcm, s.sampleRate, 16000)
+  // A beep: 160 ms of a 1 kHz tone, then silence. Loud enough to hold, not speech to confirm.
+  const burst = Int16Array.from({ length: 2560 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 1000 * i) / 16000)))
+
+  let clock = 0
+  const events: BargeInEvent[] = []
+  const listener = new Listener({
+    vad,
+    sampleRate: 16000,
+    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
+    bargeIn: { minSpeechMs: 64, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
+    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
+    now: () => clock,
+    onBargeIn: (ev) => events.push(ev),
+    onError: (err) => t.fail(err.message),
+  })
+  t.teardown(() => listener.close())
+  const silentBot = new Int16Array(CHUNK)
+  const play = async (pcm: Int16Array) => {
+    for (let i = 0; i + CHUNK <= pcm.length; i += CHUNK) {
+      clock += 20
+      listener.onBotFrame(silentBot) // a clean line: the bot's audio never comes back
+      listener.onAudio(pcm.subarray(i, i + CHUNK))
+      await vad.tick()
+    }
+  }
+  await play(new Int16Array(16000)) // a second of silence first
+
+  listener.promptStarted(false)
+  await play(speech)
+  await play(new Int16Array(16000))
+  listener.promptEnded()
+  t.same(events, [], 'a non-interruptible prompt is never interrupted')
+
+  listener.promptStarted(true)
+  await play(burst)
+  await play(new Int16Array(16000))
+  listener.promptEnded()
+  t.same(events.map((e) => e.stage), ['held', 'resumed'], 'a beep holds the prompt, then it resumes')
+
+  events.length = 0
+  listener.promptStarted(true)
+  const onsetAt = clock
+  await play(speech)
+  listener.promptEnded()
+  t.same(events.map((e) => e.stage), ['held', 'confirmed'], 'speech holds, then confirms')
+  const held = events[0]
+  t.ok(held.onsetMs >= onsetAt - 32 && held.onsetMs <= onsetAt + 64, `onset ${held.onsetMs - onsetAt} ms from the first speech chunk`)
+  t.ok(held.atMs - onsetAt <= 160, `held ${held.atMs - onsetAt} ms after the speech began (simulated clock)`)
+})
