@@ -8,6 +8,7 @@ import client from 'prom-client'
 import WebSocket, { WebSocketServer } from 'ws'
 import { FailoverAsr, FailoverError, FailoverLlm, FailoverMetrics, FailoverTts } from './failover.ts'
 import { ProviderHealth } from './health.ts'
+import { collect } from './tts/wire-servers.ts'
 import {
   ProviderError,
   type AsrProvider,
@@ -307,14 +308,6 @@ class WsAsr implements AsrProvider {
 
 const ttsRequest = (signal?: AbortSignal): TtsRequest => ({ text: 'Добрый день', voice: 'ru', language: 'ru-RU', sampleRate: 8000, signal })
 
-async function collect<T>(items: AsyncIterable<T>, onItem?: (item: T) => void): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of items) {
-    onItem?.(item)
-    out.push(item)
-  }
-  return out
-}
 
 async function counter(registry: client.Registry, name: string) {
   const m = registry.getSingleMetric(name) as client.Counter | client.Gauge

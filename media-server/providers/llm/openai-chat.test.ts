@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
-import { chatChunk, delay, SSE_DONE, SSE_HEADERS, startHttpServer } from '../tts/wire-servers.ts'
+import { chatChunk, collect, delay, failure, SSE_DONE, SSE_HEADERS, startHttpServer } from '../tts/wire-servers.ts'
 import { ProviderError, type ChatEvent, type ChatRequest } from '../types.ts'
 import { OpenAiChat } from './openai-chat.ts'
 
@@ -55,20 +55,6 @@ const llm = (registry = new Registry(), baseURL = `${server.url}/v1`) =>
   new OpenAiChat({ baseURL, apiKey: KEY, model: 'local-model', temperature: 0.3, topP: 0.9, maxTokens: 200, timeouts: { connectMs: 500, responseMs: 400 }, registry })
 const req = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ messages: [{ role: 'system', content: 'Ты менеджер.' }, { role: 'user', content }], ...extra })
 
-async function collect(source: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = []
-  for await (const e of source) out.push(e)
-  return out
-}
-async function failure(source: AsyncIterable<ChatEvent>): Promise<ProviderError> {
-  try {
-    await collect(source)
-  } catch (err) {
-    if (err instanceof ProviderError) return err
-    throw err
-  }
-  throw new Error('expected a ProviderError')
-}
 
 t.test('streams text deltas, then done; sends model, sampling and messages', async (t) => {
   const registry = new Registry()

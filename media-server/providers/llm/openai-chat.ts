@@ -1,9 +1,9 @@
 // Streaming chat on the `openai` SDK: OpenAI, Groq, YandexGPT's OpenAI-compatible API, vLLM and
 // Ollama all speak this wire format, so one adapter with a configurable base URL covers them.
-import OpenAI from 'openai'
+import type OpenAI from 'openai'
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions'
 import type { Registry } from 'prom-client'
-import { sdkError } from '../tts/openai-sdk-errors.ts'
+import { sdkClient, sdkError } from '../tts/openai-sdk-errors.ts'
 import { ProviderCall } from '../tts/provider-call.ts'
 import { ProviderMetrics } from '../tts/provider-metrics.ts'
 import type { ChatEvent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, LlmProvider, ProviderTimeouts } from '../types.ts'
@@ -51,9 +51,7 @@ export class OpenAiChat implements LlmProvider {
 
   constructor(private readonly options: OpenAiChatOptions) {
     this.name = options.name ?? 'openai-chat'
-    const { connectMs, responseMs } = options.timeouts
-    // our watchdogs decide timeouts (the SDK's is a backstop); retrying is the failover layer's job
-    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 0, timeout: 2 * (connectMs + responseMs) })
+    this.client = sdkClient(options)
     this.metrics = new ProviderMetrics(options.registry, 'llm')
   }
 

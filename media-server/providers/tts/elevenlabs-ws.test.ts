@@ -3,7 +3,7 @@ import { Registry } from 'prom-client'
 import type { WebSocket } from 'ws'
 import { ProviderError, type TtsChunk } from '../types.ts'
 import { ElevenLabsTts } from './elevenlabs-ws.ts'
-import { delay, rampPcm, startWsServer } from './wire-servers.ts'
+import { delay, failure, rampPcm, startWsServer } from './wire-servers.ts'
 
 const KEY = 'xi-secret-key-42'
 const PCM = rampPcm(1300)
@@ -46,15 +46,6 @@ const tts = (registry = new Registry()) =>
 const opts = { voice: 'ru', language: 'ru', sampleRate: 16000 as const }
 const bytes = (chunks: TtsChunk[]) => Buffer.concat(chunks.map((c) => Buffer.from(c.pcm.buffer, c.pcm.byteOffset, c.pcm.byteLength)))
 
-async function failure(source: AsyncIterable<TtsChunk>): Promise<ProviderError> {
-  try {
-    for await (const _ of source);
-  } catch (err) {
-    if (err instanceof ProviderError) return err
-    throw err
-  }
-  throw new Error('expected a ProviderError')
-}
 
 t.test('text in pieces: audio arrives before the text ends, bytes exact', async (t) => {
   const stream = tts().openStream(opts)

@@ -1,6 +1,7 @@
-// What an `openai` SDK error means for failover, shared by the speech and chat adapters.
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, AuthenticationError, PermissionDeniedError } from 'openai'
-import type { ProviderError } from '../types.ts'
+// The `openai` SDK as the speech and chat adapters use it: how the client is built, and what its
+// errors mean for failover.
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, AuthenticationError, PermissionDeniedError } from 'openai'
+import type { ProviderError, ProviderTimeouts } from '../types.ts'
 import type { ProviderCall } from './provider-call.ts'
 
 /** `midStream`: the response had begun, so a lost connection is a disconnect, not a failed connect. */
@@ -14,4 +15,10 @@ export function sdkError(call: ProviderCall, err: unknown, midStream: boolean): 
   if (err instanceof APIConnectionError) return call.fail(midStream ? 'disconnected' : 'connect', err.message, err)
   if (err instanceof APIError) return call.fail('protocol', err.status ? `HTTP ${err.status}: ${err.message}` : err.message, err)
   return call.error(err, midStream ? 'disconnected' : 'protocol')
+}
+
+/** Our watchdogs decide timeouts (the SDK's is only a backstop); retrying is the failover layer's job. */
+export function sdkClient(o: { baseURL: string; apiKey: string; timeouts: ProviderTimeouts }): OpenAI {
+  const { connectMs, responseMs } = o.timeouts
+  return new OpenAI({ baseURL: o.baseURL, apiKey: o.apiKey, maxRetries: 0, timeout: 2 * (connectMs + responseMs) })
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import { ProviderError, type TtsChunk, type TtsRequest } from '../types.ts'
 import { OpenAiSpeechTts } from './openai-speech.ts'
-import { delay, rampPcm, startHttpServer } from './wire-servers.ts'
+import { collect, delay, failure, rampPcm, startHttpServer } from './wire-servers.ts'
 
 const KEY = 'sk-test-secret-key-123'
 const PCM = rampPcm(2401) // 4802 bytes, cut below at odd offsets
@@ -52,21 +52,7 @@ function tts(registry = new Registry()) {
 
 const req = (text: string, extra: Partial<TtsRequest> = {}): TtsRequest => ({ text, voice: 'ru', language: 'ru-RU', sampleRate: 24000, ...extra })
 
-async function collect(source: AsyncIterable<TtsChunk>): Promise<TtsChunk[]> {
-  const out: TtsChunk[] = []
-  for await (const c of source) out.push(c)
-  return out
-}
 
-async function failure(source: AsyncIterable<TtsChunk>): Promise<ProviderError> {
-  try {
-    await collect(source)
-  } catch (err) {
-    if (err instanceof ProviderError) return err
-    throw err
-  }
-  throw new Error('expected a ProviderError')
-}
 
 t.test('streams the PCM body as it arrives, bytes intact across odd cuts', async (t) => {
   const registry = new Registry()

@@ -1,9 +1,9 @@
 // OpenAI-compatible speech synthesis (POST /v1/audio/speech, response_format "pcm"), also served by
 // local TTS servers. The body is 24 kHz 16-bit LE mono PCM, passed on as it arrives.
-import OpenAI from 'openai'
+import type OpenAI from 'openai'
 import type { Registry } from 'prom-client'
 import type { ProviderTimeouts, TtsChunk, TtsProvider, TtsRequest } from '../types.ts'
-import { sdkError } from './openai-sdk-errors.ts'
+import { sdkClient, sdkError } from './openai-sdk-errors.ts'
 import { PcmStream } from './pcm-stream.ts'
 import { ProviderCall } from './provider-call.ts'
 import { ProviderMetrics } from './provider-metrics.ts'
@@ -32,9 +32,7 @@ export class OpenAiSpeechTts implements TtsProvider {
 
   constructor(private readonly options: OpenAiSpeechOptions) {
     this.name = options.name ?? 'openai-speech'
-    const { connectMs, responseMs } = options.timeouts
-    // our own watchdogs decide timeouts; the SDK's is only a backstop; failover replaces retries
-    this.client = new OpenAI({ baseURL: options.baseURL, apiKey: options.apiKey, maxRetries: 0, timeout: 2 * (connectMs + responseMs) })
+    this.client = sdkClient(options)
     this.metrics = new ProviderMetrics(options.registry, 'tts')
   }
 

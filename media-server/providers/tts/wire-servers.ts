@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { ProviderError } from '../types.ts'
 import { synthesizerService } from './yandex-speechkit.ts'
 
 export interface LocalServer {
@@ -89,4 +90,25 @@ export const SSE_DONE = 'data: [DONE]\n\n'
 export function chatChunk(delta: object, finishReason: string | null = null): string {
   const chunk = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 0, model: 'local', choices: [{ index: 0, delta, finish_reason: finishReason }] }
   return `data: ${JSON.stringify(chunk)}\n\n`
+}
+
+/** Every item of a stream (tests). */
+export async function collect<T>(source: AsyncIterable<T>, onItem?: (item: T) => void): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of source) {
+    onItem?.(item)
+    out.push(item)
+  }
+  return out
+}
+
+/** The ProviderError a stream ends with (tests); anything else fails the test. */
+export async function failure(source: AsyncIterable<unknown>): Promise<ProviderError> {
+  try {
+    await collect(source)
+  } catch (err) {
+    if (err instanceof ProviderError) return err
+    throw err
+  }
+  throw new Error('expected a ProviderError')
 }

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js'
 import { Registry } from 'prom-client'
 import { ProviderError, type TtsChunk, type TtsRequest } from '../types.ts'
 import { YandexSpeechKitTts } from './yandex-speechkit.ts'
-import { delay, rampPcm, startSynthesizerServer, type SynthesisCall, type SynthesisRequestMessage } from './wire-servers.ts'
+import { collect, delay, failure, rampPcm, startSynthesizerServer, type SynthesisCall, type SynthesisRequestMessage } from './wire-servers.ts'
 
 const KEY = 'AQVN-secret-api-key'
 const PCM = rampPcm(1601)
@@ -33,20 +33,6 @@ function tts(endpoint = server.url, registry = new Registry()) {
 }
 const req = (text: string, extra: Partial<TtsRequest> = {}): TtsRequest => ({ text, voice: 'ru', language: 'ru-RU', sampleRate: 16000, ...extra })
 
-async function collect(source: AsyncIterable<TtsChunk>): Promise<TtsChunk[]> {
-  const out: TtsChunk[] = []
-  for await (const c of source) out.push(c)
-  return out
-}
-async function failure(source: AsyncIterable<TtsChunk>): Promise<ProviderError> {
-  try {
-    await collect(source)
-  } catch (err) {
-    if (err instanceof ProviderError) return err
-    throw err
-  }
-  throw new Error('expected a ProviderError')
-}
 const bytes = (chunks: TtsChunk[]) => Buffer.concat(chunks.map((c) => Buffer.from(c.pcm.buffer, c.pcm.byteOffset, c.pcm.byteLength)))
 
 t.test('streams audio_chunk data at the requested rate, with voice, spec and credentials', async (t) => {
