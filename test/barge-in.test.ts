@@ -202,7 +202,12 @@ t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', as
       if (b) serverSide.push(b.heldMs - b.onsetMs)
       const name = call.turns.find((x: any) => x.who === 'caller' && x.step === 'name')
       t.ok(name && b && Math.abs(name.startMs - b.onsetMs) < 300, `the speech that interrupted is the answer to the greeting's question`)
-    } else if (greeting?.interrupted) echoInterrupted++
+    } else {
+      if (greeting?.interrupted) echoInterrupted++
+      // The test's echo comes back 60 ms after the bot's packet arrives, 10 dB down.
+      const echo = call.rtpStats?.echo
+      t.ok(echo?.state === 'echo' && echo.delayMs >= 40 && echo.delayMs <= 120 && Math.abs(echo.erlDb - 10) < 3, `echo caller ${caller?.port}: the echo path was learnt (${JSON.stringify(echo)})`)
+    }
   }
   t.equal(interrupted, TRIALS, 'every barge-in call has its greeting marked interrupted')
   t.equal(echoInterrupted, 0, 'no echo call was interrupted')

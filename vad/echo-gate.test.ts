@@ -58,3 +58,36 @@ t.test('the bot\'s echo is not the caller; the caller talking over the bot is', 
   const clean = talking.filter((x) => noEcho.nearEnd[START + x.k]).length / talking.length
   t.ok(clean > 0.95, `clean line: ${(clean * 100).toFixed(0)}% of the caller's loud frames pass`)
 })
+
+t.test('the echo path moves mid-call: told by the jitter buffer, or learnt again', async (t) => {
+  const tts = new EspeakTts()
+  t.teardown(() => tts.close())
+  const s = await tts.synthesize('Hello! You have reached the sales department. I am the voice assistant. What is your name? Please tell me about your company and what you would like to buy from us today.', 'en')
+  const bot = frames(resample(s.pcm, s.sampleRate, 16000))
+  const silence = new Int16Array(FRAME)
+  const JUMP = 120 // frames: from here on the echo comes back 4 frames (80 ms) later
+  const run = (reported: boolean) => {
+    const gate = new EchoGate({ tailMs: 400, marginDb: 6, frameMs: 20 })
+    const nearEnd: boolean[] = []
+    for (let i = 0; i < bot.length; i++) {
+      gate.onBotFrame(bot[i])
+      const delay = i < JUMP ? 3 : 7
+      const echo = i >= delay ? scale(bot[i - delay], 0.316) : silence
+      // Reported: the jitter buffer grew by 80 ms and says so with the frame.
+      nearEnd.push(gate.onCallerFrame(echo, reported ? 40 + (i < JUMP ? 0 : 80) : 0))
+    }
+    const after = nearEnd.slice(JUMP)
+    let streak = 0
+    let longest = 0
+    for (const x of after) longest = Math.max(longest, (streak = x ? streak + 1 : 0))
+    return { gate, after, longest, passed: after.filter(Boolean).length }
+  }
+  const told = run(true)
+  t.equal(told.passed, 0, 'the buffer grew by 80 ms: no echo frame is taken for the caller')
+  t.equal(told.gate.echoPath.lagFrames, 1, 'the echo path is measured from the wire (60 ms, less the 40 ms buffered)')
+  const moved = run(false)
+  t.equal(moved.gate.echoPath.lagFrames, 7, 'a path that moved by itself is learnt again')
+  const late = moved.after.slice(50)
+  t.ok(late.filter(Boolean).length / late.length < 0.05, 'a second after the move the echo is held back again')
+  t.comment(`path moved unannounced: ${moved.passed} echo frames passed, longest run ${moved.longest}: ${moved.after.map((x) => (x ? 1 : 0)).join('')}`)
+})

@@ -9,6 +9,8 @@ export interface EchoGateOptions {
   frameMs: number
 }
 
+export type EchoPathReport = { state: 'training' | 'none' } | { state: 'echo'; delayMs: number; erlDb: number }
+
 /** Levels below this are treated as this: silence is silence, however deep. */
 const FLOOR_DB = -70
 /** A bot frame this loud can produce audible echo: only such frames train the estimate. */
@@ -23,6 +25,10 @@ const QUIET_LINE_DB = -60
 const REESTIMATE = 10
 /** Active bot frames needed before the estimate is trusted (with 20 ms frames: 0.6 s of talk). */
 const MIN_ACTIVE = 30
+/** The estimate stays frozen over near-end audio for at most this many frames (with 20 ms
+ *  frames: 0.5 s): a path that moved makes the echo itself look like the caller, and a freeze
+ *  without end would never learn the new path. */
+const MAX_FREEZE = 25
 
 /**
  * Tells the caller's voice from the bot's own voice coming back on the line. The bot knows what
@@ -47,6 +53,7 @@ export class EchoGate {
   /** dB the echo is below the bot; Infinity when no echo is seen; NaN until trained */
   private erlDb = NaN
   private lastNearEnd = false
+  private frozenFor = 0
 
   constructor(private readonly opts: EchoGateOptions) {
     this.maxLag = Math.ceil(opts.tailMs / opts.frameMs)
@@ -61,12 +68,17 @@ export class EchoGate {
     this.bot[this.botCount++ % this.size] = Math.max(FLOOR_DB, levelDb(pcm, 32768))
   }
 
-  /** One frame of what came from the caller, 16-bit PCM; returns whether it is the caller. */
-  onCallerFrame(pcm: Int16Array): boolean {
+  /**
+   * One frame of what came from the caller, 16-bit PCM; returns whether it is the caller.
+   * `bufferedMs` is how long the frame waited in the jitter buffer: the time link is the
+   * frame's arrival on the wire, so the buffer growing or shrinking does not move the echo path.
+   */
+  onCallerFrame(pcm: Int16Array, bufferedMs = 0): boolean {
     const db = Math.max(FLOOR_DB, levelDb(pcm, 32768))
-    this.botCountAt[this.callerCount % this.size] = this.botCount
+    this.botCountAt[this.callerCount % this.size] = this.botCount - bufferedMs / this.opts.frameMs
     this.caller[this.callerCount++ % this.size] = db
-    if (++this.sinceEstimate >= REESTIMATE && !this.lastNearEnd) {
+    this.frozenFor = this.lastNearEnd ? this.frozenFor + 1 : 0
+    if (++this.sinceEstimate >= REESTIMATE && (!this.lastNearEnd || this.frozenFor >= MAX_FREEZE)) {
       this.sinceEstimate = 0
       this.estimate()
     }
@@ -78,6 +90,13 @@ export class EchoGate {
    *  NaN: the bot has not talked enough yet to tell). */
   get echoPath(): { lagFrames: number; erlDb: number } {
     return { lagFrames: this.lag, erlDb: this.erlDb }
+  }
+
+  /** The estimate as shown with the call: the delay is from the packet's arrival on the wire. */
+  toJSON(): EchoPathReport {
+    if (Number.isNaN(this.erlDb)) return { state: 'training' }
+    if (this.erlDb === Infinity) return { state: 'none' }
+    return { state: 'echo', delayMs: this.lag * this.opts.frameMs, erlDb: Math.round(this.erlDb * 10) / 10 }
   }
 
   /** Is the caller's latest frame, at this level, louder than the echo of the bot could be? */
@@ -98,7 +117,7 @@ export class EchoGate {
 
   /** The bot's level `lag` frames before caller frame `i` arrived. */
   private botAt(i: number, lag: number): number {
-    const j = this.botCountAt[i % this.size] - 1 - lag
+    const j = Math.round(this.botCountAt[i % this.size]) - 1 - lag
     return j < 0 || j <= this.botCount - this.size ? FLOOR_DB : this.bot[j % this.size]
   }
 

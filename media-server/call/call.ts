@@ -103,9 +103,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         finalTimeoutMs: deps.config.budget.asrFinalMs,
       },
     })
-    rtp.onAudio = (pcm) => {
+    rtp.onAudio = (pcm, bufferedMs) => {
       this.recorder?.pushCaller(pcm)
-      this.listener.onAudio(pcm)
+      this.listener.onAudio(pcm, bufferedMs)
     }
     rtp.onFrame = (frame) => {
       this.recorder?.pushBot(frame)
@@ -138,7 +138,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   get liveStats(): object {
-    return { ...this.rtp.statsJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs }
+    return { ...this.rtp.statsJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath }
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */

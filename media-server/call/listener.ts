@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { encodeWav } from '../../codecs/wav.ts'
 import type { Answer, ListenOptions, TurnTaking } from '../../dialog/basic-scenario.ts'
-import { EchoGate, type EchoGateOptions } from '../../vad/echo-gate.ts'
+import { EchoGate, type EchoGateOptions, type EchoPathReport } from '../../vad/echo-gate.ts'
 import { Endpointer } from '../../vad/endpointer.ts'
 import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'
 import type { AsrProvider, AsrStream } from '../providers/types.ts'
@@ -73,11 +73,14 @@ export class Listener {
   private readonly rate: number
   private readonly windowSamples: number
   // Per window in flight: when its last sample arrived, its level, and whether the echo gate
-  // took any of its audio for the caller rather than the bot's echo.
+  // took (at least half of) its audio for the caller rather than the bot's echo.
   private readonly windowEndMs = new Float64Array(RING)
   private readonly windowDb = new Float64Array(RING)
   private readonly windowNearEnd = new Uint8Array(RING)
-  private nearEndInWindow = false
+  /** Chunks of caller audio that reached into the window being filled, and how many of them
+   *  the echo gate took for the caller: a window is the caller's when at least half are. */
+  private chunksInWindow = 0
+  private nearChunksInWindow = 0
   private windowIndex = 0
   private windowFill = 0
   private windowSumSq = 0
@@ -106,6 +109,11 @@ export class Listener {
 
   private historySize(maxUtteranceMs: number): number {
     return (this.rate * (maxUtteranceMs + PRE_ROLL_MS + 1000)) / 1000
+  }
+
+  /** What the echo gate has learnt of the line's echo. */
+  get echoPath(): EchoPathReport {
+    return this.echo.toJSON()
   }
 
   /** The bot is about to speak; barge-in is watched for while it does, if interruptible. */
@@ -180,12 +188,15 @@ export class Listener {
     this.echo.onBotFrame(pcm)
   }
 
-  /** Caller audio at 16 kHz, any chunk size, as it leaves the jitter buffer. */
-  onAudio(pcm: Int16Array): void {
+  /** Caller audio at 16 kHz, any chunk size, as it leaves the jitter buffer after waiting there
+   *  `bufferedMs` (the echo gate times the echo path from the packet's arrival). */
+  onAudio(pcm: Int16Array, bufferedMs = 0): void {
     const arrivedMs = this.opts.now()
     this.remember(pcm, arrivedMs)
     this.recognition?.stream.write(pcm.slice())
-    if (this.echo.onCallerFrame(pcm)) this.nearEndInWindow = true
+    const nearEnd = this.echo.onCallerFrame(pcm, bufferedMs)
+    this.chunksInWindow++
+    if (nearEnd) this.nearChunksInWindow++
     const W = this.windowSamples
     for (let i = 0; i < pcm.length; i++) {
       this.windowSumSq += pcm[i] * pcm[i]
@@ -195,8 +206,11 @@ export class Listener {
       this.windowEndMs[slot] = arrivedMs - ((pcm.length - 1 - i) * 1000) / this.rate
       const rms = Math.sqrt(this.windowSumSq / W)
       this.windowDb[slot] = rms > 0 ? 20 * Math.log10(rms / 32768) : -120
-      this.windowNearEnd[slot] = this.nearEndInWindow ? 1 : 0
-      this.nearEndInWindow = i < pcm.length - 1 && this.nearEndInWindow // the chunk runs on into the next window
+      this.windowNearEnd[slot] = this.nearChunksInWindow * 2 >= this.chunksInWindow ? 1 : 0
+      // The chunk runs on into the next window: it counts there too.
+      const runsOn = i < pcm.length - 1
+      this.chunksInWindow = runsOn ? 1 : 0
+      this.nearChunksInWindow = runsOn && nearEnd ? 1 : 0
       this.windowFill = 0
       this.windowSumSq = 0
     }

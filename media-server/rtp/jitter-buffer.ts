@@ -36,6 +36,8 @@ export interface FrameEvent {
   payload: Uint8Array;
   timestamp: number;
   marker: boolean;
+  /** When the packet arrived (the push's arrivalMs): now minus this is its wait in the buffer. */
+  arrivalMs: number;
   /** Timestamp distance to the next packet when it is here and continues the talkspurt. */
   durationTs: number | undefined;
 }
@@ -94,6 +96,7 @@ interface Slot {
   tsRel: number;
   ts: number;
   marker: boolean;
+  arrivalMs: number;
   len: number;
   buf: Uint8Array;
   /** Cached view of buf[0, len): payload sizes rarely change, so it is rarely rebuilt. */
@@ -173,7 +176,7 @@ export class JitterBuffer {
     this.slots = [];
     for (let i = 0; i < n; i++) {
       const buf = new Uint8Array(SLOT_BYTES);
-      this.slots.push({ state: EMPTY, seq: 0, tsRel: 0, ts: 0, marker: false, len: 0, buf, view: buf.subarray(0, 0) });
+      this.slots.push({ state: EMPTY, seq: 0, tsRel: 0, ts: 0, marker: false, arrivalMs: 0, len: 0, buf, view: buf.subarray(0, 0) });
     }
   }
 
@@ -237,7 +240,7 @@ export class JitterBuffer {
     // Nothing played yet: an earlier packet overtaken by the first one still gets its turn.
     if (seq < this.nextPlay) this.nextPlay = seq;
     if (d < 0) this.stats.reordered++;
-    this.store(slot, p, seq, tsRel);
+    this.store(slot, p, seq, tsRel, arrivalMs);
     return 'queued';
   }
 
@@ -255,11 +258,12 @@ export class JitterBuffer {
         const next = this.slots[(seq + 1) % this.slots.length];
         const continues = next.state === PENDING && next.seq === seq + 1 && !next.marker;
         if (this.lastWasFrame && !slot.marker && slot.tsRel > this.lastTsRel) this.lastStep = slot.tsRel - this.lastTsRel;
-        const ev = this.framePool[frames] ?? (this.framePool[frames] = { kind: 'frame', payload: slot.view, timestamp: 0, marker: false, durationTs: undefined });
+        const ev = this.framePool[frames] ?? (this.framePool[frames] = { kind: 'frame', payload: slot.view, timestamp: 0, marker: false, arrivalMs: 0, durationTs: undefined });
         frames++;
         ev.payload = this.payloadView(slot);
         ev.timestamp = slot.ts;
         ev.marker = slot.marker;
+        ev.arrivalMs = slot.arrivalMs;
         ev.durationTs = continues ? next.tsRel - slot.tsRel : undefined;
         out.push(ev);
         slot.state = PLAYED;
@@ -333,10 +337,10 @@ export class JitterBuffer {
     // The jitter estimate carries over (same network path); only its reference restarts.
     this.prevArrivalMs = arrivalMs;
     this.prevTs = p.timestamp;
-    this.store(this.slots[seq % this.slots.length], p, seq, 0);
+    this.store(this.slots[seq % this.slots.length], p, seq, 0, arrivalMs);
   }
 
-  private store(slot: Slot, p: JitterPacket, seq: number, tsRel: number): void {
+  private store(slot: Slot, p: JitterPacket, seq: number, tsRel: number, arrivalMs: number): void {
     const len = p.payload.length;
     if (len > slot.buf.length) {
       // Rare (payloads above SLOT_BYTES); the slot keeps the larger buffer from then on.
@@ -351,6 +355,7 @@ export class JitterBuffer {
     slot.tsRel = tsRel;
     slot.ts = p.timestamp;
     slot.marker = p.marker;
+    slot.arrivalMs = arrivalMs;
     this.pending++;
   }
 

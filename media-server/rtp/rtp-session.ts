@@ -64,8 +64,9 @@ export class RtpSession implements ClockSubscriber {
   readonly stats = new RtpStats()
   readonly jitterBuffer: JitterBuffer
   direction: MediaDirection = 'sendrecv'
-  /** Caller audio at 16 kHz, a view reused after the call returns. */
-  onAudio: (pcm: Int16Array) => void = () => {}
+  /** Caller audio at 16 kHz, a view reused after the call returns, with how long it waited in
+   *  the jitter buffer (for a concealed gap: the wait of the last packet played). */
+  onAudio: (pcm: Int16Array, bufferedMs: number) => void = () => {}
   onDtmf: (digit: string, source: DtmfSource) => void = () => {}
   /** Every packet's outgoing audio at 16 kHz (prompt or silence), for the recording. */
   onFrame: (pcm: Int16Array) => void = () => {}
@@ -73,6 +74,7 @@ export class RtpSession implements ClockSubscriber {
   onPromptStart: () => void = () => {}
 
   private remote: { address: string; port: number }
+  private bufferedMs = 0
   private rtcpRemote: { address: string; port: number }
   private latched = false
   /** The RTP socket is connect()ed to the latched peer: Node then sends synchronously
@@ -251,10 +253,12 @@ export class RtpSession implements ClockSubscriber {
   /** Inbound playout: whatever the jitter buffer has due, decoded or concealed. */
   afterTick(): void {
     if (this.closed) return
-    for (const ev of this.jitterBuffer.pull(this.now())) {
+    const now = this.now()
+    for (const ev of this.jitterBuffer.pull(now)) {
       const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
+      if (ev.kind === 'frame') this.bufferedMs = now - ev.arrivalMs
       if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
-      this.onAudio(pcm)
+      this.onAudio(pcm, this.bufferedMs)
     }
   }
 
