@@ -61,7 +61,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   codecs: DEFAULT_CODEC_PREFERENCE,
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
-  bargeIn: { minSpeechMs: 64, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
+  bargeIn: { minSpeechMs: 60, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
   budget: { asrFinalMs: 1500, replyMs: 1200 },
   transfer: { target: '', domain: '' },

@@ -53,6 +53,7 @@ export class EchoGate {
   /** dB the echo is below the bot; Infinity when no echo is seen; NaN until trained */
   private erlDb = NaN
   private lastNearEnd = false
+  private lastCallerDb = FLOOR_DB
   private frozenFor = 0
 
   constructor(private readonly opts: EchoGateOptions) {
@@ -75,6 +76,7 @@ export class EchoGate {
    */
   onCallerFrame(pcm: Int16Array, bufferedMs = 0): boolean {
     const db = Math.max(FLOOR_DB, levelDb(pcm, 32768))
+    this.lastCallerDb = db
     this.botCountAt[this.callerCount % this.size] = this.botCount - bufferedMs / this.opts.frameMs
     this.caller[this.callerCount++ % this.size] = db
     this.frozenFor = this.lastNearEnd ? this.frozenFor + 1 : 0
@@ -84,6 +86,11 @@ export class EchoGate {
     }
     this.lastNearEnd = this.isNearEnd(db)
     return this.lastNearEnd
+  }
+
+  /** Level of the latest caller frame, dBFS (floored at -70). */
+  get callerDb(): number {
+    return this.lastCallerDb
   }
 
   /** The current estimate: echo delay in frames and return loss in dB (Infinity: no echo,

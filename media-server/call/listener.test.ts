@@ -27,7 +27,7 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
     vad,
     sampleRate: 16000,
     turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
-    bargeIn: { minSpeechMs: 64, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
+    bargeIn: { minSpeechMs: 60, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
     clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
     now: () => clock,
     onBargeIn: (ev) => events.push(ev),
@@ -65,5 +65,6 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
   t.same(events.map((e) => e.stage), ['held', 'confirmed'], 'speech holds, then confirms')
   const held = events[0]
   t.ok(held.onsetMs >= onsetAt - 32 && held.onsetMs <= onsetAt + 64, `onset ${held.onsetMs - onsetAt} ms from the first speech chunk`)
-  t.ok(held.atMs - onsetAt <= 160, `held ${held.atMs - onsetAt} ms after the speech began (simulated clock)`)
+  // The hold works on 20 ms chunks by energy: the 60 ms minimum after the first loud chunk, no model wait.
+  t.ok(held.atMs - onsetAt <= 100, `held ${held.atMs - onsetAt} ms after the speech began (simulated clock)`)
 })

@@ -92,6 +92,8 @@ export class Listener {
   /** While the bot talks: the current run of the caller's loud audio, from its first window,
    *  and whether the prompt is held for it. */
   private prompt: { interruptible: boolean; onsetMs: number | undefined; held: boolean } | undefined
+  /** Start of the current run of the caller's loud chunks (not the echo), on the call timeline. */
+  private loudSinceMs: number | undefined
   private armed: Armed | undefined
   private digits = ''
   private digitsAtMs = 0
@@ -197,6 +199,7 @@ export class Listener {
     const nearEnd = this.echo.onCallerFrame(pcm, bufferedMs)
     this.chunksInWindow++
     if (nearEnd) this.nearChunksInWindow++
+    this.watchHold(nearEnd && this.endpointer.aboveFloor(this.echo.callerDb), arrivedMs - (pcm.length * 1000) / this.rate, arrivedMs)
     const W = this.windowSamples
     for (let i = 0; i < pcm.length; i++) {
       this.windowSumSq += pcm[i] * pcm[i]
@@ -266,9 +269,26 @@ export class Listener {
   }
 
   /**
-   * The caller's loud audio (the echo gate has removed the bot's own) that lasts the minimum
-   * holds the prompt at once; the model's probability only climbs past threshold a few windows
-   * into a word, so it confirms (drop the prompt) or clears (resume it) afterwards.
+   * Step one, on every chunk as it leaves the jitter buffer: the caller's loud audio (the echo
+   * gate has removed the bot's own) that lasts the minimum holds the prompt at once. Energy
+   * needs no model, so this does not wait for a 32 ms window to fill nor for the VAD's batch.
+   */
+  private watchHold(loud: boolean, startMs: number, endMs: number): void {
+    if (!loud) {
+      this.loudSinceMs = undefined
+      return
+    }
+    this.loudSinceMs ??= startMs
+    const p = this.prompt
+    if (!p?.interruptible || p.held || endMs - this.loudSinceMs < this.opts.bargeIn.minSpeechMs) return
+    p.held = true
+    p.onsetMs = Math.min(p.onsetMs ?? Infinity, this.loudSinceMs)
+    this.opts.onBargeIn({ stage: 'held', onsetMs: p.onsetMs, atMs: this.opts.now() })
+  }
+
+  /**
+   * Step two, on every VAD window: the model's probability only climbs past threshold a few
+   * windows into a word, so it confirms (drop the prompt) or clears (resume it) afterwards.
    */
   private watchBargeIn(speech: boolean, loud: boolean, startMs: number): void {
     const p = this.prompt
@@ -279,6 +299,8 @@ export class Listener {
       p.onsetMs = startMs
     }
     const onsetMs = p.onsetMs
+    // The model answers windows behind the chunks: one from before a hold's onset says nothing.
+    if (startMs + WINDOW_MS <= onsetMs) return
     const runMs = startMs + WINDOW_MS - onsetMs
     if (speech && runMs >= this.opts.bargeIn.minSpeechMs) {
       this.prompt = undefined
@@ -286,12 +308,7 @@ export class Listener {
       this.opts.onBargeIn({ stage: 'confirmed', onsetMs, atMs: now })
       return
     }
-    if (!p.held && loud && runMs >= this.opts.bargeIn.minSpeechMs) {
-      p.held = true
-      this.opts.onBargeIn({ stage: 'held', onsetMs, atMs: now })
-      return
-    }
-    if ((!loud && !speech) || runMs >= this.opts.bargeIn.confirmMs) {
+    if ((!loud && !speech && startMs >= onsetMs) || runMs >= this.opts.bargeIn.confirmMs) {
       p.onsetMs = undefined
       if (!p.held) return
       p.held = false
