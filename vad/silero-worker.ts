@@ -1,8 +1,12 @@
 // The Silero session lives here, off the media loop: onnxruntime-node runs inference
 // synchronously on the calling thread, and a batch of 100 windows takes tens of ms.
+import os from 'node:os'
 import { parentPort } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
 import { sileroModelPath } from './silero-model.ts'
+
+/** Nice value of the inference thread (the media loop stays at the process's own). */
+const INFERENCE_NICE = 10
 
 export interface InferRequest {
   id: number
@@ -30,6 +34,15 @@ export type InferReply =
   | { ready: false; error: string }
 
 const port = parentPort!
+
+// The pacing clock comes first: on Linux a thread's nice value is its own, so this lowers only
+// the inference thread. A late VAD answer waits in the stream's backlog; a late RTP packet is
+// heard. (Raising it back needs privileges, and a failure here changes nothing else.)
+try {
+  os.setPriority(INFERENCE_NICE)
+} catch {
+  // not permitted here: inference runs at the process's priority
+}
 
 try {
   // One thread per run: batching, not threads, buys throughput, and the media loop keeps a core.

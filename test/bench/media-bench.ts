@@ -7,11 +7,13 @@
 // RTCP both ways. Reports per codec, VAD mode and N: the clock's lateness p50/p99, server CPU
 // per call (all threads: VAD inference runs on onnxruntime's pool thread), RSS per call,
 // whether the server lost anything and whether the VAD kept up. The caller sends a steady
-// tone, so every VAD window passes the energy pre-gate: the worst case. Not part of npm test.
+// tone, so every VAD window passes the energy pre-gate: the worst case; BENCH_CALLER=talk has
+// each caller talk half the time over an idle line (-70 dBFS). Not part of npm test.
 import { fork } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { createCodec, type CodecName } from '../../codecs/index.ts'
@@ -29,6 +31,7 @@ const COUNTS = (process.env.BENCH_CALLS ?? '50,100,200,300,400').split(',').map(
 const CODECS = (process.env.BENCH_CODECS ?? 'PCMU,G722,opus').split(',') as CodecName[]
 const IMPAIR = process.env.BENCH_IMPAIR ?? '2,5,30' // loss %, reorder %, jitter ms
 const VAD_MODES = (process.env.BENCH_VAD ?? 'batched,unbatched').split(',') as VadMode[]
+const CALLER = process.env.BENCH_CALLER === 'talk' ? 'talk' : 'tone'
 const PT: Record<string, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 }
 const logger = pino({ level: 'silent' })
 
@@ -66,16 +69,18 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     loop()
     sessions.push(s)
   }
-  const caller = fork(path.join(HERE, 'caller-load.ts'), [ports.map((p) => p.port).join(','), String(SECONDS), codecName, IMPAIR], { execArgv: ['--import', 'tsx'] })
+  const caller = fork(path.join(HERE, 'caller-load.ts'), [ports.map((p) => p.port).join(','), String(SECONDS), codecName, IMPAIR, CALLER], { execArgv: ['--import', 'tsx'] })
   const callerPort = await new Promise<number>((r) => caller.once('message', (m: any) => r(m.port)))
   // Latch every session onto the caller process's socket before measuring.
   for (const s of sessions) s.update({ address: '127.0.0.1', port: callerPort, rtcpPort: callerPort }, 'sendrecv')
   for (const s of sessions) clock.add(s)
   const cpu0 = process.cpuUsage()
+  const elu0 = performance.eventLoopUtilization()
   const t0 = performance.now()
   const result = await new Promise<any>((r) => caller.on('message', (m: any) => m.sent !== undefined && r(m)))
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
+  const elu = performance.eventLoopUtilization(elu0)
   const rss = process.memoryUsage().rss
   for (const s of sessions) {
     clock.remove(s)
@@ -91,23 +96,27 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
   return {
     codec: codecName,
     vad: vadMode,
+    caller: CALLER,
     calls: n,
     clockP50Ms: +percentile(lateness, 50).toFixed(3),
     clockP99Ms: +percentile(lateness, 99).toFixed(3),
     cpuPercentOfCore: +((cpuMs / wall) * 100).toFixed(1),
     cpuPerCallPercent: +((cpuMs / wall / n) * 100).toFixed(3),
+    // The main thread's busy share (the media path; VAD inference is on its worker thread).
+    mainThreadBusyPercent: +(elu.utilization * 100).toFixed(1),
     rssPerCallKiB: Math.round((rss - rssBefore) / 1024 / n),
     notReceived: result.sent - packetsIn,
     concealedFrames: concealed,
     lateDrops: late,
     vadWindows: vadStats?.windows ?? 0,
+    vadGated: vadStats?.gated ?? 0,
     vadDropped: vadStats?.dropped ?? 0,
     vadMaxBatch: vadStats?.maxBatch ?? 0,
     vadMsPerWindow: vadStats?.windows ? +(vadStats.inferenceMs / vadStats.windows).toFixed(3) : 0,
   }
 }
 
-console.log(`media bench: ${SECONDS} s per step, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}`)
+console.log(`media bench: ${SECONDS} s per step, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}`)
 const rows = []
 for (const codec of CODECS) {
   for (const vad of VAD_MODES) {
