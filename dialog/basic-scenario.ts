@@ -10,8 +10,12 @@ export type Answer =
   | { kind: 'hangup' }
 
 export interface ListenOptions {
-  /** Accept keypad digits as the answer (ended by '#' or a pause). */
+  /** Accept keypad digits as the answer (ended by the terminator, `maxDigits` keys or a pause). */
   digits: boolean
+  /** The answer is complete at this many keys (a menu choice: 1); default unlimited. */
+  maxDigits?: number
+  /** The key that ends the digits and is not part of them; default '#'. */
+  terminator?: string
   /** Name of the slot, used for the clip's file name. */
   slot: string
   /** This step's turn-taking, over the configured defaults. */

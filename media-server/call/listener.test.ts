@@ -68,3 +68,39 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
   // The hold works on 20 ms chunks by energy: the 60 ms minimum after the first loud chunk, no model wait.
   t.ok(held.atMs - onsetAt <= 100, `held ${held.atMs - onsetAt} ms after the speech began (simulated clock)`)
 })
+
+t.test('keypad answers end at the terminator or at maxDigits, not after the pause', async (t) => {
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  t.teardown(() => vad.close())
+  const listener = new Listener({
+    vad,
+    sampleRate: 16000,
+    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
+    bargeIn: { minSpeechMs: 60, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
+    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
+    now: () => 0,
+    onBargeIn: () => {},
+    onError: (err) => t.fail(err.message),
+  })
+  t.teardown(() => listener.close())
+  const race = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(() => r('still waiting'), 200))])
+
+  const menu = listener.listen({ digits: true, maxDigits: 1, slot: 'menu' })
+  listener.onDigit('2')
+  t.same(await race(menu), { kind: 'digits', digits: '2', atMs: 0 }, 'a one-key menu answers at the key press')
+
+  const code = listener.listen({ digits: true, maxDigits: 6, slot: 'code' })
+  for (const d of '12#') listener.onDigit(d)
+  t.same(await race(code), { kind: 'digits', digits: '12', atMs: 0 }, 'the terminator ends it and is not part of it')
+
+  const star = listener.listen({ digits: true, terminator: '*', slot: 'code' })
+  for (const d of '4#') listener.onDigit(d)
+  t.equal(await race(star), 'still waiting', "with '*' as the terminator, '#' is a digit and the answer waits")
+  listener.onDigit('*')
+  t.same(await star, { kind: 'digits', digits: '4#', atMs: 0 })
+
+  listener.onDigit('7') // typed ahead, during the next prompt
+  listener.onDigit('8')
+  const ahead = listener.listen({ digits: true, maxDigits: 1, slot: 'menu' })
+  t.same(await race(ahead), { kind: 'digits', digits: '7', atMs: 0 }, 'type-ahead: the first key is the menu choice')
+})

@@ -173,16 +173,22 @@ export class Listener {
   }
 
   private digitAnswer(): Answer {
-    return { kind: 'digits', digits: this.digits.replace(/#$/, ''), atMs: this.digitsAtMs }
+    const terminator = this.armed?.opts.terminator ?? '#'
+    const digits = terminator && this.digits.endsWith(terminator) ? this.digits.slice(0, -terminator.length) : this.digits
+    return { kind: 'digits', digits, atMs: this.digitsAtMs }
   }
 
   onDigit(digit: string): void {
     if (digit && !this.digits) this.digitsAtMs = this.opts.now()
     this.digits += digit
-    if (!this.armed?.opts.digits || !this.digits) return
+    const opts = this.armed?.opts
+    if (!opts?.digits || !this.digits) return
     this.capturing = false // keypad input wins over speech
-    if (this.digits.endsWith('#')) return this.finish(this.digitAnswer())
-    this.restartTimer(this.armed.turn.interDigitMs)
+    const terminator = opts.terminator ?? '#'
+    // Keys typed ahead beyond a short answer stay out of it (a menu takes its one key).
+    if (opts.maxDigits && this.digits.length > opts.maxDigits && !(terminator && this.digits.endsWith(terminator))) this.digits = this.digits.slice(0, opts.maxDigits)
+    if ((terminator && this.digits.endsWith(terminator)) || (opts.maxDigits && this.digits.length >= opts.maxDigits)) return this.finish(this.digitAnswer())
+    this.restartTimer(this.armed!.turn.interDigitMs)
   }
 
   /** What the bot sent, one 20 ms frame at 16 kHz (silence included): the echo reference. */

@@ -98,6 +98,7 @@ export async function runScenarioDialog(io: ScenarioDialogIO, engine: ScenarioEn
 function listenOptions(a: Listen): ListenOptions {
   return {
     digits: !!a.dtmf,
+    ...(a.dtmf && { maxDigits: a.dtmf.maxDigits, terminator: a.dtmf.terminator }),
     slot: a.slot ?? a.step,
     turn: {
       endSilenceMs: a.endSilenceMs,

@@ -150,7 +150,7 @@ parentPort.on('message', (req) => {
   t.same((await tts.synthesize('ok', 'en')).pcm, new Int16Array([1, 2, 3]), 'served after the timeout')
 
   const pending = t.rejects(tts.synthesize('hang', 'en'), /closed/, 'in the worker when closed')
-  const waiting = t.rejects(tts.synthesize('ok', 'en'), /closed/, 'queued when closed')
+  const waiting = t.rejects(tts.synthesize('not yet spoken', 'en'), /closed/, 'queued when closed')
   await tts.close()
   await Promise.all([pending, waiting])
   await t.rejects(tts.synthesize('ok', 'en'), /closed/)
@@ -160,4 +160,25 @@ t.test('a worker that cannot start fails its requests', async (t) => {
   const tts = new EspeakTts({ workerUrl: pathToFileURL(join(t.testdir(), 'missing-worker.mjs')) })
   t.teardown(() => tts.close())
   await t.rejects(tts.synthesize('hi', 'en'), /exited with code 1/)
+})
+
+t.test('a text spoken before comes from the cache; the cache keeps to its size', async (t) => {
+  const tts = new EspeakTts({ cacheBytes: 400_000 })
+  t.teardown(() => tts.close())
+  const text = 'Спасибо, записал. Как к вам обращаться?'
+  const [first, same] = await Promise.all([tts.synthesize(text, 'ru'), tts.synthesize(text, 'ru')])
+  t.equal(tts.stats.syntheses, 1, 'two requests for the same text while it is synthesised: one synthesis')
+  t.same(same.pcm, first.pcm)
+  first.pcm.fill(0) // the caller owns its copy: the cached audio is not touched
+  const again = await tts.synthesize(text, 'ru')
+  t.equal(tts.stats.syntheses, 1, 'asked again later: no synthesis')
+  t.ok(again.pcm.some((x) => x !== 0), 'the cached audio is intact')
+  await tts.synthesize(text, 'ru', 200)
+  await tts.synthesize(text, 'en')
+  t.equal(tts.stats.syntheses, 3, 'another rate or voice is another synthesis')
+  // ~100-200 kB each at 22 kHz: a few more texts push the oldest out.
+  for (const n of ['один', 'два', 'три', 'четыре']) await tts.synthesize(`Номер ${n}, записал, спасибо за звонок.`, 'ru')
+  await tts.synthesize(text, 'ru')
+  t.equal(tts.stats.syntheses, 8, 'the least recently used text was evicted and is synthesised again')
+  t.equal(tts.stats.hits, 2)
 })

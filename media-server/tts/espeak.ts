@@ -17,6 +17,9 @@ export interface EspeakTtsOptions {
   timeoutMs?: number
   /** the worker module; tests substitute a misbehaving one */
   workerUrl?: URL
+  /** bytes of PCM kept for texts already spoken (the same prompt costs 0.5-2 s once, then
+   *  nothing); least recently used goes first; default 32 MiB, 0 turns it off */
+  cacheBytes?: number
 }
 
 interface Job {
@@ -34,16 +37,57 @@ export class EspeakTts {
   private current?: { job: Job; timer: NodeJS.Timeout }
   private nextId = 1
   private closed = false
+  private readonly cacheBytes: number
+  /** voice, rate and text -> the synthesis (in flight: no bytes yet); Map order is recency */
+  private readonly cache = new Map<string, { audio: Promise<Synthesized>; bytes: number }>()
+  private cachedBytes = 0
+  /** requests answered from the cache, and syntheses the worker actually ran */
+  readonly stats = { hits: 0, syntheses: 0 }
 
   constructor(opts: EspeakTtsOptions = {}) {
     this.logger = opts.logger
     this.timeoutMs = opts.timeoutMs ?? 20_000
     this.workerUrl = opts.workerUrl ?? new URL('./espeak-worker.ts', import.meta.url)
+    this.cacheBytes = opts.cacheBytes ?? 32 * 1024 * 1024
   }
 
-  /** 16-bit mono PCM at eSpeak's native rate (22050 Hz). */
-  synthesize(text: string, voice: Voice, rate?: number): Promise<Synthesized> {
-    if (this.closed) return Promise.reject(new Error('EspeakTts is closed'))
+  /** 16-bit mono PCM at eSpeak's native rate (22050 Hz); the caller owns the samples. */
+  async synthesize(text: string, voice: Voice, rate?: number): Promise<Synthesized> {
+    if (this.closed) throw new Error('EspeakTts is closed')
+    if (this.cacheBytes <= 0) return this.run(text, voice, rate)
+    const key = `${voice}\u0000${rate ?? ''}\u0000${text}`
+    let entry = this.cache.get(key)
+    if (entry) {
+      this.stats.hits++
+      this.cache.delete(key) // to the most recent end
+    } else {
+      const audio = this.run(text, voice, rate)
+      const fresh = (entry = { audio, bytes: 0 })
+      audio.then(
+        (done) => this.admit(key, fresh, done.pcm.byteLength),
+        () => this.cache.get(key) === fresh && this.cache.delete(key), // failures are not remembered
+      )
+    }
+    this.cache.set(key, entry)
+    const done = await entry.audio
+    return { sampleRate: done.sampleRate, pcm: done.pcm.slice() }
+  }
+
+  /** A finished synthesis takes its room; the least recently used finished ones make way. */
+  private admit(key: string, entry: { bytes: number }, bytes: number): void {
+    if (this.cache.get(key) !== entry) return
+    entry.bytes = bytes
+    this.cachedBytes += bytes
+    for (const [k, e] of this.cache) {
+      if (this.cachedBytes <= this.cacheBytes) break
+      if (e.bytes === 0) continue // still in flight
+      this.cache.delete(k)
+      this.cachedBytes -= e.bytes
+    }
+  }
+
+  private run(text: string, voice: Voice, rate?: number): Promise<Synthesized> {
+    this.stats.syntheses++
     return new Promise((resolve, reject) => {
       const req: SynthRequest = { id: this.nextId++, text, voice, ...(rate !== undefined ? { rate } : {}) }
       this.queue.push({ req, resolve, reject })
