@@ -1,13 +1,28 @@
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { resample } from '../../codecs/resample.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
 import { EspeakTts } from '../tts/espeak.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 
 const CHUNK = 320 // 20 ms at 16 kHz, as the jitter buffer hands it over
+
+function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev: BargeInEvent) => void): Listener {
+  const listener = new Listener({
+    vad,
+    sampleRate: 16000,
+    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
+    bargeIn: { minSpeechMs: 60, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
+    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
+    now,
+    onBargeIn,
+    onError: (err) => t.fail(err.message),
+  })
+  t.teardown(() => listener.close())
+  return listener
+}
 
 t.test('barge-in: held then confirmed on speech, resumed after a beep, never on a non-interruptible prompt', async (t) => {
   const tts = new EspeakTts()
@@ -23,17 +38,7 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
 
   let clock = 0
   const events: BargeInEvent[] = []
-  const listener = new Listener({
-    vad,
-    sampleRate: 16000,
-    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
-    bargeIn: { minSpeechMs: 60, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
-    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
-    now: () => clock,
-    onBargeIn: (ev) => events.push(ev),
-    onError: (err) => t.fail(err.message),
-  })
-  t.teardown(() => listener.close())
+  const listener = openListener(t, vad, () => clock, (ev) => events.push(ev))
   const silentBot = new Int16Array(CHUNK)
   const play = async (pcm: Int16Array) => {
     for (let i = 0; i + CHUNK <= pcm.length; i += CHUNK) {
@@ -72,17 +77,7 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
 t.test('keypad answers end at the terminator or at maxDigits, not after the pause', async (t) => {
   const vad = await SileroVad.load({ tickMs: 1000 })
   t.teardown(() => vad.close())
-  const listener = new Listener({
-    vad,
-    sampleRate: 16000,
-    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
-    bargeIn: { minSpeechMs: 60, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
-    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
-    now: () => 0,
-    onBargeIn: () => {},
-    onError: (err) => t.fail(err.message),
-  })
-  t.teardown(() => listener.close())
+  const listener = openListener(t, vad, () => 0, () => {})
   const race = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(() => r('still waiting'), 200))])
 
   const menu = listener.listen({ digits: true, maxDigits: 1, slot: 'menu' })
