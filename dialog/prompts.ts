@@ -1,13 +1,11 @@
 import type { Language } from '../media-server/config.ts'
 
-export type PromptKey = 'greeting' | 'askNeed' | 'askPhone' | 'reprompt' | 'thanks' | 'goodbyeNoInput' | 'filler' | 'apology'
+export type PromptKey = 'greeting' | 'reprompt' | 'thanks' | 'goodbyeNoInput' | 'filler' | 'apology'
 
-/** The built-in scenario's words, synthesised once at start-up and cached. */
+/** The LLM agent's fixed lines and the fallbacks of every mode, synthesised once at start-up. */
 export const PROMPTS: Record<Language, Record<PromptKey, string>> = {
   ru: {
     greeting: 'Здравствуйте! Вы позвонили в отдел продаж. Я голосовой помощник. Как вас зовут?',
-    askNeed: 'Спасибо. Расскажите, пожалуйста, что вас интересует?',
-    askPhone: 'Назовите номер телефона для обратного звонка или наберите его на клавиатуре и нажмите решётку.',
     reprompt: 'Извините, я вас не расслышал. Повторите, пожалуйста.',
     thanks: 'Спасибо! Менеджер перезвонит вам в ближайшее время. До свидания!',
     goodbyeNoInput: 'Я вас не слышу. Перезвоните, пожалуйста, позже. До свидания!',
@@ -17,8 +15,6 @@ export const PROMPTS: Record<Language, Record<PromptKey, string>> = {
   },
   en: {
     greeting: 'Hello! You have reached the sales department. I am the voice assistant. What is your name?',
-    askNeed: 'Thank you. Please tell me what you are interested in.',
-    askPhone: 'Please say a phone number for a call back, or type it on the keypad and press the hash key.',
     reprompt: 'Sorry, I did not hear you. Could you repeat that, please?',
     thanks: 'Thank you! A sales manager will call you back shortly. Goodbye!',
     goodbyeNoInput: 'I cannot hear you. Please call again later. Goodbye!',

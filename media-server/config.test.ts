@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -19,6 +19,8 @@ t.test('defaults: no ASR, no LLM, eSpeak NG as the only TTS', async (t) => {
   t.same(cfg.providers.llm, [])
   t.same(cfg.providers.tts.map((e) => e.type), ['espeak'])
   t.equal(cfg.sip.port, 5060)
+  t.ok(existsSync(path.join(cfg.scenario.dir, 'sales.yaml')), 'the shipped sales scenario is the default')
+  t.equal(loadConfig({ SCENARIO_DIR: 'some/dir' }).scenario.dir, path.resolve('some/dir'), 'SCENARIO_DIR replaces it')
 })
 
 t.test('a file with a providers section loads next to the other keys', async (t) => {

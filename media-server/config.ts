@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
 // provider-config imports ConfigError back; neither module uses the other at load time
 import { parseProviderConfig, type ProviderConfig } from './providers/provider-config.ts'
@@ -24,7 +25,7 @@ export interface Config {
   jitter: { initialDelayMs: number; maxDelayMs: number }
   /** Ringing time before the answer (180 Ringing, then 200 OK). */
   answerDelayMs: number
-  /** Turn-taking of the built-in scenario, in milliseconds. */
+  /** Turn-taking defaults (a scenario step may override them), in milliseconds. */
   listen: { noInputMs: number; endSilenceMs: number; minSpeechMs: number; maxUtteranceMs: number; interDigitMs: number }
   /** Caller speech over an interruptible prompt: how long before the prompt stops, and how the
    *  bot's own echo is told apart (see vad/echo-gate.ts). */
@@ -41,12 +42,16 @@ export interface Config {
    *  nothing configured: no ASR, no LLM, TTS by the embedded eSpeak NG. */
   providers: ProviderConfig
   /** A directory of YAML scenarios (dialog/scenarios/README.md) run by the scenario engine, per
-   *  dialled number; empty: the built-in basic scenario. The LLM agent still wins when configured. */
+   *  dialled number; default: the bilingual sales scenario shipped in dialog/scenarios. The LLM
+   *  agent still wins when an ASR and an LLM are configured. */
   scenario: { dir: string }
 }
 
 /** The file section named `providers` is not a tree of scalars: provider-config parses it whole. */
 const PROVIDERS_KEY = 'providers'
+
+/** The bilingual sales scenario that ships with the server. */
+export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', import.meta.url))
 
 const DEFAULTS: Omit<Config, 'providers'> = {
   sip: { host: '0.0.0.0', port: 5060 },
@@ -65,7 +70,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   vad: { tickMs: 16, gateDb: -60 },
   budget: { asrFinalMs: 1500, replyMs: 1200 },
   transfer: { target: '', domain: '' },
-  scenario: { dir: '' },
+  scenario: { dir: SHIPPED_SCENARIOS },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -170,7 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!cfg.publicIp) cfg.publicIp = firstNonLoopbackAddress()
   cfg.dataDir = path.resolve(cfg.dataDir)
-  if (cfg.scenario.dir) cfg.scenario.dir = path.resolve(cfg.scenario.dir)
+  cfg.scenario.dir = path.resolve(cfg.scenario.dir)
   validate(cfg)
   return cfg
 }

@@ -7,6 +7,7 @@ import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager, type CallManagerDeps } from './call/call-manager.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
+import { ScenarioPrompts } from './call/scenario-prompts.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
 import type { Config } from './config.ts'
 import { createHttpServer } from './http/http-server.ts'
@@ -34,12 +35,28 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // before any I/O: a provider its adapter rejects stops the start with nothing left open
   const providers = createProviders(config, { registry: metrics.registry, logger, espeak: tts })
   logger.info({ providers: redact(config.providers) }, 'providers')
-  // SCENARIO_DIR: a default scenario that does not load stops the start (the log has its problems)
-  const scenarios = config.scenario.dir ? await ScenarioRegistry.open({ dir: config.scenario.dir, logger: logger.child({ component: 'scenarios' }) }) : undefined
+  // a default scenario that does not load stops the start (the log has its problems)
+  const scenarios = await ScenarioRegistry.open({ dir: config.scenario.dir, logger: logger.child({ component: 'scenarios' }) })
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
+  // The opening prompt of every scenario is synthesised before calls are taken, the others in the
+  // background (a prompt not ready yet is synthesised at the call).
+  const scenarioPrompts = new ScenarioPrompts(
+    providers.tts,
+    path.join(config.dataDir, 'prompts'),
+    config.language,
+    ScenarioPrompts.voiceOf(config.providers.tts, config.language),
+    logger.child({ component: 'scenarios' }),
+  )
+  const loaded = () => scenarios.files.map((f) => scenarios.get(f)!)
+  await scenarioPrompts.warm(loaded(), { opening: true })
+  void scenarioPrompts.warm(loaded())
+  scenarios.on('loaded', (file) => {
+    const s = scenarios.get(file)
+    if (s) void scenarioPrompts.warm([s])
+  })
   const vad = await SileroVad.load({
     tickMs: config.vad.tickMs,
     gateDb: config.vad.gateDb,
@@ -70,6 +87,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     providers,
     knowledge,
     scenarios,
+    scenarioPrompts,
   }
   const calls = new CallManager(sip, callDeps)
   await sip.start()
@@ -79,7 +97,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     calls,
     logger,
-    ready: async () => prompts.ready && (await store.ping()),
+    ready: async () => prompts.ready && loaded().every((s) => scenarioPrompts.ready(s)) && (await store.ping()),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
   })
   await new Promise<void>((resolve, reject) => {
@@ -98,7 +116,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       const deadline = Date.now() + 3000
       while (calls.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       clock.stop()
-      scenarios?.close()
+      scenarios.close()
       await new Promise((r) => http.close(r))
       await Promise.allSettled([providers.asr?.close(), providers.tts.close(), providers.llm?.close()])
       await tts.close()

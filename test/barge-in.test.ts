@@ -14,6 +14,7 @@ import { resample } from '../codecs/resample.ts'
 import { parseRtp, writeRtpHeader } from '../media-server/rtp/packet.ts'
 import { EspeakTts } from '../media-server/tts/espeak.ts'
 import { levelDb } from '../vad/level.ts'
+import { THREE_QUESTIONS_DIR } from './helpers/caller-audio.ts'
 import { percentile } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerProcess } from './helpers/server-process.ts'
@@ -143,7 +144,7 @@ t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', as
   while (first + FRAME <= pcm8k.length && levelDb(pcm8k.subarray(first, first + FRAME), 32768) < -35) first += FRAME
   const speech = encode(pcm8k.subarray(first))
 
-  const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
+  const server = await startServerProcess({ SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
   t.teardown(() => server.stop())
 
   const callers: Caller[] = []

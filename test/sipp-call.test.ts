@@ -8,7 +8,7 @@ import t from 'tap'
 import { createCodec } from '../codecs/index.ts'
 import { readWav } from '../codecs/wav.ts'
 import { levelDb } from '../vad/level.ts'
-import { buildCallerScript } from './helpers/caller-audio.ts'
+import { buildCallerScript, THREE_QUESTIONS_DIR } from './helpers/caller-audio.ts'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { pacingErrors, percentile, rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
@@ -23,10 +23,10 @@ const CODECS = [
   { codec: 'G722', pt: 9 }, // wideband: 16 kHz audio, RTP clock 8000 (RFC 3551)
 ] as const
 
-for (const { codec, pt } of CODECS) t.test(`a SIPp caller answers the built-in scenario (${codec})`, async (t) => {
+for (const { codec, pt } of CODECS) t.test(`a SIPp caller answers the three-questions scenario (${codec})`, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-call-'))
   const script = await buildCallerScript(dataDir, 'ru', 700, codec)
-  const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
+  const server = await startServerProcess({ SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'call.pcap'), `udp and (port ${server.sipPort} or portrange ${RTP_MIN}-${RTP_MAX})`)
   await cap.start()
@@ -85,7 +85,7 @@ for (const { codec, pt } of CODECS) t.test(`a SIPp caller answers the built-in s
   }
   t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'askNeed', 'askPhone', 'thanks'])
   t.ok(call.lead, 'lead filed')
-  t.equal(call.lead.outcome, 'lead')
+  t.equal(call.lead.outcome, 'qualified_lead', "the scenario's outcome")
   t.same(Object.keys(call.lead.clips).sort(), ['name', 'need', 'phone'])
   t.ok(call.rtpStats.packetsIn > 100, `RTP in counted (${call.rtpStats.packetsIn})`)
   const rec = readWav(readFileSync(call.recordingPath))

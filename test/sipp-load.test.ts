@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { buildCallerScript } from './helpers/caller-audio.ts'
+import { buildCallerScript, THREE_QUESTIONS_DIR } from './helpers/caller-audio.ts'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { pacingErrors, percentile, rtpPackets } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
@@ -18,7 +18,7 @@ const RTP_MAX = 33199
 t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-load-'))
   const script = await buildCallerScript(dataDir, 'ru', 700)
-  const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX) })
+  const server = await startServerProcess({ SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX) })
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and portrange ${RTP_MIN}-${RTP_MAX}`)
   await cap.start()
@@ -33,7 +33,7 @@ t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
 
   const list = await server.api(`/api/calls?limit=${CALLS}`)
   t.equal(list.body.calls.filter((c: any) => c.result === 'completed').length, CALLS, 'every call completed')
-  t.equal(list.body.calls.filter((c: any) => c.leadOutcome === 'lead').length, CALLS, 'every call filed a lead')
+  t.equal(list.body.calls.filter((c: any) => c.leadOutcome === 'qualified_lead').length, CALLS, 'every call filed a lead')
 
   const rtp = rtpPackets(packets, (p) => p >= RTP_MIN && p <= RTP_MAX)
   const errors = pacingErrors(rtp)

@@ -12,7 +12,7 @@ import { resample } from '../codecs/resample.ts'
 import { readWav } from '../codecs/wav.ts'
 import { writeRtpHeader, RTP_HEADER_BYTES } from '../media-server/rtp/packet.ts'
 import { levelDb } from '../vad/level.ts'
-import { buildCallerScript } from './helpers/caller-audio.ts'
+import { buildCallerScript, THREE_QUESTIONS_DIR } from './helpers/caller-audio.ts'
 import { LoopbackCapture, type UdpPacket } from './helpers/capture.ts'
 import { buildPcap } from './helpers/pcap-writer.ts'
 import { rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
@@ -67,7 +67,7 @@ t.test('an Opus-only SIPp caller is answered, greeted and heard in Opus', async 
   const pcap = path.join(dataDir, 'caller-opus.pcap')
   writeFileSync(pcap, buildPcap(sent))
 
-  const server = await startServerProcess({ DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
+  const server = await startServerProcess({ SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'call.pcap'), `udp and portrange ${RTP_MIN}-${RTP_MAX}`)
   await cap.start()

@@ -5,6 +5,7 @@ import { EXTRACTORS } from '../slots/index.ts'
 import { parseCorrection } from '../slots/correction.ts'
 import type { Extracted, Lang, SlotContext } from '../slots/types.ts'
 import { containsPhrase, expandContractions, normalize, words } from '../slots/words.ts'
+import { renderText } from './prompt-texts.ts'
 import type { AskStep, Condition, DtmfSettings, Outcome, Scenario, Step, Text } from './schema.ts'
 
 /** What the engine asks the media side to do, in order. */
@@ -372,15 +373,8 @@ export class ScenarioEngine {
     out.push({ type: 'listen', step: this.state.step, slot: step.slot, ...step.listen, dtmf: dtmfOf(step.dtmf) })
   }
 
-  /** "{name}" becomes the slot's display form; an empty slot is left out with the comma before it. */
   private render(s: string): string {
-    return s
-      .replace(/(,?\s*)\{([^}]+)\}/g, (_, sep: string, name: string) => {
-        const v = this.state.slots[name]
-        return v && v.display ? sep + v.display : ''
-      })
-      .replace(/\s+([.,!?])/g, '$1')
-      .trim()
+    return renderText(s, (name) => this.state.slots[name]?.display)
   }
 
   // --- slots, intents, conditions ---

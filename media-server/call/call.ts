@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { WavFileWriter } from '../../codecs/wav.ts'
 import type { CallStore, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
-import { runBasicScenario, type Answer, type ListenOptions, type SayOptions, type ScenarioResult } from '../../dialog/basic-scenario.ts'
+import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
@@ -24,6 +24,7 @@ import { digitFromInfo } from './dtmf-relay.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
+import type { ScenarioPrompts } from './scenario-prompts.ts'
 import { runScenarioDialog, type ScenarioDialogIO, type ScenarioDialogResult } from './scenario-dialog.ts'
 
 export interface CallDeps {
@@ -37,8 +38,10 @@ export interface CallDeps {
   /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
   providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
   knowledge?: KnowledgeSearch
-  /** SCENARIO_DIR: calls without the LLM agent run the YAML scenario for their dialled number */
-  scenarios?: Pick<ScenarioRegistry, 'forNumber'>
+  /** calls without the LLM agent run the YAML scenario for their dialled number */
+  scenarios: Pick<ScenarioRegistry, 'forNumber'>
+  /** the scenarios' prompts synthesised ahead of the call */
+  scenarioPrompts?: Pick<ScenarioPrompts, 'get'>
 }
 
 /** The bot turn being played: what barge-in and the first packet write into. */
@@ -163,11 +166,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
-  /** The LLM agent when an ASR and an LLM are configured, else the YAML scenario (SCENARIO_DIR)
-   *  or the built-in one. */
+  /** The LLM agent when an ASR and an LLM are configured, else the YAML scenario of the number. */
   private runDialog(): Promise<ScenarioResult> {
     const p = this.deps.providers
-    if (!p?.asr || !p.llm) return this.runScenario() ?? runBasicScenario(this)
+    if (!p?.asr || !p.llm) return this.runScenario()
     const record: ConversationRecord = { lead: {}, actions: [] }
     this.conversation = record
     const agent = new Agent({
@@ -181,44 +183,50 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     return runConversation(this, agent, record)
   }
 
-  private runScenario(): Promise<ScenarioDialogResult> | undefined {
-    const { scenarios, providers, config } = this.deps
-    if (!scenarios || !providers?.tts) return undefined
+  private async runScenario(): Promise<ScenarioDialogResult> {
+    const { scenarios, config } = this.deps
     const scenario = scenarios.forNumber(dialledNumber(this.sip.toUri))
     let engine: ScenarioEngine
     try {
       engine = new ScenarioEngine({ scenario, language: config.language })
     } catch (err) {
-      this.log.error({ err, scenario: scenario.id }, 'scenario cannot run in this language; the built-in scenario answers')
-      return undefined
+      this.log.error({ err, scenario: scenario.id }, 'scenario cannot run in this language')
+      await this.say('apology', { interruptible: false })
+      return { outcome: 'lead', answers: {}, lead: { slots: {}, clips: {}, outcome: 'no-scenario', questions: [] } }
     }
     this.log.info({ scenario: scenario.id }, 'scenario')
     return runScenarioDialog(this, engine, { logger: this.log })
   }
 
-  /** A scenario prompt: the text through the TTS provider, streamed like a reply. */
+  /** A scenario prompt: synthesised ahead when it could be, else streamed through TTS like a reply. */
   async sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult> {
+    const pcm = this.deps.scenarioPrompts?.get(text)
+    if (pcm) return (await this.play(pcm, text, opts.step, opts.interruptible)) ? 'played' : 'interrupted'
     return this.reply(async function* () {
       yield text
     }, opts.step, opts.interruptible)
   }
 
-  async say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
+  say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
+    return this.play(this.deps.prompts.get(key), this.deps.prompts.text(key), key, opts.interruptible ?? true)
+  }
+
+  /** A prompt whose audio is at hand: no provider in the way, so TTS's first audio is now. */
+  private async play(pcm: Int16Array, text: string, step: string, interruptible: boolean): Promise<boolean> {
     if (this.ended) return false
     const startMs = this.now()
-    const pcm = this.deps.prompts.get(key)
     const speaking: Speaking = { timing: { ttsFirstAudioMs: Math.round(this.now()) }, providerMs: 0 }
     this.speaking = speaking
-    this.listener.promptStarted(opts.interruptible ?? true)
+    this.listener.promptStarted(interruptible)
     const played = await this.rtp.play(pcm)
     this.listener.promptEnded()
     this.speaking = undefined
     const { timing } = speaking
     this.turns.push({
-      who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: this.deps.prompts.text(key), step: key,
+      who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text, step,
       timing, interrupted: !!timing.bargeIn,
     })
-    if (!played) this.log.debug({ key, bargeIn: timing.bargeIn }, 'prompt cut short')
+    if (!played) this.log.debug({ step, bargeIn: timing.bargeIn }, 'prompt cut short')
     return played
   }
 

@@ -1,7 +1,7 @@
 import type { Agent, AgentHistory } from '../../dialog/agent/agent.ts'
 import type { AgentAction } from '../../dialog/agent/tools.ts'
 import type { AgentProfile } from '../../dialog/agent/profile.ts'
-import type { Answer, ScenarioIO, ScenarioResult } from '../../dialog/basic-scenario.ts'
+import type { Answer, ScenarioIO, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { Language } from '../config.ts'
 
 export type ReplyResult = 'played' | 'interrupted' | 'failed'

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { encodeWav } from '../../codecs/wav.ts'
-import type { Answer, ListenOptions, TurnTaking } from '../../dialog/basic-scenario.ts'
+import type { Answer, ListenOptions, TurnTaking } from '../../dialog/dialog-io.ts'
 import { EchoGate, type EchoGateOptions, type EchoPathReport } from '../../vad/echo-gate.ts'
 import { Endpointer } from '../../vad/endpointer.ts'
 import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'

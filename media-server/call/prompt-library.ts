@@ -6,8 +6,8 @@ import { atLineRate, INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { PromptCache } from '../tts/prompt-cache.ts'
 
 /**
- * The built-in prompts, synthesised (or loaded from the disk cache) once at start-up and
- * resampled to the line rate, so a call never waits for TTS.
+ * The fixed prompts (the LLM agent's lines, filler, apology), synthesised (or loaded from the
+ * disk cache) once at start-up and resampled to the line rate, so a call never waits for TTS.
  */
 export class PromptLibrary {
   private readonly audio = new Map<PromptKey, Int16Array>()

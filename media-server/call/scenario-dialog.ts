@@ -2,7 +2,7 @@
 // decides what to say and what to listen for; this loop turns its actions into speech and listens,
 // and feeds what the caller did back to it, until the engine hangs up or transfers.
 import type { Logger } from 'pino'
-import type { Answer, ListenOptions, ScenarioIO, ScenarioResult } from '../../dialog/basic-scenario.ts'
+import type { Answer, ListenOptions, ScenarioIO, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { Action, ScenarioEngine, SlotValue } from '../../dialog/scenario/engine.ts'
 import type { Outcome } from '../../dialog/scenario/schema.ts'
 import type { ReplyResult } from './conversation.ts'
@@ -26,7 +26,7 @@ export interface ScenarioLead {
   /** answers kept only as recordings (no recogniser), by slot */
   clips: Record<string, string>
   /** the scenario's outcome (qualified_lead, callback_booked, ...), or why the call ended without one */
-  outcome: Outcome | 'caller-hangup' | 'tts-failed'
+  outcome: Outcome | 'caller-hangup' | 'tts-failed' | 'no-scenario'
   /** questions the scenario could not answer, for the seller */
   questions: string[]
 }

@@ -3,14 +3,19 @@ import { createHash, randomUUID } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import type { EspeakTts, Synthesized, Voice } from './espeak.ts'
+import type { Synthesized, Voice } from './espeak.ts'
 import { encodeWav, readWav } from '../../codecs/wav.ts'
 
-export function promptHash(voice: Voice, text: string): string {
+export function promptHash(voice: string, text: string): string {
   return createHash('sha256').update(`${voice}\0${text}`).digest('hex').slice(0, 32)
 }
 
-export class PromptCache {
+/** A synthesiser the cache sits in front of: eSpeak's voices, or a TTS provider's (its name in V). */
+export interface PromptSynthesizer<V extends string> {
+  synthesize(text: string, voice: V): Promise<Synthesized>
+}
+
+export class PromptCache<V extends string = Voice> {
   // One entry per prompt key: when a key's text changes, its old audio is dropped from memory.
   private readonly memory = new Map<string, { hash: string; audio: Promise<Synthesized> }>()
   // Files being written, so a get() during the write is served from the audio in hand.
@@ -18,7 +23,7 @@ export class PromptCache {
   private readonly logger?: Logger
 
   constructor(
-    private readonly tts: Pick<EspeakTts, 'synthesize'>,
+    private readonly tts: PromptSynthesizer<V>,
     private readonly dir: string,
     opts: { logger?: Logger } = {},
   ) {
@@ -26,7 +31,7 @@ export class PromptCache {
   }
 
   /** The returned audio is shared by every caller: treat it as read-only. */
-  get(key: string, text: string, voice: Voice): Promise<Synthesized> {
+  get(key: string, text: string, voice: V): Promise<Synthesized> {
     const hash = promptHash(voice, text)
     const hit = this.memory.get(key)
     if (hit?.hash === hash) return hit.audio
@@ -44,7 +49,7 @@ export class PromptCache {
     await Promise.all([...this.writes.values()].map((w) => w.done))
   }
 
-  private async load(key: string, hash: string, text: string, voice: Voice): Promise<Synthesized> {
+  private async load(key: string, hash: string, text: string, voice: V): Promise<Synthesized> {
     const file = join(this.dir, `${hash}.wav`)
     const writing = this.writes.get(file)
     if (writing) return writing.audio

@@ -1,14 +1,20 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
+import { Registry } from 'prom-client'
 import { G722Codec } from '../../codecs/g722.ts'
 import { PcmuCodec } from '../../codecs/pcmu.ts'
 import { resample } from '../../codecs/resample.ts'
 import { encodeWavCoded } from '../../codecs/wav.ts'
-import { PromptLibrary } from '../../media-server/call/prompt-library.ts'
+import { loadScenarioFile } from '../../dialog/scenario/loader.ts'
+import { ScenarioPrompts } from '../../media-server/call/scenario-prompts.ts'
+import { loadConfig, type Language } from '../../media-server/config.ts'
+import { createProviders } from '../../media-server/providers/factories.ts'
 import { EspeakTts } from '../../media-server/tts/espeak.ts'
-import { PromptCache } from '../../media-server/tts/prompt-cache.ts'
-import type { Language } from '../../media-server/config.ts'
+
+/** The scenario the scripted callers answer: three questions with short prompts (SCENARIO_DIR). */
+export const THREE_QUESTIONS_DIR = fileURLToPath(new URL('../fixtures/scenarios/three-questions/', import.meta.url))
 
 export interface CallerScript {
   /** Path of the 8 kHz mu-law WAV for SIPp's rtp_stream. */
@@ -26,23 +32,34 @@ const ANSWERS: Record<Language, string[]> = {
 }
 
 /**
- * Builds the caller's side of a call as one WAV: silence while each prompt plays, then
- * the spoken answer. Prompt lengths come from the same prompt cache the server uses
- * (DATA_DIR/prompts), so the test also warms the server's cache.
+ * Builds the caller's side of a call to the three-questions scenario as one WAV: silence while
+ * each question plays, then the spoken answer. The questions are synthesised the way the server
+ * does it (the default TTS chain, into DATA_DIR/prompts), so their lengths are the server's and
+ * the server finds them in its prompt cache.
  */
 export async function buildCallerScript(dataDir: string, language: Language, endSilenceMs: number, codec: 'PCMU' | 'G722' = 'PCMU'): Promise<CallerScript> {
-  const tts = new EspeakTts()
+  const espeak = new EspeakTts()
+  const config = loadConfig({ DATA_DIR: dataDir, LANGUAGE: language })
+  const logger = pino({ level: 'silent' })
+  const providers = createProviders(config, { registry: new Registry(), logger, espeak })
   try {
-    const prompts = new PromptLibrary(new PromptCache(tts, path.join(dataDir, 'prompts')), language, 8000)
-    await prompts.warm(pino({ level: 'silent' }))
+    const scenario = await loadScenarioFile(path.join(THREE_QUESTIONS_DIR, 'three-questions.yaml'))
+    const prompts = new ScenarioPrompts(providers.tts, path.join(dataDir, 'prompts'), language, ScenarioPrompts.voiceOf(config.providers.tts, language), logger)
+    await prompts.warm([scenario])
+    const question = (step: string) => {
+      const s = scenario.steps[step]
+      const pcm = 'prompt' in s ? prompts.get(s.prompt[language] ?? '') : undefined
+      if (!pcm) throw new Error(`no audio for step ${step}`)
+      return resample(pcm, 16000, 8000)
+    }
     const answers: Int16Array[] = []
     for (const text of ANSWERS[language]) {
-      const s = await tts.synthesize(text, language)
+      const s = await espeak.synthesize(text, language)
       answers.push(resample(s.pcm, s.sampleRate, 8000))
     }
     const rate = 8000
     const margin = 0.8
-    const questions = [prompts.get('greeting'), prompts.get('askNeed'), prompts.get('askPhone')]
+    const questions = ['greeting', 'askNeed', 'askPhone'].map(question)
     const answersAt: number[] = []
     let cursor = 0.04 // the first clock tick after the ACK
     for (let i = 0; i < questions.length; i++) {
@@ -67,6 +84,7 @@ export async function buildCallerScript(dataDir: string, language: Language, end
     }
     return { wav, answersAt, greetingSeconds: questions[0].length / rate, totalSeconds }
   } finally {
-    await tts.close()
+    await Promise.allSettled([providers.tts.close(), providers.asr?.close(), providers.llm?.close()])
+    await espeak.close()
   }
 }

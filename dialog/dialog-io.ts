@@ -1,3 +1,4 @@
+// The boundary between a dialog (the scenario engine, the LLM agent) and the media side of a call.
 import type { PromptKey } from './prompts.ts'
 
 /** What the caller gave for one question. */
@@ -51,37 +52,4 @@ export type Outcome = 'lead' | 'no-input' | 'caller-hangup' | 'transferred'
 export interface ScenarioResult {
   outcome: Outcome
   answers: Record<string, Answer>
-}
-
-const QUESTIONS: Array<{ slot: 'name' | 'need' | 'phone'; prompt: PromptKey; digits: boolean }> = [
-  { slot: 'name', prompt: 'greeting', digits: false },
-  { slot: 'need', prompt: 'askNeed', digits: false },
-  { slot: 'phone', prompt: 'askPhone', digits: true },
-]
-
-/**
- * The walking skeleton's scenario: greet, ask name, need and a callback number (one
- * reprompt each on silence), thank and finish. A later issue replaces it with the YAML
- * scenario engine; the ScenarioIO boundary stays.
- */
-export async function runBasicScenario(io: ScenarioIO): Promise<ScenarioResult> {
-  const answers: Record<string, Answer> = {}
-  let silentQuestions = 0
-  for (const q of QUESTIONS) {
-    await io.say(q.prompt)
-    let answer = await io.listen({ digits: q.digits, slot: q.slot })
-    if (answer.kind === 'none') {
-      await io.say('reprompt')
-      answer = await io.listen({ digits: q.digits, slot: q.slot })
-    }
-    if (answer.kind === 'hangup') return { outcome: 'caller-hangup', answers }
-    answers[q.slot] = answer
-    if (answer.kind === 'none') silentQuestions++
-  }
-  if (silentQuestions === QUESTIONS.length) {
-    await io.say('goodbyeNoInput')
-    return { outcome: 'no-input', answers }
-  }
-  await io.say('thanks')
-  return { outcome: 'lead', answers }
 }

@@ -1,0 +1,79 @@
+import { mkdtempSync, readdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pino from 'pino'
+import t from 'tap'
+import { loadScenarioFile } from '../../dialog/scenario/loader.ts'
+import { promptTexts } from '../../dialog/scenario/prompt-texts.ts'
+import type { TtsChunk, TtsProvider, TtsRequest } from '../providers/types.ts'
+import { ScenarioPrompts } from './scenario-prompts.ts'
+
+const fixture = await loadScenarioFile(fileURLToPath(new URL('../../test/fixtures/scenarios/three-questions/three-questions.yaml', import.meta.url)))
+const texts = promptTexts(fixture, 'en')
+const logger = pino({ level: 'silent' })
+
+/** A TTS that answers in two 24 kHz chunks, 10 ms of audio per character, and can be told to fail. */
+class CountingTts implements TtsProvider {
+  readonly name = 'counting'
+  readonly asked: string[] = []
+  failOn?: string
+  async *synthesize(r: TtsRequest): AsyncIterable<TtsChunk> {
+    this.asked.push(r.text)
+    if (r.text === this.failOn) throw new Error('synthesis failed')
+    const n = r.text.length * 240
+    yield { sampleRate: 24000, pcm: new Int16Array(n / 2).fill(1000) }
+    yield { sampleRate: 24000, pcm: new Int16Array(n / 2).fill(-1000) }
+  }
+  async close(): Promise<void> {}
+}
+
+t.test('the opening prompt first, then the rest; audio at 16 kHz', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'scenario-prompts-'))
+  const tts = new CountingTts()
+  const prompts = new ScenarioPrompts(tts, dir, 'en', 'en | counting', logger)
+  t.notOk(prompts.ready(fixture))
+  await prompts.warm([fixture], { opening: true })
+  t.same(tts.asked, [texts[0]], 'only the opening prompt')
+  t.ok(prompts.ready(fixture), 'ready once the opening prompt is')
+  t.equal(prompts.get(texts[1]), undefined)
+  await prompts.warm([fixture])
+  t.same(tts.asked, texts, 'then each other prompt once, in order')
+  const pcm = prompts.get(texts[0])!
+  t.equal(pcm.length, texts[0].length * 160, '10 ms per character at 16 kHz')
+  t.ok(pcm[10] > 0 && pcm[pcm.length - 10] < 0, 'both chunks, in order')
+  t.equal(readdirSync(dir).filter((f) => f.endsWith('.wav')).length, texts.length, 'each prompt on disk')
+})
+
+t.test('a restart reads the disk; another voice synthesises again', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'scenario-prompts-'))
+  await new ScenarioPrompts(new CountingTts(), dir, 'en', 'en | counting', logger).warm([fixture])
+  const again = new CountingTts()
+  const restarted = new ScenarioPrompts(again, dir, 'en', 'en | counting', logger)
+  await restarted.warm([fixture])
+  t.same(again.asked, [], 'nothing synthesised after a restart')
+  t.equal(restarted.get(texts[0])!.length, texts[0].length * 160)
+  const other = new CountingTts()
+  await new ScenarioPrompts(other, dir, 'en', 'en | counting voice-b', logger).warm([fixture])
+  t.same(other.asked, texts, 'a different voice does not get the old audio')
+})
+
+t.test('a prompt that fails is left for the call; the others are warmed', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'scenario-prompts-'))
+  const tts = new CountingTts()
+  tts.failOn = texts[2]
+  const prompts = new ScenarioPrompts(tts, dir, 'en', 'en | counting', logger)
+  await prompts.warm([fixture])
+  t.equal(prompts.get(texts[2]), undefined)
+  t.same(texts.filter((x) => !prompts.get(x)), [texts[2]])
+  tts.failOn = undefined
+  await prompts.warm([fixture])
+  t.ok(prompts.get(texts[2]), 'tried again at the next warm (a reload)')
+})
+
+t.test('a scenario without the server language is skipped', async (t) => {
+  const tts = new CountingTts()
+  const prompts = new ScenarioPrompts(tts, mkdtempSync(path.join(os.tmpdir(), 'scenario-prompts-')), 'en', 'en | counting', logger)
+  await prompts.warm([{ ...fixture, languages: ['ru'] }])
+  t.same(tts.asked, [])
+})
