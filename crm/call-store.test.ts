@@ -125,6 +125,7 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
           clips: { name: 'rec/a/1.wav', need: 'rec/a/2.wav' },
           slots: { company: null },
           outcome: 'callback',
+          summary: null,
         },
       },
     );
@@ -219,6 +220,18 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
     t.equal(after?.createdAt, before?.createdAt, 'created_at is kept');
     t.ok(Date.parse(after?.updatedAt ?? '') >= Date.parse(before?.updatedAt ?? ''), 'updated_at moves forward');
     t.same(before?.slots, {}, 'slots default to an empty object');
+  });
+
+  await t.test('setLeadSummary adds the summary to an existing lead only', async (t) => {
+    const c = newCall(new Date('2024-05-06T12:00:00.000Z'));
+    await store.createCall(c);
+    t.equal(await store.setLeadSummary(c.id, 'too early'), false, 'no lead yet: nothing written');
+    await store.saveLead(c.id, { callerId: c.callerId, clips: {}, outcome: 'qualified' });
+    t.equal((await store.getCall(c.id))?.lead?.summary, null, 'none until written');
+    t.equal(await store.setLeadSummary(c.id, 'Needs CRM for 5 sellers; callback Monday.'), true);
+    t.equal((await store.getCall(c.id))?.lead?.summary, 'Needs CRM for 5 sellers; callback Monday.');
+    await store.saveLead(c.id, { callerId: c.callerId, clips: {}, outcome: 'transferred' });
+    t.equal((await store.getCall(c.id))?.lead?.summary, 'Needs CRM for 5 sellers; callback Monday.', 'a later saveLead keeps it');
   });
 
   await t.test('listCalls is newest first and pages', async (t) => {

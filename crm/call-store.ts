@@ -127,6 +127,8 @@ export interface Lead {
   clips: Record<string, string>;
   slots: Record<string, unknown>;
   outcome: string;
+  /** LLM agent mode: what the call was about, for the seller; null until written or without one */
+  summary: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -187,6 +189,7 @@ interface LeadRow {
   clips: Record<string, string>;
   slots: Record<string, unknown>;
   outcome: string;
+  summary: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -325,6 +328,12 @@ export class CallStore {
     );
   }
 
+  /** The call's summary (LLM mode), once the lead exists; false when there is no lead to add it to. */
+  async setLeadSummary(callId: string, summary: string): Promise<boolean> {
+    const r = await this.db.query('UPDATE leads SET summary = $2, updated_at = now() WHERE call_id = $1 RETURNING call_id', [callId, summary]);
+    return r.rows.length > 0;
+  }
+
   /** Newest first. */
   async listCalls(opts: ListCallsOptions = {}): Promise<CallSummary[]> {
     const limit = opts.limit ?? DEFAULT_LIST_LIMIT;
@@ -362,7 +371,7 @@ export class CallStore {
         id,
       ]),
       this.db.query<LeadRow>(
-        `SELECT caller_id, name_clip, need_clip, phone_digits, phone_clip, clips, slots, outcome,
+        `SELECT caller_id, name_clip, need_clip, phone_digits, phone_clip, clips, slots, outcome, summary,
                 created_at, updated_at
          FROM leads WHERE call_id = $1`,
         [id],
@@ -435,6 +444,7 @@ function toLead(r: LeadRow): Lead {
     clips: r.clips,
     slots: r.slots,
     outcome: r.outcome,
+    summary: r.summary,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   };

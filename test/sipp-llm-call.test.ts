@@ -26,7 +26,8 @@ interface LlmServer {
 }
 
 /** Turn 1: "Вы сказали: <the caller's words>." (or, transferring, a transfer_to_seller call).
- *  Turn 2: goodbye and end_call (the call ends). */
+ *  Turn 2: goodbye and end_call (the call ends). A request without tools is the summary after
+ *  the hang-up: "Сводка: <the transcript's first line>". */
 async function startLlmServer(firstTokenDelayMs: number, transfer = false): Promise<LlmServer> {
   const requests: LlmServer['requests'] = []
   const server: Server = createServer((req, res) => {
@@ -39,7 +40,10 @@ async function startLlmServer(firstTokenDelayMs: number, transfer = false): Prom
       const lastUser = users[users.length - 1]?.content ?? ''
       const toolTurn = r.messages[r.messages.length - 1]?.role === 'tool'
       res.writeHead(200, SSE_HEADERS)
-      if (transfer && !toolTurn) {
+      if (!r.tools) {
+        res.write(chatChunk({ content: `Сводка: ${lastUser.split('\n')[0]}` }))
+        res.write(chatChunk({}, 'stop'))
+      } else if (transfer && !toolTurn) {
         res.write(chatChunk({ content: 'Соединяю вас с менеджером.' }))
         res.write(chatChunk({ tool_calls: [{ index: 0, id: 'call_t', type: 'function', function: { name: 'transfer_to_seller', arguments: '{"reason":"hot lead"}' } }] }))
         res.write(chatChunk({}, 'tool_calls'))
@@ -89,7 +93,11 @@ async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs
   const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '32500'])
   t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-300)})`)
   const list = (await server.api('/api/calls')).body.calls
-  const call = (await server.api(`/api/calls/${list[0].id}`)).body
+  // The summary is written after the hang-up, once the model has answered.
+  let call = (await server.api(`/api/calls/${list[0].id}`)).body
+  for (const deadline = Date.now() + 10_000; !call.lead?.summary && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    call = (await server.api(`/api/calls/${list[0].id}`)).body
+  }
   t.notOk(JSON.stringify(call).includes('sk-test-secret'), 'the API key is not in the call record')
   t.notOk(server.logs.join('\n').includes('sk-test-secret'), 'the API key is not in the logs')
   return { call, vosk, llm }
@@ -113,6 +121,9 @@ t.test('the bot\'s reply depends on what the recogniser returned', async (t) => 
   t.equal(call.lead?.outcome, 'lead')
   t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['end_call'], 'the agent ended the call with end_call')
   t.same(call.lead?.slots?.conversation?.messages?.filter((m: any) => m.role === 'user').map((m: any) => m.content), [FINAL_TEXT, FINAL_TEXT], 'the conversation is stored with the lead')
+  t.equal(call.lead?.summary, `Сводка: Клиент: ${FINAL_TEXT}`, 'the model summarised the call from its transcript after the hang-up')
+  const asked = llm.requests.find((r: any) => !r.tools)
+  t.equal(asked?.messages.length, 2, 'one summary request: instructions and the transcript')
 })
 
 t.test('an LLM late past the reply budget gets the filler within the budget, then the apology', async (t) => {
@@ -139,4 +150,5 @@ t.test('transfer_to_seller: the caller is sent to the seller with REFER after th
   t.equal(call.endReason, 'transferred')
   t.equal(call.lead?.outcome, 'transferred')
   t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['transfer'])
+  t.equal(call.lead?.summary, `Сводка: Клиент: ${FINAL_TEXT}`, 'a transferred call is summarised too')
 })

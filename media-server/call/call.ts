@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
+import { summarizeCall } from '../../dialog/agent/summary.ts'
 import type { KnowledgeSearch } from '../../dialog/knowledge/knowledge-base.ts'
 import type { SileroVad } from '../../vad/silero-vad.ts'
 import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.ts'
@@ -54,6 +55,9 @@ interface Speaking {
   providerMs: number
 }
 
+/** How long the model may take to summarise a finished call before the lead goes without one. */
+const SUMMARY_TIMEOUT_MS = 15_000
+
 export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
 
 /**
@@ -76,6 +80,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private lastAnswer: { speechEndMs: number; eouMs: number; endSilenceMs: number; providerMs: number } | undefined
   /** LLM agent mode: what the agent recorded, for the lead */
   private conversation: ConversationRecord | undefined
+  /** LLM mode: the summary being written after the hang-up; finish() waits for it */
+  private summary: Promise<void> | undefined
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
@@ -163,6 +169,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const result = await this.runDialog()
     await this.fileLead(result)
     if (!this.ended) await this.sip.hangup()
+    this.summary = this.writeSummary()
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
@@ -433,6 +440,27 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: result.outcome }))
   }
 
+  /**
+   * LLM mode, after the hang-up: the seller's summary of the call, the model's own from end_call
+   * or transfer_to_seller when it gave one, else asked of the model (bounded by SUMMARY_TIMEOUT_MS).
+   */
+  private async writeSummary(): Promise<void> {
+    const c = this.conversation
+    const llm = this.deps.providers?.llm
+    if (!c?.history || !llm) return
+    let summary: string | undefined
+    for (const a of c.actions) if ((a.type === 'end_call' || a.type === 'transfer') && a.summary) summary = a.summary
+    if (!summary) {
+      try {
+        summary = await summarizeCall(llm, c.history, this.deps.config.language, AbortSignal.timeout(SUMMARY_TIMEOUT_MS))
+      } catch (err) {
+        this.log.warn({ err }, 'no call summary: the model did not write one')
+        return
+      }
+    }
+    if (summary) await this.db((s) => s.setLeadSummary(this.id, summary))
+  }
+
   /** Tear down media and write the final record. Safe to call once, whatever happened. */
   async finish(result: CallResult): Promise<void> {
     this.deps.clock.remove(this.rtp)
@@ -452,6 +480,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         rtpStats: this.liveStats,
       }),
     )
+    await this.summary
   }
 
   /** The database being down must not take the call down: log and carry on. */
