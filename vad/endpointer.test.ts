@@ -88,3 +88,14 @@ function trim(pcm: Int16Array): Int16Array {
   while (b > a && !loud(b)) b -= frame
   return pcm.slice(a, b + frame)
 }
+
+t.test('a quiet tail after the last frame completes the end silence early', async (t) => {
+  const ep = new Endpointer(opts) // 300 ms end silence
+  for (let i = 0; i < 10; i++) ep.push(true, i * 32, 32)
+  for (let i = 10; i < 18; i++) t.equal(ep.push(false, i * 32, 32), null) // 256 ms of silence
+  t.equal(ep.quietTail(40), null, '256 + 40 ms is not yet the end silence')
+  t.same(ep.quietTail(44), { type: 'end', startMs: 0, endMs: 320, truncated: false }, '256 + 44 ms is')
+  t.equal(ep.active, false)
+  t.equal(ep.quietTail(300), null, 'no utterance, no end')
+  t.equal(ep.push(false, 18 * 32, 32), null, 'the window that completes the tail starts nothing')
+})

@@ -74,13 +74,24 @@ export class Endpointer {
       this.silenceRunMs += durMs
     }
     const truncated = atMs + durMs - this.startMs >= this.opts.maxUtteranceMs
-    if (this.silenceRunMs >= this.opts.endSilenceMs || truncated) {
-      this.inUtterance = false
-      this.speechRunMs = 0
-      this.before.length = 0
-      return { type: 'end', startMs: this.startMs, endMs: truncated ? atMs + durMs : this.lastSpeechEndMs, truncated }
-    }
+    if (this.silenceRunMs >= this.opts.endSilenceMs || truncated) return this.end(truncated ? atMs + durMs : this.lastSpeechEndMs, truncated)
     return null
+  }
+
+  /**
+   * `tailMs` of audio after the last frame is known to be silent before its frame is complete
+   * (it is below the energy gate): the utterance ends now if the silence with it is long enough.
+   */
+  quietTail(tailMs: number): EndpointEvent | null {
+    if (!this.inUtterance || this.silenceRunMs + tailMs < this.opts.endSilenceMs) return null
+    return this.end(this.lastSpeechEndMs, false)
+  }
+
+  private end(endMs: number, truncated: boolean): EndpointEvent {
+    this.inUtterance = false
+    this.speechRunMs = 0
+    this.before.length = 0
+    return { type: 'end', startMs: this.startMs, endMs, truncated }
   }
 
   private noteQuiet(atMs: number, db: number): void {

@@ -2,6 +2,11 @@
 export function levelDb(samples: ArrayLike<number>, fullScale = 1): number {
   let sum = 0
   for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i]
-  const rms = Math.sqrt(sum / Math.max(1, samples.length))
+  return energyDb(sum, samples.length, fullScale)
+}
+
+/** The same level from a running sum of squares over `count` samples (-120 for silence). */
+export function energyDb(sumSq: number, count: number, fullScale = 1): number {
+  const rms = Math.sqrt(sumSq / Math.max(1, count))
   return rms > 0 ? 20 * Math.log10(rms / fullScale) : -120
 }

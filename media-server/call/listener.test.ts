@@ -99,3 +99,36 @@ t.test('keypad answers end at the terminator or at maxDigits, not after the paus
   const ahead = listener.listen({ digits: true, maxDigits: 1, slot: 'menu' })
   t.same(await race(ahead), { kind: 'digits', digits: '7', atMs: 0 }, 'type-ahead: the first key is the menu choice')
 })
+
+t.test('an answer ends on the packet that completes the end silence, whatever the window phase', async (t) => {
+  const tts = new EspeakTts()
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  t.teardown(async () => {
+    await tts.close()
+    await vad.close()
+  })
+  const s = await tts.synthesize('Иван Петров', 'ru')
+  const speech = resample(s.pcm, s.sampleRate, 16000)
+  const late: number[] = []
+  // The speech starts at a different offset against the 32 ms windows and 20 ms packets each time.
+  for (let phase = 0; phase < 8; phase++) {
+    let clock = 0
+    const listener = openListener(t, vad, () => clock, () => {})
+    const line = new Int16Array(16000 + phase * 64 + speech.length + 16000)
+    line.set(speech, 16000 + phase * 64)
+    const answer = listener.listen({ digits: false, slot: 'name' })
+    let got: Awaited<typeof answer> | undefined
+    void answer.then((a) => (got = a))
+    for (let i = 0; i + CHUNK <= line.length && !got; i += CHUNK) {
+      clock += 20
+      listener.onAudio(line.subarray(i, i + CHUNK))
+      await vad.tick()
+    }
+    got ??= await answer // the clip is written before the answer resolves
+    t.equal(got?.kind, 'speech', `phase ${phase}: an utterance`)
+    if (got?.kind !== 'speech') continue
+    late.push(got.detectedMs - got.endMs - 500)
+  }
+  t.comment(`end declared after the 500 ms silence by: ${late.join(', ')} ms`)
+  t.ok(late.every((ms) => ms >= 0 && ms < 20), 'never early, and at most one packet late')
+})

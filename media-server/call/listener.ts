@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises'
 import { encodeWav } from '../../codecs/wav.ts'
 import type { Answer, ListenOptions, TurnTaking } from '../../dialog/dialog-io.ts'
 import { EchoGate, type EchoGateOptions, type EchoPathReport } from '../../vad/echo-gate.ts'
-import { Endpointer } from '../../vad/endpointer.ts'
+import { Endpointer, type EndpointEvent } from '../../vad/endpointer.ts'
+import { energyDb } from '../../vad/level.ts'
 import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'
 import type { AsrProvider, AsrStream } from '../providers/types.ts'
 
@@ -213,8 +214,7 @@ export class Listener {
       const slot = this.windowIndex++ % RING
       // The window's last sample is i; the chunk's last sample arrived at arrivedMs.
       this.windowEndMs[slot] = arrivedMs - ((pcm.length - 1 - i) * 1000) / this.rate
-      const rms = Math.sqrt(this.windowSumSq / W)
-      this.windowDb[slot] = rms > 0 ? 20 * Math.log10(rms / 32768) : -120
+      this.windowDb[slot] = energyDb(this.windowSumSq, W, 32768)
       this.windowNearEnd[slot] = this.nearChunksInWindow * 2 >= this.chunksInWindow ? 1 : 0
       // The chunk runs on into the next window: it counts there too.
       const runsOn = i < pcm.length - 1
@@ -224,6 +224,20 @@ export class Listener {
       this.windowSumSq = 0
     }
     this.stream.push(pcm)
+    this.endOnQuietTail()
+  }
+
+  /**
+   * The audio after the last whole VAD window is known by its energy before the model sees it:
+   * below the VAD's energy gate (where a whole window is "silence" without the model) and with no
+   * window waiting for the model, it counts towards the end silence. So an utterance ends on the
+   * packet that completes the silence, not up to a window (and a packet) later.
+   */
+  private endOnQuietTail(): void {
+    if (!this.endpointer.active || !this.windowFill || this.stream.waiting || (this.digits && this.armed?.opts.digits)) return
+    if (energyDb(this.windowSumSq, this.windowFill, 32768) >= this.opts.vad.gateDb) return
+    const ev = this.endpointer.quietTail((this.windowFill * 1000) / this.rate)
+    if (ev) this.onEndpoint(ev)
   }
 
   private onWindow(probability: number, index: number): void {
@@ -236,7 +250,10 @@ export class Listener {
     this.watchBargeIn(speech, nearEnd && this.endpointer.aboveFloor(this.windowDb[index % RING]), startMs)
     if (this.digits && this.armed?.opts.digits) return
     const ev = this.endpointer.push(speech, startMs, WINDOW_MS, this.windowDb[index % RING])
-    if (!ev) return
+    if (ev) this.onEndpoint(ev)
+  }
+
+  private onEndpoint(ev: EndpointEvent): void {
     if (ev.type === 'start') {
       this.capturing = true
       this.startRecognition(ev.atMs)
