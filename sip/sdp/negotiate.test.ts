@@ -324,6 +324,8 @@ t.test('a pinned offer carries only the negotiated codec and telephone-event, un
   t.same(m.rtp.map((r) => [r.payload, r.codec, r.rate]), [[96, 'opus', 48000], [97, 'telephone-event', 48000]])
   t.equal(String(m.payloads), '96 97')
   t.equal(m.ptime, 20)
+  t.equal(m.rtcpMux, undefined)
+  t.equal(audioOf(createPinnedOffer(local, { ...caller, rtcpMux: true })).m.rtcpMux, 'rtcp-mux', 'rtcp-mux when the caller muxes')
 
   const plain = parse(createPinnedOffer(local, { codec: { name: 'PCMA', payloadType: 8 }, ptime: 30 }))
   t.same(plain.media[0].rtp.map((r) => r.codec), ['PCMA'], 'no telephone-event when the caller has none')

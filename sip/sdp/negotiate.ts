@@ -284,15 +284,18 @@ export interface StreamFormat {
   telephoneEvent?: { payloadType: number; clockRate: number }
   /** ms */
   ptime: number
+  /** RTCP shares the RTP port on that stream: offered to the new leg too, so both relay alike */
+  rtcpMux?: boolean
 }
 
 /**
  * An offer for a leg whose packets are relayed to and from an existing stream without transcoding:
- * that stream's codec under its payload type, its telephone-event if it has one, nothing else.
+ * that stream's codec under its payload type, its telephone-event if it has one (and rtcp-mux if
+ * it has it), nothing else.
  */
 export function createPinnedOffer(local: Omit<LocalMedia, 'codecs'>, format: StreamFormat): string {
   const te = format.telephoneEvent && { payloadType: format.telephoneEvent.payloadType, rate: format.telephoneEvent.clockRate, fmtp: '0-16' }
-  const media = audioMedia(local.port, { spec: CODECS[format.codec.name], payloadType: format.codec.payloadType }, te, format.ptime, local.direction ?? 'sendrecv', false)
+  const media = audioMedia(local.port, { spec: CODECS[format.codec.name], payloadType: format.codec.payloadType }, te, format.ptime, local.direction ?? 'sendrecv', !!format.rtcpMux)
   return write({ ...sessionLevel(local), media: [media] })
 }
 
