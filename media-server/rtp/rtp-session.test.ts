@@ -173,6 +173,7 @@ t.test('handOver: the session stops its own media and leaves the sockets usable 
   t.equal(session.remoteAddress.latched, true, 'latched (and connected) to the caller')
 
   const peer = session.handOver()
+  t.equal(peer.ports, ports, 'the sockets are handed over')
   t.same(peer.rtp, { address: '127.0.0.1', port: caller.address().port }, 'the latched peer is handed over')
   t.same(peer.rtcp, { address: '127.0.0.2', port: 10 }, "and where the peer's RTCP goes")
   const heard: Buffer[] = []
