@@ -96,7 +96,7 @@ t.test('transfer to a seller', async (t) => {
     const pcap = path.join(dir, 'empty.pcap')
     writeFileSync(pcap, buildPcap([]))
     const scenario = renderScenario('uac-transfer-refuse.xml', dir, {
-      TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
+      ASK: '', TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
     })
     const [{ result, ended }, sipp] = await Promise.all([
       answerAndTransfer(ua, (call) => call.transfer('sip:seller@127.0.0.1')),
@@ -121,7 +121,7 @@ t.test('transfer to a seller', async (t) => {
       ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 30_000)
     let relay: RtpRelay | undefined
     const caller = renderScenario('uac-transfer-refuse.xml', dir, {
-      TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
+      ASK: '', TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
     })
     const [{ call, result, ended }, callerSipp] = await Promise.all([
       answerAndTransfer(ua, async (call) => {

@@ -1,0 +1,143 @@
+// Transfer to a seller at the call level, the REFER refused: the server runs the default YAML
+// sales scenario (SCENARIO_DIR); the caller (SIPp) presses 0 by SIP INFO during the greeting
+// ("a person, please"), the scenario's transfer step speaks and the server sends REFER, which the
+// caller's phone refuses with 603. The server then calls the seller's phone (a second SIPp, with
+// -rtp_echo) offering only the caller's codec, leaves the line, and relays: the caller's RTP must
+// reach the seller and the seller's RTP the caller through the server's two port pairs, byte for
+// byte, and the bot must send nothing more. The caller's BYE ends the seller's leg too, and the
+// call record tells how the caller got to the seller.
+import { mkdirSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
+import dgram from 'node:dgram'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { LoopbackCapture } from './helpers/capture.ts'
+import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
+import { rtpPackets } from './helpers/rtp-analysis.ts'
+import { renderScenario } from './helpers/scenario-file.ts'
+import { REPO, startServerProcess, type ServerHandle } from './helpers/server-process.ts'
+import { runSipp } from './helpers/sipp.ts'
+
+// The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up.
+const RTP_MIN = 34100
+const RTP_MAX = 34199
+const CALLER_PORT = RTP_MIN // the server's answer to the caller: the pool's first pair
+const SELLER_LEG_PORT = RTP_MIN + 2 // the seller's leg: the next one
+const CALLER_MP = 35100
+const SELLER_MP = 35120
+const CALLER_SSRC = 0x5e11e402
+const PACKETS = 50
+
+/** The caller asks for a person: key 0 by SIP INFO, which the sales scenario's greeting maps to a transfer. */
+const PRESS_ZERO = `
+  <send retrans="500">
+    <![CDATA[
+      INFO sip:sales@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "SIPp caller" <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:sales@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=0
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200" />`
+
+async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  const port = s.address().port
+  s.close()
+  return port
+}
+
+/** The call's record from the API once `done` holds for it (polled every 100 ms), or the last one seen. */
+async function callRecord(server: ServerHandle, done: (call: any) => boolean, withinMs = 10_000): Promise<any> {
+  let call: any
+  for (let i = 0; i < withinMs / 100; i++) {
+    const id = (await server.api('/api/calls')).body.calls[0]?.id
+    if (id) call = (await server.api(`/api/calls/${id}`)).body
+    if (call && done(call)) return call
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return call
+}
+
+t.test('REFER refused with 603: the seller is called and bridged, RTP relayed both ways', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bridge-'))
+  const scenarioDir = path.join(dataDir, 'scenarios')
+  mkdirSync(scenarioDir)
+  copyFileSync(path.join(REPO, 'dialog/scenarios/sales.yaml'), path.join(scenarioDir, 'sales.yaml'))
+  const sellerSipPort = await freePort()
+  const target = `sip:seller@127.0.0.1:${sellerSipPort}`
+  const server = await startServerProcess({
+    DATA_DIR: dataDir, SCENARIO_DIR: scenarioDir, LANGUAGE: 'ru',
+    RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
+    TRANSFER_TARGET: target, TRANSFER_RING_TIMEOUT_MS: '10000',
+  })
+  t.teardown(() => server.stop())
+
+  const pcap = path.join(dataDir, 'caller.pcap')
+  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP })
+  const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${RTP_MAX} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
+  await cap.start()
+
+  const sellerMessages = path.join(dataDir, 'seller-messages.log')
+  const seller = runSipp(renderScenario('uas-seller.xml', dataDir, { OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567' }), `127.0.0.1:${server.sipPort}`,
+    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 90_000)
+  const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
+    ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 2000,
+  })
+  const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP)], 90_000)
+  // While the two talk, the record already says how they were put through, and the relay counts.
+  const live = await callRecord(server, (c) => c.live && c.rtpStats?.relay?.rtp?.callerToSeller > 0, 80_000)
+  const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
+  const packets = await cap.stop()
+  t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, its BYE answered (${callerSipp.stderr.slice(-400)})`)
+  t.equal(sellerSipp.code, 0, `SIPp (seller) passed: called from the caller's number on the offered port, then our BYE (${sellerSipp.stderr.slice(-400)})`)
+
+  t.equal(live?.live, true, 'the record during the bridge')
+  t.match(live?.lead, { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603 } } }, 'the lead, filed at the hand-over, says transferred by bridge after a 603')
+  t.ok(live?.rtpStats?.relay?.rtp?.callerToSeller > 0, `live relay counts: ${JSON.stringify(live?.rtpStats?.relay)}`)
+
+  // The seller's leg was offered the caller's codec and nothing else.
+  const invite = readFileSync(sellerMessages, 'latin1').split(/-{20,}/).find((m) => /^INVITE /m.test(m)) ?? ''
+  t.match(invite, new RegExp(`^m=audio ${SELLER_LEG_PORT} RTP/AVP 0\\r?$`, 'm'), 'the offer carries PCMU only, as negotiated with the caller')
+  t.same(invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()), ['a=rtpmap:0 PCMU/8000'])
+  const byes = readFileSync(sellerMessages, 'latin1').split(/-{20,}/).filter((m) => /^BYE /m.test(m))
+  t.equal(byes.length, 1, "the caller's BYE ended the seller's leg with ours")
+
+  const expected = sent.map((p) => p.payload.readUInt16BE(2))
+  const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
+  t.same(seqs(CALLER_MP, CALLER_PORT), expected, 'the caller sent its RTP to the port in our answer')
+  t.same(seqs(SELLER_LEG_PORT, SELLER_MP), expected, "every packet left the seller's leg port for the seller, unchanged in order")
+  t.same(seqs(SELLER_MP, SELLER_LEG_PORT), expected, "the seller's phone sent it back")
+  t.same(seqs(CALLER_PORT, CALLER_MP), expected, 'and it reached the caller from the port it talks to')
+  const back = packets.filter((p) => p.srcPort === CALLER_PORT && p.dstPort === CALLER_MP && p.payload.length >= 12 && p.payload.readUInt32BE(8) === CALLER_SSRC)
+  t.same(back.map((p) => p.payload.toString('hex')), sent.map((p) => p.payload.toString('hex')), 'headers and payloads byte for byte')
+
+  // The bot spoke (greeting, transfer prompt) and then left the line.
+  const bot = rtpPackets(packets.filter((p) => p.dstPort === CALLER_MP), (p) => p === CALLER_PORT).filter((p) => p.ssrc !== CALLER_SSRC)
+  t.ok(bot.length > 100, `the bot's own RTP went out before the transfer (${bot.length} packets)`)
+  t.ok(bot.every((p) => p.t < back[0].t), 'and none after the first relayed packet')
+
+  const call = await callRecord(server, (c) => !c.live && c.endedAt)
+  t.equal(call.result, 'completed')
+  t.equal(call.endReason, 'remote-bye', 'the caller hung up')
+  t.equal(call.leadOutcome, 'transferred')
+  t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
+  t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0 }, 'the final relay counts are stored')
+  t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
+  const bot0 = call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step)
+  t.same(bot0, ['greeting', 'transfer'], 'greeting, then the transfer step')
+  const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
+  t.match(logged('transfer: REFER refused, the seller is bridged'), { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 }, 'logged with the call ids')
+  t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
+  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
+  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), "both port pairs back in the pool")
+})
