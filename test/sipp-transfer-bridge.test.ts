@@ -4,13 +4,13 @@
 // caller's phone refuses with 603. The server then calls the seller's phone (a second SIPp, with
 // -rtp_echo) offering only the caller's codec, leaves the line, and relays: the caller's RTP must
 // reach the seller and the seller's RTP the caller through the server's two port pairs, byte for
-// byte, and the bot must send nothing more. The caller's BYE ends the seller's leg too, and the
-// call record tells how the caller got to the seller.
+// byte, and the bot must send nothing more. A BYE from either phone ends the other's leg too, and
+// the call record tells how the caller got to the seller.
 import { mkdirSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
 import dgram from 'node:dgram'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
@@ -68,7 +68,14 @@ async function callRecord(server: ServerHandle, done: (call: any) => boolean, wi
   return call
 }
 
-t.test('REFER refused with 603: the seller is called and bridged, RTP relayed both ways', async (t) => {
+/** Messages of a SIPp -message_file. */
+const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
+
+/**
+ * One call through to the bridge. The caller holds `callerHoldMs` after its RTP and then hangs up;
+ * the seller hangs up `sellerHangsUpAfterMs` after answering unless our BYE comes first.
+ */
+async function bridgedCall(t: Test, opts: { callerHoldMs: number; sellerHangsUpAfterMs: number }) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bridge-'))
   const scenarioDir = path.join(dataDir, 'scenarios')
   mkdirSync(scenarioDir)
@@ -88,29 +95,48 @@ t.test('REFER refused with 603: the seller is called and bridged, RTP relayed bo
   await cap.start()
 
   const sellerMessages = path.join(dataDir, 'seller-messages.log')
-  const seller = runSipp(renderScenario('uas-seller.xml', dataDir, { OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567' }), `127.0.0.1:${server.sipPort}`,
+  const callerMessages = path.join(dataDir, 'caller-messages.log')
+  const sellerXml = renderScenario('uas-seller.xml', dataDir, { OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs })
+  const seller = runSipp(sellerXml, `127.0.0.1:${server.sipPort}`,
     ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 90_000)
   const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
-    ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 2000,
+    ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: opts.callerHoldMs,
   })
-  const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP)], 90_000)
+  const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages], 90_000)
   // While the two talk, the record already says how they were put through, and the relay counts.
   const live = await callRecord(server, (c) => c.live && c.rtpStats?.relay?.rtp?.callerToSeller > 0, 80_000)
   const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
   const packets = await cap.stop()
-  t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, its BYE answered (${callerSipp.stderr.slice(-400)})`)
-  t.equal(sellerSipp.code, 0, `SIPp (seller) passed: called from the caller's number on the offered port, then our BYE (${sellerSipp.stderr.slice(-400)})`)
+  t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, the call ended by BYE (${callerSipp.stderr.slice(-400)})`)
+  t.equal(sellerSipp.code, 0, `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`)
 
   t.equal(live?.live, true, 'the record during the bridge')
   t.match(live?.lead, { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603 } } }, 'the lead, filed at the hand-over, says transferred by bridge after a 603')
   t.ok(live?.rtpStats?.relay?.rtp?.callerToSeller > 0, `live relay counts: ${JSON.stringify(live?.rtpStats?.relay)}`)
 
+  const call = await callRecord(server, (c) => !c.live && c.endedAt)
+  t.equal(call.result, 'completed')
+  t.equal(call.leadOutcome, 'transferred')
+  t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
+  t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0 }, 'the final relay counts are stored')
+  t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
+  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
+  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'both port pairs back in the pool')
+  return { server, call, sent, packets, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
+}
+
+const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
+
+t.test('REFER refused with 603: the seller is called and bridged, RTP relayed both ways; the caller hangs up', async (t) => {
+  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 2000, sellerHangsUpAfterMs: 60_000 })
+  t.equal(call.endReason, 'remote-bye', 'the caller hung up')
+  t.equal(byes(callerMessages).length, 1, 'the one BYE on the caller\'s side is its own')
+  t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
+
   // The seller's leg was offered the caller's codec and nothing else.
-  const invite = readFileSync(sellerMessages, 'latin1').split(/-{20,}/).find((m) => /^INVITE /m.test(m)) ?? ''
+  const invite = sellerMessages.find((m) => /^INVITE /m.test(m)) ?? ''
   t.match(invite, new RegExp(`^m=audio ${SELLER_LEG_PORT} RTP/AVP 0\\r?$`, 'm'), 'the offer carries PCMU only, as negotiated with the caller')
   t.same(invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()), ['a=rtpmap:0 PCMU/8000'])
-  const byes = readFileSync(sellerMessages, 'latin1').split(/-{20,}/).filter((m) => /^BYE /m.test(m))
-  t.equal(byes.length, 1, "the caller's BYE ended the seller's leg with ours")
 
   const expected = sent.map((p) => p.payload.readUInt16BE(2))
   const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
@@ -125,19 +151,18 @@ t.test('REFER refused with 603: the seller is called and bridged, RTP relayed bo
   const bot = rtpPackets(packets.filter((p) => p.dstPort === CALLER_MP), (p) => p === CALLER_PORT).filter((p) => p.ssrc !== CALLER_SSRC)
   t.ok(bot.length > 100, `the bot's own RTP went out before the transfer (${bot.length} packets)`)
   t.ok(bot.every((p) => p.t < back[0].t), 'and none after the first relayed packet')
+  t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'transfer'], 'greeting, then the transfer step')
 
-  const call = await callRecord(server, (c) => !c.live && c.endedAt)
-  t.equal(call.result, 'completed')
-  t.equal(call.endReason, 'remote-bye', 'the caller hung up')
-  t.equal(call.leadOutcome, 'transferred')
-  t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
-  t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0 }, 'the final relay counts are stored')
-  t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
-  const bot0 = call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step)
-  t.same(bot0, ['greeting', 'transfer'], 'greeting, then the transfer step')
   const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
   t.match(logged('transfer: REFER refused, the seller is bridged'), { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 }, 'logged with the call ids')
   t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
-  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
-  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), "both port pairs back in the pool")
+})
+
+t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) => {
+  // The caller's RTP is over about 1.5 s after the seller answers; the seller hangs up at 3 s and
+  // the caller would wait 20 s before hanging up itself.
+  const { call, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 20_000, sellerHangsUpAfterMs: 3000 })
+  t.equal(call.endReason, 'local-bye', 'the server ended the caller\'s dialog')
+  t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
 })
