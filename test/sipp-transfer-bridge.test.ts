@@ -5,7 +5,8 @@
 // -rtp_echo) offering only the caller's codec, leaves the line, and relays: the caller's RTP must
 // reach the seller and the seller's RTP the caller through the server's two port pairs, byte for
 // byte, and the bot must send nothing more. A BYE from either phone ends the other's leg too, and
-// the call record tells how the caller got to the seller.
+// the call record tells how the caller got to the seller. A seller's phone that answers another
+// codec than the one offered is hung up, and the call goes on with the bot.
 import { mkdirSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
 import dgram from 'node:dgram'
 import os from 'node:os'
@@ -71,11 +72,19 @@ async function callRecord(server: ServerHandle, done: (call: any) => boolean, wi
 /** Messages of a SIPp -message_file. */
 const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
 
-/**
- * One call through to the bridge. The caller holds `callerHoldMs` after its RTP and then hangs up;
- * the seller hangs up `sellerHangsUpAfterMs` after answering unless our BYE comes first.
- */
-async function bridgedCall(t: Test, opts: { callerHoldMs: number; sellerHangsUpAfterMs: number }) {
+interface CallOptions {
+  /** after its RTP the caller waits this long for a BYE, then hangs up */
+  callerHoldMs: number
+  /** the seller hangs up this long after answering unless our BYE comes first */
+  sellerHangsUpAfterMs: number
+  /** what the seller's phone answers (default PCMU, as offered) */
+  sellerCodec?: { pt: number; name: string }
+  /** a state of the live record to wait for while the call runs */
+  liveWhen?: (call: any) => boolean
+}
+
+/** One call up to the REFER refused with 603 and the seller's phone answering; both SIPps must pass. */
+async function transferCall(t: Test, opts: CallOptions) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bridge-'))
   const scenarioDir = path.join(dataDir, 'scenarios')
   mkdirSync(scenarioDir)
@@ -96,33 +105,43 @@ async function bridgedCall(t: Test, opts: { callerHoldMs: number; sellerHangsUpA
 
   const sellerMessages = path.join(dataDir, 'seller-messages.log')
   const callerMessages = path.join(dataDir, 'caller-messages.log')
-  const sellerXml = renderScenario('uas-seller.xml', dataDir, { OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs })
+  const sellerXml = renderScenario('uas-seller.xml', dataDir, {
+    OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
+    ANSWER_PT: opts.sellerCodec?.pt ?? 0, ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
+  })
   const seller = runSipp(sellerXml, `127.0.0.1:${server.sipPort}`,
     ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 90_000)
   const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
     ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: opts.callerHoldMs,
   })
   const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages], 90_000)
-  // While the two talk, the record already says how they were put through, and the relay counts.
-  const live = await callRecord(server, (c) => c.live && c.rtpStats?.relay?.rtp?.callerToSeller > 0, 80_000)
+  const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
   const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
   const packets = await cap.stop()
   t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, the call ended by BYE (${callerSipp.stderr.slice(-400)})`)
   t.equal(sellerSipp.code, 0, `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`)
+  const call = await callRecord(server, (c) => !c.live && c.endedAt)
+  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
+  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
+  return { server, target, live, call, sent, packets, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
+}
+
+/** A call that ends up bridged: what every such call's record must show. */
+async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'sellerCodec'>) {
+  // While the two talk, the record already says how they were put through, and the relay counts.
+  const res = await transferCall(t, { ...opts, liveWhen: (c) => c.live && c.rtpStats?.relay?.rtp?.callerToSeller > 0 })
+  const { live, call, target } = res
 
   t.equal(live?.live, true, 'the record during the bridge')
   t.match(live?.lead, { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603 } } }, 'the lead, filed at the hand-over, says transferred by bridge after a 603')
   t.ok(live?.rtpStats?.relay?.rtp?.callerToSeller > 0, `live relay counts: ${JSON.stringify(live?.rtpStats?.relay)}`)
 
-  const call = await callRecord(server, (c) => !c.live && c.endedAt)
   t.equal(call.result, 'completed')
   t.equal(call.leadOutcome, 'transferred')
   t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
   t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0 }, 'the final relay counts are stored')
   t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
-  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
-  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'both port pairs back in the pool')
-  return { server, call, sent, packets, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
+  return res
 }
 
 const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
@@ -165,4 +184,18 @@ t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) =>
   t.equal(call.endReason, 'local-bye', 'the server ended the caller\'s dialog')
   t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
   t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
+})
+
+t.test('the seller answers another codec: its leg is hung up, the bot carries on and files the lead', async (t) => {
+  const { server, call, packets, sellerMessages, callerMessages } = await transferCall(t, { callerHoldMs: 30_000, sellerHangsUpAfterMs: 30_000, sellerCodec: { pt: 8, name: 'PCMA' } })
+  t.equal(byes(sellerMessages).length, 1, "the seller's leg got our BYE at once")
+  t.equal(seqsOnWire(packets, CALLER_SSRC, SELLER_LEG_PORT, SELLER_MP).length, 0, 'nothing of the caller was relayed to it')
+  t.match(call.lead.slots.transfer, { failed: /cannot be relayed: the answer has PCMA\/8 where PCMU\/0 was offered/, status: 603 }, 'the lead says why the transfer failed')
+  t.equal(call.leadOutcome, 'qualified_lead', 'the scenario files the lead for a callback')
+  t.notOk(call.rtpStats.relay, 'no relay ran')
+  t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'transfer', 'thanks'], 'the bot said thanks after the failed transfer')
+  t.equal(call.endReason, 'local-bye', 'and hung up itself')
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m)
+  const warned = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'bridged call answered with media we cannot relay: hung up')
+  t.match(warned, { sipCallId: call.sipCallId, reason: /PCMA\/8/ }, 'logged why')
 })

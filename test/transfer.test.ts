@@ -117,7 +117,7 @@ t.test('transfer to a seller', async (t) => {
     await cap.start()
 
     const sellerMessages = path.join(dir, 'seller-messages.log')
-    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: 30_000 }), uaTarget,
+    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: 30_000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU' }), uaTarget,
       ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 30_000)
     let relay: RtpRelay | undefined
     const caller = renderScenario('uac-transfer-refuse.xml', dir, {
