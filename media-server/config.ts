@@ -34,8 +34,10 @@ export interface Config {
    *  the reply's first audio after it (then a filler; at three budgets, the apology). */
   budget: { asrFinalMs: number; replyMs: number }
   /** Where transfer_to_seller sends the caller (SIP REFER): a number or SIP URI, and the trunk
-   *  host a bare number is dialled at. Empty: no transfer, the seller calls back. */
-  transfer: { target: string; domain: string }
+   *  host a bare number is dialled at. Empty: no transfer, the seller calls back. When the
+   *  caller's phone refuses the REFER the server calls the target itself and bridges the two;
+   *  ringTimeoutMs is how long that call may ring before the transfer is given up. */
+  transfer: { target: string; domain: string; ringTimeoutMs: number }
   /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
   vad: { tickMs: number; gateDb: number }
   /** ASR, TTS and LLM providers in order of preference (see providers/provider-config.ts); with
@@ -69,7 +71,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   bargeIn: { minSpeechMs: 60, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
   budget: { asrFinalMs: 1500, replyMs: 1200 },
-  transfer: { target: '', domain: '' },
+  transfer: { target: '', domain: '', ringTimeoutMs: 30000 },
   scenario: { dir: SHIPPED_SCENARIOS },
 }
 
@@ -104,6 +106,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['REPLY_BUDGET_MS', 'budget.replyMs'],
   ['TRANSFER_TARGET', 'transfer.target'],
   ['TRANSFER_DOMAIN', 'transfer.domain'],
+  ['TRANSFER_RING_TIMEOUT_MS', 'transfer.ringTimeoutMs'],
   ['VAD_TICK_MS', 'vad.tickMs'],
   ['VAD_GATE_DB', 'vad.gateDb'],
   ['SCENARIO_DIR', 'scenario.dir'],

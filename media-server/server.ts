@@ -5,7 +5,8 @@ import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowled
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
-import { CallManager, type CallManagerDeps } from './call/call-manager.ts'
+import { CallManager } from './call/call-manager.ts'
+import type { CallDeps } from './call/call.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
 import { ScenarioPrompts } from './call/scenario-prompts.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
@@ -75,7 +76,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     stats: metrics.sipStats(),
   })
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
-  const callDeps: CallManagerDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
+  const callDeps: CallDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
     config,
     logger,
     metrics,

@@ -11,19 +11,19 @@ import path from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { RtpRelay } from '../media-server/rtp/rtp-relay.ts'
-import { writeRtpHeader, RTP_HEADER_BYTES } from '../media-server/rtp/packet.ts'
 import type { InboundCall, SipEndReason, TransferResult } from '../sip/ua/call-control.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
-import { LoopbackCapture, type UdpPacket } from './helpers/capture.ts'
+import { LoopbackCapture } from './helpers/capture.ts'
+import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
 import { buildPcap } from './helpers/pcap-writer.ts'
-import { rtpPackets } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { runSipp } from './helpers/sipp.ts'
 
-const RELAY_CALLER_PORT = 31900 // the RTP port in our answer to the caller
-const RELAY_SELLER_PORT = 31902 // the RTP port in our offer to the seller
-const CALLER_MP = 32900
-const SELLER_MP = 32920
+// The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up.
+const RELAY_CALLER_PORT = 34200 // the RTP port in our answer to the caller
+const RELAY_SELLER_PORT = 34202 // the RTP port in our offer to the seller
+const CALLER_MP = 35140
+const SELLER_MP = 35160
 const CALLER_SSRC = 0x5e11e401
 const PACKETS = 50
 
@@ -96,7 +96,7 @@ t.test('transfer to a seller', async (t) => {
     const pcap = path.join(dir, 'empty.pcap')
     writeFileSync(pcap, buildPcap([]))
     const scenario = renderScenario('uac-transfer-refuse.xml', dir, {
-      TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
+      ASK: '', TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
     })
     const [{ result, ended }, sipp] = await Promise.all([
       answerAndTransfer(ua, (call) => call.transfer('sip:seller@127.0.0.1')),
@@ -109,24 +109,19 @@ t.test('transfer to a seller', async (t) => {
 
   await t.test('the caller refuses the REFER with 603: the seller is dialled and RTP relayed both ways', async (t) => {
     const pcap = path.join(dir, 'caller.pcap')
-    const sent: UdpPacket[] = Array.from({ length: PACKETS }, (_, i) => {
-      const payload = Buffer.alloc(RTP_HEADER_BYTES + 160, (i * 7) & 0xff)
-      writeRtpHeader(payload, { marker: i === 0, payloadType: 0, sequenceNumber: 4000 + i, timestamp: 16000 + 160 * i, ssrc: CALLER_SSRC })
-      return { t: i * 20, src: '127.0.0.1', srcPort: CALLER_MP, dst: '127.0.0.1', dstPort: 6000, payload }
-    })
-    writeFileSync(pcap, buildPcap(sent))
+    const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP })
     const [callerSide, sellerSide] = await Promise.all([udp(RELAY_CALLER_PORT), udp(RELAY_SELLER_PORT)])
     t.teardown(() => [callerSide, sellerSide].forEach((s) => s.close()))
     const sellerPort = await freePort()
-    const cap = new LoopbackCapture(path.join(dir, 'bridge.pcap'), 'udp and (portrange 31900-31999 or portrange 32900-32999)')
+    const cap = new LoopbackCapture(path.join(dir, 'bridge.pcap'), 'udp and (portrange 34200-34203 or portrange 35140-35179)')
     await cap.start()
 
     const sellerMessages = path.join(dir, 'seller-messages.log')
-    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567' }), uaTarget,
+    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: 30_000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU' }), uaTarget,
       ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 30_000)
     let relay: RtpRelay | undefined
     const caller = renderScenario('uac-transfer-refuse.xml', dir, {
-      TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
+      ASK: '', TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
     })
     const [{ call, result, ended }, callerSipp] = await Promise.all([
       answerAndTransfer(ua, async (call) => {
@@ -151,8 +146,7 @@ t.test('transfer to a seller', async (t) => {
     const byes = messagesOf(sellerMessages).filter((m) => /^BYE /m.test(m))
     t.equal(byes.length, 1, "the caller's BYE ended the seller's leg with our BYE")
 
-    const ours = (p: { ssrc: number }) => p.ssrc === CALLER_SSRC
-    const seqs = (from: number, to: number) => rtpPackets(packets.filter((p) => p.dstPort === to), (p) => p === from).filter(ours).map((p) => p.seq)
+    const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
     const expected = sent.map((p) => p.payload.readUInt16BE(2))
     t.same(seqs(CALLER_MP, RELAY_CALLER_PORT), expected, 'the caller sent its RTP to our answer port')
     t.same(seqs(RELAY_SELLER_PORT, SELLER_MP), expected, 'every packet left the relay for the seller, sequence numbers untouched')

@@ -3,13 +3,8 @@ import type { Logger } from 'pino'
 import { createCodec } from '../../codecs/index.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { CallControl, InboundCall } from '../../sip/ua/call-control.ts'
-import type { RtpPortPool } from '../rtp/port-pool.ts'
 import { RtpSession } from '../rtp/rtp-session.ts'
 import { Call, type CallDeps, type CallResult } from './call.ts'
-
-export interface CallManagerDeps extends CallDeps {
-  portPool: RtpPortPool
-}
 
 /**
  * Admission and lifecycle of inbound calls: a record from the first INVITE, an RTP
@@ -20,7 +15,7 @@ export class CallManager {
   readonly live = new Map<string, Call>()
   private readonly log: Logger
 
-  constructor(callControl: CallControl, private readonly deps: CallManagerDeps) {
+  constructor(callControl: CallControl, private readonly deps: CallDeps) {
     this.log = deps.logger
     callControl.on('call', (sip) => {
       this.onCall(sip).catch((err) => this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed'))
@@ -73,7 +68,7 @@ export class CallManager {
       logger: log,
     })
     rtp.direction = neg.direction
-    const call = new Call(id, sip, rtp, neg.codec.name, local, { ...this.deps, logger: log })
+    const call = new Call(id, sip, rtp, neg, local, { ...this.deps, logger: log })
     this.live.set(id, call)
     metrics.activeCalls.inc()
     let result: CallResult = 'failed'

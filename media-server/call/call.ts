@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
@@ -7,12 +8,13 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
-import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
-import type { InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
+import { createPinnedOffer, negotiate, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
+import type { InboundCall, OutboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { PacingClock } from '../clock/pacing-clock.ts'
 import type { Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
+import type { RtpPortPair, RtpPortPool } from '../rtp/port-pool.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'
@@ -27,6 +29,7 @@ import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
 import type { ScenarioPrompts } from './scenario-prompts.ts'
 import { runScenarioDialog, type ScenarioDialogIO, type ScenarioDialogResult } from './scenario-dialog.ts'
+import { TransferBridge } from './transfer-bridge.ts'
 
 export interface CallDeps {
   config: Config
@@ -35,6 +38,8 @@ export interface CallDeps {
   store: CallStore
   prompts: PromptLibrary
   clock: PacingClock
+  /** RTP ports for calls, and for the seller's leg when a refused REFER falls back to a bridge */
+  portPool: RtpPortPool
   vad: SileroVad
   /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
   providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
@@ -60,6 +65,20 @@ const SUMMARY_TIMEOUT_MS = 15_000
 
 export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
 
+/** How a transfer to the seller went, for the lead: the CRM shows how the caller got there. */
+export type TransferRecord =
+  | { target: string; method: 'refer' }
+  /** the caller's phone refused the REFER with referStatus; the server called the seller and relays */
+  | { target: string; method: 'bridge'; referStatus: number; sellerCallId: string }
+  | { target: string; failed: string; status?: number }
+
+/** The seller's leg of a bridged transfer and the relay between it and the caller's sockets. */
+interface Bridge {
+  leg: OutboundCall
+  ports: RtpPortPair
+  relay: TransferBridge
+}
+
 /**
  * One answered call: the signalling dialog, its RTP session, the recording, the
  * listener and the scenario, tied to one timeline (ms since the ACK).
@@ -82,6 +101,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private conversation: ConversationRecord | undefined
   /** LLM mode: the summary being written after the hang-up; finish() waits for it */
   private summary: Promise<void> | undefined
+  private transferred: TransferRecord | undefined
+  private bridge: Bridge | undefined
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
@@ -90,7 +111,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     readonly id: string,
     readonly sip: InboundCall,
     readonly rtp: RtpSession,
-    readonly codec: string,
+    /** the caller's stream as negotiated: what a bridged seller leg is offered */
+    private readonly format: StreamFormat,
     private readonly local: LocalMedia,
     private readonly deps: CallDeps,
   ) {
@@ -130,6 +152,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     sip.on('ended', (reason) => this.onSipEnded(reason))
   }
 
+  get codec(): string {
+    return this.format.codec.name
+  }
+
   now(): number {
     return this.t0 ? performance.now() - this.t0 : 0
   }
@@ -147,7 +173,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   get liveStats(): object {
-    return { ...this.rtp.statsJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath }
+    return {
+      ...this.rtp.statsJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath,
+      ...(this.bridge && { relay: this.bridge.relay.counts }),
+    }
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
@@ -168,6 +197,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.answeredAt = new Date()
     const result = await this.runDialog()
     await this.fileLead(result)
+    // Bridged to the seller: the call lasts while they talk; either side's BYE ends both dialogs.
+    if (this.bridge && !this.ended) await once(this.sip, 'ended')
     if (!this.ended) await this.sip.hangup()
     this.summary = this.writeSummary()
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
@@ -314,15 +345,57 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     return played ? 'played' : 'interrupted'
   }
 
+  /**
+   * Transfer to the seller: REFER first. Should the caller's phone refuse it, the server calls the
+   * seller itself on a fresh port pair, offering only the caller's codec, and relays the packets
+   * between the two phones unchanged; a seller that answers another codec is hung up and the bot
+   * carries on. Without a free port pair only the REFER is tried.
+   */
   async transfer(reason: string): Promise<boolean> {
-    const { target, domain } = this.deps.config.transfer
+    const { target, domain, ringTimeoutMs } = this.deps.config.transfer
     if (!target || this.ended) {
       this.log.info({ reason }, 'transfer asked for, but no TRANSFER_TARGET is configured')
       return false
     }
-    const result = await this.sip.transfer(target, { domain: domain || undefined })
-    this.log.info({ target, reason, result: result.ok ? result.method : result.reason }, 'transfer')
+    const { portPool, metrics, config } = this.deps
+    const ports = await portPool.allocate()
+    metrics.rtpPortsFree.set(portPool.available)
+    let seller: PinnedAnswerResult | undefined
+    const bridge = ports && {
+      sdp: createPinnedOffer({ address: config.publicIp, port: ports.port, sessionId: String(Date.now()), sessionVersion: 1 }, this.format),
+      ringTimeoutMs,
+      refuseAnswer: (answer: string) => {
+        seller = readPinnedAnswer(answer, this.format)
+        return seller.ok ? undefined : seller.reason
+      },
+    }
+    if (!ports) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
+    const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
+    if (result.ok && result.method === 'bridge' && ports && seller?.ok) {
+      this.startBridge(result.leg, ports, seller)
+      this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
+      this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
+      return true
+    }
+    if (ports) {
+      portPool.release(ports)
+      metrics.rtpPortsFree.set(portPool.available)
+    }
+    this.transferred = result.ok ? { target, method: 'refer' } : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
+    this.log.info({ reason, ...this.transferred }, result.ok ? 'transfer: REFER carried out' : 'transfer failed: the call stays with the bot')
     return result.ok
+  }
+
+  /** The bot leaves the line: its session hands the caller's sockets to a relay with the seller's leg. */
+  private startBridge(leg: OutboundCall, ports: RtpPortPair, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
+    this.deps.clock.remove(this.rtp)
+    const caller = this.rtp.handOver()
+    const relay = new TransferBridge(
+      { ...caller, rtcpMux: !!this.format.rtcpMux },
+      { ports, rtp: { address: seller.remote.address, port: seller.remote.port }, rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort }, rtcpMux: seller.rtcpMux },
+    )
+    relay.start()
+    this.bridge = { leg, ports, relay }
   }
 
   /** The first packet of a prompt left: the end of the turn's latency path. */
@@ -404,6 +477,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   private onReinvite(offer: string | undefined, reply: (answer: string | null) => void): void {
     if (!offer) return reply(null) // offerless re-INVITE: not supported yet, refused cleanly
+    if (this.bridge) return reply(null) // the relay forwards between the endpoints it started with
     const neg = negotiate(offer, { ...this.local, sessionVersion: ++this.sdpVersion })
     if (!neg.ok) {
       this.log.warn({ reason: neg.reason }, 're-INVITE refused')
@@ -425,7 +499,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     if ('lead' in result) {
       // scenario mode: every call ends with its slots and an explicit outcome
       const { slots, clips, outcome, questions } = result.lead
-      const fields = { ...slots, ...(questions.length && { openQuestions: questions }) }
+      const fields = { ...slots, ...(questions.length && { openQuestions: questions }), ...(this.transferred && { transfer: this.transferred }) }
       return this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, clips, slots: fields, outcome }))
     }
     const clips: Record<string, string> = {}
@@ -435,7 +509,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       if (a.kind === 'digits') phoneDigits = a.digits
     }
     const c = this.conversation
-    const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history }
+    const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history, ...(this.transferred && { transfer: this.transferred }) }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
     await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: result.outcome }))
   }
@@ -466,6 +540,12 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.deps.clock.remove(this.rtp)
     this.rtp.close()
     this.listener.close()
+    if (this.bridge) {
+      this.bridge.relay.stop()
+      this.deps.portPool.release(this.bridge.ports)
+      this.deps.metrics.rtpPortsFree.set(this.deps.portPool.available)
+      this.log.info({ relay: this.bridge.relay.counts, sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
+    }
     await this.recorder?.close().catch((err) => this.log.error({ err }, 'recording could not be closed'))
     await this.db((s) => s.appendTurns(this.id, this.turns))
     await this.db((s) => s.appendDtmf(this.id, this.dtmf))

@@ -1,13 +1,14 @@
 // RtpSession over real loopback UDP: latching, garbage and foreign packets, RFC 4733
 // digits, and the outgoing stream's marker bit and continuity.
 import dgram from 'node:dgram'
+import { once } from 'node:events'
 import pino from 'pino'
 import t from 'tap'
 import { PcmuCodec } from '../../codecs/pcmu.ts'
 import { writeTelephoneEvent } from '../../codecs/telephone-event.ts'
 import { Metrics } from '../metrics.ts'
 import { writeRtpHeader } from './packet.ts'
-import { RtpPortPool } from './port-pool.ts'
+import { RtpPortPool, type RtpPortPair } from './port-pool.ts'
 import { RTCP_BYE, RTCP_RR, RTCP_SR, parseRtcp, type RtcpPacket } from './rtcp.ts'
 import { RtpSession } from './rtp-session.ts'
 
@@ -26,6 +27,26 @@ function rtp(pt: number, seq: number, ts: number, payload: Uint8Array, marker = 
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** A PCMU session whose SDP names 127.0.0.2: the caller (127.0.0.1) is trusted because it is the SIP peer. */
+function sessionOn(ports: RtpPortPair, metrics: Metrics, now?: () => number): RtpSession {
+  return new RtpSession({
+    ports,
+    codec: new PcmuCodec(),
+    payloadType: 0,
+    telephoneEventPt: 101,
+    remote: { address: '127.0.0.2', port: 9, rtcpPort: 10 },
+    rtcpMux: false,
+    signallingAddress: '127.0.0.1',
+    ptimeMs: 20,
+    clockPeriodMs: 20,
+    jitter: { initialDelayMs: 40, maxDelayMs: 200 },
+    cname: 'test@127.0.0.1',
+    now,
+    metrics,
+    logger: pino({ level: 'silent' }),
+  })
+}
+
 t.test('RTP session', async (t) => {
   const pool = new RtpPortPool(35000, 35009, '127.0.0.1')
   const ports = await pool.allocate()
@@ -41,23 +62,7 @@ t.test('RTP session', async (t) => {
   const callerRtcp = await socket()
   t.teardown(() => callerRtcp.close())
   let now = 1000
-  const session = new RtpSession({
-    ports: ports!,
-    codec: new PcmuCodec(),
-    payloadType: 0,
-    telephoneEventPt: 101,
-    // The SDP names 127.0.0.2: the caller (127.0.0.1) is trusted because it is the SIP peer.
-    remote: { address: '127.0.0.2', port: 9, rtcpPort: 10 },
-    rtcpMux: false,
-    signallingAddress: '127.0.0.1',
-    ptimeMs: 20,
-    clockPeriodMs: 20,
-    jitter: { initialDelayMs: 40, maxDelayMs: 200 },
-    cname: 'test@127.0.0.1',
-    now: () => now,
-    metrics,
-    logger: pino({ level: 'silent' }),
-  })
+  const session = sessionOn(ports!, metrics, () => now)
   const audio: number[] = []
   const digits: string[] = []
   session.onAudio = (pcm) => audio.push(pcm.length)
@@ -150,6 +155,42 @@ t.test('RTP session', async (t) => {
   pool.release(ports!)
   const m = await metrics.registry.metrics()
   t.match(m, /voice_rtp_packets_dropped_total\{reason="foreign-source"\} 1/)
+})
+
+t.test('handOver: the session stops its own media and leaves the sockets usable by a new owner', async (t) => {
+  const pool = new RtpPortPool(35010, 35019, '127.0.0.1')
+  const ports = (await pool.allocate())!
+  const [caller, elsewhere] = await Promise.all([socket(), socket()])
+  t.teardown(() => {
+    caller.close()
+    elsewhere.close()
+    pool.release(ports)
+  })
+  const session = sessionOn(ports, new Metrics())
+  const first = once(ports.rtp, 'message')
+  caller.send(rtp(0, 1, 160, new Uint8Array(160)), ports.port, '127.0.0.1')
+  await first
+  t.equal(session.remoteAddress.latched, true, 'latched (and connected) to the caller')
+
+  const peer = session.handOver()
+  t.equal(peer.ports, ports, 'the sockets are handed over')
+  t.same(peer.rtp, { address: '127.0.0.1', port: caller.address().port }, 'the latched peer is handed over')
+  t.same(peer.rtcp, { address: '127.0.0.2', port: 10 }, "and where the peer's RTCP goes")
+  const heard: Buffer[] = []
+  caller.on('message', (m) => heard.push(m))
+  session.onTick(0)
+  session.play(new Int16Array(320))
+  session.onTick(1)
+  // A connected socket would throw ERR_SOCKET_DGRAM_IS_CONNECTED on a send with an address.
+  const relayed = once(elsewhere, 'message')
+  ports.rtp.send(Buffer.from('relayed'), elsewhere.address().port, '127.0.0.1')
+  t.equal(String((await relayed)[0]), 'relayed', 'the new owner sends from the RTP socket to another peer')
+  const next = once(ports.rtp, 'message')
+  caller.send(rtp(0, 2, 320, new Uint8Array(160)), ports.port, '127.0.0.1')
+  await next
+  t.equal(session.stats.packetsIn, 1, "the caller's next packet is not the session's any more")
+  t.equal(session.stats.packetsOut, 0, 'and the clock ticks send nothing')
+  t.same(heard, [], 'no RTP reached the caller after the hand-over')
 })
 
 t.test('the port pool runs dry and refills', async (t) => {

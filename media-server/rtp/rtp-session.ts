@@ -326,6 +326,18 @@ export class RtpSession implements ClockSubscriber {
     return slot
   }
 
+  /**
+   * Ends this session's own media and leaves its sockets to another owner (a relay to a transfer
+   * target): our source sends its RTCP BYE, nothing more is sent or handled here, and the RTP
+   * socket is no longer connect()ed to the peer, so the new owner can send where it needs to.
+   * Returns the sockets and where the peer receives RTP and RTCP now (latched). The sockets stay open.
+   */
+  handOver(): { ports: RtpPortPair; rtp: { address: string; port: number }; rtcp: { address: string; port: number } } {
+    this.close()
+    this.disconnect()
+    return { ports: this.opts.ports, rtp: { ...this.remote }, rtcp: { ...this.rtcpRemote } }
+  }
+
   close(): void {
     if (this.closed) return
     this.sendRtcp(this.rtcp.buildBye())

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parse } from 'sdp-transform'
-import { createOffer, negotiate, type AnswerResult, type LocalMedia } from './negotiate.ts'
+import { createOffer, createPinnedOffer, negotiate, readPinnedAnswer, type AnswerResult, type LocalMedia, type StreamFormat } from './negotiate.ts'
 
 const local: LocalMedia = {
   address: '192.0.2.10',
@@ -314,4 +314,39 @@ t.test('wideband codecs: G.722 and Opus with its fmtp, offerer order wins', asyn
   t.match(offerSdp, /m=audio 20000 RTP\/AVP 111 9 0 110 101/)
   t.match(offerSdp, /a=rtpmap:110 telephone-event\/48000/, 'an event type for the Opus clock too')
   t.match(offerSdp, /a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1/)
+})
+
+t.test('a pinned offer carries only the negotiated codec and telephone-event, under the same payload types', async (t) => {
+  // The caller offered Opus as 96 and events as 97: the seller's leg must see those numbers.
+  const caller = ok(negotiate(offer('m=audio 4000 RTP/AVP 96 97', 'a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000'), { ...local, codecs: ['opus', 'PCMU'] }))
+  const { m } = audioOf(createPinnedOffer({ ...local, port: 20002 }, caller))
+  t.equal(m.port, 20002)
+  t.same(m.rtp.map((r) => [r.payload, r.codec, r.rate]), [[96, 'opus', 48000], [97, 'telephone-event', 48000]])
+  t.equal(String(m.payloads), '96 97')
+  t.equal(m.ptime, 20)
+  t.equal(m.rtcpMux, undefined)
+  t.equal(audioOf(createPinnedOffer(local, { ...caller, rtcpMux: true })).m.rtcpMux, 'rtcp-mux', 'rtcp-mux when the caller muxes')
+
+  const plain = parse(createPinnedOffer(local, { codec: { name: 'PCMA', payloadType: 8 }, ptime: 30 }))
+  t.same(plain.media[0].rtp.map((r) => r.codec), ['PCMA'], 'no telephone-event when the caller has none')
+  t.equal(plain.media[0].ptime, 30)
+})
+
+t.test('the answer to a pinned offer', async (t) => {
+  const format: StreamFormat = { codec: { name: 'PCMU', payloadType: 0 }, telephoneEvent: { payloadType: 101, clockRate: 8000 }, ptime: 20 }
+  t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000'), format), {
+    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7001 }, rtcpMux: false,
+  })
+  t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0', 'a=rtcp-mux'), format), {
+    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7000 }, rtcpMux: true,
+  }, 'static PCMU without rtpmap or events; RTCP muxed')
+  t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000'), format), {
+    ok: false, reason: 'the answer has PCMA/8 where PCMU/0 was offered',
+  })
+  t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 8'), format), { ok: false, reason: /PCMU\/0, PCMA\/8 where/ }, 'a second codec is refused too')
+  t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 96', 'a=rtpmap:96 PCMU/8000'), format), { ok: false, reason: /PCMU\/96 where PCMU\/0/ }, 'the codec under another payload type')
+  t.match(readPinnedAnswer(offer('m=audio 0 RTP/AVP 0'), format), { ok: false, reason: /refuses the audio stream/ })
+  t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 101', 'a=rtpmap:101 telephone-event/8000'), format), { ok: false, reason: /has no audio format/ })
+  t.match(readPinnedAnswer('', format), { ok: false, reason: /empty body/ })
+  t.match(readPinnedAnswer(sdp('v=0', 'o=- 1 1 IN IP4 198.51.100.7', 's=-', 't=0 0'), format), { ok: false, reason: /no m= line in answer/ })
 })

@@ -93,12 +93,14 @@ function validPtime(v: unknown): number | undefined {
   return Number.isInteger(n) && n >= 10 && n <= 60 && n % 10 === 0 ? n : undefined
 }
 
+type SessionOrigin = Pick<LocalMedia, 'address' | 'sessionId' | 'sessionVersion'>
+
 /** v=, o=, s=, c= and t= of every description we write. */
-function sessionLevel(local: LocalMedia): Omit<SessionDescription, 'media'> {
+function sessionLevel(local: SessionOrigin): Omit<SessionDescription, 'media'> {
   return { version: 0, origin: origin(local), name: '-', connection: { version: ipVer(local.address), ip: local.address }, timing: { start: 0, stop: 0 } }
 }
 
-function origin(local: LocalMedia): SessionDescription['origin'] {
+function origin(local: SessionOrigin): SessionDescription['origin'] {
   return {
     username: '-',
     sessionId: local.sessionId,
@@ -140,19 +142,33 @@ function audioMedia(
   }
 }
 
+/** The parsed body, or why it is not a description we can work with. */
+function parseDescription(text: string, kind: 'offer' | 'answer'): SessionDescription | string {
+  if (typeof text !== 'string' || text.trim() === '') return 'malformed SDP: empty body'
+  const sd = parse(text)
+  if (sd.version !== 0) return 'malformed SDP: no v=0 line'
+  if (!sd.origin) return 'malformed SDP: no valid o= line'
+  if (sd.media.length === 0) return `no m= line in ${kind}`
+  if (sd.media.some((m) => m.type === undefined || m.port === undefined || m.protocol === undefined)) return 'malformed SDP: invalid m= line'
+  return sd
+}
+
+/** Where a stream's peer receives RTP and RTCP. */
+function remoteOf(sd: SessionDescription, m: MediaDescription): { address: string; port: number; rtcpPort: number; rtcpMux: boolean } | string {
+  const connection = m.connection ?? sd.connection
+  if (!connection || !connection.ip) return 'malformed SDP: no c= line for the audio stream'
+  if (!isIP(connection.ip)) return `unsupported connection address ${connection.ip}`
+  const rtcpMux = m.rtcpMux === 'rtcp-mux'
+  return { address: connection.ip, port: m.port, rtcpPort: rtcpMux ? m.port : Number(m.rtcp?.port) || m.port + 1, rtcpMux }
+}
+
 /**
  * Answers an SDP offer. Never throws: anything we cannot or will not accept becomes a 488
  * with a reason naming what was offered.
  */
 export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
-  if (typeof offerSdp !== 'string' || offerSdp.trim() === '') return reject('malformed SDP: empty body')
-  const offer = parse(offerSdp)
-  if (offer.version !== 0) return reject('malformed SDP: no v=0 line')
-  if (!offer.origin) return reject('malformed SDP: no valid o= line')
-  if (offer.media.length === 0) return reject('no m= line in offer')
-  if (offer.media.some((m) => m.type === undefined || m.port === undefined || m.protocol === undefined)) {
-    return reject('malformed SDP: invalid m= line')
-  }
+  const offer = parseDescription(offerSdp, 'offer')
+  if (typeof offer === 'string') return reject(offer)
 
   const supported = new Set(local.codecs)
   const offered: string[] = []
@@ -186,9 +202,8 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   }
 
   const m = offer.media[chosen.index]
-  const connection = m.connection ?? offer.connection
-  if (!connection || !connection.ip) return reject('malformed SDP: no c= line for the audio stream')
-  if (!isIP(connection.ip)) return reject(`unsupported connection address ${connection.ip}`)
+  const remote = remoteOf(offer, m)
+  if (typeof remote === 'string') return reject(remote)
 
   // Events share the audio's timeline, so only a telephone-event at the codec's clock rate fits (RFC 4733 §2.1).
   const teMap = m.rtp.find(
@@ -206,19 +221,16 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   const offerDir = bits(m.direction ?? offer.direction ?? 'sendrecv')
   const want = bits(local.direction ?? 'sendrecv')
   // RFC 2543 hold (or "address not known yet"): nothing may be sent to 0.0.0.0
-  const nullAddress = connection.ip === '0.0.0.0' || connection.ip === '::'
+  const nullAddress = remote.address === '0.0.0.0' || remote.address === '::'
   const direction = fromBits(offerDir.recv && want.send && !nullAddress, offerDir.send && want.recv)
   const onHold = !offerDir.recv || nullAddress
-
-  const rtcpMux = m.rtcpMux === 'rtcp-mux'
-  const rtcpPort = rtcpMux ? m.port : Number(m.rtcp?.port) || m.port + 1
 
   const answer: SessionDescription = {
     ...sessionLevel(local),
     // RFC 3264 §6: one m= line per offered m= line, in order; refused ones get port 0
     media: offer.media.map((om, i) =>
       i === chosen!.index
-        ? audioMedia(local.port, chosen!, telephoneEvent, ptime, direction, rtcpMux)
+        ? audioMedia(local.port, chosen!, telephoneEvent, ptime, direction, remote.rtcpMux)
         : { type: om.type, port: 0, protocol: om.protocol, payloads: String(om.payloads ?? ''), rtp: [], fmtp: [] },
     ),
   }
@@ -229,8 +241,8 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
     codec: { name: chosen.spec.name, payloadType: chosen.payloadType, clockRate: chosen.spec.clockRate, fmtp: m.fmtp.find((f) => f.payload === chosen!.payloadType)?.config },
     ...(telephoneEvent ? { telephoneEvent: { payloadType: telephoneEvent.payloadType, clockRate: telephoneEvent.rate } } : {}),
     ptime,
-    remote: { address: connection.ip, port: m.port, rtcpPort },
-    rtcpMux,
+    remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort },
+    rtcpMux: remote.rtcpMux,
     direction,
     onHold,
   }
@@ -264,4 +276,51 @@ export function createOffer(local: OfferOptions): string {
     ],
   }
   return write(offer)
+}
+
+/** One stream's format as negotiated: what a second leg must use for packets to be relayed to it unchanged. */
+export interface StreamFormat {
+  codec: { name: CodecName; payloadType: number }
+  telephoneEvent?: { payloadType: number; clockRate: number }
+  /** ms */
+  ptime: number
+  /** RTCP shares the RTP port on that stream: offered to the new leg too, so both relay alike */
+  rtcpMux?: boolean
+}
+
+/**
+ * An offer for a leg whose packets are relayed to and from an existing stream without transcoding:
+ * that stream's codec under its payload type, its telephone-event if it has one (and rtcp-mux if
+ * it has it), nothing else.
+ */
+export function createPinnedOffer(local: Omit<LocalMedia, 'codecs'>, format: StreamFormat): string {
+  const te = format.telephoneEvent && { payloadType: format.telephoneEvent.payloadType, rate: format.telephoneEvent.clockRate, fmtp: '0-16' }
+  const media = audioMedia(local.port, { spec: CODECS[format.codec.name], payloadType: format.codec.payloadType }, te, format.ptime, local.direction ?? 'sendrecv', !!format.rtcpMux)
+  return write({ ...sessionLevel(local), media: [media] })
+}
+
+export type PinnedAnswerResult =
+  | { ok: true; remote: { address: string; port: number; rtcpPort: number }; rtcpMux: boolean }
+  | { ok: false; reason: string }
+
+/**
+ * Reads the answer to createPinnedOffer. It is usable only when its audio stream carries the
+ * pinned codec under the pinned payload type and no other codec (telephone-event aside): any
+ * other format would reach the far end of the relay as packets it cannot decode.
+ */
+export function readPinnedAnswer(answerSdp: string, format: StreamFormat): PinnedAnswerResult {
+  const answer = parseDescription(answerSdp, 'answer')
+  if (typeof answer === 'string') return { ok: false, reason: answer }
+  const m = answer.media.find((x) => x.type === 'audio')
+  if (!m || m.port === 0) return { ok: false, reason: 'the answer refuses the audio stream' }
+  const pinned = new Set([format.codec.name])
+  const audio = formats(m).filter((pt) => formatName(m, pt).toLowerCase() !== 'telephone-event')
+  const foreign = audio.filter((pt) => pt !== format.codec.payloadType || !codecOf(pt, rtpmapOf(m, pt), pinned))
+  if (!audio.length || foreign.length) {
+    const has = audio.map((pt) => `${formatName(m, pt)}/${pt}`).join(', ') || 'no audio format'
+    return { ok: false, reason: `the answer has ${has} where ${format.codec.name}/${format.codec.payloadType} was offered` }
+  }
+  const remote = remoteOf(answer, m)
+  if (typeof remote === 'string') return { ok: false, reason: remote }
+  return { ok: true, remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort }, rtcpMux: remote.rtcpMux }
 }

@@ -51,8 +51,10 @@ export interface TransferOptions {
   /**
    * Fallback when the caller's UA refuses the REFER (a final 4xx-6xx other than 481): dial the
    * target from the server with this offer and tie the two dialogs together.
+   * `refuseAnswer` sees the target's answer SDP before the dialogs are tied: a reason it returns
+   * hangs the new leg up alone and the transfer fails with that reason (the call stays up).
    */
-  bridge?: { sdp: string; ringTimeoutMs?: number }
+  bridge?: { sdp: string; ringTimeoutMs?: number; refuseAnswer?: (answer: string) => string | undefined }
 }
 
 export type TransferResult =

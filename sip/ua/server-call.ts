@@ -152,6 +152,12 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
         void leg.hangup()
         return { ok: false, reason: 'the call ended while the target answered' }
       }
+      const refused = bridge.refuseAnswer?.(leg.answer)
+      if (refused) {
+        this.log.warn({ reason: refused, leg: leg.sipCallId }, 'bridged call answered with media we cannot relay: hung up')
+        void leg.hangup()
+        return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call cannot be relayed: ${refused}`, status: referStatus }
+      }
       leg.once('ended', () => void this.hangup())
       this.once('ended', () => void leg.hangup())
       return { ok: true, method: 'bridge', leg, referStatus }

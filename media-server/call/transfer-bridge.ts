@@ -1,0 +1,54 @@
+import type { RtpPortPair } from '../rtp/port-pool.ts'
+import { RtpRelay, type RelayCounts } from '../rtp/rtp-relay.ts'
+
+/** Where one side's phone receives media, and the socket pair of ours that it sends to. */
+export interface BridgeSide {
+  ports: RtpPortPair
+  rtp: { address: string; port: number }
+  rtcp: { address: string; port: number }
+  rtcpMux: boolean
+}
+
+export interface BridgeCounts {
+  callerToSeller: number
+  sellerToCaller: number
+  /** datagrams from neither phone's address */
+  dropped: number
+}
+
+/**
+ * A caller put through to a seller by the server itself (the caller's phone refused the REFER):
+ * the caller's socket pair and the seller leg's, with RTP relayed unchanged between them and
+ * RTCP too, on its own sockets when neither side muxes it and inside the RTP relay when both do.
+ * No decoding: the seller's leg was offered the caller's codec only. The sockets stay the owner's.
+ */
+export class TransferBridge {
+  private readonly rtp: RtpRelay
+  private readonly rtcp: RtpRelay | undefined
+
+  constructor(caller: BridgeSide, seller: BridgeSide) {
+    this.rtp = new RtpRelay({ socket: caller.ports.rtp, remote: caller.rtp }, { socket: seller.ports.rtp, remote: seller.rtp })
+    // Both muxed: RTCP rides in the RTP relay. A caller that muxes and a seller that declined it:
+    // the caller's RTCP reaches the seller's RTP port and the seller's is not relayed; RTP flows.
+    this.rtcp = caller.rtcpMux || seller.rtcpMux ? undefined : new RtpRelay({ socket: caller.ports.rtcp, remote: caller.rtcp }, { socket: seller.ports.rtcp, remote: seller.rtcp })
+  }
+
+  start(): void {
+    this.rtp.start()
+    this.rtcp?.start()
+  }
+
+  stop(): void {
+    this.rtp.stop()
+    this.rtcp?.stop()
+  }
+
+  /** Datagrams relayed so far, for the call record: RTP (with muxed RTCP) and RTCP. */
+  get counts(): { rtp: BridgeCounts; rtcp?: BridgeCounts } {
+    return { rtp: named(this.rtp.counts), ...(this.rtcp && { rtcp: named(this.rtcp.counts) }) }
+  }
+}
+
+function named(c: RelayCounts): BridgeCounts {
+  return { callerToSeller: c.aToB, sellerToCaller: c.bToA, dropped: c.dropped }
+}

@@ -1,0 +1,201 @@
+// Transfer to a seller at the call level, the REFER refused: the server runs the default YAML
+// sales scenario (SCENARIO_DIR); the caller (SIPp) presses 0 by SIP INFO during the greeting
+// ("a person, please"), the scenario's transfer step speaks and the server sends REFER, which the
+// caller's phone refuses with 603. The server then calls the seller's phone (a second SIPp, with
+// -rtp_echo) offering only the caller's codec, leaves the line, and relays: the caller's RTP must
+// reach the seller and the seller's RTP the caller through the server's two port pairs, byte for
+// byte, and the bot must send nothing more. A BYE from either phone ends the other's leg too, and
+// the call record tells how the caller got to the seller. A seller's phone that answers another
+// codec than the one offered is hung up, and the call goes on with the bot.
+import { mkdirSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
+import dgram from 'node:dgram'
+import os from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { LoopbackCapture } from './helpers/capture.ts'
+import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
+import { rtpPackets } from './helpers/rtp-analysis.ts'
+import { renderScenario } from './helpers/scenario-file.ts'
+import { REPO, startServerProcess, type ServerHandle } from './helpers/server-process.ts'
+import { runSipp } from './helpers/sipp.ts'
+
+// The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up.
+const RTP_MIN = 34100
+const RTP_MAX = 34199
+const CALLER_PORT = RTP_MIN // the server's answer to the caller: the pool's first pair
+const SELLER_LEG_PORT = RTP_MIN + 2 // the seller's leg: the next one
+const CALLER_MP = 35100
+const SELLER_MP = 35120
+const CALLER_SSRC = 0x5e11e402
+const PACKETS = 50
+
+/** The caller asks for a person: key 0 by SIP INFO, which the sales scenario's greeting maps to a transfer. */
+const PRESS_ZERO = `
+  <send retrans="500">
+    <![CDATA[
+      INFO sip:sales@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "SIPp caller" <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:sales@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=0
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200" />`
+
+async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  const port = s.address().port
+  s.close()
+  return port
+}
+
+/** The call's record from the API once `done` holds for it (polled every 100 ms), or the last one seen. */
+async function callRecord(server: ServerHandle, done: (call: any) => boolean, withinMs = 10_000): Promise<any> {
+  let call: any
+  for (let i = 0; i < withinMs / 100; i++) {
+    const id = (await server.api('/api/calls')).body.calls[0]?.id
+    if (id) call = (await server.api(`/api/calls/${id}`)).body
+    if (call && done(call)) return call
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return call
+}
+
+/** Messages of a SIPp -message_file. */
+const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
+
+interface CallOptions {
+  /** after its RTP the caller waits this long for a BYE, then hangs up */
+  callerHoldMs: number
+  /** the seller hangs up this long after answering unless our BYE comes first */
+  sellerHangsUpAfterMs: number
+  /** what the seller's phone answers (default PCMU, as offered) */
+  sellerCodec?: { pt: number; name: string }
+  /** a state of the live record to wait for while the call runs */
+  liveWhen?: (call: any) => boolean
+}
+
+/** One call up to the REFER refused with 603 and the seller's phone answering; both SIPps must pass. */
+async function transferCall(t: Test, opts: CallOptions) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bridge-'))
+  const scenarioDir = path.join(dataDir, 'scenarios')
+  mkdirSync(scenarioDir)
+  copyFileSync(path.join(REPO, 'dialog/scenarios/sales.yaml'), path.join(scenarioDir, 'sales.yaml'))
+  const sellerSipPort = await freePort()
+  const target = `sip:seller@127.0.0.1:${sellerSipPort}`
+  const server = await startServerProcess({
+    DATA_DIR: dataDir, SCENARIO_DIR: scenarioDir, LANGUAGE: 'ru',
+    RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
+    TRANSFER_TARGET: target, TRANSFER_RING_TIMEOUT_MS: '10000',
+  })
+  t.teardown(() => server.stop())
+
+  const pcap = path.join(dataDir, 'caller.pcap')
+  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP })
+  const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${RTP_MAX} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
+  await cap.start()
+
+  const sellerMessages = path.join(dataDir, 'seller-messages.log')
+  const callerMessages = path.join(dataDir, 'caller-messages.log')
+  const sellerXml = renderScenario('uas-seller.xml', dataDir, {
+    OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
+    ANSWER_PT: opts.sellerCodec?.pt ?? 0, ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
+  })
+  const seller = runSipp(sellerXml, `127.0.0.1:${server.sipPort}`,
+    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 90_000)
+  const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
+    ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: opts.callerHoldMs,
+  })
+  const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages], 90_000)
+  const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
+  const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
+  const packets = await cap.stop()
+  t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, the call ended by BYE (${callerSipp.stderr.slice(-400)})`)
+  t.equal(sellerSipp.code, 0, `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`)
+  const call = await callRecord(server, (c) => !c.live && c.endedAt)
+  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
+  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
+  return { server, target, live, call, sent, packets, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
+}
+
+/** A call that ends up bridged: what every such call's record must show. */
+async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'sellerCodec'>) {
+  // While the two talk, the record already says how they were put through, and the relay counts.
+  const res = await transferCall(t, { ...opts, liveWhen: (c) => c.live && c.rtpStats?.relay?.rtp?.callerToSeller > 0 })
+  const { live, call, target } = res
+
+  t.equal(live?.live, true, 'the record during the bridge')
+  t.match(live?.lead, { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603 } } }, 'the lead, filed at the hand-over, says transferred by bridge after a 603')
+  t.ok(live?.rtpStats?.relay?.rtp?.callerToSeller > 0, `live relay counts: ${JSON.stringify(live?.rtpStats?.relay)}`)
+
+  t.equal(call.result, 'completed')
+  t.equal(call.leadOutcome, 'transferred')
+  t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
+  t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0 }, 'the final relay counts are stored')
+  t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
+  return res
+}
+
+const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
+
+t.test('REFER refused with 603: the seller is called and bridged, RTP relayed both ways; the caller hangs up', async (t) => {
+  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 2000, sellerHangsUpAfterMs: 60_000 })
+  t.equal(call.endReason, 'remote-bye', 'the caller hung up')
+  t.equal(byes(callerMessages).length, 1, 'the one BYE on the caller\'s side is its own')
+  t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
+
+  // The seller's leg was offered the caller's codec and nothing else.
+  const invite = sellerMessages.find((m) => /^INVITE /m.test(m)) ?? ''
+  t.match(invite, new RegExp(`^m=audio ${SELLER_LEG_PORT} RTP/AVP 0\\r?$`, 'm'), 'the offer carries PCMU only, as negotiated with the caller')
+  t.same(invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()), ['a=rtpmap:0 PCMU/8000'])
+
+  const expected = sent.map((p) => p.payload.readUInt16BE(2))
+  const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
+  t.same(seqs(CALLER_MP, CALLER_PORT), expected, 'the caller sent its RTP to the port in our answer')
+  t.same(seqs(SELLER_LEG_PORT, SELLER_MP), expected, "every packet left the seller's leg port for the seller, unchanged in order")
+  t.same(seqs(SELLER_MP, SELLER_LEG_PORT), expected, "the seller's phone sent it back")
+  t.same(seqs(CALLER_PORT, CALLER_MP), expected, 'and it reached the caller from the port it talks to')
+  const back = packets.filter((p) => p.srcPort === CALLER_PORT && p.dstPort === CALLER_MP && p.payload.length >= 12 && p.payload.readUInt32BE(8) === CALLER_SSRC)
+  t.same(back.map((p) => p.payload.toString('hex')), sent.map((p) => p.payload.toString('hex')), 'headers and payloads byte for byte')
+
+  // The bot spoke (greeting, transfer prompt) and then left the line.
+  const bot = rtpPackets(packets.filter((p) => p.dstPort === CALLER_MP), (p) => p === CALLER_PORT).filter((p) => p.ssrc !== CALLER_SSRC)
+  t.ok(bot.length > 100, `the bot's own RTP went out before the transfer (${bot.length} packets)`)
+  t.ok(bot.every((p) => p.t < back[0].t), 'and none after the first relayed packet')
+  t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'transfer'], 'greeting, then the transfer step')
+
+  const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
+  t.match(logged('transfer: REFER refused, the seller is bridged'), { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 }, 'logged with the call ids')
+  t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
+})
+
+t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) => {
+  // The caller's RTP is over about 1.5 s after the seller answers; the seller hangs up at 3 s and
+  // the caller would wait 20 s before hanging up itself.
+  const { call, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 20_000, sellerHangsUpAfterMs: 3000 })
+  t.equal(call.endReason, 'local-bye', 'the server ended the caller\'s dialog')
+  t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
+})
+
+t.test('the seller answers another codec: its leg is hung up, the bot carries on and files the lead', async (t) => {
+  const { server, call, packets, sellerMessages, callerMessages } = await transferCall(t, { callerHoldMs: 30_000, sellerHangsUpAfterMs: 30_000, sellerCodec: { pt: 8, name: 'PCMA' } })
+  t.equal(byes(sellerMessages).length, 1, "the seller's leg got our BYE at once")
+  t.equal(seqsOnWire(packets, CALLER_SSRC, SELLER_LEG_PORT, SELLER_MP).length, 0, 'nothing of the caller was relayed to it')
+  t.match(call.lead.slots.transfer, { failed: /cannot be relayed: the answer has PCMA\/8 where PCMU\/0 was offered/, status: 603 }, 'the lead says why the transfer failed')
+  t.equal(call.leadOutcome, 'qualified_lead', 'the scenario files the lead for a callback')
+  t.notOk(call.rtpStats.relay, 'no relay ran')
+  t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'transfer', 'thanks'], 'the bot said thanks after the failed transfer')
+  t.equal(call.endReason, 'local-bye', 'and hung up itself')
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m)
+  const warned = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'bridged call answered with media we cannot relay: hung up')
+  t.match(warned, { sipCallId: call.sipCallId, reason: /PCMA\/8/ }, 'logged why')
+})
