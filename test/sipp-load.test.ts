@@ -35,6 +35,15 @@ t.test(`${CALLS} concurrent calls complete with zero failures`, async (t) => {
   t.equal(list.body.calls.filter((c: any) => c.result === 'completed').length, CALLS, 'every call completed')
   t.equal(list.body.calls.filter((c: any) => c.leadOutcome === 'qualified_lead').length, CALLS, 'every call filed a lead')
 
+  // The media server's own share of each answered turn (no providers here: all of it is ours).
+  const shares: number[] = []
+  for (const c of list.body.calls) {
+    const call = (await server.api(`/api/calls/${c.id}`)).body
+    for (const turn of call.turns) if (turn.who === 'bot' && turn.timing?.ownShareMs !== undefined) shares.push(turn.timing.ownShareMs)
+  }
+  t.equal(shares.length, CALLS * 3, 'every answered prompt has its own share timed')
+  t.comment(`own share per turn, ${CALLS} concurrent calls: median ${percentile(shares, 50)} ms, p95 ${percentile(shares, 95)} ms, worst ${Math.max(...shares)} ms over ${shares.length} turns`)
+
   const rtp = rtpPackets(packets, (p) => p >= RTP_MIN && p <= RTP_MAX)
   const errors = pacingErrors(rtp)
   t.ok(errors.length > CALLS * 500, `pacing measured over ${errors.length} intervals`)
