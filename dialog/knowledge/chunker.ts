@@ -85,7 +85,7 @@ function sections(text: string, format: DocumentFormat): { title?: string; secti
 }
 
 /** Sentences with their trailing punctuation; a sentence longer than max is cut at word boundaries. */
-function sentences(paragraph: string, max: number): string[] {
+export function sentences(paragraph: string, max: number): string[] {
   // A sentence ends at . ! ? … followed by a space ("2.5" and "1С:Бухгалтерия" stay whole) or at a line break.
   const parts = paragraph.split(/(?<=[.!?…])\s+|\n/)
   const out: string[] = []

@@ -11,6 +11,7 @@ import type { SqlDriver } from '../../crm/sql-driver.ts'
 import { chunkDocument } from './chunker.ts'
 import { DocumentError, DocumentIngester } from './ingest.ts'
 import { KnowledgeBase, type KnowledgeDocument } from './knowledge-base.ts'
+import { spokenAnswer } from './spoken-answer.ts'
 
 const FIXTURES = new URL('../../test/fixtures/knowledge/', import.meta.url)
 const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test'
@@ -97,7 +98,14 @@ async function kbSuite(t: Test, db: SqlDriver): Promise<void> {
   for (const [question, heading] of PARAPHRASES) {
     const hits = await kb.search(question)
     t.equal(hits[0]?.heading, heading, question)
+    // Scenario mode reads out the matching sentences of the material, never another section's.
+    const answer = await spokenAnswer(kb, question)
+    t.comment(`${question} -> ${answer?.text ?? '(redirect)'}`)
+    if (answer) t.ok(answer.hit.heading === heading && answer.hit.content.includes(answer.text.split(' ').slice(0, 4).join(' ')), `spoken answer from "${heading}"`)
   }
+  const spoken = (await Promise.all(PARAPHRASES.map(([q]) => spokenAnswer(kb, q)))).filter(Boolean)
+  t.ok(spoken.length >= 8, `${spoken.length} of ${PARAPHRASES.length} paraphrased questions answered from the material`)
+  t.equal(await spokenAnswer(kb, 'Какая завтра погода в Сочи?'), undefined, 'no material on it: no answer')
   const [best] = await kb.search('скидка при оплате за год')
   t.equal(best.title, 'Складно: тарифы 2024', 'hit names its document')
   t.ok(best.score > 0)

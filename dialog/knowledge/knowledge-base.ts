@@ -28,6 +28,17 @@ export interface KnowledgeSearch {
   search(question: string, opts?: { limit?: number }): Promise<KnowledgeHit[]>
 }
 
+/** What scenario mode needs to read an answer out of the material (spoken-answer.ts). */
+export interface KnowledgeAnswers extends KnowledgeSearch {
+  matchSentences(question: string, sentences: string[]): Promise<SentenceMatch[]>
+}
+
+/** How many of the question's lexemes a sentence has, of how many the question has. */
+export interface SentenceMatch {
+  matched: number
+  asked: number
+}
+
 /** How much a prefix-only match counts against an exact one. */
 const PREFIX_WEIGHT = 0.3
 
@@ -69,6 +80,19 @@ WHERE c.tsv_ru @@ q.ru_prefix OR c.tsv_en @@ q.en_prefix
 ORDER BY score DESC, c.id
 LIMIT $2`
 
+// The 'russian' configuration stems Cyrillic words with the Russian Snowball stemmer and Latin
+// ones with the English one, so one configuration serves both languages here. Lexemes of four
+// letters and more also match when one is a prefix of the other (вернуть -> вернут, вернём -> верн).
+const MATCH_SQL = `
+WITH q AS (SELECT DISTINCT l FROM unnest(tsvector_to_array(to_tsvector('russian', $1))) AS l),
+s AS (SELECT i, tsvector_to_array(to_tsvector('russian', txt)) AS lex FROM unnest($2::text[]) WITH ORDINALITY AS u(txt, i))
+SELECT s.i,
+       (SELECT count(*) FROM q WHERE EXISTS (
+          SELECT 1 FROM unnest(s.lex) AS x
+          WHERE x = q.l OR (least(length(x), length(q.l)) >= 4 AND (left(x, length(q.l)) = q.l OR left(q.l, length(x)) = x)))) AS matched,
+       (SELECT count(*) FROM q) AS asked
+FROM s ORDER BY s.i`
+
 interface DocumentRow {
   id: string | number
   name: string
@@ -92,7 +116,7 @@ function toDocument(r: DocumentRow): KnowledgeDocument {
 }
 
 /** Documents and their chunks in the call store's database (migration 003). */
-export class KnowledgeBase implements KnowledgeSearch {
+export class KnowledgeBase implements KnowledgeAnswers {
   private readonly ingester: DocumentIngester
 
   constructor(
@@ -140,6 +164,13 @@ export class KnowledgeBase implements KnowledgeSearch {
   async remove(id: number): Promise<boolean> {
     const { rows } = await this.db.query('DELETE FROM knowledge_documents WHERE id = $1 RETURNING id', [id])
     return rows.length > 0
+  }
+
+  /** For each sentence, how many of the question's words (as lexemes) it has. */
+  async matchSentences(question: string, sentences: string[]): Promise<SentenceMatch[]> {
+    if (!sentences.length) return []
+    const { rows } = await this.db.query<{ matched: string | number; asked: string | number }>(MATCH_SQL, [question, sentences])
+    return rows.map((r) => ({ matched: Number(r.matched), asked: Number(r.asked) }))
   }
 
   /** The best chunks for a question, best first; empty when it has no searchable words. */

@@ -18,7 +18,7 @@ import type { RtpPortPair, RtpPortPool } from '../rtp/port-pool.ts'
 import type { RtpSession } from '../rtp/rtp-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'
-import type { KnowledgeSearch } from '../../dialog/knowledge/knowledge-base.ts'
+import type { KnowledgeAnswers } from '../../dialog/knowledge/knowledge-base.ts'
 import type { SileroVad } from '../../vad/silero-vad.ts'
 import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.ts'
 import { SpeechPipeline } from '../providers/tts/speech-pipeline.ts'
@@ -43,7 +43,7 @@ export interface CallDeps {
   vad: SileroVad
   /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
   providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
-  knowledge?: KnowledgeSearch
+  knowledge?: KnowledgeAnswers
   /** calls without the LLM agent run the YAML scenario for their dialled number */
   scenarios: Pick<ScenarioRegistry, 'forNumber'>
   /** the scenarios' prompts synthesised ahead of the call */
@@ -230,10 +230,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     } catch (err) {
       this.log.error({ err, scenario: scenario.id }, 'scenario cannot run in this language')
       await this.say('apology', { interruptible: false })
-      return { outcome: 'lead', answers: {}, lead: { slots: {}, clips: {}, outcome: 'no-scenario', questions: [] } }
+      return { outcome: 'lead', answers: {}, lead: { slots: {}, clips: {}, outcome: 'no-scenario', questions: [], answeredFromKnowledge: [] } }
     }
     this.log.info({ scenario: scenario.id }, 'scenario')
-    return runScenarioDialog(this, engine, { logger: this.log })
+    return runScenarioDialog(this, engine, { logger: this.log, knowledge: this.deps.knowledge })
   }
 
   /** A scenario prompt: synthesised ahead when it could be, else streamed through TTS like a reply. */
@@ -498,8 +498,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private async fileLead(result: ScenarioResult | ScenarioDialogResult): Promise<void> {
     if ('lead' in result) {
       // scenario mode: every call ends with its slots and an explicit outcome
-      const { slots, clips, outcome, questions } = result.lead
-      const fields = { ...slots, ...(questions.length && { openQuestions: questions }), ...(this.transferred && { transfer: this.transferred }) }
+      const { slots, clips, outcome, questions, answeredFromKnowledge } = result.lead
+      const fields = {
+        ...slots,
+        ...(questions.length && { openQuestions: questions }),
+        ...(answeredFromKnowledge.length && { answeredFromKnowledge }),
+        ...(this.transferred && { transfer: this.transferred }),
+      }
       return this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, clips, slots: fields, outcome }))
     }
     const clips: Record<string, string> = {}

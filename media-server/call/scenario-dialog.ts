@@ -5,6 +5,8 @@ import type { Logger } from 'pino'
 import type { Answer, ListenOptions, ScenarioIO, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { Action, ScenarioEngine, SlotValue } from '../../dialog/scenario/engine.ts'
 import type { Outcome } from '../../dialog/scenario/schema.ts'
+import type { KnowledgeAnswers } from '../../dialog/knowledge/knowledge-base.ts'
+import { spokenAnswer } from '../../dialog/knowledge/spoken-answer.ts'
 import type { ReplyResult } from './conversation.ts'
 
 /** The media side of a scenario call. */
@@ -17,6 +19,8 @@ export interface ScenarioDialogIO extends ScenarioIO {
 
 export interface ScenarioDialogOptions {
   logger?: Logger
+  /** questions the scenario has no FAQ entry for are answered from the material when it has one */
+  knowledge?: KnowledgeAnswers
 }
 
 /** What the lead record gets from a scenario call. */
@@ -27,8 +31,10 @@ export interface ScenarioLead {
   clips: Record<string, string>
   /** the scenario's outcome (qualified_lead, callback_booked, ...), or why the call ended without one */
   outcome: Outcome | 'caller-hangup' | 'tts-failed' | 'no-scenario'
-  /** questions the scenario could not answer, for the seller */
+  /** questions neither the scenario nor the knowledge base could answer, for the seller */
   questions: string[]
+  /** questions answered by reading out the knowledge base, and from where */
+  answeredFromKnowledge: Array<{ question: string; document: string; heading: string; answer: string }>
 }
 
 export interface ScenarioDialogResult extends ScenarioResult {
@@ -46,11 +52,29 @@ export async function runScenarioDialog(io: ScenarioDialogIO, engine: ScenarioEn
   const answers: Record<string, Answer> = {}
   const slots: Record<string, SlotValue> = {}
   let engineOutcome: Outcome | undefined
+  const answeredFromKnowledge: ScenarioLead['answeredFromKnowledge'] = []
   const result = (outcome: ScenarioResult['outcome'], leadOutcome?: ScenarioLead['outcome']): ScenarioDialogResult => {
     const clips: Record<string, string> = {}
     for (const [name, s] of Object.entries(slots)) if (s.clip) clips[name] = s.clip
-    const lead = { slots, clips, outcome: leadOutcome ?? engineOutcome ?? 'caller-hangup', questions: [...engine.state.questions] }
+    const answered = new Set(answeredFromKnowledge.map((a) => a.question))
+    const questions = engine.state.questions.filter((q) => !answered.has(q))
+    const lead = { slots, clips, outcome: leadOutcome ?? engineOutcome ?? 'caller-hangup', questions, answeredFromKnowledge }
     return { outcome, answers, lead }
+  }
+  /** The redirect for a question the scenario cannot answer becomes the material's answer, if any. */
+  const redirectOrAnswer = async (redirect: string): Promise<string> => {
+    const question = engine.state.questions.at(-1)
+    if (!opts.knowledge || !question) return redirect
+    try {
+      const found = await spokenAnswer(opts.knowledge, question)
+      if (!found) return redirect
+      answeredFromKnowledge.push({ question, document: found.hit.title, heading: found.hit.heading, answer: found.text })
+      opts.logger?.info({ question, document: found.hit.title, heading: found.hit.heading }, 'question answered from the knowledge base')
+      return found.text
+    } catch (err) {
+      opts.logger?.warn({ err }, 'knowledge base not reachable; the question goes to the seller')
+      return redirect
+    }
   }
 
   const queue = engine.start()
@@ -59,7 +83,8 @@ export async function runScenarioDialog(io: ScenarioDialogIO, engine: ScenarioEn
     switch (action.type) {
       case 'say': {
         if (interrupted) break
-        const said = await io.sayText(action.text, { interruptible: action.interruptible, step: action.step })
+        const text = action.prompt === 'redirect' ? await redirectOrAnswer(action.text) : action.text
+        const said = await io.sayText(text, { interruptible: action.interruptible, step: action.step })
         if (said === 'interrupted') interrupted = true
         if (said === 'failed') {
           opts.logger?.error({ step: action.step }, 'scenario prompt could not be spoken; ending the call')

@@ -8,8 +8,10 @@
 // per call (all threads: VAD inference runs on onnxruntime's pool thread), RSS per call,
 // whether the server lost anything and whether the VAD kept up. The caller sends a steady
 // tone, so every VAD window passes the energy pre-gate: the worst case; BENCH_CALLER=talk has
-// each caller talk half the time over an idle line (-70 dBFS). Not part of npm test.
-import { fork } from 'node:child_process'
+// each caller talk half the time over an idle line (-70 dBFS). BENCH_PIN=1 (Linux, taskset)
+// keeps the server, with all its threads, on CPU 0 and the callers on CPU 1, so "per core" is
+// one core and the callers do not compete with it. Not part of npm test.
+import { execFileSync, fork } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -32,6 +34,7 @@ const CODECS = (process.env.BENCH_CODECS ?? 'PCMU,G722,opus').split(',') as Code
 const IMPAIR = process.env.BENCH_IMPAIR ?? '2,5,30' // loss %, reorder %, jitter ms
 const VAD_MODES = (process.env.BENCH_VAD ?? 'batched,unbatched').split(',') as VadMode[]
 const CALLER = process.env.BENCH_CALLER === 'talk' ? 'talk' : 'tone'
+const PIN = process.env.BENCH_PIN === '1'
 const PT: Record<string, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 }
 const logger = pino({ level: 'silent' })
 
@@ -70,6 +73,7 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     sessions.push(s)
   }
   const caller = fork(path.join(HERE, 'caller-load.ts'), [ports.map((p) => p.port).join(','), String(SECONDS), codecName, IMPAIR, CALLER], { execArgv: ['--import', 'tsx'] })
+  if (PIN) pinTo(caller.pid!, 1)
   const callerPort = await new Promise<number>((r) => caller.once('message', (m: any) => r(m.port)))
   // Latch every session onto the caller process's socket before measuring.
   for (const s of sessions) s.update({ address: '127.0.0.1', port: callerPort, rtcpPort: callerPort }, 'sendrecv')
@@ -116,7 +120,13 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
   }
 }
 
-console.log(`media bench: ${SECONDS} s per step, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}`)
+/** Every thread of the process onto one CPU; threads started later inherit it. */
+function pinTo(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
+}
+
+if (PIN) pinTo(process.pid, 0)
+console.log(`media bench: ${SECONDS} s per step, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}${PIN ? ', server pinned to CPU 0, callers to CPU 1' : ''}`)
 const rows = []
 for (const codec of CODECS) {
   for (const vad of VAD_MODES) {
