@@ -37,15 +37,18 @@ const kinds = (a: Action[]) => a.map((x) => x.type)
 
 const HAPPY: Record<Lang, string[]> = {
   ru: ['да, удобно', 'меня зовут Иван Петров', 'ООО Ромашка', 'нужна CRM для отдела продаж на двадцать человек', 'около двухсот тысяч рублей',
-    'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь', 'да, верно', 'завтра после обеда', 'нет, спасибо'],
+    'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь', 'да, верно', 'завтра после обеда',
+    'иван точка петров собака ромашка точка ру', 'нет, спасибо'],
   en: ['yes, sure', 'my name is John Smith', "I'm from Acme Inc", 'we need a CRM for a sales team of twenty', 'about two hundred thousand',
-    'nine one six one two three four five six seven', "yes, that's right", 'tomorrow afternoon', 'no, that is all'],
+    'nine one six one two three four five six seven', "yes, that's right", 'tomorrow afternoon',
+    'john dot smith at acme dot com', 'no, that is all'],
 }
 
 for (const lang of ['ru', 'en'] as const) {
   t.test(`${lang}: a caller who answers everything books a callback`, async (t) => {
     const c = converse(lang, HAPPY[lang])
-    t.same(c.listens, ['greeting', 'ask_name', 'ask_company', 'ask_need', 'ask_budget', 'ask_phone', 'confirm_phone', 'ask_callback', 'questions'])
+    t.same(c.listens, ['greeting', 'ask_name', 'ask_company', 'ask_need', 'ask_budget', 'ask_phone', 'confirm_phone', 'ask_callback', 'ask_email', 'questions'])
+    t.equal(c.value('email'), lang === 'ru' ? 'ivan.petrov@romashka.ru' : 'john.smith@acme.com')
     t.equal(c.outcome, 'callback_booked')
     t.same(kinds(c.last), ['say', 'setOutcome', 'hangup'])
     t.equal(c.value('consent'), true)
@@ -81,9 +84,10 @@ for (const lang of ['ru', 'en'] as const) {
 
   t.test(`${lang}: a hot lead who declines, any time for the callback: qualified lead`, async (t) => {
     const script = [...HAPPY[lang].slice(0, 4), lang === 'ru' ? 'пятьсот тысяч' : 'half a million', HAPPY[lang][5], HAPPY[lang][6],
-      lang === 'ru' ? 'нет, не надо' : 'no, not now', lang === 'ru' ? 'в любое время' : 'any time', lang === 'ru' ? 'нет' : 'no']
+      lang === 'ru' ? 'нет, не надо' : 'no, not now', lang === 'ru' ? 'в любое время' : 'any time', lang === 'ru' ? 'не нужно' : 'no need', lang === 'ru' ? 'нет' : 'no']
     const c = converse(lang, script)
-    t.same(c.listens.slice(-3), lang === 'ru' ? ['offer_transfer', 'ask_callback', 'questions'] : ['offer_transfer', 'ask_callback', 'questions'])
+    t.same(c.listens.slice(-4), ['offer_transfer', 'ask_callback', 'ask_email', 'questions'])
+    t.equal(c.value('email'), undefined, '"no need" skips the e-mail and does not end the call')
     t.equal(c.outcome, 'qualified_lead')
     t.equal(c.value('callback'), undefined)
   })
@@ -184,29 +188,29 @@ t.test('out-of-scope questions: FAQ answers, polite redirects, the FAQ step', as
   const en = converse('en', ['who are you?', 'yes', 'John'])
   t.match(sayText(en.turns[1])[0], /^I am the sales department's voice assistant/)
   t.same(en.listens, ['greeting', 'greeting', 'ask_name', 'ask_company'])
-  const faq = converse('ru', [...HAPPY.ru.slice(0, 8), 'да, есть', 'когда вы работаете?', 'а скидки бывают?', 'нет, всё понятно'])
+  const faq = converse('ru', [...HAPPY.ru.slice(0, 9), 'да, есть', 'когда вы работаете?', 'а скидки бывают?', 'нет, всё понятно'])
   t.same(faq.listens.slice(-4), ['questions', 'listen_question', 'listen_question', 'listen_question'])
-  t.same(sayText(faq.turns[10]), ['Менеджеры работают по будням с девяти до восемнадцати часов по Москве.', 'Что-нибудь ещё?'])
-  t.same(sayText(faq.turns[11]), ['Хороший вопрос. Я передам его менеджеру, он ответит подробно.', 'Что-нибудь ещё?'])
+  t.same(sayText(faq.turns[11]), ['Менеджеры работают по будням с девяти до восемнадцати часов по Москве.', 'Что-нибудь ещё?'])
+  t.same(sayText(faq.turns[12]), ['Хороший вопрос. Я передам его менеджеру, он ответит подробно.', 'Что-нибудь ещё?'])
   t.equal(faq.outcome, 'callback_booked')
-  const enFaq = converse('en', [...HAPPY.en.slice(0, 8), 'how much does it cost?', 'no'])
-  t.match(sayText(enFaq.turns[9])[0], /^The price depends on the task/)
+  const enFaq = converse('en', [...HAPPY.en.slice(0, 9), 'how much does it cost?', 'no'])
+  t.match(sayText(enFaq.turns[10])[0], /^The price depends on the task/)
   t.equal(enFaq.outcome, 'callback_booked')
-  const enAsk = converse('en', [...HAPPY.en.slice(0, 8), 'yes, I have one', 'what are your hours?', 'do you offer discounts?', 'nothing, thanks'])
+  const enAsk = converse('en', [...HAPPY.en.slice(0, 9), 'yes, I have one', 'what are your hours?', 'do you offer discounts?', 'nothing, thanks'])
   t.same(enAsk.listens.slice(-4), ['questions', 'listen_question', 'listen_question', 'listen_question'])
-  t.same(sayText(enAsk.turns[10]), ['Our sales managers work on weekdays from nine to six, Moscow time.', 'Anything else?'])
+  t.same(sayText(enAsk.turns[11]), ['Our sales managers work on weekdays from nine to six, Moscow time.', 'Anything else?'])
   t.same(enAsk.e.state.questions, ['do you offer discounts?'])
   t.equal(enAsk.outcome, 'callback_booked')
-  const silent = converse('ru', [...HAPPY.ru.slice(0, 8), 'SILENCE'])
+  const silent = converse('ru', [...HAPPY.ru.slice(0, 9), 'SILENCE'])
   t.equal(silent.outcome, 'callback_booked', 'silence after "any questions?" ends the call as booked')
-  const silentEn = converse('en', ['yes', 'John', 'Acme', 'CRM', '100k', '9161234567', 'yes', 'whenever', 'SILENCE'])
+  const silentEn = converse('en', ['yes', 'John', 'Acme', 'CRM', '100k', '9161234567', 'yes', 'whenever', 'SILENCE', 'SILENCE'])
   t.equal(silentEn.outcome, 'qualified_lead', 'no callback time: a qualified lead')
 })
 
 t.test('a callback asked for early, with its time, is booked at once', async (t) => {
   const c = converse('ru', ['перезвоните завтра в десять утра'])
   t.same(c.value('callback'), { start: '2026-12-03T10:00:00+03:00' })
-  t.same(c.listens, ['greeting', 'questions'])
+  t.same(c.listens, ['greeting', 'ask_email'], 'booked: on to where the proposal goes')
   const en = converse('en', ['yes', 'John', "I'm busy, call me back later"])
   t.same(en.listens.at(-1), 'ask_callback', 'without a time the callback step asks for one')
   t.equal(converse('ru', ['да', 'Иван', 'соедините с менеджером']).outcome, 'transferred', 'a person, asked for at any step')
@@ -214,8 +218,9 @@ t.test('a callback asked for early, with its time, is booked at once', async (t)
 
 t.test('without ASR every answer is a clip and the scenario still files a lead', async (t) => {
   const c = converse('ru', [{ clip: 'greeting-1.wav' }, { clip: 'name-2.wav' }, { clip: 'company-3.wav' }, { clip: 'need-4.wav' }, { clip: 'budget-5.wav' },
-    { dtmf: '89161234567#' }, { dtmf: '1' }, { clip: 'callback-6.wav' }, { clip: 'questions-7.wav' }])
-  t.same(c.listens, ['greeting', 'ask_name', 'ask_company', 'ask_need', 'ask_budget', 'ask_phone', 'confirm_phone', 'ask_callback', 'questions'])
+    { dtmf: '89161234567#' }, { dtmf: '1' }, { clip: 'callback-6.wav' }, { clip: 'email-7.wav' }, { clip: 'questions-8.wav' }])
+  t.same(c.listens, ['greeting', 'ask_name', 'ask_company', 'ask_need', 'ask_budget', 'ask_phone', 'confirm_phone', 'ask_callback', 'ask_email', 'questions'])
+  t.equal(c.e.state.slots.email.clip, 'email-7.wav')
   t.equal(c.outcome, 'qualified_lead')
   t.same(c.e.state.slots.name, { value: null, raw: '', display: '', source: 'clip', clip: 'name-2.wav', step: 'ask_name', at: NOW.toISOString() })
   t.equal(c.e.state.slots.callback.clip, 'callback-6.wav')
