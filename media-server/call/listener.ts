@@ -173,10 +173,15 @@ export class Listener {
     this.armed.timer = setTimeout(() => this.finish(this.digits ? this.digitAnswer() : { kind: 'none' }), ms)
   }
 
-  private digitAnswer(): Answer {
+  /** The step's terminator when the keys typed so far end with it ('#' unless the step says). */
+  private terminatedBy(): string | undefined {
     const terminator = this.armed?.opts.terminator ?? '#'
-    const digits = terminator && this.digits.endsWith(terminator) ? this.digits.slice(0, -terminator.length) : this.digits
-    return { kind: 'digits', digits, atMs: this.digitsAtMs }
+    return terminator && this.digits.endsWith(terminator) ? terminator : undefined
+  }
+
+  private digitAnswer(): Answer {
+    const t = this.terminatedBy()
+    return { kind: 'digits', digits: t ? this.digits.slice(0, -t.length) : this.digits, atMs: this.digitsAtMs }
   }
 
   onDigit(digit: string): void {
@@ -185,10 +190,10 @@ export class Listener {
     const opts = this.armed?.opts
     if (!opts?.digits || !this.digits) return
     this.capturing = false // keypad input wins over speech
-    const terminator = opts.terminator ?? '#'
+    const terminated = !!this.terminatedBy()
     // Keys typed ahead beyond a short answer stay out of it (a menu takes its one key).
-    if (opts.maxDigits && this.digits.length > opts.maxDigits && !(terminator && this.digits.endsWith(terminator))) this.digits = this.digits.slice(0, opts.maxDigits)
-    if ((terminator && this.digits.endsWith(terminator)) || (opts.maxDigits && this.digits.length >= opts.maxDigits)) return this.finish(this.digitAnswer())
+    if (opts.maxDigits && !terminated && this.digits.length > opts.maxDigits) this.digits = this.digits.slice(0, opts.maxDigits)
+    if (terminated || (opts.maxDigits && this.digits.length >= opts.maxDigits)) return this.finish(this.digitAnswer())
     this.restartTimer(this.armed!.turn.interDigitMs)
   }
 
