@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, transferTarget } from './config.ts'
 import { redact } from './providers/provider-config.ts'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'))
@@ -79,4 +79,14 @@ t.test('redact hides keys and URL passwords', async (t) => {
   for (const secret of ['dg-secret', 'pw-secret', 'sk-secret', 'ya-secret']) t.notOk(text.includes(secret), `${secret} is hidden`)
   t.equal(redact(cfg.providers).asr[0].apiKey, '***')
   t.equal(cfg.providers.asr[0].apiKey, 'dg-secret', 'the config itself keeps the key')
+})
+
+t.test('named transfer targets: a scenario step names one, TRANSFER_TARGET serves the rest', async (t) => {
+  const cfg = loadConfig({ TRANSFER_TARGET: '89990001122', TRANSFER_TARGETS: 'support = sip:help@pbx.example.com, vip=84950000000' })
+  t.equal(transferTarget(cfg, 'support'), 'sip:help@pbx.example.com')
+  t.equal(transferTarget(cfg, 'vip'), '84950000000')
+  t.equal(transferTarget(cfg, 'seller'), '89990001122', 'an unnamed target goes to TRANSFER_TARGET')
+  t.equal(transferTarget(cfg), '89990001122')
+  t.equal(transferTarget(loadConfig({}), 'seller'), '', 'none configured: nowhere')
+  t.throws(() => loadConfig({ TRANSFER_TARGETS: 'support' }), { constructor: ConfigError, message: /TRANSFER_TARGETS: "support" is not name=number-or-uri/ })
 })

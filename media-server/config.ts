@@ -37,7 +37,7 @@ export interface Config {
    *  host a bare number is dialled at. Empty: no transfer, the seller calls back. When the
    *  caller's phone refuses the REFER the server calls the target itself and bridges the two;
    *  ringTimeoutMs is how long that call may ring before the transfer is given up. */
-  transfer: { target: string; domain: string; ringTimeoutMs: number }
+  transfer: { target: string; domain: string; ringTimeoutMs: number; targets: string }
   /** Silero VAD: batch collection period and the energy pre-gate for clear silence. */
   vad: { tickMs: number; gateDb: number }
   /** ASR, TTS and LLM providers in order of preference (see providers/provider-config.ts); with
@@ -71,7 +71,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   bargeIn: { minSpeechMs: 60, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
   budget: { asrFinalMs: 1500, replyMs: 1200 },
-  transfer: { target: '', domain: '', ringTimeoutMs: 30000 },
+  transfer: { target: '', domain: '', ringTimeoutMs: 30000, targets: '' },
   scenario: { dir: SHIPPED_SCENARIOS },
 }
 
@@ -107,6 +107,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['TRANSFER_TARGET', 'transfer.target'],
   ['TRANSFER_DOMAIN', 'transfer.domain'],
   ['TRANSFER_RING_TIMEOUT_MS', 'transfer.ringTimeoutMs'],
+  ['TRANSFER_TARGETS', 'transfer.targets'],
   ['VAD_TICK_MS', 'vad.tickMs'],
   ['VAD_GATE_DB', 'vad.gateDb'],
   ['SCENARIO_DIR', 'scenario.dir'],
@@ -183,6 +184,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return cfg
 }
 
+/**
+ * Named transfer targets, "seller=89990001122,support=sip:help@pbx.example.com": a scenario's
+ * transfer step names one (`target: support`); TRANSFER_TARGET serves every other name.
+ */
+export function namedTargets(spec: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=')
+    const name = part.slice(0, eq).trim()
+    const target = part.slice(eq + 1).trim()
+    if (eq <= 0 || !target) throw new ConfigError(`TRANSFER_TARGETS: "${part}" is not name=number-or-uri`)
+    out[name] = target
+  }
+  return out
+}
+
+/** Where a transfer to `name` goes: its named target, else TRANSFER_TARGET; '' for nowhere. */
+export function transferTarget(cfg: Pick<Config, 'transfer'>, name?: string): string {
+  return (name && namedTargets(cfg.transfer.targets)[name]) || cfg.transfer.target
+}
+
 function validate(cfg: Config): void {
   const port = (name: string, v: number, min = 0) => {
     if (v < min || v > 65535) throw new ConfigError(`${name} must be between ${min} and 65535, got ${v}`)
@@ -197,5 +219,6 @@ function validate(cfg: Config): void {
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
   if (cfg.vad.tickMs < 1 || cfg.vad.tickMs > 32) throw new ConfigError(`VAD_TICK_MS must be between 1 and 32 (the window is 32 ms), got ${cfg.vad.tickMs}`)
+  namedTargets(cfg.transfer.targets)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

@@ -11,7 +11,7 @@ import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
 import { createPinnedOffer, negotiate, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { PacingClock } from '../clock/pacing-clock.ts'
-import type { Config } from '../config.ts'
+import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import type { RtpPortPair, RtpPortPool } from '../rtp/port-pool.ts'
@@ -351,10 +351,12 @@ export class Call implements ConversationIO, ScenarioDialogIO {
    * between the two phones unchanged; a seller that answers another codec is hung up and the bot
    * carries on. Without a free port pair only the REFER is tried.
    */
-  async transfer(reason: string): Promise<boolean> {
-    const { target, domain, ringTimeoutMs } = this.deps.config.transfer
+  /** `name`: a scenario's transfer target (TRANSFER_TARGETS), else TRANSFER_TARGET. */
+  async transfer(reason: string, name?: string): Promise<boolean> {
+    const { domain, ringTimeoutMs } = this.deps.config.transfer
+    const target = transferTarget(this.deps.config, name)
     if (!target || this.ended) {
-      this.log.info({ reason }, 'transfer asked for, but no TRANSFER_TARGET is configured')
+      this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
       return false
     }
     const { portPool, metrics, config } = this.deps

@@ -99,3 +99,28 @@ t.test('no material on it, or no knowledge base reachable: the polite redirect, 
     t.same(result.lead.answeredFromKnowledge, [])
   }
 })
+
+t.test("a transfer step hands its target's name to the call", async (t) => {
+  const handOver = parseScenario(`
+id: hand-over
+languages: [en]
+start: connect
+prompts:
+  noInput: { en: Sorry? }
+  noMatch: { en: Sorry? }
+  redirect: { en: I will pass it on. }
+  corrected: { en: Corrected. }
+steps:
+  connect:
+    type: transfer
+    prompt: { en: Putting you through. }
+    target: support
+`, 'hand-over.yaml')
+  const asked: Array<string | undefined> = []
+  for (const accepted of [true, false]) {
+    const io = { ...caller([]), transfer: async (_reason: string, target?: string) => (asked.push(target), accepted) }
+    const result = await runScenarioDialog(io, new ScenarioEngine({ scenario: handOver, language: 'en' }))
+    t.equal(result.outcome, accepted ? 'transferred' : 'lead')
+  }
+  t.same(asked, ['support', 'support'])
+})

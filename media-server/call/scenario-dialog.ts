@@ -13,8 +13,8 @@ import type { ReplyResult } from './conversation.ts'
 export interface ScenarioDialogIO extends ScenarioIO {
   /** Speak a rendered prompt through the TTS provider; 'interrupted' on barge-in. */
   sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult>
-  /** Hand the caller to a seller (SIP REFER); false when there is none or the transfer failed. */
-  transfer(reason: string): Promise<boolean>
+  /** Hand the caller to the step's target (SIP REFER); false when there is none or it failed. */
+  transfer(reason: string, target?: string): Promise<boolean>
 }
 
 export interface ScenarioDialogOptions {
@@ -108,7 +108,7 @@ export async function runScenarioDialog(io: ScenarioDialogIO, engine: ScenarioEn
         engineOutcome = action.outcome
         break
       case 'transfer':
-        if (await io.transfer(`scenario transfer to ${action.target}`)) return result('transferred')
+        if (await io.transfer(`scenario transfer to ${action.target}`, action.target)) return result('transferred')
         await io.say('thanks')
         return result('lead', 'qualified_lead')
       case 'hangup':
