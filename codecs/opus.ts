@@ -128,8 +128,10 @@ export class OpusCodec implements AudioCodec {
 
   private readonly lib: Lib;
   private readonly opts: Required<Omit<OpusOptions, 'sampleRate'>>;
-  /** WASM heap blocks: [encoder, decoder, pcm scratch, packet scratch]; 0 until created. */
-  private readonly ptrs = [0, 0, 0, 0];
+  /** WASM heap blocks: [encoder, decoder, pcm scratch, packet scratch, saved encoder]; 0 until created. */
+  private readonly ptrs = [0, 0, 0, 0, 0];
+  /** Bytes of encoder state: libopus keeps all of it (SILK, CELT, analysis) in the one block. */
+  private encoderBytes = 0;
   /** Samples in 2.5 ms, the Opus frame size granule. */
   private readonly granule: number;
   /** Duration of the last packet decoded, in samples: what an empty payload stands for. */
@@ -167,6 +169,22 @@ export class OpusCodec implements AudioCodec {
     const base = this.ptrs[3];
     for (let i = 0; i < bytes; i++) out[i] = heap[base + i];
     return bytes;
+  }
+
+  /**
+   * A byte copy of the encoder block, put back at the same address: its SILK and CELT parts are
+   * found by offsets inside the block, and the only pointers in it are to libopus's static
+   * tables, so the copy is the whole state. About 43 KB, a few microseconds.
+   */
+  saveEncoder(): void {
+    const enc = this.encoder();
+    if (this.ptrs[4] === 0) this.ptrs[4] = this.lib.x.malloc(this.encoderBytes);
+    this.lib.u8.copyWithin(this.ptrs[4], enc, enc + this.encoderBytes);
+  }
+
+  restoreEncoder(): void {
+    if (this.ptrs[4] === 0) return; // never saved: nothing encoded to take back
+    this.lib.u8.copyWithin(this.ptrs[0], this.ptrs[4], this.ptrs[4] + this.encoderBytes);
   }
 
   decode(payload: Uint8Array, out: Int16Array): number {
@@ -234,7 +252,8 @@ export class OpusCodec implements AudioCodec {
   private encoder(): number {
     if (this.ptrs[0] !== 0) return this.ptrs[0];
     const { x } = this.lib;
-    const st = x.malloc(x.opus_encoder_get_size(1));
+    this.encoderBytes = x.opus_encoder_get_size(1);
+    const st = x.malloc(this.encoderBytes);
     this.ptrs[0] = st;
     const check = (what: string, code: number): void => {
       if (code < 0) throw new Error(`opus encoder ${what}: ${opusError(this.lib, code)}`);
