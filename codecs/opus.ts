@@ -103,7 +103,13 @@ export interface OpusOptions {
   packetLossPercent?: number;
   /** Discontinuous transmission: silence goes out as 1-2 byte packets every 400 ms. Default false. */
   dtx?: boolean;
-  /** Encoder complexity 0-10. Default 5: a fraction of the cost of 10, little audible loss for speech. */
+  /**
+   * Encoder complexity 0-10. Default 2, the lowest that keeps in-band FEC at 32 kbit/s: libopus
+   * counts complexity 0-1 as a lower effective rate and then drops FEC (the FEC test fails with
+   * them). For wideband speech (SILK only) in this WASM build 2 costs about 0.19 ms per 20 ms
+   * frame, 5 0.26 ms, 10 0.54 ms, 0-1 0.1 ms (test/bench/opus-encode.ts, with a spectral check
+   * of the decoded audio).
+   */
   complexity?: number;
   /**
    * Code audio above 8 kHz. Default false: the media server works at 16 kHz inside, so there
@@ -145,7 +151,7 @@ export class OpusCodec implements AudioCodec {
       bitrate: options.bitrate ?? 32000,
       packetLossPercent: options.packetLossPercent ?? 5,
       dtx: options.dtx ?? false,
-      complexity: options.complexity ?? 5,
+      complexity: options.complexity ?? 2,
       fullband: options.fullband ?? false,
     };
     this.granule = rate / 400;

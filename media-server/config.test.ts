@@ -78,3 +78,11 @@ t.test('redact hides keys and URL passwords', async (t) => {
   t.equal(redact(cfg.providers).asr[0].apiKey, '***')
   t.equal(cfg.providers.asr[0].apiKey, 'dg-secret', 'the config itself keeps the key')
 })
+
+t.test('OPUS_COMPLEXITY: default 2, set from the environment or the file, checked', async (t) => {
+  t.equal(loadConfig({}).opus.complexity, 2)
+  t.equal(loadConfig({ OPUS_COMPLEXITY: '5' }).opus.complexity, 5)
+  t.equal(loadConfig({ CONFIG_FILE: configFile({ opus: { complexity: 3 } }) }).opus.complexity, 3)
+  t.throws(() => loadConfig({ OPUS_COMPLEXITY: '11' }), { constructor: ConfigError, message: /OPUS_COMPLEXITY must be between 0 and 10/ })
+  t.throws(() => loadConfig({ OPUS_COMPLEXITY: 'high' }), { constructor: ConfigError, message: /must be an integer/ })
+})
