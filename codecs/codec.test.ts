@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createCodec } from './index.ts';
+import { speechLike } from '../test/helpers/speech-like.ts';
+import { createCodec, type CodecName } from './index.ts';
 import { PcmaCodec } from './pcma.ts';
 import { PcmuCodec } from './pcmu.ts';
 
@@ -52,3 +53,34 @@ t.test('undersized output buffers are rejected, not truncated', async (t) => {
   t.throws(() => new PcmuCodec().decode(new Uint8Array(160), new Int16Array(80)), RangeError);
   t.throws(() => new PcmaCodec().encode(new Int16Array(160), new Uint8Array(159)), RangeError);
 });
+
+// The RTP session encodes a packet ahead of its send and drops it on barge-in: the stream the
+// far end decodes must then be the one an encoder that never saw the dropped audio would send.
+for (const name of ['PCMU', 'PCMA', 'G722', 'opus'] as CodecName[]) {
+  t.test(`${name}: restoreEncoder() takes a packet back bit-exactly`, async (t) => {
+    const frames = (codec: ReturnType<typeof createCodec>, signal: Int16Array, n: number) =>
+      Array.from({ length: n }, (_, k) => signal.subarray((k * codec.sampleRate) / 50, ((k + 1) * codec.sampleRate) / 50));
+    const make = () => createCodec(name);
+    const probe = make();
+    const speech = frames(probe, speechLike(probe.sampleRate, 1), 50);
+    const dropped = speech[20];
+    const kept = [...speech.slice(0, 20), ...speech.slice(21)];
+    const encodeAll = (codec: ReturnType<typeof createCodec>, input: Int16Array[], dropAt: number) => {
+      const out: string[] = [];
+      const buf = new Uint8Array(1500);
+      input.forEach((f, k) => {
+        if (k === dropAt) {
+          codec.saveEncoder();
+          codec.encode(dropped, buf);
+          codec.restoreEncoder();
+        }
+        codec.saveEncoder(); // as the session does before every packet
+        out.push(Buffer.from(buf.subarray(0, codec.encode(f, buf))).toString('hex'));
+      });
+      return out;
+    };
+    const reference = encodeAll(make(), kept, -1);
+    const rewound = encodeAll(make(), kept, 20);
+    t.equal(rewound.filter((p, k) => p !== reference[k]).length, 0, 'every packet identical to a stream that never had the dropped frame');
+  });
+}

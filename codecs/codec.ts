@@ -13,4 +13,12 @@ export interface AudioCodec {
   decode(payload: Uint8Array, out: Int16Array): number;
   /** Encodes `pcm` into `out`; returns the number of bytes written. */
   encode(pcm: Int16Array, out: Uint8Array): number;
+  /**
+   * Keeps the encoder's state as it is now. A packet is encoded ahead of its send and may be
+   * dropped before it (barge-in); restoreEncoder() then takes it back, so the far end's decoder,
+   * which never sees that packet, stays in step with the encoder.
+   */
+  saveEncoder(): void;
+  /** Puts the encoder back to where the last saveEncoder() found it. */
+  restoreEncoder(): void;
 }

@@ -21,4 +21,9 @@ export abstract class G711Codec implements AudioCodec {
     for (let i = 0; i < n; i++) out[i] = this.fromLinear(pcm[i]);
     return n;
   }
+
+  /** Nothing to keep: each sample is coded on its own. */
+  saveEncoder(): void {}
+
+  restoreEncoder(): void {}
 }

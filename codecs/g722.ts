@@ -103,6 +103,22 @@ class SubBand {
     this.det = this.scale();
   }
 
+  /** Takes over `from`'s adaptive state (both bands of one kind, so the limits match). */
+  copyFrom(from: SubBand): void {
+    this.nb = from.nb;
+    this.det = from.det;
+    this.s = from.s;
+    this.sz = from.sz;
+    this.r1 = from.r1;
+    this.r2 = from.r2;
+    this.p1 = from.p1;
+    this.p2 = from.p2;
+    this.a1 = from.a1;
+    this.a2 = from.a2;
+    this.b.set(from.b);
+    this.d.set(from.d);
+  }
+
   /** Scale factor adaptation: leaky log-domain integrator of the code's multiplier. */
   adaptScale(w: number): void {
     const nb = ((this.nb * 127) >> 7) + w;
@@ -177,6 +193,10 @@ export class G722Codec implements AudioCodec {
   private readonly encHigh = higherBand();
   /** Analysis filter input, newest first: tx[k] = x(j - k). */
   private readonly tx = new Int32Array(24);
+  /** The encoder state saveEncoder() kept. */
+  private readonly savedLow = lowerBand();
+  private readonly savedHigh = higherBand();
+  private readonly savedTx = new Int32Array(24);
 
   private readonly decLow = lowerBand();
   private readonly decHigh = higherBand();
@@ -227,6 +247,20 @@ export class G722Codec implements AudioCodec {
       out[k] = (ih << 6) | il;
     }
     return bytes;
+  }
+
+  /** ADPCM has no resync: a packet the far end never decodes would leave its decoder's
+   *  predictor and step size off from ours until loud audio happens to realign them. */
+  saveEncoder(): void {
+    this.savedLow.copyFrom(this.encLow);
+    this.savedHigh.copyFrom(this.encHigh);
+    this.savedTx.set(this.tx);
+  }
+
+  restoreEncoder(): void {
+    this.encLow.copyFrom(this.savedLow);
+    this.encHigh.copyFrom(this.savedHigh);
+    this.tx.set(this.savedTx);
   }
 
   decode(payload: Uint8Array, out: Int16Array): number {

@@ -8,8 +8,13 @@ export type { AudioCodec } from './codec.ts';
 
 export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'opus';
 
+export interface CodecSettings {
+  /** Opus encoder complexity 0-10 (codecs/opus.ts has the default and what it costs). */
+  opusComplexity?: number;
+}
+
 /** Creates a codec instance by its SDP encoding name. */
-export function createCodec(name: CodecName): AudioCodec {
+export function createCodec(name: CodecName, settings: CodecSettings = {}): AudioCodec {
   switch (name) {
     case 'PCMU':
       return new PcmuCodec();
@@ -19,7 +24,7 @@ export function createCodec(name: CodecName): AudioCodec {
       return new G722Codec();
     case 'opus':
       // 16 kHz PCM: the server's internal rate, so no resampling; RTP clock stays 48000.
-      return new OpusCodec({ sampleRate: 16000 });
+      return new OpusCodec({ sampleRate: 16000, complexity: settings.opusComplexity });
     default:
       // Reachable from untyped callers (config files, SDP); keeps the failure explicit.
       throw new Error(`unsupported codec: ${String(name)}`);

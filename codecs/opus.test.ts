@@ -1,22 +1,8 @@
 import t from 'tap';
+import { speechLike } from '../test/helpers/speech-like.ts';
+import { spectralSnrDb } from '../test/helpers/spectral-snr.ts';
 import { createCodec } from './index.ts';
 import { OpusCodec, type OpusSampleRate } from './opus.ts';
-
-/** Vowel-like: harmonics of a gliding 140 Hz voice under a 3 Hz syllable envelope. */
-function speechLike(rate: number, seconds: number): Int16Array {
-  const n = rate * seconds;
-  const s = new Int16Array(n);
-  let phase = 0;
-  for (let i = 0; i < n; i++) {
-    const time = i / rate;
-    phase += (2 * Math.PI * (140 + 30 * Math.sin(2 * Math.PI * 0.8 * time))) / rate;
-    const env = 0.55 + 0.45 * Math.sin(2 * Math.PI * 3 * time);
-    let v = 0;
-    for (let h = 1; h <= 20 && 170 * h < rate / 2; h++) v += Math.sin(h * phase) / h;
-    s[i] = Math.round(6000 * env * v);
-  }
-  return s;
-}
 
 function tone(rate: number, freq: number, seconds: number): Int16Array {
   const s = new Int16Array(rate * seconds);
@@ -112,6 +98,23 @@ for (const rate of [48000, 16000, 8000] as OpusSampleRate[]) t.test(`${rate} Hz:
   const silence = err(new Int16Array(signal.length));
   t.ok(err(fec) < silence / 4, `FEC error ${(10 * Math.log10(err(fec) / silence)).toFixed(1)} dB relative to silence`);
   t.ok(err(fec) * 4 < err(plc), `FEC at least 6 dB better than PLC: FEC ${(10 * Math.log10(err(fec) / silence)).toFixed(1)} dB, PLC ${(10 * Math.log10(err(plc) / silence)).toFixed(1)} dB`);
+});
+
+t.test('the default complexity codes speech within 3 dB of complexity 10 (spectrally)', async (t) => {
+  const rate = 16000;
+  const signal = speechLike(rate, 3);
+  const snr = (complexity?: number): number => {
+    const codec = new OpusCodec({ sampleRate: rate, complexity });
+    const out = new Int16Array(signal.length);
+    let at = 0;
+    for (const p of encodeAll(codec, signal)) at += codec.decode(p, out.subarray(at, at + rate / 50));
+    // Spectral, not waveform: SILK does not keep the waveform (test/helpers/spectral-snr.ts).
+    return spectralSnrDb(signal, out, rate, rate * 0.0065, rate / 4);
+  };
+  const [byDefault, before, best] = [snr(), snr(5), snr(10)];
+  t.ok(byDefault > 15, `spectral SNR ${byDefault.toFixed(1)} dB at the default complexity`);
+  t.ok(byDefault > best - 3, `against ${best.toFixed(1)} dB at complexity 10 (${before.toFixed(1)} dB at 5, the default until December 2026)`);
+  t.equal(createCodec('opus', { opusComplexity: 7 }) instanceof OpusCodec, true, 'createCodec passes the configured complexity on');
 });
 
 t.test('garbage payloads are concealed and counted, never thrown', async (t) => {

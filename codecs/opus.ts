@@ -103,7 +103,13 @@ export interface OpusOptions {
   packetLossPercent?: number;
   /** Discontinuous transmission: silence goes out as 1-2 byte packets every 400 ms. Default false. */
   dtx?: boolean;
-  /** Encoder complexity 0-10. Default 5: a fraction of the cost of 10, little audible loss for speech. */
+  /**
+   * Encoder complexity 0-10. Default 2, the lowest that keeps in-band FEC at 32 kbit/s: libopus
+   * counts complexity 0-1 as a lower effective rate and then drops FEC (the FEC test fails with
+   * them). For wideband speech (SILK only) in this WASM build 2 costs about 0.19 ms per 20 ms
+   * frame, 5 0.26 ms, 10 0.54 ms, 0-1 0.1 ms (test/bench/opus-encode.ts, with a spectral check
+   * of the decoded audio).
+   */
   complexity?: number;
   /**
    * Code audio above 8 kHz. Default false: the media server works at 16 kHz inside, so there
@@ -128,8 +134,10 @@ export class OpusCodec implements AudioCodec {
 
   private readonly lib: Lib;
   private readonly opts: Required<Omit<OpusOptions, 'sampleRate'>>;
-  /** WASM heap blocks: [encoder, decoder, pcm scratch, packet scratch]; 0 until created. */
-  private readonly ptrs = [0, 0, 0, 0];
+  /** WASM heap blocks: [encoder, decoder, pcm scratch, packet scratch, saved encoder]; 0 until created. */
+  private readonly ptrs = [0, 0, 0, 0, 0];
+  /** Bytes of encoder state: libopus keeps all of it (SILK, CELT, analysis) in the one block. */
+  private encoderBytes = 0;
   /** Samples in 2.5 ms, the Opus frame size granule. */
   private readonly granule: number;
   /** Duration of the last packet decoded, in samples: what an empty payload stands for. */
@@ -143,7 +151,7 @@ export class OpusCodec implements AudioCodec {
       bitrate: options.bitrate ?? 32000,
       packetLossPercent: options.packetLossPercent ?? 5,
       dtx: options.dtx ?? false,
-      complexity: options.complexity ?? 5,
+      complexity: options.complexity ?? 2,
       fullband: options.fullband ?? false,
     };
     this.granule = rate / 400;
@@ -167,6 +175,22 @@ export class OpusCodec implements AudioCodec {
     const base = this.ptrs[3];
     for (let i = 0; i < bytes; i++) out[i] = heap[base + i];
     return bytes;
+  }
+
+  /**
+   * A byte copy of the encoder block, put back at the same address: its SILK and CELT parts are
+   * found by offsets inside the block, and the only pointers in it are to libopus's static
+   * tables, so the copy is the whole state. About 43 KB, a few microseconds.
+   */
+  saveEncoder(): void {
+    const enc = this.encoder();
+    if (this.ptrs[4] === 0) this.ptrs[4] = this.lib.x.malloc(this.encoderBytes);
+    this.lib.u8.copyWithin(this.ptrs[4], enc, enc + this.encoderBytes);
+  }
+
+  restoreEncoder(): void {
+    if (this.ptrs[4] === 0) return; // never saved: nothing encoded to take back
+    this.lib.u8.copyWithin(this.ptrs[0], this.ptrs[4], this.ptrs[4] + this.encoderBytes);
   }
 
   decode(payload: Uint8Array, out: Int16Array): number {
@@ -234,7 +258,8 @@ export class OpusCodec implements AudioCodec {
   private encoder(): number {
     if (this.ptrs[0] !== 0) return this.ptrs[0];
     const { x } = this.lib;
-    const st = x.malloc(x.opus_encoder_get_size(1));
+    this.encoderBytes = x.opus_encoder_get_size(1);
+    const st = x.malloc(this.encoderBytes);
     this.ptrs[0] = st;
     const check = (what: string, code: number): void => {
       if (code < 0) throw new Error(`opus encoder ${what}: ${opusError(this.lib, code)}`);

@@ -90,3 +90,11 @@ t.test('named transfer targets: a scenario step names one, TRANSFER_TARGET serve
   t.equal(transferTarget(loadConfig({}), 'seller'), '', 'none configured: nowhere')
   t.throws(() => loadConfig({ TRANSFER_TARGETS: 'support' }), { constructor: ConfigError, message: /TRANSFER_TARGETS: "support" is not name=number-or-uri/ })
 })
+
+t.test('OPUS_COMPLEXITY: default 2, set from the environment or the file, checked', async (t) => {
+  t.equal(loadConfig({}).opus.complexity, 2)
+  t.equal(loadConfig({ OPUS_COMPLEXITY: '5' }).opus.complexity, 5)
+  t.equal(loadConfig({ CONFIG_FILE: configFile({ opus: { complexity: 3 } }) }).opus.complexity, 3)
+  t.throws(() => loadConfig({ OPUS_COMPLEXITY: '11' }), { constructor: ConfigError, message: /OPUS_COMPLEXITY must be between 0 and 10/ })
+  t.throws(() => loadConfig({ OPUS_COMPLEXITY: 'high' }), { constructor: ConfigError, message: /must be an integer/ })
+})

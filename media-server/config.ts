@@ -23,6 +23,8 @@ export interface Config {
   codecs: CodecName[]
   /** Inbound jitter buffer: starting and largest target delay. */
   jitter: { initialDelayMs: number; maxDelayMs: number }
+  /** Opus encoder complexity 0-10: CPU per call against coding effort (codecs/opus.ts). */
+  opus: { complexity: number }
   /** Ringing time before the answer (180 Ringing, then 200 OK). */
   answerDelayMs: number
   /** Turn-taking defaults (a scenario step may override them), in milliseconds. */
@@ -67,6 +69,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   answerDelayMs: 0,
   codecs: DEFAULT_CODEC_PREFERENCE,
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
+  opus: { complexity: 2 },
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
   bargeIn: { minSpeechMs: 60, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
@@ -93,6 +96,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['CODECS', 'codecs'],
   ['JITTER_INITIAL_MS', 'jitter.initialDelayMs'],
   ['JITTER_MAX_MS', 'jitter.maxDelayMs'],
+  ['OPUS_COMPLEXITY', 'opus.complexity'],
   ['LISTEN_NO_INPUT_MS', 'listen.noInputMs'],
   ['LISTEN_END_SILENCE_MS', 'listen.endSilenceMs'],
   ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],
@@ -218,6 +222,7 @@ function validate(cfg: Config): void {
   }
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
+  if (cfg.opus.complexity < 0 || cfg.opus.complexity > 10) throw new ConfigError(`OPUS_COMPLEXITY must be between 0 and 10, got ${cfg.opus.complexity}`)
   if (cfg.vad.tickMs < 1 || cfg.vad.tickMs > 32) throw new ConfigError(`VAD_TICK_MS must be between 1 and 32 (the window is 32 ms), got ${cfg.vad.tickMs}`)
   namedTargets(cfg.transfer.targets)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)

@@ -53,7 +53,7 @@ export class CallManager {
 
     const rtp = new RtpSession({
       ports,
-      codec: createCodec(neg.codec.name),
+      codec: createCodec(neg.codec.name, { opusComplexity: config.opus.complexity }),
       payloadType: neg.codec.payloadType,
       telephoneEventPt: neg.telephoneEvent?.payloadType,
       remote: neg.remote,

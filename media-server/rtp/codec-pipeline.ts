@@ -101,4 +101,14 @@ export class CodecPipeline {
   encode(frame: Int16Array, out: Uint8Array): number {
     return this.codec.encode(frame, out)
   }
+
+  /** See AudioCodec.saveEncoder: before encoding a packet that may yet be dropped. */
+  saveEncoder(): void {
+    this.codec.saveEncoder()
+  }
+
+  /** Takes back what was encoded since saveEncoder(). */
+  restoreEncoder(): void {
+    this.codec.restoreEncoder()
+  }
 }

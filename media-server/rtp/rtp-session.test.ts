@@ -1,9 +1,12 @@
 // RtpSession over real loopback UDP: latching, garbage and foreign packets, RFC 4733
-// digits, and the outgoing stream's marker bit and continuity.
+// digits, the outgoing stream's marker bit and continuity, and packets prepared ahead of
+// their send (flush, hold, resume, recvonly, and the encoder state after a dropped packet).
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import pino from 'pino'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { AudioCodec } from '../../codecs/codec.ts'
+import { createCodec, type CodecName } from '../../codecs/index.ts'
 import { PcmuCodec } from '../../codecs/pcmu.ts'
 import { writeTelephoneEvent } from '../../codecs/telephone-event.ts'
 import { Metrics } from '../metrics.ts'
@@ -205,3 +208,193 @@ t.test('the port pool runs dry and refills', async (t) => {
   pool.release(b!)
   pool.release(c!)
 })
+
+/** A session sending to `peer`, driven tick by tick as the pacing clock drives it. */
+async function outgoing(t: Test, codec: AudioCodec, payloadType: number, base: number) {
+  const pool = new RtpPortPool(base, base + 3, '127.0.0.1')
+  const ports = (await pool.allocate())!
+  const peer = await socket()
+  const session = new RtpSession({
+    ports, codec, payloadType, rtcpMux: false, signallingAddress: '127.0.0.1', ptimeMs: 20, clockPeriodMs: 20,
+    remote: { address: '127.0.0.1', port: peer.address().port, rtcpPort: peer.address().port },
+    jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: 'test@127.0.0.1', metrics: new Metrics(), logger: pino({ level: 'silent' }),
+  })
+  const packets: Buffer[] = []
+  const frames: Int16Array[] = []
+  const events: string[] = []
+  peer.on('message', (m) => packets.push(m))
+  session.onFrame = (f) => frames.push(f.slice())
+  session.onPromptStart = () => events.push(`start@${session.stats.packetsOut}`)
+  let tick = 0
+  const step = (n = 1) => {
+    for (let i = 0; i < n; i++) {
+      tick++
+      session.onTick(tick)
+      session.afterTick()
+    }
+  }
+  t.teardown(() => {
+    session.close()
+    peer.close()
+    pool.release(ports)
+  })
+  /** Until every packet sent has come in over loopback (a loaded machine may take a while). */
+  const arrived = async () => {
+    for (let i = 0; i < 200 && packets.length < session.stats.packetsOut; i++) await wait(10)
+  }
+  return { session, packets, frames, events, step, arrived }
+}
+
+/** 20 ms blocks at 16 kHz, block i holding the value 1000 * (i + 1). */
+const blocks = (n: number) => Int16Array.from({ length: 320 * n }, (_, i) => 1000 * (Math.floor(i / 320) + 1))
+/** Which block a 16 kHz frame carries (0 for silence). */
+const blockOf = (f: Int16Array) => f[160] / 1000
+/** Which block a PCMU packet carries, from its middle sample (the resampler smooths the edges). */
+const blockOfPcmu = (b: Buffer) => {
+  const out = new Int16Array(160)
+  new PcmuCodec().decode(b.subarray(12), out)
+  return Math.round(out[80] / 1000)
+}
+const marks = (packets: Buffer[]) => packets.map((b) => (b[1] & 0x80) !== 0)
+const settled = <T>(p: Promise<T>) => {
+  const state = { done: false, value: undefined as T | undefined }
+  void p.then((v) => Object.assign(state, { done: true, value: v }))
+  return state
+}
+const microtasks = () => new Promise((r) => setImmediate(r))
+
+/** Counts the encodes made while `inSend` is set. */
+function countingCodec(codec: AudioCodec) {
+  const counts = { inSend: false, sendPhase: 0, all: 0 }
+  const encode = codec.encode.bind(codec)
+  codec.encode = (pcm, out) => {
+    counts.all++
+    if (counts.inSend) counts.sendPhase++
+    return encode(pcm, out)
+  }
+  return counts
+}
+
+t.test('the send phase encodes nothing: packets are prepared in afterTick', async (t) => {
+  const codec = new PcmuCodec()
+  const counts = countingCodec(codec)
+  const o = await outgoing(t, codec, 0, 35200)
+  const played = settled(o.session.play(blocks(3)))
+  for (let tick = 1; tick <= 6; tick++) {
+    counts.inSend = true
+    o.session.onTick(tick)
+    counts.inSend = false
+    o.session.afterTick()
+  }
+  t.equal(counts.sendPhase, 0, 'no encode inside onTick, not even for the first packet')
+  await o.arrived()
+  t.same(o.packets.map(blockOfPcmu), [1, 2, 3, 0, 0, 0], 'a prompt queued between ticks still starts on the next packet')
+  t.same(marks(o.packets), [true, false, false, false, false, false])
+  t.same(o.frames.map(blockOf), [1, 2, 3, 0, 0, 0], "onFrame sees each packet's audio in send order")
+  t.same(o.events, ['start@1'], 'onPromptStart when the first packet has left')
+  t.same(played, { done: true, value: true })
+})
+
+t.test('a prompt is done when its last packet is sent, not when it is encoded', async (t) => {
+  const o = await outgoing(t, new PcmuCodec(), 0, 35210)
+  const played = settled(o.session.play(blocks(2)))
+  o.step() // block 1 sent, block 2 prepared
+  await microtasks()
+  t.equal(played.done, false, 'its last packet is encoded but not sent')
+  o.session.onTick(2)
+  await microtasks()
+  t.same(played, { done: true, value: true })
+  const next = settled(o.session.play(blocks(1)))
+  o.session.afterTick()
+  o.step()
+  await microtasks()
+  t.same(next, { done: true, value: true })
+  await o.arrived()
+  t.same(o.packets.map(blockOfPcmu), [1, 2, 1], 'the next prompt follows without a gap')
+  t.same(marks(o.packets), [true, false, false], 'and within the same talkspurt')
+})
+
+t.test('flush: the already encoded packet is dropped, the next packet is silence', async (t) => {
+  const o = await outgoing(t, new PcmuCodec(), 0, 35220)
+  const played = settled(o.session.play(blocks(3)))
+  const next = settled(o.session.play(blocks(1)))
+  o.step() // block 1 sent, block 2 encoded
+  o.session.flush()
+  await microtasks()
+  t.same(played, { done: true, value: false }, 'a flushed prompt resolves false')
+  t.same(next, { done: true, value: false })
+  o.step(2)
+  await o.arrived()
+  t.same(o.packets.map(blockOfPcmu), [1, 0, 0])
+  t.same(o.frames.map(blockOf), [1, 0, 0], 'the recording never sees the dropped packet')
+  const seqs = o.packets.map((b) => b.readUInt16BE(2))
+  t.same([(seqs[1] - seqs[0]) & 0xffff, (seqs[2] - seqs[1]) & 0xffff], [1, 1], 'no gap where the packet was dropped')
+})
+
+t.test('hold sends silence from the next packet and keeps the prompt; resume carries on at the next packet', async (t) => {
+  const o = await outgoing(t, new PcmuCodec(), 0, 35230)
+  const played = settled(o.session.play(blocks(4)))
+  o.step(2) // blocks 1 and 2 sent, block 3 encoded
+  o.session.hold()
+  o.step(3)
+  await microtasks()
+  t.equal(played.done, false, 'held, not dropped')
+  o.session.resume()
+  o.step(3)
+  await o.arrived()
+  t.same(o.packets.map(blockOfPcmu), [1, 2, 0, 0, 0, 3, 4, 0])
+  t.same(o.frames.map(blockOf), [1, 2, 0, 0, 0, 3, 4, 0])
+  t.same(marks(o.packets), [true, false, false, false, false, false, false, false], 'resuming mid-prompt is no new talkspurt')
+  t.same(o.events, ['start@1'])
+  t.same(played, { done: true, value: true })
+})
+
+t.test('recvonly: the prompt plays out on time, nothing is encoded or sent', async (t) => {
+  const codec = new PcmuCodec()
+  const counts = countingCodec(codec)
+  const o = await outgoing(t, codec, 0, 35240)
+  o.session.update({ address: '127.0.0.1', port: 9, rtcpPort: 9 }, 'recvonly')
+  const before = counts.all
+  const played = settled(o.session.play(blocks(2)))
+  o.step(3)
+  await o.arrived()
+  t.equal(counts.all, before, 'no encodes while not sending')
+  t.equal(o.packets.length, 0)
+  t.equal(o.session.stats.packetsOut, 0)
+  t.same(o.frames.map(blockOf), [1, 2, 0], 'the recording still gets the audio the caller would have heard')
+  t.same(played, { done: true, value: true })
+})
+
+// The far end's decoder is in step with our encoder only if our encoder saw exactly the audio
+// of the packets sent: encoding the sent audio (onFrame) afresh must give the same bytes.
+for (const [name, pt, base] of [['G722', 9, 35250], ['opus', 111, 35260]] as Array<[CodecName, number, number]>) {
+  t.test(`${name}: after flush, hold and resume the stream sent is what a fresh encoder makes of the audio sent`, async (t) => {
+    const o = await outgoing(t, createCodec(name), pt, base)
+    const tone = Int16Array.from({ length: 8000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000)))
+    void o.session.play(tone)
+    o.step(10)
+    o.session.hold() // a packet of tone was encoded: it is dropped
+    o.step(3)
+    o.session.resume()
+    o.step(5)
+    o.session.flush() // and again
+    o.step(5)
+    o.session.update({ address: '127.0.0.1', port: o.session.remoteAddress.port, rtcpPort: 9 }, 'recvonly') // encoded, then not sent
+    o.step(1)
+    void o.session.play(tone)
+    o.step(2)
+    o.session.update({ address: '127.0.0.1', port: o.session.remoteAddress.port, rtcpPort: 9 }, 'sendrecv')
+    o.step(10)
+    await o.arrived()
+    t.equal(o.packets.length, o.session.stats.packetsOut)
+    t.equal(o.frames.length, 36)
+    const fresh = createCodec(name)
+    const buf = new Uint8Array(1500)
+    // The recvonly packets (frames 23 to 25) were never sent: the far end's encoder never saw them.
+    const sentFrames = [...o.frames.slice(0, 23), ...o.frames.slice(26)]
+    t.equal(o.packets.length, sentFrames.length)
+    const mismatched = sentFrames.filter((f, k) => Buffer.compare(Buffer.from(buf.subarray(0, fresh.encode(f, buf))), o.packets[k].subarray(12)) !== 0)
+    t.equal(mismatched.length, 0, 'every payload identical')
+    t.ok(o.frames.slice(11, 13).every((f) => f.every((x) => x === 0)) && o.frames[13][160] !== 0, 'held, then resumed at the next packet')
+  })
+}

@@ -55,10 +55,38 @@ interface PacketSlot {
   done: () => void
 }
 
+/** The next outgoing packet, read from the queue and encoded ahead of its send; two of these
+ *  take turns (one prepared, one spare), so preparing allocates nothing. */
+interface PreparedPacket {
+  slot: PacketSlot
+  /** Payload bytes after the 12-byte header; -1 when not encoded (prepared while not sending). */
+  bytes: number
+  /** The packet's audio at 16 kHz, for onFrame once it is sent. */
+  frame: Int16Array
+  /** Line-rate samples taken from prompts; the rest of the packet is silence. */
+  filled: number
+  marker: boolean
+  promptStart: boolean
+  /** Whether a prompt is still playing once this packet is sent. */
+  talking: boolean
+  /** Queue entries the packet read from (the first from `firstOffset`) and how many it finishes. */
+  touched: number
+  firstOffset: number
+  finished: number
+}
+
 /**
  * One call's RTP and RTCP. In: validate, latch (symmetric RTP), jitter buffer, decode or
  * conceal, 16 kHz PCM out to the call. Out: 16 kHz prompts encoded for the line, paced by
  * the shared clock, silence between prompts. Both directions run on the clock's ticks.
+ *
+ * A packet is encoded in the afterTick before its send, so that the send phase, where N calls'
+ * packets go out one after the other, only writes headers and sends (an Opus encode takes a
+ * few hundred microseconds: in the send phase it delayed every later call's packet by that).
+ * Everything that changes what the next packet would carry (play, hold, resume, flush) prepares
+ * it again at once, so it still takes effect from the next packet; a packet prepared and then
+ * dropped is taken back from the encoder too (AudioCodec.restoreEncoder), so the far end
+ * decodes exactly the packets it gets.
  */
 export class RtpSession implements ClockSubscriber {
   readonly stats = new RtpStats()
@@ -89,9 +117,13 @@ export class RtpSession implements ClockSubscriber {
   private readonly ssrc = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly tsPerPacket: number
   private readonly ticksPerPacket: number
-  /** One packet of outgoing audio at 16 kHz (recording) and at the line rate (encoder). */
-  private readonly frame: Int16Array
+  /** The prepared packet's audio at the line rate, the encoder's input. */
   private readonly lineFrame: Int16Array
+  private prepared: PreparedPacket | undefined
+  private spare: PreparedPacket | undefined
+  /** The last sent packet's 16 kHz audio, handed to onFrame in the afterTick that follows. */
+  private sentFrame: Int16Array
+  private framePending = false
   private readonly pipeline: CodecPipeline
   private readonly rtcp: RtcpReporter
   private readonly toneDetector: DtmfToneDetector | undefined
@@ -108,7 +140,7 @@ export class RtpSession implements ClockSubscriber {
     this.now = opts.now ?? (() => performance.now())
     this.tsPerPacket = (opts.codec.clockRate * opts.ptimeMs) / 1000
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
-    this.frame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
+    this.sentFrame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
     this.packetBytes = 12 + 1500
     this.pipeline = new CodecPipeline(opts.codec)
     this.lineFrame = new Int16Array((opts.codec.sampleRate * opts.ptimeMs) / 1000)
@@ -119,6 +151,7 @@ export class RtpSession implements ClockSubscriber {
     opts.ports.rtp.on('message', (buf, rinfo) => this.onPacket(buf, rinfo))
     opts.ports.rtcp.on('message', (buf, rinfo) => this.onRtcp(buf, rinfo))
     this.scheduleRtcp()
+    this.prepare() // so that even the first tick's send phase encodes nothing
   }
 
   get remoteAddress(): { address: string; port: number; latched: boolean } {
@@ -223,36 +256,55 @@ export class RtpSession implements ClockSubscriber {
     this.stats.rtcpOut++
   }
 
-  /** Queue 16 kHz audio; resolves true when played, false when flushed. */
+  /** Queue 16 kHz audio; resolves true when played (its last packet sent), false when flushed. */
   play(pcm: Int16Array): Promise<boolean> {
     const line = this.pipeline.toLineRate(pcm)
-    return new Promise((done) => this.queue.push({ internal: pcm, line, offset: 0, done }))
+    const played = new Promise<boolean>((done) => this.queue.push({ internal: pcm, line, offset: 0, done }))
+    // The prepared packet has room this audio would have filled at send time: a prompt (or the
+    // next chunk of a streamed reply) goes out with the very next packet, not one later.
+    if (this.prepared && this.prepared.filled < this.lineFrame.length && !this.held) this.prepareAgain()
+    return played
   }
 
+  /** Drop the queued audio; the next packet out is silence, even if one was already encoded. */
   flush(): void {
+    const audible = this.dropAudible()
     for (const q of this.queue.splice(0)) q.done(false)
     this.talking = false
     this.held = false
+    if (audible) this.prepareIfOpen()
   }
 
-  /** Hold the queued audio where it is and send silence (a suspected barge-in), until
-   *  resume() carries on from the same sample or flush() drops it. */
+  /** Hold the queued audio where it is and send silence (a suspected barge-in) from the next
+   *  packet on, until resume() carries on from the same sample or flush() drops it. */
   hold(): void {
+    const audible = this.dropAudible()
     this.held = true
     this.talking = false
+    if (audible) this.prepareIfOpen()
   }
 
   resume(): void {
+    if (!this.held) return
     this.held = false
+    // The prepared packet is the hold's silence: the prompt carries on from the next packet.
+    if (this.prepared && this.queue.length) this.prepareAgain()
   }
 
+  /** The send phase: header and socket only; the payload was encoded beforehand. */
   onTick(tick: number): void {
-    if (!this.closed && tick % this.ticksPerPacket === 0) this.sendFrame()
+    if (this.closed || tick % this.ticksPerPacket !== 0) return
+    // Prepared in the last afterTick; here only when onTick is driven without one.
+    if (!this.prepared) this.prepare()
+    this.send(this.prepared!)
   }
 
-  /** Inbound playout: whatever the jitter buffer has due, decoded or concealed. */
+  /** After every call's send: the sent packet's audio to onFrame, inbound playout (whatever the
+   *  jitter buffer has due, decoded or concealed), then the next packet is prepared. Playout
+   *  comes first, so a hold that the caller's audio triggers needs no second encode. */
   afterTick(): void {
     if (this.closed) return
+    this.reportFrame()
     const now = this.now()
     for (const ev of this.jitterBuffer.pull(now)) {
       const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
@@ -260,55 +312,127 @@ export class RtpSession implements ClockSubscriber {
       if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
       this.onAudio(pcm, this.bufferedMs)
     }
+    if (!this.prepared) this.prepare()
   }
 
-  private sendFrame(): void {
+  private get sending(): boolean {
+    return this.direction !== 'recvonly' && this.direction !== 'inactive'
+  }
+
+  /** The next packet's audio from the queue (or silence), encoded into a spare buffer. The queue
+   *  is only read: offsets move, but prompts finish and leave the queue when the packet is sent. */
+  private prepare(): void {
+    const p = this.spare ?? this.newPrepared()
+    this.spare = undefined
     const line = this.lineFrame
-    const frame = this.frame
+    const frame = p.frame
     const ratio = frame.length / line.length
     let filled = 0
-    let marker = false
-    let promptStart = false
-    while (filled < line.length && this.queue.length && !this.held) {
-      const q = this.queue[0]
+    let talking = this.talking
+    p.marker = false
+    p.promptStart = false
+    p.touched = 0
+    p.finished = 0
+    p.firstOffset = this.queue.length ? this.queue[0].offset : 0
+    for (let i = 0; filled < line.length && i < this.queue.length && !this.held; i++) {
+      const q = this.queue[i]
       const n = Math.min(line.length - filled, q.line.length - q.offset)
       line.set(q.line.subarray(q.offset, q.offset + n), filled)
       const from = Math.round(q.offset * ratio)
       const to = Math.min(q.internal.length, Math.round((q.offset + n) * ratio))
       frame.set(q.internal.subarray(from, to), Math.round(filled * ratio))
       if (q.offset === 0) {
-        promptStart = true
-        if (!this.talking) marker = true // RFC 3551 §4.1: first packet of a talkspurt
+        p.promptStart = true
+        if (!talking) p.marker = true // RFC 3551 §4.1: first packet of a talkspurt
       }
       q.offset += n
       filled += n
-      this.talking = true
-      if (q.offset >= q.line.length) {
-        this.queue.shift()
-        q.done(true)
-      }
+      talking = true
+      p.touched++
+      if (q.offset >= q.line.length) p.finished++
     }
     if (filled < line.length) {
       line.fill(0, filled)
       frame.fill(0, Math.round(filled * ratio))
-      if (!this.queue.length) this.talking = false
+      if (p.finished === this.queue.length) talking = false
     }
-    this.onFrame(frame)
+    p.filled = filled
+    p.talking = talking
+    // Not sending (recvonly, inactive): nothing is encoded, as nothing would be sent.
+    if (this.sending) this.encode(p)
+    else p.bytes = -1
+    this.prepared = p
+  }
+
+  private encode(p: PreparedPacket): void {
+    this.pipeline.saveEncoder()
+    p.bytes = this.pipeline.encode(this.lineFrame, p.slot.buf.subarray(12))
+  }
+
+  private send(p: PreparedPacket): void {
+    this.prepared = undefined
+    this.talking = p.talking
     // Sequence numbers and timestamps run on through silence, so they stay continuous.
     this.seq = add16(this.seq, 1)
     this.timestamp = add32(this.timestamp, this.tsPerPacket)
-    if (this.direction === 'recvonly' || this.direction === 'inactive') return
-    const slot = this.freeSlots.pop() ?? this.newSlot()
-    const buf = slot.buf
-    writeRtpHeader(buf, { marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
-    const n = this.pipeline.encode(line, buf.subarray(12))
-    if (this.connected) this.opts.ports.rtp.send(buf, 0, 12 + n, slot.done)
-    else this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, slot.done)
-    this.rtcp.onRtpSent(n, this.timestamp)
-    this.stats.packetsOut++
-    this.stats.octetsOut += 12 + n
-    this.opts.metrics.rtpOut.inc()
-    if (promptStart) this.onPromptStart()
+    // The direction can change between prepare and send (a re-INVITE): then encode here, or
+    // take back an encode that is not sent after all.
+    if (this.sending) {
+      if (p.bytes < 0) this.encode(p)
+      const { buf, done } = p.slot
+      const n = p.bytes
+      writeRtpHeader(buf, { marker: p.marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
+      if (this.connected) this.opts.ports.rtp.send(buf, 0, 12 + n, done)
+      else this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, done)
+      this.rtcp.onRtpSent(n, this.timestamp)
+      this.stats.packetsOut++
+      this.stats.octetsOut += 12 + n
+      this.opts.metrics.rtpOut.inc()
+      p.slot = this.freeSlots.pop() ?? this.newSlot() // the sent buffer is the socket's until its callback
+    } else if (p.bytes >= 0) {
+      this.pipeline.restoreEncoder()
+    }
+    this.reportFrame() // only when onTick runs twice without an afterTick
+    const sent = p.frame
+    p.frame = this.sentFrame
+    this.sentFrame = sent
+    this.framePending = true
+    this.spare = p
+    for (const q of this.queue.splice(0, p.finished)) q.done(true)
+    // Here rather than in afterTick: the handler times the turn's first audio on the wire.
+    if (p.promptStart) this.onPromptStart()
+  }
+
+  private reportFrame(): void {
+    if (!this.framePending) return
+    this.framePending = false
+    this.onFrame(this.sentFrame)
+  }
+
+  /** Drops the prepared packet if it carries prompt audio; says whether it did. */
+  private dropAudible(): boolean {
+    if (!this.prepared || this.prepared.filled === 0) return false
+    this.dropPrepared()
+    return true
+  }
+
+  private prepareAgain(): void {
+    this.dropPrepared()
+    this.prepareIfOpen()
+  }
+
+  private prepareIfOpen(): void {
+    if (!this.closed) this.prepare()
+  }
+
+  /** Forgets the prepared packet: its audio goes back to the queue, its encode is taken back. */
+  private dropPrepared(): void {
+    const p = this.prepared
+    if (!p) return
+    this.prepared = undefined
+    for (let i = 0; i < p.touched; i++) this.queue[i].offset = i === 0 ? p.firstOffset : 0
+    if (p.bytes >= 0) this.pipeline.restoreEncoder()
+    this.spare = p
   }
 
   private disconnect(): void {
@@ -319,6 +443,11 @@ export class RtpSession implements ClockSubscriber {
     } catch {
       // still connecting: nothing to undo
     }
+  }
+
+  private newPrepared(): PreparedPacket {
+    const slot = this.freeSlots.pop() ?? this.newSlot()
+    return { slot, bytes: -1, frame: new Int16Array(this.sentFrame.length), filled: 0, marker: false, promptStart: false, talking: false, touched: 0, firstOffset: 0, finished: 0 }
   }
 
   private newSlot(): PacketSlot {

@@ -4,13 +4,16 @@
 // resampling to 16 kHz, Silero VAD (batched across calls, or one run per call, or off: BENCH_VAD)
 // and the recording mix; RTP out at 50 packets/s from a
 // looping 16 kHz prompt, resampled and encoded for the line, paced by the one shared clock;
-// RTCP both ways. Reports per codec, VAD mode and N: the clock's lateness p50/p99, server CPU
+// RTCP both ways. Reports per codec, VAD mode and N: the clock's lateness p50/p99, the send
+// phase's length p99 (how much later than the tick the last call's packet leaves), server CPU
 // per call (all threads: VAD inference runs on onnxruntime's pool thread), RSS per call,
 // whether the server lost anything and whether the VAD kept up. The caller sends a steady
 // tone, so every VAD window passes the energy pre-gate: the worst case; BENCH_CALLER=talk has
-// each caller talk half the time over an idle line (-70 dBFS). BENCH_PIN=1 (Linux, taskset)
-// keeps the server, with all its threads, on CPU 0 and the callers on CPU 1, so "per core" is
-// one core and the callers do not compete with it. Not part of npm test.
+// each caller talk half the time over an idle line (-70 dBFS). The first BENCH_WARMUP_S seconds
+// of a step (default 1: every call starting in the same tick, jitter buffers filling, WASM tiering
+// up in both processes) are not measured. OPUS_COMPLEXITY as for the server. BENCH_PIN=1 (Linux,
+// taskset) keeps the server, with all its threads, on CPU 0 and the callers on CPU 1, so "per
+// core" is one core and the callers do not compete with it. Not part of npm test.
 import { execFileSync, fork } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -35,6 +38,8 @@ const IMPAIR = process.env.BENCH_IMPAIR ?? '2,5,30' // loss %, reorder %, jitter
 const VAD_MODES = (process.env.BENCH_VAD ?? 'batched,unbatched').split(',') as VadMode[]
 const CALLER = process.env.BENCH_CALLER === 'talk' ? 'talk' : 'tone'
 const PIN = process.env.BENCH_PIN === '1'
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? 1) * 1000
+const OPUS_COMPLEXITY = process.env.OPUS_COMPLEXITY ? Number(process.env.OPUS_COMPLEXITY) : undefined
 const PT: Record<string, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 }
 const logger = pino({ level: 'silent' })
 
@@ -45,8 +50,14 @@ function percentile(v: number[], p: number): number {
 
 async function run(codecName: CodecName, n: number, vadMode: VadMode) {
   const vadModel = vadMode === 'off' ? undefined : await SileroVad.load({ batched: vadMode === 'batched' })
+  let measuring = false
   const lateness: number[] = []
-  const clock = new PacingClock(20, (ms) => lateness.push(ms))
+  const sendPhase: number[] = []
+  const clock = new PacingClock(20, (ms) => measuring && lateness.push(ms))
+  // Subscribers are called in the order added: these two bracket every call's send.
+  let sendStart = 0
+  const first = { onTick: () => void (sendStart = performance.now()) }
+  const last = { onTick: () => void (measuring && sendPhase.push(performance.now() - sendStart)) }
   const pool = new RtpPortPool(40000, 40000 + 2 * n + 1, '127.0.0.1')
   const metrics = new Metrics()
   const prompt = Int16Array.from({ length: 16000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 16000)))
@@ -59,7 +70,7 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     if (!pair) throw new Error('port pool exhausted')
     ports.push(pair)
     const s = new RtpSession({
-      ports: pair, codec: createCodec(codecName), payloadType: PT[codecName], telephoneEventPt: 101, remote: { address: '127.0.0.1', port: 9, rtcpPort: 10 }, rtcpMux: false,
+      ports: pair, codec: createCodec(codecName, { opusComplexity: OPUS_COMPLEXITY }), payloadType: PT[codecName], telephoneEventPt: 101, remote: { address: '127.0.0.1', port: 9, rtcpPort: 10 }, rtcpMux: false,
       signallingAddress: '127.0.0.1', ptimeMs: 20, clockPeriodMs: 20, jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: `bench-${i}`, metrics, logger,
     })
     const vad = vadModel?.open(16000, () => {})
@@ -77,15 +88,22 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
   const callerPort = await new Promise<number>((r) => caller.once('message', (m: any) => r(m.port)))
   // Latch every session onto the caller process's socket before measuring.
   for (const s of sessions) s.update({ address: '127.0.0.1', port: callerPort, rtcpPort: callerPort }, 'sendrecv')
+  clock.add(first)
   for (const s of sessions) clock.add(s)
+  clock.add(last)
+  const done = new Promise<any>((r) => caller.on('message', (m: any) => m.sent !== undefined && r(m)))
+  await new Promise((r) => setTimeout(r, WARMUP_MS))
+  measuring = true
   const cpu0 = process.cpuUsage()
   const elu0 = performance.eventLoopUtilization()
   const t0 = performance.now()
-  const result = await new Promise<any>((r) => caller.on('message', (m: any) => m.sent !== undefined && r(m)))
+  const result = await done
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   const elu = performance.eventLoopUtilization(elu0)
   const rss = process.memoryUsage().rss
+  clock.remove(first)
+  clock.remove(last)
   for (const s of sessions) {
     clock.remove(s)
     s.close()
@@ -104,6 +122,7 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     calls: n,
     clockP50Ms: +percentile(lateness, 50).toFixed(3),
     clockP99Ms: +percentile(lateness, 99).toFixed(3),
+    sendPhaseP99Ms: +percentile(sendPhase, 99).toFixed(3),
     cpuPercentOfCore: +((cpuMs / wall) * 100).toFixed(1),
     cpuPerCallPercent: +((cpuMs / wall / n) * 100).toFixed(3),
     // The main thread's busy share (the media path; VAD inference is on its worker thread).
@@ -126,7 +145,7 @@ function pinTo(pid: number, cpu: number): void {
 }
 
 if (PIN) pinTo(process.pid, 0)
-console.log(`media bench: ${SECONDS} s per step, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}${PIN ? ', server pinned to CPU 0, callers to CPU 1' : ''}`)
+console.log(`media bench: ${SECONDS} s per step (the first ${WARMUP_MS / 1000} s not measured), Opus complexity ${OPUS_COMPLEXITY ?? 'default'}, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}${PIN ? ', server pinned to CPU 0, callers to CPU 1' : ''}`)
 const rows = []
 for (const codec of CODECS) {
   for (const vad of VAD_MODES) {
