@@ -111,3 +111,15 @@ t.test('windows wait in order while a batch is in the pool; the window is 32 ms'
   t.same(order, [0, 1, 2, 3])
   s.close()
 })
+
+t.test('close() during a batch lets it finish, then ends the inference thread', async (t) => {
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  const noise = Int16Array.from({ length: 512 * 4 }, (_, i) => Math.round(8000 * Math.sin(i * 0.3) + ((i * 7919) % 2000) - 1000))
+  for (let i = 0; i < 200; i++) vad.open(16000, () => {}).push(noise)
+  const batch = vad.tick() // 800 windows: the model is busy for a while
+  await new Promise((r) => setTimeout(r, 5))
+  await vad.close()
+  await batch
+  t.pass('the process survived closing the model mid-run (terminating the thread under it aborts the process)')
+  t.ok(vad.stats.runs >= 1 && vad.stats.windows >= 200, `the run in progress finished (${vad.stats.windows} windows); closed streams get no answers`)
+})

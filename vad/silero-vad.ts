@@ -2,10 +2,11 @@
 // one inference session in a worker thread, one batched run per tick over every stream with a
 // full window, each stream keeping its own LSTM state. The media loop only copies windows in
 // and probabilities out.
+import { once } from 'node:events'
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../media-server/worker-thread.ts'
 import { levelDb } from './level.ts'
-import type { InferReply, InferRequest, InferResult } from './silero-worker.ts'
+import type { CloseRequest, InferReply, InferRequest, InferResult } from './silero-worker.ts'
 
 export type VadRate = 8000 | 16000
 
@@ -14,6 +15,8 @@ const WINDOW: Record<VadRate, number> = { 8000: 256, 16000: 512 }
 const STATE = 2 * 64 // h and c are [2, batch, 64] each
 /** Windows a stream may have waiting before the oldest is dropped (an overloaded process). */
 const MAX_PENDING = 64
+/** How long close() waits for the run in progress before it terminates the thread. */
+const CLOSE_TIMEOUT_MS = 5000
 
 export const WINDOW_MS = 32
 
@@ -258,10 +261,16 @@ export class SileroVad {
     }
   }
 
+  /** Lets a run in progress finish, then ends the inference thread (terminated after 5 s). */
   async close(): Promise<void> {
     for (const s of [...this.streams]) s.close()
     const worker = this.worker
     this.worker = undefined
-    await worker?.terminate()
+    if (!worker) return
+    const exited = once(worker, 'exit')
+    worker.postMessage({ close: true } satisfies CloseRequest)
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS)
+    await exited
+    clearTimeout(timer)
   }
 }

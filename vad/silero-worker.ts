@@ -17,6 +17,11 @@ export interface InferRequest {
   c: Float32Array
 }
 
+/** Finish the run in progress, release the session, and end the thread. */
+export interface CloseRequest {
+  close: true
+}
+
 export interface InferResult {
   id: number
   ok: true
@@ -53,7 +58,20 @@ try {
     graphOptimizationLevel: 'all',
   })
   const srByRate = new Map<number, ort.Tensor>()
-  port.on('message', async (req: InferRequest) => {
+  // The run inside onnxruntime, if any: the thread must not end under it (a terminate() then
+  // aborts the whole process from the native completion).
+  let running: Promise<void> = Promise.resolve()
+  port.on('message', (req: InferRequest | CloseRequest) => {
+    if ('close' in req) {
+      void running.then(async () => {
+        await session.release()
+        process.exit(0)
+      })
+      return
+    }
+    running = infer(req)
+  })
+  const infer = async (req: InferRequest): Promise<void> => {
     try {
       let sr = srByRate.get(req.rate)
       if (!sr) srByRate.set(req.rate, (sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(req.rate)]), [1])))
@@ -72,7 +90,7 @@ try {
     } catch (err) {
       port.postMessage({ id: req.id, ok: false, error: (err as Error).message } satisfies InferReply)
     }
-  })
+  }
   port.postMessage({ ready: true } satisfies InferReply)
 } catch (err) {
   port.postMessage({ ready: false, error: (err as Error).message } satisfies InferReply)
