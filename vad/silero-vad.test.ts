@@ -105,10 +105,14 @@ t.test('windows wait in order while a batch is in the pool; the window is 32 ms'
   const loud = noise(512 * 3, -20, 3)
   s.push(loud) // three windows queue behind each other
   t.equal(s.waiting, 3)
-  s.push(new Int16Array(512)) // silent, but behind loud ones: not answered out of order
+  s.push(new Int16Array(512 * 2)) // silent, but behind loud ones: not answered out of order
+  s.push(loud.subarray(0, 512))
+  s.push(new Int16Array(512))
   t.same(order, [])
+  const modelWindows = vad.stats.windows
   await vad.tick()
-  t.same(order, [0, 1, 2, 3])
+  t.same(order, [0, 1, 2, 3, 4, 5, 6])
+  t.equal(vad.stats.windows - modelWindows, 4, 'only the loud windows went to the model; the silent ones were answered in turn without it')
   s.close()
 })
 

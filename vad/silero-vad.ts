@@ -15,6 +15,9 @@ const WINDOW: Record<VadRate, number> = { 8000: 256, 16000: 512 }
 const STATE = 2 * 64 // h and c are [2, batch, 64] each
 /** Windows a stream may have waiting before the oldest is dropped (an overloaded process). */
 const MAX_PENDING = 64
+/** A clear-silence window queued behind windows that wait for the model. */
+const GATED = null
+
 /** How long close() waits for the run in progress before it terminates the thread. */
 const CLOSE_TIMEOUT_MS = 5000
 
@@ -51,7 +54,8 @@ export class VadStream {
   readonly c = new Float32Array(STATE)
   private readonly fill: Float32Array
   private filled = 0
-  private readonly pending: Float32Array[] = []
+  /** Windows waiting for the model, in order; GATED marks clear silence behind them. */
+  private readonly pending: Array<Float32Array | typeof GATED> = []
   private readonly spare: Float32Array[] = []
   private nextIndex = 0
   private deliveredIndex = 0
@@ -84,31 +88,53 @@ export class VadStream {
 
   private enqueue(): void {
     const index = this.nextIndex++
-    if (!this.pending.length && levelDb(this.fill) < this.owner.gateDb) {
+    const silent = levelDb(this.fill) < this.owner.gateDb
+    if (silent) this.owner.stats.gated++
+    if (silent && !this.pending.length) {
       // Clear silence with nothing queued ahead of it: answered at once, state untouched.
-      this.owner.stats.gated++
       this.deliver(0, index)
       return
     }
     if (this.pending.length >= MAX_PENDING) {
-      this.spare.push(this.pending.shift()!)
+      this.recycle(this.pending.shift()!)
       this.owner.stats.dropped++
       this.deliveredIndex++
+      this.releaseGated()
+    }
+    if (silent) {
+      // Behind a backlog: it keeps its place and is answered in turn, still without the model,
+      // so a lagging model catches up on the silence instead of running it.
+      this.pending.push(GATED)
+      return
     }
     const w = this.spare.pop() ?? new Float32Array(this.window)
     w.set(this.fill)
     this.pending.push(w)
   }
 
-  /** The oldest waiting window, for the next batch. */
+  /** The oldest waiting window, for the next batch (never a gated one: those go at once). */
   peek(): Float32Array | undefined {
-    return this.pending[0]
+    const head = this.pending[0]
+    return head === GATED ? undefined : head
   }
 
   /** The batch answered for the window given by peek(). */
   answered(probability: number): void {
-    this.spare.push(this.pending.shift()!)
+    this.recycle(this.pending.shift()!)
     this.deliver(probability, this.deliveredIndex)
+    this.releaseGated()
+  }
+
+  /** Gated windows now at the head of the queue: silence, answered without the model. */
+  private releaseGated(): void {
+    while (this.pending[0] === GATED) {
+      this.pending.shift()
+      this.deliver(0, this.deliveredIndex)
+    }
+  }
+
+  private recycle(w: Float32Array | typeof GATED): void {
+    if (w !== GATED) this.spare.push(w)
   }
 
   private deliver(probability: number, index: number): void {
