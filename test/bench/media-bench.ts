@@ -11,7 +11,7 @@
 // tone, so every VAD window passes the energy pre-gate: the worst case; BENCH_CALLER=talk has
 // each caller talk half the time over an idle line (-70 dBFS). The first BENCH_WARMUP_S seconds
 // of a step (default 1: every call starting in the same tick, jitter buffers filling, WASM tiering
-// up in both processes) are not measured. OPUS_COMPLEXITY as for the server. BENCH_PIN=1 (Linux,
+// up in both processes) are not measured. OPUS_COMPLEXITY and VAD_TICK_MS as for the server. BENCH_PIN=1 (Linux,
 // taskset) keeps the server, with all its threads, on CPU 0 and the callers on CPU 1, so "per
 // core" is one core and the callers do not compete with it. Not part of npm test.
 import { execFileSync, fork } from 'node:child_process'
@@ -38,6 +38,7 @@ const IMPAIR = process.env.BENCH_IMPAIR ?? '2,5,30' // loss %, reorder %, jitter
 const VAD_MODES = (process.env.BENCH_VAD ?? 'batched,unbatched').split(',') as VadMode[]
 const CALLER = process.env.BENCH_CALLER === 'talk' ? 'talk' : 'tone'
 const PIN = process.env.BENCH_PIN === '1'
+const VAD_TICK_MS = Number(process.env.VAD_TICK_MS ?? 16) // as for the server
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? 1) * 1000
 const OPUS_COMPLEXITY = process.env.OPUS_COMPLEXITY ? Number(process.env.OPUS_COMPLEXITY) : undefined
 const PT: Record<string, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 }
@@ -49,7 +50,7 @@ function percentile(v: number[], p: number): number {
 }
 
 async function run(codecName: CodecName, n: number, vadMode: VadMode) {
-  const vadModel = vadMode === 'off' ? undefined : await SileroVad.load({ batched: vadMode === 'batched' })
+  const vadModel = vadMode === 'off' ? undefined : await SileroVad.load({ batched: vadMode === 'batched', tickMs: VAD_TICK_MS })
   let measuring = false
   const lateness: number[] = []
   const sendPhase: number[] = []
