@@ -1,6 +1,9 @@
 // The Silero session lives here, off the media loop: onnxruntime-node runs inference
 // synchronously on the calling thread, and a batch of 100 windows takes tens of ms.
+import { execFileSync } from 'node:child_process'
+import { readlinkSync } from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
 import { sileroModelPath } from './silero-model.ts'
@@ -47,6 +50,15 @@ try {
   os.setPriority(INFERENCE_NICE)
 } catch {
   // not permitted here: inference runs at the process's priority
+}
+// Linux: SCHED_IDLE on top, so the media loop preempts inference the moment it wakes rather
+// than after the scheduler's slice (nice alone leaves the loop waiting behind a running batch
+// when both share a core). chrt is util-linux; without it the nice value stands.
+try {
+  const tid = path.basename(readlinkSync('/proc/thread-self'))
+  execFileSync('chrt', ['--idle', '--pid', '0', tid], { stdio: 'ignore' })
+} catch {
+  // not Linux, or no chrt: nice only
 }
 
 try {
