@@ -116,6 +116,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       // Let BYEs and final records go out before the clock and storage stop.
       const deadline = Date.now() + 3000
       while (calls.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      await calls.settle() // LLM summaries of the last calls, before the providers and storage close
       clock.stop()
       scenarios.close()
       await new Promise((r) => http.close(r))

@@ -13,6 +13,7 @@ import { Call, type CallDeps, type CallResult } from './call.ts'
  */
 export class CallManager {
   readonly live = new Map<string, Call>()
+  private readonly afterCalls = new Set<Promise<void>>()
   private readonly log: Logger
 
   constructor(callControl: CallControl, private readonly deps: CallDeps) {
@@ -85,6 +86,15 @@ export class CallManager {
       metrics.activeCalls.dec()
       metrics.calls.labels(result).inc()
       log.info({ result }, 'call finished')
+      // The port pair and the live entry are free already; the summary may still be written.
+      const after = call.afterCall
+      this.afterCalls.add(after)
+      void after.finally(() => this.afterCalls.delete(after))
     }
+  }
+
+  /** Resolves when the work finished calls left behind (summaries) is done. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.afterCalls])
   }
 }

@@ -99,7 +99,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private lastAnswer: { speechEndMs: number; eouMs: number; endSilenceMs: number; providerMs: number } | undefined
   /** LLM agent mode: what the agent recorded, for the lead */
   private conversation: ConversationRecord | undefined
-  /** LLM mode: the summary being written after the hang-up; finish() waits for it */
+  /** LLM mode: the summary being written after the hang-up (see afterCall) */
   private summary: Promise<void> | undefined
   private transferred: TransferRecord | undefined
   private bridge: Bridge | undefined
@@ -567,7 +567,11 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         rtpStats: this.liveStats,
       }),
     )
-    await this.summary
+  }
+
+  /** Work that outlives the call's media and record (the LLM summary); never rejects. */
+  get afterCall(): Promise<void> {
+    return this.summary ?? Promise.resolve()
   }
 
   /** The database being down must not take the call down: log and carry on. */
