@@ -15,6 +15,9 @@ export interface Config {
   httpPort: number
   httpHost: string
   dataDir: string
+  /** Synthesised prompts (WAV, keyed by voice and text); default DATA_DIR/prompts. Instances
+   *  with the same voices may share one. */
+  promptCacheDir: string
   databaseUrl?: string
   redisUrl?: string
   language: Language
@@ -64,6 +67,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   httpPort: 8080,
   httpHost: '0.0.0.0',
   dataDir: './data',
+  promptCacheDir: '',
   language: 'ru',
   logLevel: 'info',
   answerDelayMs: 0,
@@ -87,6 +91,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['PUBLIC_IP', 'publicIp'],
   ['HTTP_PORT', 'httpPort'],
   ['DATA_DIR', 'dataDir'],
+  ['PROMPT_CACHE_DIR', 'promptCacheDir'],
   ['DATABASE_URL', 'databaseUrl'],
   ['REDIS_URL', 'redisUrl'],
   ['LANGUAGE', 'language'],
@@ -183,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!cfg.publicIp) cfg.publicIp = firstNonLoopbackAddress()
   cfg.dataDir = path.resolve(cfg.dataDir)
+  cfg.promptCacheDir = path.resolve(cfg.promptCacheDir || path.join(cfg.dataDir, 'prompts'))
   cfg.scenario.dir = path.resolve(cfg.scenario.dir)
   validate(cfg)
   return cfg

@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net'
-import path from 'node:path'
 import { openStore } from '../crm/open-store.ts'
 import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
@@ -40,13 +39,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const scenarios = await ScenarioRegistry.open({ dir: config.scenario.dir, logger: logger.child({ component: 'scenarios' }) })
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   const knowledge = new KnowledgeBase(store.driver)
-  const prompts = new PromptLibrary(new PromptCache(tts, path.join(config.dataDir, 'prompts')), config.language, INTERNAL_RATE)
+  const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
   // The opening prompt of every scenario is synthesised before calls are taken, the others in the
   // background (a prompt not ready yet is synthesised at the call).
   const scenarioPrompts = new ScenarioPrompts(
     providers.tts,
-    path.join(config.dataDir, 'prompts'),
+    config.promptCacheDir,
     config.language,
     ScenarioPrompts.voiceOf(config.providers.tts, config.language),
     logger.child({ component: 'scenarios' }),

@@ -12,6 +12,7 @@ import { ScenarioPrompts } from '../../media-server/call/scenario-prompts.ts'
 import { loadConfig, type Language } from '../../media-server/config.ts'
 import { createProviders } from '../../media-server/providers/factories.ts'
 import { EspeakTts } from '../../media-server/tts/espeak.ts'
+import { TEST_PROMPT_CACHE } from './server-process.ts'
 
 /** The scenario the scripted callers answer: three questions with short prompts (SCENARIO_DIR). */
 export const THREE_QUESTIONS_DIR = fileURLToPath(new URL('../fixtures/scenarios/three-questions/', import.meta.url))
@@ -34,8 +35,8 @@ const ANSWERS: Record<Language, string[]> = {
 /**
  * Builds the caller's side of a call to the three-questions scenario as one WAV: silence while
  * each question plays, then the spoken answer. The questions are synthesised the way the server
- * does it (the default TTS chain, into DATA_DIR/prompts), so their lengths are the server's and
- * the server finds them in its prompt cache.
+ * does it (the default TTS chain, into the test servers' shared prompt cache), so their lengths
+ * are the server's and the server finds them ready.
  */
 export async function buildCallerScript(dataDir: string, language: Language, endSilenceMs: number, codec: 'PCMU' | 'G722' = 'PCMU'): Promise<CallerScript> {
   const espeak = new EspeakTts()
@@ -44,7 +45,7 @@ export async function buildCallerScript(dataDir: string, language: Language, end
   const providers = createProviders(config, { registry: new Registry(), logger, espeak })
   try {
     const scenario = await loadScenarioFile(path.join(THREE_QUESTIONS_DIR, 'three-questions.yaml'))
-    const prompts = new ScenarioPrompts(providers.tts, path.join(dataDir, 'prompts'), language, ScenarioPrompts.voiceOf(config.providers.tts, language), logger)
+    const prompts = new ScenarioPrompts(providers.tts, TEST_PROMPT_CACHE, language, ScenarioPrompts.voiceOf(config.providers.tts, language), logger)
     await prompts.warm([scenario])
     const question = (step: string) => {
       const s = scenario.steps[step]

@@ -6,6 +6,10 @@ import { fileURLToPath } from 'node:url'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
+/** One prompt cache for every test server and caller script of a test run (per user), so each
+ *  prompt is synthesised once, not by every server in the background while other tests run. */
+export const TEST_PROMPT_CACHE = path.join(os.tmpdir(), `voice-test-prompts-${os.userInfo().uid}`)
+
 export interface ServerHandle {
   sipPort: number
   httpPort: number
@@ -31,6 +35,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       HTTP_HOST: '127.0.0.1',
       PUBLIC_IP: '127.0.0.1',
       DATA_DIR: dataDir,
+      PROMPT_CACHE_DIR: TEST_PROMPT_CACHE,
       LOG_LEVEL: 'info',
       ...env,
     },
