@@ -20,6 +20,8 @@ t.test('defaults: no ASR, no LLM, eSpeak NG as the only TTS', async (t) => {
   t.same(cfg.providers.tts.map((e) => e.type), ['espeak'])
   t.equal(cfg.sip.port, 5060)
   t.ok(existsSync(path.join(cfg.scenario.dir, 'sales.yaml')), 'the shipped sales scenario is the default')
+  t.equal(cfg.promptCacheDir, path.join(cfg.dataDir, 'prompts'), 'prompts are cached under DATA_DIR by default')
+  t.equal(loadConfig({ PROMPT_CACHE_DIR: '/srv/prompts' }).promptCacheDir, '/srv/prompts')
   t.equal(loadConfig({ SCENARIO_DIR: 'some/dir' }).scenario.dir, path.resolve('some/dir'), 'SCENARIO_DIR replaces it')
 })
 
