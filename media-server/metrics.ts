@@ -44,6 +44,12 @@ export class Metrics {
     labelNames: ['stage', 'action'],
     registers: [this.registry],
   })
+  readonly transfers = new client.Counter({
+    name: 'voice_transfers_total',
+    help: 'Transfers to a seller tried, by outcome: refer (the caller\'s phone carried it out), bridge (REFER refused, the server called the seller and relays), failed',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
   readonly bargeIns = new client.Counter({ name: 'voice_barge_ins_total', help: 'Prompts dropped because the caller talked over them', registers: [this.registry] })
   readonly bargeInsResumed = new client.Counter({ name: 'voice_barge_ins_resumed_total', help: 'Prompts held for caller audio that the VAD did not confirm as speech (coughs, noise), then resumed', registers: [this.registry] })
   readonly bargeInReaction = new client.Histogram({

@@ -123,7 +123,7 @@ async function transferCall(t: Test, opts: CallOptions) {
   const call = await callRecord(server, (c) => !c.live && c.endedAt)
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
   t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
-  return { server, target, live, call, sent, packets, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
+  return { server, target, live, call, sent, packets, metrics, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
 }
 
 /** A call that ends up bridged: what every such call's record must show. */
@@ -141,6 +141,7 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
   t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
   t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0 }, 'the final relay counts are stored')
   t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
+  t.match(res.metrics, /^voice_transfers_total\{outcome="bridge"\} 1$/m, 'counted as a bridged transfer')
   return res
 }
 
@@ -187,7 +188,8 @@ t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) =>
 })
 
 t.test('the seller answers another codec: its leg is hung up, the bot carries on and files the lead', async (t) => {
-  const { server, call, packets, sellerMessages, callerMessages } = await transferCall(t, { callerHoldMs: 30_000, sellerHangsUpAfterMs: 30_000, sellerCodec: { pt: 8, name: 'PCMA' } })
+  const { server, call, packets, metrics, sellerMessages, callerMessages } = await transferCall(t, { callerHoldMs: 30_000, sellerHangsUpAfterMs: 30_000, sellerCodec: { pt: 8, name: 'PCMA' } })
+  t.match(metrics, /^voice_transfers_total\{outcome="failed"\} 1$/m, 'counted as a failed transfer')
   t.equal(byes(sellerMessages).length, 1, "the seller's leg got our BYE at once")
   t.equal(seqsOnWire(packets, CALLER_SSRC, SELLER_LEG_PORT, SELLER_MP).length, 0, 'nothing of the caller was relayed to it')
   t.match(call.lead.slots.transfer, { failed: /cannot be relayed: the answer has PCMA\/8 where PCMU\/0 was offered/, status: 603 }, 'the lead says why the transfer failed')

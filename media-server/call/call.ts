@@ -377,6 +377,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       this.startBridge(result.leg, ports, seller)
       this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
       this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
+      metrics.transfers.labels('bridge').inc()
       return true
     }
     if (ports) {
@@ -385,6 +386,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     }
     this.transferred = result.ok ? { target, method: 'refer' } : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
     this.log.info({ reason, ...this.transferred }, result.ok ? 'transfer: REFER carried out' : 'transfer failed: the call stays with the bot')
+    metrics.transfers.labels(result.ok ? 'refer' : 'failed').inc()
     return result.ok
   }
 
