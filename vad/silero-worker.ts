@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
-import { sileroModelPath } from './silero-model.ts'
+import { SILERO, sileroModelPath } from './silero-model.ts'
 
 /** Nice value of the inference thread (the media loop stays at the process's own). */
 const INFERENCE_NICE = 10
@@ -15,9 +15,10 @@ export interface InferRequest {
   id: number
   rate: number
   batch: number
+  /** [batch, context + window] */
   input: Float32Array
-  h: Float32Array
-  c: Float32Array
+  /** [2, batch, 128] */
+  state: Float32Array
 }
 
 /** Finish the run in progress, release the session, and end the thread. */
@@ -29,8 +30,7 @@ export interface InferResult {
   id: number
   ok: true
   prob: Float32Array
-  h: Float32Array
-  c: Float32Array
+  state: Float32Array
   /** time inside the model */
   ms: number
 }
@@ -90,15 +90,13 @@ try {
       const t0 = performance.now()
       const out = await session.run({
         input: new ort.Tensor('float32', req.input, [req.batch, req.input.length / req.batch]),
+        state: new ort.Tensor('float32', req.state, [2, req.batch, SILERO.stateWidth]),
         sr,
-        h: new ort.Tensor('float32', req.h, [2, req.batch, 64]),
-        c: new ort.Tensor('float32', req.c, [2, req.batch, 64]),
       })
       const ms = performance.now() - t0
       const prob = new Float32Array(out.output.data as Float32Array)
-      const h = new Float32Array(out.hn.data as Float32Array)
-      const c = new Float32Array(out.cn.data as Float32Array)
-      port.postMessage({ id: req.id, ok: true, prob, h, c, ms } satisfies InferReply, [prob.buffer as ArrayBuffer, h.buffer as ArrayBuffer, c.buffer as ArrayBuffer])
+      const state = new Float32Array(out.stateN.data as Float32Array)
+      port.postMessage({ id: req.id, ok: true, prob, state, ms } satisfies InferReply, [prob.buffer as ArrayBuffer, state.buffer as ArrayBuffer])
     } catch (err) {
       port.postMessage({ id: req.id, ok: false, error: (err as Error).message } satisfies InferReply)
     }

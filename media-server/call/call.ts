@@ -19,7 +19,7 @@ import type { RtpSession } from '../rtp/rtp-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'
 import type { KnowledgeAnswers } from '../../dialog/knowledge/knowledge-base.ts'
-import type { SileroVad } from '../../vad/silero-vad.ts'
+import { vadRateFor, type SileroVad } from '../../vad/silero-vad.ts'
 import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.ts'
 import { SpeechPipeline } from '../providers/tts/speech-pipeline.ts'
 import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
@@ -122,6 +122,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener = new Listener({
       vad: deps.vad,
       sampleRate: INTERNAL_RATE,
+      vadRate: vadRateFor(rtp.lineRate),
       turn: deps.config.listen,
       bargeIn: { minSpeechMs: b.minSpeechMs, confirmMs: b.confirmMs, echo: { tailMs: b.echoTailMs, marginDb: b.echoMarginDb } },
       clipDir: this.dir,
@@ -134,9 +135,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         finalTimeoutMs: deps.config.budget.asrFinalMs,
       },
     })
-    rtp.onAudio = (pcm, bufferedMs) => {
+    rtp.onAudio = (pcm, bufferedMs, line) => {
       this.recorder?.pushCaller(pcm)
-      this.listener.onAudio(pcm, bufferedMs)
+      this.listener.onAudio(pcm, bufferedMs, vadRateFor(rtp.lineRate) === rtp.lineRate ? line : pcm)
     }
     rtp.onFrame = (frame) => {
       this.recorder?.pushBot(frame)

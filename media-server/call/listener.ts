@@ -4,7 +4,7 @@ import type { Answer, ListenOptions, TurnTaking } from '../../dialog/dialog-io.t
 import { EchoGate, type EchoGateOptions, type EchoPathReport } from '../../vad/echo-gate.ts'
 import { Endpointer, type EndpointEvent } from '../../vad/endpointer.ts'
 import { energyDb } from '../../vad/level.ts'
-import { WINDOW_MS, type SileroVad, type VadStream } from '../../vad/silero-vad.ts'
+import { WINDOW_MS, type SileroVad, type VadRate, type VadStream } from '../../vad/silero-vad.ts'
 import type { AsrProvider, AsrStream } from '../providers/types.ts'
 
 export interface BargeInOptions {
@@ -29,6 +29,9 @@ export type BargeInEvent =
 export interface ListenerOptions {
   vad: SileroVad
   sampleRate: 16000
+  /** The rate the VAD runs at: the line's own for 8 kHz lines (the model has an 8 kHz mode, a
+   *  third of the cost), fed by onAudio's `vadPcm`; default the internal rate. */
+  vadRate?: VadRate
   turn: TurnTaking
   bargeIn: BargeInOptions
   /** Where answer clips go, e.g. DATA_DIR/calls/<id>. */
@@ -72,6 +75,7 @@ export class Listener {
   private readonly echo: EchoGate
   private readonly endpointer: Endpointer
   private readonly rate: number
+  private readonly vadRate: VadRate
   private readonly windowSamples: number
   // Per window in flight: when its last sample arrived, its level, and whether the echo gate
   // took (at least half of) its audio for the caller rather than the bot's echo.
@@ -105,7 +109,8 @@ export class Listener {
     this.rate = opts.sampleRate
     this.endpointer = new Endpointer(opts.turn)
     this.echo = new EchoGate({ ...opts.bargeIn.echo, frameMs: BOT_FRAME_MS })
-    this.stream = opts.vad.open(opts.sampleRate, (p, i) => this.onWindow(p, i))
+    this.vadRate = opts.vadRate ?? opts.sampleRate
+    this.stream = opts.vad.open(this.vadRate, (p, i) => this.onWindow(p, i))
     this.windowSamples = this.stream.window
     this.history = new Int16Array(this.historySize(opts.turn.maxUtteranceMs))
   }
@@ -203,8 +208,9 @@ export class Listener {
   }
 
   /** Caller audio at 16 kHz, any chunk size, as it leaves the jitter buffer after waiting there
-   *  `bufferedMs` (the echo gate times the echo path from the packet's arrival). */
-  onAudio(pcm: Int16Array, bufferedMs = 0): void {
+   *  `bufferedMs` (the echo gate times the echo path from the packet's arrival); `vadPcm` is the
+   *  same audio at the VAD's rate. */
+  onAudio(pcm: Int16Array, bufferedMs = 0, vadPcm = pcm): void {
     const arrivedMs = this.opts.now()
     this.remember(pcm, arrivedMs)
     this.recognition?.stream.write(pcm.slice())
@@ -213,22 +219,23 @@ export class Listener {
     if (nearEnd) this.nearChunksInWindow++
     this.watchHold(nearEnd && this.endpointer.aboveFloor(this.echo.callerDb), arrivedMs - (pcm.length * 1000) / this.rate, arrivedMs)
     const W = this.windowSamples
-    for (let i = 0; i < pcm.length; i++) {
-      this.windowSumSq += pcm[i] * pcm[i]
+    const v = vadPcm
+    for (let i = 0; i < v.length; i++) {
+      this.windowSumSq += v[i] * v[i]
       if (++this.windowFill < W) continue
       const slot = this.windowIndex++ % RING
       // The window's last sample is i; the chunk's last sample arrived at arrivedMs.
-      this.windowEndMs[slot] = arrivedMs - ((pcm.length - 1 - i) * 1000) / this.rate
+      this.windowEndMs[slot] = arrivedMs - ((v.length - 1 - i) * 1000) / this.vadRate
       this.windowDb[slot] = energyDb(this.windowSumSq, W, 32768)
       this.windowNearEnd[slot] = this.nearChunksInWindow * 2 >= this.chunksInWindow ? 1 : 0
       // The chunk runs on into the next window: it counts there too.
-      const runsOn = i < pcm.length - 1
+      const runsOn = i < v.length - 1
       this.chunksInWindow = runsOn ? 1 : 0
       this.nearChunksInWindow = runsOn && nearEnd ? 1 : 0
       this.windowFill = 0
       this.windowSumSq = 0
     }
-    this.stream.push(pcm)
+    this.stream.push(v)
     this.endOnQuietTail()
   }
 
@@ -241,7 +248,7 @@ export class Listener {
   private endOnQuietTail(): void {
     if (!this.endpointer.active || !this.windowFill || this.stream.waiting || (this.digits && this.armed?.opts.digits)) return
     if (energyDb(this.windowSumSq, this.windowFill, 32768) >= this.opts.vad.gateDb) return
-    const ev = this.endpointer.quietTail((this.windowFill * 1000) / this.rate)
+    const ev = this.endpointer.quietTail((this.windowFill * 1000) / this.vadRate)
     if (ev) this.onEndpoint(ev)
   }
 

@@ -47,6 +47,7 @@ export class CodecPipeline {
   // 8 kHz lines (G.711) take the half-band 2x interpolator: a quarter of the multiplies.
   private readonly toInternal: Resampler | HalfBandUpsampler
   private readonly concealer: PcmConcealer | undefined
+  private lineSamples = 0
 
   constructor(private readonly codec: AudioCodec) {
     this.lineRate = codec.sampleRate
@@ -81,12 +82,18 @@ export class CodecPipeline {
   }
 
   private resampleIn(n: number): Int16Array {
+    this.lineSamples = n
     const m = this.toInternal.processInto(this.decoded.subarray(0, n), this.internal)
     return this.internal.subarray(0, m)
   }
 
   get sampleRate(): number {
     return this.lineRate
+  }
+
+  /** The last decode()'s or conceal()'s audio at the line's rate, before resampling. */
+  get lastDecoded(): Int16Array {
+    return this.decoded.subarray(0, this.lineSamples)
   }
 
   /**

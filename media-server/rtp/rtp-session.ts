@@ -94,7 +94,8 @@ export class RtpSession implements ClockSubscriber {
   direction: MediaDirection = 'sendrecv'
   /** Caller audio at 16 kHz, a view reused after the call returns, with how long it waited in
    *  the jitter buffer (for a concealed gap: the wait of the last packet played). */
-  onAudio: (pcm: Int16Array, bufferedMs: number) => void = () => {}
+  /** Caller audio at 16 kHz, and the same at the line's rate (`line`: for an 8 kHz VAD). */
+  onAudio: (pcm: Int16Array, bufferedMs: number, line: Int16Array) => void = () => {}
   onDtmf: (digit: string, source: DtmfSource) => void = () => {}
   /** Every packet's outgoing audio at 16 kHz (prompt or silence), for the recording. */
   onFrame: (pcm: Int16Array) => void = () => {}
@@ -152,6 +153,11 @@ export class RtpSession implements ClockSubscriber {
     opts.ports.rtcp.on('message', (buf, rinfo) => this.onRtcp(buf, rinfo))
     this.scheduleRtcp()
     this.prepare() // so that even the first tick's send phase encodes nothing
+  }
+
+  /** The codec's audio rate on the line (8 kHz for G.711, 16 kHz for G.722 and Opus here). */
+  get lineRate(): number {
+    return this.pipeline.sampleRate
   }
 
   get remoteAddress(): { address: string; port: number; latched: boolean } {
@@ -310,7 +316,7 @@ export class RtpSession implements ClockSubscriber {
       const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
       if (ev.kind === 'frame') this.bufferedMs = now - ev.arrivalMs
       if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
-      this.onAudio(pcm, this.bufferedMs)
+      this.onAudio(pcm, this.bufferedMs, this.pipeline.lastDecoded)
     }
     if (!this.prepared) this.prepare()
   }

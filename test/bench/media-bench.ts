@@ -26,7 +26,7 @@ import { PacingClock } from '../../media-server/clock/pacing-clock.ts'
 import { Metrics } from '../../media-server/metrics.ts'
 import { RtpPortPool } from '../../media-server/rtp/port-pool.ts'
 import { RtpSession } from '../../media-server/rtp/rtp-session.ts'
-import { SileroVad } from '../../vad/silero-vad.ts'
+import { SileroVad, vadRateFor } from '../../vad/silero-vad.ts'
 
 type VadMode = 'off' | 'batched' | 'unbatched'
 
@@ -74,10 +74,12 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
       ports: pair, codec: createCodec(codecName, { opusComplexity: OPUS_COMPLEXITY }), payloadType: PT[codecName], telephoneEventPt: 101, remote: { address: '127.0.0.1', port: 9, rtcpPort: 10 }, rtcpMux: false,
       signallingAddress: '127.0.0.1', ptimeMs: 20, clockPeriodMs: 20, jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: `bench-${i}`, metrics, logger,
     })
-    const vad = vadModel?.open(16000, () => {})
+    // As in a call: the VAD at the line's rate for 8 kHz lines.
+    const vadRate = vadRateFor(s.lineRate)
+    const vad = vadModel?.open(vadRate, () => {})
     const mix = new Int16Array(2 * 16000)
-    s.onAudio = (pcm) => {
-      vad?.push(pcm)
+    s.onAudio = (pcm, _buffered, line) => {
+      vad?.push(vadRate === s.lineRate ? line : pcm)
       for (let j = 0; j < pcm.length; j++) mix[j * 2] = pcm[j]
     }
     const loop = () => void s.play(prompt).then((played) => played && loop())
