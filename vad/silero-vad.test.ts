@@ -107,7 +107,7 @@ async function reference(rate: VadRate, pcm: Int16Array): Promise<number[]> {
   const W = SILERO.window[rate]
   const C = SILERO.context[rate]
   let context = new Float32Array(C)
-  let state = new ort.Tensor('float32', new Float32Array(2 * SILERO.stateWidth), [2, 1, SILERO.stateWidth])
+  let state: ort.Tensor = new ort.Tensor('float32', new Float32Array(2 * SILERO.stateWidth), [2, 1, SILERO.stateWidth])
   const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), [1])
   const out: number[] = []
   for (let i = 0; i + W <= pcm.length; i += W) {
@@ -216,4 +216,19 @@ t.test('close() during a batch lets it finish, then ends the inference thread', 
   await batch
   t.pass('the process survived closing the model mid-run (terminating the thread under it aborts the process)')
   t.ok(vad.stats.runs >= 1 && vad.stats.windows >= 200, `the run in progress finished (${vad.stats.windows} windows); closed streams get no answers`)
+})
+
+t.test('close() with windows still waiting in unbatched mode: the runs stop and no new thread starts', async (t) => {
+  const vad = await SileroVad.load({ tickMs: 1000, batched: false })
+  const loud = noise(512 * 4, -20, 5)
+  for (let i = 0; i < 50; i++) vad.open(16000, () => {}).push(loud)
+  const backlog = vad.tick() // 200 runs of one window each, one after the other
+  await new Promise((r) => setTimeout(r, 20))
+  await vad.close()
+  await backlog
+  const runs = vad.stats.runs
+  await new Promise((r) => setTimeout(r, 1500)) // a new thread would have loaded the model by then
+  t.ok(runs < 200, `the backlog was cut short (${runs} of 200 runs)`)
+  t.equal(vad.stats.runs, runs, 'no run after close (a run after it would have started a new inference thread)')
+  t.notOk(process.getActiveResourcesInfo().includes('MessagePort'), 'no inference thread left behind to hold the process open')
 })

@@ -189,6 +189,8 @@ export class SileroVad {
   private readonly onError: (err: Error) => void
   private timer: NodeJS.Timeout | undefined
   private running = false
+  /** close() was called: no more runs, and no new inference thread. */
+  private closed = false
   private worker: Worker | undefined
   private nextId = 0
   private readonly inflight = new Map<number, { resolve: (r: InferResult) => void; reject: (e: Error) => void }>()
@@ -233,6 +235,7 @@ export class SileroVad {
   }
 
   private async infer(req: Omit<InferRequest, 'id'>): Promise<InferResult> {
+    if (this.closed) throw new Error('Silero VAD is closed')
     if (!this.worker) await this.startWorker()
     const id = this.nextId++
     return new Promise((resolve, reject) => {
@@ -262,17 +265,17 @@ export class SileroVad {
 
   /** Run every waiting window now (tests and the tick). Resolves when they are answered. */
   async tick(): Promise<void> {
-    if (this.running) return // the previous batch is still in the pool: its windows wait
+    if (this.running || this.closed) return // the previous batch is still in the pool: its windows wait
     this.running = true
     try {
-      for (;;) {
+      while (!this.closed) {
         const due = [...this.streams].filter((s) => s.waiting > 0)
         if (!due.length) return
         for (const rate of [8000, 16000] as const) {
           const group = due.filter((s) => s.rate === rate)
           if (!group.length) continue
           if (this.batched) await this.run(rate, group)
-          else for (const s of group) await this.run(rate, [s])
+          else for (const s of group) if (!this.closed) await this.run(rate, [s])
         }
       }
     } catch (err) {
@@ -310,6 +313,7 @@ export class SileroVad {
 
   /** Lets a run in progress finish, then ends the inference thread (terminated after 5 s). */
   async close(): Promise<void> {
+    this.closed = true
     for (const s of [...this.streams]) s.close()
     const worker = this.worker
     this.worker = undefined
