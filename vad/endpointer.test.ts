@@ -1,10 +1,8 @@
 import t from 'tap'
-import { Endpointer } from './endpointer.ts'
-import { resample } from '../codecs/resample.ts'
-import { EspeakTts } from '../media-server/tts/espeak.ts'
-import { type EndpointEvent } from './endpointer.ts'
+import { speechAndVad } from '../test/helpers/speech-and-vad.ts'
+import { Endpointer, type EndpointEvent } from './endpointer.ts'
 import { levelDb } from './level.ts'
-import { SileroVad, WINDOW_MS } from './silero-vad.ts'
+import { WINDOW_MS } from './silero-vad.ts'
 
 const opts = { minSpeechMs: 100, endSilenceMs: 300, maxUtteranceMs: 2000 }
 
@@ -43,15 +41,9 @@ t.test('a long utterance is cut at the maximum length', async (t) => {
 })
 
 t.test('Silero + endpointer: utterance boundaries within one window of the truth', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    tts.close()
-    await vad.close()
-  })
+  const { vad, speak } = await speechAndVad(t)
   for (const [text, lang] of [['Please call me back tomorrow after lunch.', 'en'], ['Перезвоните мне завтра после обеда.', 'ru']] as const) {
-    const s = await tts.synthesize(text, lang)
-    const speech = trim(resample(s.pcm, s.sampleRate, 16000))
+    const speech = trim(await speak(text, lang))
     // Truth: the speech starts 1000 ms in (plus an offset inside a window) and lasts speech.length.
     const lead = 16000 + 200
     const signal = new Int16Array(lead + speech.length + 16000 * 2)

@@ -1,7 +1,6 @@
 import * as ort from 'onnxruntime-node'
 import t from 'tap'
-import { resample } from '../codecs/resample.ts'
-import { EspeakTts } from '../media-server/tts/espeak.ts'
+import { speechAndVad } from '../test/helpers/speech-and-vad.ts'
 import { SILERO, sileroModelPath } from './silero-model.ts'
 import { SileroVad, WINDOW_MS, type VadRate } from './silero-vad.ts'
 
@@ -37,16 +36,12 @@ async function probabilities(vad: SileroVad, rate: VadRate, pcm: Int16Array): Pr
 }
 
 const share = (ps: number[], pred: (p: number) => boolean) => ps.filter(pred).length / ps.length
+const TWO_CLIPS = ['One two three four five six.', 'Здравствуйте, меня зовут Иван.'] as const
 
 t.test('Silero VAD decisions on speech, silence, noise and noisy speech', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    tts.close()
-    await vad.close()
-  })
-  const spoken = await tts.synthesize('Good afternoon, I would like to know the price of your product for a team of twenty people.', 'en')
-  const speech16 = resample(spoken.pcm, spoken.sampleRate, 16000)
+  const { vad, speak } = await speechAndVad(t)
+  const text = 'Good afternoon, I would like to know the price of your product for a team of twenty people.'
+  const speech16 = await speak(text, 'en')
 
   const ps = await probabilities(vad, 16000, speech16)
   t.ok(share(ps, (p) => p > 0.5) > 0.6, `speech: ${Math.round(share(ps, (p) => p > 0.5) * 100)}% of windows above 0.5`)
@@ -61,22 +56,15 @@ t.test('Silero VAD decisions on speech, silence, noise and noisy speech', async 
   const noisy = await probabilities(vad, 16000, mix(speech16, noise(speech16.length, -35, 7)))
   t.ok(share(noisy, (p) => p > 0.5) > 0.5, `speech + noise: ${Math.round(share(noisy, (p) => p > 0.5) * 100)}% of windows above 0.5`)
 
-  const speech8 = resample(spoken.pcm, spoken.sampleRate, 8000)
+  const speech8 = await speak(text, 'en', 8000)
   const ps8 = await probabilities(vad, 8000, speech8)
   t.ok(share(ps8, (p) => p > 0.5) > 0.6, `8 kHz speech: ${Math.round(share(ps8, (p) => p > 0.5) * 100)}% of windows above 0.5`)
 })
 
 t.test('a batch gives every stream the result it would get alone (own recurrent state)', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    tts.close()
-    await vad.close()
-  })
-  const a = await tts.synthesize('One two three four five six.', 'en')
-  const b = await tts.synthesize('Здравствуйте, меня зовут Иван.', 'ru')
-  const pa = resample(a.pcm, a.sampleRate, 16000)
-  const pb = resample(b.pcm, b.sampleRate, 16000)
+  const { vad, speak } = await speechAndVad(t)
+  const pa = await speak(TWO_CLIPS[0], 'en')
+  const pb = await speak(TWO_CLIPS[1], 'ru')
   const alone = [await probabilities(vad, 16000, pa), await probabilities(vad, 16000, pb)]
 
   const together: number[][] = [[], []]
@@ -124,20 +112,10 @@ async function reference(rate: VadRate, pcm: Int16Array): Promise<number[]> {
 }
 
 t.test('batched streams score as silero-vad itself does, window by window, at 8 and 16 kHz', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    tts.close()
-    await vad.close()
-  })
-  const a = await tts.synthesize('One two three four five six.', 'en')
-  const b = await tts.synthesize('Здравствуйте, меня зовут Иван.', 'ru')
+  const { vad, speak } = await speechAndVad(t)
   for (const rate of [8000, 16000] as const) {
     // Over line noise at -50 dBFS, so that no window is gated and the model runs on every one.
-    const clips = [a, b].map((c) => {
-      const pcm = resample(c.pcm, c.sampleRate, rate)
-      return mix(pcm, noise(pcm.length, -50, rate))
-    })
+    const clips = [await speak(TWO_CLIPS[0], 'en', rate), await speak(TWO_CLIPS[1], 'ru', rate)].map((pcm) => mix(pcm, noise(pcm.length, -50, rate)))
     const W = SILERO.window[rate]
     const got: number[][] = [[], []]
     const streams = clips.map((_, k) => vad.open(rate, (p, i) => (got[k][i] = p)))
@@ -159,14 +137,8 @@ t.test('batched streams score as silero-vad itself does, window by window, at 8 
 })
 
 t.test('after 256 ms of clear silence a stream starts afresh; a shorter pause keeps its state', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    tts.close()
-    await vad.close()
-  })
-  const s = await tts.synthesize('Подождите, пожалуйста.', 'ru')
-  const speech = resample(s.pcm, s.sampleRate, 16000)
+  const { vad, speak } = await speechAndVad(t)
+  const speech = await speak('Подождите, пожалуйста.', 'ru')
   // Up to its last loud sample (eSpeak ends on silence of its own), in whole windows, so that
   // the pause is exactly the silence put in.
   let end = speech.length

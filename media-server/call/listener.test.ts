@@ -2,9 +2,8 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { resample } from '../../codecs/resample.ts'
+import { speechAndVad } from '../../test/helpers/speech-and-vad.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
-import { EspeakTts } from '../tts/espeak.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 
 const CHUNK = 320 // 20 ms at 16 kHz, as the jitter buffer hands it over
@@ -25,14 +24,8 @@ function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev
 }
 
 t.test('barge-in: held then confirmed on speech, resumed after a beep, never on a non-interruptible prompt', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    tts.close()
-    await vad.close()
-  })
-  const s = await tts.synthesize('Подождите, пожалуйста, у меня вопрос.', 'ru')
-  const speech = resample(s.pcm, s.sampleRate, 16000)
+  const { vad, speak } = await speechAndVad(t)
+  const speech = await speak('Подождите, пожалуйста, у меня вопрос.', 'ru')
   // A beep: 160 ms of a 1 kHz tone, then silence. Loud enough to hold, not speech to confirm.
   const burst = Int16Array.from({ length: 2560 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 1000 * i) / 16000)))
 
@@ -101,14 +94,8 @@ t.test('keypad answers end at the terminator or at maxDigits, not after the paus
 })
 
 t.test('an answer ends on the packet that completes the end silence, whatever the window phase', async (t) => {
-  const tts = new EspeakTts()
-  const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(async () => {
-    await tts.close()
-    await vad.close()
-  })
-  const s = await tts.synthesize('Иван Петров', 'ru')
-  const speech = resample(s.pcm, s.sampleRate, 16000)
+  const { vad, speak } = await speechAndVad(t)
+  const speech = await speak('Иван Петров', 'ru')
   const late: number[] = []
   // The speech starts at a different offset against the 32 ms windows and 20 ms packets each time.
   for (let phase = 0; phase < 8; phase++) {
