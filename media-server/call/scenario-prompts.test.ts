@@ -77,3 +77,19 @@ t.test('a scenario without the server language is skipped', async (t) => {
   await prompts.warm([{ ...fixture, languages: ['ru'] }])
   t.same(tts.asked, [])
 })
+
+t.test('a reloaded scenario keeps the audio of what it still says and drops the rest', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'scenario-prompts-'))
+  const tts = new CountingTts()
+  const prompts = new ScenarioPrompts(tts, dir, 'en', 'en | counting', logger)
+  await prompts.warm([fixture])
+  const old = fixture.prompts.redirect!.en!
+  t.ok(prompts.get(old), 'the redirect prompt is ready')
+  const edited = structuredClone(fixture)
+  edited.prompts.redirect!.en = 'A sales manager will call you back about that.'
+  tts.asked.length = 0
+  await prompts.warm([edited])
+  t.same(tts.asked, ['A sales manager will call you back about that.'], 'only the new text is synthesised')
+  t.equal(prompts.get(old), undefined, 'the text it no longer says is gone from memory')
+  t.ok(prompts.get(texts[0]), 'the texts it still says stay')
+})

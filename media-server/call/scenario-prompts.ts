@@ -17,6 +17,8 @@ import { PromptCache } from '../tts/prompt-cache.ts'
  */
 export class ScenarioPrompts {
   private readonly audio = new Map<string, Int16Array>()
+  /** Every text each scenario (by id) says, as last loaded: what the audio is kept for. */
+  private readonly textsOf = new Map<string, Set<string>>()
   private readonly cache: PromptCache<string>
   private queue: Promise<void> = Promise.resolve()
 
@@ -40,13 +42,22 @@ export class ScenarioPrompts {
    * when they are in memory and on disk.
    */
   warm(scenarios: Scenario[], opts: { opening?: boolean } = {}): Promise<void> {
-    const lists = scenarios.filter((s) => s.languages.includes(this.language)).map((s) => promptTexts(s, this.language))
+    const spoken = scenarios.filter((s) => s.languages.includes(this.language))
+    const lists = spoken.map((s) => promptTexts(s, this.language))
+    this.forgetUnused(spoken, lists)
     const texts = [...lists.map((l) => l.slice(0, 1)), ...(opts.opening ? [] : lists.map((l) => l.slice(1)))].flat()
     const run = this.queue
       .then(() => this.warmNow(texts, scenarios.map((s) => s.id)))
       .catch((err: unknown) => this.logger.error({ err }, 'scenario prompts not warmed'))
     this.queue = run
     return run
+  }
+
+  /** A reloaded scenario no longer says some texts: their audio goes (the disk keeps it). */
+  private forgetUnused(scenarios: Scenario[], lists: string[][]): void {
+    scenarios.forEach((s, i) => this.textsOf.set(s.id, new Set(lists[i])))
+    const said = new Set([...this.textsOf.values()].flatMap((texts) => [...texts]))
+    for (const text of this.audio.keys()) if (!said.has(text)) this.audio.delete(text)
   }
 
   /** The TTS chain's identity for the cache: its entries' type, address, model and voice. */
