@@ -154,6 +154,6 @@ t.test('transfer to a seller', async (t) => {
     t.same(seqs(RELAY_CALLER_PORT, CALLER_MP), expected, "and reached the caller's media port")
     const back = packets.filter((p) => p.srcPort === RELAY_CALLER_PORT && p.dstPort === CALLER_MP)
     t.same(back.map((p) => p.payload.toString('hex')), sent.map((p) => p.payload.toString('hex')), 'payloads and headers byte for byte')
-    t.same(relay?.counts, { aToB: PACKETS, bToA: PACKETS, dropped: 0 })
+    t.same(relay?.counts, { aToB: PACKETS, bToA: PACKETS, dropped: 0, filtered: 0 })
   })
 })

@@ -395,9 +395,17 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private startBridge(leg: OutboundCall, ports: RtpPortPair, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
     this.deps.clock.remove(this.rtp)
     const caller = this.rtp.handOver()
+    const codec = this.format.codec.payloadType
+    const te = this.format.telephoneEvent?.payloadType
     const relay = new TransferBridge(
-      { ...caller, rtcpMux: !!this.format.rtcpMux },
-      { ports, rtp: { address: seller.remote.address, port: seller.remote.port }, rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort }, rtcpMux: seller.rtcpMux },
+      { ...caller, rtcpMux: !!this.format.rtcpMux, payloadTypes: new Set(te === undefined ? [codec] : [codec, te]) },
+      {
+        ports,
+        rtp: { address: seller.remote.address, port: seller.remote.port },
+        rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort },
+        rtcpMux: seller.rtcpMux,
+        payloadTypes: new Set(seller.telephoneEvent && te !== undefined ? [codec, te] : [codec]),
+      },
     )
     relay.start()
     this.bridge = { leg, ports, relay }

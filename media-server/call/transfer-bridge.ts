@@ -7,6 +7,8 @@ export interface BridgeSide {
   rtp: { address: string; port: number }
   rtcp: { address: string; port: number }
   rtcpMux: boolean
+  /** The RTP payload types this phone negotiated: the codec's, and telephone-event's if any. */
+  payloadTypes: ReadonlySet<number>
 }
 
 export interface BridgeCounts {
@@ -14,6 +16,8 @@ export interface BridgeCounts {
   sellerToCaller: number
   /** datagrams from neither phone's address */
   dropped: number
+  /** packets under a payload type the receiving phone did not negotiate (telephone-event) */
+  filtered: number
 }
 
 /**
@@ -27,7 +31,10 @@ export class TransferBridge {
   private readonly rtcp: RtpRelay | undefined
 
   constructor(caller: BridgeSide, seller: BridgeSide) {
-    this.rtp = new RtpRelay({ socket: caller.ports.rtp, remote: caller.rtp }, { socket: seller.ports.rtp, remote: seller.rtp })
+    this.rtp = new RtpRelay(
+      { socket: caller.ports.rtp, remote: caller.rtp, accepts: caller.payloadTypes },
+      { socket: seller.ports.rtp, remote: seller.rtp, accepts: seller.payloadTypes },
+    )
     // Both muxed: RTCP rides in the RTP relay. A caller that muxes and a seller that declined it:
     // the caller's RTCP reaches the seller's RTP port and the seller's is not relayed; RTP flows.
     this.rtcp = caller.rtcpMux || seller.rtcpMux ? undefined : new RtpRelay({ socket: caller.ports.rtcp, remote: caller.rtcp }, { socket: seller.ports.rtcp, remote: seller.rtcp })
@@ -50,5 +57,5 @@ export class TransferBridge {
 }
 
 function named(c: RelayCounts): BridgeCounts {
-  return { callerToSeller: c.aToB, sellerToCaller: c.bToA, dropped: c.dropped }
+  return { callerToSeller: c.aToB, sellerToCaller: c.bToA, dropped: c.dropped, filtered: c.filtered }
 }

@@ -335,11 +335,12 @@ t.test('a pinned offer carries only the negotiated codec and telephone-event, un
 t.test('the answer to a pinned offer', async (t) => {
   const format: StreamFormat = { codec: { name: 'PCMU', payloadType: 0 }, telephoneEvent: { payloadType: 101, clockRate: 8000 }, ptime: 20 }
   t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000'), format), {
-    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7001 }, rtcpMux: false,
+    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7001 }, rtcpMux: false, telephoneEvent: true,
   })
   t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0', 'a=rtcp-mux'), format), {
-    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7000 }, rtcpMux: true,
+    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7000 }, rtcpMux: true, telephoneEvent: false,
   }, 'static PCMU without rtpmap or events; RTCP muxed')
+  t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 96', 'a=rtpmap:96 telephone-event/8000'), format), { ok: true, telephoneEvent: false }, 'telephone-event under another payload type than offered: not relayed')
   t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000'), format), {
     ok: false, reason: 'the answer has PCMA/8 where PCMU/0 was offered',
   })

@@ -300,7 +300,13 @@ export function createPinnedOffer(local: Omit<LocalMedia, 'codecs'>, format: Str
 }
 
 export type PinnedAnswerResult =
-  | { ok: true; remote: { address: string; port: number; rtcpPort: number }; rtcpMux: boolean }
+  | {
+      ok: true
+      remote: { address: string; port: number; rtcpPort: number }
+      rtcpMux: boolean
+      /** the answer kept telephone-event under the offered payload type */
+      telephoneEvent: boolean
+    }
   | { ok: false; reason: string }
 
 /**
@@ -322,5 +328,7 @@ export function readPinnedAnswer(answerSdp: string, format: StreamFormat): Pinne
   }
   const remote = remoteOf(answer, m)
   if (typeof remote === 'string') return { ok: false, reason: remote }
-  return { ok: true, remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort }, rtcpMux: remote.rtcpMux }
+  const te = format.telephoneEvent?.payloadType
+  const telephoneEvent = te !== undefined && formats(m).some((pt) => pt === te && formatName(m, pt).toLowerCase() === 'telephone-event')
+  return { ok: true, remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort }, rtcpMux: remote.rtcpMux, telephoneEvent }
 }
