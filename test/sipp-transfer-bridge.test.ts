@@ -29,8 +29,8 @@ const SELLER_MP = 35120
 const CALLER_SSRC = 0x5e11e402
 const PACKETS = 50
 
-/** The caller asks for a person: key 0 by SIP INFO, which the sales scenario's greeting maps to a transfer. */
-const PRESS_ZERO = `
+/** A key by SIP INFO from the caller, as the n-th request of its dialog. */
+const pressKey = (key: string, cseq: number) => `
   <send retrans="500">
     <![CDATA[
       INFO sip:sales@[remote_ip]:[remote_port] SIP/2.0
@@ -38,16 +38,40 @@ const PRESS_ZERO = `
       From: "SIPp caller" <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:sales@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 2 INFO
+      CSeq: ${cseq} INFO
       Max-Forwards: 70
       Content-Type: application/dtmf-relay
       Content-Length: [len]
 
-      Signal=0
+      Signal=${key}
       Duration=160
     ]]>
   </send>
   <recv response="200" />`
+
+/** The caller asks for a person: key 0, which the sales scenario's greeting maps to a transfer. */
+const PRESS_ZERO = pressKey('0', 2)
+
+/** The seller's phone takes one INFO carrying key 5 (check_it: anything else fails its SIPp). */
+const SELLER_TAKES_FIVE = `
+  <recv request="INFO">
+    <action>
+      <ereg regexp="Signal=5" search_in="body" check_it="true" assign_to="five" />
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <Reference variables="five" />`
 
 async function freePort(): Promise<number> {
   const s = dgram.createSocket('udp4')
@@ -81,6 +105,8 @@ interface CallOptions {
   sellerCodec?: { pt: number; name: string }
   /** a state of the live record to wait for while the call runs */
   liveWhen?: (call: any) => boolean
+  /** the caller presses 5 by INFO while bridged, and the seller's phone must receive it */
+  keyWhileBridged?: boolean
 }
 
 /** One call up to the REFER refused with 603 and the seller's phone answering; both SIPps must pass. */
@@ -108,11 +134,13 @@ async function transferCall(t: Test, opts: CallOptions) {
   const sellerXml = renderScenario('uas-seller.xml', dataDir, {
     OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
     ANSWER_PT: opts.sellerCodec?.pt ?? 0, ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
+    ON_ANSWER: opts.keyWhileBridged ? SELLER_TAKES_FIVE : '',
   })
   const seller = runSipp(sellerXml, `127.0.0.1:${server.sipPort}`,
     ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 90_000)
   const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
     ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: opts.callerHoldMs,
+    AFTER_MEDIA: opts.keyWhileBridged ? pressKey('5', 3) : '',
   })
   const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages], 90_000)
   const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
@@ -147,8 +175,8 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
 
 const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
 
-t.test('REFER refused with 603: the seller is called and bridged, RTP relayed both ways; the caller hangs up', async (t) => {
-  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 2000, sellerHangsUpAfterMs: 60_000 })
+t.test('REFER refused with 603: the seller is called and bridged, RTP and keys relayed; the caller hangs up', async (t) => {
+  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 2000, sellerHangsUpAfterMs: 60_000, keyWhileBridged: true })
   t.equal(call.endReason, 'remote-bye', 'the caller hung up')
   t.equal(byes(callerMessages).length, 1, 'the one BYE on the caller\'s side is its own')
   t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
@@ -176,6 +204,13 @@ t.test('REFER refused with 603: the seller is called and bridged, RTP relayed bo
   const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
   t.match(logged('transfer: REFER refused, the seller is bridged'), { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 }, 'logged with the call ids')
   t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
+
+  // A key the caller pressed by SIP INFO while bridged went on to the seller's leg as it came.
+  const info = sellerMessages.find((m) => /^INFO /m.test(m)) ?? ''
+  t.match(info, /^Content-Type: application\/dtmf-relay\r?$/m, "the seller's phone got the caller's INFO")
+  t.match(info, /^Signal=5\r?$/m)
+  t.match(logged('INFO passed on to the seller'), { callId: call.id, digit: '5', status: 200 })
+  t.match(call.dtmf.at(-1), { digit: '5', source: 'info' }, 'and the record keeps the digit')
 })
 
 t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) => {

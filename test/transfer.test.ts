@@ -96,7 +96,7 @@ t.test('transfer to a seller', async (t) => {
     const pcap = path.join(dir, 'empty.pcap')
     writeFileSync(pcap, buildPcap([]))
     const scenario = renderScenario('uac-transfer-refuse.xml', dir, {
-      ASK: '', TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
+      ASK: '', AFTER_MEDIA: '', TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
     })
     const [{ result, ended }, sipp] = await Promise.all([
       answerAndTransfer(ua, (call) => call.transfer('sip:seller@127.0.0.1')),
@@ -117,11 +117,11 @@ t.test('transfer to a seller', async (t) => {
     await cap.start()
 
     const sellerMessages = path.join(dir, 'seller-messages.log')
-    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: 30_000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU' }), uaTarget,
+    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: 30_000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU', ON_ANSWER: '' }), uaTarget,
       ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 30_000)
     let relay: RtpRelay | undefined
     const caller = renderScenario('uac-transfer-refuse.xml', dir, {
-      ASK: '', TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
+      ASK: '', AFTER_MEDIA: '', TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
     })
     const [{ call, result, ended }, callerSipp] = await Promise.all([
       answerAndTransfer(ua, async (call) => {

@@ -147,6 +147,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     rtp.onPromptStart = () => this.onPromptStart()
     sip.on('info', (type, body) => {
       const digit = digitFromInfo(type, body)
+      // Bridged to a seller: the caller's keypad is the seller's business now.
+      if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
       if (digit) this.onDigit(digit, 'info')
     })
     sip.on('reinvite', (offer, reply) => this.onReinvite(offer, reply))
@@ -480,6 +482,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       this.turns.push({ who: 'caller', startMs: at, endMs: Math.round(this.now()), text: answer.digits, step: opts.slot })
     }
     return answer
+  }
+
+  /** The caller's INFO, as it came, to the seller's leg; the digit is kept in the call record. */
+  private async passInfoOn(leg: OutboundCall, contentType: string, body: string, digit: string | null): Promise<void> {
+    if (digit) this.dtmf.push({ digit, atMs: Math.round(this.now()), source: 'info' })
+    const status = await leg.info(contentType, body)
+    this.log.info({ contentType, digit, status }, 'INFO passed on to the seller')
   }
 
   private onDigit(digit: string, source: 'rfc4733' | 'inband' | 'info'): void {

@@ -79,6 +79,9 @@ export interface OutboundCall extends EventEmitter<OutboundCallEvents> {
   /** The callee's SDP from its 2xx. */
   readonly answer: string
   hangup(): Promise<void>
+  /** An in-dialog INFO (RFC 6086), e.g. a digit as application/dtmf-relay: the final status, or
+   *  'timeout'; 481 without sending when the dialog is over. */
+  info(contentType: string, body: string): Promise<number | 'timeout'>
 }
 
 export interface DialOptions {

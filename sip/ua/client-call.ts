@@ -147,6 +147,12 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     if (this.state === 'confirmed') await this.sendBye('local-bye')
   }
 
+  async info(contentType: string, body: string): Promise<number | 'timeout'> {
+    if (this.state !== 'confirmed') return 481
+    const result = await this.ctx.request(this.dialog.createRequest('INFO', body, contentType), this.remote)
+    return result === 'timeout' ? 'timeout' : result.status
+  }
+
   private async sendBye(reason: SipEndReason): Promise<void> {
     if (this.state !== 'confirmed') return
     this.end(reason)
