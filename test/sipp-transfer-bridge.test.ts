@@ -12,6 +12,7 @@ import dgram from 'node:dgram'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
+import { readWav } from '../codecs/wav.ts'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
@@ -211,6 +212,12 @@ t.test('REFER refused with 603: the seller is called and bridged, RTP and keys r
   t.match(info, /^Signal=5\r?$/m)
   t.match(logged('INFO passed on to the seller'), { callId: call.id, digit: '5', status: 200 })
   t.match(call.dtmf.at(-1), { digit: '5', source: 'info' }, 'and the record keeps the digit')
+
+  // The recording runs on through the bridge: as long as the call, within a second.
+  const wav = readWav(readFileSync(call.recordingPath))
+  const recordedS = wav.samples.length / wav.channels / wav.sampleRate
+  const callS = (Date.parse(call.endedAt) - Date.parse(call.answeredAt)) / 1000
+  t.ok(Math.abs(recordedS - callS) < 1, `recording ${recordedS.toFixed(1)} s for a call of ${callS.toFixed(1)} s`)
 })
 
 t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) => {

@@ -29,6 +29,7 @@ import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
 import type { ScenarioPrompts } from './scenario-prompts.ts'
 import { runScenarioDialog, type ScenarioDialogIO, type ScenarioDialogResult } from './scenario-dialog.ts'
+import { BridgeRecording } from './bridge-recording.ts'
 import { TransferBridge } from './transfer-bridge.ts'
 
 export interface CallDeps {
@@ -75,6 +76,7 @@ export type TransferRecord =
 /** The seller's leg of a bridged transfer and the relay between it and the caller's sockets. */
 interface Bridge {
   leg: OutboundCall
+  recording: BridgeRecording | undefined
   ports: RtpPortPair
   relay: TransferBridge
 }
@@ -409,8 +411,14 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         payloadTypes: new Set(seller.telephoneEvent && te !== undefined ? [codec, te] : [codec]),
       },
     )
+    // The recording goes on: the relayed audio of both phones, decoded, on the clock's ticks.
+    const recording = this.recorder && new BridgeRecording(this.recorder, this.format.codec, (INTERNAL_RATE * this.deps.clock.periodMs) / 1000)
+    if (recording) {
+      relay.onRtp = (msg, from) => recording.relayed(msg, from)
+      this.deps.clock.add(recording)
+    }
     relay.start()
-    this.bridge = { leg, ports, relay }
+    this.bridge = { leg, ports, relay, recording }
   }
 
   /** The first packet of a prompt left: the end of the turn's latency path. */
@@ -569,6 +577,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener.close()
     if (this.bridge) {
       this.bridge.relay.stop()
+      if (this.bridge.recording) this.deps.clock.remove(this.bridge.recording)
       this.deps.portPool.release(this.bridge.ports)
       this.deps.metrics.rtpPortsFree.set(this.deps.portPool.available)
       this.log.info({ relay: this.bridge.relay.counts, sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')

@@ -40,6 +40,11 @@ export class TransferBridge {
     this.rtcp = caller.rtcpMux || seller.rtcpMux ? undefined : new RtpRelay({ socket: caller.ports.rtcp, remote: caller.rtcp }, { socket: seller.ports.rtcp, remote: seller.rtcp })
   }
 
+  /** Every RTP datagram (and muxed RTCP) relayed, by the phone that sent it. */
+  set onRtp(tap: (msg: Buffer, from: 'caller' | 'seller') => void) {
+    this.rtp.onForward = (msg, dir) => tap(msg, dir === 'aToB' ? 'caller' : 'seller')
+  }
+
   start(): void {
     this.rtp.start()
     this.rtcp?.start()

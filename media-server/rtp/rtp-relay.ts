@@ -30,6 +30,8 @@ export interface RelayCounts {
  */
 export class RtpRelay {
   readonly counts: RelayCounts = { aToB: 0, bToA: 0, dropped: 0, filtered: 0 }
+  /** Every datagram forwarded, after it was sent (a recording's tap). */
+  onForward: (msg: Buffer, dir: 'aToB' | 'bToA') => void = () => {}
   private readonly onA = (msg: Buffer, from: RemoteInfo) => this.forward(msg, from, this.a, this.b, 'aToB')
   private readonly onB = (msg: Buffer, from: RemoteInfo) => this.forward(msg, from, this.b, this.a, 'bToA')
   private running = false
@@ -72,5 +74,6 @@ export class RtpRelay {
     }
     this.counts[dir]++
     outSide.socket.send(msg, outSide.remote.port, outSide.remote.address)
+    this.onForward(msg, dir)
   }
 }
