@@ -137,9 +137,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         finalTimeoutMs: deps.config.budget.asrFinalMs,
       },
     })
+    const vadAtLineRate = vadRateFor(rtp.lineRate) === rtp.lineRate
     rtp.onAudio = (pcm, bufferedMs, line) => {
       this.recorder?.pushCaller(pcm)
-      this.listener.onAudio(pcm, bufferedMs, vadRateFor(rtp.lineRate) === rtp.lineRate ? line : pcm)
+      this.listener.onAudio(pcm, bufferedMs, vadAtLineRate ? line : pcm)
     }
     rtp.onFrame = (frame) => {
       this.recorder?.pushBot(frame)

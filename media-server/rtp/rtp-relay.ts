@@ -24,7 +24,8 @@ export interface RelayCounts {
  * a.socket leaves b.socket for b's peer unchanged (SSRC, sequence numbers, timestamps and
  * payload as they came), and the other way round. No decoding, no clock: the two ends must
  * share a codec; a side that lists the payload types it takes gets no others (a caller's
- * telephone-event never reaches a seller whose answer left it out). Use one relay for RTP and, when wanted, a second one for the RTCP sockets.
+ * telephone-event never reaches a seller whose answer left it out). Use one relay for RTP and,
+ * when wanted, a second one for the RTCP sockets.
  * Packets from a source address other than the peer's are dropped; the sockets stay the
  * owner's (stop() detaches, it does not close them).
  */

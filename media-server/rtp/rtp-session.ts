@@ -93,8 +93,8 @@ export class RtpSession implements ClockSubscriber {
   readonly jitterBuffer: JitterBuffer
   direction: MediaDirection = 'sendrecv'
   /** Caller audio at 16 kHz, a view reused after the call returns, with how long it waited in
-   *  the jitter buffer (for a concealed gap: the wait of the last packet played). */
-  /** Caller audio at 16 kHz, and the same at the line's rate (`line`: for an 8 kHz VAD). */
+   *  the jitter buffer (for a concealed gap: the wait of the last packet played), and the same
+   *  audio at the line's rate (`line`, also a reused view: for an 8 kHz VAD). */
   onAudio: (pcm: Int16Array, bufferedMs: number, line: Int16Array) => void = () => {}
   onDtmf: (digit: string, source: DtmfSource) => void = () => {}
   /** Every packet's outgoing audio at 16 kHz (prompt or silence), for the recording. */

@@ -1,7 +1,8 @@
 // npm run bench: the media path of N concurrent calls in this process, over loopback UDP,
 // per codec. Each call: RTP in at 50 packets/s from a caller process with impairment (2%
 // loss, 5% reordering, 30 ms jitter), through the jitter buffer, decode or concealment,
-// resampling to 16 kHz, Silero VAD (batched across calls, or one run per call, or off: BENCH_VAD)
+// resampling to 16 kHz, Silero VAD (at 8 kHz on the decoded audio of G.711 lines, as in a call;
+// batched across calls, or one run per call, or off: BENCH_VAD)
 // and the recording mix; RTP out at 50 packets/s from a
 // looping 16 kHz prompt, resampled and encoded for the line, paced by the one shared clock;
 // RTCP both ways. Reports per codec, VAD mode and N: the clock's lateness p50/p99, the send
@@ -76,10 +77,11 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     })
     // As in a call: the VAD at the line's rate for 8 kHz lines.
     const vadRate = vadRateFor(s.lineRate)
+    const vadAtLineRate = vadRate === s.lineRate
     const vad = vadModel?.open(vadRate, () => {})
     const mix = new Int16Array(2 * 16000)
     s.onAudio = (pcm, _buffered, line) => {
-      vad?.push(vadRate === s.lineRate ? line : pcm)
+      vad?.push(vadAtLineRate ? line : pcm)
       for (let j = 0; j < pcm.length; j++) mix[j * 2] = pcm[j]
     }
     const loop = () => void s.play(prompt).then((played) => played && loop())
