@@ -169,7 +169,7 @@ for (const codec of CODECS) {
     const best = ok.sort((a, b) => b.calls - a.calls)[0]
     console.log(
       `${codec}, VAD ${vad}: largest N with clock p99 <= 2 ms, nothing lost by the server and the VAD keeping up: ` +
-        (best ? `${best.calls} (process CPU ${best.cpuPercentOfCore}% of one core)` : 'none'),
+        (best ? `${best.calls} (process CPU ${best.cpuPercentOfCore}% of one core, so about ${Math.floor(best.calls / (best.cpuPercentOfCore / 100))} calls per core by CPU)` : 'none'),
     )
   }
 }
