@@ -47,7 +47,10 @@ export class CodecPipeline {
   // 8 kHz lines (G.711) take the half-band 2x interpolator: a quarter of the multiplies.
   private readonly toInternal: Resampler | HalfBandUpsampler
   private readonly concealer: PcmConcealer | undefined
-  private lineSamples = 0
+  // The views handed out, kept while the frame length stays the same (it does, packet after
+  // packet): a new view per packet was garbage on the per-packet path.
+  private lineView: Int16Array
+  private internalView: Int16Array
 
   constructor(private readonly codec: AudioCodec) {
     this.lineRate = codec.sampleRate
@@ -59,12 +62,19 @@ export class CodecPipeline {
         ? new HalfBandUpsampler(maxFrame)
         : new Resampler(this.lineRate, INTERNAL_RATE, REALTIME)
     this.concealer = lossAware(codec) ? undefined : new PcmConcealer(this.lineRate)
+    this.lineView = this.decoded.subarray(0, 0)
+    this.internalView = this.internal.subarray(0, 0)
+  }
+
+  private line(n: number): Int16Array {
+    if (this.lineView.length !== n) this.lineView = this.decoded.subarray(0, n)
+    return this.lineView
   }
 
   /** A received payload, as 16 kHz PCM. */
   decode(payload: Uint8Array): Int16Array {
     const n = this.codec.decode(payload, this.decoded)
-    this.concealer?.good(this.decoded.subarray(0, n))
+    this.concealer?.good(this.line(n))
     return this.resampleIn(n)
   }
 
@@ -73,18 +83,18 @@ export class CodecPipeline {
     const samples = Math.min(this.decoded.length, Math.round((durationTs * this.lineRate) / this.codec.clockRate))
     let n: number
     if (lossAware(this.codec)) {
-      n = next ? this.codec.decodeFec(next, this.decoded.subarray(0, samples)) : this.codec.conceal(this.decoded, samples)
+      n = next ? this.codec.decodeFec(next, this.line(samples)) : this.codec.conceal(this.decoded, samples)
     } else {
-      this.concealer!.conceal(this.decoded.subarray(0, samples))
+      this.concealer!.conceal(this.line(samples))
       n = samples
     }
     return this.resampleIn(n)
   }
 
   private resampleIn(n: number): Int16Array {
-    this.lineSamples = n
-    const m = this.toInternal.processInto(this.decoded.subarray(0, n), this.internal)
-    return this.internal.subarray(0, m)
+    const m = this.toInternal.processInto(this.line(n), this.internal)
+    if (this.internalView.length !== m) this.internalView = this.internal.subarray(0, m)
+    return this.internalView
   }
 
   get sampleRate(): number {
@@ -93,7 +103,7 @@ export class CodecPipeline {
 
   /** The last decode()'s or conceal()'s audio at the line's rate, before resampling. */
   get lastDecoded(): Int16Array {
-    return this.decoded.subarray(0, this.lineSamples)
+    return this.lineView
   }
 
   /**
