@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config.ts'
+import { createLogger } from './logger.ts'
 import { startServer } from './server.ts'
 
 let config
@@ -10,17 +11,35 @@ try {
   process.exit(2)
 }
 
+// The last line of defence: every call's handlers contain their own faults (a fault ends that
+// call), so what reaches here escaped them. It is logged and counted, and the process keeps
+// serving the other calls rather than dropping all of them; the watchdog ends a call it leaves stuck.
+const log = createLogger(config.logLevel).child({ component: 'process' })
+process.on('uncaughtException', (err, origin) => log.fatal({ err, origin }, 'uncaught exception: contained, the process goes on'))
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'))
+
 // A provider or scenario refused at start-up (a bad URL, a broken default scenario) is a
 // configuration problem too: one clear line, not a stack trace.
 const server = await startServer(config).catch((err: Error) => {
   console.error(`start-up failed: ${err.message}`)
   process.exit(2)
 })
+
 let stopping = false
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1)
-    stopping = true
-    server.stop().then(() => process.exit(0), () => process.exit(1))
+const stop = (why: string) => {
+  if (stopping) return
+  stopping = true
+  log.info({ why }, 'stopping: live calls get BYE, records are written')
+  server.stop().then(() => process.exit(0), (err) => {
+    log.error({ err }, 'stop failed')
+    process.exit(1)
   })
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal))
+
+// Under `npm start` the parent is npm: if it dies without passing a signal on, stop rather than
+// keep serving calls as an orphan nobody can stop with the command that started it.
+if (process.env.npm_lifecycle_event === 'start') {
+  const parent = process.ppid
+  setInterval(() => process.ppid !== parent && stop('npm exited'), 1000).unref()
 }

@@ -7,6 +7,8 @@ export class Metrics {
   readonly registry = new client.Registry()
   readonly activeCalls = new client.Gauge({ name: 'voice_active_calls', help: 'Calls in progress', registers: [this.registry] })
   readonly calls = new client.Counter({ name: 'voice_calls_total', help: 'Finished calls by result', labelNames: ['result'], registers: [this.registry] })
+  readonly invariantViolations = new client.Gauge({ name: 'voice_call_invariant_violations', help: 'Broken call invariants at the last check (live_without_dialog, ports_without_call): zero when all is well', labelNames: ['kind'], registers: [this.registry] })
+  readonly callFaults = new client.Counter({ name: 'voice_call_faults_total', help: 'Calls ended by a fault on their own path (a handler that threw), by where', labelNames: ['where'], registers: [this.registry] })
   readonly rtpPackets = new client.Counter({ name: 'voice_rtp_packets_total', help: 'RTP packets by direction', labelNames: ['direction'], registers: [this.registry] })
   readonly rtpDropped = new client.Counter({ name: 'voice_rtp_packets_dropped_total', help: 'Incoming RTP packets counted and ignored, by reason', labelNames: ['reason'], registers: [this.registry] })
   readonly sipMessages = new client.Counter({ name: 'voice_sip_messages_total', help: 'SIP messages by direction and method or response class', labelNames: ['direction', 'kind'], registers: [this.registry] })

@@ -111,10 +111,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     sipPort: sip.address.port,
     httpPort,
     async stop() {
+      // Every call gets its BYE and its final record before SIP, the clock and storage stop.
+      await calls.shutdown(3000)
       await sip.stop()
-      // Let BYEs and final records go out before the clock and storage stop.
-      const deadline = Date.now() + 3000
-      while (calls.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
       clock.stop()
       scenarios.close()

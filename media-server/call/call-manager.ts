@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { createCodec } from '../../codecs/index.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
@@ -6,27 +7,65 @@ import type { CallControl, InboundCall } from '../../sip/ua/call-control.ts'
 import { RtpSession } from '../rtp/rtp-session.ts'
 import { Call, type CallDeps, type CallResult } from './call.ts'
 
+/** A live call as the manager keeps it: the call, its port, and when its dialog ended. */
+interface LiveCall {
+  call: Call
+  port: number
+  /** performance.now() when the SIP dialog ended; the call should be finished soon after. */
+  sipEndedAt?: number
+}
+
+/** Broken invariants at one check: each should be zero at every moment after start-up. */
+export interface InvariantReport {
+  /** live calls whose dialog ended longer than the grace ago */
+  liveWithoutDialog: string[]
+  /** RTP ports taken from the pool that no live call holds */
+  portsWithoutCall: number[]
+}
+
+/** How long a call may stay live after its dialog ended (finishing writes its record) before
+ *  the watchdog gives up on it. */
+const DIALOG_GONE_GRACE_MS = 15_000
+const CHECK_INTERVAL_MS = 5_000
+
 /**
  * Admission and lifecycle of inbound calls: a record from the first INVITE, an RTP
  * port pair (503 when none is left), SDP negotiation (488 when nothing fits), then the
- * Call runs and everything is released whatever the outcome.
+ * Call runs and everything is released whatever the outcome. A watchdog checks that every
+ * call reaches a final state: a call still live well after its dialog ended is ended by force.
  */
 export class CallManager {
-  readonly live = new Map<string, Call>()
+  private readonly calls = new Map<string, LiveCall>()
   private readonly afterCalls = new Set<Promise<void>>()
   private readonly log: Logger
+  private readonly watchdog: NodeJS.Timeout
+  private closing = false
 
   constructor(callControl: CallControl, private readonly deps: CallDeps) {
     this.log = deps.logger
     callControl.on('call', (sip) => {
       this.onCall(sip).catch((err) => this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed'))
     })
+    this.watchdog = setInterval(() => this.check(), CHECK_INTERVAL_MS).unref()
+  }
+
+  /** A call in progress, by id. */
+  liveCall(id: string): Call | undefined {
+    return this.calls.get(id)?.call
+  }
+
+  get liveCount(): number {
+    return this.calls.size
   }
 
   private async onCall(sip: InboundCall): Promise<void> {
     const id = randomUUID()
     const { store, metrics, config, portPool } = this.deps
     const log = this.log.child({ callId: id, sipCallId: sip.sipCallId })
+    if (this.closing) {
+      log.info('incoming call while shutting down: 503')
+      return sip.reject(503, 'shutting down')
+    }
     log.info({ from: sip.fromUri, to: sip.toUri, remote: sip.remote }, 'incoming call')
     try {
       await store.createCall({ id, sipCallId: sip.sipCallId, direction: 'inbound', fromUri: sip.fromUri, toUri: sip.toUri, callerId: sip.callerId, startedAt: new Date() })
@@ -48,10 +87,12 @@ export class CallManager {
     const neg = negotiate(sip.offer, local)
     if (!neg.ok) {
       portPool.release(ports)
+      metrics.rtpPortsFree.set(portPool.available)
       return refuse(488, neg.reason, 'failed')
     }
     sip.progress(180)
 
+    let call: Call | undefined
     const rtp = new RtpSession({
       ports,
       codec: createCodec(neg.codec.name, { opusComplexity: config.opus.complexity }),
@@ -67,20 +108,27 @@ export class CallManager {
       clockPeriodMs: this.deps.clock.periodMs,
       metrics,
       logger: log,
+      awaitPeer: true,
+      onFault: (err, where) => call?.fault(err, where),
     })
     rtp.direction = neg.direction
-    const call = new Call(id, sip, rtp, neg, local, { ...this.deps, logger: log })
-    this.live.set(id, call)
+    call = new Call(id, sip, rtp, neg, local, { ...this.deps, logger: log })
+    const entry: LiveCall = { call, port: ports.port }
+    sip.once('ended', () => (entry.sipEndedAt = performance.now()))
+    this.calls.set(id, entry)
     metrics.activeCalls.inc()
     let result: CallResult = 'failed'
     try {
-      result = await call.run(neg.answer)
+      result = await Promise.race([call.run(neg.answer), call.aborted])
     } catch (err) {
-      log.error({ err }, 'call aborted')
-      await sip.hangup().catch(() => {})
+      call.fault(err, 'dialog')
     } finally {
-      await call.finish(result)
-      this.live.delete(id)
+      try {
+        await call.finish(result)
+      } catch (err) {
+        log.error({ err }, 'call record not finished')
+      }
+      this.calls.delete(id)
       portPool.release(ports)
       metrics.rtpPortsFree.set(portPool.available)
       metrics.activeCalls.dec()
@@ -91,6 +139,50 @@ export class CallManager {
       this.afterCalls.add(after)
       void after.finally(() => this.afterCalls.delete(after))
     }
+  }
+
+  /** What is wrong right now; exported as metrics and asserted by the fault tests. */
+  invariants(): InvariantReport {
+    const now = performance.now()
+    const held = new Set<number>()
+    const liveWithoutDialog: string[] = []
+    for (const [id, l] of this.calls) {
+      held.add(l.port)
+      const bridge = l.call.bridgePort
+      if (bridge !== undefined) held.add(bridge)
+      if (l.sipEndedAt !== undefined && now - l.sipEndedAt > DIALOG_GONE_GRACE_MS) liveWithoutDialog.push(id)
+    }
+    const portsWithoutCall = [...this.deps.portPool.inUse].filter((p) => !held.has(p))
+    return { liveWithoutDialog, portsWithoutCall }
+  }
+
+  /** The watchdog: reports broken invariants and ends, by force, a call its dialog left behind. */
+  private check(): void {
+    const report = this.invariants()
+    const m = this.deps.metrics.invariantViolations
+    m.labels('live_without_dialog').set(report.liveWithoutDialog.length)
+    m.labels('ports_without_call').set(report.portsWithoutCall.length)
+    if (report.portsWithoutCall.length) this.log.error({ ports: report.portsWithoutCall }, 'invariant broken: RTP ports held by no call')
+    for (const id of report.liveWithoutDialog) {
+      this.log.error({ callId: id }, 'invariant broken: call live without a dialog; ending it')
+      this.calls.get(id)?.call.abort('watchdog')
+    }
+  }
+
+  /**
+   * Ends every live call with BYE (`ended` reports 'shutdown'; the lead says so) and refuses new
+   * ones with 503; resolves when all of them are finished, forcing those still live at `graceMs`.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true
+    for (const l of this.calls.values()) void l.call.hangup('shutdown').catch(() => {})
+    const deadline = Date.now() + graceMs
+    while (this.calls.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    for (const l of this.calls.values()) l.call.abort('shutdown')
+    // finishing writes the records; storage that hangs must not hold the process for ever
+    const last = Date.now() + 5000
+    while (this.calls.size && Date.now() < last) await new Promise((r) => setTimeout(r, 20))
+    clearInterval(this.watchdog)
   }
 
   /** Resolves when the work finished calls left behind (summaries) is done. */

@@ -24,6 +24,7 @@ import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.t
 import { SpeechPipeline } from '../providers/tts/speech-pipeline.ts'
 import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
+import { failpoint, type FailpointName } from '../failpoints.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
@@ -89,6 +90,11 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private t0 = 0
   private ended = false
   private endReason: SipEndReason | undefined
+  /** Where a fault ended this call (see fault()); the record's end reason says so. */
+  private faultAt: string | undefined
+  private giveUp!: () => void
+  /** Resolves when the call is given up on (abort()): whatever run() still waits for, it is over. */
+  readonly aborted = new Promise<'failed'>((resolve) => (this.giveUp = () => resolve('failed')))
   private recorder: CallRecorder | undefined
   private readonly listener: Listener
   private readonly log: Logger
@@ -142,20 +148,49 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       this.recorder?.pushCaller(pcm)
       this.listener.onAudio(pcm, bufferedMs, vadAtLineRate ? line : pcm)
     }
-    rtp.onFrame = (frame) => {
+    rtp.onFrame = this.contained('recording', (frame: Int16Array) => {
       this.recorder?.pushBot(frame)
       this.listener.onBotFrame(frame)
-    }
+    })
     rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
     rtp.onPromptStart = () => this.onPromptStart()
-    sip.on('info', (type, body) => {
+    sip.on('info', this.contained('sip.event', (type: string, body: string) => {
       const digit = digitFromInfo(type, body)
       // Bridged to a seller: the caller's keypad is the seller's business now.
       if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
       if (digit) this.onDigit(digit, 'info')
-    })
-    sip.on('reinvite', (offer, reply) => this.onReinvite(offer, reply))
-    sip.on('ended', (reason) => this.onSipEnded(reason))
+    }))
+    sip.on('reinvite', this.contained('sip.event', (offer: string | undefined, reply: (answer: string | null) => void) => this.onReinvite(offer, reply)))
+    sip.on('ended', this.contained('sip.event', (reason: SipEndReason) => this.onSipEnded(reason)))
+  }
+
+  /** A handler of this call's that cannot throw past it: a throw ends this call alone. */
+  private contained<A extends unknown[]>(where: FailpointName, fn: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        failpoint(where)
+        fn(...args)
+      } catch (err) {
+        this.fault(err, where)
+      }
+    }
+  }
+
+  /**
+   * Something on this call's path threw (its media session, a SIP event handler, the recording,
+   * the dialog): the call ends at once and alone, with BYE (480 before the answer), and its record
+   * says where. The process and every other call go on.
+   */
+  fault(err: unknown, where: string): void {
+    if (this.faultAt) return
+    this.faultAt = where
+    this.log.error({ err, where }, 'call fault: the call ends')
+    this.deps.metrics.callFaults.labels(where).inc()
+    this.deps.clock.remove(this.rtp)
+    this.ended = true
+    this.rtp.flush()
+    this.listener.cancel()
+    this.sip.hangup().catch((e) => this.log.warn({ err: e }, 'hang-up after a fault failed'))
   }
 
   get codec(): string {
@@ -185,6 +220,22 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     }
   }
 
+  /** Ends the call with BYE (or 480 before the answer), reporting `reason` as the dialog's end. */
+  hangup(reason: SipEndReason): Promise<void> {
+    return this.sip.hangup(reason)
+  }
+
+  /** The last resort of the watchdog: the call is over now, whatever it was waiting for. */
+  abort(where: string): void {
+    this.fault(new Error(`call given up: ${where}`), where)
+    this.giveUp()
+  }
+
+  /** The port of the seller's leg while bridged: it belongs to this call too. */
+  get bridgePort(): number | undefined {
+    return this.bridge?.ports.port
+  }
+
   /** Answer and run the scenario to its end; resolves once everything is stored. */
   async run(answer: string): Promise<CallResult> {
     await mkdir(this.dir, { recursive: true })
@@ -197,8 +248,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     } catch (err) {
       if (this.endReason === 'cancelled') return 'cancelled'
       this.log.warn({ err }, 'call not confirmed')
-      return 'failed'
+      // A BYE that overtook a lost ACK: the caller hung up, nothing failed on our side.
+      return this.endReason === 'remote-bye' && !this.faultAt ? 'caller-hangup' : 'failed'
     }
+    this.rtp.confirm() // now the peer is known to be real: our RTP may flow before its own
     this.t0 = performance.now()
     this.answeredAt = new Date()
     const result = await this.runDialog()
@@ -207,6 +260,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     if (this.bridge && !this.ended) await once(this.sip, 'ended')
     if (!this.ended) await this.sip.hangup()
     this.summary = this.writeSummary()
+    if (this.faultAt) return 'failed'
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
@@ -466,6 +520,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   async listen(opts: ListenOptions): Promise<Answer> {
+    failpoint('dialog')
     if (this.ended) return { kind: 'hangup' }
     const answer = await this.listener.listen(opts)
     if (answer.kind === 'speech') {
@@ -526,10 +581,19 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener.cancel()
   }
 
+  /** A dialog that stopped because the line went away says 'caller-hangup'; it was not always the caller. */
+  private hangupOutcome(outcome: string): string {
+    if (outcome !== 'caller-hangup') return outcome
+    if (this.faultAt) return 'fault'
+    if (this.endReason === 'shutdown' || this.endReason === 'ack-timeout') return this.endReason
+    return outcome
+  }
+
   private async fileLead(result: ScenarioResult | ScenarioDialogResult): Promise<void> {
     if ('lead' in result) {
       // scenario mode: every call ends with its slots and an explicit outcome
-      const { slots, clips, outcome, questions, answeredFromKnowledge } = result.lead
+      const { slots, clips, questions, answeredFromKnowledge } = result.lead
+      const outcome = this.hangupOutcome(result.lead.outcome)
       const fields = {
         ...slots,
         ...(questions.length && { openQuestions: questions }),
@@ -547,7 +611,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const c = this.conversation
     const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history, ...(this.transferred && { transfer: this.transferred }) }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
-    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: result.outcome }))
+    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: this.hangupOutcome(result.outcome) }))
   }
 
   /**
@@ -592,7 +656,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         codec: this.codec,
         endedAt: new Date(),
         result,
-        endReason: this.endReason ?? 'local-bye',
+        endReason: this.faultAt ? `fault: ${this.faultAt}` : (this.endReason ?? 'local-bye'),
         recordingPath: this.recorder ? `${this.dir}/call.wav` : undefined,
         rtpStats: this.liveStats,
       }),

@@ -21,11 +21,19 @@ t.test('ticks are counted from the start and every subscriber gets each one', as
 t.test('a subscriber that throws does not stop the clock for the others', async (t) => {
   const clock = new PacingClock(5)
   let ticks = 0
-  clock.add({ onTick: () => { throw new Error('boom') } })
+  let tickCalls = 0
+  const faults: string[] = []
+  clock.add({ onTick: () => { tickCalls++; throw new Error('boom') }, onFault: (err, phase) => faults.push(`${phase}: ${(err as Error).message}`) })
+  let afterCalls = 0
+  clock.add({ onTick: () => {}, afterTick: () => { afterCalls++; throw new Error('late boom') }, onFault: (err, phase) => faults.push(`${phase}: ${(err as Error).message}`) })
   clock.add({ onTick: () => ticks++ })
   await new Promise((r) => setTimeout(r, 60))
   clock.stop()
   t.ok(ticks >= 5)
+  // each faulty subscriber is told once and taken off the clock, instead of throwing every tick
+  t.same(faults, ['tick: boom', 'after: late boom'])
+  t.equal(tickCalls, 1)
+  t.equal(afterCalls, 1)
 })
 
 t.test('after a stall the missed ticks are skipped, not delivered in a burst', async (t) => {

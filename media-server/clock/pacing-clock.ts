@@ -11,6 +11,9 @@ export interface ClockSubscriber {
   /** Called after every subscriber's onTick: work whose length varies (decoding, VAD), kept
    *  out of the way so that one call's load never shifts another call's send time. */
   afterTick?(tick: number): void
+  /** One of the calls above threw: the subscriber has been taken off the clock (it would throw
+   *  again every tick) and ends its call. Without this a throw is only dropped. */
+  onFault?(err: unknown, phase: 'tick' | 'after'): void
 }
 
 /**
@@ -60,6 +63,15 @@ export class PacingClock {
     this.timer = undefined
   }
 
+  private dropFaulty(s: ClockSubscriber, err: unknown, phase: 'tick' | 'after'): void {
+    this.remove(s)
+    try {
+      s.onFault?.(err, phase)
+    } catch {
+      // its fault handler failed too: it is off the clock, which is what protects the others
+    }
+  }
+
   private schedule(): void {
     const target = this.start + (this.tick + 1) * this.periodMs
     this.timer = setTimeout(() => this.fire(target), Math.max(0, target - performance.now() - this.spinMs))
@@ -77,8 +89,9 @@ export class PacingClock {
     for (const s of this.subscribers) {
       try {
         s.onTick(this.tick)
-      } catch {
-        // A failing call must not stop the clock for the others; the call logs its own errors.
+      } catch (err) {
+        // A failing call must not stop the clock for the others.
+        this.dropFaulty(s, err, 'tick')
       }
     }
     // After a macrotask turn, so that the packets queued above (dgram sends complete on
@@ -88,8 +101,8 @@ export class PacingClock {
       for (const s of this.subscribers) {
         try {
           s.afterTick?.(tick)
-        } catch {
-          // as above
+        } catch (err) {
+          this.dropFaulty(s, err, 'after')
         }
       }
     })

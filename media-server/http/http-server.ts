@@ -22,6 +22,8 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 function intParam(v: string | null, fallback: number, max: number): number {
   const n = Number(v)
   return v !== null && Number.isInteger(n) && n >= 0 ? Math.min(n, max) : fallback
@@ -32,7 +34,8 @@ export function createHttpServer(deps: HttpDeps): http.Server {
   return http.createServer((req, res) => {
     handle(deps, req, res).catch((err) => {
       deps.logger.error({ err, url: req.url }, 'HTTP handler failed')
-      if (!res.headersSent) json(res, 503, { error: 'storage unavailable', detail: (err as Error).message })
+      // the log has the error; a client gets no database text (it names tables and values)
+      if (!res.headersSent) json(res, 503, { error: 'storage unavailable' })
       else res.end()
     })
   })
@@ -48,7 +51,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   }
   if (url.pathname === '/health') {
     const ready = await deps.ready().catch(() => false)
-    return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'starting', activeCalls: deps.calls.live.size })
+    return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'starting', activeCalls: deps.calls.liveCount })
   }
   if (url.pathname === '/metrics') {
     const body = await deps.metrics.registry.metrics()
@@ -60,14 +63,16 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     const limit = intParam(url.searchParams.get('limit'), 50, 500)
     const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
     const calls = await deps.store.listCalls({ limit, offset })
-    return json(res, 200, { calls: calls.map((c) => ({ ...c, live: deps.calls.live.has(c.id) })) })
+    return json(res, 200, { calls: calls.map((c) => ({ ...c, live: deps.calls.liveCall(c.id) !== undefined })) })
   }
   const m = /^\/api\/calls\/([^/]+)$/.exec(url.pathname)
   if (m) {
-    const id = decodeURIComponent(m[1])
+    const id = m[1]
+    // Call ids are UUIDs: anything else (%00, a quote, a path) is no call and never reaches SQL.
+    if (!UUID.test(id)) return json(res, 404, { error: 'no such call' })
     const call = await deps.store.getCall(id)
     if (!call) return json(res, 404, { error: `no call ${id}` })
-    const live = deps.calls.live.get(id)
+    const live = deps.calls.liveCall(id)
     return json(res, 200, live ? { ...call, ...live.liveView() } : { ...call, live: false })
   }
   json(res, 404, { error: 'not found' })

@@ -29,6 +29,7 @@ function bind(port: number, host: string): Promise<dgram.Socket | null> {
  */
 export class RtpPortPool {
   private readonly free: number[] = []
+  private readonly taken = new Set<number>()
 
   constructor(min: number, max: number, private readonly host: string) {
     for (let p = min + (min % 2); p + 1 <= max; p += 2) this.free.push(p)
@@ -36,6 +37,11 @@ export class RtpPortPool {
 
   get available(): number {
     return this.free.length
+  }
+
+  /** The ports handed out and not released, for the invariant check (no pair without a call). */
+  get inUse(): ReadonlySet<number> {
+    return this.taken
   }
 
   /** Null when every port is in use: the caller answers 503. */
@@ -46,7 +52,10 @@ export class RtpPortPool {
         const port = this.free.shift() as number
         const rtp = await bind(port, this.host)
         const rtcp = rtp && (await bind(port + 1, this.host))
-        if (rtp && rtcp) return { port, rtp, rtcp }
+        if (rtp && rtcp) {
+          this.taken.add(port)
+          return { port, rtp, rtcp }
+        }
         rtp?.close()
         tried.push(port)
       }
@@ -56,7 +65,9 @@ export class RtpPortPool {
     }
   }
 
+  /** Releasing twice is harmless: the port goes back to the pool once, never to two calls. */
   release(pair: RtpPortPair): void {
+    if (!this.taken.delete(pair.port)) return
     pair.rtp.close()
     pair.rtcp.close()
     this.free.push(pair.port)

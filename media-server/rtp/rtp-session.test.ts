@@ -13,7 +13,7 @@ import { Metrics } from '../metrics.ts'
 import { writeRtpHeader } from './packet.ts'
 import { RtpPortPool, type RtpPortPair } from './port-pool.ts'
 import { RTCP_BYE, RTCP_RR, RTCP_SR, parseRtcp, type RtcpPacket } from './rtcp.ts'
-import { RtpSession } from './rtp-session.ts'
+import { RtpSession, type RtpSessionOptions } from './rtp-session.ts'
 
 async function socket(address = '127.0.0.1'): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4')
@@ -31,7 +31,7 @@ function rtp(pt: number, seq: number, ts: number, payload: Uint8Array, marker = 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A PCMU session whose SDP names 127.0.0.2: the caller (127.0.0.1) is trusted because it is the SIP peer. */
-function sessionOn(ports: RtpPortPair, metrics: Metrics, now?: () => number): RtpSession {
+function sessionOn(ports: RtpPortPair, metrics: Metrics, now?: () => number, extra: Partial<RtpSessionOptions> = {}): RtpSession {
   return new RtpSession({
     ports,
     codec: new PcmuCodec(),
@@ -47,6 +47,7 @@ function sessionOn(ports: RtpPortPair, metrics: Metrics, now?: () => number): Rt
     now,
     metrics,
     logger: pino({ level: 'silent' }),
+    ...extra,
   })
 }
 
@@ -398,3 +399,90 @@ for (const [name, pt, base] of [['G722', 9, 35250], ['opus', 111, 35260]] as Arr
     t.ok(o.frames.slice(11, 13).every((f) => f.every((x) => x === 0)) && o.frames[13][160] !== 0, 'held, then resumed at the next packet')
   })
 }
+
+/** A session on a fresh port pair of its own, with options over sessionOn's. */
+async function isolated(t: Test, extra: Partial<RtpSessionOptions>) {
+  const pool = new RtpPortPool(35100, 35199, '127.0.0.1')
+  const ports = (await pool.allocate())!
+  const session = sessionOn(ports, new Metrics(), extra.now, extra)
+  t.teardown(() => {
+    session.close()
+    pool.release(ports)
+  })
+  return { session, ports }
+}
+
+// Issue 13: m=audio 65535 (RTCP on 65536) was answered and the first RTCP report threw
+// ERR_SOCKET_BAD_PORT out of a timer, which took the process and every call down.
+t.test('a send that throws stops this session alone and reports a fault', async (t) => {
+  const faults: string[] = []
+  const { session } = await isolated(t, {
+    remote: { address: '127.0.0.1', port: 9, rtcpPort: 65536 },
+    onFault: (err, where) => faults.push(`${where}: ${(err as NodeJS.ErrnoException).code}`),
+  })
+  session.onTick(0)
+  // the RTCP interval is randomised around 5 s (RFC 3550 6.3.1); the first one comes sooner
+  for (let i = 0; i < 80 && !faults.length; i++) await wait(100)
+  t.same(faults, ['rtcp.timer: ERR_SOCKET_BAD_PORT'])
+  const before = session.stats.packetsOut
+  session.onTick(1)
+  t.equal(session.stats.packetsOut, before, 'a faulted session sends nothing more')
+})
+
+// Issue 13: an INVITE that was never ACKed made the server stream to whatever its SDP named.
+t.test('awaitPeer: nothing is sent before confirm() or the caller\'s own first packet', async (t) => {
+  const target = await socket()
+  t.teardown(() => target.close())
+  let got = 0
+  target.on('message', () => got++)
+  const { session } = await isolated(t, { remote: { address: '127.0.0.1', port: target.address().port, rtcpPort: target.address().port }, signallingAddress: '127.0.0.9', awaitPeer: true })
+  for (let tick = 0; tick < 10; tick++) {
+    session.onTick(tick)
+    session.afterTick()
+  }
+  await wait(50)
+  t.equal(got, 0, 'unconfirmed: no RTP to the address in the SDP')
+  t.equal(session.stats.packetsOut, 0)
+  session.confirm()
+  for (let tick = 10; tick < 13; tick++) session.onTick(tick)
+  await wait(50)
+  t.equal(got, 3, 'after the ACK the stream flows')
+
+  // the caller's own packet confirms as well (it latches, so it must come from the SDP address)
+  const other = await isolated(t, { remote: { address: '127.0.0.1', port: target.address().port, rtcpPort: target.address().port }, awaitPeer: true })
+  got = 0
+  other.session.onTick(0)
+  await wait(30)
+  t.equal(got, 0)
+  target.send(rtp(0, 1, 160, new Uint8Array(160)), other.ports.port, '127.0.0.1')
+  await wait(30)
+  other.session.onTick(1)
+  await wait(30)
+  t.equal(got, 1, 'the caller\'s RTP confirmed the peer')
+})
+
+// Issue 13: a packet with a stray SSRC reset the jitter buffer (209 resets in a 16 s call with
+// garbage), and the loss statistics then covered only the last stretch.
+t.test('stray SSRCs from the caller\'s address are dropped; a real change of source takes over', async (t) => {
+  const caller = await socket()
+  t.teardown(() => caller.close())
+  const { session, ports } = await isolated(t, { now: () => 1000 })
+  const send = (b: Buffer) => caller.send(b, ports.port, '127.0.0.1')
+  let seq = 1000
+  for (let i = 0; i < 50; i++) {
+    send(rtp(0, seq, seq * 160, new Uint8Array(160), false, 0xaaaa))
+    // garbage in between: each stray has an SSRC of its own
+    send(rtp(0, (seq * 7919) & 0xffff, i * 12345, new Uint8Array(160), false, 0x5000 + i))
+    seq++
+  }
+  await wait(100)
+  t.equal(session.jitterBuffer.stats.resets, 0, 'no reset from strays')
+  t.equal(session.stats.dropped['stray-ssrc'], 50)
+  t.equal(session.jitterBuffer.stats.received, 50)
+  // a new source that sends in sequence takes over after three packets
+  for (let i = 0; i < 5; i++) send(rtp(0, 7000 + i, 90000 + i * 160, new Uint8Array(160), i === 0, 0xbbbb))
+  await wait(50)
+  t.equal(session.jitterBuffer.stats.resets, 1, 'one reset: the real change of source')
+  t.equal(session.stats.ssrc, 0xbbbb)
+  t.equal(session.stats.dropped['stray-ssrc'], 52, 'its first two packets were held as strays')
+})

@@ -4,6 +4,7 @@ import type { AudioCodec } from '../../codecs/codec.ts'
 import { DtmfToneDetector } from '../../codecs/dtmf-goertzel.ts'
 import { eventToDigit, parseTelephoneEvent } from '../../codecs/telephone-event.ts'
 import type { ClockSubscriber } from '../clock/pacing-clock.ts'
+import { failpoint } from '../failpoints.ts'
 import type { Metrics } from '../metrics.ts'
 import { CodecPipeline, INTERNAL_RATE } from './codec-pipeline.ts'
 import { JitterBuffer } from './jitter-buffer.ts'
@@ -38,7 +39,21 @@ export interface RtpSessionOptions {
   metrics: Metrics
   logger: Logger
   now?: () => number
+  /**
+   * Send nothing (RTP or RTCP) until confirm() (the ACK) or the caller's own first packet: an
+   * INVITE that is never ACKed must not make us stream to whatever address its SDP names.
+   */
+  awaitPeer?: boolean
+  /** A fault inside this session's own handlers: the session has stopped itself; end the call. */
+  onFault?: (err: unknown, where: MediaFaultPlace) => void
 }
+
+/** Where a session's fault happened, for the call record and the metric. */
+export type MediaFaultPlace = 'rtp.packet' | 'rtcp.packet' | 'rtcp.timer' | 'clock.tick' | 'clock.after'
+
+/** Packets in sequence a new SSRC must send, with none of the current one between, to take over
+ *  the stream; until then they are strays (garbage from the caller's address) and dropped. */
+const SSRC_TAKEOVER_PACKETS = 3
 
 /** A prompt at both rates: the line's for the encoder, 16 kHz for the recording. */
 interface QueuedPrompt {
@@ -134,11 +149,17 @@ export class RtpSession implements ClockSubscriber {
   private lastDtmfTs: number | undefined
   private rtcpTimer: NodeJS.Timeout | undefined
   private closed = false
+  /** The peer is real: the ACK came, or its own RTP did (see RtpSessionOptions.awaitPeer). */
+  private confirmed: boolean
+  /** The SSRC of the caller's audio, and a different one that may be taking over. */
+  private streamSsrc: number | undefined
+  private ssrcCandidate: { ssrc: number; seq: number; count: number } | undefined
 
   constructor(private readonly opts: RtpSessionOptions) {
     this.remote = { address: opts.remote.address, port: opts.remote.port }
     this.rtcpRemote = { address: opts.remote.address, port: opts.rtcpMux ? opts.remote.port : opts.remote.rtcpPort }
     this.now = opts.now ?? (() => performance.now())
+    this.confirmed = !opts.awaitPeer
     this.tsPerPacket = (opts.codec.clockRate * opts.ptimeMs) / 1000
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
     this.sentFrame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
@@ -149,8 +170,8 @@ export class RtpSession implements ClockSubscriber {
     this.rtcp = new RtcpReporter({ ssrc: this.ssrc, cname: opts.cname, clockRate: opts.codec.clockRate })
     // Tones inside the audio are the fallback for trunks that do not send RFC 4733 events.
     this.toneDetector = opts.telephoneEventPt === undefined ? new DtmfToneDetector(INTERNAL_RATE) : undefined
-    opts.ports.rtp.on('message', (buf, rinfo) => this.onPacket(buf, rinfo))
-    opts.ports.rtcp.on('message', (buf, rinfo) => this.onRtcp(buf, rinfo))
+    opts.ports.rtp.on('message', (buf, rinfo) => this.contained('rtp.packet', () => this.onPacket(buf, rinfo)))
+    opts.ports.rtcp.on('message', (buf, rinfo) => this.contained('rtcp.packet', () => this.onRtcp(buf, rinfo)))
     this.scheduleRtcp()
     this.prepare() // so that even the first tick's send phase encodes nothing
   }
@@ -162,6 +183,35 @@ export class RtpSession implements ClockSubscriber {
 
   get remoteAddress(): { address: string; port: number; latched: boolean } {
     return { ...this.remote, latched: this.latched }
+  }
+
+  /** The ACK came: from now on we send, even before the caller's first packet. */
+  confirm(): void {
+    this.confirmed = true
+  }
+
+  /** The clock caught a throw from this session's onTick/afterTick and dropped it. */
+  onFault(err: unknown, phase: 'tick' | 'after'): void {
+    this.fault(err, phase === 'tick' ? 'clock.tick' : 'clock.after')
+  }
+
+  /** A handler of ours that throws stops this session alone; the call is told and ends. */
+  private contained(where: MediaFaultPlace, fn: () => void): void {
+    try {
+      failpoint(where)
+      fn()
+    } catch (err) {
+      this.fault(err, where)
+    }
+  }
+
+  private fault(err: unknown, where: MediaFaultPlace): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.rtcpTimer)
+    this.flush()
+    this.opts.logger.error({ err, where }, 'media fault: the call ends')
+    this.opts.onFault?.(err, where)
   }
 
   /** A re-INVITE moved the peer or changed direction. */
@@ -199,12 +249,14 @@ export class RtpSession implements ClockSubscriber {
       this.remote = { address: rinfo.address, port: rinfo.port }
       if (this.opts.rtcpMux) this.rtcpRemote = { ...this.remote }
       this.latched = true
+      this.confirmed = true
       this.opts.ports.rtp.connect(rinfo.port, rinfo.address)
       this.connected = true
     } else if (rinfo.address !== this.remote.address || rinfo.port !== this.remote.port) {
       return this.drop('foreign-source')
     }
     if (p.payloadType === this.opts.payloadType) {
+      if (!this.ssrcOk(p.ssrc, p.sequenceNumber)) return this.drop('stray-ssrc')
       this.countIn(p.ssrc, buf.length)
       if (this.direction === 'sendonly' || this.direction === 'inactive') return
       this.jitterBuffer.push(p, this.now())
@@ -214,6 +266,30 @@ export class RtpSession implements ClockSubscriber {
     } else {
       this.drop('unknown-payload-type')
     }
+  }
+
+  /**
+   * Whether an audio packet belongs to the stream. A stray SSRC would reset the jitter buffer
+   * (and its loss statistics) on every packet; a real change of source (a PBX re-anchoring the
+   * media) sends in sequence and takes over after SSRC_TAKEOVER_PACKETS packets.
+   * Telephone-events are not checked: some gateways send them under an SSRC of their own.
+   */
+  private ssrcOk(ssrc: number, seq: number): boolean {
+    if (this.streamSsrc === undefined || ssrc === this.streamSsrc) {
+      this.streamSsrc = ssrc
+      this.ssrcCandidate = undefined
+      return true
+    }
+    const c = this.ssrcCandidate
+    if (c && c.ssrc === ssrc && seq === add16(c.seq, 1)) {
+      c.seq = seq
+      if (++c.count < SSRC_TAKEOVER_PACKETS) return false
+      this.streamSsrc = ssrc
+      this.ssrcCandidate = undefined
+      return true
+    }
+    this.ssrcCandidate = { ssrc, seq, count: 1 }
+    return false
   }
 
   private countIn(ssrc: number, octets: number): void {
@@ -245,8 +321,10 @@ export class RtpSession implements ClockSubscriber {
   private scheduleRtcp(): void {
     this.rtcpTimer = setTimeout(() => {
       if (this.closed) return
-      this.sendRtcp(this.rtcp.buildReport(this.receptionSource()))
-      this.scheduleRtcp()
+      this.contained('rtcp.timer', () => {
+        this.sendRtcp(this.rtcp.buildReport(this.receptionSource()))
+        this.scheduleRtcp()
+      })
     }, this.rtcp.nextIntervalMs())
   }
 
@@ -256,7 +334,7 @@ export class RtpSession implements ClockSubscriber {
   }
 
   private sendRtcp(buf: Buffer): void {
-    if (this.rtcpRemote.address === '0.0.0.0' || this.rtcpRemote.address === '::') return
+    if (!this.confirmed || this.rtcpRemote.address === '0.0.0.0' || this.rtcpRemote.address === '::') return
     if (this.opts.rtcpMux && this.connected) this.opts.ports.rtp.send(buf)
     else (this.opts.rtcpMux ? this.opts.ports.rtp : this.opts.ports.rtcp).send(buf, this.rtcpRemote.port, this.rtcpRemote.address)
     this.stats.rtcpOut++
@@ -300,6 +378,7 @@ export class RtpSession implements ClockSubscriber {
   /** The send phase: header and socket only; the payload was encoded beforehand. */
   onTick(tick: number): void {
     if (this.closed || tick % this.ticksPerPacket !== 0) return
+    failpoint('clock.tick')
     // Prepared in the last afterTick; here only when onTick is driven without one.
     if (!this.prepared) this.prepare()
     this.send(this.prepared!)
@@ -310,6 +389,7 @@ export class RtpSession implements ClockSubscriber {
    *  comes first, so a hold that the caller's audio triggers needs no second encode. */
   afterTick(): void {
     if (this.closed) return
+    failpoint('clock.after')
     this.reportFrame()
     const now = this.now()
     for (const ev of this.jitterBuffer.pull(now)) {
@@ -322,7 +402,7 @@ export class RtpSession implements ClockSubscriber {
   }
 
   private get sending(): boolean {
-    return this.direction !== 'recvonly' && this.direction !== 'inactive'
+    return this.confirmed && this.direction !== 'recvonly' && this.direction !== 'inactive'
   }
 
   /** The next packet's audio from the queue (or silence), encoded into a spare buffer. The queue
@@ -475,7 +555,11 @@ export class RtpSession implements ClockSubscriber {
 
   close(): void {
     if (this.closed) return
-    this.sendRtcp(this.rtcp.buildBye())
+    try {
+      this.sendRtcp(this.rtcp.buildBye())
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'RTCP BYE not sent')
+    }
     this.closed = true
     clearTimeout(this.rtcpTimer)
     this.flush()

@@ -351,3 +351,24 @@ t.test('the answer to a pinned offer', async (t) => {
   t.match(readPinnedAnswer('', format), { ok: false, reason: /empty body/ })
   t.match(readPinnedAnswer(sdp('v=0', 'o=- 1 1 IN IP4 198.51.100.7', 's=-', 't=0 0'), format), { ok: false, reason: /no m= line in answer/ })
 })
+
+// Issue 13: these offers were answered 200 and the first RTCP report then threw ERR_SOCKET_BAD_PORT
+// in the send path, killing the process with every call in it.
+t.test('ports a datagram cannot be sent to are refused with 488, not answered', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['m=audio 65535 RTP/AVP 0'], /invalid RTCP port: 65535 \+ 1/],
+    [['m=audio 70000 RTP/AVP 0'], /invalid port in m= line: 70000/],
+    [['m=audio 6000 RTP/AVP 0', 'a=rtcp:70000'], /invalid RTCP port: a=rtcp:70000/],
+    [['m=audio 6000 RTP/AVP 0', 'a=rtcp:0'], /invalid RTCP port: a=rtcp:0/],
+    [['m=audio 6000 RTP/AVP 0', 'a=rtcp:x'], /invalid RTCP port: a=rtcp:/],
+    [['m=audio 99999999999999999999 RTP/AVP 0'], /invalid port in m= line/],
+  ]
+  for (const [media, reason] of cases) {
+    const r = negotiate(offer(...media), local)
+    t.equal(r.ok, false, media.join(' | '))
+    if (!r.ok) t.match(r.reason, reason)
+  }
+  // still fine: the top port with rtcp-mux, and a=rtcp naming a valid port
+  t.same(ok(negotiate(offer('m=audio 65535 RTP/AVP 0', 'a=rtcp-mux'), local)).remote, { address: '198.51.100.7', port: 65535, rtcpPort: 65535 })
+  t.same(ok(negotiate(offer('m=audio 6000 RTP/AVP 0', 'a=rtcp:6101'), local)).remote, { address: '198.51.100.7', port: 6000, rtcpPort: 6101 })
+})

@@ -159,7 +159,17 @@ function remoteOf(sd: SessionDescription, m: MediaDescription): { address: strin
   if (!connection || !connection.ip) return 'malformed SDP: no c= line for the audio stream'
   if (!isIP(connection.ip)) return `unsupported connection address ${connection.ip}`
   const rtcpMux = m.rtcpMux === 'rtcp-mux'
-  return { address: connection.ip, port: m.port, rtcpPort: rtcpMux ? m.port : Number(m.rtcp?.port) || m.port + 1, rtcpMux }
+  if (!isPort(m.port)) return `invalid port in m= line: ${m.port}`
+  // a=rtcp (RFC 3605) names the RTCP port; without it RTCP is on the RTP port + 1
+  const named = m.rtcp?.port as number | string | undefined // sdp-transform leaves '' for a non-number
+  const rtcpPort = rtcpMux ? m.port : named === undefined ? m.port + 1 : Number(named === '' ? NaN : named)
+  if (!isPort(rtcpPort)) return `invalid RTCP port: ${named === undefined ? `${m.port} + 1` : `a=rtcp:${named}`}`
+  return { address: connection.ip, port: m.port, rtcpPort, rtcpMux }
+}
+
+/** A UDP port a packet can be sent to; anything else would make the socket throw at send time. */
+function isPort(p: unknown): p is number {
+  return typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535
 }
 
 /**

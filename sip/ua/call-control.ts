@@ -33,8 +33,8 @@ export interface InboundCall extends EventEmitter<InboundCallEvents> {
   answer(sdp: string): Promise<void>
   /** A final error response before the answer (486, 488, 503 ...). */
   reject(status: number, reason?: string): void
-  /** BYE after the answer; before it, a 480 final response. */
-  hangup(): Promise<void>
+  /** BYE after the answer; before it, a 480 final response. `reason` is what `ended` reports. */
+  hangup(reason?: SipEndReason): Promise<void>
   /**
    * Blind transfer of the answered call (RFC 3515 REFER, RFC 5589 §6): resolves when the
    * transferee reports the outcome, or, with `bridge`, when the fallback leg is answered.

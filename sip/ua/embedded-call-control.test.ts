@@ -200,4 +200,39 @@ t.test('embedded UA', async (t) => {
     t.same(await ended, ['ack-timeout'])
     await p.next(/^BYE [\s\S]*Call-ID: call-4/)
   })
+
+  // Issue 13: the answer() promise used to stay pending for ever, so the call above it never
+  // finished (live in /api/calls, RTP going out, its recording growing) after a lost ACK.
+  await t.test('BYE before the ACK: the BYE gets 200, the answer fails, the 200 OK stops', async (t) => {
+    p.send(request('INVITE', p, { callId: 'call-5', body: SDP }))
+    await p.next(/^SIP\/2\.0 100[\s\S]*call-5/)
+    await new Promise((r) => setTimeout(r, 20))
+    const call = calls[calls.length - 1]
+    const ended = once(call, 'ended')
+    const answered = t.rejects(call.answer('v=0\r\n'), /the dialog ended before the ACK: remote-bye/)
+    const ok = await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: call-5/)
+    p.send(request('BYE', p, { callId: 'call-5', toTag: toTagOf(ok), cseq: 2 }))
+    t.match(await p.next(/CSeq: 2 BYE/), /^SIP\/2\.0 200/)
+    await answered
+    t.same(await ended, ['remote-bye'])
+    const oks = p.count(/^SIP\/2\.0 200[\s\S]*CSeq: 1 INVITE[\s\S]*call-5/)
+    await new Promise((r) => setTimeout(r, 6 * T1))
+    t.equal(p.count(/^SIP\/2\.0 200[\s\S]*CSeq: 1 INVITE[\s\S]*call-5/), oks, 'no more 200 OK retransmissions')
+    t.equal(p.count(/^BYE [\s\S]*Call-ID: call-5/), 0, 'and no BYE of ours at the ACK timeout')
+  })
+
+  await t.test('hangup with a reason: ended reports it (a shutdown is not a local BYE)', async (t) => {
+    p.send(request('INVITE', p, { callId: 'call-6', body: SDP }))
+    await p.next(/^SIP\/2\.0 100[\s\S]*call-6/)
+    await new Promise((r) => setTimeout(r, 20))
+    const call = calls[calls.length - 1]
+    const answered = call.answer('v=0\r\n')
+    const ok = await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: call-6/)
+    p.send(request('ACK', p, { callId: 'call-6', toTag: toTagOf(ok) }))
+    await answered
+    const ended = once(call, 'ended')
+    void call.hangup('shutdown')
+    t.same(await ended, ['shutdown'])
+    await p.next(/^BYE [\s\S]*Call-ID: call-6/)
+  })
 })

@@ -18,6 +18,8 @@ interface PendingOk {
   cseq: number
   retransmitter: Retransmitter
   acked: () => void
+  /** The dialog ended before the ACK (a BYE or CANCEL overtook it, a shutdown). */
+  failed: (reason: SipEndReason) => void
 }
 
 /**
@@ -75,12 +77,12 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
       this.sendOk(this.inviteTx, sdp, () => {
         this.state = 'confirmed'
         resolve()
-      }, () => reject(new Error('no ACK for 200 OK within 64*T1')))
+      }, () => reject(new Error('no ACK for 200 OK within 64*T1')), (reason) => reject(new Error(`the dialog ended before the ACK: ${reason}`)))
     })
   }
 
   /** Sends a 2xx through the INVITE transaction and retransmits it over UDP until the ACK. */
-  private sendOk(tx: InviteServerTransaction, sdp: string, onAck: () => void, onTimeout: () => void): void {
+  private sendOk(tx: InviteServerTransaction, sdp: string, onAck: () => void, onTimeout: () => void, onEnded: (reason: SipEndReason) => void = () => {}): void {
     const res = this.response(tx.request, 200, { Allow: ALLOW }, sdp)
     tx.respond(res)
     const retransmitter = new Retransmitter(this.ctx.timers, this.ctx.timers.T2, () => this.ctx.send(res, this.remote), () => {
@@ -89,7 +91,7 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
       onTimeout()
       void this.sendBye('ack-timeout')
     })
-    this.pendingOk = { cseq: tx.request.headers.cseq.seq, retransmitter, acked: onAck }
+    this.pendingOk = { cseq: tx.request.headers.cseq.seq, retransmitter, acked: onAck, failed: onEnded }
     retransmitter.start(this.remote.protocol === 'UDP')
   }
 
@@ -99,10 +101,10 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.end('rejected')
   }
 
-  async hangup(): Promise<void> {
+  async hangup(reason: SipEndReason = 'local-bye'): Promise<void> {
     if (this.state === 'offered') return this.reject(480)
     if (this.state === 'ended') return
-    await this.sendBye('local-bye')
+    await this.sendBye(reason)
   }
 
   async transfer(target: string, opts: TransferOptions = {}): Promise<TransferResult> {
@@ -169,7 +171,6 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
 
   private async sendBye(reason: SipEndReason): Promise<void> {
     if (this.state === 'ended') return
-    this.pendingOk?.retransmitter.stop()
     this.end(reason)
     const result = await this.ctx.request(this.dialog.createRequest('BYE'), this.remote)
     if (result === 'timeout' || result.status >= 300) {
@@ -206,7 +207,6 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
       case 'BYE':
         tx.respond(this.response(rq, 200))
         if (this.state === 'ended') return
-        this.pendingOk?.retransmitter.stop()
         this.emit('bye')
         this.end('remote-bye')
         return
@@ -253,6 +253,11 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   private end(reason: SipEndReason): void {
     if (this.state === 'ended') return
     this.state = 'ended'
+    // A 2xx still waiting for its ACK: stop sending it, and tell whoever waits for the ACK.
+    const pending = this.pendingOk
+    this.pendingOk = undefined
+    pending?.retransmitter.stop()
+    pending?.failed(reason)
     this.ctx.dialogGone(this.dialog)
     this.log.info({ reason }, 'dialog ended')
     this.emit('ended', reason)
