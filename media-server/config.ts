@@ -9,7 +9,9 @@ import { parseProviderConfig, type ProviderConfig } from './providers/provider-c
 export type Language = 'ru' | 'en'
 
 export interface Config {
-  sip: { host: string; port: number }
+  /** t1Ms: RFC 3261 T1, the round-trip estimate every SIP timer derives from (64*T1: a lost ACK
+   *  ends the call); 500 ms as the RFC has it, lower on a LAN (and in the fault tests). */
+  sip: { host: string; port: number; t1Ms: number }
   rtp: { portMin: number; portMax: number }
   publicIp: string
   httpPort: number
@@ -61,7 +63,7 @@ const PROVIDERS_KEY = 'providers'
 export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', import.meta.url))
 
 const DEFAULTS: Omit<Config, 'providers'> = {
-  sip: { host: '0.0.0.0', port: 5060 },
+  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500 },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
   httpPort: 8080,
@@ -86,6 +88,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
 const ENV_KEYS: Array<[string, string]> = [
   ['SIP_HOST', 'sip.host'],
   ['SIP_PORT', 'sip.port'],
+  ['SIP_T1_MS', 'sip.t1Ms'],
   ['RTP_PORT_MIN', 'rtp.portMin'],
   ['RTP_PORT_MAX', 'rtp.portMax'],
   ['PUBLIC_IP', 'publicIp'],
@@ -226,6 +229,7 @@ function validate(cfg: Config): void {
   if (cfg.rtp.portMax - cfg.rtp.portMin < 1) {
     throw new ConfigError(`RTP_PORT_MAX (${cfg.rtp.portMax}) must leave room for at least one RTP/RTCP pair above RTP_PORT_MIN (${cfg.rtp.portMin})`)
   }
+  if (cfg.sip.t1Ms < 20 || cfg.sip.t1Ms > 4000) throw new ConfigError(`SIP_T1_MS must be between 20 and 4000 (T2 is 4 s), got ${cfg.sip.t1Ms}`)
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
   if (cfg.opus.complexity < 0 || cfg.opus.complexity > 10) throw new ConfigError(`OPUS_COMPLEXITY must be between 0 and 10, got ${cfg.opus.complexity}`)

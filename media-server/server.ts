@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { openStore } from '../crm/open-store.ts'
 import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
+import { DEFAULT_TIMERS } from '../sip/transaction/timers.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager } from './call/call-manager.ts'
@@ -73,6 +74,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     publicHost: config.publicIp,
     logger: logger.child({ component: 'sip' }),
     stats: metrics.sipStats(),
+    timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
   })
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
   const callDeps: CallDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
