@@ -13,6 +13,7 @@ export type FailpointName =
   | 'clock.after' // playout, decoding, VAD after the send phase
   | 'recording' // the call's recording
   | 'dialog' // the scenario or the agent
+  | 'dialog.stall' // the dialog waits for ever, deaf to the hang-up: only the watchdog ends the call
 
 const armed = parse(process.env.VOICE_FAILPOINTS ?? '')
 
@@ -31,12 +32,25 @@ export class FailpointError extends Error {
   }
 }
 
+/** Whether `name` is armed and this is its Nth hit (then it is disarmed). */
+function hit(name: FailpointName): boolean {
+  if (armed.size === 0) return false
+  const left = armed.get(name)
+  if (left === undefined) return false
+  if (left > 1) {
+    armed.set(name, left - 1)
+    return false
+  }
+  armed.delete(name)
+  return true
+}
+
 /** Throws when `name` is armed and this is its Nth hit. */
 export function failpoint(name: FailpointName): void {
-  if (armed.size === 0) return
-  const left = armed.get(name)
-  if (left === undefined) return
-  if (left > 1) return void armed.set(name, left - 1)
-  armed.delete(name)
-  throw new FailpointError(name)
+  if (hit(name)) throw new FailpointError(name)
+}
+
+/** A promise that never settles when `name` is armed and this is its Nth hit: a stuck await. */
+export function stallpoint(name: FailpointName): Promise<void> | undefined {
+  return hit(name) ? new Promise(() => {}) : undefined
 }

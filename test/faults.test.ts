@@ -3,6 +3,7 @@
 // point of a call's path (failpoints). Each case asserts what the caller got on the wire, what
 // was stored, and that nothing is left live: no call, no RTP port, no open record.
 import t, { type Test } from 'tap'
+import { openStore } from '../crm/open-store.ts'
 import { RawCaller } from './helpers/raw-caller.ts'
 import { REPO, startServerProcess, type ServerHandle } from './helpers/server-process.ts'
 
@@ -177,3 +178,43 @@ for (const point of POINTS) {
     await nothingLive(t, s)
   })
 }
+
+t.test('a call stuck after its dialog ended is ended by the watchdog', async (t) => {
+  const s = await server(t, { VOICE_FAILPOINTS: 'dialog.stall' })
+  const c = await caller(t, s)
+  c.invite()
+  await c.next(/^SIP\/2\.0 200/)
+  c.ack()
+  c.startRtp()
+  await wait(1000)
+  c.bye()
+  await c.next(/^SIP\/2\.0 200[\s\S]*CSeq: \d+ BYE/)
+  // the dialog is deaf to the hang-up: the call stays live...
+  t.equal((await record(s, c.callId, (r) => r.live)).live, true, 'live just after the BYE')
+  // ...until the watchdog, 64*T1 after the dialog ended, gives up on it
+  const rec = await record(s, c.callId, undefined, 64 * T1 + 10_000)
+  t.equal(rec.endReason, 'fault: watchdog')
+  t.equal(rec.result, 'failed')
+  t.equal(await metric(s, 'voice_call_faults_total{where="watchdog"}'), 1)
+  await nothingLive(t, s)
+})
+
+t.test('SIGTERM with a call in progress: BYE to the caller, the record closed as shutdown', async (t) => {
+  const s = await server(t)
+  const c = await caller(t, s)
+  c.invite()
+  await c.next(/^SIP\/2\.0 200/)
+  c.ack()
+  c.startRtp()
+  await wait(1500)
+  await s.stop()
+  t.equal(c.count(/^BYE /) >= 1, true, 'the caller got our BYE before the process exited')
+  // the record, read from the embedded database the server left behind
+  const store = await openStore({ dataDir: s.dataDir })
+  t.teardown(() => store.close())
+  const summary = (await store.listCalls({ limit: 10 })).find((r) => r.sipCallId === c.callId)
+  t.ok(summary?.endedAt, 'the record is closed')
+  t.equal(summary?.result, 'shutdown')
+  t.equal(summary?.endReason, 'shutdown')
+  t.equal(summary?.leadOutcome, 'shutdown', 'the lead does not say the caller hung up')
+})

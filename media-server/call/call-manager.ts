@@ -23,10 +23,6 @@ export interface InvariantReport {
   portsWithoutCall: number[]
 }
 
-/** How long a call may stay live after its dialog ended (finishing writes its record) before
- *  the watchdog gives up on it. */
-const DIALOG_GONE_GRACE_MS = 15_000
-const CHECK_INTERVAL_MS = 5_000
 
 /**
  * Admission and lifecycle of inbound calls: a record from the first INVITE, an RTP
@@ -41,12 +37,17 @@ export class CallManager {
   private readonly watchdog: NodeJS.Timeout
   private closing = false
 
+  /** How long a call may stay live after its dialog ended before the watchdog gives up on it:
+   *  64*T1 (32 s by default), the longest any SIP transaction of its may still run. */
+  private readonly graceMs: number
+
   constructor(callControl: CallControl, private readonly deps: CallDeps) {
     this.log = deps.logger
+    this.graceMs = 64 * deps.config.sip.t1Ms
     callControl.on('call', (sip) => {
       this.onCall(sip).catch((err) => this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed'))
     })
-    this.watchdog = setInterval(() => this.check(), CHECK_INTERVAL_MS).unref()
+    this.watchdog = setInterval(() => this.check(), Math.min(5000, this.graceMs / 4)).unref()
   }
 
   /** A call in progress, by id. */
@@ -150,7 +151,7 @@ export class CallManager {
       held.add(l.port)
       const bridge = l.call.bridgePort
       if (bridge !== undefined) held.add(bridge)
-      if (l.sipEndedAt !== undefined && now - l.sipEndedAt > DIALOG_GONE_GRACE_MS) liveWithoutDialog.push(id)
+      if (l.sipEndedAt !== undefined && now - l.sipEndedAt > this.graceMs) liveWithoutDialog.push(id)
     }
     const portsWithoutCall = [...this.deps.portPool.inUse].filter((p) => !held.has(p))
     return { liveWithoutDialog, portsWithoutCall }

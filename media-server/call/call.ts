@@ -24,7 +24,7 @@ import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.t
 import { SpeechPipeline } from '../providers/tts/speech-pipeline.ts'
 import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
-import { failpoint, type FailpointName } from '../failpoints.ts'
+import { failpoint, stallpoint, type FailpointName } from '../failpoints.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import { CallRecorder } from './recorder.ts'
@@ -65,7 +65,8 @@ interface Speaking {
 /** How long the model may take to summarise a finished call before the lead goes without one. */
 const SUMMARY_TIMEOUT_MS = 15_000
 
-export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed'
+/** 'shutdown': cut short by the server stopping (the caller got our BYE). */
+export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed' | 'shutdown'
 
 /** How a transfer to the seller went, for the lead: the CRM shows how the caller got there. */
 export type TransferRecord =
@@ -261,6 +262,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     if (!this.ended) await this.sip.hangup()
     this.summary = this.writeSummary()
     if (this.faultAt) return 'failed'
+    if (this.endReason === 'shutdown') return 'shutdown'
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
@@ -521,6 +523,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   async listen(opts: ListenOptions): Promise<Answer> {
     failpoint('dialog')
+    await stallpoint('dialog.stall')
     if (this.ended) return { kind: 'hangup' }
     const answer = await this.listener.listen(opts)
     if (answer.kind === 'speech') {
