@@ -2,10 +2,15 @@
 // the ACK, a CANCEL that races the 200, a BYE of ours that is never answered, and a throw at each
 // point of a call's path (failpoints). Each case asserts what the caller got on the wire, what
 // was stored, and that nothing is left live: no call, no RTP port, no open record.
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import t, { type Test } from 'tap'
 import { openStore } from '../crm/open-store.ts'
 import { RawCaller } from './helpers/raw-caller.ts'
-import { REPO, startServerProcess, type ServerHandle } from './helpers/server-process.ts'
+import { REPO, startServerProcess, TEST_PROMPT_CACHE, type ServerHandle } from './helpers/server-process.ts'
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const T1 = 50 // SIP_T1_MS: a lost ACK is given up after 64*T1 = 3.2 s
@@ -217,4 +222,36 @@ t.test('SIGTERM with a call in progress: BYE to the caller, the record closed as
   t.equal(summary?.result, 'shutdown')
   t.equal(summary?.endReason, 'shutdown')
   t.equal(summary?.leadOutcome, 'shutdown', 'the lead does not say the caller hung up')
+})
+
+// Issue 13: `npm start` ran node under `sh -c`; SIGTERM to npm left node running as an orphan,
+// still serving calls.
+t.test('SIGTERM to `npm start` stops the server too', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-npm-start-'))
+  const npm = spawn('npm', ['start'], {
+    cwd: REPO,
+    env: { ...process.env, SIP_HOST: '127.0.0.1', SIP_PORT: '0', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', PUBLIC_IP: '127.0.0.1', DATA_DIR: dataDir, PROMPT_CACHE_DIR: TEST_PROMPT_CACHE, SCENARIO_DIR },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  npm.stdout.on('data', (d) => (out += d))
+  npm.stderr.on('data', (d) => (out += d))
+  const deadline = Date.now() + 90_000
+  while (!out.includes('ready to take calls') && Date.now() < deadline) await wait(100)
+  t.match(out, /ready to take calls/)
+  const pid = Number(execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.pid)]).toString().trim().split('\n')[0])
+  t.match(execFileSync('ps', ['-o', 'args=', '-p', String(pid)]).toString(), /media-server\/main\.ts/, 'node runs directly under npm')
+  npm.kill('SIGTERM')
+  await once(npm, 'exit')
+  const alive = () => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  for (let i = 0; i < 100 && alive(); i++) await wait(100)
+  t.equal(alive(), false, 'no node process left behind')
+  if (alive()) process.kill(pid, 'SIGKILL')
 })
