@@ -137,6 +137,15 @@ t.test('signalling faults', async (t) => {
     t.equal(rec.lead?.outcome ?? 'caller-hangup', 'caller-hangup')
   })
 
+  await t.test('call ids that are not ids: 404, and no database text', async (t) => {
+    for (const id of ['%00', '%E0', "x'%20OR%201=1--", '..%2F..%2Fetc']) {
+      const res = await fetch(`http://127.0.0.1:${s.httpPort}/api/calls/${id}`)
+      const body = await res.text()
+      t.equal(res.status, 404, `/api/calls/${id}`)
+      t.notMatch(body, /syntax|invalid input|postgres|pglite|uuid/i)
+    }
+  })
+
   await t.test('after all of it', async (t) => {
     await nothingLive(t, s)
     t.equal(await metric(s, 'voice_call_invariant_violations'), 0, 'the invariant checker found nothing')
