@@ -81,7 +81,7 @@ t.test('the database is down for the whole call', async (t) => {
   t.equal((await s.server.api('/api/calls')).status, 503, 'the call list says storage is unavailable')
 
   s.proxy.restore()
-  await assertStored(t, s, 5) // createCall, turns, DTMF-less calls skip appendDtmf, lead, final update
+  await assertStored(t, s, 4) // createCall, appendTurns, saveLead, the final updateCall (no digits: no appendDtmf)
 })
 
 t.test('the database is down when the call comes in and back during it', async (t) => {
