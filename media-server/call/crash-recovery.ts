@@ -21,8 +21,8 @@ export async function closeCrashedCalls(store: DurableCallStore, dataDir: string
     let repaired: Awaited<ReturnType<typeof repairWavHeader>> = null
     let endedAt = new Date()
     try {
+      endedAt = (await stat(path)).mtime // before the repair writes to it: the last audio the call got
       repaired = await repairWavHeader(path)
-      endedAt = (await stat(path)).mtime
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err, path }, 'recording of a crashed call could not be repaired')
     }
