@@ -28,7 +28,7 @@ type WriteOp = (typeof WRITES)[number];
 // Node's socket errors, and the SQLSTATE classes that mean "the server is not there right now":
 // 08 connection exception, 57P01-03 shutdown / cannot connect now, 53300 too many connections.
 const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
-const NET_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable|Cannot use a pool after calling end/i;
+const NET_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable|Cannot use a pool after calling end|Query read timeout/i;
 
 /**
  * True when the write may succeed later unchanged: the database could not be reached. False for
