@@ -53,19 +53,27 @@ interface Rig {
   open(): Promise<DurableCallStore>;
 }
 
+// One embedded database for the whole file (opening PGlite costs seconds); each test has its own
+// journal folder and its own call ids.
+let shared: Promise<{ plain: CallStore; dir: string }> | undefined;
+t.teardown(async () => {
+  if (!shared) return;
+  const { plain, dir } = await shared;
+  await plain.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
 async function rig(t: Test): Promise<Rig> {
-  const dir = await mkdtemp(join(tmpdir(), 'durable-'));
-  const plain = await openStore({ dataDir: dir });
+  shared ??= mkdtemp(join(tmpdir(), 'durable-')).then(async (dir) => ({ dir, plain: await openStore({ dataDir: dir }) }));
+  const { plain } = await shared;
+  const dir = await mkdtemp(join(tmpdir(), 'durable-journal-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const db = new Faulty(plain.driver);
-  t.teardown(async () => {
-    await plain.close();
-    await rm(dir, { recursive: true, force: true });
-  });
   return {
     db,
     plain,
     dir,
-    // retryMaxMs: the timer never fires within a test; replays are started by the test
+    // the retry timer never fires within a test: replays are started by the test
     open: async () => new DurableCallStore(db, { journal: await Journal.open(join(dir, 'journal')), instanceId: 'test', retryMinMs: 3_600_000 }),
   };
 }
