@@ -49,7 +49,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   })
   pending = () => store.pending
   // after the journal replay (in openDurableStore), before any call is taken
-  await closeCrashedCalls(store, config.dataDir, logger)
+  await closeCrashedCalls(store, config.dataDir, logger).catch((err) => logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'))
   const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
