@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CallStore, type CallPatch, type LeadInput, type NewCall, type NewDtmf, type NewTurn } from './call-store.ts';
+import { CallStore, type CallDetail, type CallPatch, type CallSummary, type LeadInput, type ListCallsOptions, type NewCall, type NewDtmf, type NewTurn } from './call-store.ts';
 import type { Journal, JournalEntry } from './journal.ts';
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts';
 
@@ -74,7 +74,7 @@ function storeOn(tx: SqlExecutor): CallStore {
  * local journal instead (fsync'd), and the journal is replayed in order once the database is back.
  * While anything is journalled or a replay runs, new writes go to the journal too, behind what is
  * there, so a call's updateCall can never overtake its createCall. Replay is retried on a backoff
- * timer, and started at once when a read or a health ping shows the database is back.
+ * timer, and started at once when a read or a health check shows the database is back.
  *
  * Writes that were journalled resolve like written ones (addTurn returns 0: its seq is not known
  * yet; setLeadSummary returns true). Reads are not journalled: they fail while the database is down.
@@ -141,6 +141,18 @@ export class DurableCallStore extends CallStore {
   }
   override setLeadSummary(callId: string, summary: string): Promise<boolean> {
     return this.write('setLeadSummary', [callId, summary], true);
+  }
+
+  // A read that succeeds shows the database is back: the journal need not wait for its timer.
+  override async listCalls(opts?: ListCallsOptions): Promise<CallSummary[]> {
+    const r = await super.listCalls(opts);
+    this.databaseIsBack();
+    return r;
+  }
+  override async getCall(id: string): Promise<CallDetail | null> {
+    const r = await super.getCall(id);
+    this.databaseIsBack();
+    return r;
   }
 
   override async ping(): Promise<boolean> {

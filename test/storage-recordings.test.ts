@@ -68,12 +68,13 @@ function mountTmpfs(t: Test, dir: string, size: string): boolean {
 t.test('recordings folder unwritable: the call is answered and goes on unrecorded', async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-rec-'))
   const script = await callerScript(dataDir)
-  const server = await start(t, dataDir)
+  const server = await start(t, dataDir, { HEALTH_DEGRADED_STATUS: '503' })
   if (!server) return
   writeFileSync(path.join(dataDir, 'calls'), 'not a folder') // works as root too, unlike chmod
   heardTheBot(t, await callAndListen(server, script, { rtp: RTP }))
   const health = await server.api('/health')
   t.equal(health.body.status, 'degraded', '/health says so')
+  t.equal(health.status, 503, 'with HEALTH_DEGRADED_STATUS=503')
   t.match(health.body.checks?.recordings, /^unwritable: /)
   t.equal(health.body.checks?.database, 'ok')
   const call = await theCall(t, server)
