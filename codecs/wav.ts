@@ -156,15 +156,23 @@ export function encodeWavCoded(payload: Uint8Array, format: 'ulaw' | 'alaw' | 'g
   return out;
 }
 
+/** How much audio may follow the last header update: what a kill -9 can leave unannounced. */
+const HEADER_EVERY_S = 2;
+
 /**
  * Streams 16-bit PCM to a WAV file. `write` copies the samples and queues them; one write is
  * in flight at a time, appending at a known offset, so callers on the media path never wait on
- * the disk. `close` drains the queue and patches the RIFF and data sizes in place.
- * A failed disk write stops recording; the error is reported by `close`.
+ * the disk. The RIFF and data sizes are rewritten in place after every HEADER_EVERY_S seconds of
+ * audio (44 bytes into a page already cached, no fsync: a killed process loses nothing the kernel
+ * has, so the file stays readable and complete up to the last update), and by `close`.
+ * A failed disk write (disk full) stops recording; the header is still fixed to the whole frames
+ * that did reach the disk, and the error is reported by `close` and `failure`.
  */
 export class WavFileWriter {
   private queue: Buffer[] = [];
   private writtenBytes = 0;
+  private headerBytes = 0;
+  private readonly headerEvery: number;
   private draining: Promise<void> | null = null;
   private error: Error | null = null;
   private closed = false;
@@ -173,7 +181,9 @@ export class WavFileWriter {
     private readonly fh: FileHandle,
     private readonly sampleRate: number,
     private readonly channels: number,
-  ) {}
+  ) {
+    this.headerEvery = HEADER_EVERY_S * sampleRate * channels * 2;
+  }
 
   static async open(path: string, sampleRate: number, channels: number): Promise<WavFileWriter> {
     checkLayout(sampleRate, channels);
@@ -189,6 +199,16 @@ export class WavFileWriter {
     return new WavFileWriter(fh, sampleRate, channels);
   }
 
+  /** The write error that stopped the recording (disk full), or null. */
+  get failure(): Error | null {
+    return this.error;
+  }
+
+  /** Seconds of audio on disk (whole frames). */
+  get seconds(): number {
+    return this.frameBytes() / (2 * this.channels * this.sampleRate);
+  }
+
   write(samples: Int16Array): void {
     if (this.closed) throw new Error('WavFileWriter: write after close');
     if (samples.length % this.channels !== 0) {
@@ -201,20 +221,35 @@ export class WavFileWriter {
     if (this.draining === null) this.draining = this.drain();
   }
 
+  /** Resolves when everything written so far is on its way to the disk (or failed). */
+  async flush(): Promise<void> {
+    while (this.draining !== null) await this.draining;
+  }
+
   async close(): Promise<void> {
     if (this.closed) throw new Error('WavFileWriter: already closed');
     this.closed = true;
-    while (this.draining !== null) await this.draining;
+    await this.flush();
     try {
-      if (this.error === null) {
-        const header = Buffer.alloc(HEADER_BYTES);
-        writeHeader(header, FORMAT_PCM, this.channels, this.sampleRate, 16, this.writtenBytes);
-        await this.fh.write(header, 0, HEADER_BYTES, 0);
-      }
+      // Rewriting 44 bytes in place needs no new blocks, so it works on a full disk too.
+      await this.patchHeader();
     } finally {
       await this.fh.close();
     }
     if (this.error !== null) throw this.error;
+  }
+
+  private frameBytes(): number {
+    const frame = 2 * this.channels;
+    return this.writtenBytes - (this.writtenBytes % frame);
+  }
+
+  private async patchHeader(): Promise<void> {
+    const header = Buffer.alloc(HEADER_BYTES);
+    const bytes = this.frameBytes();
+    writeHeader(header, FORMAT_PCM, this.channels, this.sampleRate, 16, bytes);
+    await this.fh.write(header, 0, HEADER_BYTES, 0);
+    this.headerBytes = bytes;
   }
 
   private async drain(): Promise<void> {
@@ -223,8 +258,14 @@ export class WavFileWriter {
         // Coalesce whatever piled up while the previous write was in flight.
         const chunk = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue);
         this.queue = [];
-        await this.fh.write(chunk, 0, chunk.length, HEADER_BYTES + this.writtenBytes);
-        this.writtenBytes += chunk.length;
+        // A nearly full disk takes part of a write and refuses the rest on the next call.
+        for (let done = 0; done < chunk.length; ) {
+          const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, HEADER_BYTES + this.writtenBytes);
+          if (bytesWritten === 0) throw Object.assign(new Error('WavFileWriter: the disk took no bytes'), { code: 'ENOSPC' });
+          done += bytesWritten;
+          this.writtenBytes += bytesWritten;
+        }
+        if (this.writtenBytes - this.headerBytes >= this.headerEvery) await this.patchHeader();
       }
     } catch (err) {
       this.error = err instanceof Error ? err : new Error(String(err));
@@ -232,5 +273,50 @@ export class WavFileWriter {
     } finally {
       this.draining = null;
     }
+  }
+}
+
+/**
+ * Rewrites the RIFF and data sizes of a WAV file from its length, for a file whose writer never
+ * closed it (a crash). The data chunk is taken to run to the end of the file, in whole frames.
+ * Returns the seconds of audio the file now declares, or null when it is not a WAV file.
+ */
+export async function repairWavHeader(path: string): Promise<{ seconds: number; repaired: boolean } | null> {
+  const fh = await open(path, 'r+');
+  try {
+    const { size } = await fh.stat();
+    const head = Buffer.alloc(Math.min(size, 4096));
+    await fh.read(head, 0, head.length, 0);
+    if (head.length < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') return null;
+    let off = 12;
+    let blockAlign = 0;
+    let byteRate = 0;
+    while (off + 8 <= head.length) {
+      const id = head.toString('latin1', off, off + 4);
+      const chunkSize = head.readUInt32LE(off + 4);
+      if (id === 'fmt ' && off + 8 + 16 <= head.length) {
+        byteRate = head.readUInt32LE(off + 16);
+        blockAlign = head.readUInt16LE(off + 20);
+      } else if (id === 'data') {
+        if (!blockAlign) return null;
+        const body = off + 8;
+        const avail = Math.max(0, size - body);
+        const dataBytes = Math.min(avail - (avail % blockAlign), MAX_U32);
+        const riffSize = Math.min(body - 8 + dataBytes, MAX_U32);
+        const repaired = chunkSize !== dataBytes || head.readUInt32LE(4) !== riffSize;
+        if (repaired) {
+          const b = Buffer.alloc(4);
+          b.writeUInt32LE(dataBytes, 0);
+          await fh.write(b, 0, 4, off + 4);
+          b.writeUInt32LE(riffSize, 0);
+          await fh.write(b, 0, 4, 4);
+        }
+        return { seconds: byteRate ? dataBytes / byteRate : 0, repaired };
+      }
+      off += 8 + chunkSize + (chunkSize & 1);
+    }
+    return null;
+  } finally {
+    await fh.close();
   }
 }

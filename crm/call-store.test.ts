@@ -108,6 +108,7 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
         result: 'completed',
         endReason: 'caller-bye',
         recordingPath: 'rec/a/call.wav',
+        recordingError: null,
         turnCount: 2,
         leadOutcome: 'callback',
         rtpStats,

@@ -13,6 +13,8 @@ export interface NewCall {
   callerId: string;
   codec?: string;
   startedAt: Date;
+  /** The instance that took the call (see closeOrphans); the durable store fills it in. */
+  instanceId?: string;
 }
 
 /** Fields left undefined are left unchanged. */
@@ -22,6 +24,8 @@ export interface CallPatch {
   result?: string;
   endReason?: string;
   recordingPath?: string;
+  /** Why the recording is missing or cut short (folder unwritable, disk full, crash). */
+  recordingError?: string;
   codec?: string;
   rtpStats?: object;
 }
@@ -95,6 +99,7 @@ export interface CallSummary {
   result: string | null;
   endReason: string | null;
   recordingPath: string | null;
+  recordingError: string | null;
   turnCount: number;
   leadOutcome: string | null;
 }
@@ -157,6 +162,7 @@ interface CallRow {
   result: string | null;
   end_reason: string | null;
   recording_path: string | null;
+  recording_error: string | null;
   last_turn_seq: number;
   lead_outcome: string | null;
 }
@@ -197,7 +203,7 @@ interface LeadRow {
 const SUMMARY_SELECT = `
   SELECT c.id, c.sip_call_id, c.direction, c.from_uri, c.to_uri, c.caller_id, c.codec,
          c.started_at, c.answered_at, c.ended_at, c.result, c.end_reason, c.recording_path,
-         c.last_turn_seq, l.outcome AS lead_outcome`;
+         c.recording_error, c.last_turn_seq, l.outcome AS lead_outcome`;
 
 const PATCH_COLUMNS = {
   answeredAt: 'answered_at',
@@ -205,6 +211,7 @@ const PATCH_COLUMNS = {
   result: 'result',
   endReason: 'end_reason',
   recordingPath: 'recording_path',
+  recordingError: 'recording_error',
   codec: 'codec',
   rtpStats: 'rtp_stats',
 } as const satisfies Record<keyof CallPatch, string>;
@@ -224,9 +231,9 @@ export class CallStore {
 
   async createCall(c: NewCall): Promise<void> {
     await this.db.query(
-      `INSERT INTO calls (id, sip_call_id, direction, from_uri, to_uri, caller_id, codec, started_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [c.id, c.sipCallId, c.direction, c.fromUri, c.toUri, c.callerId, c.codec ?? null, c.startedAt.toISOString()],
+      `INSERT INTO calls (id, sip_call_id, direction, from_uri, to_uri, caller_id, codec, started_at, instance_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [c.id, c.sipCallId, c.direction, c.fromUri, c.toUri, c.callerId, c.codec ?? null, c.startedAt.toISOString(), c.instanceId ?? null],
     );
   }
 
@@ -399,6 +406,15 @@ export class CallStore {
     };
   }
 
+  /**
+   * Calls of `instanceId` that have no end: left open by a process that died. Only called at
+   * start, before calls are taken, so none of them is live.
+   */
+  async openCalls(instanceId: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>('SELECT id FROM calls WHERE instance_id = $1 AND ended_at IS NULL', [instanceId]);
+    return rows.map((r) => r.id);
+  }
+
   /** True when the database answers a query. */
   async ping(): Promise<boolean> {
     try {
@@ -429,6 +445,7 @@ function toSummary(r: CallRow): CallSummary {
     result: r.result,
     endReason: r.end_reason,
     recordingPath: r.recording_path,
+    recordingError: r.recording_error,
     turnCount: r.last_turn_seq,
     leadOutcome: r.lead_outcome,
   };

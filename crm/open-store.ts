@@ -1,5 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CallStore } from './call-store.ts';
+import { DurableCallStore, type JournalHooks } from './durable-store.ts';
+import { Journal } from './journal.ts';
 import { openPgDriver } from './drivers/pg.ts';
 import { openPgliteDriver } from './drivers/pglite.ts';
 import { migrate } from './migrate.ts';
@@ -27,4 +33,52 @@ export async function openStore(opts: OpenStoreOptions): Promise<CallStore> {
     throw err;
   }
   return new CallStore(driver);
+}
+
+export interface OpenDurableStoreOptions extends OpenStoreOptions {
+  /** Counters for the journal (metrics). */
+  hooks?: JournalHooks;
+  /** Longest wait between replay attempts while the database is down, ms. */
+  retryMaxMs?: number;
+}
+
+/**
+ * The store the server uses: writes that cannot reach the database wait in a journal in
+ * DATA_DIR/journal and are replayed once it answers (crm/durable-store.ts). What an earlier
+ * process left in the journal is replayed before this resolves, when the database answers.
+ */
+export async function openDurableStore(opts: OpenDurableStoreOptions): Promise<DurableCallStore> {
+  const plain = await openStore(opts);
+  const journal = await Journal.open(join(opts.dataDir, 'journal'));
+  const store = new DurableCallStore(plain.driver, {
+    journal,
+    instanceId: await instanceId(opts.dataDir),
+    logger: opts.logger,
+    hooks: opts.hooks,
+    retryMaxMs: opts.retryMaxMs,
+  });
+  if (store.pending) {
+    opts.logger?.info({ pending: store.pending }, 'replaying the journal left by the last run');
+    await store.replay();
+  }
+  return store;
+}
+
+/**
+ * This instance's id: made once and kept in DATA_DIR/instance-id, so a restart with the same
+ * DATA_DIR is the same instance (and owns the rows its predecessor left open), while instances
+ * sharing one Postgres server, each with its own DATA_DIR, never touch each other's rows.
+ */
+export async function instanceId(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'instance-id');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (id) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dataDir, { recursive: true });
+  const id = `${hostname()}-${randomUUID()}`;
+  await writeFile(file, id + '\n');
+  return id;
 }

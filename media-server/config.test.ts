@@ -100,3 +100,10 @@ t.test('OPUS_COMPLEXITY: default 2, set from the environment or the file, checke
   t.throws(() => loadConfig({ OPUS_COMPLEXITY: '11' }), { constructor: ConfigError, message: /OPUS_COMPLEXITY must be between 0 and 10/ })
   t.throws(() => loadConfig({ OPUS_COMPLEXITY: 'high' }), { constructor: ConfigError, message: /must be an integer/ })
 })
+
+t.test('storage fault settings: defaults, environment, bad values', async (t) => {
+  t.same(loadConfig({}).storage, { minFreeDiskMb: 200, healthDegradedStatus: 200, journalRetryMaxMs: 30000 })
+  t.same(loadConfig({ MIN_FREE_DISK_MB: '50', HEALTH_DEGRADED_STATUS: '503', JOURNAL_RETRY_MAX_MS: '2000' }).storage, { minFreeDiskMb: 50, healthDegradedStatus: 503, journalRetryMaxMs: 2000 })
+  t.throws(() => loadConfig({ HEALTH_DEGRADED_STATUS: '500' }), { constructor: ConfigError, message: /HEALTH_DEGRADED_STATUS must be 200 or 503/ })
+  t.throws(() => loadConfig({ MIN_FREE_DISK_MB: '-1' }), { constructor: ConfigError, message: /MIN_FREE_DISK_MB/ })
+})

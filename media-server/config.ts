@@ -54,6 +54,10 @@ export interface Config {
    *  dialled number; default: the bilingual sales scenario shipped in dialog/scenarios. The LLM
    *  agent still wins when an ASR and an LLM are configured. */
   scenario: { dir: string }
+  /** Storage faults: free space under which /health says degraded; the status code of a degraded
+   *  /health (200: still taking calls; 503: take me out of rotation); the longest wait between
+   *  journal replay attempts while the database is down. */
+  storage: { minFreeDiskMb: number; healthDegradedStatus: number; journalRetryMaxMs: number }
 }
 
 /** The file section named `providers` is not a tree of scalars: provider-config parses it whole. */
@@ -82,6 +86,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
   budget: { asrFinalMs: 1500, replyMs: 1200 },
   transfer: { target: '', domain: '', ringTimeoutMs: 30000, targets: '' },
   scenario: { dir: SHIPPED_SCENARIOS },
+  storage: { minFreeDiskMb: 200, healthDegradedStatus: 200, journalRetryMaxMs: 30000 },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -123,6 +128,9 @@ const ENV_KEYS: Array<[string, string]> = [
   ['VAD_TICK_MS', 'vad.tickMs'],
   ['VAD_GATE_DB', 'vad.gateDb'],
   ['SCENARIO_DIR', 'scenario.dir'],
+  ['MIN_FREE_DISK_MB', 'storage.minFreeDiskMb'],
+  ['HEALTH_DEGRADED_STATUS', 'storage.healthDegradedStatus'],
+  ['JOURNAL_RETRY_MAX_MS', 'storage.journalRetryMaxMs'],
 ]
 
 export class ConfigError extends Error {}
@@ -234,6 +242,10 @@ function validate(cfg: Config): void {
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
   if (cfg.opus.complexity < 0 || cfg.opus.complexity > 10) throw new ConfigError(`OPUS_COMPLEXITY must be between 0 and 10, got ${cfg.opus.complexity}`)
   if (cfg.vad.tickMs < 1 || cfg.vad.tickMs > 32) throw new ConfigError(`VAD_TICK_MS must be between 1 and 32 (the window is 32 ms), got ${cfg.vad.tickMs}`)
+  const st = cfg.storage
+  if (st.healthDegradedStatus !== 200 && st.healthDegradedStatus !== 503) throw new ConfigError(`HEALTH_DEGRADED_STATUS must be 200 or 503, got ${st.healthDegradedStatus}`)
+  if (st.minFreeDiskMb < 0) throw new ConfigError(`MIN_FREE_DISK_MB must be 0 or more, got ${st.minFreeDiskMb}`)
+  if (st.journalRetryMaxMs < 100) throw new ConfigError(`JOURNAL_RETRY_MAX_MS must be at least 100, got ${st.journalRetryMaxMs}`)
   namedTargets(cfg.transfer.targets)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

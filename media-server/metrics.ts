@@ -1,4 +1,5 @@
 import client from 'prom-client'
+import type { JournalHooks } from '../crm/durable-store.ts'
 import type { SipStats } from '../sip/transport/stats.ts'
 import type { VadStats } from '../vad/silero-vad.ts'
 
@@ -7,7 +8,7 @@ export class Metrics {
   readonly registry = new client.Registry()
   readonly activeCalls = new client.Gauge({ name: 'voice_active_calls', help: 'Calls in progress', registers: [this.registry] })
   readonly calls = new client.Counter({ name: 'voice_calls_total', help: 'Finished calls by result', labelNames: ['result'], registers: [this.registry] })
-  readonly invariantViolations = new client.Gauge({ name: 'voice_call_invariant_violations', help: 'Broken call invariants at the last check (live_without_dialog, ports_without_call): zero when all is well', labelNames: ['kind'], registers: [this.registry] })
+  readonly invariantViolations = new client.Gauge({ name: 'voice_call_invariant_violations', help: 'Broken call invariants at the last check (live_without_dialog, ports_without_call, rows_without_call): zero when all is well', labelNames: ['kind'], registers: [this.registry] })
   readonly callFaults = new client.Counter({ name: 'voice_call_faults_total', help: 'Calls ended by a fault on their own path (a handler that threw), by where', labelNames: ['where'], registers: [this.registry] })
   readonly rtpPackets = new client.Counter({ name: 'voice_rtp_packets_total', help: 'RTP packets by direction', labelNames: ['direction'], registers: [this.registry] })
   readonly rtpDropped = new client.Counter({ name: 'voice_rtp_packets_dropped_total', help: 'Incoming RTP packets counted and ignored, by reason', labelNames: ['reason'], registers: [this.registry] })
@@ -61,6 +62,26 @@ export class Metrics {
     registers: [this.registry],
   })
 
+  readonly recordingFailures = new client.Counter({
+    name: 'voice_recording_failures_total',
+    help: 'Calls whose recording failed: open (folder unwritable or disk full at the start: the call goes on unrecorded), write (the disk filled during the call: the recording is cut short)',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  })
+  readonly journalWrites = new client.Counter({
+    name: 'voice_journal_writes_total',
+    help: 'Record writes that went to the local journal because the database could not be reached (or a replay was running), by operation',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  })
+  readonly journalReplayed = new client.Counter({ name: 'voice_journal_replayed_total', help: 'Journal entries written to the database by a replay', registers: [this.registry] })
+  readonly journalRejected = new client.Counter({
+    name: 'voice_journal_rejected_total',
+    help: 'Record writes the database refused (constraint or SQL error, not a connection problem), kept in DATA_DIR/journal/rejected.ndjson',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  })
+
   // Hot-path children resolved once: a labelled lookup per packet would allocate.
   readonly rtpIn = this.rtpPackets.labels('in')
   readonly rtpOut = this.rtpPackets.labels('out')
@@ -79,6 +100,16 @@ export class Metrics {
     counter('voice_vad_runs_total', 'Batched inference runs', () => stats.runs)
     counter('voice_vad_inference_seconds_total', 'Time inside inference runs', () => stats.inferenceMs / 1000)
     counter('voice_vad_max_batch', 'Largest batch so far', () => stats.maxBatch)
+  }
+
+  /** The journal's backlog, read at scrape time, and its counters as the store's hooks. */
+  watchJournal(pending: () => number): JournalHooks {
+    new client.Gauge({ name: 'voice_journal_pending', help: 'Record writes waiting in the local journal for the database', registers: [this.registry], collect() { this.set(pending()) } })
+    return {
+      journalled: (op) => this.journalWrites.labels(op).inc(),
+      replayed: (n) => this.journalReplayed.inc(n),
+      rejected: (op) => this.journalRejected.labels(op).inc(),
+    }
   }
 
   sipStats(): SipStats {

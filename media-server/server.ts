@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { openStore } from '../crm/open-store.ts'
+import { openDurableStore } from '../crm/open-store.ts'
 import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
 import { DEFAULT_TIMERS } from '../sip/transaction/timers.ts'
@@ -7,12 +7,14 @@ import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager } from './call/call-manager.ts'
 import type { CallDeps } from './call/call.ts'
+import { closeCrashedCalls } from './call/crash-recovery.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
 import { ScenarioPrompts } from './call/scenario-prompts.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
 import type { Config } from './config.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
+import { checkStorage } from './http/storage-health.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import { createProviders, type CallProviders } from './providers/factories.ts'
@@ -38,7 +40,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   logger.info({ providers: redact(config.providers) }, 'providers')
   // a default scenario that does not load stops the start (the log has its problems)
   const scenarios = await ScenarioRegistry.open({ dir: config.scenario.dir, logger: logger.child({ component: 'scenarios' }) })
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
+  let pending = () => 0
+  const store = await openDurableStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    logger,
+    hooks: metrics.watchJournal(() => pending()),
+    retryMaxMs: config.storage.journalRetryMaxMs,
+  })
+  pending = () => store.pending
+  // after the journal replay (in openDurableStore), before any call is taken
+  await closeCrashedCalls(store, config.dataDir, logger).catch((err) => logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'))
   const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
@@ -91,7 +103,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     scenarios,
     scenarioPrompts,
   }
-  const calls = new CallManager(sip, callDeps)
+  // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
+  const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
   await sip.start()
 
   const http = createHttpServer({
@@ -99,7 +112,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     calls,
     logger,
-    ready: async () => prompts.ready && loaded().every((s) => scenarioPrompts.ready(s)) && (await store.ping()),
+    ready: async () => prompts.ready && loaded().every((s) => scenarioPrompts.ready(s)),
+    storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
+    degradedStatus: config.storage.healthDegradedStatus,
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
   })
   await new Promise<void>((resolve, reject) => {

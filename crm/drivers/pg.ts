@@ -53,6 +53,9 @@ export async function openPgDriver(opts: PgDriverOptions): Promise<SqlDriver> {
     connectionString: withDefaultUser(opts.connectionString),
     // A server that is down must fail queries (and /health) quickly, not hang them.
     connectionTimeoutMillis: 5000,
+    // A connection that goes silent mid-query (a network partition, not a refusal) must fail the
+    // query rather than hold a call's final record for ever; the durable store then journals it.
+    query_timeout: 30_000,
     // Every pooled connection starts with the schema on its search_path.
     ...(opts.schema !== undefined && { options: `-c search_path=${opts.schema}` }),
   });

@@ -21,7 +21,13 @@ export interface InvariantReport {
   liveWithoutDialog: string[]
   /** RTP ports taken from the pool that no live call holds */
   portsWithoutCall: number[]
+  /** this instance's call rows without an end that no call in progress owns (left behind) */
+  rowsWithoutCall: string[]
 }
+
+/** This instance's call rows without an end; null when the database cannot tell right now
+ *  (unreachable, or writes still waiting in the journal). */
+export type OpenRows = () => Promise<string[] | null>
 
 
 /**
@@ -32,6 +38,8 @@ export interface InvariantReport {
  */
 export class CallManager {
   private readonly calls = new Map<string, LiveCall>()
+  /** Calls between their INVITE and their live entry (or refusal): their rows are open, rightly. */
+  private readonly admitting = new Set<string>()
   private readonly afterCalls = new Set<Promise<void>>()
   private readonly log: Logger
   private readonly watchdog: NodeJS.Timeout
@@ -41,13 +49,13 @@ export class CallManager {
    *  64*T1 (32 s by default), the longest any SIP transaction of its may still run. */
   private readonly graceMs: number
 
-  constructor(callControl: CallControl, private readonly deps: CallDeps) {
+  constructor(callControl: CallControl, private readonly deps: CallDeps, private readonly openRows: OpenRows = async () => null) {
     this.log = deps.logger
     this.graceMs = 64 * deps.config.sip.t1Ms
     callControl.on('call', (sip) => {
       this.onCall(sip).catch((err) => this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed'))
     })
-    this.watchdog = setInterval(() => this.check(), Math.min(5000, this.graceMs / 4)).unref()
+    this.watchdog = setInterval(() => void this.check().catch((err) => this.log.error({ err }, 'invariant check failed')), Math.min(5000, this.graceMs / 4)).unref()
   }
 
   /** A call in progress, by id. */
@@ -61,6 +69,15 @@ export class CallManager {
 
   private async onCall(sip: InboundCall): Promise<void> {
     const id = randomUUID()
+    this.admitting.add(id)
+    try {
+      await this.admitAndRun(id, sip)
+    } finally {
+      this.admitting.delete(id)
+    }
+  }
+
+  private async admitAndRun(id: string, sip: InboundCall): Promise<void> {
     const { store, metrics, config, portPool } = this.deps
     const log = this.log.child({ callId: id, sipCallId: sip.sipCallId })
     if (this.closing) {
@@ -117,6 +134,7 @@ export class CallManager {
     const entry: LiveCall = { call, port: ports.port }
     sip.once('ended', () => (entry.sipEndedAt = performance.now()))
     this.calls.set(id, entry)
+    this.admitting.delete(id)
     metrics.activeCalls.inc()
     let result: CallResult = 'failed'
     try {
@@ -143,7 +161,11 @@ export class CallManager {
   }
 
   /** What is wrong right now; exported as metrics and asserted by the fault tests. */
-  invariants(): InvariantReport {
+  async invariants(): Promise<InvariantReport> {
+    // a call that finishes while the query runs was known before it; one admitted meanwhile, after
+    const before = new Set([...this.calls.keys(), ...this.admitting])
+    const rows = await this.openRows().catch(() => null)
+    const rowsWithoutCall = (rows ?? []).filter((id) => !before.has(id) && !this.calls.has(id) && !this.admitting.has(id))
     const now = performance.now()
     const held = new Set<number>()
     const liveWithoutDialog: string[] = []
@@ -154,16 +176,18 @@ export class CallManager {
       if (l.sipEndedAt !== undefined && now - l.sipEndedAt > this.graceMs) liveWithoutDialog.push(id)
     }
     const portsWithoutCall = [...this.deps.portPool.inUse].filter((p) => !held.has(p))
-    return { liveWithoutDialog, portsWithoutCall }
+    return { liveWithoutDialog, portsWithoutCall, rowsWithoutCall }
   }
 
   /** The watchdog: reports broken invariants and ends, by force, a call its dialog left behind. */
-  private check(): void {
-    const report = this.invariants()
+  private async check(): Promise<void> {
+    const report = await this.invariants()
     const m = this.deps.metrics.invariantViolations
     m.labels('live_without_dialog').set(report.liveWithoutDialog.length)
     m.labels('ports_without_call').set(report.portsWithoutCall.length)
+    m.labels('rows_without_call').set(report.rowsWithoutCall.length)
     if (report.portsWithoutCall.length) this.log.error({ ports: report.portsWithoutCall }, 'invariant broken: RTP ports held by no call')
+    if (report.rowsWithoutCall.length) this.log.error({ callIds: report.rowsWithoutCall }, 'invariant broken: call rows without an end and without a call')
     for (const id of report.liveWithoutDialog) {
       this.log.error({ callId: id }, 'invariant broken: call live without a dialog; ending it')
       this.calls.get(id)?.call.abort('watchdog')

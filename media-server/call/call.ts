@@ -97,6 +97,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   /** Resolves when the call is given up on (abort()): whatever run() still waits for, it is over. */
   readonly aborted = new Promise<'failed'>((resolve) => (this.giveUp = () => resolve('failed')))
   private recorder: CallRecorder | undefined
+  /** Why the recording is missing or cut short, for the record. */
+  private recordingError: string | undefined
   private readonly listener: Listener
   private readonly log: Logger
   private readonly dir: string
@@ -239,8 +241,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
   async run(answer: string): Promise<CallResult> {
-    await mkdir(this.dir, { recursive: true })
-    this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, INTERNAL_RATE, 2), INTERNAL_RATE)
+    await this.openRecording()
     if (this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
     if (this.ended) return 'cancelled'
     this.deps.clock.add(this.rtp) // silence flows from the 200 OK on, opening NAT pinholes early
@@ -650,7 +651,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       this.deps.metrics.rtpPortsFree.set(this.deps.portPool.available)
       this.log.info({ relay: this.bridge.relay.counts, sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
     }
-    await this.recorder?.close().catch((err) => this.log.error({ err }, 'recording could not be closed'))
+    await this.closeRecording()
     await this.db((s) => s.appendTurns(this.id, this.turns))
     await this.db((s) => s.appendDtmf(this.id, this.dtmf))
     await this.db((s) =>
@@ -661,9 +662,36 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         result,
         endReason: this.faultAt ? `fault: ${this.faultAt}` : (this.endReason ?? 'local-bye'),
         recordingPath: this.recorder ? `${this.dir}/call.wav` : undefined,
+        recordingError: this.recordingError,
         rtpStats: this.liveStats,
       }),
     )
+  }
+
+  /**
+   * The call's folder and recording. A folder that cannot be written (permissions, disk full) must
+   * not cost the call: it goes on unrecorded, and the record says why (/health reports the folder).
+   */
+  private async openRecording(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true })
+      this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, INTERNAL_RATE, 2), INTERNAL_RATE)
+    } catch (err) {
+      this.recordingError = `not recorded: ${(err as Error).message}`
+      this.deps.metrics.recordingFailures.labels('open').inc()
+      this.log.error({ err, dir: this.dir }, 'recording could not be started: the call goes on without it')
+    }
+  }
+
+  /** A disk that filled during the call leaves the recording cut short, its header true to what is on disk. */
+  private async closeRecording(): Promise<void> {
+    try {
+      await this.recorder?.close()
+    } catch (err) {
+      this.recordingError = `truncated at ${this.recorder!.seconds.toFixed(1)} s: ${(err as Error).message}`
+      this.deps.metrics.recordingFailures.labels('write').inc()
+      this.log.error({ err, seconds: this.recorder!.seconds }, 'recording cut short')
+    }
   }
 
   /** Work that outlives the call's media and record (the LLM summary); never rejects. */

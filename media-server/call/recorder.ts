@@ -82,6 +82,11 @@ export class CallRecorder {
     this.blockFill = 0
   }
 
+  /** Seconds of the call on disk (less than its length when the disk filled). */
+  get seconds(): number {
+    return this.writer.seconds
+  }
+
   async close(): Promise<void> {
     if (this.blockFill) this.writeBlock()
     await this.writer.close()

@@ -4,14 +4,19 @@ import type { CallStore } from '../../crm/call-store.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
 import type { KnowledgeRoutes } from './knowledge-routes.ts'
+import type { StorageHealth } from './storage-health.ts'
 
 export interface HttpDeps {
   store: CallStore
   metrics: Metrics
   calls: CallManager
   logger: Logger
-  /** True once SIP listens, the prompts are ready and the database answers. */
+  /** True once SIP listens and the prompts are ready. */
   ready: () => Promise<boolean>
+  /** The storage checks (database, journal, recordings folder, disk space). */
+  storage: () => Promise<StorageHealth>
+  /** The status code of a degraded /health (HEALTH_DEGRADED_STATUS). */
+  degradedStatus: number
   /** /api/knowledge (upload, list, search, delete), when the knowledge base is on */
   knowledge?: KnowledgeRoutes
 }
@@ -51,7 +56,10 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   }
   if (url.pathname === '/health') {
     const ready = await deps.ready().catch(() => false)
-    return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'starting', activeCalls: deps.calls.liveCount })
+    const { ok, checks } = await deps.storage()
+    if (!ready) return json(res, 503, { status: 'starting', checks, activeCalls: deps.calls.liveCount })
+    // Degraded still takes calls (unrecorded, or journalled): the status code is the operator's call.
+    return json(res, ok ? 200 : deps.degradedStatus, { status: ok ? 'ok' : 'degraded', checks, activeCalls: deps.calls.liveCount })
   }
   if (url.pathname === '/metrics') {
     const body = await deps.metrics.registry.metrics()

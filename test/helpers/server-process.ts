@@ -17,6 +17,8 @@ export interface ServerHandle {
   logs: string[]
   api<T = any>(p: string): Promise<{ status: number; body: T }>
   stop(): Promise<void>
+  /** Kills the process with `signal` (a crash: SIGKILL) and waits for it to be gone. */
+  kill(signal: NodeJS.Signals): Promise<void>
 }
 
 /**
@@ -81,12 +83,18 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       return { status: res.status, body: await res.json() }
     },
     async stop() {
-      if (child.exitCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise((r) => child.once('exit', r))
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
       await exited
       clearTimeout(timer)
+    },
+    async kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill(signal)
+      await exited
     },
   }
 }
