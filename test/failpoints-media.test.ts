@@ -1,0 +1,6 @@
+// Issue 13: a throw at each failpoint of the media path (RTP and RTCP packets in, the RTCP timer,
+// the send phase) ends that one call cleanly while another carries on (see failpointCase).
+import t from 'tap'
+import { failpointCase } from './helpers/fault-server.ts'
+
+for (const point of ['rtp.packet', 'rtcp.packet', 'rtcp.timer', 'clock.tick']) failpointCase(t, point)
