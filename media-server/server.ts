@@ -20,7 +20,7 @@ import { Metrics } from './metrics.ts'
 import { createProviders, type CallProviders } from './providers/factories.ts'
 import { redact } from './providers/provider-config.ts'
 import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
-import { RtpPortPool } from './rtp/port-pool.ts'
+import { LocalMediaPlane } from './media/local-media.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 
@@ -78,8 +78,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   metrics.watchVad(vad.stats)
 
   const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
-  const portPool = new RtpPortPool(config.rtp.portMin, config.rtp.portMax, config.sip.host)
-  metrics.rtpPortsFree.set(portPool.available)
+  const media = new LocalMediaPlane({ portMin: config.rtp.portMin, portMax: config.rtp.portMax, host: config.sip.host, clock, metrics })
+  metrics.rtpPortsFree.set(media.available)
   const sip = new EmbeddedCallControl({
     host: config.sip.host,
     port: config.sip.port,
@@ -95,8 +95,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     store,
     prompts,
-    clock,
-    portPool,
+    media,
     vad,
     providers,
     knowledge,
@@ -132,7 +131,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await calls.shutdown(3000)
       await sip.stop()
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
-      clock.stop()
+      await media.close()
       scenarios.close()
       await new Promise((r) => http.close(r))
       await Promise.allSettled([providers.asr?.close(), providers.tts.close(), providers.llm?.close()])

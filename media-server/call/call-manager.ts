@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { createCodec } from '../../codecs/index.ts'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { CallControl, InboundCall } from '../../sip/ua/call-control.ts'
-import { RtpSession } from '../rtp/rtp-session.ts'
 import { Call, type CallDeps, type CallResult } from './call.ts'
 
 /** A live call as the manager keeps it: the call, its port, and when its dialog ended. */
@@ -78,7 +76,7 @@ export class CallManager {
   }
 
   private async admitAndRun(id: string, sip: InboundCall): Promise<void> {
-    const { store, metrics, config, portPool } = this.deps
+    const { store, metrics, config, media } = this.deps
     const log = this.log.child({ callId: id, sipCallId: sip.sipCallId })
     if (this.closing) {
       log.info('incoming call while shutting down: 503')
@@ -97,23 +95,23 @@ export class CallManager {
       await store.updateCall(id, { endedAt: new Date(), result, endReason: `${status} ${reason}` }).catch(() => {})
     }
     if (!sip.offer) return refuse(488, 'an SDP offer in the INVITE is required', 'failed')
-    const ports = await portPool.allocate()
-    metrics.rtpPortsFree.set(portPool.available)
-    if (!ports) return refuse(503, 'no RTP ports left', 'failed')
+    const port = await media.allocate()
+    metrics.rtpPortsFree.set(media.available)
+    if (port === null) return refuse(503, 'no RTP ports left', 'failed')
 
-    const local: LocalMedia = { address: config.publicIp, port: ports.port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 }
+    const local: LocalMedia = { address: config.publicIp, port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 }
     const neg = negotiate(sip.offer, local)
     if (!neg.ok) {
-      portPool.release(ports)
-      metrics.rtpPortsFree.set(portPool.available)
+      media.release(port)
+      metrics.rtpPortsFree.set(media.available)
       return refuse(488, neg.reason, 'failed')
     }
     sip.progress(180)
 
-    let call: Call | undefined
-    const rtp = new RtpSession({
-      ports,
-      codec: createCodec(neg.codec.name, { opusComplexity: config.opus.complexity }),
+    const session = media.open({
+      callId: id,
+      port,
+      codec: neg.codec.name,
       payloadType: neg.codec.payloadType,
       telephoneEventPt: neg.telephoneEvent?.payloadType,
       remote: neg.remote,
@@ -123,15 +121,11 @@ export class CallManager {
       cname: `voice-agent-${id}@${config.publicIp}`,
       // One shared 20 ms clock: ptimes that are not a multiple of it are sent at 20 ms.
       ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
-      clockPeriodMs: this.deps.clock.periodMs,
-      metrics,
-      logger: log,
-      awaitPeer: true,
-      onFault: (err, where) => call?.fault(err, where),
-    })
-    rtp.direction = neg.direction
-    call = new Call(id, sip, rtp, neg, local, { ...this.deps, logger: log })
-    const entry: LiveCall = { call, port: ports.port }
+      opusComplexity: config.opus.complexity,
+      direction: neg.direction,
+    }, log)
+    const call = new Call(id, sip, session, neg, local, { ...this.deps, logger: log })
+    const entry: LiveCall = { call, port }
     sip.once('ended', () => (entry.sipEndedAt = performance.now()))
     this.calls.set(id, entry)
     this.admitting.delete(id)
@@ -148,8 +142,8 @@ export class CallManager {
         log.error({ err }, 'call record not finished')
       }
       this.calls.delete(id)
-      portPool.release(ports)
-      metrics.rtpPortsFree.set(portPool.available)
+      media.release(port)
+      metrics.rtpPortsFree.set(media.available)
       metrics.activeCalls.dec()
       metrics.calls.labels(result).inc()
       log.info({ result }, 'call finished')
@@ -175,7 +169,7 @@ export class CallManager {
       if (bridge !== undefined) held.add(bridge)
       if (l.sipEndedAt !== undefined && now - l.sipEndedAt > this.graceMs) liveWithoutDialog.push(id)
     }
-    const portsWithoutCall = [...this.deps.portPool.inUse].filter((p) => !held.has(p))
+    const portsWithoutCall = [...this.deps.media.inUse].filter((p) => !held.has(p))
     return { liveWithoutDialog, portsWithoutCall, rowsWithoutCall }
   }
 

@@ -1,8 +1,6 @@
 import { once } from 'node:events'
-import { mkdir } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { WavFileWriter } from '../../codecs/wav.ts'
 import type { CallStore, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
 import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
@@ -10,12 +8,10 @@ import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
 import { createPinnedOffer, negotiate, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
-import type { PacingClock } from '../clock/pacing-clock.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
-import type { RtpPortPair, RtpPortPool } from '../rtp/port-pool.ts'
-import type { RtpSession } from '../rtp/rtp-session.ts'
+import type { MediaPlane, MediaSession } from '../media/media-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'
 import type { KnowledgeAnswers } from '../../dialog/knowledge/knowledge-base.ts'
@@ -27,11 +23,8 @@ import { digitFromInfo } from './dtmf-relay.ts'
 import { failpoint, stallpoint, type FailpointName } from '../failpoints.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
-import { CallRecorder } from './recorder.ts'
 import type { ScenarioPrompts } from './scenario-prompts.ts'
 import { runScenarioDialog, type ScenarioDialogIO, type ScenarioDialogResult } from './scenario-dialog.ts'
-import { BridgeRecording } from './bridge-recording.ts'
-import { TransferBridge } from './transfer-bridge.ts'
 
 export interface CallDeps {
   config: Config
@@ -39,9 +32,9 @@ export interface CallDeps {
   metrics: Metrics
   store: CallStore
   prompts: PromptLibrary
-  clock: PacingClock
-  /** RTP ports for calls, and for the seller's leg when a refused REFER falls back to a bridge */
-  portPool: RtpPortPool
+  /** sockets, clock, codecs and recording: RTP ports for calls, and for the seller's leg when a
+   *  refused REFER falls back to a bridge */
+  media: MediaPlane
   vad: SileroVad
   /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
   providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
@@ -75,12 +68,10 @@ export type TransferRecord =
   | { target: string; method: 'bridge'; referStatus: number; sellerCallId: string }
   | { target: string; failed: string; status?: number }
 
-/** The seller's leg of a bridged transfer and the relay between it and the caller's sockets. */
+/** The seller's leg of a bridged transfer, relayed by the media session to the caller's sockets. */
 interface Bridge {
   leg: OutboundCall
-  recording: BridgeRecording | undefined
-  ports: RtpPortPair
-  relay: TransferBridge
+  port: number
 }
 
 /**
@@ -96,7 +87,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private giveUp!: () => void
   /** Resolves when the call is given up on (abort()): whatever run() still waits for, it is over. */
   readonly aborted = new Promise<'failed'>((resolve) => (this.giveUp = () => resolve('failed')))
-  private recorder: CallRecorder | undefined
+  /** the recording's file while it is being written */
+  private recordingPath: string | undefined
   /** Why the recording is missing or cut short, for the record. */
   private recordingError: string | undefined
   private readonly listener: Listener
@@ -121,7 +113,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   constructor(
     readonly id: string,
     readonly sip: InboundCall,
-    readonly rtp: RtpSession,
+    readonly rtp: MediaSession,
     /** the caller's stream as negotiated: what a bridged seller leg is offered */
     private readonly format: StreamFormat,
     private readonly local: LocalMedia,
@@ -147,16 +139,11 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       },
     })
     const vadAtLineRate = vadRateFor(rtp.lineRate) === rtp.lineRate
-    rtp.onAudio = (pcm, bufferedMs, line) => {
-      this.recorder?.pushCaller(pcm)
-      this.listener.onAudio(pcm, bufferedMs, vadAtLineRate ? line : pcm)
-    }
-    rtp.onFrame = this.contained('recording', (frame: Int16Array) => {
-      this.recorder?.pushBot(frame)
-      this.listener.onBotFrame(frame)
-    })
+    rtp.onAudio = (pcm, bufferedMs, line) => this.listener.onAudio(pcm, bufferedMs, vadAtLineRate ? line : pcm)
+    rtp.onFrame = (frame) => this.listener.onBotFrame(frame)
     rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
     rtp.onPromptStart = () => this.onPromptStart()
+    rtp.onFault = (err, where) => this.fault(err, where)
     sip.on('info', this.contained('sip.event', (type: string, body: string) => {
       const digit = digitFromInfo(type, body)
       // Bridged to a seller: the caller's keypad is the seller's business now.
@@ -189,7 +176,6 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.faultAt = where
     this.log.error({ err, where }, 'call fault: the call ends')
     this.deps.metrics.callFaults.labels(where).inc()
-    this.deps.clock.remove(this.rtp)
     this.ended = true
     this.rtp.flush()
     this.listener.cancel()
@@ -217,10 +203,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   get liveStats(): object {
-    return {
-      ...this.rtp.statsJSON(), remote: this.rtp.remoteAddress, ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath,
-      ...(this.bridge && { relay: this.bridge.relay.counts }),
-    }
+    return { ...this.rtp.stats(), ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath }
   }
 
   /** Ends the call with BYE (or 480 before the answer), reporting `reason` as the dialog's end. */
@@ -236,7 +219,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   /** The port of the seller's leg while bridged: it belongs to this call too. */
   get bridgePort(): number | undefined {
-    return this.bridge?.ports.port
+    return this.bridge?.port
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
@@ -244,7 +227,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     await this.openRecording()
     if (this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
     if (this.ended) return 'cancelled'
-    this.deps.clock.add(this.rtp) // silence flows from the 200 OK on, opening NAT pinholes early
+    this.rtp.start() // the clock runs from the 200 OK on; RTP flows once the ACK or the caller's RTP confirms the peer
     try {
       await this.sip.answer(answer)
     } catch (err) {
@@ -422,30 +405,30 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
       return false
     }
-    const { portPool, metrics, config } = this.deps
-    const ports = await portPool.allocate()
-    metrics.rtpPortsFree.set(portPool.available)
+    const { media, metrics, config } = this.deps
+    const port = await media.allocate()
+    metrics.rtpPortsFree.set(media.available)
     let seller: PinnedAnswerResult | undefined
-    const bridge = ports && {
-      sdp: createPinnedOffer({ address: config.publicIp, port: ports.port, sessionId: String(Date.now()), sessionVersion: 1 }, this.format),
+    const bridge = port !== null && {
+      sdp: createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, this.format),
       ringTimeoutMs,
       refuseAnswer: (answer: string) => {
         seller = readPinnedAnswer(answer, this.format)
         return seller.ok ? undefined : seller.reason
       },
     }
-    if (!ports) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
+    if (port === null) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
     const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
-    if (result.ok && result.method === 'bridge' && ports && seller?.ok) {
-      this.startBridge(result.leg, ports, seller)
+    if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
+      this.startBridge(result.leg, port, seller)
       this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
       this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
       metrics.transfers.labels('bridge').inc()
       return true
     }
-    if (ports) {
-      portPool.release(ports)
-      metrics.rtpPortsFree.set(portPool.available)
+    if (port !== null) {
+      media.release(port)
+      metrics.rtpPortsFree.set(media.available)
     }
     this.transferred = result.ok ? { target, method: 'refer' } : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
     this.log.info({ reason, ...this.transferred }, result.ok ? 'transfer: REFER carried out' : 'transfer failed: the call stays with the bot')
@@ -453,30 +436,22 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     return result.ok
   }
 
-  /** The bot leaves the line: its session hands the caller's sockets to a relay with the seller's leg. */
-  private startBridge(leg: OutboundCall, ports: RtpPortPair, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
-    this.deps.clock.remove(this.rtp)
-    const caller = this.rtp.handOver()
+  /** The bot leaves the line: its media session relays the caller's packets to the seller's leg. */
+  private startBridge(leg: OutboundCall, port: number, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
     const codec = this.format.codec.payloadType
     const te = this.format.telephoneEvent?.payloadType
-    const relay = new TransferBridge(
-      { ...caller, rtcpMux: !!this.format.rtcpMux, payloadTypes: new Set(te === undefined ? [codec] : [codec, te]) },
-      {
-        ports,
+    this.rtp.bridge({
+      sellerPort: port,
+      seller: {
         rtp: { address: seller.remote.address, port: seller.remote.port },
         rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort },
         rtcpMux: seller.rtcpMux,
-        payloadTypes: new Set(seller.telephoneEvent && te !== undefined ? [codec, te] : [codec]),
+        payloadTypes: seller.telephoneEvent && te !== undefined ? [codec, te] : [codec],
       },
-    )
-    // The recording goes on: the relayed audio of both phones, decoded, on the clock's ticks.
-    const recording = this.recorder && new BridgeRecording(this.recorder, this.format.codec, (INTERNAL_RATE * this.deps.clock.periodMs) / 1000)
-    if (recording) {
-      relay.onRtp = (msg, from) => recording.relayed(msg, from)
-      this.deps.clock.add(recording)
-    }
-    relay.start()
-    this.bridge = { leg, ports, relay, recording }
+      caller: { rtcpMux: !!this.format.rtcpMux, payloadTypes: te === undefined ? [codec] : [codec, te] },
+      codec: this.format.codec,
+    })
+    this.bridge = { leg, port }
   }
 
   /** The first packet of a prompt left: the end of the turn's latency path. */
@@ -641,17 +616,19 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   /** Tear down media and write the final record. Safe to call once, whatever happened. */
   async finish(result: CallResult): Promise<void> {
-    this.deps.clock.remove(this.rtp)
-    this.rtp.close()
+    const stats = this.liveStats // the media's last word, before it closes
+    const recording = await this.rtp.close()
     this.listener.close()
     if (this.bridge) {
-      this.bridge.relay.stop()
-      if (this.bridge.recording) this.deps.clock.remove(this.bridge.recording)
-      this.deps.portPool.release(this.bridge.ports)
-      this.deps.metrics.rtpPortsFree.set(this.deps.portPool.available)
-      this.log.info({ relay: this.bridge.relay.counts, sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
+      this.deps.media.release(this.bridge.port)
+      this.deps.metrics.rtpPortsFree.set(this.deps.media.available)
+      this.log.info({ sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
     }
-    await this.closeRecording()
+    if (recording?.error) {
+      this.recordingError = `truncated at ${recording.seconds.toFixed(1)} s: ${recording.error}`
+      this.deps.metrics.recordingFailures.labels('write').inc()
+      this.log.error({ error: recording.error, seconds: recording.seconds }, 'recording cut short')
+    }
     await this.db((s) => s.appendTurns(this.id, this.turns))
     await this.db((s) => s.appendDtmf(this.id, this.dtmf))
     await this.db((s) =>
@@ -661,9 +638,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         endedAt: new Date(),
         result,
         endReason: this.faultAt ? `fault: ${this.faultAt}` : (this.endReason ?? 'local-bye'),
-        recordingPath: this.recorder ? `${this.dir}/call.wav` : undefined,
+        recordingPath: this.recordingPath,
         recordingError: this.recordingError,
-        rtpStats: this.liveStats,
+        rtpStats: stats,
       }),
     )
   }
@@ -674,23 +651,12 @@ export class Call implements ConversationIO, ScenarioDialogIO {
    */
   private async openRecording(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true })
-      this.recorder = new CallRecorder(await WavFileWriter.open(`${this.dir}/call.wav`, INTERNAL_RATE, 2), INTERNAL_RATE)
+      await this.rtp.record(`${this.dir}/call.wav`)
+      this.recordingPath = `${this.dir}/call.wav`
     } catch (err) {
       this.recordingError = `not recorded: ${(err as Error).message}`
       this.deps.metrics.recordingFailures.labels('open').inc()
       this.log.error({ err, dir: this.dir }, 'recording could not be started: the call goes on without it')
-    }
-  }
-
-  /** A disk that filled during the call leaves the recording cut short, its header true to what is on disk. */
-  private async closeRecording(): Promise<void> {
-    try {
-      await this.recorder?.close()
-    } catch (err) {
-      this.recordingError = `truncated at ${this.recorder!.seconds.toFixed(1)} s: ${(err as Error).message}`
-      this.deps.metrics.recordingFailures.labels('write').inc()
-      this.log.error({ err, seconds: this.recorder!.seconds }, 'recording cut short')
     }
   }
 

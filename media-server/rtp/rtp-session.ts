@@ -5,7 +5,6 @@ import { DtmfToneDetector } from '../../codecs/dtmf-goertzel.ts'
 import { eventToDigit, parseTelephoneEvent } from '../../codecs/telephone-event.ts'
 import type { ClockSubscriber } from '../clock/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
-import type { Metrics } from '../metrics.ts'
 import { CodecPipeline, INTERNAL_RATE } from './codec-pipeline.ts'
 import { JitterBuffer } from './jitter-buffer.ts'
 import { isRtcp, parseRtp, writeRtpHeader } from './packet.ts'
@@ -22,6 +21,13 @@ export interface JitterConfig {
   maxDelayMs: number
 }
 
+/** The counters a session feeds (the server's Metrics has them; a media worker counts and reports). */
+export interface RtpMetrics {
+  rtpIn: { inc(): void }
+  rtpOut: { inc(): void }
+  rtpDropped: { labels(reason: string): { inc(): void } }
+}
+
 export interface RtpSessionOptions {
   ports: RtpPortPair
   codec: AudioCodec
@@ -36,7 +42,7 @@ export interface RtpSessionOptions {
   clockPeriodMs: number
   jitter: JitterConfig
   cname: string
-  metrics: Metrics
+  metrics: RtpMetrics
   logger: Logger
   now?: () => number
   /**

@@ -1,0 +1,90 @@
+import type { Logger } from 'pino'
+import type { CodecName } from '../../codecs/index.ts'
+import type { DtmfSource, MediaDirection, MediaFaultPlace } from '../rtp/rtp-session.ts'
+
+/**
+ * The boundary between a call's control (SIP, the dialog, providers, storage: the main thread) and
+ * its media (sockets, the pacing clock, jitter buffer, codecs, recording, the transfer relay). The
+ * media runs in-process (`LocalMediaPlane`, MEDIA_WORKERS=0) or in media worker threads
+ * (`WorkerMediaPlane`); a call cannot tell which. Everything that crosses is plain data.
+ */
+
+/** What a call's media session is built from, once its SDP is negotiated. */
+export interface SessionSpec {
+  callId: string
+  /** the port pair allocated for the call (RTP on it, RTCP on port + 1) */
+  port: number
+  codec: CodecName
+  payloadType: number
+  telephoneEventPt?: number
+  remote: { address: string; port: number; rtcpPort: number }
+  rtcpMux: boolean
+  signallingAddress: string
+  ptimeMs: number
+  jitter: { initialDelayMs: number; maxDelayMs: number }
+  cname: string
+  opusComplexity: number
+  direction: MediaDirection
+}
+
+/** A bridged transfer: relay the caller's port pair to the seller leg's, packet for packet. */
+export interface BridgeSpec {
+  /** the seller leg's port pair, allocated on the same media plane */
+  sellerPort: number
+  seller: { rtp: { address: string; port: number }; rtcp: { address: string; port: number }; rtcpMux: boolean; payloadTypes: number[] }
+  caller: { rtcpMux: boolean; payloadTypes: number[] }
+  /** the codec both legs use, decoded for the recording */
+  codec: { name: CodecName; payloadType: number }
+}
+
+/** How the call's recording ended: its length, and why it stopped early if it did. */
+export interface RecordingResult {
+  seconds: number
+  error?: string
+}
+
+/** Where a media fault happened: the session's own places, or the recording. */
+export type MediaFault = MediaFaultPlace | 'recording' | 'media-worker'
+
+export interface MediaSession {
+  /** the codec's audio rate on the line (8 kHz for G.711) */
+  readonly lineRate: number
+  /** the caller's audio at 16 kHz (and at the line's rate), with its jitter-buffer wait */
+  onAudio: (pcm: Int16Array, bufferedMs: number, line: Int16Array) => void
+  /** every packet's outgoing audio at 16 kHz: the echo reference */
+  onFrame: (pcm: Int16Array) => void
+  onDtmf: (digit: string, source: DtmfSource) => void
+  /** the first packet of a prompt left */
+  onPromptStart: () => void
+  /** the session stopped itself on a fault; end the call */
+  onFault: (err: unknown, where: MediaFault) => void
+  /** join the pacing clock (silence flows; nothing is sent before confirm() or the caller's RTP) */
+  start(): void
+  confirm(): void
+  /** 16 kHz audio; resolves true when its last packet left, false when flushed */
+  play(pcm: Int16Array): Promise<boolean>
+  hold(): void
+  resume(): void
+  flush(): void
+  update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void
+  /** RTP statistics, the peer's address, the relay's counts when bridged */
+  stats(): Record<string, unknown>
+  /** start recording the call to a stereo WAV at `path` (caller left, bot or seller right) */
+  record(path: string): Promise<void>
+  /** the bot leaves the line: the caller's packets are relayed to the seller leg and back */
+  bridge(spec: BridgeSpec): void
+  /** stop everything and close the recording; the port pairs are the plane's to release */
+  close(): Promise<RecordingResult | undefined>
+}
+
+export interface MediaPlane {
+  /** a port pair for a call or a seller leg; null when none is free (503) */
+  allocate(): Promise<number | null>
+  release(port: number): void
+  open(spec: SessionSpec, logger: Logger): MediaSession
+  /** free port pairs */
+  readonly available: number
+  /** ports handed out and not released, for the invariant check */
+  readonly inUse: ReadonlySet<number>
+  close(): Promise<void>
+}
