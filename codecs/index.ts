@@ -13,6 +13,11 @@ export interface CodecSettings {
   opusComplexity?: number;
 }
 
+/** The audio rate a codec's frames have on the line (what createCodec(name).sampleRate will be). */
+export function lineRateOf(name: CodecName): number {
+  return name === 'PCMU' || name === 'PCMA' ? 8000 : 16000;
+}
+
 /** Creates a codec instance by its SDP encoding name. */
 export function createCodec(name: CodecName, settings: CodecSettings = {}): AudioCodec {
   switch (name) {

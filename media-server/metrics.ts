@@ -9,6 +9,8 @@ export class Metrics {
   readonly activeCalls = new client.Gauge({ name: 'voice_active_calls', help: 'Calls in progress', registers: [this.registry] })
   readonly calls = new client.Counter({ name: 'voice_calls_total', help: 'Finished calls by result', labelNames: ['result'], registers: [this.registry] })
   readonly invariantViolations = new client.Gauge({ name: 'voice_call_invariant_violations', help: 'Broken call invariants at the last check (live_without_dialog, ports_without_call, rows_without_call): zero when all is well', labelNames: ['kind'], registers: [this.registry] })
+  readonly mediaWorkerRestarts = new client.Counter({ name: 'voice_media_worker_restarts_total', help: 'Media worker threads that died and were started again (their calls ended)', registers: [this.registry] })
+  readonly mediaRingDropped = new client.Counter({ name: 'voice_media_ring_dropped_total', help: "Audio records a media worker could not hand to the main thread (it fell a ring's length behind)", registers: [this.registry] })
   readonly callFaults = new client.Counter({ name: 'voice_call_faults_total', help: 'Calls ended by a fault on their own path (a handler that threw), by where', labelNames: ['where'], registers: [this.registry] })
   readonly rtpPackets = new client.Counter({ name: 'voice_rtp_packets_total', help: 'RTP packets by direction', labelNames: ['direction'], registers: [this.registry] })
   readonly rtpDropped = new client.Counter({ name: 'voice_rtp_packets_dropped_total', help: 'Incoming RTP packets counted and ignored, by reason', labelNames: ['reason'], registers: [this.registry] })

@@ -21,6 +21,7 @@ import { createProviders, type CallProviders } from './providers/factories.ts'
 import { redact } from './providers/provider-config.ts'
 import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
 import { LocalMediaPlane } from './media/local-media.ts'
+import { WorkerMediaPlane } from './media/worker-media-plane.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 
@@ -77,8 +78,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   })
   metrics.watchVad(vad.stats)
 
-  const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
-  const media = new LocalMediaPlane({ portMin: config.rtp.portMin, portMax: config.rtp.portMax, host: config.sip.host, clock, metrics })
+  const rtpRange = { portMin: config.rtp.portMin, portMax: config.rtp.portMax, host: config.sip.host }
+  const media = config.mediaWorkers > 0
+    ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, metrics, logger })
+    : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
   metrics.rtpPortsFree.set(media.available)
   const sip = new EmbeddedCallControl({
     host: config.sip.host,

@@ -203,7 +203,11 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   get liveStats(): object {
-    return { ...this.rtp.stats(), ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath }
+    return this.withCallStats(this.rtp.stats())
+  }
+
+  private withCallStats(media: Record<string, unknown>): object {
+    return { ...media, ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath }
   }
 
   /** Ends the call with BYE (or 480 before the answer), reporting `reason` as the dialog's end. */
@@ -406,7 +410,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       return false
     }
     const { media, metrics, config } = this.deps
-    const port = await media.allocate()
+    const port = await media.allocate(this.rtp) // the same media worker relays both legs
     metrics.rtpPortsFree.set(media.available)
     let seller: PinnedAnswerResult | undefined
     const bridge = port !== null && {
@@ -616,8 +620,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   /** Tear down media and write the final record. Safe to call once, whatever happened. */
   async finish(result: CallResult): Promise<void> {
-    const stats = this.liveStats // the media's last word, before it closes
-    const recording = await this.rtp.close()
+    const { stats, recording } = await this.rtp.close()
     this.listener.close()
     if (this.bridge) {
       this.deps.media.release(this.bridge.port)
@@ -640,7 +643,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         endReason: this.faultAt ? `fault: ${this.faultAt}` : (this.endReason ?? 'local-bye'),
         recordingPath: this.recordingPath,
         recordingError: this.recordingError,
-        rtpStats: stats,
+        rtpStats: this.withCallStats(stats),
       }),
     )
   }

@@ -11,7 +11,7 @@ import { failpoint } from '../failpoints.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import { RtpPortPool, type RtpPortPair } from '../rtp/port-pool.ts'
 import { RtpSession, type MediaDirection, type RtpMetrics } from '../rtp/rtp-session.ts'
-import type { BridgeSpec, MediaFault, MediaPlane, MediaSession, RecordingResult, SessionSpec } from './media-session.ts'
+import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
 
 export interface LocalMediaPlaneOptions {
   portMin: number
@@ -192,7 +192,8 @@ export class LocalMediaSession implements MediaSession {
     this.relay = { bridge, recording }
   }
 
-  async close(): Promise<RecordingResult | undefined> {
+  async close(): Promise<ClosedSession> {
+    const stats = this.stats()
     this.clock.remove(this.rtp)
     this.rtp.close()
     if (this.relay) {
@@ -201,12 +202,12 @@ export class LocalMediaSession implements MediaSession {
       this.log.info({ relay: this.relay.bridge.counts }, 'bridge ended')
     }
     const recorder = this.recorder
-    if (!recorder) return undefined
+    if (!recorder) return { stats }
     try {
       await recorder.close()
-      return { seconds: recorder.seconds }
+      return { stats, recording: { seconds: recorder.seconds } }
     } catch (err) {
-      return { seconds: recorder.seconds, error: (err as Error).message }
+      return { stats, recording: { seconds: recorder.seconds, error: (err as Error).message } }
     }
   }
 }

@@ -43,6 +43,12 @@ export interface RecordingResult {
   error?: string
 }
 
+/** What a session leaves when it closes: its final statistics, and how its recording ended. */
+export interface ClosedSession {
+  stats: Record<string, unknown>
+  recording?: RecordingResult
+}
+
 /** Where a media fault happened: the session's own places, or the recording. */
 export type MediaFault = MediaFaultPlace | 'recording' | 'media-worker'
 
@@ -74,12 +80,12 @@ export interface MediaSession {
   /** the bot leaves the line: the caller's packets are relayed to the seller leg and back */
   bridge(spec: BridgeSpec): void
   /** stop everything and close the recording; the port pairs are the plane's to release */
-  close(): Promise<RecordingResult | undefined>
+  close(): Promise<ClosedSession>
 }
 
 export interface MediaPlane {
-  /** a port pair for a call or a seller leg; null when none is free (503) */
-  allocate(): Promise<number | null>
+  /** a port pair for a call, or for a seller leg `near` the call's session; null when none is free (503) */
+  allocate(near?: MediaSession): Promise<number | null>
   release(port: number): void
   open(spec: SessionSpec, logger: Logger): MediaSession
   /** free port pairs */

@@ -1,0 +1,130 @@
+// A media worker thread: a LocalMediaPlane (its own port range, its own pacing clock) driven by the
+// main thread's commands (worker-protocol.ts). Nothing else runs on this thread's event loop, so
+// nothing the control plane does (synthesis, a reload, a slow query, a burst of HTTP) can delay a
+// packet here.
+import { parentPort, workerData } from 'node:worker_threads'
+import { PacingClock } from '../clock/pacing-clock.ts'
+import { createLogger } from '../logger.ts'
+import type { RtpMetrics } from '../rtp/rtp-session.ts'
+import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
+import { PcmRing, RECORD_AUDIO, RECORD_FRAME } from './pcm-ring.ts'
+import type { Command, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+
+const init = workerData as WorkerInit
+const port = parentPort!
+const post = (ev: WorkerEvent, transfer?: ArrayBuffer[]) => port.postMessage(ev, transfer ?? [])
+const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({ component: 'media-worker', worker: init.index })
+
+const counts: WorkerCounts = { rtpIn: 0, rtpOut: 0, dropped: {}, lateness: [], ringDropped: 0 }
+const metrics: RtpMetrics = {
+  rtpIn: { inc: () => void counts.rtpIn++ },
+  rtpOut: { inc: () => void counts.rtpOut++ },
+  rtpDropped: { labels: (reason) => ({ inc: () => void (counts.dropped[reason] = (counts.dropped[reason] ?? 0) + 1) }) },
+}
+const clock = new PacingClock(20, (lateMs) => counts.lateness.push(Math.max(0, lateMs)))
+const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax, host: init.host, clock, metrics })
+
+interface Live {
+  session: LocalMediaSession
+  ring: PcmRing
+}
+const sessions = new Map<string, Live>()
+const NO_LINE = new Int16Array(0)
+
+// The main thread sleeps on the doorbell (Atomics.waitAsync) and drains every ring when it rings:
+// once per tick that wrote audio, after all of the tick's calls have written theirs.
+const doorbell = new Int32Array(init.doorbell)
+let ringPending = false
+function written(): void {
+  if (ringPending) return
+  ringPending = true
+  setImmediate(() => {
+    ringPending = false
+    Atomics.add(doorbell, 0, 1)
+    Atomics.notify(doorbell, 0)
+  })
+}
+
+function open(cmd: Extract<Command, { t: 'open' }>): void {
+  const session = plane.open(cmd.spec, log.child({ callId: cmd.id }))
+  const ring = new PcmRing(cmd.ring)
+  const id = cmd.id
+  session.onAudio = (pcm, bufferedMs, line) => {
+    if (!ring.write(RECORD_AUDIO, bufferedMs, pcm, line)) counts.ringDropped++
+    written()
+  }
+  session.onFrame = (pcm) => {
+    if (!ring.write(RECORD_FRAME, 0, pcm, NO_LINE)) counts.ringDropped++
+    written()
+  }
+  session.onDtmf = (digit, source) => post({ t: 'dtmf', id, digit, source })
+  session.onPromptStart = () => post({ t: 'promptStart', id })
+  session.onFault = (err, where) => post({ t: 'fault', id, where, message: (err as Error)?.message ?? String(err) })
+  sessions.set(id, { session, ring })
+}
+
+async function handle(cmd: Command): Promise<void> {
+  switch (cmd.t) {
+    case 'allocate':
+      return post({ t: 'allocated', req: cmd.req, port: await plane.allocate(), available: plane.available })
+    case 'release':
+      return plane.release(cmd.port)
+    case 'open':
+      return open(cmd)
+  }
+  const live = sessions.get(cmd.id)
+  if (!live) return
+  const s = live.session
+  switch (cmd.t) {
+    case 'start':
+      return s.start()
+    case 'confirm':
+      return s.confirm()
+    case 'hold':
+      return s.hold()
+    case 'resume':
+      return s.resume()
+    case 'flush':
+      return s.flush()
+    case 'update':
+      return s.update(cmd.remote, cmd.direction)
+    case 'bridge':
+      return s.bridge(cmd.spec)
+    case 'play':
+      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm) })
+    case 'record':
+      try {
+        await s.record(cmd.path)
+        return post({ t: 'recorded', id: cmd.id, req: cmd.req })
+      } catch (err) {
+        return post({ t: 'recorded', id: cmd.id, req: cmd.req, error: (err as Error).message })
+      }
+    case 'close': {
+      sessions.delete(cmd.id)
+      const closed = await s.close()
+      return post({ t: 'closed', id: cmd.id, req: cmd.req, ...closed, available: plane.available })
+    }
+  }
+}
+
+port.on('message', (cmd: Command) => {
+  handle(cmd).catch((err) => {
+    // A command that throws ends its own call, not the worker.
+    log.error({ err, command: cmd.t }, 'media command failed')
+    if ('id' in cmd) post({ t: 'fault', id: cmd.id, where: 'media-worker', message: (err as Error).message })
+  })
+})
+
+// Statistics of every call and the counters, once a second (the API's live view, /metrics).
+setInterval(() => {
+  const stats: Record<string, Record<string, unknown>> = {}
+  for (const [id, live] of sessions) stats[id] = live.session.stats()
+  post({ t: 'report', stats, counts: { ...counts }, available: plane.available })
+  counts.rtpIn = 0
+  counts.rtpOut = 0
+  counts.dropped = {}
+  counts.lateness = []
+  counts.ringDropped = 0
+}, 1000)
+
+post({ t: 'ready' })

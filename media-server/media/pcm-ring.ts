@@ -1,0 +1,105 @@
+/**
+ * A single-producer, single-consumer ring of PCM records in a SharedArrayBuffer: how a media worker
+ * hands a call's audio to the main thread (the caller's audio for the VAD and the recogniser, the
+ * bot's frames for the echo gate) without a message per 20 ms packet. The producer writes whole
+ * records and then publishes its write index with Atomics.store; the consumer reads up to that index
+ * and publishes its read index the same way, so neither ever sees half a record.
+ *
+ * A record: [kind, bufferedMs, n16, nLine] as int16, then n16 samples at 16 kHz and nLine samples at
+ * the line's rate. Indexes count int16 slots and only grow (positions wrap through the modulo; the
+ * int32 itself would take some 11 hours of a 16 kHz call to overflow); a record that would not fit
+ * is dropped and counted, never overwrites unread audio.
+ */
+export const RECORD_AUDIO = 1
+export const RECORD_FRAME = 2
+const HEADER = 4
+
+/** Int32 control words at the front of the buffer: write index, read index, dropped records. */
+const WRITE = 0
+const READ = 1
+const DROPPED = 2
+const CONTROL_BYTES = 16
+
+export interface PcmRecord {
+  kind: number
+  bufferedMs: number
+  pcm: Int16Array
+  line: Int16Array
+}
+
+export class PcmRing {
+  readonly buffer: SharedArrayBuffer
+  private readonly control: Int32Array
+  private readonly data: Int16Array
+
+  /** `slots`: int16 capacity; one second of both streams of a 16 kHz call is about 50 000. */
+  constructor(bufferOrSlots: SharedArrayBuffer | number) {
+    this.buffer = typeof bufferOrSlots === 'number' ? new SharedArrayBuffer(CONTROL_BYTES + bufferOrSlots * 2) : bufferOrSlots
+    this.control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4)
+    this.data = new Int16Array(this.buffer, CONTROL_BYTES)
+  }
+
+  get dropped(): number {
+    return Atomics.load(this.control, DROPPED)
+  }
+
+  /** Producer side. False (and counted) when the consumer has fallen a whole ring behind. */
+  write(kind: number, bufferedMs: number, pcm: Int16Array, line: Int16Array): boolean {
+    const size = HEADER + pcm.length + line.length
+    const w = Atomics.load(this.control, WRITE)
+    const r = Atomics.load(this.control, READ)
+    if (w - r + size > this.data.length) {
+      Atomics.add(this.control, DROPPED, 1)
+      return false
+    }
+    let at = w
+    at = this.put(at, kind, Math.min(32767, Math.max(0, Math.round(bufferedMs))), pcm.length, line.length)
+    at = this.copyIn(at, pcm)
+    at = this.copyIn(at, line)
+    Atomics.store(this.control, WRITE, at)
+    return true
+  }
+
+  /** Consumer side: every complete record written since the last read, in order. */
+  *read(): Generator<PcmRecord> {
+    const w = Atomics.load(this.control, WRITE)
+    let r = Atomics.load(this.control, READ)
+    while (r < w) {
+      const kind = this.at(r)
+      const bufferedMs = this.at(r + 1)
+      const n16 = this.at(r + 2)
+      const nLine = this.at(r + 3)
+      const pcm = this.copyOut(r + HEADER, n16)
+      const line = this.copyOut(r + HEADER + n16, nLine)
+      r += HEADER + n16 + nLine
+      Atomics.store(this.control, READ, r)
+      yield { kind, bufferedMs, pcm, line }
+    }
+  }
+
+  private at(i: number): number {
+    return this.data[i % this.data.length]
+  }
+
+  private put(at: number, ...values: number[]): number {
+    for (const v of values) this.data[at++ % this.data.length] = v
+    return at
+  }
+
+  private copyIn(at: number, src: Int16Array): number {
+    const start = at % this.data.length
+    const first = Math.min(src.length, this.data.length - start)
+    this.data.set(src.subarray(0, first), start)
+    if (first < src.length) this.data.set(src.subarray(first), 0)
+    return at + src.length
+  }
+
+  private copyOut(at: number, n: number): Int16Array {
+    const out = new Int16Array(n)
+    const start = at % this.data.length
+    const first = Math.min(n, this.data.length - start)
+    out.set(this.data.subarray(start, start + first))
+    if (first < n) out.set(this.data.subarray(0, n - first), first)
+    return out
+  }
+}

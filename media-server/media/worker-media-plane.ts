@@ -1,0 +1,359 @@
+import type { Worker } from 'node:worker_threads'
+import type { Logger } from 'pino'
+import { lineRateOf } from '../../codecs/index.ts'
+import type { Metrics } from '../metrics.ts'
+import type { MediaDirection } from '../rtp/rtp-session.ts'
+import { startWorker } from '../worker-thread.ts'
+import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
+import { PcmRing, RECORD_AUDIO } from './pcm-ring.ts'
+import type { Command, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+
+/** Int16 slots of a call's audio ring: about 2 s of a 16 kHz call's two streams. */
+const RING_SLOTS = 96_000
+
+export interface WorkerMediaPlaneOptions {
+  workers: number
+  portMin: number
+  portMax: number
+  host: string
+  metrics: Metrics
+  logger: Logger
+}
+
+/**
+ * The media plane in worker threads, one per core by default (MEDIA_WORKERS): each owns a slice of
+ * the RTP port range, its calls' sockets, a pacing clock, codecs, jitter buffers, recordings and
+ * transfer relays (a LocalMediaPlane in media-worker.ts). A new call goes to the least loaded worker;
+ * a seller leg to its call's. A worker that dies ends its calls cleanly (their sessions report a
+ * 'media-worker' fault: BYE, record written) and is started again on the same port slice.
+ */
+export class WorkerMediaPlane implements MediaPlane {
+  private readonly workers: MediaWorker[] = []
+  private readonly byPort = new Map<number, MediaWorker>()
+  private closing = false
+
+
+  static async start(opts: WorkerMediaPlaneOptions): Promise<WorkerMediaPlane> {
+    const plane = new WorkerMediaPlane()
+    const n = Math.max(1, opts.workers)
+    // even-aligned slices of the range, one per worker
+    const pairs = Math.floor((opts.portMax - opts.portMin + 1) / 2)
+    const per = Math.floor(pairs / n)
+    if (per < 1) throw new Error(`RTP port range ${opts.portMin}-${opts.portMax} has fewer pairs than MEDIA_WORKERS=${n}`)
+    const base = opts.portMin + (opts.portMin % 2)
+    for (let i = 0; i < n; i++) {
+      const portMin = base + i * per * 2
+      const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
+      plane.workers.push(new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, doorbell: new SharedArrayBuffer(4) }, opts))
+    }
+    await Promise.all(plane.workers.map((w) => w.ready))
+    return plane
+  }
+
+  get available(): number {
+    return this.workers.reduce((sum, w) => sum + w.available, 0)
+  }
+
+  get inUse(): ReadonlySet<number> {
+    return new Set(this.byPort.keys())
+  }
+
+  get isClosing(): boolean {
+    return this.closing
+  }
+
+  async allocate(near?: MediaSession): Promise<number | null> {
+    const candidates = near instanceof RemoteMediaSession ? [near.worker] : [...this.workers].sort((a, b) => a.load - b.load)
+    for (const w of candidates) {
+      if (w.available < 1) continue
+      const port = await w.allocate()
+      if (port === null) continue
+      this.byPort.set(port, w)
+      return port
+    }
+    return null
+  }
+
+  release(port: number): void {
+    const w = this.byPort.get(port)
+    if (!w) return
+    this.byPort.delete(port)
+    w.release(port)
+  }
+
+  /** A worker died: its ports went with its sockets. */
+  forgetPorts(w: MediaWorker): void {
+    for (const [port, owner] of this.byPort) if (owner === w) this.byPort.delete(port)
+  }
+
+  open(spec: SessionSpec, logger: Logger): MediaSession {
+    const w = this.byPort.get(spec.port)
+    if (!w) throw new Error(`port pair ${spec.port} was not allocated on the media workers`)
+    return w.open(spec, logger)
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+/** The main thread's handle on one media worker: requests, sessions, the audio doorbell. */
+class MediaWorker {
+  available = 0
+  ready!: Promise<void>
+  private worker!: Worker
+  private readonly sessions = new Map<string, RemoteMediaSession>()
+  private readonly waiting = new Map<number, (ev: WorkerEvent) => void>()
+  private nextReq = 1
+  private readonly bell: Int32Array
+  private seen = 0
+  private readonly log: Logger
+
+  constructor(
+    private readonly plane: WorkerMediaPlane,
+    private readonly init: WorkerInit,
+    private readonly opts: WorkerMediaPlaneOptions,
+  ) {
+    this.bell = new Int32Array(init.doorbell)
+    this.log = opts.logger.child({ component: 'media-workers', worker: init.index })
+    this.spawn()
+    void this.listen()
+  }
+
+  /** Calls on this worker: what "least loaded" compares. */
+  get load(): number {
+    return this.sessions.size
+  }
+
+  private spawn(): void {
+    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init })
+    this.worker = worker
+    this.ready = new Promise((resolve, reject) => {
+      const onReady = (ev: WorkerEvent) => {
+        if (ev.t !== 'ready') return
+        worker.off('message', onReady)
+        resolve()
+      }
+      worker.on('message', onReady)
+      worker.once('error', reject)
+    })
+    worker.on('message', (ev: WorkerEvent) => this.onEvent(ev))
+    worker.on('error', (err) => this.log.error({ err }, 'media worker failed'))
+    worker.on('exit', (code) => this.onExit(worker, code))
+    this.available = Math.floor((this.init.portMax - this.init.portMin + 1) / 2)
+  }
+
+  /** Sleeps on the doorbell; each ring drains every call's audio ring of this worker. */
+  private async listen(): Promise<void> {
+    for (;;) {
+      const { async, value } = Atomics.waitAsync(this.bell, 0, this.seen)
+      if (async) await value
+      this.seen = Atomics.load(this.bell, 0)
+      if (this.plane.isClosing) return
+      for (const s of this.sessions.values()) s.drain()
+    }
+  }
+
+  send(cmd: Command, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(cmd, transfer)
+  }
+
+  request<E extends WorkerEvent>(make: (req: number) => Command, transfer: ArrayBuffer[] = []): Promise<E> {
+    const req = this.nextReq++
+    return new Promise((resolve) => {
+      this.waiting.set(req, resolve as (ev: WorkerEvent) => void)
+      this.send(make(req), transfer)
+    })
+  }
+
+  async allocate(): Promise<number | null> {
+    const ev = await this.request<Extract<WorkerEvent, { t: 'allocated' }>>((req) => ({ t: 'allocate', req }))
+    this.available = ev.available
+    return ev.port
+  }
+
+  release(port: number): void {
+    this.send({ t: 'release', port })
+    this.available++
+  }
+
+  open(spec: SessionSpec, logger: Logger): RemoteMediaSession {
+    const ring = new PcmRing(RING_SLOTS)
+    const session = new RemoteMediaSession(this, spec, ring, logger)
+    this.sessions.set(spec.callId, session)
+    this.send({ t: 'open', id: spec.callId, spec, ring: ring.buffer })
+    return session
+  }
+
+  forget(id: string): void {
+    this.sessions.delete(id)
+  }
+
+  private onEvent(ev: WorkerEvent): void {
+    if ('req' in ev) {
+      const resolve = this.waiting.get(ev.req)
+      this.waiting.delete(ev.req)
+      resolve?.(ev)
+      if (ev.t === 'closed') this.available = ev.available
+      return
+    }
+    switch (ev.t) {
+      case 'report':
+        return this.onReport(ev)
+      case 'dtmf':
+        return this.sessions.get(ev.id)?.onDtmf(ev.digit, ev.source)
+      case 'promptStart':
+        this.sessions.get(ev.id)?.drain() // the audio before it first, as in-process
+        return this.sessions.get(ev.id)?.onPromptStart()
+      case 'fault':
+        return this.sessions.get(ev.id)?.fault(new Error(ev.message), ev.where)
+    }
+  }
+
+  private onReport(ev: Extract<WorkerEvent, { t: 'report' }>): void {
+    const m = this.opts.metrics
+    this.available = ev.available
+    for (const [id, stats] of Object.entries(ev.stats)) this.sessions.get(id)?.setStats(stats)
+    m.rtpIn.inc(ev.counts.rtpIn)
+    m.rtpOut.inc(ev.counts.rtpOut)
+    for (const [reason, n] of Object.entries(ev.counts.dropped)) m.rtpDropped.labels(reason).inc(n)
+    for (const late of ev.counts.lateness) m.pacingLateness.observe(late / 1000)
+    if (ev.counts.ringDropped) m.mediaRingDropped.inc(ev.counts.ringDropped)
+  }
+
+  /** The worker is gone: its calls end (fault), its requests are answered, a new one takes its slice. */
+  private onExit(worker: Worker, code: number): void {
+    if (worker !== this.worker || this.plane.isClosing) return
+    this.log.error({ code, calls: this.sessions.size }, 'media worker exited: its calls end, it is started again')
+    this.opts.metrics.mediaWorkerRestarts.inc()
+    for (const resolve of this.waiting.values()) resolve({ t: 'allocated', req: 0, port: null, available: 0 })
+    this.waiting.clear()
+    const err = new Error(`media worker ${this.init.index} exited with code ${code}`)
+    for (const s of [...this.sessions.values()]) s.workerGone(err)
+    this.sessions.clear()
+    this.plane.forgetPorts(this)
+    this.spawn()
+  }
+
+  async terminate(): Promise<void> {
+    Atomics.add(this.bell, 0, 1)
+    Atomics.notify(this.bell, 0) // wakes listen() so that it returns
+    await this.worker.terminate()
+  }
+}
+
+/** A call's media session as the main thread sees it: commands out, events and audio in. */
+class RemoteMediaSession implements MediaSession {
+  onAudio: MediaSession['onAudio'] = () => {}
+  onFrame: MediaSession['onFrame'] = () => {}
+  onDtmf: MediaSession['onDtmf'] = () => {}
+  onPromptStart: MediaSession['onPromptStart'] = () => {}
+  onFault: MediaSession['onFault'] = () => {}
+  readonly lineRate: number
+  private lastStats: Record<string, unknown> = {}
+  private gone: Error | undefined
+  private readonly id: string
+  private readonly pendingPlays = new Set<(ok: boolean) => void>()
+
+  constructor(
+    readonly worker: MediaWorker,
+    spec: SessionSpec,
+    private readonly ring: PcmRing,
+    private readonly log: Logger,
+  ) {
+    this.id = spec.callId
+    this.lineRate = lineRateOf(spec.codec)
+  }
+
+  /** The caller's audio and the bot's frames, in the order the worker wrote them. */
+  drain(): void {
+    for (const r of this.ring.read()) {
+      try {
+        if (r.kind === RECORD_AUDIO) this.onAudio(r.pcm, r.bufferedMs, r.line)
+        else this.onFrame(r.pcm)
+      } catch (err) {
+        this.log.error({ err }, 'call audio handler failed')
+      }
+    }
+  }
+
+  setStats(stats: Record<string, unknown>): void {
+    this.lastStats = stats
+  }
+
+  fault(err: Error, where: MediaFault): void {
+    this.onFault(err, where)
+  }
+
+  workerGone(err: Error): void {
+    this.gone = err
+    for (const done of this.pendingPlays) done(false)
+    this.pendingPlays.clear()
+    this.onFault(err, 'media-worker')
+  }
+
+  private cmd(t: 'start' | 'confirm' | 'hold' | 'resume' | 'flush'): void {
+    if (!this.gone) this.worker.send({ t, id: this.id })
+  }
+
+  start(): void {
+    this.cmd('start')
+  }
+
+  confirm(): void {
+    this.cmd('confirm')
+  }
+
+  hold(): void {
+    this.cmd('hold')
+  }
+
+  resume(): void {
+    this.cmd('resume')
+  }
+
+  flush(): void {
+    this.cmd('flush')
+  }
+
+  update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void {
+    if (!this.gone) this.worker.send({ t: 'update', id: this.id, remote, direction })
+  }
+
+  /** One message per prompt (a copy, transferred): prompts are cached and shared between calls. */
+  async play(pcm: Int16Array): Promise<boolean> {
+    if (this.gone) return false
+    const copy = pcm.slice()
+    let settle!: (ok: boolean) => void
+    const settled = new Promise<boolean>((resolve) => (settle = resolve))
+    this.pendingPlays.add(settle)
+    void this.worker.request<Extract<WorkerEvent, { t: 'played' }>>((req) => ({ t: 'play', id: this.id, req, pcm: copy }), [copy.buffer as ArrayBuffer]).then((ev) => settle(ev.ok))
+    const ok = await settled
+    this.pendingPlays.delete(settle)
+    return ok
+  }
+
+  stats(): Record<string, unknown> {
+    return this.lastStats
+  }
+
+  async record(path: string): Promise<void> {
+    if (this.gone) throw this.gone
+    const ev = await this.worker.request<Extract<WorkerEvent, { t: 'recorded' }>>((req) => ({ t: 'record', id: this.id, req, path }))
+    if (ev.error) throw new Error(ev.error)
+  }
+
+  bridge(spec: BridgeSpec): void {
+    if (!this.gone) this.worker.send({ t: 'bridge', id: this.id, spec })
+  }
+
+  async close(): Promise<ClosedSession> {
+    if (this.gone) return { stats: this.lastStats }
+    const ev = await this.worker.request<Extract<WorkerEvent, { t: 'closed' }>>((req) => ({ t: 'close', id: this.id, req }))
+    this.drain()
+    this.worker.forget(this.id)
+    // a worker that died meanwhile answers with an 'allocated' placeholder: no stats in it
+    return ev.t === 'closed' ? { stats: ev.stats, recording: ev.recording } : { stats: this.lastStats }
+  }
+}

@@ -1,0 +1,53 @@
+import type { MediaDirection } from '../rtp/rtp-session.ts'
+import type { DtmfSource } from '../rtp/rtp-session.ts'
+import type { BridgeSpec, MediaFault, RecordingResult, SessionSpec } from './media-session.ts'
+
+/**
+ * The typed protocol between the main thread and a media worker. Commands go one way, events the
+ * other; a command that needs an answer carries `req` and is answered by an event with the same
+ * `req`. Audio never travels here as a message per packet: prompts go as one transferred buffer
+ * each, and the call's audio comes back through its PcmRing.
+ */
+export type Command =
+  | { t: 'allocate'; req: number }
+  | { t: 'release'; port: number }
+  | { t: 'open'; id: string; spec: SessionSpec; ring: SharedArrayBuffer }
+  | { t: 'start' | 'confirm' | 'hold' | 'resume' | 'flush'; id: string }
+  | { t: 'play'; id: string; req: number; pcm: Int16Array }
+  | { t: 'update'; id: string; remote: { address: string; port: number; rtcpPort: number }; direction: MediaDirection }
+  | { t: 'record'; id: string; req: number; path: string }
+  | { t: 'bridge'; id: string; spec: BridgeSpec }
+  | { t: 'close'; id: string; req: number }
+
+/** Counters a worker adds up and reports once a second (the main thread's registry exports them). */
+export interface WorkerCounts {
+  rtpIn: number
+  rtpOut: number
+  dropped: Record<string, number>
+  /** the clock's lateness of every tick since the last report, ms */
+  lateness: number[]
+  /** the main thread fell behind reading a call's audio: records dropped */
+  ringDropped: number
+}
+
+export type WorkerEvent =
+  | { t: 'ready' }
+  | { t: 'allocated'; req: number; port: number | null; available: number }
+  | { t: 'played'; id: string; req: number; ok: boolean }
+  | { t: 'recorded'; id: string; req: number; error?: string }
+  | { t: 'closed'; id: string; req: number; recording?: RecordingResult; stats: Record<string, unknown>; available: number }
+  | { t: 'dtmf'; id: string; digit: string; source: DtmfSource }
+  | { t: 'promptStart'; id: string }
+  | { t: 'fault'; id: string; where: MediaFault; message: string }
+  /** the statistics of every live session, and the counters, once a second */
+  | { t: 'report'; stats: Record<string, Record<string, unknown>>; counts: WorkerCounts; available: number }
+
+/** What a worker is started with (workerData). */
+export interface WorkerInit {
+  index: number
+  portMin: number
+  portMax: number
+  host: string
+  /** SharedArrayBuffer with one Int32: bumped and notified after each tick that wrote audio */
+  doorbell: SharedArrayBuffer
+}
