@@ -4,6 +4,7 @@
 // packet here.
 import { parentPort, workerData } from 'node:worker_threads'
 import { PacingClock } from '../clock/pacing-clock.ts'
+import { failpoint } from '../failpoints.ts'
 import { createLogger } from '../logger.ts'
 import type { RtpMetrics } from '../rtp/rtp-session.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
@@ -93,6 +94,13 @@ async function handle(cmd: Command): Promise<void> {
     case 'play':
       return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm) })
     case 'record':
+      try {
+        failpoint('media-worker.crash')
+      } catch (err) {
+        setImmediate(() => {
+          throw err // uncaught: the thread dies, as on a bug in native code or an out-of-memory
+        })
+      }
       try {
         await s.record(cmd.path)
         return post({ t: 'recorded', id: cmd.id, req: cmd.req })

@@ -108,6 +108,7 @@ class MediaWorker {
   private nextReq = 1
   private readonly bell: Int32Array
   private seen = 0
+  private spawned = false
   private readonly log: Logger
 
   constructor(
@@ -127,7 +128,12 @@ class MediaWorker {
   }
 
   private spawn(): void {
-    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init })
+    // Failpoints (a test's) are armed in the first worker's first run only, so that each fires once
+    // in the process, as in the main thread, and never in the worker started to replace a dead one.
+    const armed = this.init.index === 0 && !this.spawned
+    this.spawned = true
+    const env = armed ? process.env : { ...process.env, VOICE_FAILPOINTS: '' }
+    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init, env })
     this.worker = worker
     this.ready = new Promise((resolve, reject) => {
       const onReady = (ev: WorkerEvent) => {

@@ -61,7 +61,7 @@ export async function stillServes(t: Test, s: ServerHandle): Promise<void> {
 
 /** A throw at `point` ends one call alone: BYE to its caller, a record that says where, while a
  *  second call at the same time carries on, and the process serves the next. */
-export function failpointCase(tap: Test, point: string): void {
+export function failpointCase(tap: Test, point: string, where = point): void {
   tap.test(`a throw at ${point} ends one call cleanly`, async (t) => {
     const s = await server(t, { VOICE_FAILPOINTS: point })
     const a = await caller(t, s)
@@ -82,8 +82,8 @@ export function failpointCase(tap: Test, point: string): void {
     const other = victim === a ? b : a
     const rec = await record(s, victim.callId)
     t.equal(rec.result, 'failed')
-    t.equal(rec.endReason, `fault: ${point}`)
-    t.equal(await metric(s, `voice_call_faults_total{where="${point}"}`), 1)
+    t.equal(rec.endReason, `fault: ${where}`)
+    t.equal(await metric(s, `voice_call_faults_total{where="${where}"}`), 1)
     // the other call is untouched: still live, still streaming
     const before = other.rtpIn
     await wait(500)

@@ -1,0 +1,125 @@
+// The media plane in real worker threads, over real UDP: a call's RTP both ways, its audio back to
+// the main thread through the shared ring, its recording written by the worker, the least loaded
+// worker chosen, and a worker that dies taking only its own calls with it.
+import dgram from 'node:dgram'
+import { mkdtempSync, statSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import t from 'tap'
+import { Metrics } from '../metrics.ts'
+import { writeRtpHeader } from '../rtp/packet.ts'
+import type { MediaSession, SessionSpec } from './media-session.ts'
+import { WorkerMediaPlane } from './worker-media-plane.ts'
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const logger = pino({ level: 'silent' })
+
+async function phone(): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  return s
+}
+
+function spec(callId: string, port: number, remotePort: number): SessionSpec {
+  return {
+    callId, port, codec: 'PCMU', payloadType: 0, remote: { address: '127.0.0.1', port: remotePort, rtcpPort: remotePort + 1 }, rtcpMux: false,
+    signallingAddress: '127.0.0.1', ptimeMs: 20, jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: `${callId}@test`, opusComplexity: 2, direction: 'sendrecv',
+  }
+}
+
+async function metric(m: Metrics, name: string): Promise<number> {
+  const text = await m.registry.metrics()
+  return text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+}
+
+t.test('a call through a media worker', async (t) => {
+  const metrics = new Metrics()
+  const plane = await WorkerMediaPlane.start({ workers: 2, portMin: 36000, portMax: 36019, host: '127.0.0.1', metrics, logger })
+  t.teardown(() => plane.close())
+  t.equal(plane.available, 10, 'the range is split between the workers')
+  const caller = await phone()
+  t.teardown(() => caller.close())
+  const port = (await plane.allocate())!
+  const session = plane.open(spec('call-1', port, caller.address().port), logger)
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'media-worker-'))
+  await session.record(`${dir}/call.wav`)
+  let audio = 0
+  let frames = 0
+  let promptStarts = 0
+  session.onAudio = (pcm, _buffered, line) => {
+    if (pcm.length === 320 && line.length === 160) audio++
+  }
+  session.onFrame = () => frames++
+  session.onPromptStart = () => promptStarts++
+  let received = 0
+  caller.on('message', () => received++)
+  session.start()
+  // the caller's RTP: 1 s of PCMU
+  const pkt = Buffer.alloc(172, 0xff)
+  for (let i = 0; i < 50; i++) {
+    writeRtpHeader(pkt, { marker: i === 0, payloadType: 0, sequenceNumber: 100 + i, timestamp: 160 * i, ssrc: 0x1234 })
+    caller.send(pkt, port, '127.0.0.1')
+    await wait(20)
+  }
+  const played = await session.play(new Int16Array(16000).fill(3000)) // 1 s prompt at 16 kHz
+  t.equal(played, true, 'the prompt played out')
+  t.equal(promptStarts, 1, 'its first packet was reported')
+  t.ok(audio >= 40, `the caller's audio reached the main thread through the ring (${audio} chunks)`)
+  t.ok(frames >= 50, `the bot's frames too (${frames})`)
+  t.ok(received >= 50, `RTP reached the caller (${received} packets)`)
+  await wait(1100) // a report
+  t.ok((session.stats() as any).packetsIn >= 50, 'live statistics come from the worker')
+  const closed = await session.close()
+  plane.release(port)
+  t.ok((closed.stats as any).packetsOut >= 50, 'final statistics at close')
+  t.ok(closed.recording && closed.recording.seconds > 1.5, `the worker wrote the recording (${closed.recording?.seconds} s)`)
+  t.ok(statSync(`${dir}/call.wav`).size > 44 + 32000 * 2, 'the WAV is on disk')
+  t.ok((await metric(metrics, 'voice_rtp_packets_total{direction="in"}')) >= 50, 'counters reach the main registry')
+  t.ok((await metric(metrics, 'voice_pacing_clock_lateness_seconds_count')) > 0, 'and the clock lateness')
+  t.equal(plane.inUse.size, 0)
+})
+
+t.test('the least loaded worker takes the next call; a seller leg goes to its call\'s worker', async (t) => {
+  const plane = await WorkerMediaPlane.start({ workers: 2, portMin: 36100, portMax: 36119, host: '127.0.0.1', metrics: new Metrics(), logger })
+  t.teardown(() => plane.close())
+  const a = (await plane.allocate())!
+  const sa = plane.open(spec('a', a, 9), logger)
+  const b = (await plane.allocate())!
+  plane.open(spec('b', b, 9), logger)
+  t.ok((a < 36110) !== (b < 36110), `two calls on two workers (ports ${a}, ${b})`)
+  const seller = (await plane.allocate(sa))!
+  t.equal(seller < 36110, a < 36110, `the seller leg is on call a's worker (port ${seller})`)
+})
+
+t.test('a media worker that dies ends its own calls and is started again', async (t) => {
+  process.env.VOICE_FAILPOINTS = 'media-worker.crash'
+  const metrics = new Metrics()
+  const plane = await WorkerMediaPlane.start({ workers: 2, portMin: 36200, portMax: 36219, host: '127.0.0.1', metrics, logger })
+  delete process.env.VOICE_FAILPOINTS
+  t.teardown(() => plane.close())
+  const open = async (id: string, near?: MediaSession) => {
+    const port = (await plane.allocate(near))!
+    const s = plane.open(spec(id, port, 9), logger)
+    const faults: string[] = []
+    s.onFault = (_err, where) => faults.push(where)
+    s.start()
+    return { s, port, faults }
+  }
+  const victim = await open('victim')
+  const other = await open('other') // on the other worker: least loaded
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'media-worker-'))
+  const playing = victim.s.play(new Int16Array(160_000)) // 10 s: still playing when the worker dies
+  await victim.s.record(`${dir}/call.wav`).catch(() => {})
+  for (let i = 0; i < 100 && !victim.faults.length; i++) await wait(50)
+  t.same(victim.faults, ['media-worker'], 'the dead worker\'s call got a media-worker fault')
+  t.equal(await playing, false, 'its prompt ended unplayed')
+  t.same(other.faults, [], 'the other worker\'s call did not')
+  t.equal(await metric(metrics, 'voice_media_worker_restarts_total'), 1)
+  t.equal(plane.inUse.has(victim.port), false, 'its ports are no longer counted as held')
+  await wait(500)
+  const again = await open('again', other.s) // any worker: the restarted one is the least loaded
+  t.ok(again.port, 'calls are taken again')
+  const fresh = await plane.allocate()
+  t.ok(fresh !== null && fresh < 36210, `the restarted worker hands out its slice again (${fresh})`)
+})
