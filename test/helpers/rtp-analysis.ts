@@ -42,7 +42,11 @@ export function speechShare(stream: RtpOnWire[], codec: AudioCodec): number {
 /** |inter-arrival - 20 ms| per stream, pooled: the pacing error as a receiver sees it. */
 export function pacingErrors(stream: RtpOnWire[]): number[] {
   const bySsrc = new Map<number, RtpOnWire[]>()
-  for (const p of stream) bySsrc.set(p.ssrc, [...(bySsrc.get(p.ssrc) ?? []), p])
+  for (const p of stream) {
+    const s = bySsrc.get(p.ssrc)
+    if (s) s.push(p)
+    else bySsrc.set(p.ssrc, [p])
+  }
   const errors: number[] = []
   for (const s of bySsrc.values()) {
     for (let i = 1; i < s.length; i++) errors.push(Math.abs(s[i].t - s[i - 1].t - 20))

@@ -14,6 +14,8 @@ export interface ServerHandle {
   sipPort: number
   httpPort: number
   dataDir: string
+  /** the server process, for /proc readings (CPU of its threads, RSS) */
+  pid: number
   logs: string[]
   api<T = any>(p: string): Promise<{ status: number; body: T }>
   stop(): Promise<void>
@@ -76,6 +78,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   return {
     sipPort: ports.sip,
     httpPort: ports.http,
+    pid: child.pid!,
     dataDir,
     logs,
     async api(p) {

@@ -1,0 +1,97 @@
+// `npm run loadtest`: a started server (as `npm start` runs it) under N concurrent SIPp calls that
+// answer the scenario's questions with speech, while HTTP requests and a scenario reload hit the
+// control plane. Measured outside the process: the pacing of every RTP stream the server sends,
+// from departure times captured on `lo` (tcpdump); CPU of all of the process's threads from
+// /proc/<pid>/stat; RSS from /proc/<pid>/status. Calls start right after the server says ready, so
+// the cold start is inside the measurement.
+//
+//   LOAD_CALLS=200 LOAD_SECONDS=60 MEDIA_WORKERS=2 npm run loadtest
+//
+// LOAD_CALLS (default 50), LOAD_RATE calls started per second (default 20), LOAD_HTTP_RPS (50),
+// LOAD_RELOAD_AT_S (10: the scenario file is rewritten then), MEDIA_WORKERS as for the server.
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { buildCallerScript, THREE_QUESTIONS_DIR } from '../helpers/caller-audio.ts'
+import { LoopbackCapture, percentile } from '../helpers/capture.ts'
+import { pacingErrors, rtpPackets } from '../helpers/rtp-analysis.ts'
+import { renderScenario } from '../helpers/scenario-file.ts'
+import { startServerProcess } from '../helpers/server-process.ts'
+import { runSipp } from '../helpers/sipp.ts'
+import { requireTool } from '../helpers/system-tools.ts'
+
+const env = process.env
+const CALLS = Number(env.LOAD_CALLS ?? 50)
+const RATE = Number(env.LOAD_RATE ?? 20)
+const HTTP_RPS = Number(env.LOAD_HTTP_RPS ?? 50)
+const RELOAD_AT_S = Number(env.LOAD_RELOAD_AT_S ?? 10)
+const RTP_MIN = 40000
+const RTP_MAX = 40000 + CALLS * 2 + 99
+
+/** utime + stime of every thread of the process, in seconds (/proc/<pid>/stat fields 14, 15). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
+}
+
+requireTool('sipp', 'sip-tester')
+requireTool('tcpdump', 'tcpdump')
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-loadtest-'))
+const scenarioDir = path.join(dataDir, 'scenarios')
+cpSync(THREE_QUESTIONS_DIR, scenarioDir, { recursive: true })
+const script = await buildCallerScript(dataDir, 'ru', 700)
+const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and src portrange ${RTP_MIN}-${RTP_MAX}`)
+await cap.start()
+const t0 = Date.now()
+const server = await startServerProcess({
+  SCENARIO_DIR: scenarioDir, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LOG_LEVEL: 'warn',
+  ...(env.MEDIA_WORKERS !== undefined && { MEDIA_WORKERS: env.MEDIA_WORKERS }),
+})
+const startMs = Date.now() - t0
+const pid = server.pid
+const idleRss = rssMiB(pid)
+const cpu0 = cpuSeconds(pid)
+const wall0 = Date.now()
+
+// The control plane busy meanwhile: HTTP requests, and the scenario rewritten (a hot reload).
+let httpDone = 0
+const http = setInterval(() => {
+  void fetch(`http://127.0.0.1:${server.httpPort}/api/calls?limit=20`).then((r) => r.arrayBuffer()).then(() => httpDone++, () => {})
+}, 1000 / HTTP_RPS)
+const reload = setTimeout(() => {
+  const file = path.join(scenarioDir, 'three-questions.yaml')
+  writeFileSync(file, readFileSync(file, 'utf8') + '\n# reloaded by the load test\n')
+}, RELOAD_AT_S * 1000)
+let peakRss = idleRss
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 500)
+
+const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 60) * 1000) })
+const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', String(CALLS), '-l', String(CALLS), '-r', String(RATE), '-rp', '1000', '-mp', '34000'], 600_000)
+const cpu = cpuSeconds(pid) - cpu0
+const wall = (Date.now() - wall0) / 1000
+clearInterval(http)
+clearInterval(rssTimer)
+clearTimeout(reload)
+const packets = await cap.stop()
+await server.stop()
+
+const rtp = rtpPackets(packets, (p) => p >= RTP_MIN && p <= RTP_MAX)
+const errors = pacingErrors(rtp)
+const first30 = pacingErrors(rtp.filter((p) => p.t <= rtp[0].t + 30_000))
+const streams = new Set(rtp.map((p) => p.ssrc)).size
+const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(2)} ms, p99 ${percentile(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`
+const result = {
+  calls: CALLS, mediaWorkers: env.MEDIA_WORKERS ?? `default (${os.availableParallelism()})`, sippSuccessful: sipp.successful, sippFailed: sipp.failed,
+  startMs, streams, intervals: errors.length,
+  pacing: fmt(errors), pacingFirst30s: fmt(first30),
+  cpuPercentOfOneCore: Math.round((cpu / wall) * 1000) / 10,
+  cpuPerCallPercent: Math.round(((cpu / wall) * 100 * 1000) / CALLS) / 1000,
+  idleRssMiB: Math.round(idleRss), peakRssMiB: Math.round(peakRss), rssPerCallKiB: Math.round(((peakRss - idleRss) * 1024) / CALLS),
+  httpRequests: httpDone, wallSeconds: Math.round(wall),
+}
+console.log(JSON.stringify(result, null, 2))
+copyFileSync(path.join(dataDir, 'load.pcap'), path.join(os.tmpdir(), 'voice-loadtest-last.pcap'))
