@@ -14,7 +14,7 @@ export type FailpointName =
   | 'recording' // the call's recording
   | 'dialog' // the scenario or the agent
   | 'dialog.stall' // the dialog waits for ever, deaf to the hang-up: only the watchdog ends the call
-  | 'media-worker.crash' // a media worker thread dies (uncaught) when a recording is started on it
+  | 'media-worker.crash' // a media worker thread dies (uncaught) when a prompt is played on it
 
 const armed = parse(process.env.VOICE_FAILPOINTS ?? '')
 

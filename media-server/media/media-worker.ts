@@ -64,6 +64,18 @@ function open(cmd: Extract<Command, { t: 'open' }>): void {
   sessions.set(id, { session, ring })
 }
 
+/** The media-worker.crash failpoint: the thread dies of an uncaught error, as of a bug in native
+ *  code or an out-of-memory, on the first prompt played on it. */
+function crashpoint(): void {
+  try {
+    failpoint('media-worker.crash')
+  } catch (err) {
+    setImmediate(() => {
+      throw err
+    })
+  }
+}
+
 async function handle(cmd: Command): Promise<void> {
   switch (cmd.t) {
     case 'allocate':
@@ -92,15 +104,9 @@ async function handle(cmd: Command): Promise<void> {
     case 'bridge':
       return s.bridge(cmd.spec)
     case 'play':
+      crashpoint()
       return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm) })
     case 'record':
-      try {
-        failpoint('media-worker.crash')
-      } catch (err) {
-        setImmediate(() => {
-          throw err // uncaught: the thread dies, as on a bug in native code or an out-of-memory
-        })
-      }
       try {
         await s.record(cmd.path)
         return post({ t: 'recorded', id: cmd.id, req: cmd.req })

@@ -48,7 +48,7 @@ t.test('a call through a media worker', async (t) => {
   let frames = 0
   let promptStarts = 0
   session.onAudio = (pcm, _buffered, line) => {
-    if (pcm.length === 320 && line.length === 160) audio++
+    if (pcm.length === 2 * line.length) audio++ // 16 kHz beside the 8 kHz line audio
   }
   session.onFrame = () => frames++
   session.onPromptStart = () => promptStarts++
@@ -65,7 +65,7 @@ t.test('a call through a media worker', async (t) => {
   const played = await session.play(new Int16Array(16000).fill(3000)) // 1 s prompt at 16 kHz
   t.equal(played, true, 'the prompt played out')
   t.equal(promptStarts, 1, 'its first packet was reported')
-  t.ok(audio >= 40, `the caller's audio reached the main thread through the ring (${audio} chunks)`)
+  t.ok(audio >= 25, `the caller's audio reached the main thread through the ring (${audio} chunks)`)
   t.ok(frames >= 50, `the bot's frames too (${frames})`)
   t.ok(received >= 50, `RTP reached the caller (${received} packets)`)
   await wait(1100) // a report
@@ -109,8 +109,8 @@ t.test('a media worker that dies ends its own calls and is started again', async
   const victim = await open('victim')
   const other = await open('other') // on the other worker: least loaded
   const dir = mkdtempSync(path.join(os.tmpdir(), 'media-worker-'))
-  const playing = victim.s.play(new Int16Array(160_000)) // 10 s: still playing when the worker dies
-  await victim.s.record(`${dir}/call.wav`).catch(() => {})
+  await victim.s.record(`${dir}/call.wav`)
+  const playing = victim.s.play(new Int16Array(160_000)) // the first prompt on the worker kills it
   for (let i = 0; i < 100 && !victim.faults.length; i++) await wait(50)
   t.same(victim.faults, ['media-worker'], 'the dead worker\'s call got a media-worker fault')
   t.equal(await playing, false, 'its prompt ended unplayed')

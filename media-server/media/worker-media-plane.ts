@@ -35,12 +35,13 @@ export class WorkerMediaPlane implements MediaPlane {
 
   static async start(opts: WorkerMediaPlaneOptions): Promise<WorkerMediaPlane> {
     const plane = new WorkerMediaPlane()
-    const n = Math.max(1, opts.workers)
-    // even-aligned slices of the range, one per worker
-    const pairs = Math.floor((opts.portMax - opts.portMin + 1) / 2)
-    const per = Math.floor(pairs / n)
-    if (per < 1) throw new Error(`RTP port range ${opts.portMin}-${opts.portMax} has fewer pairs than MEDIA_WORKERS=${n}`)
+    // even-aligned slices of the range, one per worker; a range with fewer pairs than workers
+    // gets fewer workers (each needs a pair at least)
     const base = opts.portMin + (opts.portMin % 2)
+    const pairs = Math.floor((opts.portMax - base + 1) / 2)
+    const n = Math.max(1, Math.min(opts.workers, pairs))
+    if (n < opts.workers) opts.logger.warn({ pairs, workers: n }, 'fewer RTP port pairs than MEDIA_WORKERS: fewer media workers')
+    const per = Math.floor(pairs / n)
     for (let i = 0; i < n; i++) {
       const portMin = base + i * per * 2
       const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
