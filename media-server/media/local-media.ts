@@ -142,8 +142,8 @@ export class LocalMediaSession implements MediaSession {
     this.rtp.confirm()
   }
 
-  play(pcm: Int16Array): Promise<boolean> {
-    return this.faulted ? Promise.resolve(false) : this.rtp.play(pcm)
+  play(pcm: Int16Array, atLineRate?: Int16Array): Promise<boolean> {
+    return this.faulted ? Promise.resolve(false) : this.rtp.play(pcm, atLineRate)
   }
 
   hold(): void {

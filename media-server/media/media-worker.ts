@@ -105,7 +105,7 @@ async function handle(cmd: Command): Promise<void> {
       return s.bridge(cmd.spec)
     case 'play':
       crashpoint()
-      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm) })
+      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm, cmd.line) })
     case 'record':
       try {
         await s.record(cmd.path)

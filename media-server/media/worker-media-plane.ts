@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { lineRateOf } from '../../codecs/index.ts'
 import type { Metrics } from '../metrics.ts'
+import { atLineRate } from '../rtp/codec-pipeline.ts'
 import type { MediaDirection } from '../rtp/rtp-session.ts'
 import { startWorker } from '../worker-thread.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
@@ -328,14 +329,18 @@ class RemoteMediaSession implements MediaSession {
     if (!this.gone) this.worker.send({ t: 'update', id: this.id, remote, direction })
   }
 
-  /** One message per prompt (a copy, transferred): prompts are cached and shared between calls. */
+  /** One message per prompt, at both rates (copies, transferred: prompts are cached and shared
+   *  between calls); the line-rate version comes from the main thread's resampling cache. */
   async play(pcm: Int16Array): Promise<boolean> {
     if (this.gone) return false
     const copy = pcm.slice()
+    const atLine = atLineRate(pcm, this.lineRate)
+    const line = atLine === pcm ? copy : atLine.slice() // 16 kHz lines: the same samples
     let settle!: (ok: boolean) => void
     const settled = new Promise<boolean>((resolve) => (settle = resolve))
     this.pendingPlays.add(settle)
-    void this.worker.request<Extract<WorkerEvent, { t: 'played' }>>((req) => ({ t: 'play', id: this.id, req, pcm: copy }), [copy.buffer as ArrayBuffer]).then((ev) => settle(ev.ok))
+    const transfer = [copy.buffer as ArrayBuffer, ...(line.buffer !== copy.buffer ? [line.buffer as ArrayBuffer] : [])]
+    void this.worker.request<Extract<WorkerEvent, { t: 'played' }>>((req) => ({ t: 'play', id: this.id, req, pcm: copy, line }), transfer).then((ev) => settle(ev.ok))
     const ok = await settled
     this.pendingPlays.delete(settle)
     return ok

@@ -13,7 +13,8 @@ export type Command =
   | { t: 'release'; port: number }
   | { t: 'open'; id: string; spec: SessionSpec; ring: SharedArrayBuffer }
   | { t: 'start' | 'confirm' | 'hold' | 'resume' | 'flush'; id: string }
-  | { t: 'play'; id: string; req: number; pcm: Int16Array }
+  /** `line`: the prompt at the line's rate, resampled on the main thread (not on the clock's) */
+  | { t: 'play'; id: string; req: number; pcm: Int16Array; line: Int16Array }
   | { t: 'update'; id: string; remote: { address: string; port: number; rtcpPort: number }; direction: MediaDirection }
   | { t: 'record'; id: string; req: number; path: string }
   | { t: 'bridge'; id: string; spec: BridgeSpec }

@@ -346,9 +346,11 @@ export class RtpSession implements ClockSubscriber {
     this.stats.rtcpOut++
   }
 
-  /** Queue 16 kHz audio; resolves true when played (its last packet sent), false when flushed. */
-  play(pcm: Int16Array): Promise<boolean> {
-    const line = this.pipeline.toLineRate(pcm)
+  /** Queue 16 kHz audio; resolves true when played (its last packet sent), false when flushed.
+   *  `atLineRate`: the same audio at the line's rate when the caller has it (a media worker gets it
+   *  from the main thread, whose prompts are resampled once, ahead). */
+  play(pcm: Int16Array, atLineRate?: Int16Array): Promise<boolean> {
+    const line = atLineRate ?? this.pipeline.toLineRate(pcm)
     const played = new Promise<boolean>((done) => this.queue.push({ internal: pcm, line, offset: 0, done }))
     // The prepared packet has room this audio would have filled at send time: a prompt (or the
     // next chunk of a streamed reply) goes out with the very next packet, not one later.
