@@ -48,7 +48,7 @@ const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and src po
 await cap.start()
 const t0 = Date.now()
 const server = await startServerProcess({
-  SCENARIO_DIR: scenarioDir, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LOG_LEVEL: 'warn',
+  SCENARIO_DIR: scenarioDir, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
   ...(env.MEDIA_WORKERS !== undefined && { MEDIA_WORKERS: env.MEDIA_WORKERS }),
 })
 const startMs = Date.now() - t0
