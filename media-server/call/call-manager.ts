@@ -19,7 +19,10 @@ export class CallManager {
   constructor(callControl: CallControl, private readonly deps: CallDeps) {
     this.log = deps.logger
     callControl.on('call', (sip) => {
-      this.onCall(sip).catch((err) => this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed'))
+      this.onCall(sip).catch((err) => {
+        this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed')
+        sip.reject(500) // a no-op once answered; otherwise the INVITE would wait for ever
+      })
     })
   }
 
@@ -45,7 +48,15 @@ export class CallManager {
     if (!ports) return refuse(503, 'no RTP ports left', 'failed')
 
     const local: LocalMedia = { address: config.publicIp, port: ports.port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 }
-    const neg = negotiate(sip.offer, local)
+    let neg: ReturnType<typeof negotiate>
+    try {
+      neg = negotiate(sip.offer, local)
+    } catch (err) {
+      // A throw here used to leave the port pair bound and the INVITE unanswered for ever (found by test/fuzz).
+      log.error({ err }, 'SDP offer could not be negotiated')
+      portPool.release(ports)
+      return refuse(488, 'the SDP offer could not be read', 'failed')
+    }
     if (!neg.ok) {
       portPool.release(ports)
       return refuse(488, neg.reason, 'failed')
