@@ -19,6 +19,8 @@ export interface CampaignOptions {
   /** Cases per round; RSS is taken idle between rounds. */
   round?: number
   seeds?: string[]
+  /** Wait for idle (and take RSS then) every this many rounds; 0: only at the end. */
+  idleEvery?: number
 }
 
 const SERVER_ENV = { LOG_LEVEL: 'info', RTP_PORT_MIN: '40000', RTP_PORT_MAX: '49999' }
@@ -73,6 +75,7 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
   const totals = { sent: 0, responses: {} as Record<string, number>, mutations: {} as Record<string, number> }
   let next = o.start
   let sendingMs = 0
+  let rounds = 0
   while (next < o.start + o.count && (!o.maxMs || Date.now() - t0 < o.maxMs)) {
     const n = Math.min(round, o.start + o.count - next)
     const r: SipFuzzResult = await runSipFuzz({
@@ -96,13 +99,17 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
       if (culprit) await (server as ServerHandle | undefined)?.stop().then(start)
       continue
     }
-    const idle = server ? { live: await waitIdle(server), rssMiB: Math.round(rssMiB(server.pid)) } : {}
+    // RSS is taken idle (all fuzzed calls ended) every `idleEvery` rounds, else as it is
+    rounds++
+    const idle = server ? (o.idleEvery && rounds % o.idleEvery === 0 ? { live: await waitIdle(server) } : {}) : {}
+    if (server) Object.assign(idle, { rssMiB: Math.round(rssMiB(server.pid)) })
     log({ event: 'round', sent: totals.sent, ratePerS: Math.round(r.sent / (r.elapsedMs / 1000)), ...idle })
   }
+  const live = server ? await waitIdle(server) : undefined
   const rss1 = server ? rssMiB(server.pid) : undefined
   log({
     event: 'done', seed: o.seed, start: o.start, sent: totals.sent, minutes: +((Date.now() - t0) / 60_000).toFixed(1),
-    ratePerS: Math.round(totals.sent / (sendingMs / 1000)), crashes: crashes.length, rssIdleBeforeMiB: rss0 && Math.round(rss0), rssIdleAfterMiB: rss1 && Math.round(rss1),
+    ratePerS: Math.round(totals.sent / (sendingMs / 1000)), crashes: crashes.length, liveCallsLeft: live, rssIdleBeforeMiB: rss0 && Math.round(rss0), rssIdleAfterMiB: rss1 && Math.round(rss1),
     responses: totals.responses, mutations: totals.mutations, crashList: crashes,
   })
   await server?.stop()

@@ -212,13 +212,14 @@ async function main(): Promise<void> {
       'probe-every': { type: 'string', default: '5000' },
       round: { type: 'string', default: '20000' },
       seeds: { type: 'string', default: '' },
+      'idle-every': { type: 'string', default: '0' },
       'show': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })
   if (values.help) {
     console.log(`usage: sip-fuzz [--target host:port] [--seed N] [--start I] [--count N] [--rate per-second]
-  [--tcp-share 0.05] [--exclude ${EXCLUDABLE.join(',')}] [--max-minutes M] [--probe-every N] [--round N] [--seeds invite,options,...] [--show]
+  [--tcp-share 0.05] [--exclude ${EXCLUDABLE.join(',')}] [--max-minutes M] [--probe-every N] [--round N] [--seeds invite,options,...] [--idle-every R] [--show]
 Without --target a server process is started (and restarted after a crash).
 --show prints the cases (start..start+count) instead of sending them.`)
     return
@@ -247,6 +248,7 @@ Without --target a server process is started (and restarted after a crash).
     probeEvery: Number(values['probe-every']),
     round: Number(values.round),
     seeds: values.seeds.split(',').filter(Boolean),
+    idleEvery: Number(values['idle-every']),
   })
 }
 
