@@ -47,7 +47,8 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       onClose: (key) => this.framers.delete(key),
       onClosedByUs: (reason) => {
         this.stats.tcpClosed?.(reason)
-        this.logger.info({ reason, open: this.tcp.size }, 'SIP TCP connection closed')
+        // idle closes are routine; refusals over a cap are worth seeing (counted either way)
+        this.logger[reason === 'idle' ? 'debug' : 'info']({ reason, open: this.tcp.size }, 'SIP TCP connection closed')
       },
     }, tcpOptions)
   }
