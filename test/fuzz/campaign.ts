@@ -90,13 +90,19 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
     if (r.deadAfter !== undefined || (server && !processAlive(server.pid))) {
       const crash = { afterCase: r.deadAfter ?? next - 1, exit: server ? await Promise.race([server.exited, new Promise((res) => setTimeout(() => res('still running'), 1000))]) : undefined, log: server?.logs.slice(-15) }
       log({ event: 'server stopped answering', ...crash })
+      const entry: Record<string, unknown> = { ...crash }
+      crashes.push(entry)
       if (!server) break
       await server.stop()
       await start()
-      const culprit = await bisect(server!, o, r.recent.map((x) => x.index))
-      crashes.push({ ...crash, culprit })
+      const culprit = await bisect(server!, o, r.recent.map((x) => x.index), async () => {
+        await start()
+        return server!
+      })
+      entry.culprit = culprit
       log({ event: 'crash case', culprit })
-      if (culprit) await (server as ServerHandle | undefined)?.stop().then(start)
+      await server!.stop()
+      await start()
       continue
     }
     // RSS is taken idle (all fuzzed calls ended) every `idleEvery` rounds, else as it is
@@ -115,16 +121,37 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
   await server?.stop()
 }
 
-/** Replays the cases sent just before a crash, one at a time, until the server dies again. */
-async function bisect(server: ServerHandle, o: CampaignOptions, indexes: number[]): Promise<object | undefined> {
+/**
+ * Finds the case that killed the server among those sent just before, by halves: a half is
+ * replayed, and after a pause longer than an RTCP interval (some crashes wait for a timer) the
+ * server is checked; the half that kills it is kept (and the server restarted).
+ */
+async function bisect(server: ServerHandle, o: CampaignOptions, indexes: number[], restart: () => Promise<ServerHandle>): Promise<object | undefined> {
   const seeds = corpus(undefined, o.seeds)
-  for (const index of indexes) {
-    await runSipFuzz({ host: '127.0.0.1', port: server.sipPort, seed: o.seed, start: index, count: 1, rate: 1000, exclude: o.exclude, probeEvery: 0, seeds: o.seeds })
-    await new Promise((r) => setTimeout(r, 150))
+  const kills = async (cases: number[]): Promise<boolean> => {
+    for (const index of cases) {
+      await runSipFuzz({ host: '127.0.0.1', port: server.sipPort, seed: o.seed, start: index, count: 1, rate: 1000, exclude: o.exclude, probeEvery: 0, seeds: o.seeds })
+    }
+    await new Promise((r) => setTimeout(r, 8000))
+    return !processAlive(server.pid) || !(await probeOptions('127.0.0.1', server.sipPort, 1))
+  }
+  let candidates = indexes
+  let log: string[] = []
+  while (candidates.length > 1) {
+    const half = candidates.slice(0, Math.ceil(candidates.length / 2))
+    if (await kills(half)) {
+      candidates = half
+      log = server.logs.slice(-8)
+    } else {
+      candidates = candidates.slice(half.length)
+    }
     if (!processAlive(server.pid) || !(await probeOptions('127.0.0.1', server.sipPort, 1))) {
-      const c = makeCase(seeds, { address: '127.0.0.1', port: 5099, target: '127.0.0.1', rtpSink: 40000 }, o.seed, index, o.exclude)
-      return { index, seed: c.seed, mutations: c.mutations, reproduce: `node --import tsx test/fuzz/sip-fuzz.ts --seed ${o.seed} --start ${index} --count 1 --show`, log: server.logs.slice(-8) }
+      await server.stop()
+      server = await restart()
     }
   }
-  return undefined
+  if (candidates.length !== 1 || !(await kills(candidates))) return undefined
+  log = server.logs.slice(-8)
+  const c = makeCase(seeds, { address: '127.0.0.1', port: 5099, target: '127.0.0.1', rtpSink: 40000 }, o.seed, candidates[0], o.exclude)
+  return { index: candidates[0], seed: c.seed, mutations: c.mutations, reproduce: `node --import tsx test/fuzz/sip-fuzz.ts --seed ${o.seed} --start ${candidates[0]} --count 1 --show${o.seeds?.length ? ' --seeds ' + o.seeds.join(',') : ''}`, log }
 }
