@@ -16,6 +16,7 @@ export class Metrics {
   readonly rtpDropped = new client.Counter({ name: 'voice_rtp_packets_dropped_total', help: 'Incoming RTP packets counted and ignored, by reason', labelNames: ['reason'], registers: [this.registry] })
   readonly sipMessages = new client.Counter({ name: 'voice_sip_messages_total', help: 'SIP messages by direction and method or response class', labelNames: ['direction', 'kind'], registers: [this.registry] })
   readonly sipMalformed = new client.Counter({ name: 'voice_sip_malformed_total', help: 'Malformed SIP messages: answered with 400/505 (rejected) or dropped', labelNames: ['action'], registers: [this.registry] })
+  readonly sipTcpClosed = new client.Counter({ name: 'voice_sip_tcp_closed_total', help: 'SIP TCP connections the server closed: idle (SIP_TCP_IDLE_TIMEOUT_S), limit-total, limit-source (refused over a cap)', labelNames: ['reason'], registers: [this.registry] })
   readonly pacingLateness = new client.Histogram({
     name: 'voice_pacing_clock_lateness_seconds',
     help: 'How late each 20 ms tick of the shared RTP pacing clock fired',
@@ -119,6 +120,7 @@ export class Metrics {
       messageIn: (kind) => this.sipMessages.labels('in', kind).inc(),
       messageOut: (kind) => this.sipMessages.labels('out', kind).inc(),
       malformed: (action) => this.sipMalformed.labels(action).inc(),
+      tcpClosed: (reason) => this.sipTcpClosed.labels(reason).inc(),
     }
   }
 }

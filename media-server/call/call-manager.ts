@@ -51,7 +51,10 @@ export class CallManager {
     this.log = deps.logger
     this.graceMs = 64 * deps.config.sip.t1Ms
     callControl.on('call', (sip) => {
-      this.onCall(sip).catch((err) => this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed'))
+      this.onCall(sip).catch((err) => {
+        this.log.error({ err, sipCallId: sip.sipCallId }, 'call failed')
+        sip.reject(500) // a no-op once answered; otherwise the INVITE would wait for ever
+      })
     })
     this.watchdog = setInterval(() => void this.check().catch((err) => this.log.error({ err }, 'invariant check failed')), Math.min(5000, this.graceMs / 4)).unref()
   }

@@ -112,7 +112,9 @@ export class Listener {
     this.vadRate = opts.vadRate ?? opts.sampleRate
     this.stream = opts.vad.open(this.vadRate, (p, i) => this.onWindow(p, i))
     this.windowSamples = this.stream.window
-    this.history = new Int16Array(this.historySize(opts.turn.maxUtteranceMs))
+    // Allocated with the first audio (remember, listen): a call answered but never ACKed (a
+    // scanner, a fuzzer) must not hold half a megabyte for its 64*T1.
+    this.history = new Int16Array(0)
   }
 
   private historySize(maxUtteranceMs: number): number {
@@ -364,6 +366,7 @@ export class Listener {
   }
 
   private remember(pcm: Int16Array, arrivedMs: number): void {
+    if (this.history.length === 0) this.history = new Int16Array(this.historySize(this.opts.turn.maxUtteranceMs))
     const h = this.history
     if (this.historyFill + pcm.length > h.length) {
       // Outside an utterance only the pre-roll matters (an utterance is shorter than the

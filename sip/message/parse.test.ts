@@ -420,3 +420,14 @@ t.test('2000 random mutations never throw, and every outcome can be acted on', a
   }
   t.ok(counts.message > 0 && counts.reject > 0 && counts.drop > 0, JSON.stringify(counts))
 })
+
+t.test('a broken request whose Via transport has latin1 letters is dropped or answered, never unsendable (found by test/fuzz)', async (t) => {
+  // 'ÿ' and 'µ' upper-case to U+0178 and U+039C, beyond latin1: the 400 could not be serialised
+  for (const transport of ['UDÿP', 'UDµP']) {
+    const raw = `OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/${transport} 127.0.0.1;branch=z9hG4bK1\r\nCall-ID: x\r\nCall-ID: y\r\nFrom: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`
+    const outcome = parseDatagram(Buffer.from(raw, 'latin1'))
+    t.not(outcome.kind, 'message', transport)
+    if (outcome.kind !== 'reject') continue
+    t.match(serialize(makeResponse(outcome.request, outcome.status)).toString('latin1'), /^SIP\/2\.0 400 /)
+  }
+})

@@ -634,7 +634,9 @@ function looseVias(v: string): Via[] {
   const out: Via[] = []
   for (const part of v.split(',')) {
     const m = LOOSE_VIA.exec(part)
-    if (m) out.push({ version: m[1], protocol: m[2].toUpperCase(), host: m[3], port: m[4] ? Number(m[4]) : undefined, params: looseParams(m[5]) })
+    // A transport that is not a token cannot be echoed: the sip package upper-cases it, and
+    // 'ÿ' becomes U+0178, beyond latin1 (found by test/fuzz). Such a Via is left out.
+    if (m && TOKEN_ONLY.test(m[2])) out.push({ version: m[1], protocol: m[2].toUpperCase(), host: m[3], port: m[4] ? Number(m[4]) : undefined, params: looseParams(m[5]) })
   }
   return out
 }

@@ -372,3 +372,11 @@ t.test('ports a datagram cannot be sent to are refused with 488, not answered', 
   t.same(ok(negotiate(offer('m=audio 65535 RTP/AVP 0', 'a=rtcp-mux'), local)).remote, { address: '198.51.100.7', port: 65535, rtcpPort: 65535 })
   t.same(ok(negotiate(offer('m=audio 6000 RTP/AVP 0', 'a=rtcp:6101'), local)).remote, { address: '198.51.100.7', port: 6000, rtcpPort: 6101 })
 })
+
+t.test('a numeric encoding name is a name like any other (it threw before)', async (t) => {
+  const r = negotiate(offer('m=audio 6000 RTP/AVP 96 0', 'a=rtpmap:96 123/8000', 'a=rtpmap:0 PCMU/8000'), local)
+  t.equal(ok(r).codec.name, 'PCMU')
+  const none = negotiate(offer('m=audio 6000 RTP/AVP 96', 'a=rtpmap:96 123/8000'), local)
+  t.equal(none.ok, false)
+  if (!none.ok) t.match(none.reason, /no common codec: offer has 123/)
+})

@@ -150,6 +150,9 @@ function parseDescription(text: string, kind: 'offer' | 'answer'): SessionDescri
   if (!sd.origin) return 'malformed SDP: no valid o= line'
   if (sd.media.length === 0) return `no m= line in ${kind}`
   if (sd.media.some((m) => m.type === undefined || m.port === undefined || m.protocol === undefined)) return 'malformed SDP: invalid m= line'
+  // sdp-transform turns a numeric-looking encoding name (a=rtpmap:96 123/8000) into a number;
+  // every name is compared as a string below (found by test/fuzz: it threw out of negotiate)
+  for (const m of sd.media) for (const r of m.rtp ?? []) r.codec = String(r.codec)
   return sd
 }
 

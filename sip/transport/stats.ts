@@ -5,6 +5,8 @@ export interface SipStats {
   messageOut(kind: string): void
   /** A message that could not be processed: dropped, or answered with 400/505. */
   malformed(action: 'dropped' | 'rejected', reason: string): void
+  /** A TCP connection we closed: idle for SIP_TCP_IDLE_TIMEOUT_S, or refused over a cap. */
+  tcpClosed?(reason: 'idle' | 'limit-total' | 'limit-source'): void
 }
 
 export const NO_STATS: SipStats = { messageIn() {}, messageOut() {}, malformed() {} }

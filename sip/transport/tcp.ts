@@ -1,28 +1,47 @@
 import net from 'node:net'
+import { DEFAULT_TCP_OPTIONS, type TcpOptions } from './tcp-options.ts'
 
 export interface TcpHandlers {
   /** Bytes from a connection; `key` is "address:port" of the peer. */
   onData(key: string, chunk: Buffer, address: string, port: number): void
   onClose(key: string): void
+  /** A connection we closed (idle, or refused over a limit), for the counters. */
+  onClosedByUs?(reason: TcpCloseReason): void
 }
+
+export type TcpCloseReason = 'idle' | 'limit-total' | 'limit-source'
 
 /**
  * The SIP TCP listener. Connections are kept by peer address so that responses and
  * in-dialog requests go back over the connection the peer opened (RFC 3261 §18.2.2).
+ * A connection that carries nothing for `idleTimeoutMs` is closed, unless it is pinned: a
+ * live dialog's flow stays open however quiet (the peer's BYE must still find it, and a
+ * peer behind NAT cannot be reached on a new one). Connections are capped in total and per
+ * source address; one over a cap is closed at once.
  */
 export class TcpTransport {
   private server: net.Server | undefined
   private readonly connections = new Map<string, net.Socket>()
+  private readonly perSource = new Map<string, number>()
+  /** Pins per connection key (one per dialog that uses it as its flow). */
+  private readonly pins = new Map<string, number>()
+  private readonly opts: TcpOptions
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     private readonly handlers: TcpHandlers,
-    private readonly idleTimeoutMs = 120_000,
-  ) {}
+    opts: Partial<TcpOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_TCP_OPTIONS, ...opts }
+  }
+
+  get size(): number {
+    return this.connections.size
+  }
 
   async listen(port = this.port): Promise<number> {
-    const server = net.createServer((socket) => this.adopt(socket))
+    const server = net.createServer((socket) => this.accept(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -34,17 +53,42 @@ export class TcpTransport {
     return (server.address() as net.AddressInfo).port
   }
 
-  private adopt(socket: net.Socket): string {
+  private accept(socket: net.Socket): void {
     const address = socket.remoteAddress ?? ''
-    const port = socket.remotePort ?? 0
+    const over: TcpCloseReason | undefined = this.connections.size >= this.opts.maxConnections ? 'limit-total'
+      : (this.perSource.get(address) ?? 0) >= this.opts.maxPerSource ? 'limit-source' : undefined
+    if (over) {
+      socket.on('error', () => {})
+      socket.destroy()
+      this.handlers.onClosedByUs?.(over)
+      return
+    }
+    this.adopt(socket)
+  }
+
+  private adopt(socket: net.Socket, peer?: { address: string; port: number }): string {
+    const address = peer?.address ?? socket.remoteAddress ?? ''
+    const port = peer?.port ?? socket.remotePort ?? 0
     const key = `${address}:${port}`
     this.connections.set(key, socket)
-    socket.setTimeout(this.idleTimeoutMs, () => socket.destroy())
+    this.perSource.set(address, (this.perSource.get(address) ?? 0) + 1)
+    // Node resets this timer on every read and write; 'timeout' means idle in both directions.
+    socket.setTimeout(this.opts.idleTimeoutMs)
+    socket.on('timeout', () => {
+      if (this.pins.has(key)) return socket.setTimeout(this.opts.idleTimeoutMs) // a dialog's flow: keep it
+      socket.destroy()
+      this.handlers.onClosedByUs?.('idle')
+    })
     socket.on('data', (chunk) => this.handlers.onData(key, chunk, address, port))
     socket.on('error', () => socket.destroy())
     socket.on('close', () => {
-      this.connections.delete(key)
-      this.handlers.onClose(key)
+      if (this.connections.get(key) === socket) {
+        this.connections.delete(key)
+        this.handlers.onClose(key)
+      }
+      const n = (this.perSource.get(address) ?? 1) - 1
+      if (n > 0) this.perSource.set(address, n)
+      else this.perSource.delete(address)
     })
     return key
   }
@@ -53,10 +97,25 @@ export class TcpTransport {
     const key = `${address}:${port}`
     let socket = this.connections.get(key)
     if (!socket || socket.destroyed) {
+      if (this.connections.size >= this.opts.maxConnections) {
+        this.handlers.onClosedByUs?.('limit-total')
+        return
+      }
       socket = net.connect({ host: address, port })
-      this.adopt(socket)
+      this.adopt(socket, { address, port })
     }
     socket.write(buf)
+  }
+
+  /** A dialog uses the connection to `key` as its flow: it is not closed for idleness. */
+  pin(key: string): void {
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
+  }
+
+  unpin(key: string): void {
+    const n = (this.pins.get(key) ?? 0) - 1
+    if (n > 0) this.pins.set(key, n)
+    else this.pins.delete(key)
   }
 
   /** Close one connection, e.g. after a framing error that cannot be recovered. */

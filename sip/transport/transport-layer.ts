@@ -6,6 +6,7 @@ import { StreamFramer } from '../message/stream-framer.ts'
 import { makeResponse, serialize } from '../message/serialize.ts'
 import { isRequest, type RejectedRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
 import { TcpTransport } from './tcp.ts'
+import { tcpOptionsFromEnv, type TcpOptions } from './tcp-options.ts'
 import { UdpTransport } from './udp.ts'
 import { messageKind, NO_STATS, type SipStats } from './stats.ts'
 
@@ -25,6 +26,8 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   private readonly udp: UdpTransport
   private readonly tcp: TcpTransport
   private readonly framers = new Map<string, StreamFramer>()
+  /** TCP connection key per flow holder (a dialog id), so a release unpins what was pinned. */
+  private readonly flows = new Map<string, string>()
   udpPort = 0
   tcpPort = 0
 
@@ -33,6 +36,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     port: number,
     private readonly logger: Logger,
     private readonly stats: SipStats = NO_STATS,
+    tcpOptions: Partial<TcpOptions> = tcpOptionsFromEnv(),
   ) {
     super()
     this.udp = new UdpTransport(host, port, (buf, address, p) =>
@@ -41,7 +45,12 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     this.tcp = new TcpTransport(host, port, {
       onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TCP', address, port: p }).push(chunk),
       onClose: (key) => this.framers.delete(key),
-    })
+      onClosedByUs: (reason) => {
+        this.stats.tcpClosed?.(reason)
+        // idle closes are routine; refusals over a cap are worth seeing (counted either way)
+        this.logger[reason === 'idle' ? 'debug' : 'info']({ reason, open: this.tcp.size }, 'SIP TCP connection closed')
+      },
+    }, tcpOptions)
   }
 
   async listen(): Promise<void> {
@@ -108,6 +117,22 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     this.stats.messageOut(messageKind(m))
     if (remote.protocol === 'TCP') this.tcp.send(buf, remote.address, remote.port)
     else this.udp.send(buf, remote.address, remote.port)
+  }
+
+  /** `holder` (a dialog) uses `remote` as its flow: over TCP that connection is kept open
+   *  until `releaseFlow(holder)`, however long it stays quiet. */
+  holdFlow(holder: string, remote: Remote): void {
+    if (remote.protocol !== 'TCP' || this.flows.has(holder)) return
+    const key = `${remote.address}:${remote.port}`
+    this.flows.set(holder, key)
+    this.tcp.pin(key)
+  }
+
+  releaseFlow(holder: string): void {
+    const key = this.flows.get(holder)
+    if (key === undefined) return
+    this.flows.delete(holder)
+    this.tcp.unpin(key)
   }
 
   async close(): Promise<void> {

@@ -119,10 +119,12 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
 
   dialogCreated(usage: DialogUsage): void {
     this.calls.set(usage.dialog.id, usage)
+    this.transport.holdFlow(usage.dialog.id, usage.dialog.remote)
   }
 
   dialogGone(d: Dialog): void {
     this.calls.delete(d.id)
+    this.transport.releaseFlow(d.id)
   }
 
   // --- incoming ------------------------------------------------------------------
@@ -170,7 +172,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   private onInvite(tx: InviteServerTransaction, remote: Remote): void {
     tx.respond(makeResponse(tx.request, 100))
     const call = new ServerCall(this, tx, remote)
-    this.calls.set(call.dialog.id, call)
+    this.dialogCreated(call)
     if (this.listenerCount('call') === 0) return call.reject(480)
     this.emit('call', call)
   }

@@ -261,6 +261,9 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.ctx.dialogGone(this.dialog)
     this.log.info({ reason }, 'dialog ended')
     this.emit('ended', reason)
+    // Our BYE may still be in its client transaction for 64*T1 (a caller that never answers
+    // it), and it keeps this object: it must not keep the call's media and recording with it.
+    this.removeAllListeners()
   }
 }
 

@@ -11,11 +11,13 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const TEST_PROMPT_CACHE = path.join(os.tmpdir(), `voice-test-prompts-${os.userInfo().uid}`)
 
 export interface ServerHandle {
+  /** The child's process id (for /proc/<pid>/status). */
+  pid: number
+  /** Settles with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string | null>
   sipPort: number
   httpPort: number
   dataDir: string
-  /** the server process, for /proc readings (CPU of its threads, RSS) */
-  pid: number
   logs: string[]
   api<T = any>(p: string): Promise<{ status: number; body: T }>
   stop(): Promise<void>
@@ -27,7 +29,7 @@ export interface ServerHandle {
  * Starts the real server as a child process (`node --import tsx media-server/main.ts`),
  * on ports the OS picks, and waits for its "ready to take calls" log line.
  */
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerHandle> {
+export async function startServerProcess(env: Record<string, string> = {}, opts: { maxLogLines?: number } = {}): Promise<ServerHandle> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'voice-test-'))
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'media-server/main.ts'], {
     cwd: REPO,
@@ -56,6 +58,8 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
         logs.push(line)
+        // long runs (the fuzzer) keep only the tail
+        if (opts.maxLogLines && logs.length > opts.maxLogLines * 2) logs.splice(0, logs.length - opts.maxLogLines)
         if (line.includes('ready to take calls')) {
           clearTimeout(timer)
           const j = JSON.parse(line)
@@ -75,10 +79,14 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     throw err
   })
   const base = `http://127.0.0.1:${ports.http}`
+  const exited = child.exitCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)))
   return {
+    pid: child.pid!,
+    exited,
     sipPort: ports.sip,
     httpPort: ports.http,
-    pid: child.pid!,
     dataDir,
     logs,
     async api(p) {
