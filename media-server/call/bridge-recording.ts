@@ -29,8 +29,12 @@ export class BridgeRecording implements ClockSubscriber {
   relayed(msg: Buffer, from: 'caller' | 'seller'): void {
     const p = parseRtp(msg)
     if (typeof p === 'string' || p.payloadType !== this.codec.payloadType) return
-    if (from === 'caller') this.recorder.pushCaller(this.fromCaller.decode(p.payload))
-    else this.recorder.pushSeller(this.fromSeller.decode(p.payload))
+    try {
+      if (from === 'caller') this.recorder.pushCaller(this.fromCaller.decode(p.payload))
+      else this.recorder.pushSeller(this.fromSeller.decode(p.payload))
+    } catch {
+      // a payload the codec cannot decode is relayed as it came and left out of the recording
+    }
   }
 
   onTick(): void {

@@ -486,3 +486,25 @@ t.test('stray SSRCs from the caller\'s address are dropped; a real change of sou
   t.equal(session.stats.ssrc, 0xbbbb)
   t.equal(session.stats.dropped['stray-ssrc'], 52, 'its first two packets were held as strays')
 })
+
+// Found by test/fuzz: a 1376-byte PCMU payload threw out of the decoder in the clock's playout
+// phase, which ended the call (and before the clock dropped faulty subscribers, broke its playout).
+t.test('a payload the codec cannot decode is counted and skipped; the call goes on', async (t) => {
+  const caller = await socket()
+  t.teardown(() => caller.close())
+  let now = 1000
+  const faults: string[] = []
+  const { session, ports } = await isolated(t, { now: () => now, onFault: (_e, where) => faults.push(where) })
+  const audio: number[] = []
+  session.onAudio = (pcm) => audio.push(pcm.length)
+  const send = (b: Buffer) => caller.send(b, ports.port, '127.0.0.1')
+  send(rtp(0, 1, 160, new Uint8Array(160)))
+  send(rtp(0, 2, 320, new Uint8Array(1376)))
+  send(rtp(0, 3, 480, new Uint8Array(160)))
+  await wait(50)
+  now += 200
+  session.afterTick()
+  t.same(faults, [])
+  t.equal(session.stats.dropped['undecodable'], 1)
+  t.equal(audio.filter((n) => n === 320).length, 2, 'the packets around it were played')
+})

@@ -401,12 +401,24 @@ export class RtpSession implements ClockSubscriber {
     this.reportFrame()
     const now = this.now()
     for (const ev of this.jitterBuffer.pull(now)) {
-      const pcm = ev.kind === 'frame' ? this.pipeline.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
+      const pcm = ev.kind === 'frame' ? this.decode(ev.payload) : this.pipeline.conceal(ev.durationTs, ev.next)
+      if (!pcm) continue
       if (ev.kind === 'frame') this.bufferedMs = now - ev.arrivalMs
       if (this.toneDetector) for (const d of this.toneDetector.push(pcm)) this.onDtmf(d, 'inband')
       this.onAudio(pcm, this.bufferedMs, this.pipeline.lastDecoded)
     }
     if (!this.prepared) this.prepare()
+  }
+
+  /** A payload the codec cannot take (too long for any frame, a broken Opus packet) is garbage like
+   *  any other: counted and skipped, never a fault of the call (found by test/fuzz). */
+  private decode(payload: Uint8Array): Int16Array | undefined {
+    try {
+      return this.pipeline.decode(payload)
+    } catch {
+      this.drop('undecodable')
+      return undefined
+    }
   }
 
   private get sending(): boolean {
