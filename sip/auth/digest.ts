@@ -122,8 +122,22 @@ export function digestResponse(input: DigestInput): DigestResponse {
 export class DigestSession {
   private nonce = ''
   private nc = 0
+  private last: { challenge: DigestChallenge; proxy: boolean } | undefined
 
-  constructor(private readonly credentials: DigestCredentials) {}
+  /** `realm`: when set, challenges from any other realm are not answered. */
+  constructor(private readonly credentials: DigestCredentials, private readonly realm = '') {}
+
+  /**
+   * Credentials for the next request from the last challenge (its nonce, nc counted on), so a
+   * refresh need not be challenged again; null before any challenge. A registrar that has
+   * retired the nonce answers 401 with stale=true, which `answer` handles.
+   */
+  preemptive(method: string, uri: string): { name: 'authorization' | 'proxy-authorization'; value: Record<string, string> } | null {
+    if (!this.last) return null
+    this.nc += 1
+    const { params } = digestResponse({ challenge: this.last.challenge, credentials: this.credentials, method, uri, nc: this.nc })
+    return { name: this.last.proxy ? 'proxy-authorization' : 'authorization', value: params }
+  }
 
   /**
    * The header (name and value) answering a 401/407, or null when the challenge cannot be
@@ -134,7 +148,9 @@ export class DigestSession {
     const proxy = res.status === 407
     const challenge = pickChallenge(res.headers[proxy ? 'proxy-authenticate' : 'www-authenticate'])
     if (!challenge) return null
+    if (this.realm && challenge.realm !== this.realm) return null
     if (alreadyTried && !challenge.stale) return null
+    this.last = { challenge, proxy }
     if (challenge.nonce !== this.nonce) {
       this.nonce = challenge.nonce
       this.nc = 0
