@@ -2,14 +2,12 @@
 // expiry, and after a failure a new try with exponential backoff, so a carrier outage or a
 // wrong password neither floods the registrar nor leaves the trunk unregistered for good.
 import { randomBytes } from 'node:crypto'
-import { lookup } from 'node:dns/promises'
 import { EventEmitter } from 'node:events'
-import { isIP } from 'node:net'
 import type { Logger } from 'pino'
 import { DigestSession } from '../auth/digest.ts'
 import type { NameAddr, Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { hostForUri, newBranch, newTag, type LocalAddress } from '../dialog/dialog.ts'
-import { splitHostPort, type TrunkConfig } from '../trunks/trunk.ts'
+import { resolveRemote, type TrunkConfig } from '../trunks/trunk.ts'
 
 export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed'
 
@@ -50,13 +48,6 @@ export interface RegistrarClientOptions {
   /** Where REGISTER goes: the outbound proxy or the registrar, resolved by the system resolver. */
   resolve?: (hostPort: string, protocol: Remote['protocol']) => Promise<Remote>
   onResult?: (result: RegistrationResult) => void
-}
-
-export async function resolveRemote(hostPort: string, protocol: Remote['protocol']): Promise<Remote> {
-  const { host, port } = splitHostPort(hostPort)
-  const bare = host.replace(/^\[|\]$/g, '')
-  // A/AAAA only: RFC 3263 NAPTR/SRV lookups are not done, so the port must be given when not 5060.
-  return { protocol, address: isIP(bare) ? bare : (await lookup(bare)).address, port }
 }
 
 export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] }> {

@@ -1,5 +1,8 @@
 // One SIP trunk as configured (media-server/trunk-config.ts reads it from the config file and
 // the TRUNK_* variables): where it is, how we log in, what we may dial through it.
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import type { Remote } from '../message/types.ts'
 
 export interface TrunkConfig {
   name: string
@@ -41,4 +44,11 @@ export function splitHostPort(s: string, defaultPort = 5060): { host: string; po
 export function dialledNumber(target: string): string {
   const user = /^(?:sips?|tel):([^@;?]+)/i.exec(target.trim())?.[1] ?? target.trim()
   return decodeURIComponent(user).replace(/[\s().-]/g, '')
+}
+
+export async function resolveRemote(hostPort: string, protocol: Remote['protocol']): Promise<Remote> {
+  const { host, port } = splitHostPort(hostPort)
+  const bare = host.replace(/^\[|\]$/g, '')
+  // A/AAAA only: RFC 3263 NAPTR/SRV lookups are not done, so the port must be given when not 5060.
+  return { protocol, address: isIP(bare) ? bare : (await lookup(bare)).address, port }
 }
