@@ -215,6 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   cfg.dataDir = path.resolve(cfg.dataDir)
   cfg.promptCacheDir = path.resolve(cfg.promptCacheDir || path.join(cfg.dataDir, 'prompts'))
   cfg.scenario.dir = path.resolve(cfg.scenario.dir)
+  // A bare-number transfer target is dialled at the (first) trunk unless TRANSFER_DOMAIN says otherwise.
+  const t0 = cfg.trunks[0]
+  if (!cfg.transfer.domain && t0) cfg.transfer.domain = t0.domain === t0.host && t0.port !== 5060 ? `${t0.host}:${t0.port}` : t0.domain
   validate(cfg)
   return cfg
 }

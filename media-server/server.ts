@@ -23,6 +23,7 @@ import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
 import { RtpPortPool } from './rtp/port-pool.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
+import { Trunks } from './trunks.ts'
 
 export interface RunningServer {
   sipPort: number
@@ -80,6 +81,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
   const portPool = new RtpPortPool(config.rtp.portMin, config.rtp.portMax, config.sip.host)
   metrics.rtpPortsFree.set(portPool.available)
+  const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)
+  trunks.checkTransferTargets()
   const sip = new EmbeddedCallControl({
     host: config.sip.host,
     port: config.sip.port,
@@ -87,6 +90,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger: logger.child({ component: 'sip' }),
     stats: metrics.sipStats(),
     timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
+    outbound: trunks.guard,
   })
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
   const callDeps: CallDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
@@ -106,6 +110,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
   await sip.start()
+  trunks.start(sip)
 
   const http = createHttpServer({
     store,
@@ -116,6 +121,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
+    trunks: () => trunks.status(),
   })
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
@@ -130,6 +136,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     async stop() {
       // Every call gets its BYE and its final record before SIP, the clock and storage stop.
       await calls.shutdown(3000)
+      await trunks.stop()
       await sip.stop()
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
       clock.stop()
