@@ -110,6 +110,21 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
   t.same(wrongResults.slice(0, 2), ['auth_failed', 'auth_failed'])
 })
 
+t.test('kamailio as the registrar over TCP', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-tcp-'))
+  const port = await freeUdpPort()
+  const kam = await startKamailio(dir, port, { ALGORITHM: 'MD5', NONCE_EXPIRE: 300, MAX_EXPIRES: 300, USERNAME: USER, PASSWORD, REALM, CALLER_ID: USER, SELLER: '127.0.0.1:9' }, { tcp: true })
+  t.teardown(() => kam.stop())
+  const u = await ua(t)
+  const client = new RegistrarClient({ trunk: trunk(port, { transport: 'tcp' }), ua: u, logger, backoffMinMs: 300, backoffMaxMs: 1500 })
+  client.start()
+  t.teardown(() => client.stop(500))
+  const s = await waitFor(client, (s) => s.state === 'registered', 'the registration over TCP')
+  t.equal(s.expiresS, 300)
+  t.match(kam.log(), /kamailio: REGISTER sip:carrier\.test from tcp:127\.0\.0\.1/, 'it came over TCP')
+  t.notMatch(kam.log(), /kamailio: REGISTER sip:carrier\.test from udp:/)
+})
+
 t.test('kamailio as the proxy: 407 answered, INVITE routed to the seller (SIPp), BYE along the Record-Route', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-proxy-'))
   const [port, sellerPort] = [await freeUdpPort(), await freeUdpPort()]

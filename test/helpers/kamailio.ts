@@ -21,11 +21,11 @@ export async function freeUdpPort(): Promise<number> {
 }
 
 /**
- * Kamailio (Debian's `kamailio`) in the foreground (-DD -E) on 127.0.0.1:`port` over UDP, with
+ * Kamailio (Debian's `kamailio`) in the foreground (-DD -E) on 127.0.0.1:`port` over UDP (and TCP), with
  * test/fixtures/kamailio/kamailio.cfg and its {{PLACEHOLDERS}} filled in. Resolves once it
  * answers an OPTIONS (our cfg says 405 to it).
  */
-export async function startKamailio(dir: string, port: number, values: Record<string, string | number>): Promise<KamailioHandle> {
+export async function startKamailio(dir: string, port: number, values: Record<string, string | number>, opts: { tcp?: boolean } = {}): Promise<KamailioHandle> {
   requireTool('kamailio', 'kamailio')
   mkdirSync(dir, { recursive: true })
   let cfg = readFileSync(path.join(REPO, 'test/fixtures/kamailio/kamailio.cfg'), 'utf8')
@@ -34,7 +34,7 @@ export async function startKamailio(dir: string, port: number, values: Record<st
   if (missing) throw new Error(`kamailio.cfg: no value for {{${missing[1]}}}`)
   const file = path.join(dir, 'kamailio.cfg')
   writeFileSync(file, cfg)
-  const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-l', `udp:127.0.0.1:${port}`, '-Y', dir, '-w', dir, '-m', '32', '-M', '8'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-l', `udp:127.0.0.1:${port}`, ...(opts.tcp ? ['-l', `tcp:127.0.0.1:${port}`] : []), '-Y', dir, '-w', dir, '-m', '32', '-M', '8'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
   child.stderr!.on('data', (d) => (log += d))
