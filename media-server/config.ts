@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
 // provider-config imports ConfigError back; neither module uses the other at load time
 import { parseProviderConfig, type ProviderConfig } from './providers/provider-config.ts'
+import type { TrunkConfig } from '../sip/trunks/trunk.ts'
+import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
 
 export type Language = 'ru' | 'en'
 
@@ -60,15 +62,22 @@ export interface Config {
    *  /health (200: still taking calls; 503: take me out of rotation); the longest wait between
    *  journal replay attempts while the database is down. */
   storage: { minFreeDiskMb: number; healthDegradedStatus: number; journalRetryMaxMs: number }
+  /** SIP trunks (media-server/trunk-config.ts): the file's `trunks` list and/or TRUNK_*. */
+  trunks: TrunkConfig[]
+  /** The toll-fraud guard: prefixes that may be dialled and the hourly cap. */
+  outbound: OutboundConfig
 }
 
 /** The file section named `providers` is not a tree of scalars: provider-config parses it whole. */
 const PROVIDERS_KEY = 'providers'
+/** Nor are `trunks` (a list) and `outbound` (lists of prefixes): trunk-config parses them. */
+const SECTIONS_PARSED_ELSEWHERE = ['trunks', 'outbound'] as const
+type Sections = Partial<Record<typeof PROVIDERS_KEY | (typeof SECTIONS_PARSED_ELSEWHERE)[number], unknown>>
 
 /** The bilingual sales scenario that ships with the server. */
 export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', import.meta.url))
 
-const DEFAULTS: Omit<Config, 'providers'> = {
+const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   sip: { host: '0.0.0.0', port: 5060, t1Ms: 500 },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
@@ -163,8 +172,8 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   }
 }
 
-/** Merges the file into cfg and returns its `providers` section, left unparsed. */
-function mergeFile(cfg: Omit<Config, 'providers'>, file: string): unknown {
+/** Merges the file into cfg and returns its `providers`, `trunks` and `outbound` sections, left unparsed. */
+function mergeFile(cfg: Omit<Config, 'providers' | 'trunks' | 'outbound'>, file: string): Sections {
   let parsed: unknown
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'))
@@ -172,7 +181,7 @@ function mergeFile(cfg: Omit<Config, 'providers'>, file: string): unknown {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`)
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`)
-  const { [PROVIDERS_KEY]: providers, ...rest } = parsed as Record<string, unknown>
+  const { [PROVIDERS_KEY]: providers, trunks, outbound, ...rest } = parsed as Record<string, unknown>
   const walk = (obj: Record<string, unknown>, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix ? `${prefix}.${k}` : k
@@ -181,7 +190,7 @@ function mergeFile(cfg: Omit<Config, 'providers'>, file: string): unknown {
     }
   }
   walk(rest, '')
-  return providers
+  return { providers, trunks, outbound }
 }
 
 /** First non-internal IPv4 address, so that SDP and Contact name something reachable. */
@@ -195,8 +204,13 @@ export function firstNonLoopbackAddress(): string {
 /** Defaults, then the JSON file named by CONFIG_FILE, then the environment. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const base = structuredClone(DEFAULTS)
-  const providersSection = env.CONFIG_FILE ? mergeFile(base, env.CONFIG_FILE) : undefined
-  const cfg: Config = { ...base, providers: parseProviderConfig(providersSection, env) }
+  const sections: Sections = env.CONFIG_FILE ? mergeFile(base, env.CONFIG_FILE) : {}
+  const cfg: Config = {
+    ...base,
+    providers: parseProviderConfig(sections.providers, env),
+    trunks: parseTrunks(sections.trunks, env),
+    outbound: parseOutbound(sections.outbound, env),
+  }
   for (const [name, key] of ENV_KEYS) {
     const v = env[name]
     if (v !== undefined && v !== '') setPath(cfg as unknown as Record<string, unknown>, key, v)
@@ -205,6 +219,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   cfg.dataDir = path.resolve(cfg.dataDir)
   cfg.promptCacheDir = path.resolve(cfg.promptCacheDir || path.join(cfg.dataDir, 'prompts'))
   cfg.scenario.dir = path.resolve(cfg.scenario.dir)
+  // A bare-number transfer target is dialled at the (first) trunk unless TRANSFER_DOMAIN says otherwise.
+  const t0 = cfg.trunks[0]
+  if (!cfg.transfer.domain && t0) cfg.transfer.domain = t0.domain === t0.host && t0.port !== 5060 ? `${t0.host}:${t0.port}` : t0.domain
   validate(cfg)
   return cfg
 }

@@ -24,6 +24,7 @@ import { LocalMediaPlane } from './media/local-media.ts'
 import { WorkerMediaPlane } from './media/worker-media-plane.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
+import { Trunks } from './trunks.ts'
 
 export interface RunningServer {
   sipPort: number
@@ -83,6 +84,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, metrics, logger })
     : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
   metrics.rtpPortsFree.set(media.available)
+  const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)
+  trunks.checkTransferTargets()
   const sip = new EmbeddedCallControl({
     host: config.sip.host,
     port: config.sip.port,
@@ -90,6 +93,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger: logger.child({ component: 'sip' }),
     stats: metrics.sipStats(),
     timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
+    outbound: trunks.guard,
   })
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
   const callDeps: CallDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
@@ -108,6 +112,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
   await sip.start()
+  trunks.start(sip)
 
   const http = createHttpServer({
     store,
@@ -118,6 +123,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
+    trunks: () => trunks.status(),
   })
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
@@ -132,6 +138,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     async stop() {
       // Every call gets its BYE and its final record before SIP, the clock and storage stop.
       await calls.shutdown(3000)
+      await trunks.stop()
       await sip.stop()
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
       await media.close()

@@ -117,11 +117,12 @@ async function transferCall(t: Test, opts: CallOptions) {
   mkdirSync(scenarioDir)
   copyFileSync(path.join(REPO, 'dialog/scenarios/sales.yaml'), path.join(scenarioDir, 'sales.yaml'))
   const sellerSipPort = await freePort()
-  const target = `sip:seller@127.0.0.1:${sellerSipPort}`
+  // a number the toll-fraud guard lets out (OUTBOUND_ALLOW_PREFIXES below): nothing else may be dialled
+  const target = `sip:89990001122@127.0.0.1:${sellerSipPort}`
   const server = await startServerProcess({
     DATA_DIR: dataDir, SCENARIO_DIR: scenarioDir, LANGUAGE: 'ru',
     RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
-    TRANSFER_TARGET: target, TRANSFER_RING_TIMEOUT_MS: '10000',
+    TRANSFER_TARGET: target, TRANSFER_RING_TIMEOUT_MS: '10000', OUTBOUND_ALLOW_PREFIXES: '8',
   })
   t.teardown(() => server.stop())
 

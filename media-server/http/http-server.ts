@@ -19,6 +19,8 @@ export interface HttpDeps {
   degradedStatus: number
   /** /api/knowledge (upload, list, search, delete), when the knowledge base is on */
   knowledge?: KnowledgeRoutes
+  /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
+  trunks?: () => unknown[]
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -67,6 +69,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     res.end(body)
     return
   }
+  if (url.pathname === '/api/trunks') return json(res, 200, { trunks: deps.trunks?.() ?? [] })
   if (url.pathname === '/api/calls') {
     const limit = intParam(url.searchParams.get('limit'), 50, 500)
     const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)

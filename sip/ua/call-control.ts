@@ -95,7 +95,8 @@ export interface DialOptions {
 
 /** An outbound INVITE that did not end in an established call. */
 export class DialError extends Error {
-  constructor(readonly status: number | 'timeout' | 'cancelled', message: string) {
+  /** 'refused': the toll-fraud guard did not let the call out (sip/trunks/outbound-guard.ts). */
+  constructor(readonly status: number | 'timeout' | 'cancelled' | 'refused', message: string) {
     super(message)
   }
 }

@@ -5,6 +5,7 @@ import { makeResponse } from '../message/serialize.ts'
 import type { NameAddr, Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, hostForUri, newBranch, newTag } from '../dialog/dialog.ts'
 import { DialError, type DialOptions, type OutboundCall, type OutboundCallEvents, type SipEndReason } from './call-control.ts'
+import type { TrunkRoute } from '../trunks/trunk-route.ts'
 import { ALLOW } from './uas-checks.ts'
 import type { DialogUsage, ServerTx, UaContext } from './ua-context.ts'
 
@@ -20,7 +21,9 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
   answer = ''
   private dialogValue: Dialog | undefined
   private state: 'idle' | 'calling' | 'cancelling' | 'confirmed' | 'ended' = 'idle'
-  private readonly invite: SipRequest
+  /** The INVITE last sent: after a 401/407, the one with credentials (new CSeq, same Call-ID). */
+  private invite: SipRequest
+  private authAnswered = false
   private ack: SipRequest | undefined
   private provisional = false
   private ringTimer: NodeJS.Timeout | undefined
@@ -31,10 +34,13 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     readonly targetUri: string,
     readonly remote: Remote,
     private readonly opts: DialOptions,
+    /** Through a trunk: its caller id in From and P-Asserted-Identity, its credentials, its proxy. */
+    private readonly trunk?: TrunkRoute,
   ) {
     super()
     const host = hostForUri(ctx.local.host)
-    const user = opts.fromUser ?? 'agent'
+    const user = trunk?.fromUser ?? opts.fromUser ?? 'agent'
+    const fromUri = trunk ? `sip:${trunk.fromUser}@${trunk.fromHost}` : `sip:${user}@${host}`
     this.sipCallId = `${randomBytes(8).toString('hex')}@${host}`
     const transport = remote.protocol === 'TCP' ? ';transport=tcp' : ''
     const contact: NameAddr = { uri: `sip:${user}@${host}:${ctx.local.port}${transport}`, params: {} }
@@ -45,7 +51,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
       headers: {
         via: [{ version: '2.0', protocol: remote.protocol, host, port: ctx.local.port, params: { branch: newBranch(), rport: null } }],
         'max-forwards': '70',
-        from: { uri: `sip:${user}@${host}`, params: { tag: newTag() } },
+        from: { uri: fromUri, params: { tag: newTag() } },
         to: { uri: targetUri, params: {} },
         'call-id': this.sipCallId,
         cseq: { seq: 1, method: 'INVITE' },
@@ -55,7 +61,9 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
       },
       content: opts.sdp,
     }
-    this.log = ctx.logger.child({ sipCallId: this.sipCallId, direction: 'outbound' })
+    if (trunk) this.invite.headers['p-asserted-identity'] = `<${fromUri}>`
+    if (trunk?.route) this.invite.headers.route = [{ uri: trunk.route, params: {} }]
+    this.log = ctx.logger.child({ sipCallId: this.sipCallId, direction: 'outbound', ...(trunk && { trunk: trunk.trunk }) })
   }
 
   get dialog(): Dialog {
@@ -78,20 +86,45 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         if (this.provisional) this.cancel()
         else fail(new DialError('timeout', `no answer from ${this.targetUri} in ${this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS} ms`))
       }, this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS)
-      this.ctx.invite(this.invite, this.remote, (res) => {
-        if (res.status < 200) {
-          this.provisional = true
-          // A CANCEL asked for before any response can go now (§9.1).
-          if (this.state === 'cancelling') this.sendCancel()
-          return
-        }
-        if (res.status >= 300) {
-          if (this.state === 'ended') return
-          return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
-        }
-        this.onOk(res, resolve, fail)
-      }, () => fail(new DialError('timeout', `no response from ${this.targetUri} (Timer B)`)))
+      this.send(resolve, fail)
     })
+  }
+
+  /** One INVITE transaction; a 401/407 answered with credentials starts the next one. */
+  private send(resolve: () => void, fail: (err: DialError) => void): void {
+    this.ctx.invite(this.invite, this.remote, (res) => {
+      if (res.status < 200) {
+        this.provisional = true
+        // A CANCEL asked for before any response can go now (§9.1).
+        if (this.state === 'cancelling') this.sendCancel()
+        return
+      }
+      if (res.status >= 300) {
+        if (this.state === 'ended') return
+        if ((res.status === 401 || res.status === 407) && this.state === 'calling' && this.retryWithCredentials(res)) return this.send(resolve, fail)
+        return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
+      }
+      this.onOk(res, resolve, fail)
+    }, () => fail(new DialError('timeout', `no response from ${this.targetUri} (Timer B)`)))
+  }
+
+  /**
+   * RFC 3261 §22.2/§22.3: the same INVITE again with Authorization or Proxy-Authorization, a
+   * new CSeq and branch, the same Call-ID and From tag. False when there is nothing to answer
+   * with, or when our credentials were just refused (unless the nonce was only stale).
+   */
+  private retryWithCredentials(res: SipResponse): boolean {
+    const auth = this.trunk?.credentials?.answer(res, 'INVITE', this.invite.uri, this.authAnswered)
+    if (!auth) return false
+    this.authAnswered = true
+    const h = this.invite.headers
+    this.invite = {
+      ...this.invite,
+      headers: { ...h, via: [{ ...h.via[0], params: { ...h.via[0].params, branch: newBranch() } }], cseq: { seq: h.cseq.seq + 1, method: 'INVITE' }, [auth.name]: [auth.value] },
+    }
+    this.provisional = false
+    this.log.info({ status: res.status }, 'outbound call challenged: INVITE sent again with credentials')
+    return true
   }
 
   private onOk(res: SipResponse, resolve: () => void, fail: (err: DialError) => void): void {
@@ -107,6 +140,8 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     const ack = this.dialog.createRequest('ACK')
     delete ack.headers.contact
     ack.headers.cseq = { seq: this.invite.headers.cseq.seq, method: 'ACK' }
+    // The ACK of a 2xx carries the INVITE's credentials (RFC 3261 §22.1), for a proxy that asks.
+    for (const name of ['authorization', 'proxy-authorization']) if (this.invite.headers[name]) ack.headers[name] = this.invite.headers[name]
     this.ack = ack
     this.ctx.send(ack, this.remote)
     this.ctx.dialogCreated(this)
@@ -139,6 +174,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
       'call-id': h['call-id'],
       cseq: { seq: h.cseq.seq, method: 'CANCEL' },
     }
+    if (h.route) headers.route = h.route // §9.1: the same Route as the INVITE
     void this.ctx.request({ method: 'CANCEL', uri: this.invite.uri, version: '2.0', headers, content: '' }, this.remote)
   }
 

@@ -10,7 +10,10 @@ import { DEFAULT_TIMERS, type SipTimers } from '../transaction/timers.ts'
 import { clientTransactionKey, serverTransactionKey } from '../transaction/transaction-key.ts'
 import { TransportLayer } from '../transport/transport-layer.ts'
 import type { SipStats } from '../transport/stats.ts'
-import type { CallControl, CallControlEvents, DialOptions, OutboundCall } from './call-control.ts'
+import { resolveRemote } from '../trunks/trunk.ts'
+import type { OutboundGuard } from '../trunks/outbound-guard.ts'
+import { routeFor } from '../trunks/trunk-route.ts'
+import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from './call-control.ts'
 import { ClientCall } from './client-call.ts'
 import { InviteClientTransaction } from './invite-client.ts'
 import { ServerCall } from './server-call.ts'
@@ -26,6 +29,8 @@ export interface EmbeddedCallControlOptions {
   logger: Logger
   stats?: SipStats
   timers?: SipTimers
+  /** The toll-fraud guard every dial passes first, and the trunks it routes to; none: any URI. */
+  outbound?: OutboundGuard
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -45,9 +50,11 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   private readonly calls = new Map<string, DialogUsage>()
   /** Outbound calls still ringing: stop() cancels them. */
   private readonly pendingDials = new Set<ClientCall>()
+  private readonly outbound: OutboundGuard | undefined
 
   constructor(opts: EmbeddedCallControlOptions) {
     super()
+    this.outbound = opts.outbound
     this.timers = opts.timers ?? DEFAULT_TIMERS
     this.logger = opts.logger
     this.local = { host: opts.publicHost, port: opts.port }
@@ -105,14 +112,29 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     tx.start()
   }
 
-  /** Places a call to a sip: URI (resolved with the system resolver, port 5060 by default). */
+  /**
+   * Places a call to a sip: URI (resolved with the system resolver, port 5060 by default). With
+   * a guard, the guard decides first, and a URI naming a trunk goes through that trunk.
+   */
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
-    const call = new ClientCall(this, target, await uriRemote(target), opts)
-    this.pendingDials.add(call)
+    const decision = this.outbound?.check(target)
+    if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
+    const release = decision?.ok ? decision.release : () => {}
+    const trunk = decision?.trunk
+    let call: ClientCall | undefined
     try {
+      const remote = trunk
+        ? await resolveRemote(trunk.outboundProxy || `${trunk.host}:${trunk.port}`, trunk.transport === 'tcp' ? 'TCP' : 'UDP')
+        : await uriRemote(target)
+      call = new ClientCall(this, target, remote, opts, trunk && routeFor(trunk))
+      call.once('ended', release)
+      this.pendingDials.add(call)
       await call.start()
+    } catch (err) {
+      release()
+      throw err
     } finally {
-      this.pendingDials.delete(call)
+      if (call) this.pendingDials.delete(call)
     }
     return call
   }

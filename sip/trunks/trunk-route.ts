@@ -1,0 +1,26 @@
+// What an outbound INVITE through a trunk carries besides the call itself: the identity the
+// carrier knows us by, the credentials for its challenges, and the outbound proxy route.
+import { DigestSession } from '../auth/digest.ts'
+import type { TrunkConfig } from './trunk.ts'
+
+export interface TrunkRoute {
+  trunk: string
+  /** From: sip:<user>@<host>, P-Asserted-Identity the same (RFC 3325), as the carrier expects. */
+  fromUser: string
+  fromHost: string
+  /** Answers 401/407 to this call's INVITE; none: the trunk trusts our address. */
+  credentials?: DigestSession
+  /** Loose route to the outbound proxy (RFC 3261 §8.1.2), when the trunk has one. */
+  route?: string
+}
+
+export function routeFor(trunk: TrunkConfig): TrunkRoute {
+  return {
+    trunk: trunk.name,
+    fromUser: trunk.callerId || trunk.username,
+    fromHost: trunk.domain,
+    // A session per call: its nonce and nc belong to this INVITE's challenges only.
+    ...(trunk.username && { credentials: new DigestSession({ username: trunk.username, password: trunk.password }, trunk.realm) }),
+    ...(trunk.outboundProxy && { route: `sip:${trunk.outboundProxy};lr` }),
+  }
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import dgram from 'node:dgram'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { REPO } from './server-process.ts'
+import { requireTool } from './system-tools.ts'
+
+export interface KamailioHandle {
+  port: number
+  /** Everything Kamailio logged so far (its xlog lines start with "kamailio:"). */
+  log(): string
+  stop(): Promise<void>
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  const port = s.address().port
+  s.close()
+  return port
+}
+
+/**
+ * Kamailio (Debian's `kamailio`) in the foreground (-DD -E) on 127.0.0.1:`port` over UDP (and TCP), with
+ * test/fixtures/kamailio/kamailio.cfg and its {{PLACEHOLDERS}} filled in. Resolves once it
+ * answers an OPTIONS (our cfg says 405 to it).
+ */
+export async function startKamailio(dir: string, port: number, values: Record<string, string | number>, opts: { tcp?: boolean } = {}): Promise<KamailioHandle> {
+  requireTool('kamailio', 'kamailio')
+  mkdirSync(dir, { recursive: true })
+  let cfg = readFileSync(path.join(REPO, 'test/fixtures/kamailio/kamailio.cfg'), 'utf8')
+  for (const [k, v] of Object.entries(values)) cfg = cfg.replaceAll(`{{${k}}}`, String(v))
+  const missing = /\{\{(\w+)\}\}/.exec(cfg)
+  if (missing) throw new Error(`kamailio.cfg: no value for {{${missing[1]}}}`)
+  const file = path.join(dir, 'kamailio.cfg')
+  writeFileSync(file, cfg)
+  const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-l', `udp:127.0.0.1:${port}`, ...(opts.tcp ? ['-l', `tcp:127.0.0.1:${port}`] : []), '-Y', dir, '-w', dir, '-m', '32', '-M', '8'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  child.stdout!.on('data', (d) => (log += d))
+  child.stderr!.on('data', (d) => (log += d))
+  let exited = false
+  child.on('exit', () => (exited = true))
+  const probe = dgram.createSocket('udp4')
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r))
+  let answered = false
+  probe.on('message', () => (answered = true))
+  const deadline = Date.now() + 20_000
+  try {
+    while (!answered) {
+      if (exited) throw new Error(`kamailio exited at start:\n${log.slice(-3000)}`)
+      if (Date.now() > deadline) throw new Error(`kamailio did not answer on port ${port} in 20 s:\n${log.slice(-3000)}`)
+      const branch = `z9hG4bKprobe${Date.now()}`
+      probe.send(Buffer.from(`OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${probe.address().port};branch=${branch}\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ${branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`), port, '127.0.0.1')
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  } finally {
+    probe.close()
+  }
+  return {
+    port,
+    log: () => log,
+    async stop() {
+      if (exited) return
+      const gone = new Promise((r) => child.once('exit', r))
+      child.kill('SIGTERM')
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))])
+      if (!exited) child.kill('SIGKILL')
+    },
+  }
+}
