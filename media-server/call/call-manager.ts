@@ -37,7 +37,10 @@ export type OpenRows = () => Promise<string[] | null>
 export class CallManager {
   private readonly calls = new Map<string, LiveCall>()
   /** Calls between their INVITE and their live entry (or refusal): their rows are open, rightly. */
-  private readonly admitting = new Set<string>()
+  private readonly admitting = new Map<string, number | undefined>()
+  /** Every call seen since the invariant check began: one that starts and ends while the
+   *  database is being asked is not a row left behind. */
+  private readonly seen = new Set<string>()
   private readonly afterCalls = new Set<Promise<void>>()
   private readonly log: Logger
   private readonly watchdog: NodeJS.Timeout
@@ -70,7 +73,8 @@ export class CallManager {
 
   private async onCall(sip: InboundCall): Promise<void> {
     const id = randomUUID()
-    this.admitting.add(id)
+    this.admitting.set(id, undefined)
+    this.seen.add(id)
     try {
       await this.admitAndRun(id, sip)
     } finally {
@@ -99,6 +103,7 @@ export class CallManager {
     }
     if (!sip.offer) return refuse(488, 'an SDP offer in the INVITE is required', 'failed')
     const port = await media.allocate()
+    this.admitting.set(id, port ?? undefined)
     metrics.rtpPortsFree.set(media.available)
     if (port === null) return refuse(503, 'no RTP ports left', 'failed')
 
@@ -159,12 +164,14 @@ export class CallManager {
 
   /** What is wrong right now; exported as metrics and asserted by the fault tests. */
   async invariants(): Promise<InvariantReport> {
-    // a call that finishes while the query runs was known before it; one admitted meanwhile, after
-    const before = new Set([...this.calls.keys(), ...this.admitting])
+    // a call that finishes while the query runs was known before it; one admitted meanwhile is seen
+    const before = new Set([...this.calls.keys(), ...this.admitting.keys()])
+    this.seen.clear()
     const rows = await this.openRows().catch(() => null)
-    const rowsWithoutCall = (rows ?? []).filter((id) => !before.has(id) && !this.calls.has(id) && !this.admitting.has(id))
+    const rowsWithoutCall = (rows ?? []).filter((id) => !before.has(id) && !this.seen.has(id))
     const now = performance.now()
-    const held = new Set<number>()
+    // ports of calls being admitted (negotiating) are theirs already
+    const held = new Set<number>([...this.admitting.values()].filter((p) => p !== undefined))
     const liveWithoutDialog: string[] = []
     for (const [id, l] of this.calls) {
       held.add(l.port)

@@ -106,6 +106,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private summary: Promise<void> | undefined
   private transferred: TransferRecord | undefined
   private bridge: Bridge | undefined
+  /** the seller leg's port while the transfer is being tried */
+  private transferPort: number | undefined
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
@@ -221,9 +223,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.giveUp()
   }
 
-  /** The port of the seller's leg while bridged: it belongs to this call too. */
+  /** The port of the seller's leg, from the transfer's start (ringing the seller) while bridged:
+   *  it belongs to this call too. */
   get bridgePort(): number | undefined {
-    return this.bridge?.port
+    return this.bridge?.port ?? this.transferPort
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
@@ -411,6 +414,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     }
     const { media, metrics, config } = this.deps
     const port = await media.allocate(this.rtp) // the same media worker relays both legs
+    this.transferPort = port ?? undefined
     metrics.rtpPortsFree.set(media.available)
     let seller: PinnedAnswerResult | undefined
     const bridge = port !== null && {
@@ -425,11 +429,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
     if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
       this.startBridge(result.leg, port, seller)
+      this.transferPort = undefined // the bridge holds it now
       this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
       this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
       metrics.transfers.labels('bridge').inc()
       return true
     }
+    this.transferPort = undefined
     if (port !== null) {
       media.release(port)
       metrics.rtpPortsFree.set(media.available)
