@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { CodecName } from '../../codecs/index.ts'
-import type { DtmfSource, MediaDirection, MediaFaultPlace } from '../rtp/rtp-session.ts'
+import type { DtmfSource, MediaDirection, MediaFaultPlace, RtpSessionOptions } from '../rtp/rtp-session.ts'
 
 /**
  * The boundary between a call's control (SIP, the dialog, providers, storage: the main thread) and
@@ -9,20 +9,13 @@ import type { DtmfSource, MediaDirection, MediaFaultPlace } from '../rtp/rtp-ses
  * (`WorkerMediaPlane`); a call cannot tell which. Everything that crosses is plain data.
  */
 
-/** What a call's media session is built from, once its SDP is negotiated. */
-export interface SessionSpec {
+/** What a call's media session is built from, once its SDP is negotiated: the RTP session's
+ *  options that are plain data (they cross to a media worker), and what replaces the rest. */
+export type SessionSpec = Pick<RtpSessionOptions, 'payloadType' | 'telephoneEventPt' | 'remote' | 'rtcpMux' | 'signallingAddress' | 'ptimeMs' | 'jitter' | 'cname'> & {
   callId: string
   /** the port pair allocated for the call (RTP on it, RTCP on port + 1) */
   port: number
   codec: CodecName
-  payloadType: number
-  telephoneEventPt?: number
-  remote: { address: string; port: number; rtcpPort: number }
-  rtcpMux: boolean
-  signallingAddress: string
-  ptimeMs: number
-  jitter: { initialDelayMs: number; maxDelayMs: number }
-  cname: string
   opusComplexity: number
   direction: MediaDirection
 }
