@@ -4,6 +4,10 @@ import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowled
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
 import { DEFAULT_TIMERS } from '../sip/transaction/timers.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
+import { createInboundGate } from './edge.ts'
+import { Drainer } from './drain.ts'
+import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
+import { SecurityMetrics } from './security-metrics.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager } from './call/call-manager.ts'
 import type { CallDeps } from './call/call.ts'
@@ -27,11 +31,20 @@ import { PromptCache } from './tts/prompt-cache.ts'
 export interface RunningServer {
   sipPort: number
   httpPort: number
+  /** Stops taking calls and waits for the live ones, up to DRAIN_TIMEOUT_S. */
+  drain(why: string): Promise<void>
+  /** Ends the wait of a drain now (a second SIGTERM). */
+  skipDrain(): void
   stop(): Promise<void>
 }
 
+export interface ServerHooks {
+  /** POST /api/drain: main.ts drains, stops and exits 0, as on SIGTERM. */
+  onDrainRequested?: () => void
+}
+
 /** Wires the process together: providers, storage, knowledge, prompts, clock, SIP, calls, HTTP. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, hooks: ServerHooks = {}): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
   const metrics = new Metrics()
   const tts = new EspeakTts({ logger })
@@ -80,7 +93,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
   const portPool = new RtpPortPool(config.rtp.portMin, config.rtp.portMax, config.sip.host)
   metrics.rtpPortsFree.set(portPool.available)
+  // the banned-sources gauge reads the gate, which needs the metrics first
+  let gateRef: { bannedSources: number } | undefined
+  const security = new SecurityMetrics(metrics.registry, () => gateRef?.bannedSources ?? 0)
+  const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound())
+  gateRef = gate
   const sip = new EmbeddedCallControl({
+    gate,
     host: config.sip.host,
     port: config.sip.port,
     publicHost: config.publicIp,
@@ -106,6 +125,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
   await sip.start()
+  const drainer = new Drainer({ gate, liveCount: () => calls.liveCount, timeoutS: config.drainTimeoutS, logger, onChange: (d) => security.draining.set(d ? 1 : 0) })
 
   const http = createHttpServer({
     store,
@@ -115,18 +135,30 @@ export async function startServer(config: Config): Promise<RunningServer> {
     ready: async () => prompts.ready && loaded().every((s) => scenarioPrompts.ready(s)),
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
-    knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
+    knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
+    guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
+    draining: () => drainer.active,
+    drain: () => {
+      if (hooks.onDrainRequested) hooks.onDrainRequested()
+      else void drainer.drain('POST /api/drain')
+      return { timeoutS: config.drainTimeoutS }
+    },
   })
+  applyHttpTimeouts(http, config.api)
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(config.httpPort, config.httpHost, () => resolve())
   })
   const httpPort = (http.address() as AddressInfo).port
+  if (!config.api.token) logger.warn({ http: httpPort }, 'API_TOKEN is not set: /api and the console answer 127.0.0.1 (loopback peers) only, others get 403; /health and /metrics stay open')
+  else logger.info('the API and the console require the bearer token (API_TOKEN)')
   logger.info({ sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' }, 'ready to take calls')
 
   return {
     sipPort: sip.address.port,
     httpPort,
+    drain: (why) => drainer.drain(why),
+    skipDrain: () => drainer.skipWait(),
     async stop() {
       // Every call gets its BYE and its final record before SIP, the clock and storage stop.
       await calls.shutdown(3000)

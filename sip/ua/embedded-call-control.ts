@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { makeResponse } from '../message/serialize.ts'
 import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
-import { dialogId, type Dialog, type LocalAddress } from '../dialog/dialog.ts'
+import { dialogId, newTag, type Dialog, type LocalAddress } from '../dialog/dialog.ts'
 import { InviteServerTransaction } from '../transaction/invite-server.ts'
 import { NonInviteClientTransaction } from '../transaction/non-invite-client.ts'
 import { NonInviteServerTransaction } from '../transaction/non-invite-server.ts'
@@ -10,6 +10,7 @@ import { DEFAULT_TIMERS, type SipTimers } from '../transaction/timers.ts'
 import { clientTransactionKey, serverTransactionKey } from '../transaction/transaction-key.ts'
 import { TransportLayer } from '../transport/transport-layer.ts'
 import type { SipStats } from '../transport/stats.ts'
+import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import type { CallControl, CallControlEvents, DialOptions, OutboundCall } from './call-control.ts'
 import { ClientCall } from './client-call.ts'
 import { InviteClientTransaction } from './invite-client.ts'
@@ -26,6 +27,8 @@ export interface EmbeddedCallControlOptions {
   logger: Logger
   stats?: SipStats
   timers?: SipTimers
+  /** Inbound trust, scanner and flood screening, call limits, drain (sip/security/). */
+  gate?: InboundGate
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -45,12 +48,14 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   private readonly calls = new Map<string, DialogUsage>()
   /** Outbound calls still ringing: stop() cancels them. */
   private readonly pendingDials = new Set<ClientCall>()
+  private readonly gate?: InboundGate
 
   constructor(opts: EmbeddedCallControlOptions) {
     super()
     this.timers = opts.timers ?? DEFAULT_TIMERS
     this.logger = opts.logger
     this.local = { host: opts.publicHost, port: opts.port }
+    this.gate = opts.gate
     this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
     this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
@@ -123,6 +128,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
 
   dialogGone(d: Dialog): void {
     this.calls.delete(d.id)
+    this.gate?.callEnded(d.callId, d.remoteTag)
   }
 
   // --- incoming ------------------------------------------------------------------
@@ -133,6 +139,8 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onRequest(rq: SipRequest, remote: Remote): void {
+    // before any state: scanners and banned sources get no answer and cost no transaction
+    if (this.gate && !this.gate.screen(rq, remote)) return
     if (rq.method === 'ACK') return this.onAck(rq)
     const key = serverTransactionKey(rq)
     const existing = this.serverTxs.get(key)
@@ -151,6 +159,9 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (rq.method === 'CANCEL') return this.onCancel(rq, tx)
 
     const toTag = rq.headers.to.params.tag
+    // in-dialog requests need a dialog, which only an admitted INVITE creates
+    const denied = toTag ? null : this.gate?.authorize(rq, remote)
+    if (denied) return tx.respond(gateResponse(rq, denied))
     if (toTag) {
       const call = this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))
       if (!call) return tx.respond(makeResponse(rq, 481))
@@ -168,6 +179,8 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onInvite(tx: InviteServerTransaction, remote: Remote): void {
+    const limited = this.gate?.admitCall(tx.request, remote)
+    if (limited) return tx.respond(gateResponse(tx.request, limited))
     tx.respond(makeResponse(tx.request, 100))
     const call = new ServerCall(this, tx, remote)
     this.calls.set(call.dialog.id, call)
@@ -192,4 +205,11 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (!toTag) return
     this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))?.onAck(rq)
   }
+}
+
+function gateResponse(rq: SipRequest, r: GateRefusal): SipResponse {
+  const res = makeResponse(rq, r.status, r.reason, r.headers, { toTag: newTag() })
+  // the sip package writes WWW-Authenticate from structured values, one header line each
+  if (r.challenge) res.headers['www-authenticate'] = r.challenge
+  return res
 }

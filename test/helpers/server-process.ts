@@ -39,6 +39,8 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       DATA_DIR: dataDir,
       PROMPT_CACHE_DIR: TEST_PROMPT_CACHE,
       LOG_LEVEL: 'info',
+      // stop() sends SIGTERM: calls get their BYE at once rather than a 300 s drain; drain tests set their own
+      DRAIN_TIMEOUT_S: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
