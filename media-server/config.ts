@@ -75,6 +75,8 @@ export interface InboundConfig {
   /** Digest users for untrusted sources: "user:password,user2:password2". */
   users: string
   realm: string
+  /** Digest algorithms offered, preferred first: "SHA-256,MD5". */
+  algorithms: string
   nonceTtlS: number
   /** More scanner User-Agent substrings, comma-separated. */
   scannerUserAgents: string
@@ -132,6 +134,7 @@ const DEFAULTS: Omit<Config, 'providers'> = {
     trustedCidrs: '127.0.0.0/8,::1',
     users: '',
     realm: 'voice-agent',
+    algorithms: 'SHA-256,MD5',
     nonceTtlS: 300,
     scannerUserAgents: '',
     rateWindowS: 2,
@@ -202,6 +205,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['SIP_TRUSTED_CIDRS', 'inbound.trustedCidrs'],
   ['SIP_AUTH_USERS', 'inbound.users'],
   ['SIP_AUTH_REALM', 'inbound.realm'],
+  ['SIP_AUTH_ALGORITHMS', 'inbound.algorithms'],
   ['SIP_NONCE_TTL_S', 'inbound.nonceTtlS'],
   ['SIP_SCANNER_USER_AGENTS', 'inbound.scannerUserAgents'],
   ['SIP_RATE_WINDOW_S', 'inbound.rateWindowS'],

@@ -1,5 +1,5 @@
 import { parseCidr, parseCidrList } from '../sip/security/cidr.ts'
-import { parseUsers } from '../sip/security/digest-server.ts'
+import { parseAlgorithms, parseUsers } from '../sip/security/digest-server.ts'
 // config.ts imports this back; neither module uses the other at load time
 import { ConfigError, type Config } from './config.ts'
 
@@ -20,6 +20,11 @@ export function validateEdge(cfg: Config): void {
     parseUsers(i.users)
   } catch (err) {
     throw new ConfigError(`SIP_AUTH_USERS: ${(err as Error).message}`)
+  }
+  try {
+    parseAlgorithms(i.algorithms)
+  } catch (err) {
+    throw new ConfigError(`SIP_AUTH_ALGORITHMS: ${(err as Error).message}`)
   }
   const positive: Array<[string, number]> = [['SIP_NONCE_TTL_S', i.nonceTtlS], ['SIP_RATE_WINDOW_S', i.rateWindowS], ['SIP_RATE_MAX', i.rateMax], ['SIP_BAN_S', i.banS], ['HTTP_MAX_BODY_BYTES', api.maxBodyBytes], ['KNOWLEDGE_MAX_UPLOAD_BYTES', api.maxUploadBytes], ['HTTP_HEADERS_TIMEOUT_MS', api.headersTimeoutMs], ['HTTP_KEEPALIVE_TIMEOUT_MS', api.keepAliveTimeoutMs]]
   for (const [name, v] of positive) if (v < 1) throw new ConfigError(`${name} must be at least 1, got ${v}`)

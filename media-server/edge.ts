@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { parseCidrList, TrustList } from '../sip/security/cidr.ts'
-import { DigestServer, parseUsers } from '../sip/security/digest-server.ts'
+import { DigestServer, parseAlgorithms, parseUsers } from '../sip/security/digest-server.ts'
 import { InboundGate, type InboundMode, type InboundStats } from '../sip/security/inbound-gate.ts'
 import { scannerMatcher } from '../sip/security/scanners.ts'
 import type { Config } from './config.ts'
@@ -14,7 +14,7 @@ export function createInboundGate(config: Config, logger: Logger, stats: Inbound
   const trust = new TrustList()
   trust.setSource('config', parseCidrList(i.trustedCidrs))
   const users = parseUsers(i.users)
-  const digest = new DigestServer({ realm: i.realm, users, nonceTtlMs: i.nonceTtlS * 1000 })
+  const digest = new DigestServer({ realm: i.realm, users, nonceTtlMs: i.nonceTtlS * 1000, algorithms: parseAlgorithms(i.algorithms) })
   const mode = i.mode as InboundMode
   const gate = new InboundGate({
     mode,

@@ -12,6 +12,9 @@ export interface DigestServerOptions {
   users: Map<string, string>
   /** How long a nonce is good for; a retry with an older one gets a new challenge with stale=true. */
   nonceTtlMs?: number
+  /** Offered in this order (RFC 8760 §2.4: preferred first); responses in others are refused.
+   *  Default SHA-256 then MD5. Some clients (SIPp 3.6) read only the first challenge. */
+  algorithms?: DigestAlgorithm[]
   /** Tests pass their own clock. */
   now?: () => number
 }
@@ -37,6 +40,7 @@ export class DigestServer {
   private readonly users: Map<string, string>
   private readonly ttlMs: number
   private readonly now: () => number
+  private readonly algorithms: DigestAlgorithm[]
   /** Per-process secret: nonces are self-validating (no state per challenge, so a flood of
    *  INVITEs cannot fill memory with challenges), and die with the process. */
   private readonly secret = randomBytes(32)
@@ -48,6 +52,7 @@ export class DigestServer {
     this.users = opts.users
     this.ttlMs = opts.nonceTtlMs ?? 300_000
     this.now = opts.now ?? Date.now
+    this.algorithms = opts.algorithms?.length ? opts.algorithms : ['SHA-256', 'MD5']
   }
 
   get hasUsers(): boolean {
@@ -71,10 +76,10 @@ export class DigestServer {
     return age >= 0 && age <= this.ttlMs ? 'fresh' : 'stale'
   }
 
-  /** WWW-Authenticate values for a 401: SHA-256 first (RFC 8760 §2.4: in order of preference), then MD5 for older phones. */
+  /** WWW-Authenticate values for a 401, one per algorithm, preferred first (MD5 is for older phones). */
   challenge(stale = false): ChallengeHeader[] {
     const nonce = this.nonce()
-    return (['SHA-256', 'MD5'] as const).map((algorithm) => ({
+    return this.algorithms.map((algorithm) => ({
       scheme: 'Digest',
       realm: `"${this.realm}"`,
       nonce: `"${nonce}"`,
@@ -100,11 +105,12 @@ export class DigestServer {
     const nc = unquote(creds.nc)
     const cnonce = unquote(creds.cnonce)
     if (!user || !nonce || !uri || !response) return fail('malformed')
-    if (algorithm !== 'MD5' && algorithm !== 'SHA-256') return fail('unsupported')
+    if (!(this.algorithms as string[]).includes(algorithm)) return fail('unsupported')
     // We offer qop=auth only: nc and cnonce are what stops a captured response being replayed.
     if (qop !== 'auth' || !nc || !/^[0-9a-f]{8}$/i.test(nc) || !cnonce) return fail('unsupported')
-    // the digest covers this uri: it must be the request's, or a response made for another request would pass
-    if (uri.toLowerCase() !== rq.uri.toLowerCase()) return fail('malformed')
+    // The digest covers the client's uri. Some clients (SIPp) write the host without the user
+    // part, so the host and port must match the Request-URI's; replays are stopped by nc.
+    if (uriHost(uri) !== uriHost(rq.uri)) return fail('malformed')
     const password = this.users.get(user)
     if (password === undefined) return fail('unknown-user')
     const alg = algorithm as DigestAlgorithm
@@ -145,4 +151,17 @@ export function parseUsers(spec: string): Map<string, string> {
     out.set(part.slice(0, i), part.slice(i + 1))
   }
   return out
+}
+
+/** "SHA-256,MD5" -> the algorithms in that order; throws on others. */
+export function parseAlgorithms(spec: string): DigestAlgorithm[] {
+  const out = spec.split(',').map((a) => a.trim().toUpperCase()).filter(Boolean)
+  for (const a of out) if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`unknown digest algorithm "${a}" (MD5, SHA-256)`)
+  if (!out.length) throw new Error('name at least one digest algorithm')
+  return out as DigestAlgorithm[]
+}
+
+/** "sip:alice@Host:5060;transport=udp" -> "host:5060" */
+function uriHost(uri: string): string {
+  return (/^[a-z]+:(?:[^@]*@)?([^;?>]*)/i.exec(uri)?.[1] ?? uri).toLowerCase()
 }
