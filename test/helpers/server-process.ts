@@ -15,6 +15,8 @@ export interface ServerHandle {
   httpPort: number
   dataDir: string
   logs: string[]
+  /** The process's exit code, once it has exited (null: killed by a signal). */
+  exitCode: Promise<number | null>
   api<T = any>(p: string): Promise<{ status: number; body: T }>
   stop(): Promise<void>
   /** Kills the process with `signal` (a crash: SIGKILL) and waits for it to be gone. */
@@ -46,6 +48,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: string[] = []
+  const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const ready = new Promise<{ sip: number; http: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready in 90 s:\n${logs.slice(-20).join('\n')}`)), 90_000)
     let buffered = ''
@@ -80,6 +83,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     httpPort: ports.http,
     dataDir,
     logs,
+    exitCode,
     async api(p) {
       const res = await fetch(base + p)
       return { status: res.status, body: await res.json() }
