@@ -1,7 +1,9 @@
 // One SIP request from a chosen source address (127.0.0.x: Linux routes all of 127/8 to lo), and
 // whatever comes back within a while: for the trust, scanner, flood and drain tests.
 import { randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
+import { requireTool } from './system-tools.ts'
 
 export interface ProbeOptions {
   from: string
@@ -62,4 +64,28 @@ export async function probe(o: ProbeOptions): Promise<string | undefined> {
   } finally {
     sock.close()
   }
+}
+
+/** SIPp from a chosen source address; resolves with its exit code and output. */
+export async function sippFrom(source: string, args: string[], timeoutS = 120): Promise<{ code: number | null; out: string; successful: number; failed: number }> {
+  requireTool('sipp', 'sip-tester')
+  const child = spawn('sipp', ['-i', source, '-mi', source, '-timeout', `${timeoutS}s`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  const s = /Successful call\s*\|\s*\d+\s*\|\s*(\d+)/.exec(out)
+  const f = /Failed call\s*\|\s*\d+\s*\|\s*(\d+)/.exec(out)
+  return { code, out, successful: s ? Number(s[1]) : -1, failed: f ? Number(f[1]) : -1 }
+}
+
+/** A scanner from sipvicious (Debian package `sipvicious`); output and exit code. */
+export async function sipvicious(tool: 'svmap' | 'svwar', args: string[]): Promise<{ code: number | null; out: string }> {
+  requireTool(tool, 'sipvicious')
+  const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { code, out }
 }
