@@ -47,3 +47,13 @@ t.test('scanner User-Agents', async (t) => {
   for (const ua of ['friendly-scanner', 'sipvicious 0.3.4', 'sipcli/v1.8', 'VaxSIPUserAgent/3.1', 'Evil-Dialer 2']) t.ok(isScanner(ua), ua)
   for (const ua of ['Asterisk PBX 18.0', 'baresip v2.0', 'SIPp', 'Yealink SIP-T46S']) t.notOk(isScanner(ua), ua)
 })
+
+t.test('trunk hosts: an address as it is, a name as it resolves', async (t) => {
+  const { trustTrunkHost } = await import('./trunk-trust.ts')
+  const trust = new TrustList()
+  t.same(await trustTrunkHost(trust, 'a', '198.51.100.7:5060'), ['198.51.100.7'])
+  t.equal(trust.match('198.51.100.7'), 'trunk:a')
+  const resolved = (await (await import('node:dns/promises')).lookup('localhost', { all: true })).map((a) => a.address)
+  t.same(await trustTrunkHost(trust, 'b', 'localhost'), resolved)
+  t.equal(trust.match('127.0.0.1') ?? trust.match('::1'), 'trunk:b')
+})

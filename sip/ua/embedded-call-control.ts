@@ -154,14 +154,15 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       : new NonInviteServerTransaction(rq, reliable, this.timers, send, forget)
     this.serverTxs.set(key, tx)
 
+    const toTag = rq.headers.to.params.tag
+    // Trust before the method checks, so an untrusted source learns nothing from a 405. In-dialog
+    // requests need a dialog, which only an admitted INVITE creates; CANCEL cannot be challenged.
+    const denied = toTag || rq.method === 'CANCEL' ? null : this.gate?.authorize(rq, remote)
+    if (denied) return tx.respond(gateResponse(rq, denied))
     const refusal = checkRequest(rq)
     if (refusal) return tx.respond(makeResponse(rq, refusal.status, refusal.reason, refusal.headers))
     if (rq.method === 'CANCEL') return this.onCancel(rq, tx)
 
-    const toTag = rq.headers.to.params.tag
-    // in-dialog requests need a dialog, which only an admitted INVITE creates
-    const denied = toTag ? null : this.gate?.authorize(rq, remote)
-    if (denied) return tx.respond(gateResponse(rq, denied))
     if (toTag) {
       const call = this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))
       if (!call) return tx.respond(makeResponse(rq, 481))
