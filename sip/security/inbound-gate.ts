@@ -132,6 +132,8 @@ export class InboundGate {
   /** A new inbound call: null admits it (and counts it until callEnded), else a 503 to send. */
   admitCall(rq: SipRequest, remote: Remote): GateRefusal | null {
     const key = `${rq.headers['call-id']}|${rq.headers.from.params.tag ?? ''}`
+    // the same call-id and tag again (a looped or repeated INVITE): counted once, released once
+    if (this.calls.has(key)) return null
     const retry = { 'Retry-After': String(this.opts.retryAfterS) }
     if (this.opts.maxCalls > 0 && this.calls.size >= this.opts.maxCalls) {
       this.stats.refused('call_limit_total')
