@@ -4,10 +4,6 @@ import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowled
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
 import { DEFAULT_TIMERS } from '../sip/transaction/timers.ts'
 import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
-import { createInboundGate } from './edge.ts'
-import { Drainer } from './drain.ts'
-import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
-import { SecurityMetrics } from './security-metrics.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager } from './call/call-manager.ts'
 import type { CallDeps } from './call/call.ts'
@@ -16,6 +12,9 @@ import { PromptLibrary } from './call/prompt-library.ts'
 import { ScenarioPrompts } from './call/scenario-prompts.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
 import type { Config } from './config.ts'
+import { Drainer } from './drain.ts'
+import { createInboundGate } from './edge.ts'
+import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
 import { checkStorage } from './http/storage-health.ts'
@@ -25,6 +24,7 @@ import { createProviders, type CallProviders } from './providers/factories.ts'
 import { redact } from './providers/provider-config.ts'
 import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
 import { RtpPortPool } from './rtp/port-pool.ts'
+import { SecurityMetrics } from './security-metrics.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 
@@ -93,11 +93,9 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   const clock = new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000))
   const portPool = new RtpPortPool(config.rtp.portMin, config.rtp.portMax, config.sip.host)
   metrics.rtpPortsFree.set(portPool.available)
-  // the banned-sources gauge reads the gate, which needs the metrics first
-  let gateRef: { bannedSources: number } | undefined
-  const security = new SecurityMetrics(metrics.registry, () => gateRef?.bannedSources ?? 0)
+  // the banned-sources gauge reads the gate at scrape time, after both exist
+  const security = new SecurityMetrics(metrics.registry, () => gate.bannedSources)
   const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound())
-  gateRef = gate
   const sip = new EmbeddedCallControl({
     gate,
     host: config.sip.host,
