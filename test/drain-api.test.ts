@@ -2,7 +2,9 @@
 // real server process: SIGTERM with a call in progress leaves the call up until DRAIN_TIMEOUT_S while
 // OPTIONS and new INVITEs get 503, then BYE, exit 0 and a complete record; POST /api/drain lets a call
 // end on its own and the process exits as soon as it has.
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import net from 'node:net'
 import t from 'tap'
 import { readWav } from '../codecs/wav.ts'
 import { openStore } from '../crm/open-store.ts'
@@ -39,7 +41,7 @@ async function storedCall(dataDir: string, sipCallId: string) {
 }
 
 t.test('API access, then SIGTERM drains a live call until DRAIN_TIMEOUT_S', async (t) => {
-  const s = await start(t, { DRAIN_TIMEOUT_S: '3', KNOWLEDGE_MAX_UPLOAD_BYTES: '1000', HTTP_MAX_BODY_BYTES: '100' })
+  const s = await start(t, { DRAIN_TIMEOUT_S: '3', KNOWLEDGE_MAX_UPLOAD_BYTES: '1000', HTTP_MAX_BODY_BYTES: '100', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
 
   // --- item 5: the API needs the token, /health and /metrics do not
   t.equal((await http(s, '/api/calls')).status, 401, '/api/calls without a token: 401')
@@ -57,6 +59,17 @@ t.test('API access, then SIGTERM drains a live call until DRAIN_TIMEOUT_S', asyn
   t.match(metrics, /voice_http_refused_total\{reason="no_token"\} 2/)
   t.match(metrics, /voice_http_refused_total\{reason="bad_token"\} 1/)
   t.match(metrics, /voice_http_refused_total\{reason="body_too_large"\} 2/)
+
+  // a client that never finishes its headers (slowloris) is cut off at HTTP_HEADERS_TIMEOUT_MS, not node's 60 s
+  const slow = net.connect(s.httpPort, '127.0.0.1')
+  slow.write('GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ')
+  const openedAt = Date.now()
+  let reply = ''
+  slow.on('data', (d) => (reply += d))
+  const closed = await Promise.race([once(slow, 'close').then(() => true), wait(10_000).then(() => false)])
+  slow.destroy()
+  t.ok(closed, `the half-sent request was closed after ${((Date.now() - openedAt) / 1000).toFixed(1)} s`)
+  t.match(reply, /^HTTP\/1\.1 408/, 'with 408')
 
   // --- item 2 in its strictest form: a source outside SIP_TRUSTED_CIDRS with no users configured
   const untrusted = await probe({ from: '127.0.0.3', port: s.sipPort })

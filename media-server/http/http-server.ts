@@ -42,7 +42,8 @@ function intParam(v: string | null, fallback: number, max: number): number {
 
 /** /health, /metrics, the read-only call API of the design's contract and the knowledge API. */
 export function createHttpServer(deps: HttpDeps): http.Server {
-  return http.createServer((req, res) => {
+  // headersTimeout and requestTimeout are enforced on this interval (node's default: 30 s)
+  return http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(deps, req, res).catch((err) => {
       deps.logger.error({ err, url: req.url }, 'HTTP handler failed')
       // the log has the error; a client gets no database text (it names tables and values)
