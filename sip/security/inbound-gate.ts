@@ -116,7 +116,8 @@ export class InboundGate {
     if (mode === 'open' || this.opts.trust.match(remote.address)) return null
     if (mode === 'trusted-only' || !digest?.hasUsers) {
       this.stats.refused('untrusted')
-      this.opts.logger.info({ remote: remote.address, method: rq.method }, 'SIP request from an untrusted source: 403')
+      // debug: scans from many addresses would flood the log; the metric counts them
+      this.opts.logger.debug({ remote: remote.address, method: rq.method }, 'SIP request from an untrusted source: 403')
       return { status: 403 }
     }
     const v = digest.verify(rq)
