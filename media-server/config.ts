@@ -7,6 +7,7 @@ import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip
 import { parseProviderConfig, type ProviderConfig } from './providers/provider-config.ts'
 import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
+import { validateEdge } from './edge-config.ts'
 
 export type Language = 'ru' | 'en'
 
@@ -66,6 +67,46 @@ export interface Config {
   trunks: TrunkConfig[]
   /** The toll-fraud guard: prefixes that may be dialled and the hourly cap. */
   outbound: OutboundConfig
+  /** Who may send SIP (see sip/security/ and the README's security section). */
+  inbound: InboundConfig
+  /** Admin API access and HTTP limits (see media-server/http/api-guard.ts). */
+  api: ApiConfig
+  /** On SIGTERM or POST /api/drain: how long live calls may go on before they get BYE. */
+  drainTimeoutS: number
+}
+
+export interface InboundConfig {
+  /** trusted-only | auth | open */
+  mode: string
+  /** Comma-separated CIDRs trusted without authentication (the trunks' addresses). */
+  trustedCidrs: string
+  /** Digest users for untrusted sources: "user:password,user2:password2". */
+  users: string
+  realm: string
+  /** Digest algorithms offered, preferred first: "SHA-256,MD5". */
+  algorithms: string
+  nonceTtlS: number
+  /** More scanner User-Agent substrings, comma-separated. */
+  scannerUserAgents: string
+  rateWindowS: number
+  rateMax: number
+  banS: number
+  maxCallsPerSource: number
+  maxCalls: number
+  retryAfterS: number
+}
+
+export interface ApiConfig {
+  /** Bearer token(s) for /api/* and the console, comma-separated; empty: loopback peers only. */
+  token: string
+  /** "true": /health and /metrics need no token (the default: load balancers and Prometheus). */
+  openHealth: string
+  openMetrics: string
+  maxBodyBytes: number
+  maxUploadBytes: number
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
 }
 
 /** The file section named `providers` is not a tree of scalars: provider-config parses it whole. */
@@ -99,6 +140,33 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   transfer: { target: '', domain: '', ringTimeoutMs: 30000, targets: '' },
   scenario: { dir: SHIPPED_SCENARIOS },
   storage: { minFreeDiskMb: 200, healthDegradedStatus: 200, journalRetryMaxMs: 30000 },
+  inbound: {
+    mode: 'auth',
+    // loopback only: `npm start` and SIPp on the same machine work, nothing from outside does
+    trustedCidrs: '127.0.0.0/8,::1',
+    users: '',
+    realm: 'voice-agent',
+    algorithms: 'SHA-256,MD5',
+    nonceTtlS: 300,
+    scannerUserAgents: '',
+    rateWindowS: 2,
+    rateMax: 60,
+    banS: 300,
+    maxCallsPerSource: 10,
+    maxCalls: 0,
+    retryAfterS: 30,
+  },
+  api: {
+    token: '',
+    openHealth: 'true',
+    openMetrics: 'true',
+    maxBodyBytes: 1024 * 1024,
+    maxUploadBytes: 20 * 1024 * 1024,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 120_000,
+    keepAliveTimeoutMs: 5_000,
+  },
+  drainTimeoutS: 300,
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -144,6 +212,28 @@ const ENV_KEYS: Array<[string, string]> = [
   ['MIN_FREE_DISK_MB', 'storage.minFreeDiskMb'],
   ['HEALTH_DEGRADED_STATUS', 'storage.healthDegradedStatus'],
   ['JOURNAL_RETRY_MAX_MS', 'storage.journalRetryMaxMs'],
+  ['API_TOKEN', 'api.token'],
+  ['DRAIN_TIMEOUT_S', 'drainTimeoutS'],
+  ['SIP_INBOUND', 'inbound.mode'],
+  ['SIP_TRUSTED_CIDRS', 'inbound.trustedCidrs'],
+  ['SIP_AUTH_USERS', 'inbound.users'],
+  ['SIP_AUTH_REALM', 'inbound.realm'],
+  ['SIP_AUTH_ALGORITHMS', 'inbound.algorithms'],
+  ['SIP_NONCE_TTL_S', 'inbound.nonceTtlS'],
+  ['SIP_SCANNER_USER_AGENTS', 'inbound.scannerUserAgents'],
+  ['SIP_RATE_WINDOW_S', 'inbound.rateWindowS'],
+  ['SIP_RATE_MAX', 'inbound.rateMax'],
+  ['SIP_BAN_S', 'inbound.banS'],
+  ['SIP_MAX_CALLS_PER_SOURCE', 'inbound.maxCallsPerSource'],
+  ['SIP_MAX_CALLS', 'inbound.maxCalls'],
+  ['SIP_RETRY_AFTER_S', 'inbound.retryAfterS'],
+  ['HEALTH_OPEN', 'api.openHealth'],
+  ['METRICS_OPEN', 'api.openMetrics'],
+  ['HTTP_MAX_BODY_BYTES', 'api.maxBodyBytes'],
+  ['KNOWLEDGE_MAX_UPLOAD_BYTES', 'api.maxUploadBytes'],
+  ['HTTP_HEADERS_TIMEOUT_MS', 'api.headersTimeoutMs'],
+  ['HTTP_REQUEST_TIMEOUT_MS', 'api.requestTimeoutMs'],
+  ['HTTP_KEEPALIVE_TIMEOUT_MS', 'api.keepAliveTimeoutMs'],
 ]
 
 export class ConfigError extends Error {}
@@ -269,5 +359,6 @@ function validate(cfg: Config): void {
   if (st.minFreeDiskMb < 0) throw new ConfigError(`MIN_FREE_DISK_MB must be 0 or more, got ${st.minFreeDiskMb}`)
   if (st.journalRetryMaxMs < 100) throw new ConfigError(`JOURNAL_RETRY_MAX_MS must be at least 100, got ${st.journalRetryMaxMs}`)
   namedTargets(cfg.transfer.targets)
+  validateEdge(cfg)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

@@ -1,8 +1,8 @@
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { startServer } from './server.ts'
 
-let config
+let config: Config
 try {
   config = loadConfig()
 } catch (err) {
@@ -20,17 +20,21 @@ process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise 
 
 // A provider or scenario refused at start-up (a bad URL, a broken default scenario) is a
 // configuration problem too: one clear line, not a stack trace.
-const server = await startServer(config).catch((err: Error) => {
+const server = await startServer(config, { onDrainRequested: () => stop('POST /api/drain') }).catch((err: Error) => {
   console.error(`start-up failed: ${err.message}`)
   process.exit(2)
 })
 
 let stopping = false
-const stop = (why: string) => {
-  if (stopping) return
+function stop(why: string): void {
+  if (stopping) {
+    // a second signal: the operator will not wait for the calls to end on their own
+    if (why.startsWith('SIG')) server.skipDrain()
+    return
+  }
   stopping = true
-  log.info({ why }, 'stopping: live calls get BYE, records are written')
-  server.stop().then(() => process.exit(0), (err) => {
+  log.info({ why, drainTimeoutS: config.drainTimeoutS }, 'stopping: new calls get 503, live calls may finish up to DRAIN_TIMEOUT_S, then get BYE; records are written')
+  server.drain(why).then(() => server.stop()).then(() => process.exit(0), (err) => {
     log.error({ err }, 'stop failed')
     process.exit(1)
   })

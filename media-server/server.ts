@@ -12,6 +12,9 @@ import { PromptLibrary } from './call/prompt-library.ts'
 import { ScenarioPrompts } from './call/scenario-prompts.ts'
 import { PacingClock } from './clock/pacing-clock.ts'
 import type { Config } from './config.ts'
+import { Drainer } from './drain.ts'
+import { createInboundGate } from './edge.ts'
+import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
 import { checkStorage } from './http/storage-health.ts'
@@ -22,6 +25,8 @@ import { redact } from './providers/provider-config.ts'
 import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
 import { LocalMediaPlane } from './media/local-media.ts'
 import { WorkerMediaPlane } from './media/worker-media-plane.ts'
+import { SecurityMetrics } from './security-metrics.ts'
+import { trustTrunkHost } from '../sip/security/trunk-trust.ts'
 import { EspeakTts } from './tts/espeak.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 import { Trunks } from './trunks.ts'
@@ -29,11 +34,20 @@ import { Trunks } from './trunks.ts'
 export interface RunningServer {
   sipPort: number
   httpPort: number
+  /** Stops taking calls and waits for the live ones, up to DRAIN_TIMEOUT_S. */
+  drain(why: string): Promise<void>
+  /** Ends the wait of a drain now (a second SIGTERM). */
+  skipDrain(): void
   stop(): Promise<void>
 }
 
+export interface ServerHooks {
+  /** POST /api/drain: main.ts drains, stops and exits 0, as on SIGTERM. */
+  onDrainRequested?: () => void
+}
+
 /** Wires the process together: providers, storage, knowledge, prompts, clock, SIP, calls, HTTP. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, hooks: ServerHooks = {}): Promise<RunningServer> {
   const logger = createLogger(config.logLevel)
   const metrics = new Metrics()
   const tts = new EspeakTts({ logger })
@@ -86,7 +100,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   metrics.rtpPortsFree.set(media.available)
   const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)
   trunks.checkTransferTargets()
+  // the banned-sources gauge reads the gate at scrape time, after both exist
+  const security = new SecurityMetrics(metrics.registry, () => gate.bannedSources)
+  const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound())
   const sip = new EmbeddedCallControl({
+    gate,
     host: config.sip.host,
     port: config.sip.port,
     publicHost: config.publicIp,
@@ -113,6 +131,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
   await sip.start()
   trunks.start(sip)
+  // A trunk's signalling addresses are trusted (inbound calls from the carrier need no digest).
+  for (const t of config.trunks) {
+    void trustTrunkHost(gate.trust, t.name, t.host).catch((err) => logger.warn({ err, trunk: t.name, host: t.host }, 'trunk host not resolved: its calls are not trusted by address'))
+  }
+  const drainer = new Drainer({ gate, liveCount: () => calls.liveCount, timeoutS: config.drainTimeoutS, logger, onChange: (d) => security.draining.set(d ? 1 : 0) })
 
   const http = createHttpServer({
     store,
@@ -122,19 +145,31 @@ export async function startServer(config: Config): Promise<RunningServer> {
     ready: async () => prompts.ready && loaded().every((s) => scenarioPrompts.ready(s)),
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
-    knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }) }),
     trunks: () => trunks.status(),
+    knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
+    guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
+    draining: () => drainer.active,
+    drain: () => {
+      if (hooks.onDrainRequested) hooks.onDrainRequested()
+      else void drainer.drain('POST /api/drain')
+      return { timeoutS: config.drainTimeoutS }
+    },
   })
+  applyHttpTimeouts(http, config.api)
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(config.httpPort, config.httpHost, () => resolve())
   })
   const httpPort = (http.address() as AddressInfo).port
+  if (!config.api.token) logger.warn({ http: httpPort }, 'API_TOKEN is not set: /api and the console answer 127.0.0.1 (loopback peers) only, others get 403; /health and /metrics stay open')
+  else logger.info('the API and the console require the bearer token (API_TOKEN)')
   logger.info({ sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' }, 'ready to take calls')
 
   return {
     sipPort: sip.address.port,
     httpPort,
+    drain: (why) => drainer.drain(why),
+    skipDrain: () => drainer.skipWait(),
     async stop() {
       // Every call gets its BYE and its final record before SIP, the clock and storage stop.
       await calls.shutdown(3000)

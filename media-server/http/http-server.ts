@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { CallStore } from '../../crm/call-store.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
+import type { ApiGuard } from './api-guard.ts'
 import type { KnowledgeRoutes } from './knowledge-routes.ts'
 import type { StorageHealth } from './storage-health.ts'
 
@@ -21,6 +22,11 @@ export interface HttpDeps {
   knowledge?: KnowledgeRoutes
   /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
   trunks?: () => unknown[]
+  /** Bearer token / loopback check and body limits (api-guard.ts) */
+  guard?: ApiGuard
+  /** POST /api/drain starts a drain; draining() makes /health say so with 503 */
+  drain?: () => { timeoutS: number }
+  draining?: () => boolean
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -38,7 +44,8 @@ function intParam(v: string | null, fallback: number, max: number): number {
 
 /** /health, /metrics, the read-only call API of the design's contract and the knowledge API. */
 export function createHttpServer(deps: HttpDeps): http.Server {
-  return http.createServer((req, res) => {
+  // headersTimeout and requestTimeout are enforced on this interval (node's default: 30 s)
+  return http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(deps, req, res).catch((err) => {
       deps.logger.error({ err, url: req.url }, 'HTTP handler failed')
       // the log has the error; a client gets no database text (it names tables and values)
@@ -50,6 +57,15 @@ export function createHttpServer(deps: HttpDeps): http.Server {
 
 async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost')
+  if (deps.guard?.(req, res, url)) return
+  if (url.pathname === '/api/drain' && deps.drain) {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST')
+      return json(res, 405, { error: 'method not allowed' })
+    }
+    req.resume()
+    return json(res, 202, { status: 'draining', ...deps.drain() })
+  }
   // the knowledge API takes uploads and deletes, so it goes before the read-only rest
   if (deps.knowledge && (await deps.knowledge(req, res, url))) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -60,6 +76,8 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     const ready = await deps.ready().catch(() => false)
     const { ok, checks } = await deps.storage()
     if (!ready) return json(res, 503, { status: 'starting', checks, activeCalls: deps.calls.liveCount })
+    // a load balancer stops sending here; the live calls go on
+    if (deps.draining?.()) return json(res, 503, { status: 'draining', checks, activeCalls: deps.calls.liveCount })
     // Degraded still takes calls (unrecorded, or journalled): the status code is the operator's call.
     return json(res, ok ? 200 : deps.degradedStatus, { status: ok ? 'ok' : 'degraded', checks, activeCalls: deps.calls.liveCount })
   }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { makeResponse } from '../message/serialize.ts'
 import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
-import { dialogId, type Dialog, type LocalAddress } from '../dialog/dialog.ts'
+import { dialogId, newTag, type Dialog, type LocalAddress } from '../dialog/dialog.ts'
 import { InviteServerTransaction } from '../transaction/invite-server.ts'
 import { NonInviteClientTransaction } from '../transaction/non-invite-client.ts'
 import { NonInviteServerTransaction } from '../transaction/non-invite-server.ts'
@@ -14,6 +14,7 @@ import { resolveRemote } from '../trunks/trunk.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import { routeFor } from '../trunks/trunk-route.ts'
 import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from './call-control.ts'
+import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import { ClientCall } from './client-call.ts'
 import { InviteClientTransaction } from './invite-client.ts'
 import { ServerCall } from './server-call.ts'
@@ -31,6 +32,8 @@ export interface EmbeddedCallControlOptions {
   timers?: SipTimers
   /** The toll-fraud guard every dial passes first, and the trunks it routes to; none: any URI. */
   outbound?: OutboundGuard
+  /** Inbound trust, scanner and flood screening, call limits, drain (sip/security/). */
+  gate?: InboundGate
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -51,6 +54,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   /** Outbound calls still ringing: stop() cancels them. */
   private readonly pendingDials = new Set<ClientCall>()
   private readonly outbound: OutboundGuard | undefined
+  private readonly gate?: InboundGate
 
   constructor(opts: EmbeddedCallControlOptions) {
     super()
@@ -58,6 +62,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     this.timers = opts.timers ?? DEFAULT_TIMERS
     this.logger = opts.logger
     this.local = { host: opts.publicHost, port: opts.port }
+    this.gate = opts.gate
     this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
     this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
@@ -147,6 +152,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   dialogGone(d: Dialog): void {
     this.calls.delete(d.id)
     this.transport.releaseFlow(d.id)
+    this.gate?.callEnded(d.callId, d.remoteTag)
   }
 
   // --- incoming ------------------------------------------------------------------
@@ -157,6 +163,8 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onRequest(rq: SipRequest, remote: Remote): void {
+    // before any state: scanners and banned sources get no answer and cost no transaction
+    if (this.gate && !this.gate.screen(rq, remote)) return
     if (rq.method === 'ACK') return this.onAck(rq)
     const key = serverTransactionKey(rq)
     const existing = this.serverTxs.get(key)
@@ -170,11 +178,15 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       : new NonInviteServerTransaction(rq, reliable, this.timers, send, forget)
     this.serverTxs.set(key, tx)
 
+    const toTag = rq.headers.to.params.tag
+    // Trust before the method checks, so an untrusted source learns nothing from a 405. In-dialog
+    // requests need a dialog, which only an admitted INVITE creates; CANCEL cannot be challenged.
+    const denied = toTag || rq.method === 'CANCEL' ? null : this.gate?.authorize(rq, remote)
+    if (denied) return tx.respond(gateResponse(rq, denied))
     const refusal = checkRequest(rq)
     if (refusal) return tx.respond(makeResponse(rq, refusal.status, refusal.reason, refusal.headers))
     if (rq.method === 'CANCEL') return this.onCancel(rq, tx)
 
-    const toTag = rq.headers.to.params.tag
     if (toTag) {
       const call = this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))
       if (!call) return tx.respond(makeResponse(rq, 481))
@@ -192,6 +204,8 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onInvite(tx: InviteServerTransaction, remote: Remote): void {
+    const limited = this.gate?.admitCall(tx.request, remote)
+    if (limited) return tx.respond(gateResponse(tx.request, limited))
     tx.respond(makeResponse(tx.request, 100))
     const call = new ServerCall(this, tx, remote)
     this.dialogCreated(call)
@@ -216,4 +230,11 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (!toTag) return
     this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))?.onAck(rq)
   }
+}
+
+function gateResponse(rq: SipRequest, r: GateRefusal): SipResponse {
+  const res = makeResponse(rq, r.status, r.reason, r.headers, { toTag: newTag() })
+  // the sip package writes WWW-Authenticate from structured values, one header line each
+  if (r.challenge) res.headers['www-authenticate'] = r.challenge
+  return res
 }

@@ -19,6 +19,8 @@ export interface ServerHandle {
   httpPort: number
   dataDir: string
   logs: string[]
+  /** The process's exit code, once it has exited (null: killed by a signal). */
+  exitCode: Promise<number | null>
   api<T = any>(p: string): Promise<{ status: number; body: T }>
   stop(): Promise<void>
   /** Kills the process with `signal` (a crash: SIGKILL) and waits for it to be gone. */
@@ -43,11 +45,14 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
       DATA_DIR: dataDir,
       PROMPT_CACHE_DIR: TEST_PROMPT_CACHE,
       LOG_LEVEL: 'info',
+      // stop() sends SIGTERM: calls get their BYE at once rather than a 300 s drain; drain tests set their own
+      DRAIN_TIMEOUT_S: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: string[] = []
+  const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const ready = new Promise<{ sip: number; http: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready in 90 s:\n${logs.slice(-20).join('\n')}`)), 90_000)
     let buffered = ''
@@ -89,6 +94,7 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
     httpPort: ports.http,
     dataDir,
     logs,
+    exitCode,
     async api(p) {
       const res = await fetch(base + p)
       return { status: res.status, body: await res.json() }
