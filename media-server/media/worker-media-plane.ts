@@ -352,7 +352,8 @@ class RemoteMediaSession implements MediaSession {
 
   async record(path: string): Promise<void> {
     if (this.gone) throw this.gone
-    const ev = await this.worker.request<Extract<WorkerEvent, { t: 'recorded' }>>((req) => ({ t: 'record', id: this.id, req, path }))
+    const ev = await this.worker.request<WorkerEvent>((req) => ({ t: 'record', id: this.id, req, path }))
+    if (ev.t !== 'recorded') throw this.gone ?? new Error('the media worker is gone') // it died meanwhile
     if (ev.error) throw new Error(ev.error)
   }
 
