@@ -27,7 +27,8 @@ const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax
 
 interface Live {
   session: LocalMediaSession
-  ring: PcmRing
+  /** from the ACK on (see the confirm command): before it, the call's audio is not wanted */
+  ring?: PcmRing
 }
 const sessions = new Map<string, Live>()
 const NO_LINE = new Int16Array(0)
@@ -48,20 +49,22 @@ function written(): void {
 
 function open(cmd: Extract<Command, { t: 'open' }>): void {
   const session = plane.open(cmd.spec, log.child({ callId: cmd.id }))
-  const ring = new PcmRing(cmd.ring)
   const id = cmd.id
+  const live: Live = { session }
   session.onAudio = (pcm, bufferedMs, line) => {
-    if (!ring.write(RECORD_AUDIO, bufferedMs, pcm, line)) counts.ringDropped++
+    if (!live.ring) return
+    if (!live.ring.write(RECORD_AUDIO, bufferedMs, pcm, line)) counts.ringDropped++
     written()
   }
   session.onFrame = (pcm) => {
-    if (!ring.write(RECORD_FRAME, 0, pcm, NO_LINE)) counts.ringDropped++
+    if (!live.ring) return
+    if (!live.ring.write(RECORD_FRAME, 0, pcm, NO_LINE)) counts.ringDropped++
     written()
   }
   session.onDtmf = (digit, source) => post({ t: 'dtmf', id, digit, source })
   session.onPromptStart = () => post({ t: 'promptStart', id })
   session.onFault = (err, where) => post({ t: 'fault', id, where, message: (err as Error)?.message ?? String(err) })
-  sessions.set(id, { session, ring })
+  sessions.set(id, live)
 }
 
 /** The media-worker.crash failpoint: the thread dies of an uncaught error, as of a bug in native
@@ -92,6 +95,7 @@ async function handle(cmd: Command): Promise<void> {
     case 'start':
       return s.start()
     case 'confirm':
+      live.ring = new PcmRing(cmd.ring)
       return s.confirm()
     case 'hold':
       return s.hold()

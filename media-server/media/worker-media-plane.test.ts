@@ -55,6 +55,7 @@ t.test('a call through a media worker', async (t) => {
   let received = 0
   caller.on('message', () => received++)
   session.start()
+  session.confirm() // the ACK: the call's audio ring is made now
   // the caller's RTP: 1 s of PCMU
   const pkt = Buffer.alloc(172, 0xff)
   for (let i = 0; i < 50; i++) {

@@ -187,10 +187,9 @@ class MediaWorker {
   }
 
   open(spec: SessionSpec, logger: Logger): RemoteMediaSession {
-    const ring = new PcmRing(RING_SLOTS)
-    const session = new RemoteMediaSession(this, spec, ring, logger)
+    const session = new RemoteMediaSession(this, spec, logger)
     this.sessions.set(spec.callId, session)
-    this.send({ t: 'open', id: spec.callId, spec, ring: ring.buffer })
+    this.send({ t: 'open', id: spec.callId, spec })
     return session
   }
 
@@ -260,6 +259,8 @@ class RemoteMediaSession implements MediaSession {
   onFault: MediaSession['onFault'] = () => {}
   readonly lineRate: number
   private lastStats: Record<string, unknown> = {}
+  /** the call's audio from the worker, from the ACK on (192 KB: not for INVITEs never ACKed) */
+  private ring: PcmRing | undefined
   private gone: Error | undefined
   private readonly id: string
   private readonly pendingPlays = new Set<(ok: boolean) => void>()
@@ -267,7 +268,6 @@ class RemoteMediaSession implements MediaSession {
   constructor(
     readonly worker: MediaWorker,
     spec: SessionSpec,
-    private readonly ring: PcmRing,
     private readonly log: Logger,
   ) {
     this.id = spec.callId
@@ -276,6 +276,7 @@ class RemoteMediaSession implements MediaSession {
 
   /** The caller's audio and the bot's frames, in the order the worker wrote them. */
   drain(): void {
+    if (!this.ring) return
     for (const r of this.ring.read()) {
       try {
         if (r.kind === RECORD_AUDIO) this.onAudio(r.pcm, r.bufferedMs, r.line)
@@ -301,7 +302,7 @@ class RemoteMediaSession implements MediaSession {
     this.onFault(err, 'media-worker')
   }
 
-  private cmd(t: 'start' | 'confirm' | 'hold' | 'resume' | 'flush'): void {
+  private cmd(t: 'start' | 'hold' | 'resume' | 'flush'): void {
     if (!this.gone) this.worker.send({ t, id: this.id })
   }
 
@@ -310,7 +311,9 @@ class RemoteMediaSession implements MediaSession {
   }
 
   confirm(): void {
-    this.cmd('confirm')
+    if (this.gone || this.ring) return
+    this.ring = new PcmRing(RING_SLOTS)
+    this.worker.send({ t: 'confirm', id: this.id, ring: this.ring.buffer })
   }
 
   hold(): void {

@@ -11,8 +11,11 @@ import type { BridgeSpec, MediaFault, RecordingResult, SessionSpec } from './med
 export type Command =
   | { t: 'allocate'; req: number }
   | { t: 'release'; port: number }
-  | { t: 'open'; id: string; spec: SessionSpec; ring: SharedArrayBuffer }
-  | { t: 'start' | 'confirm' | 'hold' | 'resume' | 'flush'; id: string }
+  | { t: 'open'; id: string; spec: SessionSpec }
+  /** `ring`: where the call's audio goes from now on; made at the ACK, not at the INVITE, so that a
+   *  flood of INVITEs that are never ACKed costs no ring each */
+  | { t: 'confirm'; id: string; ring: SharedArrayBuffer }
+  | { t: 'start' | 'hold' | 'resume' | 'flush'; id: string }
   /** `line`: the prompt at the line's rate, resampled on the main thread (not on the clock's) */
   | { t: 'play'; id: string; req: number; pcm: Int16Array; line: Int16Array }
   | { t: 'update'; id: string; remote: { address: string; port: number; rtcpPort: number }; direction: MediaDirection }
