@@ -10,7 +10,7 @@ import { createPinnedOffer, negotiate, readPinnedAnswer, type LocalMedia, type P
 import type { InboundCall, OutboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
-import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
+import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { MediaPlane, MediaSession } from '../media/media-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { resample } from '../../codecs/resample.ts'
 import { PROMPTS, type PromptKey } from '../../dialog/prompts.ts'
 import type { Language } from '../config.ts'
-import { atLineRate, INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
+import { atLineRate, INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { PromptCache } from '../tts/prompt-cache.ts'
 
 /**

@@ -5,7 +5,7 @@ import type { Language } from '../config.ts'
 import type { TtsEntry } from '../providers/provider-config.ts'
 import type { TtsProvider } from '../providers/types.ts'
 import { resample } from '../../codecs/resample.ts'
-import { atLineRate, INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
+import { atLineRate, INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { Synthesized } from '../tts/espeak.ts'
 import { PromptCache } from '../tts/prompt-cache.ts'
 

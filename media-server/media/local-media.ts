@@ -6,11 +6,12 @@ import { WavFileWriter } from '../../codecs/wav.ts'
 import { BridgeRecording } from '../call/bridge-recording.ts'
 import { CallRecorder } from '../call/recorder.ts'
 import { TransferBridge } from '../call/transfer-bridge.ts'
-import type { PacingClock } from '../clock/pacing-clock.ts'
+import type { PacingClock } from '../../rtp/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
-import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
-import { RtpPortPool, type RtpPortPair } from '../rtp/port-pool.ts'
-import { RtpSession, type MediaDirection, type RtpMetrics } from '../rtp/rtp-session.ts'
+import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
+import { RtpPortPool, type RtpPortPair } from '../../rtp/port-pool.ts'
+import type { RtpMetrics } from '../../rtp/rtp-metrics.ts'
+import { RtpSession, type MediaDirection } from '../../rtp/rtp-session.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
 
 export interface LocalMediaPlaneOptions {
@@ -103,6 +104,7 @@ export class LocalMediaSession implements MediaSession {
       logger: log,
       awaitPeer: true,
       onFault: (err, where) => this.fault(err, where),
+      injectFault: failpoint,
     })
     this.rtp.direction = spec.direction
     this.rtp.onAudio = (pcm, bufferedMs, line) => {

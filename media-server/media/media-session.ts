@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { CodecName } from '../../codecs/index.ts'
-import type { DtmfSource, MediaDirection, MediaFaultPlace, RtpSessionOptions } from '../rtp/rtp-session.ts'
+import type { DtmfSource, MediaDirection, MediaFaultPlace, RtpSessionOptions } from '../../rtp/rtp-session.ts'
 
 /**
  * The boundary between a call's control (SIP, the dialog, providers, storage: the main thread) and

@@ -3,10 +3,10 @@
 // nothing the control plane does (synthesis, a reload, a slow query, a burst of HTTP) can delay a
 // packet here.
 import { parentPort, workerData } from 'node:worker_threads'
-import { PacingClock } from '../clock/pacing-clock.ts'
+import { PacingClock } from '../../rtp/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
 import { createLogger } from '../logger.ts'
-import type { RtpMetrics } from '../rtp/rtp-session.ts'
+import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
 import { PcmRing, RECORD_AUDIO, RECORD_FRAME } from './pcm-ring.ts'
 import type { Command, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
@@ -16,12 +16,8 @@ const port = parentPort!
 const post = (ev: WorkerEvent, transfer?: ArrayBuffer[]) => port.postMessage(ev, transfer ?? [])
 const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({ component: 'media-worker', worker: init.index })
 
-const counts: WorkerCounts = { rtpIn: 0, rtpOut: 0, dropped: {}, lateness: [], ringDropped: 0 }
-const metrics: RtpMetrics = {
-  rtpIn: { inc: () => void counts.rtpIn++ },
-  rtpOut: { inc: () => void counts.rtpOut++ },
-  rtpDropped: { labels: (reason) => ({ inc: () => void (counts.dropped[reason] = (counts.dropped[reason] ?? 0) + 1) }) },
-}
+const metrics = new RtpCounters()
+const counts: Pick<WorkerCounts, 'lateness' | 'ringDropped'> = { lateness: [], ringDropped: 0 }
 const clock = new PacingClock(20, (lateMs) => counts.lateness.push(Math.max(0, lateMs)))
 const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax, host: init.host, clock, metrics })
 
@@ -137,10 +133,9 @@ port.on('message', (cmd: Command) => {
 setInterval(() => {
   const stats: Record<string, Record<string, unknown>> = {}
   for (const [id, live] of sessions) stats[id] = live.session.stats()
-  post({ t: 'report', stats, counts: { ...counts }, available: plane.available })
-  counts.rtpIn = 0
-  counts.rtpOut = 0
-  counts.dropped = {}
+  const rtp = { rtpIn: metrics.packetsIn, rtpOut: metrics.packetsOut, dropped: metrics.dropped }
+  post({ t: 'report', stats, counts: { ...rtp, ...counts }, available: plane.available })
+  metrics.reset()
   counts.lateness = []
   counts.ringDropped = 0
 }, 1000)

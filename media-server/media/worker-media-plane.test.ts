@@ -8,7 +8,7 @@ import path from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { Metrics } from '../metrics.ts'
-import { writeRtpHeader } from '../rtp/packet.ts'
+import { writeRtpHeader } from '../../rtp/packet.ts'
 import type { MediaSession, SessionSpec } from './media-session.ts'
 import { WorkerMediaPlane } from './worker-media-plane.ts'
 

@@ -1,5 +1,5 @@
-import type { MediaDirection } from '../rtp/rtp-session.ts'
-import type { DtmfSource } from '../rtp/rtp-session.ts'
+import type { MediaDirection } from '../../rtp/rtp-session.ts'
+import type { DtmfSource } from '../../rtp/rtp-session.ts'
 import type { BridgeSpec, MediaFault, RecordingResult, SessionSpec } from './media-session.ts'
 
 /**

@@ -1,7 +1,7 @@
-import type { AudioCodec } from '../../codecs/codec.ts'
-import { PcmConcealer } from '../../codecs/plc.ts'
-import { HalfBandUpsampler } from '../../codecs/halfband.ts'
-import { REALTIME, Resampler, resample } from '../../codecs/resample.ts'
+import type { AudioCodec } from '../codecs/codec.ts'
+import { PcmConcealer } from '../codecs/plc.ts'
+import { HalfBandUpsampler } from '../codecs/halfband.ts'
+import { REALTIME, Resampler, resample } from '../codecs/resample.ts'
 
 /** The rate the media server works at inside: VAD, ASR, recordings, prompts. */
 export const INTERNAL_RATE = 16000

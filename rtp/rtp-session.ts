@@ -1,10 +1,10 @@
 import type { RemoteInfo } from 'node:dgram'
 import type { Logger } from 'pino'
-import type { AudioCodec } from '../../codecs/codec.ts'
-import { DtmfToneDetector } from '../../codecs/dtmf-goertzel.ts'
-import { eventToDigit, parseTelephoneEvent } from '../../codecs/telephone-event.ts'
-import type { ClockSubscriber } from '../clock/pacing-clock.ts'
-import { failpoint } from '../failpoints.ts'
+import type { AudioCodec } from '../codecs/codec.ts'
+import { DtmfToneDetector } from '../codecs/dtmf-goertzel.ts'
+import { eventToDigit, parseTelephoneEvent } from '../codecs/telephone-event.ts'
+import type { ClockSubscriber } from './pacing-clock.ts'
+import type { RtpMetrics } from './rtp-metrics.ts'
 import { CodecPipeline, INTERNAL_RATE } from './codec-pipeline.ts'
 import { JitterBuffer } from './jitter-buffer.ts'
 import { isRtcp, parseRtp, writeRtpHeader } from './packet.ts'
@@ -19,13 +19,6 @@ export type DtmfSource = 'rfc4733' | 'inband'
 export interface JitterConfig {
   initialDelayMs: number
   maxDelayMs: number
-}
-
-/** The counters a session feeds (the server's Metrics has them; a media worker counts and reports). */
-export interface RtpMetrics {
-  rtpIn: { inc(): void }
-  rtpOut: { inc(): void }
-  rtpDropped: { labels(reason: string): { inc(): void } }
 }
 
 export interface RtpSessionOptions {
@@ -52,6 +45,8 @@ export interface RtpSessionOptions {
   awaitPeer?: boolean
   /** A fault inside this session's own handlers: the session has stopped itself; end the call. */
   onFault?: (err: unknown, where: MediaFaultPlace) => void
+  /** Called where a fault is caught, before the handler runs: a test's failpoints throw from it. */
+  injectFault?: (where: MediaFaultPlace) => void
 }
 
 /** Where a session's fault happened, for the call record and the metric. */
@@ -204,7 +199,7 @@ export class RtpSession implements ClockSubscriber {
   /** A handler of ours that throws stops this session alone; the call is told and ends. */
   private contained(where: MediaFaultPlace, fn: () => void): void {
     try {
-      failpoint(where)
+      this.opts.injectFault?.(where)
       fn()
     } catch (err) {
       this.fault(err, where)
@@ -386,7 +381,7 @@ export class RtpSession implements ClockSubscriber {
   /** The send phase: header and socket only; the payload was encoded beforehand. */
   onTick(tick: number): void {
     if (this.closed || tick % this.ticksPerPacket !== 0) return
-    failpoint('clock.tick')
+    this.opts.injectFault?.('clock.tick')
     // Prepared in the last afterTick; here only when onTick is driven without one.
     if (!this.prepared) this.prepare()
     this.send(this.prepared!)
@@ -397,7 +392,7 @@ export class RtpSession implements ClockSubscriber {
    *  comes first, so a hold that the caller's audio triggers needs no second encode. */
   afterTick(): void {
     if (this.closed) return
-    failpoint('clock.after')
+    this.opts.injectFault?.('clock.after')
     this.reportFrame()
     const now = this.now()
     for (const ev of this.jitterBuffer.pull(now)) {

@@ -10,7 +10,7 @@ import { parseRtcp, RTCP_BYE, RTCP_RR, RTCP_SDES, RTCP_SR, type RtcpPacket } fro
 // dissection of the same datagrams (gstreamer-rtpbin.tshark.tsv), checked field by field for every
 // datagram, and copied from `tshark -V` for the three spelled out below.
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/rtcp');
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../test/fixtures/rtcp');
 
 interface Datagram {
   srcPort: number;
