@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig, transferTarget } from './config.ts'
-import { redact } from './providers/provider-config.ts'
+import { redact } from './provider-config.ts'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'))
 let files = 0

@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Lang } from '../dialog/lang.ts'
 import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
 // provider-config imports ConfigError back; neither module uses the other at load time
-import { parseProviderConfig, type ProviderConfig } from './providers/provider-config.ts'
+import { parseProviderConfig, type ProviderConfig } from './provider-config.ts'
 import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
 import { validateEdge } from './edge-config.ts'
 
-export type Language = 'ru' | 'en'
 
 export interface Config {
   /** t1Ms: RFC 3261 T1, the round-trip estimate every SIP timer derives from (64*T1: a lost ACK
@@ -25,7 +25,7 @@ export interface Config {
   promptCacheDir: string
   databaseUrl?: string
   redisUrl?: string
-  language: Language
+  language: Lang
   logLevel: string
   /** Codecs we accept, in the order we offer them (answers follow the offerer's order). */
   codecs: CodecName[]

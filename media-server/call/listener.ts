@@ -5,7 +5,7 @@ import { EchoGate, type EchoGateOptions, type EchoPathReport } from '../../vad/e
 import { Endpointer, type EndpointEvent } from '../../vad/endpointer.ts'
 import { energyDb } from '../../vad/level.ts'
 import { WINDOW_MS, type SileroVad, type VadRate, type VadStream } from '../../vad/silero-vad.ts'
-import type { AsrProvider, AsrStream } from '../providers/types.ts'
+import type { AsrProvider, AsrStream } from '../../providers/types.ts'
 
 export interface BargeInOptions {
   /** The caller's loud audio (not the echo) must last this long over a prompt before the prompt

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { DeepgramAsr } from './deepgram.ts'
-import { TEST_KEY, runConformance, runConnectTimeout, type AdapterUnderTest } from './conformance.ts'
-import { startDeepgramServer } from './local-servers.ts'
+import { TEST_KEY, runConformance, runConnectTimeout, type AdapterUnderTest } from '../../test/providers/asr-conformance.ts'
+import { startDeepgramServer } from '../../test/providers/asr-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startDeepgramServer,

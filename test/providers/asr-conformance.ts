@@ -4,8 +4,8 @@ import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import pino, { type Logger } from 'pino'
 import client from 'prom-client'
-import { ProviderError, type AsrProvider, type AsrStreamOptions, type ProviderTimeouts } from '../types.ts'
-import { FINAL_TEXT, collect, pcmBytes, refusedPort, startBlackhole, testPcm, type LocalServer, type Scenario, type Session } from './local-servers.ts'
+import { ProviderError, type AsrProvider, type AsrStreamOptions, type ProviderTimeouts } from '../../providers/types.ts'
+import { FINAL_TEXT, collect, pcmBytes, refusedPort, startBlackhole, testPcm, type LocalServer, type Scenario, type Session } from './asr-servers.ts'
 
 export const TEST_KEY = 'sk-test-SECRET-0123456789'
 

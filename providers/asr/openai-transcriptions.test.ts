@@ -1,7 +1,7 @@
 import t from 'tap'
 import { OpenAiTranscriptionsAsr } from './openai-transcriptions.ts'
-import { TEST_KEY, runConformance, type AdapterUnderTest } from './conformance.ts'
-import { startTranscriptionsServer } from './local-servers.ts'
+import { TEST_KEY, runConformance, type AdapterUnderTest } from '../../test/providers/asr-conformance.ts'
+import { startTranscriptionsServer } from '../../test/providers/asr-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startTranscriptionsServer,

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client'
 import type { WebSocket } from 'ws'
 import { ProviderError, type TtsChunk } from '../types.ts'
 import { ElevenLabsTts } from './elevenlabs-ws.ts'
-import { delay, failure, rampPcm, startWsServer } from './wire-servers.ts'
+import { delay, failure, rampPcm, startWsServer } from '../../test/providers/wire-servers.ts'
 
 const KEY = 'xi-secret-key-42'
 const PCM = rampPcm(1300)

@@ -3,7 +3,7 @@
 // piece and no single resampling step holds the event loop.
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { EspeakTts, type Voice } from '../../tts/espeak.ts'
+import { EspeakTts, type Voice } from './espeak-engine.ts'
 import type { ProviderTimeouts, TtsChunk, TtsProvider, TtsRequest } from '../types.ts'
 import { PcmStream } from './pcm-stream.ts'
 import { ProviderCall } from './provider-call.ts'

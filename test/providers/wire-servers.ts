@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { ProviderError } from '../types.ts'
-import { synthesizerService } from './yandex-speechkit.ts'
+import { ProviderError } from '../../providers/types.ts'
+import { synthesizerService } from '../../providers/tts/yandex-speechkit.ts'
 
 export interface LocalServer {
   /** http://127.0.0.1:port, ws://127.0.0.1:port or 127.0.0.1:port (gRPC) */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
-import { chatChunk, collect, delay, failure, SSE_DONE, SSE_HEADERS, startHttpServer } from '../tts/wire-servers.ts'
+import { chatChunk, collect, delay, failure, SSE_DONE, SSE_HEADERS, startHttpServer } from '../../test/providers/wire-servers.ts'
 import { ProviderError, type ChatEvent, type ChatRequest } from '../types.ts'
 import { OpenAiChat } from './openai-chat.ts'
 

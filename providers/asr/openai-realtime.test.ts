@@ -1,8 +1,8 @@
 import t from 'tap'
-import { REALTIME, Resampler } from '../../../codecs/resample.ts'
+import { REALTIME, Resampler } from '../../codecs/resample.ts'
 import { OpenAiRealtimeAsr } from './openai-realtime.ts'
-import { TEST_KEY, runConformance, runConnectTimeout, type AdapterUnderTest } from './conformance.ts'
-import { pcmBytes, startRealtimeServer } from './local-servers.ts'
+import { TEST_KEY, runConformance, runConnectTimeout, type AdapterUnderTest } from '../../test/providers/asr-conformance.ts'
+import { pcmBytes, startRealtimeServer } from '../../test/providers/asr-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startRealtimeServer,

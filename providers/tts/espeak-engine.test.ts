@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import ESpeakNg from 'espeak-ng'
-import { EspeakTts } from './espeak.ts'
+import { EspeakTts } from './espeak-engine.ts'
 
 const FRAME_MS = 20
 

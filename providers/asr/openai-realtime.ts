@@ -3,7 +3,7 @@
 // (input_audio_buffer.append), end() commits the buffer, and the committed item's transcript
 // arrives as conversation.item.input_audio_transcription.delta events, then .completed.
 import type { RawData } from 'ws'
-import { REALTIME, Resampler } from '../../../codecs/resample.ts'
+import { REALTIME, Resampler } from '../../codecs/resample.ts'
 import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
 import { AsrContext, WsAsrSession, baseLanguage, checkUrl, parseJsonFrame, type AsrProviderOptions } from './stream-support.ts'
 

@@ -8,7 +8,7 @@ import client from 'prom-client'
 import WebSocket, { WebSocketServer } from 'ws'
 import { FailoverAsr, FailoverError, FailoverLlm, FailoverMetrics, FailoverTts } from './failover.ts'
 import { ProviderHealth } from './health.ts'
-import { collect } from './tts/wire-servers.ts'
+import { collect } from '../test/providers/wire-servers.ts'
 import {
   ProviderError,
   type AsrProvider,

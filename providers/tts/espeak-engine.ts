@@ -1,7 +1,7 @@
 // eSpeak NG text-to-speech through one long-lived worker thread, so synthesis never blocks the media loop.
 import type { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
-import { startWorker } from '../worker-thread.ts'
+import { startWorker } from '../../threads/worker-thread.ts'
 import type { SynthReply, SynthRequest, Voice } from './espeak-worker.ts'
 
 export type { Voice }

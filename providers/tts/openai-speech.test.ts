@@ -2,7 +2,7 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import { ProviderError, type TtsChunk, type TtsRequest } from '../types.ts'
 import { OpenAiSpeechTts } from './openai-speech.ts'
-import { collect, delay, failure, rampPcm, startHttpServer } from './wire-servers.ts'
+import { collect, delay, failure, rampPcm, startHttpServer } from '../../test/providers/wire-servers.ts'
 
 const KEY = 'sk-test-secret-key-123'
 const PCM = rampPcm(2401) // 4802 bytes, cut below at odd offsets

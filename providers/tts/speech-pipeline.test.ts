@@ -4,7 +4,7 @@ import { OpenAiChat } from '../llm/openai-chat.ts'
 import type { ChatEvent } from '../types.ts'
 import { OpenAiSpeechTts } from './openai-speech.ts'
 import { SpeechPipeline, type SpokenChunk } from './speech-pipeline.ts'
-import { chatChunk, delay, rampPcm, SSE_DONE, SSE_HEADERS, startHttpServer } from './wire-servers.ts'
+import { chatChunk, delay, rampPcm, SSE_DONE, SSE_HEADERS, startHttpServer } from '../../test/providers/wire-servers.ts'
 
 // What happened, in order, across the LLM server, the TTS server and the consumer.
 let log: string[] = []

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { VoskAsr } from './vosk.ts'
-import { runConformance, runConnectTimeout, type AdapterUnderTest } from './conformance.ts'
-import { startVoskServer } from './local-servers.ts'
+import { runConformance, runConnectTimeout, type AdapterUnderTest } from '../../test/providers/asr-conformance.ts'
+import { startVoskServer } from '../../test/providers/asr-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startVoskServer,

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { YandexSpeechKitAsr } from './yandex-speechkit.ts'
-import { TEST_KEY, runConformance, runConnectTimeout, type AdapterUnderTest } from './conformance.ts'
-import { startSpeechKitServer } from './local-servers.ts'
+import { TEST_KEY, runConformance, runConnectTimeout, type AdapterUnderTest } from '../../test/providers/asr-conformance.ts'
+import { startSpeechKitServer } from '../../test/providers/asr-servers.ts'
 
 const adapter: AdapterUnderTest = {
   start: startSpeechKitServer,

@@ -1,17 +1,17 @@
 // What each ASR adapter adds to the latency of its provider, measured against the local protocol
 // servers: end() -> final minus the server's own deliberate delay, and first write -> first
 // partial (this includes opening the connection, which every WebSocket adapter does per stream).
-//   node --import tsx media-server/providers/asr/latency-probe.ts [runs]
-import type { AsrProvider } from '../types.ts'
-import { DeepgramAsr } from './deepgram.ts'
-import { OpenAiRealtimeAsr } from './openai-realtime.ts'
-import { OpenAiTranscriptionsAsr } from './openai-transcriptions.ts'
-import { VoskAsr } from './vosk.ts'
-import { YandexSpeechKitAsr } from './yandex-speechkit.ts'
+//   node --import tsx test/bench/asr-latency-probe.ts [runs]
+import type { AsrProvider } from '../../providers/types.ts'
+import { DeepgramAsr } from '../../providers/asr/deepgram.ts'
+import { OpenAiRealtimeAsr } from '../../providers/asr/openai-realtime.ts'
+import { OpenAiTranscriptionsAsr } from '../../providers/asr/openai-transcriptions.ts'
+import { VoskAsr } from '../../providers/asr/vosk.ts'
+import { YandexSpeechKitAsr } from '../../providers/asr/yandex-speechkit.ts'
 import {
   startDeepgramServer, startRealtimeServer, startSpeechKitServer, startTranscriptionsServer, startVoskServer,
   testPcm, type LocalServer, type Scenario,
-} from './local-servers.ts'
+} from '../providers/asr-servers.ts'
 
 const RUNS = Number(process.argv[2] ?? 30)
 const SERVER_DELAY_MS = 50

@@ -1,8 +1,8 @@
 import t from 'tap'
 import client from 'prom-client'
-import { FailoverMetrics } from './failover.ts'
+import { FailoverMetrics } from '../providers/failover.ts'
 import { buildProviders, parseProviderConfig, redact, type ProviderFactories, type TtsEntry } from './provider-config.ts'
-import { ProviderError, type TtsChunk, type TtsProvider, type TtsRequest } from './types.ts'
+import { ProviderError, type TtsChunk, type TtsProvider, type TtsRequest } from '../providers/types.ts'
 
 const timeouts = { connectMs: 3000, responseMs: 5000 }
 

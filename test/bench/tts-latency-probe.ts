@@ -2,14 +2,14 @@
 // for the LLM) against a local server that speaks the provider's protocol and answers at once, so
 // the figure is the adapter plus the protocol stack on loopback. eSpeak is there for comparison: its
 // figure is synthesis itself.
-//   node --import tsx media-server/providers/latency-probe-tts.ts [runs]
+//   node --import tsx test/bench/tts-latency-probe.ts [runs]
 import { Registry } from 'prom-client'
-import { OpenAiChat } from './llm/openai-chat.ts'
-import { ElevenLabsTts } from './tts/elevenlabs-ws.ts'
-import { EspeakProvider } from './tts/espeak.ts'
-import { OpenAiSpeechTts } from './tts/openai-speech.ts'
-import { chatChunk, rampPcm, SSE_DONE, SSE_HEADERS, startHttpServer, startSynthesizerServer, startWsServer } from './tts/wire-servers.ts'
-import { YandexSpeechKitTts } from './tts/yandex-speechkit.ts'
+import { OpenAiChat } from '../../providers/llm/openai-chat.ts'
+import { ElevenLabsTts } from '../../providers/tts/elevenlabs-ws.ts'
+import { EspeakProvider } from '../../providers/tts/espeak.ts'
+import { OpenAiSpeechTts } from '../../providers/tts/openai-speech.ts'
+import { chatChunk, rampPcm, SSE_DONE, SSE_HEADERS, startHttpServer, startSynthesizerServer, startWsServer } from '../providers/wire-servers.ts'
+import { YandexSpeechKitTts } from '../../providers/tts/yandex-speechkit.ts'
 
 const RUNS = Number(process.argv[2] ?? 50)
 const WARMUP = 5

@@ -1,6 +1,6 @@
 // Turns a provider's 16-bit little-endian PCM byte stream, cut anywhere (even mid-sample), into
 // TtsChunks at the rate the caller asked for.
-import { REALTIME, Resampler } from '../../../codecs/resample.ts'
+import { REALTIME, Resampler } from '../../codecs/resample.ts'
 import type { TtsChunk } from '../types.ts'
 
 export class PcmStream {

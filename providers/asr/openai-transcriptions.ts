@@ -9,7 +9,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import { randomUUID } from 'node:crypto'
-import { encodeWav } from '../../../codecs/wav.ts'
+import { encodeWav } from '../../codecs/wav.ts'
 import type { AsrProvider, AsrStream, AsrStreamOptions } from '../types.ts'
 import { AsrContext, AsrSession, baseLanguage, checkUrl, describeUrl, type AsrProviderOptions } from './stream-support.ts'
 

@@ -4,9 +4,9 @@ import http, { type IncomingHttpHeaders } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import grpc from '@grpc/grpc-js'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { readWav } from '../../../codecs/wav.ts'
-import type { AsrResult, AsrStream } from '../types.ts'
-import { loadRecognizerService } from './yandex-speechkit.ts'
+import { readWav } from '../../codecs/wav.ts'
+import type { AsrResult, AsrStream } from '../../providers/types.ts'
+import { loadRecognizerService } from '../../providers/asr/yandex-speechkit.ts'
 
 export interface Scenario {
   /** normal: partial after the first audio, final after the end; error: the provider's error

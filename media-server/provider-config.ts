@@ -39,10 +39,10 @@
 // TTS always ends with the embedded eSpeak NG unless disabled; with no ASR the skeleton's clip
 // recording stays; with no LLM the scenario engine runs alone.
 import type { Logger } from 'pino'
-import { ConfigError } from '../config.ts'
-import { FailoverAsr, FailoverLlm, FailoverTts, type FailoverMetrics } from './failover.ts'
-import { ProviderHealth } from './health.ts'
-import type { AsrProvider, LlmProvider, ProviderTimeouts, TtsProvider } from './types.ts'
+import { ConfigError } from './config.ts'
+import { FailoverAsr, FailoverLlm, FailoverTts, type FailoverMetrics } from '../providers/failover.ts'
+import { ProviderHealth } from '../providers/health.ts'
+import type { AsrProvider, LlmProvider, ProviderTimeouts, TtsProvider } from '../providers/types.ts'
 
 export const ASR_TYPES = ['vosk', 'openai-realtime', 'openai-transcriptions', 'deepgram', 'yandex'] as const
 export const TTS_TYPES = ['espeak', 'openai-speech', 'yandex', 'elevenlabs'] as const

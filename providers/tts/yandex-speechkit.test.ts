@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js'
 import { Registry } from 'prom-client'
 import { ProviderError, type TtsChunk, type TtsRequest } from '../types.ts'
 import { YandexSpeechKitTts } from './yandex-speechkit.ts'
-import { collect, delay, failure, rampPcm, startSynthesizerServer, type SynthesisCall, type SynthesisRequestMessage } from './wire-servers.ts'
+import { collect, delay, failure, rampPcm, startSynthesizerServer, type SynthesisCall, type SynthesisRequestMessage } from '../../test/providers/wire-servers.ts'
 
 const KEY = 'AQVN-secret-api-key'
 const PCM = rampPcm(1601)
