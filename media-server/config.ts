@@ -33,6 +33,8 @@ export interface Config {
   jitter: { initialDelayMs: number; maxDelayMs: number }
   /** Media worker threads (sockets, clock, codecs, recording); 0: the media runs in the main thread. */
   mediaWorkers: number
+  /** realtime: media workers ask for SCHED_RR (else a lower nice value); normal: left to the scheduler. */
+  mediaPriority: string
   /** Opus encoder complexity 0-10: CPU per call against coding effort (codecs/opus.ts). */
   opus: { complexity: number }
   /** Ringing time before the answer (180 Ringing, then 200 OK). */
@@ -133,6 +135,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   opus: { complexity: 2 },
   mediaWorkers: os.availableParallelism(),
+  mediaPriority: 'realtime',
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
   bargeIn: { minSpeechMs: 60, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
@@ -191,6 +194,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['JITTER_MAX_MS', 'jitter.maxDelayMs'],
   ['OPUS_COMPLEXITY', 'opus.complexity'],
   ['MEDIA_WORKERS', 'mediaWorkers'],
+  ['MEDIA_PRIORITY', 'mediaPriority'],
   ['LISTEN_NO_INPUT_MS', 'listen.noInputMs'],
   ['LISTEN_END_SILENCE_MS', 'listen.endSilenceMs'],
   ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],
@@ -349,6 +353,7 @@ function validate(cfg: Config): void {
     throw new ConfigError(`RTP_PORT_MAX (${cfg.rtp.portMax}) must leave room for at least one RTP/RTCP pair above RTP_PORT_MIN (${cfg.rtp.portMin})`)
   }
   if (cfg.sip.t1Ms < 20 || cfg.sip.t1Ms > 4000) throw new ConfigError(`SIP_T1_MS must be between 20 and 4000 (T2 is 4 s), got ${cfg.sip.t1Ms}`)
+  if (!['realtime', 'normal'].includes(cfg.mediaPriority)) throw new ConfigError(`MEDIA_PRIORITY must be realtime or normal, got "${cfg.mediaPriority}"`)
   if (cfg.mediaWorkers < 0 || cfg.mediaWorkers > 64) throw new ConfigError(`MEDIA_WORKERS must be between 0 and 64, got ${cfg.mediaWorkers}`)
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)

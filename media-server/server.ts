@@ -95,7 +95,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
 
   const rtpRange = { portMin: config.rtp.portMin, portMax: config.rtp.portMax, host: config.sip.host }
   const media = config.mediaWorkers > 0
-    ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, metrics, logger })
+    ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, realtime: config.mediaPriority === 'realtime', metrics, logger })
     : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
   metrics.rtpPortsFree.set(media.available)
   const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)

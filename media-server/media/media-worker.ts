@@ -9,12 +9,15 @@ import { createLogger } from '../logger.ts'
 import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
 import { PcmRing, RECORD_AUDIO, RECORD_FRAME } from './pcm-ring.ts'
+import { raiseForMedia } from '../../threads/thread-priority.ts'
 import type { Command, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
 const post = (ev: WorkerEvent, transfer?: ArrayBuffer[]) => port.postMessage(ev, transfer ?? [])
 const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({ component: 'media-worker', worker: init.index })
+const priority = init.realtime ? raiseForMedia() : 'normal'
+log.info({ priority }, 'media worker scheduling')
 
 const metrics = new RtpCounters()
 const counts: Pick<WorkerCounts, 'lateness' | 'ringDropped'> = { lateness: [], ringDropped: 0 }

@@ -2,7 +2,7 @@
 // the main thread through the shared ring, its recording written by the worker, the least loaded
 // worker chosen, and a worker that dies taking only its own calls with it.
 import dgram from 'node:dgram'
-import { mkdtempSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
@@ -33,9 +33,27 @@ async function metric(m: Metrics, name: string): Promise<number> {
   return text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
+/** The process's threads scheduled SCHED_RR (/proc task stat field 41, policy 2). */
+function realtimeThreads(): number {
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[38] === '2'
+    } catch {
+      return false // the thread ended meanwhile
+    }
+  }).length
+}
+
+t.test('MEDIA_PRIORITY=realtime: each media worker thread, and no other, runs SCHED_RR', { skip: process.getuid?.() !== 0 && 'needs root or CAP_SYS_NICE' }, async (t) => {
+  const before = realtimeThreads()
+  const plane = await WorkerMediaPlane.start({ workers: 2, realtime: true, portMin: 36300, portMax: 36319, host: '127.0.0.1', metrics: new Metrics(), logger })
+  t.equal(realtimeThreads() - before, 2, 'two workers, two real-time threads; the main thread and the VAD stay as they were')
+  await plane.close()
+})
+
 t.test('a call through a media worker', async (t) => {
   const metrics = new Metrics()
-  const plane = await WorkerMediaPlane.start({ workers: 2, portMin: 36000, portMax: 36019, host: '127.0.0.1', metrics, logger })
+  const plane = await WorkerMediaPlane.start({ workers: 2, realtime: false, portMin: 36000, portMax: 36019, host: '127.0.0.1', metrics, logger })
   t.teardown(() => plane.close())
   t.equal(plane.available, 10, 'the range is split between the workers')
   const caller = await phone()
@@ -82,7 +100,7 @@ t.test('a call through a media worker', async (t) => {
 })
 
 t.test('the least loaded worker takes the next call; a seller leg goes to its call\'s worker', async (t) => {
-  const plane = await WorkerMediaPlane.start({ workers: 2, portMin: 36100, portMax: 36119, host: '127.0.0.1', metrics: new Metrics(), logger })
+  const plane = await WorkerMediaPlane.start({ workers: 2, realtime: false, portMin: 36100, portMax: 36119, host: '127.0.0.1', metrics: new Metrics(), logger })
   t.teardown(() => plane.close())
   const a = (await plane.allocate())!
   const sa = plane.open(spec('a', a, 9), logger)
@@ -96,7 +114,7 @@ t.test('the least loaded worker takes the next call; a seller leg goes to its ca
 t.test('a media worker that dies ends its own calls and is started again', async (t) => {
   process.env.VOICE_FAILPOINTS = 'media-worker.crash'
   const metrics = new Metrics()
-  const plane = await WorkerMediaPlane.start({ workers: 2, portMin: 36200, portMax: 36219, host: '127.0.0.1', metrics, logger })
+  const plane = await WorkerMediaPlane.start({ workers: 2, realtime: false, portMin: 36200, portMax: 36219, host: '127.0.0.1', metrics, logger })
   delete process.env.VOICE_FAILPOINTS
   t.teardown(() => plane.close())
   const open = async (id: string, near?: MediaSession) => {

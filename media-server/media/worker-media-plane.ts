@@ -14,6 +14,8 @@ const RING_SLOTS = 96_000
 
 export interface WorkerMediaPlaneOptions {
   workers: number
+  /** ask for real-time scheduling in each worker (MEDIA_PRIORITY=realtime) */
+  realtime: boolean
   portMin: number
   portMax: number
   host: string
@@ -46,7 +48,7 @@ export class WorkerMediaPlane implements MediaPlane {
     for (let i = 0; i < n; i++) {
       const portMin = base + i * per * 2
       const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
-      plane.workers.push(new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, doorbell: new SharedArrayBuffer(4) }, opts))
+      plane.workers.push(new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4) }, opts))
     }
     await Promise.all(plane.workers.map((w) => w.ready))
     return plane

@@ -52,6 +52,8 @@ export interface WorkerInit {
   portMin: number
   portMax: number
   host: string
+  /** SCHED_RR for the worker's thread, when the host permits (see threads/thread-priority.ts) */
+  realtime: boolean
   /** SharedArrayBuffer with one Int32: bumped and notified after each tick that wrote audio */
   doorbell: SharedArrayBuffer
 }
