@@ -10,7 +10,7 @@ import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
 import { PcmRing, RECORD_AUDIO, RECORD_FRAME } from './pcm-ring.ts'
 import { raiseForMedia } from '../../threads/thread-priority.ts'
-import type { Command, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+import type { Command, PlayAudio, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -30,6 +30,14 @@ interface Live {
   ring?: PcmRing
 }
 const sessions = new Map<string, Live>()
+/** prompts stored for later plays (see PlayAudio), until the main thread says forget */
+const prompts = new Map<number, { pcm: Int16Array; line: Int16Array }>()
+
+function promptAudio(audio: PlayAudio): { pcm: Int16Array; line: Int16Array } | undefined {
+  if ('stored' in audio) return prompts.get(audio.stored)
+  if (audio.store !== undefined) prompts.set(audio.store, audio)
+  return audio
+}
 const NO_LINE = new Int16Array(0)
 
 // The main thread sleeps on the doorbell (Atomics.waitAsync) and drains every ring when it rings:
@@ -86,6 +94,8 @@ async function handle(cmd: Command): Promise<void> {
       return plane.release(cmd.port)
     case 'open':
       return open(cmd)
+    case 'forget':
+      return void prompts.delete(cmd.prompt)
   }
   const live = sessions.get(cmd.id)
   if (!live) return
@@ -106,9 +116,11 @@ async function handle(cmd: Command): Promise<void> {
       return s.update(cmd.remote, cmd.direction)
     case 'bridge':
       return s.bridge(cmd.spec)
-    case 'play':
+    case 'play': {
       crashpoint()
-      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm, cmd.line) })
+      const audio = promptAudio(cmd.audio)
+      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: !!audio && (await s.play(audio.pcm, audio.line)) })
+    }
     case 'record':
       try {
         await s.record(cmd.path)

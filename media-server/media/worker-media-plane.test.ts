@@ -142,3 +142,30 @@ t.test('a media worker that dies ends its own calls and is started again', async
   const fresh = await plane.allocate()
   t.ok(fresh !== null && fresh < 36210, `the restarted worker hands out its slice again (${fresh})`)
 })
+
+t.test('a prompt played again is stored in its worker once per line rate, and plays whole each time', async (t) => {
+  const plane = await WorkerMediaPlane.start({ workers: 1, realtime: false, portMin: 36400, portMax: 36409, host: '127.0.0.1', metrics: new Metrics(), logger })
+  t.teardown(() => plane.close())
+  const open = async (id: string, codec: 'PCMU' | 'G722', payloadType: number) => {
+    const port = (await plane.allocate())!
+    const s = plane.open({ ...spec(id, port, 9), codec, payloadType }, logger)
+    s.start()
+    s.confirm()
+    return s
+  }
+  const pcmu = await open('narrow', 'PCMU', 0)
+  const g722 = await open('wide', 'G722', 9)
+  const prompt = new Int16Array(8000).fill(3000) // 0.5 s at 16 kHz
+  // The first play crosses, the second stores, the third names the stored copy. A copy stored at
+  // the other call's line rate would play at half or double length.
+  for (const [name, s] of [['PCMU', pcmu], ['G.722', g722]] as const) {
+    for (let play = 1; play <= 3; play++) {
+      const t0 = Date.now()
+      t.equal(await s.play(prompt), true, `${name} play ${play} played out`)
+      const ms = Date.now() - t0
+      t.ok(ms > 350 && ms < 900, `${name} play ${play} lasted the prompt's 0.5 s (${ms} ms)`)
+    }
+  }
+  await pcmu.close()
+  await g722.close()
+})

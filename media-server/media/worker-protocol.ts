@@ -16,12 +16,24 @@ export type Command =
    *  flood of INVITEs that are never ACKed costs no ring each */
   | { t: 'confirm'; id: string; ring: SharedArrayBuffer }
   | { t: 'start' | 'hold' | 'resume' | 'flush'; id: string }
-  /** `line`: the prompt at the line's rate, resampled on the main thread (not on the clock's) */
-  | { t: 'play'; id: string; req: number; pcm: Int16Array; line: Int16Array }
+  | { t: 'play'; id: string; req: number; audio: PlayAudio }
+  /** the main thread no longer holds this stored prompt: the worker drops its copy */
+  | { t: 'forget'; prompt: number }
   | { t: 'update'; id: string; remote: { address: string; port: number; rtcpPort: number }; direction: MediaDirection }
   | { t: 'record'; id: string; req: number; path: string }
   | { t: 'bridge'; id: string; spec: BridgeSpec }
   | { t: 'close'; id: string; req: number }
+
+/**
+ * A prompt's audio, at 16 kHz and at the line's rate (resampled on the main thread, not on the
+ * clock's). A prompt that many calls play (the scenario's) crosses once per worker and is stored
+ * there under a number; each later play names it. One-off audio (a streamed reply) crosses each
+ * time. Fresh buffers on every play made the workers' external memory churn, and V8 answered
+ * with mark-compacts of 10-18 ms that delayed ticks.
+ */
+export type PlayAudio =
+  | { pcm: Int16Array; line: Int16Array; store?: number }
+  | { stored: number }
 
 /** Counters a worker adds up and reports once a second (the main thread's registry exports them). */
 export interface WorkerCounts {
