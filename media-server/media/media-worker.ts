@@ -8,7 +8,7 @@ import { failpoint } from '../failpoints.ts'
 import { createLogger } from '../logger.ts'
 import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
-import { PcmRing, RECORD_AUDIO, RECORD_FRAME } from './pcm-ring.ts'
+import { PcmRing } from './pcm-ring.ts'
 import { raiseForMedia } from '../../threads/thread-priority.ts'
 import type { Command, PlayAudio, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
@@ -38,7 +38,6 @@ function promptAudio(audio: PlayAudio): { pcm: Int16Array; line: Int16Array } | 
   if (audio.store !== undefined) prompts.set(audio.store, audio)
   return audio
 }
-const NO_LINE = new Int16Array(0)
 
 // The main thread sleeps on the doorbell (Atomics.waitAsync) and drains every ring when it rings:
 // once per tick that wrote audio, after all of the tick's calls have written theirs.
@@ -58,16 +57,12 @@ function open(cmd: Extract<Command, { t: 'open' }>): void {
   const session = plane.open(cmd.spec, log.child({ callId: cmd.id }))
   const id = cmd.id
   const live: Live = { session }
-  session.onAudio = (pcm, bufferedMs, line) => {
+  session.onAudio = (pcm, line, nearEnd) => {
     if (!live.ring) return
-    if (!live.ring.write(RECORD_AUDIO, bufferedMs, pcm, line)) counts.ringDropped++
+    if (!live.ring.write(nearEnd, pcm, line)) counts.ringDropped++
     written()
   }
-  session.onFrame = (pcm) => {
-    if (!live.ring) return
-    if (!live.ring.write(RECORD_FRAME, 0, pcm, NO_LINE)) counts.ringDropped++
-    written()
-  }
+  session.onHeld = (onsetMs, atMs) => post({ t: 'held', id, onsetMs, atMs })
   session.onDtmf = (digit, source) => post({ t: 'dtmf', id, digit, source })
   session.onPromptStart = () => post({ t: 'promptStart', id })
   session.onFault = (err, where) => post({ t: 'fault', id, where, message: (err as Error)?.message ?? String(err) })
@@ -105,13 +100,17 @@ async function handle(cmd: Command): Promise<void> {
       return s.start()
     case 'confirm':
       live.ring = new PcmRing(cmd.ring)
-      return s.confirm()
+      return s.confirm(cmd.timelineOrigin)
     case 'hold':
       return s.hold()
     case 'resume':
       return s.resume()
     case 'flush':
       return s.flush()
+    case 'watchBargeIn':
+      return s.watchBargeIn(cmd.on)
+    case 'loudDb':
+      return s.setLoudDb(cmd.db)
     case 'update':
       return s.update(cmd.remote, cmd.direction)
     case 'bridge':

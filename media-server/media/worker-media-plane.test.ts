@@ -8,7 +8,8 @@ import path from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { Metrics } from '../metrics.ts'
-import { writeRtpHeader } from '../../rtp/packet.ts'
+import { linearToUlaw } from '../../codecs/g711.ts'
+import { parseRtp, writeRtpHeader } from '../../rtp/packet.ts'
 import type { MediaSession, SessionSpec } from './media-session.ts'
 import { WorkerMediaPlane } from './worker-media-plane.ts'
 
@@ -25,6 +26,7 @@ function spec(callId: string, port: number, remotePort: number): SessionSpec {
   return {
     callId, port, codec: 'PCMU', payloadType: 0, remote: { address: '127.0.0.1', port: remotePort, rtcpPort: remotePort + 1 }, rtcpMux: false,
     signallingAddress: '127.0.0.1', ptimeMs: 20, jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: `${callId}@test`, opusComplexity: 2, direction: 'sendrecv',
+    bargeIn: { minSpeechMs: 60, echo: { tailMs: 400, marginDb: 6 } },
   }
 }
 
@@ -63,17 +65,15 @@ t.test('a call through a media worker', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'media-worker-'))
   await session.record(`${dir}/call.wav`)
   let audio = 0
-  let frames = 0
   let promptStarts = 0
-  session.onAudio = (pcm, _buffered, line) => {
+  session.onAudio = (pcm, line) => {
     if (pcm.length === 2 * line.length) audio++ // 16 kHz beside the 8 kHz line audio
   }
-  session.onFrame = () => frames++
   session.onPromptStart = () => promptStarts++
   let received = 0
   caller.on('message', () => received++)
   session.start()
-  session.confirm() // the ACK: the call's audio ring is made now
+  session.confirm(performance.timeOrigin + performance.now()) // the ACK: the call's audio ring is made now
   // the caller's RTP: 1 s of PCMU
   const pkt = Buffer.alloc(172, 0xff)
   for (let i = 0; i < 50; i++) {
@@ -85,7 +85,6 @@ t.test('a call through a media worker', async (t) => {
   t.equal(played, true, 'the prompt played out')
   t.equal(promptStarts, 1, 'its first packet was reported')
   t.ok(audio >= 25, `the caller's audio reached the main thread through the ring (${audio} chunks)`)
-  t.ok(frames >= 50, `the bot's frames too (${frames})`)
   t.ok(received >= 50, `RTP reached the caller (${received} packets)`)
   await wait(1100) // a report
   t.ok((session.stats() as any).packetsIn >= 50, 'live statistics come from the worker')
@@ -150,7 +149,7 @@ t.test('a prompt played again is stored in its worker once per line rate, and pl
     const port = (await plane.allocate())!
     const s = plane.open({ ...spec(id, port, 9), codec, payloadType }, logger)
     s.start()
-    s.confirm()
+    s.confirm(performance.timeOrigin + performance.now())
     return s
   }
   const pcmu = await open('narrow', 'PCMU', 0)
@@ -168,4 +167,53 @@ t.test('a prompt played again is stored in its worker once per line rate, and pl
   }
   await pcmu.close()
   await g722.close()
+})
+
+t.test('barge-in step one in the worker: the caller\'s loud audio holds the prompt with no command from the main thread', async (t) => {
+  const plane = await WorkerMediaPlane.start({ workers: 1, realtime: false, portMin: 36500, portMax: 36509, host: '127.0.0.1', metrics: new Metrics(), logger })
+  t.teardown(() => plane.close())
+  const caller = await phone()
+  t.teardown(() => caller.close())
+  const port = (await plane.allocate())!
+  const session = plane.open(spec('barge', port, caller.address().port), logger)
+  const origin = performance.timeOrigin + performance.now()
+  const now = () => performance.timeOrigin + performance.now() - origin
+  const held: { onsetMs: number; atMs: number }[] = []
+  session.onHeld = (onsetMs, atMs) => held.push({ onsetMs, atMs })
+  const near: boolean[] = []
+  session.onAudio = (_pcm, _line, nearEnd) => near.push(nearEnd)
+  // The bot's packets, loud (a prompt) or silent (0xff is PCMU's zero), as they leave.
+  const sent: { atMs: number; loud: boolean }[] = []
+  caller.on('message', (msg) => {
+    const p = parseRtp(msg)
+    if (typeof p !== 'string') sent.push({ atMs: now(), loud: p.payload.some((b: number) => b !== 0xff && b !== 0x7f) })
+  })
+  session.start()
+  session.confirm(origin)
+  session.watchBargeIn(true)
+  const prompt = Int16Array.from({ length: 16000 * 3 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 16000)))
+  const playing = session.play(prompt)
+  await wait(600)
+  t.ok(sent.some((p) => p.loud), 'the prompt is on the wire')
+  // 300 ms of a loud 1 kHz tone from the caller: not the bot's 440 Hz coming back.
+  const tone = Buffer.alloc(172)
+  const onsetMs = now()
+  for (let i = 0; i < 15; i++) {
+    writeRtpHeader(tone, { marker: i === 0, payloadType: 0, sequenceNumber: 500 + i, timestamp: 160 * i, ssrc: 0x4321 })
+    for (let k = 0; k < 160; k++) tone[12 + k] = linearToUlaw(Math.round(12000 * Math.sin((2 * Math.PI * 1000 * (i * 160 + k)) / 8000)))
+    caller.send(tone, port, '127.0.0.1')
+    await wait(20)
+  }
+  await wait(300)
+  t.equal(held.length, 1, 'the worker reported one hold')
+  t.ok(held[0].onsetMs >= onsetMs - 20 && held[0].onsetMs < onsetMs + 100, `its onset is the tone's (${Math.round(held[0].onsetMs - onsetMs)} ms after the first packet left)`)
+  t.ok(near.some(Boolean), 'the caller\'s audio came through marked as the caller\'s')
+  const after = sent.filter((p) => p.atMs > held[0].atMs + 40)
+  t.ok(after.length >= 5 && after.every((p) => !p.loud), `silence on the wire after the hold (${after.length} packets)`)
+  session.resume() // step two, the main thread's: not speech
+  await wait(200)
+  t.ok(sent.slice(-3).every((p) => p.loud), 'the prompt carries on once resumed')
+  session.flush()
+  t.equal(await playing, false, 'a flushed prompt ends unplayed')
+  await session.close()
 })

@@ -6,11 +6,11 @@ import { atLineRate } from '../../rtp/codec-pipeline.ts'
 import type { MediaDirection } from '../../rtp/rtp-session.ts'
 import { startWorker } from '../../threads/worker-thread.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
-import { PcmRing, RECORD_AUDIO } from './pcm-ring.ts'
+import { PcmRing } from './pcm-ring.ts'
 import type { Command, PlayAudio, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
-/** Int16 slots of a call's audio ring: about 2 s of a 16 kHz call's two streams. */
-const RING_SLOTS = 96_000
+/** Int16 slots of a call's audio ring: 2 s of a 16 kHz call's audio at both rates (128 KB). */
+const RING_SLOTS = 64_000
 
 export interface WorkerMediaPlaneOptions {
   workers: number
@@ -254,6 +254,9 @@ class MediaWorker {
       case 'promptStart':
         this.sessions.get(ev.id)?.drain() // the audio before it first, as in-process
         return this.sessions.get(ev.id)?.onPromptStart()
+      case 'held':
+        this.sessions.get(ev.id)?.drain() // the audio that held it first, as in-process
+        return this.sessions.get(ev.id)?.onHeld(ev.onsetMs, ev.atMs)
       case 'fault':
         return this.sessions.get(ev.id)?.fault(new Error(ev.message), ev.where)
     }
@@ -294,7 +297,7 @@ class MediaWorker {
 /** A call's media session as the main thread sees it: commands out, events and audio in. */
 class RemoteMediaSession implements MediaSession {
   onAudio: MediaSession['onAudio'] = () => {}
-  onFrame: MediaSession['onFrame'] = () => {}
+  onHeld: MediaSession['onHeld'] = () => {}
   onDtmf: MediaSession['onDtmf'] = () => {}
   onPromptStart: MediaSession['onPromptStart'] = () => {}
   onFault: MediaSession['onFault'] = () => {}
@@ -315,13 +318,12 @@ class RemoteMediaSession implements MediaSession {
     this.lineRate = lineRateOf(spec.codec)
   }
 
-  /** The caller's audio and the bot's frames, in the order the worker wrote them. */
+  /** The caller's audio, in the order the worker wrote it. */
   drain(): void {
     if (!this.ring) return
     for (const r of this.ring.read()) {
       try {
-        if (r.kind === RECORD_AUDIO) this.onAudio(r.pcm, r.bufferedMs, r.line)
-        else this.onFrame(r.pcm)
+        this.onAudio(r.pcm, r.line, r.nearEnd)
       } catch (err) {
         this.log.error({ err }, 'call audio handler failed')
       }
@@ -351,10 +353,10 @@ class RemoteMediaSession implements MediaSession {
     this.cmd('start')
   }
 
-  confirm(): void {
+  confirm(timelineOrigin: number): void {
     if (this.gone || this.ring) return
     this.ring = new PcmRing(RING_SLOTS)
-    this.worker.send({ t: 'confirm', id: this.id, ring: this.ring.buffer })
+    this.worker.send({ t: 'confirm', id: this.id, ring: this.ring.buffer, timelineOrigin })
   }
 
   hold(): void {
@@ -367,6 +369,14 @@ class RemoteMediaSession implements MediaSession {
 
   flush(): void {
     this.cmd('flush')
+  }
+
+  watchBargeIn(on: boolean): void {
+    if (!this.gone) this.worker.send({ t: 'watchBargeIn', id: this.id, on })
+  }
+
+  setLoudDb(db: number): void {
+    if (!this.gone) this.worker.send({ t: 'loudDb', id: this.id, db })
   }
 
   update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void {

@@ -14,8 +14,10 @@ export type Command =
   | { t: 'open'; id: string; spec: SessionSpec }
   /** `ring`: where the call's audio goes from now on; made at the ACK, not at the INVITE, so that a
    *  flood of INVITEs that are never ACKed costs no ring each */
-  | { t: 'confirm'; id: string; ring: SharedArrayBuffer }
+  | { t: 'confirm'; id: string; ring: SharedArrayBuffer; timelineOrigin: number }
   | { t: 'start' | 'hold' | 'resume' | 'flush'; id: string }
+  | { t: 'watchBargeIn'; id: string; on: boolean }
+  | { t: 'loudDb'; id: string; db: number }
   | { t: 'play'; id: string; req: number; audio: PlayAudio }
   /** the main thread no longer holds this stored prompt: the worker drops its copy */
   | { t: 'forget'; prompt: number }
@@ -54,6 +56,8 @@ export type WorkerEvent =
   | { t: 'closed'; id: string; req: number; recording?: RecordingResult; stats: Record<string, unknown>; available: number }
   | { t: 'dtmf'; id: string; digit: string; source: DtmfSource }
   | { t: 'promptStart'; id: string }
+  /** step one of barge-in: the worker held the prompt itself (MediaSession.onHeld) */
+  | { t: 'held'; id: string; onsetMs: number; atMs: number }
   | { t: 'fault'; id: string; where: MediaFault; message: string }
   /** the statistics of every live session, and the counters, once a second */
   | { t: 'report'; stats: Record<string, Record<string, unknown>>; counts: WorkerCounts; available: number }
