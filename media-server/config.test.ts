@@ -107,3 +107,9 @@ t.test('storage fault settings: defaults, environment, bad values', async (t) =>
   t.throws(() => loadConfig({ HEALTH_DEGRADED_STATUS: '500' }), { constructor: ConfigError, message: /HEALTH_DEGRADED_STATUS must be 200 or 503/ })
   t.throws(() => loadConfig({ MIN_FREE_DISK_MB: '-1' }), { constructor: ConfigError, message: /MIN_FREE_DISK_MB/ })
 })
+
+t.test('MEDIA_PRIORITY: realtime by default, normal on request, nothing else', async (t) => {
+  t.equal(loadConfig({}).mediaPriority, 'realtime')
+  t.equal(loadConfig({ MEDIA_PRIORITY: 'normal' }).mediaPriority, 'normal')
+  t.throws(() => loadConfig({ MEDIA_PRIORITY: 'rt' }), { constructor: ConfigError, message: /MEDIA_PRIORITY must be realtime or normal/ })
+})
