@@ -95,7 +95,9 @@ export class RedisLink {
 
   async close(): Promise<void> {
     this.closed = true
-    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()])
+    // QUIT waits for a connection that may never come: a short wait, then the sockets are cut
+    const quit = (r: Redis | undefined) => (r && r.status === 'ready' ? within(r.quit(), 500) : Promise.resolve())
+    await Promise.allSettled([quit(this.client), quit(this.subscriber)])
     this.client.disconnect()
     this.subscriber?.disconnect()
   }

@@ -47,9 +47,12 @@ export class SharedBans {
       this.onRemote()
       this.logger.info({ remote: m.source, banS: Math.round(m.ms / 1000), by: m.by }, 'SIP source banned by another instance: banned here too')
     })
-    this.subscriber.on('ready', () => void this.load().catch((err) => this.logger.warn({ err: err.message }, 'shared bans not loaded')))
+    let loaded = false
+    // after a reconnect: bans made meanwhile were announced to nobody here
+    this.subscriber.on('ready', () => loaded && void this.load().catch((err) => this.logger.warn({ err: err.message }, 'shared bans not loaded')))
     await this.subscriber.subscribe(this.keys.banChannel)
     await this.load()
+    loaded = true
   }
 
   /** This instance banned `source` for `ms`: every other one is told. */
