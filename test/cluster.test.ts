@@ -54,7 +54,7 @@ t.test('two instances on one Redis', async (t) => {
 
     // the one cluster-wide slot is B's: a call to A, whose local gate has room, gets 503
     const refused = await probe({ from: '127.0.0.1', port: a.sipPort, method: 'INVITE', waitMs: 3000 })
-    t.match(refused, /^SIP\/2\.0 503 Too Many Calls/, 'a concurrent call to A: 503')
+    t.match(refused, /^SIP\/2\.0 503 [^]*text="Too Many Calls"/, 'a concurrent call to A: 503')
   })
 
   await t.test('B killed: it drops out after its lease, its slot with it; then SIPp calls A', async (t) => {
@@ -85,7 +85,7 @@ t.test('SIP_MAX_CALLS=1 across instances: a SIPp call to A is answered, a concur
   const call = sippCall(a.sipPort, 5000)
   await until('the SIPp call live on A', 10_000, async () => (await liveCalls(b)).find((c) => c.instance === 'a'))
   const refused = await probe({ from: '127.0.0.1', port: b.sipPort, method: 'INVITE', waitMs: 3000 })
-  t.match(refused, /^SIP\/2\.0 503 Too Many Calls/, 'B refuses: the one slot is taken on A')
+  t.match(refused, /^SIP\/2\.0 503 [^]*text="Too Many Calls"/, 'B refuses: the one slot is taken on A')
   t.equal(await call, 0, 'SIPp: the call to A was answered and ended with BYE')
   await until('the slot released', 5000, async () => (await liveCalls(b)).length === 0)
   const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text()
