@@ -110,3 +110,28 @@ t.test('Redis down: the instance works alone, as without REDIS_URL', async (t) =
   t.match(metrics, /voice_cluster_redis_up 0/)
   t.match(metrics, /voice_cluster_admissions_total\{verdict="fallback"\} 1/)
 })
+
+t.test('a source banned by the rate limit of one instance is banned on the other', async (t) => {
+  const r = await testRedis(t)
+  if (!r) return
+  const common = { REDIS_URL: r.url, REDIS_KEY_PREFIX: r.prefix, SIP_INBOUND: 'open', SIP_TRUSTED_CIDRS: '127.0.0.1/32', SIP_RATE_MAX: '5', SIP_RATE_WINDOW_S: '10', SIP_BAN_S: '60', MEDIA_WORKERS: '1' }
+  const [a, b] = await Promise.all([
+    startServerProcess({ ...common, INSTANCE_ID: 'a', RTP_PORT_MIN: '37500', RTP_PORT_MAX: '37599' }),
+    startServerProcess({ ...common, INSTANCE_ID: 'b', RTP_PORT_MIN: '37600', RTP_PORT_MAX: '37699' }),
+  ])
+  t.teardown(() => Promise.all([a.stop(), b.stop()]))
+  t.match(await probe({ from: '127.0.0.9', port: b.sipPort, waitMs: 1000 }), /^SIP\/2\.0 200/, 'B answers 127.0.0.9 before any ban')
+  const answers: Array<string | undefined> = []
+  for (let i = 0; i < 7; i++) answers.push(await probe({ from: '127.0.0.9', port: a.sipPort, waitMs: 1000 }))
+  t.equal(answers.filter(Boolean).length, 5, 'A answers SIP_RATE_MAX requests, then bans the source')
+  await sleep(300)
+  t.equal(await probe({ from: '127.0.0.9', port: b.sipPort, waitMs: 1000 }), undefined, 'B drops the source A banned')
+  t.match(await probe({ from: '127.0.0.10', port: b.sipPort, waitMs: 1000 }), /^SIP\/2\.0 200/, 'another source still gets its answer')
+  const m = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text()
+  t.match(m, /voice_cluster_bans_total\{direction="received"\} 1/)
+  t.ok(await r.client.pttl(`${r.prefix}ban:127.0.0.9`) > 55_000, 'the ban is in Redis for SIP_BAN_S')
+  // an instance that starts now loads it
+  const c = await startServerProcess({ ...common, INSTANCE_ID: 'c', RTP_PORT_MIN: '37700', RTP_PORT_MAX: '37799' })
+  t.teardown(() => c.stop())
+  t.equal(await probe({ from: '127.0.0.9', port: c.sipPort, waitMs: 1000 }), undefined, 'an instance started later drops it too')
+})
