@@ -83,6 +83,11 @@ export class CallSlots {
     return v as 'ok' | 'total' | 'source'
   }
 
+  /** A call admitted while Redis was away holds its slot here: written with the next resync. */
+  hold(callId: string, source: string): void {
+    this.held.set(callId, source)
+  }
+
   /** The call ended: its slot is free (a no-op for a call that has none). */
   async release(callId: string): Promise<void> {
     if (!this.held.delete(callId)) return

@@ -2,6 +2,7 @@
 import pino from 'pino'
 import client from 'prom-client'
 import { Redis } from 'ioredis'
+import net from 'node:net'
 import t, { type Test } from 'tap'
 import { DEAD_REDIS_URL, testRedis } from '../test/helpers/redis.ts'
 import { CallSlots } from './call-slots.ts'
@@ -174,4 +175,72 @@ t.test('Cluster with Redis down: never throws, admission falls back within ~100 
   c.banned('10.0.0.1', 1000)
   c.callsChanged()
   c.release('x')
+})
+
+/** A TCP path to Redis the test can stall (bytes swallowed, connection open) or cut. */
+async function stallableProxy(t: Test, target: URL): Promise<{ url: string; stall(on: boolean): void; cut(): void }> {
+  let stalled = false
+  let refuse = false
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((c) => {
+    if (refuse) return void c.destroy()
+    const u = net.connect(Number(target.port || 6379), target.hostname)
+    for (const s of [c, u]) {
+      sockets.add(s)
+      s.on('error', () => {})
+      s.on('close', () => sockets.delete(s))
+    }
+    c.on('data', (d) => !stalled && u.write(d))
+    u.on('data', (d) => !stalled && c.write(d))
+    c.on('close', () => u.destroy())
+    u.on('close', () => c.destroy())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    stall: (on) => (stalled = on),
+    cut: () => {
+      refuse = true
+      for (const s of sockets) s.destroy()
+      setTimeout(() => (refuse = false), 1500)
+    },
+  }
+}
+
+t.test('Cluster: a stalled Redis costs a call 100 ms at most; a lost one comes back with the slots', async (t) => {
+  const r = await testRedis(t)
+  if (!r) return
+  const proxy = await stallableProxy(t, new URL(r.url))
+  const c = new Cluster({
+    url: proxy.url, keyPrefix: r.prefix, instanceId: 'a', leaseMs: 5000, heartbeatMs: 300,
+    limits: { maxCalls: 1, maxCallsPerSource: 0 }, isTrusted: () => false, applyBan: () => {},
+    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }), liveCalls: () => [], logger: log, registry: new client.Registry(),
+  })
+  await c.start()
+  t.teardown(() => c.stop())
+  const keys = new ClusterKeys(r.prefix)
+  t.equal(await c.admit('c1', '10.0.0.1'), 'ok')
+  proxy.stall(true)
+  let t0 = performance.now()
+  t.equal(await c.admit('c2', '10.0.0.2'), 'fallback', 'Redis stalled: the local limits decide')
+  const waited = performance.now() - t0
+  t.ok(waited >= 90 && waited < 200, `after ${waited.toFixed(0)} ms`)
+  t.equal(await c.liveCalls(), null, 'the API lists its own calls')
+  proxy.stall(false)
+  c.release('c2')
+  // Redis loses everything (a restart) and the connection drops: back, the instance writes its slot again
+  proxy.cut()
+  await r.client.del(keys.slots('a'), keys.slotSources('a'), `${r.prefix}slot-holders`)
+  t0 = performance.now()
+  t.equal(await c.admit('c3', '10.0.0.3'), 'fallback', 'connection down: at once')
+  t.ok(performance.now() - t0 < 50)
+  const deadline = Date.now() + 8000
+  while (!(c.redisUp && (await r.client.hlen(keys.slots('a'))) === 2) && Date.now() < deadline) await sleep(100)
+  t.ok(c.redisUp, 'reconnected')
+  t.same((await r.client.hkeys(keys.slots('a'))).sort(), ['c1', 'c3'], 'the slots of the live calls are written again, c3 admitted while Redis was away among them (c2 was released)')
+  t.equal(await c.admit('c4', '10.0.0.4'), 'total', 'and counted')
 })

@@ -89,8 +89,10 @@ export class Cluster {
     const { maxCalls, maxCallsPerSource } = this.opts.limits
     if (maxCalls <= 0 && maxCallsPerSource <= 0) return 'ok'
     let verdict: AdmitVerdict = 'fallback'
-    if (this.link.isUp) {
-      const source = this.opts.isTrusted(remote) ? '' : remote
+    const source = this.opts.isTrusted(remote) ? '' : remote
+    // admitted without Redis, the call still counts once Redis is back (resync)
+    if (!this.link.isUp) this.slots.hold(callId, source)
+    else {
       try {
         verdict = await within(this.slots.admit(callId, source), ADMIT_TIMEOUT_MS)
       } catch (err) {
