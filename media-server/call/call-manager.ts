@@ -193,6 +193,7 @@ export class CallManager {
         log.error({ err }, 'call record not finished')
       }
       this.calls.delete(id)
+      this.cluster?.release(id)
       this.cluster?.callsChanged()
       media.release(port)
       metrics.rtpPortsFree.set(media.available)

@@ -109,7 +109,11 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     // Call ids are UUIDs: anything else (%00, a quote, a path) is no call and never reaches SQL.
     if (!UUID.test(id)) return json(res, 404, { error: 'no such call' })
     const call = await deps.store.getCall(id)
-    if (!call) return json(res, 404, { error: `no call ${id}` })
+    if (!call) {
+      // a call in progress on another instance whose rows are in that instance's own database
+      const elsewhere = (await deps.cluster?.liveCalls())?.find((c) => c.id === id)
+      return elsewhere ? json(res, 200, elsewhere) : json(res, 404, { error: `no call ${id}` })
+    }
     const live = deps.calls.liveCall(id)
     return json(res, 200, live ? { ...call, ...live.liveView() } : { ...call, live: false })
   }
