@@ -49,6 +49,7 @@ t.test('two instances on one Redis', async (t) => {
     const ringing = probe({ from: '127.0.0.1', port: b.sipPort, method: 'INVITE', waitMs: 1500, callId: 'ringing-on-b' })
     const onA = await until('the call on B in the API of A', 5000, async () => (await liveCalls(a)).find((c) => c.sipCallId === 'ringing-on-b'))
     t.match(onA, { live: true, instance: 'b', direction: 'inbound', endedAt: null })
+    t.match(await a.api(`/api/calls/${onA.id}`), { status: 200, body: { id: onA.id, live: true, instance: 'b' } }, 'and answers for it by id (its rows are in B\'s database)')
     t.equal(await ringing, undefined, 'the call on B is still ringing')
     t.same((await liveCalls(b)).map((c: any) => c.instance), ['b'], 'B lists it too, as its own')
 
