@@ -113,3 +113,15 @@ t.test('MEDIA_PRIORITY: realtime by default, normal on request, nothing else', a
   t.equal(loadConfig({ MEDIA_PRIORITY: 'normal' }).mediaPriority, 'normal')
   t.throws(() => loadConfig({ MEDIA_PRIORITY: 'rt' }), { constructor: ConfigError, message: /MEDIA_PRIORITY must be realtime or normal/ })
 })
+
+t.test('the cluster keys: REDIS_URL, INSTANCE_ID, REDIS_KEY_PREFIX, the lease and heartbeat', async (t) => {
+  const d = loadConfig({})
+  t.equal(d.redisUrl, undefined, 'no Redis by default: one instance alone')
+  t.same(d.cluster, { instanceId: '', keyPrefix: 'voice:', leaseS: 10, heartbeatMs: 3000 })
+  const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2', INSTANCE_ID: 'edge-1', REDIS_KEY_PREFIX: 'sales:', CLUSTER_LEASE_S: '6', CLUSTER_HEARTBEAT_MS: '2000' })
+  t.equal(c.redisUrl, 'redis://127.0.0.1:6379/2')
+  t.same(c.cluster, { instanceId: 'edge-1', keyPrefix: 'sales:', leaseS: 6, heartbeatMs: 2000 })
+  t.throws(() => loadConfig({ REDIS_URL: '127.0.0.1:6379' }), /REDIS_URL must start with redis:\/\//, 'a URL without its scheme')
+  t.throws(() => loadConfig({ CLUSTER_LEASE_S: '4', CLUSTER_HEARTBEAT_MS: '3000' }), /CLUSTER_HEARTBEAT_MS/, 'a heartbeat over half the lease')
+  t.throws(() => loadConfig({ CLUSTER_LEASE_S: '1' }), /CLUSTER_LEASE_S/)
+})

@@ -25,6 +25,9 @@ export interface Config {
   promptCacheDir: string
   databaseUrl?: string
   redisUrl?: string
+  /** With REDIS_URL (cluster/): this instance's id (empty: hostname:sipPort), the prefix of every
+   *  Redis key, the lease of the instance's record, live calls and call slots, and how often it is renewed. */
+  cluster: { instanceId: string; keyPrefix: string; leaseS: number; heartbeatMs: number }
   language: Lang
   logLevel: string
   /** Codecs we accept, in the order we offer them (answers follow the offerer's order). */
@@ -170,6 +173,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
     keepAliveTimeoutMs: 5_000,
   },
   drainTimeoutS: 300,
+  cluster: { instanceId: '', keyPrefix: 'voice:', leaseS: 10, heartbeatMs: 3000 },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -238,6 +242,10 @@ const ENV_KEYS: Array<[string, string]> = [
   ['HTTP_HEADERS_TIMEOUT_MS', 'api.headersTimeoutMs'],
   ['HTTP_REQUEST_TIMEOUT_MS', 'api.requestTimeoutMs'],
   ['HTTP_KEEPALIVE_TIMEOUT_MS', 'api.keepAliveTimeoutMs'],
+  ['INSTANCE_ID', 'cluster.instanceId'],
+  ['REDIS_KEY_PREFIX', 'cluster.keyPrefix'],
+  ['CLUSTER_LEASE_S', 'cluster.leaseS'],
+  ['CLUSTER_HEARTBEAT_MS', 'cluster.heartbeatMs'],
 ]
 
 export class ConfigError extends Error {}
@@ -365,5 +373,9 @@ function validate(cfg: Config): void {
   if (st.journalRetryMaxMs < 100) throw new ConfigError(`JOURNAL_RETRY_MAX_MS must be at least 100, got ${st.journalRetryMaxMs}`)
   namedTargets(cfg.transfer.targets)
   validateEdge(cfg)
+  const cl = cfg.cluster
+  if (cl.leaseS < 2 || cl.leaseS > 3600) throw new ConfigError(`CLUSTER_LEASE_S must be between 2 and 3600, got ${cl.leaseS}`)
+  if (cl.heartbeatMs < 100 || cl.heartbeatMs * 2 > cl.leaseS * 1000) throw new ConfigError(`CLUSTER_HEARTBEAT_MS must be at least 100 and at most half of CLUSTER_LEASE_S, got ${cl.heartbeatMs}`)
+  if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${cfg.redisUrl}"`)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

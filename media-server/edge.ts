@@ -8,8 +8,15 @@ import type { Config } from './config.ts'
 /**
  * The SIP edge from the configuration. Trunks add their own addresses later with
  * `gate.trust.setSource('trunk:<name>', cidrs)` (each resolution of a trunk's host replaces the last).
+ * `hooks.onBan` hears of each source the rate limiter bans (the cluster shares it with the other instances);
+ * `hooks.mediaHasRoom` says whether an RTP port pair is free (OPTIONS answers 503 when not).
  */
-export function createInboundGate(config: Config, logger: Logger, stats: InboundStats, mediaHasRoom?: () => boolean): InboundGate {
+export function createInboundGate(
+  config: Config,
+  logger: Logger,
+  stats: InboundStats,
+  hooks: { onBan?: (source: string, banMs: number) => void; mediaHasRoom?: () => boolean } = {},
+): InboundGate {
   const i = config.inbound
   const trust = new TrustList()
   trust.setSource('config', parseCidrList(i.trustedCidrs))
@@ -21,11 +28,11 @@ export function createInboundGate(config: Config, logger: Logger, stats: Inbound
     trust,
     digest,
     isScanner: scannerMatcher(i.scannerUserAgents.split(',')),
-    rate: { windowMs: i.rateWindowS * 1000, max: i.rateMax, banMs: i.banS * 1000 },
+    rate: { windowMs: i.rateWindowS * 1000, max: i.rateMax, banMs: i.banS * 1000, onBan: hooks.onBan },
     maxCallsPerSource: i.maxCallsPerSource,
     maxCalls: i.maxCalls,
     retryAfterS: i.retryAfterS,
-    mediaHasRoom,
+    mediaHasRoom: hooks.mediaHasRoom,
     logger,
     stats,
   })

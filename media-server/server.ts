@@ -1,4 +1,6 @@
+import os from 'node:os'
 import type { AddressInfo } from 'node:net'
+import { Cluster } from '../cluster/cluster.ts'
 import { openDurableStore } from '../crm/open-store.ts'
 import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
@@ -102,7 +104,12 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   trunks.checkTransferTargets()
   // the banned-sources gauge reads the gate at scrape time, after both exist
   const security = new SecurityMetrics(metrics.registry, () => gate.bannedSources)
-  const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound(), () => media.available > 0)
+  // With REDIS_URL, made once SIP listens (its id may name the port); the gate's bans reach it then.
+  let cluster: Cluster | undefined
+  const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound(), {
+    onBan: (source, ms) => cluster?.banned(source, ms),
+    mediaHasRoom: () => media.available > 0,
+  })
   const sip = new EmbeddedCallControl({
     gate,
     host: config.sip.host,
@@ -130,12 +137,33 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
   await sip.start()
+  // nothing awaited between here and useCluster: no INVITE is handled before the cluster is wired
+  let httpAddress = ''
+  let draining = () => false
+  if (config.redisUrl) {
+    cluster = new Cluster({
+      url: config.redisUrl,
+      keyPrefix: config.cluster.keyPrefix,
+      instanceId: config.cluster.instanceId || `${os.hostname()}:${sip.address.port}`,
+      leaseMs: config.cluster.leaseS * 1000,
+      heartbeatMs: config.cluster.heartbeatMs,
+      limits: { maxCalls: config.inbound.maxCalls, maxCallsPerSource: config.inbound.maxCallsPerSource },
+      isTrusted: (address) => Boolean(gate.trust.match(address)),
+      applyBan: (source, ms) => gate.ban(source, ms),
+      status: () => ({ sip: `${config.publicIp}:${sip.address.port}`, http: httpAddress, liveCalls: calls.liveCount, draining: draining() }),
+      liveCalls: () => calls.liveSummaries(),
+      logger: logger.child({ component: 'cluster' }),
+      registry: metrics.registry,
+    })
+    calls.useCluster(cluster)
+  }
   trunks.start(sip)
   // A trunk's signalling addresses are trusted (inbound calls from the carrier need no digest).
   for (const t of config.trunks) {
     void trustTrunkHost(gate.trust, t.name, t.host).catch((err) => logger.warn({ err, trunk: t.name, host: t.host }, 'trunk host not resolved: its calls are not trusted by address'))
   }
   const drainer = new Drainer({ gate, liveCount: () => calls.liveCount, timeoutS: config.drainTimeoutS, logger, onChange: (d) => security.draining.set(d ? 1 : 0) })
+  draining = () => drainer.active
 
   const http = createHttpServer({
     store,
@@ -149,6 +177,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
     draining: () => drainer.active,
+    cluster,
     drain: () => {
       if (hooks.onDrainRequested) hooks.onDrainRequested()
       else void drainer.drain('POST /api/drain')
@@ -161,6 +190,9 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     http.listen(config.httpPort, config.httpHost, () => resolve())
   })
   const httpPort = (http.address() as AddressInfo).port
+  httpAddress = `${config.httpHost === '0.0.0.0' ? config.publicIp : config.httpHost}:${httpPort}`
+  // joins the cluster: its record (with the HTTP address) and heartbeat; Redis down does not stop the start
+  await cluster?.start()
   if (!config.api.token) logger.warn({ http: httpPort }, 'API_TOKEN is not set: /api and the console answer 127.0.0.1 (loopback peers) only, others get 403; /health and /metrics stay open')
   else logger.info('the API and the console require the bearer token (API_TOKEN)')
   logger.info({ sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' }, 'ready to take calls')
@@ -175,6 +207,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       await calls.shutdown(3000)
       await trunks.stop()
       await sip.stop()
+      await cluster?.stop()
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
       await media.close()
       scenarios.close()

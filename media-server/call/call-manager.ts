@@ -3,12 +3,15 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { CallControl, InboundCall } from '../../sip/ua/call-control.ts'
+import type { AdmitVerdict, LiveCallSummary } from '../../cluster/types.ts'
 import { Call, type CallDeps, type CallResult } from './call.ts'
 
 /** A live call as the manager keeps it: the call, its port, and when its dialog ended. */
 interface LiveCall {
   call: Call
   port: number
+  /** what the call list shows of it while it lasts */
+  summary: Omit<LiveCallSummary, 'answeredAt' | 'codec' | 'turnCount'>
   /** performance.now() when the SIP dialog ended; the call should be finished soon after. */
   sipEndedAt?: number
 }
@@ -26,6 +29,18 @@ export interface InvariantReport {
 /** This instance's call rows without an end; null when the database cannot tell right now
  *  (unreachable, or writes still waiting in the journal). */
 export type OpenRows = () => Promise<string[] | null>
+
+/** What the call lifecycle asks of the instances' shared state (cluster/cluster.ts, with REDIS_URL). */
+export interface ClusterHooks {
+  /** A cluster-wide slot for a new inbound call; bounded in time, never rejects. */
+  admit(callId: string, remote: string): Promise<AdmitVerdict>
+  /** The call is over (refused or finished): its slot, if any, is free. */
+  release(callId: string): void
+  /** The live calls changed (one began or ended). */
+  callsChanged(): void
+  /** this instance's id, written into its live calls */
+  readonly id: string
+}
 
 
 /**
@@ -45,6 +60,7 @@ export class CallManager {
   private readonly log: Logger
   private readonly watchdog: NodeJS.Timeout
   private closing = false
+  private cluster: ClusterHooks | undefined
 
   /** How long a call may stay live after its dialog ended before the watchdog gives up on it:
    *  64*T1 (32 s by default), the longest any SIP transaction of its may still run. */
@@ -71,6 +87,19 @@ export class CallManager {
     return this.calls.size
   }
 
+  /** With REDIS_URL: admission takes a cluster-wide slot, and live calls are published. */
+  useCluster(cluster: ClusterHooks): void {
+    this.cluster = cluster
+  }
+
+  /** The calls in progress as the call list shows them, newest first. */
+  liveSummaries(): LiveCallSummary[] {
+    return [...this.calls.values()].map(({ call, summary }) => {
+      const v = call.liveView() as { answeredAt: string | null; codec: string | null; turns: unknown[] }
+      return { ...summary, answeredAt: v.answeredAt, codec: v.codec, turnCount: v.turns.length }
+    }).sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
+  }
+
   private async onCall(sip: InboundCall): Promise<void> {
     const id = randomUUID()
     this.admitting.set(id, undefined)
@@ -79,6 +108,7 @@ export class CallManager {
       await this.admitAndRun(id, sip)
     } finally {
       this.admitting.delete(id)
+      this.cluster?.release(id)
     }
   }
 
@@ -90,8 +120,12 @@ export class CallManager {
       return sip.reject(503, 'shutting down')
     }
     log.info({ from: sip.fromUri, to: sip.toUri, remote: sip.remote }, 'incoming call')
+    const startedAt = new Date()
+    // the cluster-wide limits (SIP_MAX_CALLS, SIP_MAX_CALLS_PER_SOURCE across instances): the
+    // local gate has admitted the call already; at most ~100 ms, then the local limits alone decide
+    const verdict = this.cluster ? await this.cluster.admit(id, sip.remote.address) : 'ok'
     try {
-      await store.createCall({ id, sipCallId: sip.sipCallId, direction: 'inbound', fromUri: sip.fromUri, toUri: sip.toUri, callerId: sip.callerId, startedAt: new Date() })
+      await store.createCall({ id, sipCallId: sip.sipCallId, direction: 'inbound', fromUri: sip.fromUri, toUri: sip.toUri, callerId: sip.callerId, startedAt })
     } catch (err) {
       log.error({ err }, 'call record not created; the call goes on without it')
     }
@@ -101,6 +135,8 @@ export class CallManager {
       metrics.calls.labels(result).inc()
       await store.updateCall(id, { endedAt: new Date(), result, endReason: `${status} ${reason}` }).catch(() => {})
     }
+    if (verdict === 'total') return refuse(503, 'Too Many Calls', 'failed')
+    if (verdict === 'source') return refuse(503, 'Too Many Calls From This Source', 'failed')
     if (!sip.offer) return refuse(488, 'an SDP offer in the INVITE is required', 'failed')
     const port = await media.allocate()
     this.admitting.set(id, port ?? undefined)
@@ -134,11 +170,17 @@ export class CallManager {
       bargeIn: { minSpeechMs: config.bargeIn.minSpeechMs, echo: { tailMs: config.bargeIn.echoTailMs, marginDb: config.bargeIn.echoMarginDb } },
     }, log)
     const call = new Call(id, sip, session, neg, local, { ...this.deps, logger: log })
-    const entry: LiveCall = { call, port }
+    const summary = {
+      id, sipCallId: sip.sipCallId, direction: 'inbound' as const, fromUri: sip.fromUri, toUri: sip.toUri, callerId: sip.callerId,
+      startedAt: startedAt.toISOString(), endedAt: null, result: null, endReason: null, recordingPath: null, recordingError: null,
+      leadOutcome: null, live: true as const, instance: this.cluster?.id ?? '',
+    }
+    const entry: LiveCall = { call, port, summary }
     sip.once('ended', () => (entry.sipEndedAt = performance.now()))
     this.calls.set(id, entry)
     this.admitting.delete(id)
     metrics.activeCalls.inc()
+    this.cluster?.callsChanged()
     let result: CallResult = 'failed'
     try {
       result = await Promise.race([call.run(neg.answer), call.aborted])
@@ -151,6 +193,8 @@ export class CallManager {
         log.error({ err }, 'call record not finished')
       }
       this.calls.delete(id)
+      this.cluster?.release(id)
+      this.cluster?.callsChanged()
       media.release(port)
       metrics.rtpPortsFree.set(media.available)
       metrics.activeCalls.dec()

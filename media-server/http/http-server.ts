@@ -1,6 +1,7 @@
 import http from 'node:http'
 import type { Logger } from 'pino'
-import type { CallStore } from '../../crm/call-store.ts'
+import type { CallStore, CallSummary } from '../../crm/call-store.ts'
+import type { InstanceRecord, LiveCallSummary } from '../../cluster/types.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
 import type { ApiGuard } from './api-guard.ts'
@@ -27,6 +28,8 @@ export interface HttpDeps {
   /** POST /api/drain starts a drain; draining() makes /health say so with 503 */
   drain?: () => { timeoutS: number }
   draining?: () => boolean
+  /** With REDIS_URL: the live calls and the instances of the whole cluster (null: Redis did not answer). */
+  cluster?: { id: string; liveCalls(): Promise<LiveCallSummary[] | null>; instances(): Promise<InstanceRecord[] | null> }
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -87,12 +90,18 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     res.end(body)
     return
   }
+  if (url.pathname === '/api/cluster') {
+    if (!deps.cluster) return json(res, 200, { enabled: false, instances: [] })
+    const instances = await deps.cluster.instances()
+    return json(res, instances ? 200 : 503, { enabled: true, instance: deps.cluster.id, redis: instances ? 'up' : 'down', instances: instances ?? [] })
+  }
   if (url.pathname === '/api/trunks') return json(res, 200, { trunks: deps.trunks?.() ?? [] })
   if (url.pathname === '/api/calls') {
     const limit = intParam(url.searchParams.get('limit'), 50, 500)
     const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
     const calls = await deps.store.listCalls({ limit, offset })
-    return json(res, 200, { calls: calls.map((c) => ({ ...c, live: deps.calls.liveCall(c.id) !== undefined })) })
+    if (!deps.cluster) return json(res, 200, { calls: calls.map((c) => ({ ...c, live: deps.calls.liveCall(c.id) !== undefined })) })
+    return json(res, 200, { calls: await withClusterCalls(deps, deps.cluster, calls, offset) })
   }
   const m = /^\/api\/calls\/([^/]+)$/.exec(url.pathname)
   if (m) {
@@ -100,9 +109,34 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     // Call ids are UUIDs: anything else (%00, a quote, a path) is no call and never reaches SQL.
     if (!UUID.test(id)) return json(res, 404, { error: 'no such call' })
     const call = await deps.store.getCall(id)
-    if (!call) return json(res, 404, { error: `no call ${id}` })
+    if (!call) {
+      // a call in progress on another instance whose rows are in that instance's own database
+      const elsewhere = (await deps.cluster?.liveCalls())?.find((c) => c.id === id)
+      return elsewhere ? json(res, 200, elsewhere) : json(res, 404, { error: `no call ${id}` })
+    }
     const live = deps.calls.liveCall(id)
     return json(res, 200, live ? { ...call, ...live.liveView() } : { ...call, live: false })
   }
   json(res, 404, { error: 'not found' })
+}
+
+/**
+ * The call list with the live calls of every instance: a row of this database that some instance
+ * carries now is live with that instance's name; live calls whose rows are elsewhere (another
+ * instance's embedded database) join the first page (all of them), by start time. Redis down: this instance's own.
+ */
+async function withClusterCalls(deps: HttpDeps, cluster: NonNullable<HttpDeps['cluster']>, rows: CallSummary[], offset: number): Promise<object[]> {
+  const live = await cluster.liveCalls()
+  const local = (c: CallSummary) => deps.calls.liveCall(c.id) !== undefined
+  if (!live) return rows.map((c) => (local(c) ? { ...c, live: true, instance: cluster.id } : { ...c, live: false }))
+  const byId = new Map(live.map((c) => [c.id, c]))
+  const out: Array<CallSummary & { live: boolean; instance?: string }> = rows.map((c) => {
+    const l = byId.get(c.id)
+    byId.delete(c.id)
+    // the row is the fuller record (lead outcome, turns written); live and instance come from the cluster
+    if (l) return { ...c, answeredAt: c.answeredAt ?? l.answeredAt, live: true, instance: l.instance }
+    return local(c) ? { ...c, live: true, instance: cluster.id } : { ...c, live: false }
+  })
+  if (offset > 0 || !byId.size) return out
+  return [...out, ...byId.values()].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
 }

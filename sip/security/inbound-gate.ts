@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { Remote, SipRequest } from '../message/types.ts'
 import type { ChallengeHeader, DigestServer } from './digest-server.ts'
-import { RateLimiter } from './rate-limit.ts'
+import { RateLimiter, type RateLimitOptions } from './rate-limit.ts'
 import type { TrustList } from './cidr.ts'
 
 /** trusted-only: only trusted sources; auth: trusted sources, and others that pass digest
@@ -26,7 +26,8 @@ export interface InboundGateOptions {
   trust: TrustList
   digest?: DigestServer
   isScanner: (userAgent: string) => boolean
-  rate: { windowMs: number; max: number; banMs: number }
+  /** onBan: a source was banned here (the cluster shares it); see ban() for bans made elsewhere. */
+  rate: Pick<RateLimitOptions, 'windowMs' | 'max' | 'banMs' | 'onBan'>
   /** Concurrent calls from one untrusted source (0: no limit), and from everyone (0: no limit). */
   maxCallsPerSource: number
   maxCalls: number
@@ -76,6 +77,11 @@ export class InboundGate {
 
   get bannedSources(): number {
     return this.limiter.banned
+  }
+
+  /** Bans an untrusted `source` for `ms` (a ban another instance made): its requests are dropped. */
+  ban(source: string, ms: number): void {
+    if (!this.opts.trust.match(source)) this.limiter.ban(source, ms)
   }
 
   get activeCalls(): number {

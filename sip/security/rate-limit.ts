@@ -11,6 +11,8 @@ export interface RateLimitOptions {
   /** Sources tracked at most: beyond it (a spoofed-source flood) new sources go uncounted rather than memory growing. */
   maxSources?: number
   now?: () => number
+  /** A source was banned here (not by ban()): the hook that shares the ban with other instances. */
+  onBan?: (source: string, banMs: number) => void
 }
 
 interface Entry {
@@ -50,7 +52,20 @@ export class RateLimiter {
     e.count++
     if (e.count <= this.opts.max) return 'ok'
     e.bannedUntil = now + this.opts.banMs
+    this.opts.onBan?.(source, this.opts.banMs)
     return 'banned-now'
+  }
+
+  /** Bans `source` for `ms` from now (a ban another instance made); an existing longer ban stands. */
+  ban(source: string, ms: number): void {
+    const now = this.now()
+    let e = this.entries.get(source)
+    if (!e) {
+      if (this.entries.size >= this.maxSources) return
+      e = { windowStart: now, count: 0, bannedUntil: 0 }
+      this.entries.set(source, e)
+    }
+    e.bannedUntil = Math.max(e.bannedUntil, now + ms)
   }
 
   /** Sources banned right now. */

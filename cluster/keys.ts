@@ -1,0 +1,51 @@
+/**
+ * The Redis key names, all under one prefix (REDIS_KEY_PREFIX, `voice:` by default), so that
+ * several deployments (or test runs) share one Redis without meeting.
+ */
+export class ClusterKeys {
+  constructor(readonly prefix: string) {}
+
+  /** set of instance ids that ever wrote a record; members whose record expired are pruned by readers */
+  get instances(): string {
+    return `${this.prefix}instances`
+  }
+
+  /** hash: the instance's record (InstanceRecord), with the lease as its TTL */
+  instance(id: string): string {
+    return `${this.prefix}instance:${id}`
+  }
+
+  /** hash: call id -> JSON of the instance's live call, with the lease as its TTL */
+  calls(id: string): string {
+    return `${this.prefix}calls:${id}`
+  }
+
+  /** Prefixes the admission script builds its own keys from (slots:<id>, slot-src:<id>, slot-holders). */
+  get slotsPrefix(): string {
+    return this.prefix
+  }
+
+  /** hash: call id -> source address ('' for a trusted source) of each slot the instance holds */
+  slots(id: string): string {
+    return `${this.prefix}slots:${id}`
+  }
+
+  /** hash: source address -> slots the instance holds for it */
+  slotSources(id: string): string {
+    return `${this.prefix}slot-src:${id}`
+  }
+
+  /** string: a banned source (value: the instance that banned it), with the ban as its TTL */
+  ban(address: string): string {
+    return `${this.prefix}ban:${address}`
+  }
+
+  get banPattern(): string {
+    return `${this.prefix}ban:*`
+  }
+
+  /** pub/sub channel of new bans */
+  get banChannel(): string {
+    return `${this.prefix}bans`
+  }
+}
