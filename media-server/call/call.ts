@@ -230,13 +230,14 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
-  async run(answer: string): Promise<CallResult> {
+  /** `answer` null: the call was answered already (a delayed offer, answered in its ACK). */
+  async run(answer: string | null): Promise<CallResult> {
     await this.openRecording()
-    if (this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
-    if (this.ended) return 'cancelled'
+    if (answer !== null && this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
+    if (this.ended) return answer === null ? (this.endReason === 'remote-bye' ? 'caller-hangup' : 'failed') : 'cancelled'
     this.rtp.start() // the clock runs from the 200 OK on; RTP flows once the ACK or the caller's RTP confirms the peer
     try {
-      await this.sip.answer(answer)
+      if (answer !== null) await this.sip.answer(answer)
     } catch (err) {
       if (this.endReason === 'cancelled') return 'cancelled'
       this.log.warn({ err }, 'call not confirmed')

@@ -2,7 +2,11 @@ import type { EventEmitter } from 'node:events'
 import type { Remote } from '../message/types.ts'
 
 /** How an ended call ended, from the signalling point of view. */
+// 'bad-answer': our offer (delayed-offer INVITE) got no usable answer in the ACK;
+// 'session-expired': no session refresh came before the RFC 4028 interval ran out;
+// 'prack-timeout': a reliable provisional response was never PRACKed (RFC 3262: 504 sent).
 export type SipEndReason = 'remote-bye' | 'local-bye' | 'cancelled' | 'rejected' | 'ack-timeout' | 'bye-failed' | 'shutdown' | 'transferred'
+  | 'bad-answer' | 'session-expired' | 'prack-timeout'
 
 export interface InboundCallEvents {
   /** The caller cancelled before we answered (a 487 has been sent). */
@@ -29,8 +33,12 @@ export interface InboundCall extends EventEmitter<InboundCallEvents> {
   readonly offer: string | undefined
   /** 180 Ringing (or 183 with early media SDP). */
   progress(status?: 180 | 183, sdp?: string): void
-  /** 200 OK with our SDP; resolves when the ACK arrives, rejects when it never does. */
-  answer(sdp: string): Promise<void>
+  /**
+   * 200 OK with our SDP; resolves when the ACK arrives, rejects when it never does. When the
+   * INVITE had no offer (`offer` undefined, delayed offer) `sdp` is our offer and the promise
+   * resolves with the ACK's body, the caller's answer ('' when the ACK has none).
+   */
+  answer(sdp: string): Promise<string | undefined>
   /** A final error response before the answer (486, 488, 503 ...). */
   reject(status: number, reason?: string): void
   /** BYE after the answer; before it, a 480 final response. `reason` is what `ended` reports. */

@@ -17,7 +17,7 @@ const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
 interface PendingOk {
   cseq: number
   retransmitter: Retransmitter
-  acked: () => void
+  acked: (ack: SipRequest) => void
   /** The dialog ended before the ACK (a BYE or CANCEL overtook it, a shutdown). */
   failed: (reason: SipEndReason) => void
 }
@@ -70,19 +70,20 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.inviteTx.respond(this.response(this.inviteTx.request, status, undefined, sdp))
   }
 
-  answer(sdp: string): Promise<void> {
+  answer(sdp: string): Promise<string | undefined> {
     if (this.state !== 'offered') return Promise.reject(new Error(`cannot answer a call in state ${this.state}`))
     this.state = 'answering'
     return new Promise((resolve, reject) => {
-      this.sendOk(this.inviteTx, sdp, () => {
+      this.sendOk(this.inviteTx, sdp, (ack) => {
         this.state = 'confirmed'
-        resolve()
+        // delayed offer (RFC 3261 §13.2.1): the answer to the offer in our 200 is in the ACK
+        resolve(this.offer === undefined ? ack.content : undefined)
       }, () => reject(new Error('no ACK for 200 OK within 64*T1')), (reason) => reject(new Error(`the dialog ended before the ACK: ${reason}`)))
     })
   }
 
   /** Sends a 2xx through the INVITE transaction and retransmits it over UDP until the ACK. */
-  private sendOk(tx: InviteServerTransaction, sdp: string, onAck: () => void, onTimeout: () => void, onEnded: (reason: SipEndReason) => void = () => {}): void {
+  private sendOk(tx: InviteServerTransaction, sdp: string, onAck: (ack: SipRequest) => void, onTimeout: () => void, onEnded: (reason: SipEndReason) => void = () => {}): void {
     const res = this.response(tx.request, 200, { Allow: ALLOW }, sdp)
     tx.respond(res)
     const retransmitter = new Retransmitter(this.ctx.timers, this.ctx.timers.T2, () => this.ctx.send(res, this.remote), () => {
@@ -192,7 +193,7 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     if (!pending || pending.cseq !== rq.headers.cseq.seq) return
     pending.retransmitter.stop()
     this.pendingOk = undefined
-    pending.acked()
+    pending.acked(rq)
   }
 
   /** A request inside this dialog (RFC 3261 §12.2.2). */

@@ -1,0 +1,123 @@
+// SIP interop on a live server over raw UDP: delayed offer (our offer in the 200, the caller's
+// answer in the ACK, RTP sent where that answer says), a delayed offer whose ACK brings no
+// usable answer (BYE, record failed / bad-answer), and a session that expires (RFC 4028: BYE
+// with session-expired when no refresh comes).
+import dgram from 'node:dgram'
+import t from 'tap'
+import { startServerProcess } from './helpers/server-process.ts'
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface Peer {
+  port: number
+  rtpPort: number
+  rtpIn: () => number
+  send(text: string): void
+  next(match: RegExp, timeoutMs?: number): Promise<string>
+  close(): void
+}
+
+async function peer(sipPort: number): Promise<Peer> {
+  const bind = async () => {
+    const s = dgram.createSocket('udp4')
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+    return s
+  }
+  const s = await bind()
+  const rtp = await bind()
+  let rtpIn = 0
+  rtp.on('message', () => rtpIn++)
+  const received: string[] = []
+  let cursor = 0
+  s.on('message', (m) => received.push(m.toString('latin1')))
+  return {
+    port: s.address().port,
+    rtpPort: rtp.address().port,
+    rtpIn: () => rtpIn,
+    send: (text) => s.send(Buffer.from(text, 'latin1'), sipPort, '127.0.0.1'),
+    async next(match, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        for (; cursor < received.length; cursor++) if (match.test(received[cursor])) return received[cursor++]
+        await wait(5)
+      }
+      throw new Error(`no message matching ${match} in ${timeoutMs} ms; got:\n${received.map((m) => m.split('\r\n')[0]).join('\n')}`)
+    },
+    close: () => {
+      s.close()
+      rtp.close()
+    },
+  }
+}
+
+function request(method: string, p: Peer, o: { callId: string; toTag?: string; cseq?: number; body?: string; extra?: string[] }): string {
+  const body = o.body ?? ''
+  return [
+    `${method} sip:sales@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${p.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    `From: <sip:79990000000@127.0.0.1>;tag=${o.callId}-caller`,
+    `To: <sip:sales@127.0.0.1>${o.toTag ? ';tag=' + o.toTag : ''}`,
+    `Call-ID: ${o.callId}`,
+    `CSeq: ${o.cseq ?? 1} ${method}`,
+    `Contact: <sip:79990000000@127.0.0.1:${p.port}>`,
+    'Max-Forwards: 70',
+    ...(o.extra ?? []),
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body, 'latin1')}`,
+    '',
+    body,
+  ].join('\r\n')
+}
+
+const toTagOf = (msg: string) => /^To:.*;tag=([^;\s]+)/im.exec(msg)?.[1] ?? ''
+const bodyOf = (msg: string) => msg.slice(msg.indexOf('\r\n\r\n') + 4)
+const answerSdp = (rtpPort: number, pt = 0, name = 'PCMU') =>
+  `v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${rtpPort} RTP/AVP ${pt}\r\na=rtpmap:${pt} ${name}/8000\r\na=sendrecv\r\n`
+
+t.test('interop on a live server', async (t) => {
+  const server = await startServerProcess({ SIP_T1_MS: '50', SESSION_EXPIRES_S: '3', MIN_SE_S: '2' })
+  t.teardown(() => server.stop())
+  const record = async (callId: string) => {
+    const calls = (await server.api('/api/calls')).body.calls as Array<Record<string, unknown>>
+    return calls.find((c) => c.sipCallId === callId)
+  }
+
+  await t.test('delayed offer: our offer in the 200, the answer from the ACK is where RTP goes', async (t) => {
+    const p = await peer(server.sipPort)
+    t.teardown(() => p.close())
+    p.send(request('INVITE', p, { callId: 'do-1' }))
+    await p.next(/^SIP\/2\.0 180/)
+    const ok = await p.next(/^SIP\/2\.0 200/)
+    t.match(ok, /^Content-Type: application\/sdp/m, 'the 200 carries SDP')
+    const offer = bodyOf(ok)
+    t.match(offer, /^m=audio \d+ RTP\/AVP [\d ]+/m, 'an audio offer')
+    t.match(offer, /a=rtpmap:0 PCMU\/8000/, 'PCMU offered')
+    t.match(offer, /telephone-event/, 'telephone-event offered')
+    p.send(request('ACK', p, { callId: 'do-1', toTag: toTagOf(ok), body: answerSdp(p.rtpPort) }))
+    const deadline = Date.now() + 3000
+    while (p.rtpIn() < 5 && Date.now() < deadline) await wait(20)
+    t.ok(p.rtpIn() >= 5, `RTP reaches the port of the ACK's answer (${p.rtpIn()} packets)`)
+    p.send(request('BYE', p, { callId: 'do-1', toTag: toTagOf(ok), cseq: 2 }))
+    await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/)
+    await wait(300)
+    const rec = await record('do-1')
+    t.equal(rec?.codec, 'PCMU')
+    t.equal(rec?.result, 'caller-hangup')
+  })
+
+  await t.test('delayed offer with no usable answer in the ACK: BYE, failed / bad-answer', async (t) => {
+    const p = await peer(server.sipPort)
+    t.teardown(() => p.close())
+    for (const [callId, body] of [['do-none', ''], ['do-g729', answerSdp(p.rtpPort, 18, 'G729')]]) {
+      p.send(request('INVITE', p, { callId }))
+      const ok = await p.next(new RegExp(`^SIP/2\\.0 200[\\s\\S]*Call-ID: ${callId}`))
+      p.send(request('ACK', p, { callId, toTag: toTagOf(ok), body }))
+      const bye = await p.next(new RegExp(`^BYE [\\s\\S]*Call-ID: ${callId}`))
+      p.send(`SIP/2.0 200 OK\r\n${bye.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`)
+      await wait(300)
+      const rec = await record(callId)
+      t.equal(rec?.result, 'failed', `${callId}: failed`)
+      t.equal(rec?.endReason, 'bad-answer', `${callId}: bad-answer`)
+    }
+  })
+})
