@@ -6,8 +6,8 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
-import { createPinnedOffer, negotiate, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
-import type { InboundCall, OutboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
+import { createPinnedOffer, negotiate, readAnswer, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
+import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
@@ -152,7 +152,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
       if (digit) this.onDigit(digit, 'info')
     }))
-    sip.on('reinvite', this.contained('sip.event', (offer: string | undefined, reply: (answer: string | null) => void) => this.onReinvite(offer, reply)))
+    sip.on('modify', this.contained('sip.event', (change: SessionChange) => this.onModify(change)))
     sip.on('ended', this.contained('sip.event', (reason: SipEndReason) => this.onSipEnded(reason)))
   }
 
@@ -551,17 +551,39 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener.onDigit(digit)
   }
 
-  private onReinvite(offer: string | undefined, reply: (answer: string | null) => void): void {
-    if (!offer) return reply(null) // offerless re-INVITE: not supported yet, refused cleanly
-    if (this.bridge) return reply(null) // the relay forwards between the endpoints it started with
-    const neg = negotiate(offer, { ...this.local, sessionVersion: ++this.sdpVersion })
+  /** A re-INVITE or UPDATE from the caller: hold, resume, a new address, a session refresh. */
+  private onModify(change: SessionChange): void {
+    if (this.bridge) return change.refuse() // the relay forwards between the endpoints it started with
+    const local = { ...this.local, sessionVersion: ++this.sdpVersion }
+    if (change.offer === undefined) {
+      // a re-INVITE without SDP asks for our offer: the stream as it is, its codec under its
+      // payload type (the media session cannot switch codecs); the answer comes in the ACK
+      const offer = createPinnedOffer(local, this.format)
+      void change.accept(offer).then((answer) => answer !== undefined && this.applyAnswer(answer))
+      return
+    }
+    const neg = negotiate(change.offer, local)
     if (!neg.ok) {
-      this.log.warn({ reason: neg.reason }, 're-INVITE refused')
-      return reply(null)
+      this.log.warn({ reason: neg.reason, method: change.method }, 'session change refused')
+      return change.refuse()
     }
     this.rtp.update(neg.remote, neg.direction)
-    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 're-INVITE accepted')
-    reply(neg.answer)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold, method: change.method }, 'session change accepted')
+    void change.accept(neg.answer)
+  }
+
+  /** The caller's answer (in an ACK) to the offer we made for an offerless re-INVITE. */
+  private applyAnswer(answer: string): void {
+    if (this.ended) return
+    const neg = readAnswer(answer, { ...this.local, codecs: [this.format.codec.name] })
+    if (!neg.ok || neg.codec.payloadType !== this.format.codec.payloadType) {
+      // RFC 3261 §13.3.1.4: an answer we cannot use ends the session
+      this.log.warn({ reason: neg.ok ? `payload type ${neg.codec.payloadType}` : neg.reason }, 'no usable answer to our re-INVITE offer: BYE')
+      void this.sip.hangup('bad-answer')
+      return
+    }
+    this.rtp.update(neg.remote, neg.direction)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 'session change (our offer) accepted')
   }
 
   private onSipEnded(reason: SipEndReason): void {

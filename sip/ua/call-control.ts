@@ -13,12 +13,31 @@ export interface InboundCallEvents {
   cancel: []
   /** The caller hung up (our 200 to its BYE has been sent). */
   bye: []
-  /** A re-INVITE: call `reply` with our answer SDP, or with null to refuse it (488). */
-  reinvite: [offer: string | undefined, reply: (answer: string | null) => void]
+  /** A re-INVITE or an UPDATE that changes the session: accept or refuse it (488) on `change`. */
+  modify: [change: SessionChange]
   /** An in-dialog INFO (e.g. application/dtmf-relay); it has been answered 200. */
   info: [contentType: string, body: string]
   /** The dialog is over, whatever the cause. Emitted exactly once. */
   ended: [reason: SipEndReason]
+}
+
+/**
+ * The peer asks to change the session (RFC 3261 §14 re-INVITE, RFC 3311 UPDATE). Exactly one of
+ * accept and refuse counts; the other and any repeat are ignored. Without a listener for
+ * `modify` an offer is refused and an offerless re-INVITE is given our last description again.
+ */
+export interface SessionChange {
+  readonly method: 'INVITE' | 'UPDATE'
+  /** The peer's offer; undefined for a re-INVITE without SDP, which asks us for an offer. */
+  readonly offer?: string
+  /**
+   * 200 with `sdp`: our answer to `offer`, or, without one, our offer. Then it resolves with the
+   * peer's answer from the ACK ('' when the ACK has none; the listener decides whether to BYE),
+   * else with undefined. It never rejects: a lost ACK ends the dialog (`ended` says why).
+   */
+  accept(sdp: string): Promise<string | undefined>
+  /** 488 Not Acceptable Here: the session stays as it was. */
+  refuse(): void
 }
 
 /** One inbound call as the signalling side exposes it to the media server. */

@@ -5,7 +5,7 @@ import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, newTag } from '../dialog/dialog.ts'
 import type { InviteServerTransaction } from '../transaction/invite-server.ts'
 import { Retransmitter } from '../transaction/timers.ts'
-import { DialError, type InboundCall, type InboundCallEvents, type SipEndReason, type TransferOptions, type TransferResult } from './call-control.ts'
+import { DialError, type InboundCall, type InboundCallEvents, type SessionChange, type SipEndReason, type TransferOptions, type TransferResult } from './call-control.ts'
 import { ReferSubscription } from './refer-subscription.ts'
 import { transferTargetUri } from './transfer-target.ts'
 import { ALLOW } from './uas-checks.ts'
@@ -36,6 +36,8 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
   private pendingOk: PendingOk | undefined
   private referSub: ReferSubscription | undefined
+  /** The last description we sent (answer or offer): offered again to an offerless re-INVITE nobody handles. */
+  private localSdp: string | undefined
   private readonly log: Logger
 
   constructor(
@@ -73,6 +75,7 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   answer(sdp: string): Promise<string | undefined> {
     if (this.state !== 'offered') return Promise.reject(new Error(`cannot answer a call in state ${this.state}`))
     this.state = 'answering'
+    this.localSdp = sdp
     return new Promise((resolve, reject) => {
       this.sendOk(this.inviteTx, sdp, (ack) => {
         this.state = 'confirmed'
@@ -235,20 +238,42 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   }
 
   private onReinvite(rq: SipRequest, tx: InviteServerTransaction): void {
-    if (this.pendingOk) {
+    if (this.pendingOk || this.state !== 'confirmed') {
       tx.respond(this.response(rq, 491)) // RFC 3261 §14.2: an INVITE is still pending.
       return
     }
+    tx.respond(makeResponse(rq, 100)) // the listener may take its time over the offer
     const offer = rq.content.length ? rq.content : undefined
-    let replied = false
-    const reply = (answer: string | null) => {
-      if (replied || this.state === 'ended') return
-      replied = true
-      if (answer === null) tx.respond(this.response(rq, 488))
-      else this.sendOk(tx, answer, () => {}, () => {})
+    this.changeSession('INVITE', rq, offer, (sdp) => new Promise((resolve) => {
+      this.sendOk(tx, sdp, (ack) => resolve(offer === undefined ? ack.content : undefined), () => resolve(undefined), () => resolve(undefined))
+    }), () => tx.respond(this.response(rq, 488)))
+  }
+
+  /** Hands a re-INVITE or UPDATE to whoever listens for `modify`, as one SessionChange. */
+  private changeSession(method: 'INVITE' | 'UPDATE', rq: SipRequest, offer: string | undefined,
+    ok: (sdp: string) => Promise<string | undefined>, refuse: () => void): void {
+    let settled = false
+    const once = () => {
+      if (settled || this.state === 'ended') return false
+      settled = true
+      return true
     }
-    if (this.listenerCount('reinvite') === 0) reply(null)
-    else this.emit('reinvite', offer, reply)
+    const change: SessionChange = {
+      method,
+      offer,
+      accept: (sdp) => {
+        if (!once()) return Promise.resolve(undefined)
+        this.localSdp = sdp
+        return ok(sdp)
+      },
+      refuse: () => {
+        if (once()) refuse()
+      },
+    }
+    if (this.listenerCount('modify') > 0) return void this.emit('modify', change)
+    // nobody to judge an offer; a request for ours gets the description already agreed
+    if (offer === undefined && this.localSdp !== undefined) void change.accept(this.localSdp)
+    else change.refuse()
   }
 
   private end(reason: SipEndReason): void {
