@@ -2,9 +2,8 @@
 // RFC 3261 timers (T1 = 40 ms): delayed offer, re-INVITE with and without SDP, UPDATE (RFC
 // 3311), session timers (RFC 4028), reliable provisional responses (RFC 3262), 420.
 import dgram from 'node:dgram'
-import { once } from 'node:events'
 import pino from 'pino'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { InboundCall, SessionChange } from './call-control.ts'
 import { EmbeddedCallControl, type EmbeddedCallControlOptions } from './embedded-call-control.ts'
 
@@ -66,17 +65,10 @@ function request(method: string, p: Peer, o: RequestOptions): string {
   ].join('\r\n')
 }
 
-/** A 200 to a request the UA sent us (BYE, UPDATE, re-INVITE). */
-function okTo(rq: string, extra: string[] = [], body = ''): string {
-  const copied = rq.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
-  return ['SIP/2.0 200 OK', ...copied, ...extra, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${body.length}`, '', body].join('\r\n')
-}
-
 const toTagOf = (msg: string) => /^To:.*;tag=([^;\s]+)/im.exec(msg)?.[1] ?? ''
 const bodyOf = (msg: string) => msg.slice(msg.indexOf('\r\n\r\n') + 4)
-const header = (msg: string, name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(msg)?.[1]?.trim()
 
-async function start(t: Tap.Test, extra: Partial<EmbeddedCallControlOptions> = {}) {
+async function start(t: Test, extra: Partial<EmbeddedCallControlOptions> = {}) {
   const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }), timers: { T1, T2: 4 * T1, T4: 5 * T1 }, ...extra })
   await ua.start()
   t.teardown(() => ua.stop())
