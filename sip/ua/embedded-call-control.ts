@@ -19,7 +19,8 @@ import { ClientCall } from './client-call.ts'
 import { InviteClientTransaction } from './invite-client.ts'
 import { ServerCall } from './server-call.ts'
 import { uriRemote } from './transfer-target.ts'
-import { ALLOW, checkRequest } from './uas-checks.ts'
+import { DEFAULT_SESSION_TIMER, intervalTooSmall, type SessionTimerConfig } from './session-timer.ts'
+import { ALLOW, SUPPORTED, checkRequest } from './uas-checks.ts'
 import type { DialogUsage, UaContext } from './ua-context.ts'
 
 export interface EmbeddedCallControlOptions {
@@ -34,6 +35,8 @@ export interface EmbeddedCallControlOptions {
   outbound?: OutboundGuard
   /** Inbound trust, scanner and flood screening, call limits, drain (sip/security/). */
   gate?: InboundGate
+  /** RFC 4028 session timers: the interval we ask for and the least we accept (default 1800 / 90 s). */
+  sessionTimer?: SessionTimerConfig
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -44,6 +47,7 @@ type ServerTx = InviteServerTransaction | NonInviteServerTransaction
  */
 export class EmbeddedCallControl extends EventEmitter<CallControlEvents> implements CallControl, UaContext {
   readonly timers: SipTimers
+  readonly sessionTimer: SessionTimerConfig
   readonly logger: Logger
   readonly local: LocalAddress
   private readonly transport: TransportLayer
@@ -60,6 +64,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     super()
     this.outbound = opts.outbound
     this.timers = opts.timers ?? DEFAULT_TIMERS
+    this.sessionTimer = opts.sessionTimer ?? DEFAULT_SESSION_TIMER
     this.logger = opts.logger
     this.local = { host: opts.publicHost, port: opts.port }
     this.gate = opts.gate
@@ -196,7 +201,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       case 'INVITE':
         return this.onInvite(tx as InviteServerTransaction, remote)
       case 'OPTIONS':
-        return tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW, Accept: 'application/sdp', 'Accept-Language': 'ru, en' }))
+        return tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW, Supported: SUPPORTED, Accept: 'application/sdp', 'Accept-Language': 'ru, en' }))
       default:
         // BYE, INFO outside any dialog.
         return tx.respond(makeResponse(rq, 481))
@@ -204,6 +209,9 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onInvite(tx: InviteServerTransaction, remote: Remote): void {
+    // RFC 4028 §8.1: a session interval below our Min-SE is refused before it costs a call slot
+    const minSe = intervalTooSmall(tx.request, this.sessionTimer)
+    if (minSe !== undefined) return tx.respond(makeResponse(tx.request, 422, undefined, { 'Min-SE': String(minSe) }, { toTag: newTag() }))
     const limited = this.gate?.admitCall(tx.request, remote)
     if (limited) return tx.respond(gateResponse(tx.request, limited))
     tx.respond(makeResponse(tx.request, 100))
