@@ -107,3 +107,13 @@ t.test('storage fault settings: defaults, environment, bad values', async (t) =>
   t.throws(() => loadConfig({ HEALTH_DEGRADED_STATUS: '500' }), { constructor: ConfigError, message: /HEALTH_DEGRADED_STATUS must be 200 or 503/ })
   t.throws(() => loadConfig({ MIN_FREE_DISK_MB: '-1' }), { constructor: ConfigError, message: /MIN_FREE_DISK_MB/ })
 })
+
+t.test('session timers: SESSION_EXPIRES_S and MIN_SE_S', async (t) => {
+  const cfg = loadConfig({})
+  t.equal(cfg.sip.sessionExpiresS, 1800)
+  t.equal(cfg.sip.minSeS, 90)
+  const set = loadConfig({ SESSION_EXPIRES_S: '600', MIN_SE_S: '120' })
+  t.same([set.sip.sessionExpiresS, set.sip.minSeS], [600, 120])
+  t.throws(() => loadConfig({ SESSION_EXPIRES_S: '60' }), /SESSION_EXPIRES_S must be .* at least MIN_SE_S/, 'below MIN_SE_S')
+  t.throws(() => loadConfig({ MIN_SE_S: '0' }), /MIN_SE_S must be/)
+})

@@ -37,6 +37,9 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   603: 'Decline',
 }
 
+/** Header names whose registered spelling the `sip` package's capitalising would miss (RFC 3262, 4028). */
+const SPELLING: Readonly<Record<string, string>> = { rseq: 'RSeq', rack: 'RAck', 'min-se': 'Min-SE' }
+
 /**
  * The wire bytes of a message. Content-Length is always written and always equals the body's
  * octet count (the message itself is not modified). Throws on a message that cannot be sent
@@ -45,7 +48,9 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
  */
 export function serialize(m: SipMessage): Buffer {
   const content = m.content ?? ''
-  const copy = { ...m, content, headers: { ...m.headers, 'content-length': content.length } }
+  const headers: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(m.headers)) headers[typeof value === 'string' ? (SPELLING[name] ?? name) : name] = value
+  const copy = { ...m, content, headers: { ...headers, 'content-length': content.length } }
   if (hasLineBreak(copy.headers) || hasLineBreak('method' in m ? m.uri : m.reason)) {
     throw new Error('SIP header value contains CR or LF')
   }
