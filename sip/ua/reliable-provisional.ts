@@ -57,7 +57,8 @@ export class ReliableProvisionals {
 
   /**
    * A PRACK's RAck ("rseq cseq method"): true when it acknowledges the outstanding provisional
-   * of the INVITE with `inviteCseq` (answer 200), false otherwise (answer 481, RFC 3262 §3).
+   * of the INVITE with `inviteCseq` (answer 200, then call next()), false otherwise (answer 481,
+   * RFC 3262 §3).
    */
   prack(rack: string, inviteCseq: number): boolean {
     const m = /^\s*(\d+)\s+(\d+)\s+(\S+)\s*$/.exec(rack)
@@ -65,10 +66,16 @@ export class ReliableProvisionals {
     if (!m || !o || Number(m[1]) !== o.rseq || Number(m[2]) !== inviteCseq || m[3].toUpperCase() !== 'INVITE') return false
     o.prackTimer.stop()
     this.outstanding = undefined
-    const next = this.queue.shift()
-    if (next) this.send(next)
-    else this.flushIdle()
     return true
+  }
+
+  /** After the PRACK's 200 went out (so a peer sees it before the INVITE's 200): the next queued
+   *  provisional, or whatever waited for none to be outstanding. */
+  next(): void {
+    if (this.outstanding || this.stopped) return
+    const queued = this.queue.shift()
+    if (queued) this.send(queued)
+    else this.flushIdle()
   }
 
   /** Runs `fn` once no provisional is unacknowledged (at once when none is). */

@@ -272,9 +272,13 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
         return this.onNotify(rq, tx)
       case 'UPDATE':
         return this.onUpdate(rq, tx)
-      case 'PRACK':
+      case 'PRACK': {
         // RFC 3262 §3: 200 for the PRACK of the outstanding provisional, 481 for any other
-        return tx.respond(this.response(rq, this.provisionals?.prack(String(rq.headers.rack ?? ''), this.inviteTx.request.headers.cseq.seq) ? 200 : 481))
+        const acked = this.provisionals?.prack(String(rq.headers.rack ?? ''), this.inviteTx.request.headers.cseq.seq) ?? false
+        tx.respond(this.response(rq, acked ? 200 : 481))
+        if (acked) this.provisionals?.next()
+        return
+      }
       default:
         tx.respond(this.response(rq, 200, { Allow: ALLOW }))
     }
