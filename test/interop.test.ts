@@ -97,8 +97,23 @@ t.test('interop on a live server', async (t) => {
     const deadline = Date.now() + 3000
     while (p.rtpIn() < 5 && Date.now() < deadline) await wait(20)
     t.ok(p.rtpIn() >= 5, `RTP reaches the port of the ACK's answer (${p.rtpIn()} packets)`)
-    p.send(request('BYE', p, { callId: 'do-1', toTag: toTagOf(ok), cseq: 2 }))
-    await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/)
+    // a re-INVITE without SDP: the stream as it is offered in the 200, the answer in the ACK moves RTP
+    const rtp2 = dgram.createSocket('udp4')
+    await new Promise<void>((r) => rtp2.bind(0, '127.0.0.1', r))
+    t.teardown(() => rtp2.close())
+    let rtp2In = 0
+    rtp2.on('message', () => rtp2In++)
+    p.send(request('INVITE', p, { callId: 'do-1', toTag: toTagOf(ok), cseq: 2 }))
+    const reOk = await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 INVITE/)
+    const reOffer = bodyOf(reOk)
+    t.match(reOffer, /^m=audio \d+ RTP\/AVP 0\r$/m, 'offered: the codec in use under its payload type (no telephone-event: the first answer had none)')
+    t.match(reOffer, /^o=- \d+ 2 IN IP4/m, 'a new session version')
+    p.send(request('ACK', p, { callId: 'do-1', toTag: toTagOf(ok), cseq: 2, body: answerSdp(rtp2.address().port) }))
+    const until = Date.now() + 3000
+    while (rtp2In < 5 && Date.now() < until) await wait(20)
+    t.ok(rtp2In >= 5, `RTP moved to the port of the new answer (${rtp2In} packets)`)
+    p.send(request('BYE', p, { callId: 'do-1', toTag: toTagOf(ok), cseq: 3 }))
+    await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 3 BYE/)
     await wait(300)
     const rec = await record('do-1')
     t.equal(rec?.codec, 'PCMU')
