@@ -117,3 +117,12 @@ t.test('session timers: SESSION_EXPIRES_S and MIN_SE_S', async (t) => {
   t.throws(() => loadConfig({ SESSION_EXPIRES_S: '60' }), /SESSION_EXPIRES_S must be .* at least MIN_SE_S/, 'below MIN_SE_S')
   t.throws(() => loadConfig({ MIN_SE_S: '0' }), /MIN_SE_S must be/)
 })
+
+t.test('SIP over TLS: SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY files', async (t) => {
+  t.same(loadConfig({}).sip.tls, { port: 0, cert: '', key: '' }, 'off by default')
+  t.throws(() => loadConfig({ SIP_TLS_PORT: '5061' }), /SIP_TLS_CERT must name a PEM file/)
+  t.throws(() => loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: '/nonexistent.crt', SIP_TLS_KEY: '/nonexistent.key' }), /no such file/)
+  const cert = configFile({})
+  const cfg = loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert })
+  t.same(cfg.sip.tls, { port: 5061, cert, key: cert })
+})

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,10 +11,17 @@ import { validateEdge } from './edge-config.ts'
 
 export type Language = 'ru' | 'en'
 
+/** SIP over TLS: off while port is 0; cert and key are PEM files, read again when they change. */
+export interface SipTlsConfig {
+  port: number
+  cert: string
+  key: string
+}
+
 export interface Config {
   /** t1Ms: RFC 3261 T1, the round-trip estimate every SIP timer derives from (64*T1: a lost ACK
    *  ends the call); 500 ms as the RFC has it, lower on a LAN (and in the fault tests). */
-  sip: { host: string; port: number; t1Ms: number; sessionExpiresS: number; minSeS: number }
+  sip: { host: string; port: number; t1Ms: number; sessionExpiresS: number; minSeS: number; tls: SipTlsConfig }
   rtp: { portMin: number; portMax: number }
   publicIp: string
   httpPort: number
@@ -120,7 +127,7 @@ export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', i
 
 const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   // RFC 4028: 1800 s asked for, 90 s the least accepted (the RFC's own figures)
-  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90 },
+  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '' } },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
   httpPort: 8080,
@@ -176,6 +183,9 @@ const ENV_KEYS: Array<[string, string]> = [
   ['SIP_PORT', 'sip.port'],
   ['SIP_T1_MS', 'sip.t1Ms'],
   ['SESSION_EXPIRES_S', 'sip.sessionExpiresS'],
+  ['SIP_TLS_PORT', 'sip.tls.port'],
+  ['SIP_TLS_CERT', 'sip.tls.cert'],
+  ['SIP_TLS_KEY', 'sip.tls.key'],
   ['MIN_SE_S', 'sip.minSeS'],
   ['RTP_PORT_MIN', 'rtp.portMin'],
   ['RTP_PORT_MAX', 'rtp.portMax'],
@@ -345,6 +355,13 @@ function validate(cfg: Config): void {
     if (v < min || v > 65535) throw new ConfigError(`${name} must be between ${min} and 65535, got ${v}`)
   }
   port('SIP_PORT', cfg.sip.port)
+  port('SIP_TLS_PORT', cfg.sip.tls.port)
+  if (cfg.sip.tls.port > 0) {
+    for (const [name, file] of [['SIP_TLS_CERT', cfg.sip.tls.cert], ['SIP_TLS_KEY', cfg.sip.tls.key]]) {
+      if (!file) throw new ConfigError(`SIP_TLS_PORT is set: ${name} must name a PEM file`)
+      if (!existsSync(file)) throw new ConfigError(`${name}: no such file ${file}`)
+    }
+  }
   port('HTTP_PORT', cfg.httpPort)
   port('RTP_PORT_MIN', cfg.rtp.portMin, 1024)
   port('RTP_PORT_MAX', cfg.rtp.portMax, 1024)

@@ -140,7 +140,7 @@ export interface CallControl extends EventEmitter<CallControlEvents> {
   start(): Promise<void>
   stop(): Promise<void>
   /** Where SIP actually listens (the port is resolved when SIP_PORT is 0). */
-  readonly address: { host: string; port: number }
+  readonly address: { host: string; port: number; tlsPort?: number }
   /** Places an outbound call to a sip: URI; rejects with DialError unless it is answered. */
   dial(target: string, opts: DialOptions): Promise<OutboundCall>
 }
