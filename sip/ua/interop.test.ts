@@ -240,9 +240,11 @@ t.test('session timers', async (t) => {
   })
 
   await t.test('we refresh by re-INVITE when it does not, and ACK its 200', async (t) => {
-    const { call } = await established('st-3')
+    const { call, toTag } = await established('st-3')
     const re = await p.next(/^INVITE [\s\S]*Call-ID: st-3/, 1500)
     t.equal(bodyOf(re), OUR_SDP, 'the description already agreed')
+    p.send(request('INVITE', p, { callId: 'st-3', toTag, cseq: 2, body: SDP }))
+    t.match(await p.next(/^SIP\/2\.0 [1-6]\d\d(?! Trying)[\s\S]*CSeq: 2 INVITE/), /^SIP\/2\.0 491/, 'a re-INVITE crossing ours: 491')
     t.equal(header(re, 'Session-Expires'), '2;refresher=uac')
     p.send(okTo(re, [`Contact: <sip:79990000000@127.0.0.1:${p.port}>`], SDP))
     const ack = await p.next(/^ACK [\s\S]*Call-ID: st-3/)

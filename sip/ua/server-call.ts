@@ -50,6 +50,8 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   private readonly session: SessionTimer
   /** the caller's Allow has UPDATE: our session refreshes use it instead of a re-INVITE */
   private readonly peerAllowsUpdate: boolean
+  /** our refresh re-INVITE has no final response yet: a re-INVITE of the caller's crossing it gets 491 */
+  private ourInvitePending = false
   private readonly log: Logger
 
   constructor(
@@ -295,8 +297,8 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   }
 
   private onReinvite(rq: SipRequest, tx: InviteServerTransaction): void {
-    if (this.pendingOk || this.state !== 'confirmed') {
-      tx.respond(this.response(rq, 491)) // RFC 3261 §14.2: an INVITE is still pending.
+    if (this.pendingOk || this.ourInvitePending || this.state !== 'confirmed') {
+      tx.respond(this.response(rq, 491)) // RFC 3261 §14.2: an INVITE is still pending (theirs or ours).
       return
     }
     if (this.intervalTooSmall(rq, tx)) return
@@ -356,9 +358,11 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     const invite = this.dialog.createRequest('INVITE', sdp, sdp ? 'application/sdp' : undefined)
     Object.assign(invite.headers, extra, { allow: ALLOW })
     this.log.info('session refresh: re-INVITE')
+    this.ourInvitePending = true
     return new Promise((resolve) => {
       this.ctx.invite(invite, this.remote, (res) => {
         if (res.status < 200) return
+        this.ourInvitePending = false
         if (res.status < 300) {
           // every 2xx (retransmissions too) gets its ACK, RFC 3261 §13.2.2.4
           const ack = this.dialog.createRequest('ACK')
@@ -367,7 +371,10 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
           this.ctx.send(ack, this.remote)
         }
         resolve(res)
-      }, () => resolve('timeout'))
+      }, () => {
+        this.ourInvitePending = false
+        resolve('timeout')
+      })
     })
   }
 

@@ -138,6 +138,12 @@ export class SessionTimer {
       this.stop()
       return this.actions.expire()
     }
+    if (res.status === 491 && !retried) {
+      // RFC 3261 §14.1: our refresh crossed one of theirs; try again after 2.1-4 s
+      this.refreshTimer = setTimeout(() => void this.refresh(true), 2100 + Math.random() * 1900)
+      this.refreshTimer.unref()
+      return
+    }
     if (res.status === 422 && !retried) {
       // §7.3: ask again with at least the peer's Min-SE
       const minSe = parseMinSe(res)
