@@ -2,7 +2,13 @@
 // answer in the ACK, RTP sent where that answer says), a delayed offer whose ACK brings no
 // usable answer (BYE, record failed / bad-answer), and a session that expires (RFC 4028: BYE
 // with session-expired when no refresh comes).
+import { execFileSync } from 'node:child_process'
 import dgram from 'node:dgram'
+import { mkdtempSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import tls from 'node:tls'
 import t from 'tap'
 import { startServerProcess } from './helpers/server-process.ts'
 
@@ -75,7 +81,12 @@ const answerSdp = (rtpPort: number, pt = 0, name = 'PCMU') =>
   `v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${rtpPort} RTP/AVP ${pt}\r\na=rtpmap:${pt} ${name}/8000\r\na=sendrecv\r\n`
 
 t.test('interop on a live server', async (t) => {
-  const server = await startServerProcess({ SIP_T1_MS: '50', SESSION_EXPIRES_S: '3', MIN_SE_S: '2' })
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'voice-interop-'))
+  const cert = path.join(dir, 'sip.crt')
+  const key = path.join(dir, 'sip.key')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=voice-agent.test', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+  const tlsPort = await freeTcpPort()
+  const server = await startServerProcess({ SIP_T1_MS: '50', SESSION_EXPIRES_S: '3', MIN_SE_S: '2', SIP_TLS_PORT: String(tlsPort), SIP_TLS_CERT: cert, SIP_TLS_KEY: key })
   t.teardown(() => server.stop())
   const record = async (callId: string) => {
     const calls = (await server.api('/api/calls')).body.calls as Array<Record<string, unknown>>
@@ -157,4 +168,54 @@ t.test('interop on a live server', async (t) => {
     t.equal(rec?.endReason, 'session-expired')
     t.equal(rec?.result, 'failed')
   })
+
+  await t.test('a call over TLS (SIP_TLS_PORT): answered over the connection, RTP flows, BYE', async (t) => {
+    const rtp = dgram.createSocket('udp4')
+    await new Promise<void>((r) => rtp.bind(0, '127.0.0.1', r))
+    let rtpIn = 0
+    rtp.on('message', () => rtpIn++)
+    t.teardown(() => rtp.close())
+    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, rejectUnauthorized: false })
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject))
+    t.teardown(() => socket.destroy())
+    t.equal((socket.getPeerCertificate().subject as { CN?: string }).CN, 'voice-agent.test', 'our certificate')
+    let data = ''
+    socket.on('data', (d) => (data += d.toString('latin1')))
+    const next = async (match: RegExp) => {
+      const deadline = Date.now() + 5000
+      while (Date.now() < deadline) {
+        const m = match.exec(data)
+        if (m) {
+          data = data.slice(m.index + m[0].length)
+          return m[0]
+        }
+        await wait(10)
+      }
+      throw new Error(`no ${match} over TLS; got ${data.slice(0, 300)}`)
+    }
+    const local = socket.localPort!
+    const p = { port: local } as Peer
+    const tlsRequest = (method: string, o: Parameters<typeof request>[2]) =>
+      request(method, p, o).replace('SIP/2.0/UDP', 'SIP/2.0/TLS').replace(/^(Contact: <[^>]+)>/m, '$1;transport=tls>')
+    socket.write(tlsRequest('INVITE', { callId: 'tls-1', body: answerSdp(rtp.address().port) }))
+    const ok = await next(/SIP\/2\.0 200 OK\r\n[\s\S]*?\r\n\r\n/)
+    t.match(ok, new RegExp(`^Contact: .*:${tlsPort};transport=tls`, 'm'))
+    socket.write(tlsRequest('ACK', { callId: 'tls-1', toTag: toTagOf(ok) }))
+    const until = Date.now() + 3000
+    while (rtpIn < 5 && Date.now() < until) await wait(20)
+    t.ok(rtpIn >= 5, `RTP flows (${rtpIn} packets)`)
+    socket.write(tlsRequest('BYE', { callId: 'tls-1', toTag: toTagOf(ok), cseq: 2 }))
+    await next(/SIP\/2\.0 200 OK\r\n(?:[^\r]*\r\n)*?CSeq: 2 BYE/)
+    await wait(300)
+    const rec = await record('tls-1')
+    t.equal(rec?.result, 'caller-hangup')
+  })
 })
+
+async function freeTcpPort(): Promise<number> {
+  const srv = net.createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as net.AddressInfo).port
+  await new Promise((r) => srv.close(r))
+  return port
+}
