@@ -1,9 +1,9 @@
-import type { Language } from '../media-server/config.ts'
+import type { Lang } from './lang.ts'
 
 export type PromptKey = 'greeting' | 'reprompt' | 'thanks' | 'goodbyeNoInput' | 'filler' | 'apology'
 
 /** The LLM agent's fixed lines and the fallbacks of every mode, synthesised once at start-up. */
-export const PROMPTS: Record<Language, Record<PromptKey, string>> = {
+export const PROMPTS: Record<Lang, Record<PromptKey, string>> = {
   ru: {
     greeting: 'Здравствуйте! Вы позвонили в отдел продаж. Я голосовой помощник. Как вас зовут?',
     reprompt: 'Извините, я вас не расслышал. Повторите, пожалуйста.',

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig, transferTarget } from './config.ts'
-import { redact } from './providers/provider-config.ts'
+import { redact } from './provider-config.ts'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'))
 let files = 0
@@ -125,4 +125,10 @@ t.test('SIP over TLS: SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY files', as
   const cert = configFile({})
   const cfg = loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert })
   t.same(cfg.sip.tls, { port: 5061, cert, key: cert })
+})
+
+t.test('MEDIA_PRIORITY: realtime by default, normal on request, nothing else', async (t) => {
+  t.equal(loadConfig({}).mediaPriority, 'realtime')
+  t.equal(loadConfig({ MEDIA_PRIORITY: 'normal' }).mediaPriority, 'normal')
+  t.throws(() => loadConfig({ MEDIA_PRIORITY: 'rt' }), { constructor: ConfigError, message: /MEDIA_PRIORITY must be realtime or normal/ })
 })

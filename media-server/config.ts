@@ -2,14 +2,14 @@ import { existsSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Lang } from '../dialog/lang.ts'
 import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
 // provider-config imports ConfigError back; neither module uses the other at load time
-import { parseProviderConfig, type ProviderConfig } from './providers/provider-config.ts'
+import { parseProviderConfig, type ProviderConfig } from './provider-config.ts'
 import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
 import { validateEdge } from './edge-config.ts'
 
-export type Language = 'ru' | 'en'
 
 /** SIP over TLS: off while port is 0; cert and key are PEM files, read again when they change. */
 export interface SipTlsConfig {
@@ -32,7 +32,7 @@ export interface Config {
   promptCacheDir: string
   databaseUrl?: string
   redisUrl?: string
-  language: Language
+  language: Lang
   logLevel: string
   /** Codecs we accept, in the order we offer them (answers follow the offerer's order). */
   codecs: CodecName[]
@@ -40,6 +40,8 @@ export interface Config {
   jitter: { initialDelayMs: number; maxDelayMs: number }
   /** Media worker threads (sockets, clock, codecs, recording); 0: the media runs in the main thread. */
   mediaWorkers: number
+  /** realtime: media workers ask for SCHED_RR (else a lower nice value); normal: left to the scheduler. */
+  mediaPriority: string
   /** Opus encoder complexity 0-10: CPU per call against coding effort (codecs/opus.ts). */
   opus: { complexity: number }
   /** Ringing time before the answer (180 Ringing, then 200 OK). */
@@ -141,6 +143,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   opus: { complexity: 2 },
   mediaWorkers: os.availableParallelism(),
+  mediaPriority: 'realtime',
   listen: { noInputMs: 6000, endSilenceMs: 700, minSpeechMs: 120, maxUtteranceMs: 15000, interDigitMs: 4000 },
   bargeIn: { minSpeechMs: 60, confirmMs: 400, echoTailMs: 400, echoMarginDb: 6 },
   vad: { tickMs: 16, gateDb: -60 },
@@ -204,6 +207,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['JITTER_MAX_MS', 'jitter.maxDelayMs'],
   ['OPUS_COMPLEXITY', 'opus.complexity'],
   ['MEDIA_WORKERS', 'mediaWorkers'],
+  ['MEDIA_PRIORITY', 'mediaPriority'],
   ['LISTEN_NO_INPUT_MS', 'listen.noInputMs'],
   ['LISTEN_END_SILENCE_MS', 'listen.endSilenceMs'],
   ['LISTEN_MIN_SPEECH_MS', 'listen.minSpeechMs'],
@@ -374,6 +378,7 @@ function validate(cfg: Config): void {
   if (!Number.isInteger(cfg.sip.sessionExpiresS) || cfg.sip.sessionExpiresS < cfg.sip.minSeS) {
     throw new ConfigError(`SESSION_EXPIRES_S must be a whole number of seconds, at least MIN_SE_S (${cfg.sip.minSeS}), got ${cfg.sip.sessionExpiresS}`)
   }
+  if (!['realtime', 'normal'].includes(cfg.mediaPriority)) throw new ConfigError(`MEDIA_PRIORITY must be realtime or normal, got "${cfg.mediaPriority}"`)
   if (cfg.mediaWorkers < 0 || cfg.mediaWorkers > 64) throw new ConfigError(`MEDIA_WORKERS must be between 0 and 64, got ${cfg.mediaWorkers}`)
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)

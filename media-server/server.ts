@@ -10,7 +10,7 @@ import type { CallDeps } from './call/call.ts'
 import { closeCrashedCalls } from './call/crash-recovery.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
 import { ScenarioPrompts } from './call/scenario-prompts.ts'
-import { PacingClock } from './clock/pacing-clock.ts'
+import { PacingClock } from '../rtp/pacing-clock.ts'
 import type { Config } from './config.ts'
 import { Drainer } from './drain.ts'
 import { createInboundGate } from './edge.ts'
@@ -20,14 +20,14 @@ import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
 import { checkStorage } from './http/storage-health.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
-import { createProviders, type CallProviders } from './providers/factories.ts'
-import { redact } from './providers/provider-config.ts'
-import { INTERNAL_RATE } from './rtp/codec-pipeline.ts'
+import { createProviders, type CallProviders } from './provider-factories.ts'
+import { redact } from './provider-config.ts'
+import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
 import { LocalMediaPlane } from './media/local-media.ts'
 import { WorkerMediaPlane } from './media/worker-media-plane.ts'
 import { SecurityMetrics } from './security-metrics.ts'
 import { trustTrunkHost } from '../sip/security/trunk-trust.ts'
-import { EspeakTts } from './tts/espeak.ts'
+import { EspeakTts } from '../providers/tts/espeak-engine.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 import { Trunks } from './trunks.ts'
 
@@ -95,7 +95,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
 
   const rtpRange = { portMin: config.rtp.portMin, portMax: config.rtp.portMax, host: config.sip.host }
   const media = config.mediaWorkers > 0
-    ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, metrics, logger })
+    ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, realtime: config.mediaPriority === 'realtime', metrics, logger })
     : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
   metrics.rtpPortsFree.set(media.available)
   const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { EspeakTts } from '../media-server/tts/espeak.ts'
+import { EspeakTts } from '../providers/tts/espeak-engine.ts'
 import { resample } from '../codecs/resample.ts'
 import { EchoGate } from './echo-gate.ts'
 

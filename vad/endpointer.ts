@@ -103,7 +103,12 @@ export class Endpointer {
 
   /** Is a frame at this level clearly above the noise floor (onset material)? */
   aboveFloor(db: number): boolean {
-    return db >= this.floorDb + ONSET_ABOVE_FLOOR_DB
+    return db >= this.loudDb
+  }
+
+  /** The lowest level that is clearly above the noise floor. */
+  get loudDb(): number {
+    return this.floorDb + ONSET_ABOVE_FLOOR_DB
   }
 
   /** The first of the contiguous frames before `atMs` that are clearly above the floor. */

@@ -4,7 +4,7 @@
 // and probabilities out.
 import { once } from 'node:events'
 import type { Worker } from 'node:worker_threads'
-import { startWorker } from '../media-server/worker-thread.ts'
+import { startWorker } from '../threads/worker-thread.ts'
 import { levelDb } from './level.ts'
 import { SILERO } from './silero-model.ts'
 import type { CloseRequest, InferReply, InferRequest, InferResult } from './silero-worker.ts'

@@ -1,15 +1,9 @@
 // The Silero session lives here, off the media loop: onnxruntime-node runs inference
 // synchronously on the calling thread, and a batch of 100 windows takes tens of ms.
-import { execFileSync } from 'node:child_process'
-import { readlinkSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
+import { lowerForBackground } from '../threads/thread-priority.ts'
 import { SILERO, sileroModelPath } from './silero-model.ts'
-
-/** Nice value of the inference thread (the media loop stays at the process's own). */
-const INFERENCE_NICE = 10
 
 export interface InferRequest {
   id: number
@@ -43,23 +37,9 @@ export type InferReply =
 
 const port = parentPort!
 
-// The pacing clock comes first: on Linux a thread's nice value is its own, so this lowers only
-// the inference thread. A late VAD answer waits in the stream's backlog; a late RTP packet is
-// heard. (Raising it back needs privileges, and a failure here changes nothing else.)
-try {
-  os.setPriority(INFERENCE_NICE)
-} catch {
-  // not permitted here: inference runs at the process's priority
-}
-// Linux: SCHED_IDLE on top, so the media loop preempts inference the moment it wakes rather
-// than after the scheduler's slice (nice alone leaves the loop waiting behind a running batch
-// when both share a core). chrt is util-linux; without it the nice value stands.
-try {
-  const tid = path.basename(readlinkSync('/proc/thread-self'))
-  execFileSync('chrt', ['--idle', '--pid', '0', tid], { stdio: 'ignore' })
-} catch {
-  // not Linux, or no chrt: nice only
-}
+// The pacing clock comes first: a late VAD answer waits in the stream's backlog; a late RTP packet
+// is heard. Linux sets nice and SCHED_IDLE per thread, so this lowers the inference thread alone.
+lowerForBackground()
 
 try {
   // One thread per run: batching, not threads, buys throughput, and the media loop keeps a core.

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../threads/worker-thread.ts';
 import type { Logger } from 'pino';
 import { SqlError, type SqlDriver, type SqlExecutor, type SqlResult } from '../sql-driver.ts';
 import type { WorkerData, WorkerReply, WorkerRequest } from './pglite-worker.ts';
@@ -12,13 +13,6 @@ export interface PgliteDriverOptions {
 // Node 20 does not carry tsx's module hooks (from --import tsx) into worker threads (tsx#354),
 // so the worker loads its TypeScript entry through tsx's own scoped loader. Resolved on first
 // use so that a server-only setup does not depend on it.
-function workerBootstrap(): string {
-  const workerUrl = new URL('./pglite-worker.ts', import.meta.url).href;
-  return `
-import { tsImport } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
-await tsImport(${JSON.stringify(workerUrl)}, ${JSON.stringify(import.meta.url)});`;
-}
-
 type Pending = { resolve: (rows: unknown[] | undefined) => void; reject: (err: Error) => void };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type WorkerCall = DistributiveOmit<WorkerRequest, 'id'>;
@@ -46,7 +40,7 @@ class PgliteWorkerDriver implements SqlDriver {
 
   private constructor(opts: PgliteDriverOptions) {
     const workerData: WorkerData = { dataDir: opts.dataDir };
-    this.worker = new Worker(workerBootstrap(), { eval: true, workerData });
+    this.worker = startWorker(new URL('./pglite-worker.ts', import.meta.url), { workerData });
     this.started = new Promise((resolve, reject) => this.pending.set(0, { resolve: () => resolve(), reject }));
     this.worker.on('message', (reply: WorkerReply) => this.settle(reply));
     this.worker.on('error', (err) => {

@@ -2,7 +2,7 @@
 // sentence, each checked before it is released, so TTS can start on the first one), tool calls
 // executed in between and their actions sent to the sink.
 import type { Logger } from 'pino'
-import type { ChatMessage, ChatToolCall, LlmProvider } from '../../media-server/providers/types.ts'
+import type { ChatMessage, ChatToolCall, LlmProvider } from '../../providers/types.ts'
 import type { KnowledgeSearch } from '../knowledge/knowledge-base.ts'
 import { forbiddenTopicIn, GroundingCorpus, SentenceBuffer, type GuardrailHit } from './guardrails.ts'
 import { PHRASES, type AgentPhrases } from './phrases.ts'

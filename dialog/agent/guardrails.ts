@@ -7,7 +7,8 @@
 // number spelled in words next to a currency is always treated as ungrounded (it cannot be
 // compared), a grounded number used in the wrong place ("the Start plan costs 2490") passes, and a
 // promise phrased without one of the listed words is not caught.
-import type { AgentLanguage, ForbiddenTopic } from './profile.ts'
+import type { ForbiddenTopic } from './profile.ts'
+import type { Lang } from '../lang.ts'
 
 const LETTER = String.raw`\p{L}\p{N}`
 
@@ -35,7 +36,7 @@ const SPELLED_NUMBER = new RegExp(
   'iu',
 )
 
-const PROMISE_STEMS: Record<AgentLanguage, string[]> = {
+const PROMISE_STEMS: Record<Lang, string[]> = {
   ru: ['бесплатн', 'скидк', 'гарант', 'акци', 'подар', 'обеща', 'возврат'],
   en: ['free', 'discount', 'guarantee', 'promo', 'gift', 'refund', 'promise'],
 }
@@ -68,7 +69,7 @@ export class GroundingCorpus {
   private readonly echoNumbers = new Set<string>()
   private trustedText = ''
 
-  constructor(private readonly language: AgentLanguage) {}
+  constructor(private readonly language: Lang) {}
 
   addTrusted(text: string): void {
     for (const n of numbersIn(text)) this.trustedNumbers.add(n.value)

@@ -1,4 +1,4 @@
-import type { AgentLanguage } from './profile.ts'
+import type { Lang } from '../lang.ts'
 
 /** Fixed lines the agent says without the model. */
 export interface AgentPhrases {
@@ -12,7 +12,7 @@ export interface AgentPhrases {
   fallback: string
 }
 
-export const PHRASES: Record<AgentLanguage, AgentPhrases> = {
+export const PHRASES: Record<Lang, AgentPhrases> = {
   ru: {
     ungrounded: 'Точную цену и условия вам подтвердит менеджер.',
     forbiddenTopic: 'Извините, эту тему я не обсуждаю. Давайте вернёмся к вашему запросу.',

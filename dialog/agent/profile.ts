@@ -1,7 +1,6 @@
 // What the agent is told about itself: a plain description the scenario engine (or a config file)
 // fills in. Nothing here depends on how scenarios are written.
-
-export type AgentLanguage = 'ru' | 'en'
+import type { Lang } from '../lang.ts'
 
 export interface ForbiddenTopic {
   /** shown to the model and written to the history when the caller raises it */
@@ -11,7 +10,7 @@ export interface ForbiddenTopic {
 }
 
 export interface AgentProfile {
-  language: AgentLanguage
+  language: Lang
   /** "менеджер по продажам компании Складно" */
   role: string
   /** "вежливо, коротко, на вы; одна мысль на реплику" */

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client'
 import t from 'tap'
-import { chatChunk, delay, SSE_DONE, SSE_HEADERS, startHttpServer } from '../../media-server/providers/tts/wire-servers.ts'
-import { OpenAiChat } from '../../media-server/providers/llm/openai-chat.ts'
+import { chatChunk, delay, SSE_DONE, SSE_HEADERS, startHttpServer } from '../../test/providers/wire-servers.ts'
+import { OpenAiChat } from '../../providers/llm/openai-chat.ts'
 import type { AgentHistory } from './agent.ts'
 import { MAX_SUMMARY_CHARS, summarizeCall, transcript } from './summary.ts'
 

@@ -1,15 +1,15 @@
 // The seller's note about an LLM-mode call: a few sentences the model writes after the hang-up from
 // the conversation it had. Unless the model already gave one with end_call or transfer_to_seller.
-import type { ChatMessage, LlmProvider } from '../../media-server/providers/types.ts'
+import type { ChatMessage, LlmProvider } from '../../providers/types.ts'
 import type { AgentHistory } from './agent.ts'
-import type { AgentLanguage } from './profile.ts'
+import type { Lang } from '../lang.ts'
 
-const INSTRUCTIONS: Record<AgentLanguage, string> = {
+const INSTRUCTIONS: Record<Lang, string> = {
   ru: 'Ты помощник отдела продаж. Кратко перескажи телефонный разговор для карточки лида в CRM: что нужно клиенту, бюджет и сроки, о чём договорились и что делать менеджеру дальше. Не больше трёх предложений, по-русски, только то, что было сказано в разговоре.',
   en: "You assist a sales team. Summarise this phone call for the lead's CRM record: what the customer needs, budget and timing, what was agreed and what the seller should do next. At most three sentences, in English, only what was said in the call.",
 }
 
-const SPEAKER: Record<AgentLanguage, { caller: string; agent: string }> = {
+const SPEAKER: Record<Lang, { caller: string; agent: string }> = {
   ru: { caller: 'Клиент', agent: 'Ассистент' },
   en: { caller: 'Customer', agent: 'Assistant' },
 }
@@ -18,7 +18,7 @@ const SPEAKER: Record<AgentLanguage, { caller: string; agent: string }> = {
 export const MAX_SUMMARY_CHARS = 600
 
 /** The call as a transcript the model reads as one message: the caller's and the agent's words. */
-export function transcript(messages: ChatMessage[], language: AgentLanguage): string {
+export function transcript(messages: ChatMessage[], language: Lang): string {
   const who = SPEAKER[language]
   const lines: string[] = []
   for (const m of messages) {
@@ -32,7 +32,7 @@ export function transcript(messages: ChatMessage[], language: AgentLanguage): st
  * Asks the model for the summary (no tools, so it cannot act on the call any more). Resolves
  * undefined when the caller said nothing; throws what the provider throws, or on `signal`.
  */
-export async function summarizeCall(llm: LlmProvider, history: AgentHistory, language: AgentLanguage, signal?: AbortSignal): Promise<string | undefined> {
+export async function summarizeCall(llm: LlmProvider, history: AgentHistory, language: Lang, signal?: AbortSignal): Promise<string | undefined> {
   if (!history.messages.some((m) => m.role === 'user')) return undefined
   const parts: string[] = []
   for await (const event of llm.chat({

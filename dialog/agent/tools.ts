@@ -1,7 +1,7 @@
 // The agent's tools: JSON Schemas the model sees, and executors that validate the model's
 // arguments and turn them into actions for the call (or, for search_knowledge, into context).
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { ChatTool } from '../../media-server/providers/types.ts'
+import type { ChatTool } from '../../providers/types.ts'
 import type { KnowledgeHit, KnowledgeSearch } from '../knowledge/knowledge-base.ts'
 
 export interface LeadFields {

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../../threads/worker-thread.ts'
 import type { ChunkedDocument, ChunkOptions, DocumentFormat } from './chunker.ts'
 import type { IngestReply, IngestRequest } from './ingest-worker.ts'
 
@@ -14,13 +15,6 @@ export interface IngestOptions extends ChunkOptions {
 
 // Node 20 does not pass tsx's --import hooks into worker threads (tsx#354): the worker loads its
 // TypeScript entry through tsx's scoped loader, as crm/drivers/pglite.ts does.
-function workerSource(): string {
-  const entry = new URL('./ingest-worker.ts', import.meta.url).href
-  return `
-import { tsImport } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
-await tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)});`
-}
-
 interface Pending {
   resolve: (doc: ChunkedDocument) => void
   reject: (err: Error) => void
@@ -65,7 +59,7 @@ export class DocumentIngester {
   }
 
   private start(): Worker {
-    const worker = new Worker(workerSource(), { eval: true })
+    const worker = startWorker(new URL('./ingest-worker.ts', import.meta.url))
     worker.on('message', (reply: IngestReply) => this.settle(reply.id, reply.ok ? reply.document : new DocumentError(reply.error)))
     // A replaced worker's late exit must not stop its successor.
     worker.on('error', (err) => this.worker === worker && this.stop(err))

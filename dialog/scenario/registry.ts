@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events'
 import { watch, type FSWatcher } from 'node:fs'
 import { access, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../../threads/worker-thread.ts'
 import type { Logger } from 'pino'
 import { ScenarioError, type ScenarioProblem } from './loader.ts'
 import type { LoadReply, LoadRequest } from './loader-worker.ts'
@@ -32,15 +33,6 @@ export interface ScenarioRegistryEvents {
 }
 
 const isScenarioFile = (f: string) => /\.ya?ml$/.test(f)
-
-// Workers inherit `--import tsx`, but on Node 20 tsx does not register its hooks in worker threads,
-// so a .ts worker entry is loaded through tsx's API.
-function startWorker(url: URL): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url)
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'))
-  const entry = JSON.stringify(url.href)
-  return new Worker(`import(${tsx}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true })
-}
 
 export class ScenarioRegistry extends EventEmitter<ScenarioRegistryEvents> {
   private readonly scenarios = new Map<string, Scenario>()

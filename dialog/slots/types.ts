@@ -1,5 +1,6 @@
 /** Languages the extractors understand. */
-export type Lang = 'ru' | 'en'
+export type { Lang } from '../lang.ts'
+import type { Lang } from '../lang.ts'
 
 /** Slot types a scenario can declare; one extractor module each. */
 export const SLOT_TYPES = ['name', 'company', 'text', 'amount', 'phone', 'email', 'datetime', 'yesno', 'digits'] as const

@@ -7,7 +7,7 @@ import t from 'tap'
 import { linearToUlaw } from '../../codecs/g711.ts'
 import { readWav, WavFileWriter } from '../../codecs/wav.ts'
 import { toneAmplitude } from '../../test/helpers/tone.ts'
-import { RTP_HEADER_BYTES, writeRtpHeader } from '../rtp/packet.ts'
+import { RTP_HEADER_BYTES, writeRtpHeader } from '../../rtp/packet.ts'
 import { BridgeRecording } from './bridge-recording.ts'
 import { CallRecorder } from './recorder.ts'
 

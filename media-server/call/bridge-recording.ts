@@ -1,7 +1,7 @@
 import { createCodec, type CodecName } from '../../codecs/index.ts'
-import type { ClockSubscriber } from '../clock/pacing-clock.ts'
-import { CodecPipeline } from '../rtp/codec-pipeline.ts'
-import { parseRtp } from '../rtp/packet.ts'
+import type { ClockSubscriber } from '../../rtp/pacing-clock.ts'
+import { CodecPipeline } from '../../rtp/codec-pipeline.ts'
+import { parseRtp } from '../../rtp/packet.ts'
 import type { CallRecorder } from './recorder.ts'
 
 /**

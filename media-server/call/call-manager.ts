@@ -148,6 +148,7 @@ export class CallManager {
       ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
       opusComplexity: config.opus.complexity,
       direction: neg.direction,
+      bargeIn: { minSpeechMs: config.bargeIn.minSpeechMs, echo: { tailMs: config.bargeIn.echoTailMs, marginDb: config.bargeIn.echoMarginDb } },
     }, log)
     const call = new Call(id, sip, session, neg, local, { ...this.deps, logger: log })
     const entry: LiveCall = { call, port }

@@ -10,14 +10,14 @@ import { createPinnedOffer, negotiate, readAnswer, readPinnedAnswer, type LocalM
 import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
-import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
+import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { MediaPlane, MediaSession } from '../media/media-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'
 import type { KnowledgeAnswers } from '../../dialog/knowledge/knowledge-base.ts'
 import { vadRateFor, type SileroVad } from '../../vad/silero-vad.ts'
-import type { AsrProvider, LlmProvider, TtsProvider } from '../providers/types.ts'
-import { SpeechPipeline } from '../providers/tts/speech-pipeline.ts'
+import type { AsrProvider, LlmProvider, TtsProvider } from '../../providers/types.ts'
+import { SpeechPipeline } from '../../providers/tts/speech-pipeline.ts'
 import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
 import { failpoint, stallpoint, type FailpointName } from '../failpoints.ts'
@@ -129,10 +129,11 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       sampleRate: INTERNAL_RATE,
       vadRate: vadRateFor(rtp.lineRate),
       turn: deps.config.listen,
-      bargeIn: { minSpeechMs: b.minSpeechMs, confirmMs: b.confirmMs, echo: { tailMs: b.echoTailMs, marginDb: b.echoMarginDb } },
+      bargeIn: { minSpeechMs: b.minSpeechMs, confirmMs: b.confirmMs },
       clipDir: this.dir,
       now: () => this.now(),
       onBargeIn: (ev) => this.onBargeIn(ev),
+      onLoudDb: (db) => rtp.setLoudDb(db),
       onError: (err) => this.log.error({ err }, 'listener'),
       asr: deps.providers?.asr && {
         provider: deps.providers.asr,
@@ -141,8 +142,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       },
     })
     const vadAtLineRate = vadRateFor(rtp.lineRate) === rtp.lineRate
-    rtp.onAudio = (pcm, bufferedMs, line) => this.listener.onAudio(pcm, bufferedMs, vadAtLineRate ? line : pcm)
-    rtp.onFrame = (frame) => this.listener.onBotFrame(frame)
+    rtp.onAudio = (pcm, line, nearEnd) => this.listener.onAudio(pcm, nearEnd, vadAtLineRate ? line : pcm)
+    // Step one of barge-in: the media held the prompt; not wanted when the prompt ended meanwhile.
+    rtp.onHeld = (onsetMs, atMs) => this.listener.held(onsetMs, atMs) || rtp.resume()
     rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
     rtp.onPromptStart = () => this.onPromptStart()
     rtp.onFault = (err, where) => this.fault(err, where)
@@ -209,7 +211,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   private withCallStats(media: Record<string, unknown>): object {
-    return { ...media, ackToFirstAudioMs: this.firstAudioAtMs, echo: this.listener.echoPath }
+    return { ...media, ackToFirstAudioMs: this.firstAudioAtMs }
   }
 
   /** Ends the call with BYE (or 480 before the answer), reporting `reason` as the dialog's end. */
@@ -244,8 +246,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       // A BYE that overtook a lost ACK: the caller hung up, nothing failed on our side.
       return this.endReason === 'remote-bye' && !this.faultAt ? 'caller-hangup' : 'failed'
     }
-    this.rtp.confirm() // now the peer is known to be real: our RTP may flow before its own
     this.t0 = performance.now()
+    this.rtp.confirm(performance.timeOrigin + this.t0) // now the peer is known to be real: our RTP may flow before its own
     this.answeredAt = new Date()
     const result = await this.runDialog()
     await this.fileLead(result)
@@ -311,9 +313,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const startMs = this.now()
     const speaking: Speaking = { timing: { ttsFirstAudioMs: Math.round(this.now()) }, providerMs: 0 }
     this.speaking = speaking
-    this.listener.promptStarted(interruptible)
+    this.promptStarted(interruptible)
     const played = await this.rtp.play(pcm)
-    this.listener.promptEnded()
+    this.promptEnded()
     this.speaking = undefined
     const { timing } = speaking
     this.turns.push({
@@ -338,7 +340,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const timing: TurnTiming = {}
     const speaking: Speaking = { timing, providerMs: 0, cancel: () => pipeline.cancel() }
     this.speaking = speaking
-    this.listener.promptStarted(interruptible)
+    this.promptStarted(interruptible)
     const m = this.deps.metrics
     const said: string[] = []
     const timed = async function* (this: Call): AsyncGenerator<string> {
@@ -390,7 +392,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       clearTimeout(giveUpTimer)
     }
     const played = await last
-    this.listener.promptEnded()
+    this.promptEnded()
     this.speaking = undefined
     this.turns.push({
       who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: said.join(''), step,
@@ -489,12 +491,23 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.deps.metrics.turnStage.labels('eou_to_first_rtp').observe(Math.max(0, at - answer.eouMs) / 1000)
   }
 
+  /** The bot starts talking: both steps of barge-in watch for the caller, if it may be interrupted. */
+  private promptStarted(interruptible: boolean): void {
+    this.listener.promptStarted(interruptible)
+    this.rtp.watchBargeIn(interruptible)
+  }
+
+  private promptEnded(): void {
+    this.listener.promptEnded()
+    this.rtp.watchBargeIn(false)
+  }
+
   private onBargeIn(ev: BargeInEvent): void {
     const s = this.speaking
     if (!s) return
     const m = this.deps.metrics
     if (ev.stage === 'held') {
-      this.rtp.hold() // silence from the next packet on; the prompt keeps its place
+      this.rtp.hold() // silence from the next packet on; the prompt keeps its place (idempotent)
       s.heldAtMs = ev.atMs
       m.bargeInReaction.observe(Math.max(0, ev.atMs - ev.onsetMs) / 1000)
     } else if (ev.stage === 'resumed') {

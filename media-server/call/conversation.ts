@@ -2,7 +2,7 @@ import type { Agent, AgentHistory } from '../../dialog/agent/agent.ts'
 import type { AgentAction } from '../../dialog/agent/tools.ts'
 import type { AgentProfile } from '../../dialog/agent/profile.ts'
 import type { Answer, ScenarioIO, ScenarioResult } from '../../dialog/dialog-io.ts'
-import type { Language } from '../config.ts'
+import type { Lang } from '../../dialog/lang.ts'
 
 export type ReplyResult = 'played' | 'interrupted' | 'failed'
 
@@ -63,7 +63,7 @@ export async function runConversation(io: ConversationIO, agent: Agent, record: 
 }
 
 /** The agent's brief when the deployment gives none: a polite qualifier that promises nothing. */
-export function defaultProfile(language: Language): AgentProfile {
+export function defaultProfile(language: Lang): AgentProfile {
   return language === 'ru'
     ? {
         language,

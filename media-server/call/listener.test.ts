@@ -3,24 +3,53 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { speechAndVad } from '../../test/helpers/speech-and-vad.ts'
+import { BargeInHold } from '../../vad/barge-in-hold.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 
 const CHUNK = 320 // 20 ms at 16 kHz, as the jitter buffer hands it over
 
-function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev: BargeInEvent) => void): Listener {
+function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev: BargeInEvent) => void, onLoudDb: (db: number) => void = () => {}): Listener {
   const listener = new Listener({
     vad,
     sampleRate: 16000,
     turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
-    bargeIn: { minSpeechMs: 60, confirmMs: 400, echo: { tailMs: 400, marginDb: 6 } },
+    bargeIn: { minSpeechMs: 60, confirmMs: 400 },
     clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
     now,
     onBargeIn,
+    onLoudDb,
     onError: (err) => t.fail(err.message),
   })
   t.teardown(() => listener.close())
   return listener
+}
+
+/** The listener and the media session's half of barge-in (step one, the echo gate), wired as a
+ *  call wires them, on a simulated clock. */
+function openLine(t: Test, vad: SileroVad, now: () => number, events: BargeInEvent[]) {
+  let listener: Listener | undefined
+  const hold = new BargeInHold({ minSpeechMs: 60, echo: { tailMs: 400, marginDb: 6 }, frameMs: 20 }, (onsetMs) => listener!.held(onsetMs, now()))
+  listener = openListener(t, vad, now, (ev) => {
+    if (ev.stage !== 'held') hold.released()
+    events.push(ev)
+  }, (db) => hold.setLoudDb(db))
+  return {
+    listener,
+    prompt(interruptible: boolean) {
+      listener.promptStarted(interruptible)
+      hold.watch(interruptible)
+    },
+    promptEnded() {
+      listener.promptEnded()
+      hold.watch(false)
+    },
+    /** 20 ms of the bot's audio out and of the caller's in */
+    chunk(bot: Int16Array, caller: Int16Array) {
+      hold.onBotFrame(bot)
+      listener.onAudio(caller, hold.onCallerAudio(caller, 0, now() - 20, now()))
+    },
+  }
 }
 
 t.test('barge-in: held then confirmed on speech, resumed after a beep, never on a non-interruptible prompt', async (t) => {
@@ -31,35 +60,34 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
 
   let clock = 0
   const events: BargeInEvent[] = []
-  const listener = openListener(t, vad, () => clock, (ev) => events.push(ev))
+  const line = openLine(t, vad, () => clock, events)
   const silentBot = new Int16Array(CHUNK)
   const play = async (pcm: Int16Array) => {
     for (let i = 0; i + CHUNK <= pcm.length; i += CHUNK) {
       clock += 20
-      listener.onBotFrame(silentBot) // a clean line: the bot's audio never comes back
-      listener.onAudio(pcm.subarray(i, i + CHUNK))
+      line.chunk(silentBot, pcm.subarray(i, i + CHUNK)) // a clean line: the bot's audio never comes back
       await vad.tick()
     }
   }
   await play(new Int16Array(16000)) // a second of silence first
 
-  listener.promptStarted(false)
+  line.prompt(false)
   await play(speech)
   await play(new Int16Array(16000))
-  listener.promptEnded()
+  line.promptEnded()
   t.same(events, [], 'a non-interruptible prompt is never interrupted')
 
-  listener.promptStarted(true)
+  line.prompt(true)
   await play(burst)
   await play(new Int16Array(16000))
-  listener.promptEnded()
+  line.promptEnded()
   t.same(events.map((e) => e.stage), ['held', 'resumed'], 'a beep holds the prompt, then it resumes')
 
   events.length = 0
-  listener.promptStarted(true)
+  line.prompt(true)
   const onsetAt = clock
   await play(speech)
-  listener.promptEnded()
+  line.promptEnded()
   t.same(events.map((e) => e.stage), ['held', 'confirmed'], 'speech holds, then confirms')
   const held = events[0]
   t.ok(held.onsetMs >= onsetAt - 32 && held.onsetMs <= onsetAt + 64, `onset ${held.onsetMs - onsetAt} ms from the first speech chunk`)
@@ -108,7 +136,7 @@ t.test('an answer ends on the packet that completes the end silence, whatever th
     void answer.then((a) => (got = a))
     for (let i = 0; i + CHUNK <= line.length && !got; i += CHUNK) {
       clock += 20
-      listener.onAudio(line.subarray(i, i + CHUNK))
+      listener.onAudio(line.subarray(i, i + CHUNK), true)
       await vad.tick()
     }
     got ??= await answer // the clip is written before the answer resolves

@@ -1,19 +1,17 @@
 import { writeFile } from 'node:fs/promises'
 import { encodeWav } from '../../codecs/wav.ts'
 import type { Answer, ListenOptions, TurnTaking } from '../../dialog/dialog-io.ts'
-import { EchoGate, type EchoGateOptions, type EchoPathReport } from '../../vad/echo-gate.ts'
 import { Endpointer, type EndpointEvent } from '../../vad/endpointer.ts'
 import { energyDb } from '../../vad/level.ts'
 import { WINDOW_MS, type SileroVad, type VadRate, type VadStream } from '../../vad/silero-vad.ts'
-import type { AsrProvider, AsrStream } from '../providers/types.ts'
+import type { AsrProvider, AsrStream } from '../../providers/types.ts'
 
 export interface BargeInOptions {
-  /** The caller's loud audio (not the echo) must last this long over a prompt before the prompt
-   *  is held (clicks), and the model must call it speech before it is dropped (coughs). */
+  /** The model must call the caller's audio speech this long before the prompt is dropped (coughs);
+   *  the media session's hold (step one) takes the same minimum of loud audio (clicks). */
   minSpeechMs: number
   /** A held prompt resumes when the model has not confirmed speech this long after the onset. */
   confirmMs: number
-  echo: Omit<EchoGateOptions, 'frameMs'>
 }
 
 /**
@@ -39,6 +37,8 @@ export interface ListenerOptions {
   /** The call's timeline, in ms since the answer. */
   now: () => number
   onBargeIn: (ev: BargeInEvent) => void
+  /** The endpointer's level for "clearly above the noise floor" moved: the media's hold uses it. */
+  onLoudDb: (db: number) => void
   onError: (err: Error) => void
   /** streams each utterance to the recogniser while it is spoken; the clip is kept as well */
   asr?: { provider: AsrProvider; language: string; finalTimeoutMs: number }
@@ -50,7 +50,6 @@ interface Recognition {
   text: Promise<{ text: string; atMs: number } | undefined>
 }
 
-const BOT_FRAME_MS = 20
 const PRE_ROLL_MS = 300
 /** Windows in flight between the audio and the VAD's answer; the ring holds their times. */
 const RING = 128
@@ -67,18 +66,18 @@ interface Armed {
 
 /**
  * The caller's side of the line: Silero VAD on every window, always (so speech over a prompt is
- * heard), an echo gate so that the bot's own voice coming back is not the caller, barge-in on
- * interruptible prompts, endpointing, the answer cut out as a WAV clip, or keypad digits.
+ * heard), barge-in on interruptible prompts (step two: the media session holds the prompt itself
+ * and says so through held(); the echo gate is there too, and each chunk comes with its verdict),
+ * endpointing, the answer cut out as a WAV clip, or keypad digits.
  */
 export class Listener {
   private readonly stream: VadStream
-  private readonly echo: EchoGate
   private readonly endpointer: Endpointer
   private readonly rate: number
   private readonly vadRate: VadRate
   private readonly windowSamples: number
   // Per window in flight: when its last sample arrived, its level, and whether the echo gate
-  // took (at least half of) its audio for the caller rather than the bot's echo.
+  // (in the media session) took (at least half of) its audio for the caller rather than the echo.
   private readonly windowEndMs = new Float64Array(RING)
   private readonly windowDb = new Float64Array(RING)
   private readonly windowNearEnd = new Uint8Array(RING)
@@ -97,8 +96,8 @@ export class Listener {
   /** While the bot talks: the current run of the caller's loud audio, from its first window,
    *  and whether the prompt is held for it. */
   private prompt: { interruptible: boolean; onsetMs: number | undefined; held: boolean } | undefined
-  /** Start of the current run of the caller's loud chunks (not the echo), on the call timeline. */
-  private loudSinceMs: number | undefined
+  /** what onLoudDb last said, so that it speaks only when the level moved by a dB or more */
+  private loudDbSent = NaN
   private armed: Armed | undefined
   private digits = ''
   private digitsAtMs = 0
@@ -108,22 +107,17 @@ export class Listener {
   constructor(private readonly opts: ListenerOptions) {
     this.rate = opts.sampleRate
     this.endpointer = new Endpointer(opts.turn)
-    this.echo = new EchoGate({ ...opts.bargeIn.echo, frameMs: BOT_FRAME_MS })
     this.vadRate = opts.vadRate ?? opts.sampleRate
     this.stream = opts.vad.open(this.vadRate, (p, i) => this.onWindow(p, i))
     this.windowSamples = this.stream.window
     // Allocated with the first audio (remember, listen): a call answered but never ACKed (a
     // scanner, a fuzzer) must not hold half a megabyte for its 64*T1.
     this.history = new Int16Array(0)
+    this.shareLoudDb()
   }
 
   private historySize(maxUtteranceMs: number): number {
     return (this.rate * (maxUtteranceMs + PRE_ROLL_MS + 1000)) / 1000
-  }
-
-  /** What the echo gate has learnt of the line's echo. */
-  get echoPath(): EchoPathReport {
-    return this.echo.toJSON()
   }
 
   /** The bot is about to speak; barge-in is watched for while it does, if interruptible. */
@@ -204,22 +198,15 @@ export class Listener {
     this.restartTimer(this.armed!.turn.interDigitMs)
   }
 
-  /** What the bot sent, one 20 ms frame at 16 kHz (silence included): the echo reference. */
-  onBotFrame(pcm: Int16Array): void {
-    this.echo.onBotFrame(pcm)
-  }
-
-  /** Caller audio at 16 kHz, any chunk size, as it leaves the jitter buffer after waiting there
-   *  `bufferedMs` (the echo gate times the echo path from the packet's arrival); `vadPcm` is the
-   *  same audio at the VAD's rate. */
-  onAudio(pcm: Int16Array, bufferedMs = 0, vadPcm = pcm): void {
+  /** Caller audio at 16 kHz, any chunk size, as it leaves the jitter buffer, with the echo
+   *  gate's verdict on it (`nearEnd`: the caller's own voice); `vadPcm` is the same audio at the
+   *  VAD's rate. */
+  onAudio(pcm: Int16Array, nearEnd: boolean, vadPcm = pcm): void {
     const arrivedMs = this.opts.now()
     this.remember(pcm, arrivedMs)
     this.recognition?.stream.write(pcm.slice())
-    const nearEnd = this.echo.onCallerFrame(pcm, bufferedMs)
     this.chunksInWindow++
     if (nearEnd) this.nearChunksInWindow++
-    this.watchHold(nearEnd && this.endpointer.aboveFloor(this.echo.callerDb), arrivedMs - (pcm.length * 1000) / this.rate, arrivedMs)
     const W = this.windowSamples
     const v = vadPcm
     for (let i = 0; i < v.length; i++) {
@@ -264,6 +251,7 @@ export class Listener {
     this.watchBargeIn(speech, nearEnd && this.endpointer.aboveFloor(this.windowDb[index % RING]), startMs)
     if (this.digits && this.armed?.opts.digits) return
     const ev = this.endpointer.push(speech, startMs, WINDOW_MS, this.windowDb[index % RING])
+    this.shareLoudDb()
     if (ev) this.onEndpoint(ev)
   }
 
@@ -306,21 +294,26 @@ export class Listener {
   }
 
   /**
-   * Step one, on every chunk as it leaves the jitter buffer: the caller's loud audio (the echo
-   * gate has removed the bot's own) that lasts the minimum holds the prompt at once. Energy
-   * needs no model, so this does not wait for a 32 ms window to fill nor for the VAD's batch.
+   * Step one happened in the media session (vad/barge-in-hold.ts): the caller's loud audio since
+   * `onsetMs` held the prompt at `atMs`. False when no interruptible prompt is playing any more
+   * here: the hold is not wanted, and the caller resumes the media.
    */
-  private watchHold(loud: boolean, startMs: number, endMs: number): void {
-    if (!loud) {
-      this.loudSinceMs = undefined
-      return
-    }
-    this.loudSinceMs ??= startMs
+  held(onsetMs: number, atMs: number): boolean {
     const p = this.prompt
-    if (!p?.interruptible || p.held || endMs - this.loudSinceMs < this.opts.bargeIn.minSpeechMs) return
+    if (!p?.interruptible) return false
+    if (p.held) return true
     p.held = true
-    p.onsetMs = Math.min(p.onsetMs ?? Infinity, this.loudSinceMs)
-    this.opts.onBargeIn({ stage: 'held', onsetMs: p.onsetMs, atMs: this.opts.now() })
+    p.onsetMs = Math.min(p.onsetMs ?? Infinity, onsetMs)
+    this.opts.onBargeIn({ stage: 'held', onsetMs: p.onsetMs, atMs })
+    return true
+  }
+
+  /** The media session's hold follows the endpointer's floor, to the nearest dB. */
+  private shareLoudDb(): void {
+    const db = this.endpointer.loudDb
+    if (Math.abs(db - this.loudDbSent) < 1) return
+    this.loudDbSent = db
+    this.opts.onLoudDb(db)
   }
 
   /**

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import { resample } from '../../codecs/resample.ts'
 import { PROMPTS, type PromptKey } from '../../dialog/prompts.ts'
-import type { Language } from '../config.ts'
-import { atLineRate, INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
+import type { Lang } from '../../dialog/lang.ts'
+import { atLineRate, INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { PromptCache } from '../tts/prompt-cache.ts'
 
 /**
@@ -14,7 +14,7 @@ export class PromptLibrary {
 
   constructor(
     private readonly cache: PromptCache,
-    readonly language: Language,
+    readonly language: Lang,
     private readonly sampleRate: number,
   ) {}
 

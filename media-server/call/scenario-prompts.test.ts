@@ -6,7 +6,7 @@ import pino from 'pino'
 import t from 'tap'
 import { loadScenarioFile } from '../../dialog/scenario/loader.ts'
 import { promptTexts } from '../../dialog/scenario/prompt-texts.ts'
-import type { TtsChunk, TtsProvider, TtsRequest } from '../providers/types.ts'
+import type { TtsChunk, TtsProvider, TtsRequest } from '../../providers/types.ts'
 import { ScenarioPrompts } from './scenario-prompts.ts'
 
 const fixture = await loadScenarioFile(fileURLToPath(new URL('../../test/fixtures/scenarios/three-questions/three-questions.yaml', import.meta.url)))

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino'
 import { promptTexts } from '../../dialog/scenario/prompt-texts.ts'
 import type { Scenario } from '../../dialog/scenario/schema.ts'
-import type { Language } from '../config.ts'
-import type { TtsEntry } from '../providers/provider-config.ts'
-import type { TtsProvider } from '../providers/types.ts'
+import type { Lang } from '../../dialog/lang.ts'
+import type { TtsEntry } from '../provider-config.ts'
+import type { TtsProvider } from '../../providers/types.ts'
 import { resample } from '../../codecs/resample.ts'
-import { atLineRate, INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
-import type { Synthesized } from '../tts/espeak.ts'
+import { atLineRate, INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
+import type { Synthesized } from '../../providers/tts/espeak-engine.ts'
 import { PromptCache } from '../tts/prompt-cache.ts'
 
 /**
@@ -29,7 +29,7 @@ export class ScenarioPrompts {
   constructor(
     private readonly tts: TtsProvider,
     dir: string,
-    private readonly language: Language,
+    private readonly language: Lang,
     private readonly voice: string,
     private readonly logger: Logger,
   ) {
@@ -61,7 +61,7 @@ export class ScenarioPrompts {
   }
 
   /** The TTS chain's identity for the cache: its entries' type, address, model and voice. */
-  static voiceOf(entries: TtsEntry[], language: Language): string {
+  static voiceOf(entries: TtsEntry[], language: Lang): string {
     return [language, ...entries.map((e) => [e.type, e.url, e.model, e.voice].filter(Boolean).join(' '))].join(' | ')
   }
 

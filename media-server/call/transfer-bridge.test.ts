@@ -3,8 +3,8 @@
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
-import { RTP_HEADER_BYTES, writeRtpHeader } from '../rtp/packet.ts'
-import type { RtpPortPair } from '../rtp/port-pool.ts'
+import { RTP_HEADER_BYTES, writeRtpHeader } from '../../rtp/packet.ts'
+import type { RtpPortPair } from '../../rtp/port-pool.ts'
 import { TransferBridge, type BridgeSide } from './transfer-bridge.ts'
 
 async function socket(): Promise<dgram.Socket> {

@@ -1,5 +1,5 @@
-import type { RtpPortPair } from '../rtp/port-pool.ts'
-import { RtpRelay, type RelayCounts } from '../rtp/rtp-relay.ts'
+import type { RtpPortPair } from '../../rtp/port-pool.ts'
+import { RtpRelay, type RelayCounts } from '../../rtp/rtp-relay.ts'
 
 /** Where one side's phone receives media, and the socket pair of ours that it sends to. */
 export interface BridgeSide {

@@ -6,11 +6,13 @@ import { WavFileWriter } from '../../codecs/wav.ts'
 import { BridgeRecording } from '../call/bridge-recording.ts'
 import { CallRecorder } from '../call/recorder.ts'
 import { TransferBridge } from '../call/transfer-bridge.ts'
-import type { PacingClock } from '../clock/pacing-clock.ts'
+import type { PacingClock } from '../../rtp/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
-import { INTERNAL_RATE } from '../rtp/codec-pipeline.ts'
-import { RtpPortPool, type RtpPortPair } from '../rtp/port-pool.ts'
-import { RtpSession, type MediaDirection, type RtpMetrics } from '../rtp/rtp-session.ts'
+import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
+import { RtpPortPool, type RtpPortPair } from '../../rtp/port-pool.ts'
+import type { RtpMetrics } from '../../rtp/rtp-metrics.ts'
+import { RtpSession, type MediaDirection } from '../../rtp/rtp-session.ts'
+import { BargeInHold } from '../../vad/barge-in-hold.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
 
 export interface LocalMediaPlaneOptions {
@@ -71,7 +73,7 @@ export class LocalMediaPlane implements MediaPlane {
 /** One call's media here: its RTP session on the shared clock, its recording, its transfer relay. */
 export class LocalMediaSession implements MediaSession {
   onAudio: MediaSession['onAudio'] = () => {}
-  onFrame: MediaSession['onFrame'] = () => {}
+  onHeld: MediaSession['onHeld'] = () => {}
   onDtmf: MediaSession['onDtmf'] = () => {}
   onPromptStart: MediaSession['onPromptStart'] = () => {}
   onFault: MediaSession['onFault'] = () => {}
@@ -79,6 +81,9 @@ export class LocalMediaSession implements MediaSession {
   private recorder: CallRecorder | undefined
   private relay: { bridge: TransferBridge; recording: BridgeRecording | undefined } | undefined
   private faulted = false
+  private readonly bargeIn: BargeInHold
+  /** the call's time zero, as performance.timeOrigin + performance.now() (see confirm) */
+  private timelineOrigin = NaN
 
   constructor(
     private readonly plane: LocalMediaPlane,
@@ -103,11 +108,17 @@ export class LocalMediaSession implements MediaSession {
       logger: log,
       awaitPeer: true,
       onFault: (err, where) => this.fault(err, where),
+      injectFault: failpoint,
     })
     this.rtp.direction = spec.direction
+    this.bargeIn = new BargeInHold({ ...spec.bargeIn, frameMs: spec.ptimeMs }, (onsetMs) => {
+      this.rtp.hold() // silence from the next packet on; the prompt keeps its place
+      this.onHeld(onsetMs, this.now())
+    })
     this.rtp.onAudio = (pcm, bufferedMs, line) => {
       this.recorder?.pushCaller(pcm)
-      this.onAudio(pcm, bufferedMs, line)
+      const endMs = this.now()
+      this.onAudio(pcm, line, this.bargeIn.onCallerAudio(pcm, bufferedMs, endMs - (pcm.length * 1000) / INTERNAL_RATE, endMs))
     }
     this.rtp.onFrame = (frame) => {
       try {
@@ -116,7 +127,7 @@ export class LocalMediaSession implements MediaSession {
       } catch (err) {
         return this.fault(err, 'recording')
       }
-      this.onFrame(frame)
+      this.bargeIn.onBotFrame(frame)
     }
     this.rtp.onDtmf = (digit, source) => this.onDtmf(digit, source)
     this.rtp.onPromptStart = () => this.onPromptStart()
@@ -138,8 +149,14 @@ export class LocalMediaSession implements MediaSession {
     if (!this.faulted) this.clock.add(this.rtp)
   }
 
-  confirm(): void {
+  confirm(timelineOrigin: number): void {
+    this.timelineOrigin = timelineOrigin
     this.rtp.confirm()
+  }
+
+  /** ms on the call's timeline; the same clock whichever thread reads it */
+  private now(): number {
+    return performance.timeOrigin + performance.now() - this.timelineOrigin
   }
 
   play(pcm: Int16Array, atLineRate?: Int16Array): Promise<boolean> {
@@ -151,11 +168,23 @@ export class LocalMediaSession implements MediaSession {
   }
 
   resume(): void {
+    this.bargeIn.released()
     this.rtp.resume()
   }
 
   flush(): void {
+    this.bargeIn.released()
     this.rtp.flush()
+  }
+
+  watchBargeIn(on: boolean): void {
+    // A hold the main thread has not taken up (the prompt ended meanwhile) ends with the watch.
+    if (!on) this.rtp.resume()
+    this.bargeIn.watch(on)
+  }
+
+  setLoudDb(db: number): void {
+    this.bargeIn.setLoudDb(db)
   }
 
   update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void {
@@ -166,6 +195,7 @@ export class LocalMediaSession implements MediaSession {
     return {
       ...(this.rtp.statsJSON() as Record<string, unknown>),
       remote: this.rtp.remoteAddress,
+      echo: this.bargeIn.echoPath,
       ...(this.relay && { relay: this.relay.bridge.counts }),
     }
   }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { CodecName } from '../../codecs/index.ts'
-import type { DtmfSource, MediaDirection, MediaFaultPlace, RtpSessionOptions } from '../rtp/rtp-session.ts'
+import type { DtmfSource, MediaDirection, MediaFaultPlace, RtpSessionOptions } from '../../rtp/rtp-session.ts'
+import type { BargeInHoldOptions } from '../../vad/barge-in-hold.ts'
 
 /**
  * The boundary between a call's control (SIP, the dialog, providers, storage: the main thread) and
@@ -18,6 +19,8 @@ export type SessionSpec = Pick<RtpSessionOptions, 'payloadType' | 'telephoneEven
   codec: CodecName
   opusComplexity: number
   direction: MediaDirection
+  /** step one of barge-in, run beside the audio (the frame length is the packet time) */
+  bargeIn: Omit<BargeInHoldOptions, 'frameMs'>
 }
 
 /** A bridged transfer: relay the caller's port pair to the seller leg's, packet for packet. */
@@ -48,10 +51,12 @@ export type MediaFault = MediaFaultPlace | 'recording' | 'media-worker'
 export interface MediaSession {
   /** the codec's audio rate on the line (8 kHz for G.711) */
   readonly lineRate: number
-  /** the caller's audio at 16 kHz (and at the line's rate), with its jitter-buffer wait */
-  onAudio: (pcm: Int16Array, bufferedMs: number, line: Int16Array) => void
-  /** every packet's outgoing audio at 16 kHz: the echo reference */
-  onFrame: (pcm: Int16Array) => void
+  /** the caller's audio at 16 kHz (and at the line's rate), with the echo gate's verdict on it:
+   *  the caller's own voice (true) or the bot's coming back */
+  onAudio: (pcm: Int16Array, line: Int16Array, nearEnd: boolean) => void
+  /** the caller's loud audio since `onsetMs` held, at `atMs`, a prompt that watchBargeIn() allowed
+   *  to be held (times on the call's timeline, see confirm) */
+  onHeld: (onsetMs: number, atMs: number) => void
   onDtmf: (digit: string, source: DtmfSource) => void
   /** the first packet of a prompt left */
   onPromptStart: () => void
@@ -59,14 +64,20 @@ export interface MediaSession {
   onFault: (err: unknown, where: MediaFault) => void
   /** join the pacing clock (silence flows; nothing is sent before confirm() or the caller's RTP) */
   start(): void
-  confirm(): void
+  /** the ACK; `timelineOrigin` (performance.timeOrigin + performance.now() at the call's time
+   *  zero) puts the media's times on the call's timeline, whatever thread it runs on */
+  confirm(timelineOrigin: number): void
   /** 16 kHz audio; resolves true when its last packet left, false when flushed */
   play(pcm: Int16Array): Promise<boolean>
   hold(): void
   resume(): void
   flush(): void
+  /** while true, the caller's loud audio holds the playing prompt at once (onHeld) */
+  watchBargeIn(on: boolean): void
+  /** the level that counts as loud: the endpointer's noise floor and margin */
+  setLoudDb(db: number): void
   update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void
-  /** RTP statistics, the peer's address, the relay's counts when bridged */
+  /** RTP statistics, the peer's address, the echo path, the relay's counts when bridged */
   stats(): Record<string, unknown>
   /** start recording the call to a stereo WAV at `path` (caller left, bot or seller right) */
   record(path: string): Promise<void>

@@ -3,25 +3,24 @@
 // nothing the control plane does (synthesis, a reload, a slow query, a burst of HTTP) can delay a
 // packet here.
 import { parentPort, workerData } from 'node:worker_threads'
-import { PacingClock } from '../clock/pacing-clock.ts'
+import { PacingClock } from '../../rtp/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
 import { createLogger } from '../logger.ts'
-import type { RtpMetrics } from '../rtp/rtp-session.ts'
+import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
-import { PcmRing, RECORD_AUDIO, RECORD_FRAME } from './pcm-ring.ts'
-import type { Command, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+import { PcmRing } from './pcm-ring.ts'
+import { raiseForMedia } from '../../threads/thread-priority.ts'
+import type { Command, PlayAudio, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
 const post = (ev: WorkerEvent, transfer?: ArrayBuffer[]) => port.postMessage(ev, transfer ?? [])
 const log = createLogger(process.env.LOG_LEVEL ?? 'info').child({ component: 'media-worker', worker: init.index })
+const priority = init.realtime ? raiseForMedia() : 'normal'
+log.info({ priority }, 'media worker scheduling')
 
-const counts: WorkerCounts = { rtpIn: 0, rtpOut: 0, dropped: {}, lateness: [], ringDropped: 0 }
-const metrics: RtpMetrics = {
-  rtpIn: { inc: () => void counts.rtpIn++ },
-  rtpOut: { inc: () => void counts.rtpOut++ },
-  rtpDropped: { labels: (reason) => ({ inc: () => void (counts.dropped[reason] = (counts.dropped[reason] ?? 0) + 1) }) },
-}
+const metrics = new RtpCounters()
+const counts: Pick<WorkerCounts, 'lateness' | 'ringDropped'> = { lateness: [], ringDropped: 0 }
 const clock = new PacingClock(20, (lateMs) => counts.lateness.push(Math.max(0, lateMs)))
 const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax, host: init.host, clock, metrics })
 
@@ -31,7 +30,14 @@ interface Live {
   ring?: PcmRing
 }
 const sessions = new Map<string, Live>()
-const NO_LINE = new Int16Array(0)
+/** prompts stored for later plays (see PlayAudio), until the main thread says forget */
+const prompts = new Map<number, { pcm: Int16Array; line: Int16Array }>()
+
+function promptAudio(audio: PlayAudio): { pcm: Int16Array; line: Int16Array } | undefined {
+  if ('stored' in audio) return prompts.get(audio.stored)
+  if (audio.store !== undefined) prompts.set(audio.store, audio)
+  return audio
+}
 
 // The main thread sleeps on the doorbell (Atomics.waitAsync) and drains every ring when it rings:
 // once per tick that wrote audio, after all of the tick's calls have written theirs.
@@ -51,16 +57,12 @@ function open(cmd: Extract<Command, { t: 'open' }>): void {
   const session = plane.open(cmd.spec, log.child({ callId: cmd.id }))
   const id = cmd.id
   const live: Live = { session }
-  session.onAudio = (pcm, bufferedMs, line) => {
+  session.onAudio = (pcm, line, nearEnd) => {
     if (!live.ring) return
-    if (!live.ring.write(RECORD_AUDIO, bufferedMs, pcm, line)) counts.ringDropped++
+    if (!live.ring.write(nearEnd, pcm, line)) counts.ringDropped++
     written()
   }
-  session.onFrame = (pcm) => {
-    if (!live.ring) return
-    if (!live.ring.write(RECORD_FRAME, 0, pcm, NO_LINE)) counts.ringDropped++
-    written()
-  }
+  session.onHeld = (onsetMs, atMs) => post({ t: 'held', id, onsetMs, atMs })
   session.onDtmf = (digit, source) => post({ t: 'dtmf', id, digit, source })
   session.onPromptStart = () => post({ t: 'promptStart', id })
   session.onFault = (err, where) => post({ t: 'fault', id, where, message: (err as Error)?.message ?? String(err) })
@@ -87,6 +89,8 @@ async function handle(cmd: Command): Promise<void> {
       return plane.release(cmd.port)
     case 'open':
       return open(cmd)
+    case 'forget':
+      return void prompts.delete(cmd.prompt)
   }
   const live = sessions.get(cmd.id)
   if (!live) return
@@ -96,20 +100,26 @@ async function handle(cmd: Command): Promise<void> {
       return s.start()
     case 'confirm':
       live.ring = new PcmRing(cmd.ring)
-      return s.confirm()
+      return s.confirm(cmd.timelineOrigin)
     case 'hold':
       return s.hold()
     case 'resume':
       return s.resume()
     case 'flush':
       return s.flush()
+    case 'watchBargeIn':
+      return s.watchBargeIn(cmd.on)
+    case 'loudDb':
+      return s.setLoudDb(cmd.db)
     case 'update':
       return s.update(cmd.remote, cmd.direction)
     case 'bridge':
       return s.bridge(cmd.spec)
-    case 'play':
+    case 'play': {
       crashpoint()
-      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: await s.play(cmd.pcm, cmd.line) })
+      const audio = promptAudio(cmd.audio)
+      return post({ t: 'played', id: cmd.id, req: cmd.req, ok: !!audio && (await s.play(audio.pcm, audio.line)) })
+    }
     case 'record':
       try {
         await s.record(cmd.path)
@@ -137,10 +147,9 @@ port.on('message', (cmd: Command) => {
 setInterval(() => {
   const stats: Record<string, Record<string, unknown>> = {}
   for (const [id, live] of sessions) stats[id] = live.session.stats()
-  post({ t: 'report', stats, counts: { ...counts }, available: plane.available })
-  counts.rtpIn = 0
-  counts.rtpOut = 0
-  counts.dropped = {}
+  const rtp = { rtpIn: metrics.packetsIn, rtpOut: metrics.packetsOut, dropped: metrics.dropped }
+  post({ t: 'report', stats, counts: { ...rtp, ...counts }, available: plane.available })
+  metrics.reset()
   counts.lateness = []
   counts.ringDropped = 0
 }, 1000)

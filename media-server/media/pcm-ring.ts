@@ -1,18 +1,16 @@
 /**
  * A single-producer, single-consumer ring of PCM records in a SharedArrayBuffer: how a media worker
- * hands a call's audio to the main thread (the caller's audio for the VAD and the recogniser, the
- * bot's frames for the echo gate) without a message per 20 ms packet. The producer writes whole
+ * hands a call's audio to the main thread (the caller's audio for the VAD and the recogniser, with
+ * the echo gate's verdict on it) without a message per 20 ms packet. The producer writes whole
  * records and then publishes its write index with Atomics.store; the consumer reads up to that index
  * and publishes its read index the same way, so neither ever sees half a record.
  *
- * A record: [kind, bufferedMs, n16, nLine] as int16, then n16 samples at 16 kHz and nLine samples at
- * the line's rate. Indexes count int16 slots and only grow (positions wrap through the modulo; the
+ * A record: [nearEnd, n16, nLine] as int16, then n16 samples at 16 kHz and nLine samples at the
+ * line's rate. Indexes count int16 slots and only grow (positions wrap through the modulo; the
  * int32 itself would take some 11 hours of a 16 kHz call to overflow); a record that would not fit
  * is dropped and counted, never overwrites unread audio.
  */
-export const RECORD_AUDIO = 1
-export const RECORD_FRAME = 2
-const HEADER = 4
+const HEADER = 3
 
 /** Int32 control words at the front of the buffer: write index, read index, dropped records. */
 const WRITE = 0
@@ -21,8 +19,8 @@ const DROPPED = 2
 const CONTROL_BYTES = 16
 
 export interface PcmRecord {
-  kind: number
-  bufferedMs: number
+  /** the echo gate's verdict: the caller's own voice, not the bot's coming back */
+  nearEnd: boolean
   pcm: Int16Array
   line: Int16Array
 }
@@ -44,7 +42,7 @@ export class PcmRing {
   }
 
   /** Producer side. False (and counted) when the consumer has fallen a whole ring behind. */
-  write(kind: number, bufferedMs: number, pcm: Int16Array, line: Int16Array): boolean {
+  write(nearEnd: boolean, pcm: Int16Array, line: Int16Array): boolean {
     const size = HEADER + pcm.length + line.length
     const w = Atomics.load(this.control, WRITE)
     const r = Atomics.load(this.control, READ)
@@ -53,7 +51,7 @@ export class PcmRing {
       return false
     }
     let at = w
-    at = this.put(at, kind, Math.min(32767, Math.max(0, Math.round(bufferedMs))), pcm.length, line.length)
+    at = this.put(at, nearEnd ? 1 : 0, pcm.length, line.length)
     at = this.copyIn(at, pcm)
     at = this.copyIn(at, line)
     Atomics.store(this.control, WRITE, at)
@@ -65,15 +63,14 @@ export class PcmRing {
     const w = Atomics.load(this.control, WRITE)
     let r = Atomics.load(this.control, READ)
     while (r < w) {
-      const kind = this.at(r)
-      const bufferedMs = this.at(r + 1)
-      const n16 = this.at(r + 2)
-      const nLine = this.at(r + 3)
+      const nearEnd = this.at(r) === 1
+      const n16 = this.at(r + 1)
+      const nLine = this.at(r + 2)
       const pcm = this.copyOut(r + HEADER, n16)
       const line = this.copyOut(r + HEADER + n16, nLine)
       r += HEADER + n16 + nLine
       Atomics.store(this.control, READ, r)
-      yield { kind, bufferedMs, pcm, line }
+      yield { nearEnd, pcm, line }
     }
   }
 

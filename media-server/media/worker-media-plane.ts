@@ -2,18 +2,20 @@ import type { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { lineRateOf } from '../../codecs/index.ts'
 import type { Metrics } from '../metrics.ts'
-import { atLineRate } from '../rtp/codec-pipeline.ts'
-import type { MediaDirection } from '../rtp/rtp-session.ts'
-import { startWorker } from '../worker-thread.ts'
+import { atLineRate } from '../../rtp/codec-pipeline.ts'
+import type { MediaDirection } from '../../rtp/rtp-session.ts'
+import { startWorker } from '../../threads/worker-thread.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
-import { PcmRing, RECORD_AUDIO } from './pcm-ring.ts'
-import type { Command, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+import { PcmRing } from './pcm-ring.ts'
+import type { Command, PlayAudio, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
-/** Int16 slots of a call's audio ring: about 2 s of a 16 kHz call's two streams. */
-const RING_SLOTS = 96_000
+/** Int16 slots of a call's audio ring: 2 s of a 16 kHz call's audio at both rates (128 KB). */
+const RING_SLOTS = 64_000
 
 export interface WorkerMediaPlaneOptions {
   workers: number
+  /** ask for real-time scheduling in each worker (MEDIA_PRIORITY=realtime) */
+  realtime: boolean
   portMin: number
   portMax: number
   host: string
@@ -46,7 +48,7 @@ export class WorkerMediaPlane implements MediaPlane {
     for (let i = 0; i < n; i++) {
       const portMin = base + i * per * 2
       const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
-      plane.workers.push(new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, doorbell: new SharedArrayBuffer(4) }, opts))
+      plane.workers.push(new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4) }, opts))
     }
     await Promise.all(plane.workers.map((w) => w.ready))
     return plane
@@ -100,10 +102,48 @@ export class WorkerMediaPlane implements MediaPlane {
   }
 }
 
+/**
+ * Which prompts one worker holds (PlayAudio): known by the identity of the main thread's array,
+ * stored at their second play (a prompt played once, like a streamed reply, is never kept), and
+ * forgotten in the worker once the main thread has dropped the array.
+ */
+/** Numbers never reused, not even by a restarted worker: a late forget must not hit a new prompt. */
+let nextPromptId = 1
+
+class WorkerPrompts {
+  /** by the main thread's array, then by line rate: the stored copy carries the line-rate version */
+  private readonly plays = new WeakMap<Int16Array, Map<number, { id: number; stored: boolean }>>()
+  private readonly dropped: FinalizationRegistry<number>
+
+  constructor(forget: (id: number) => void) {
+    this.dropped = new FinalizationRegistry(forget)
+  }
+
+  audioFor(pcm: Int16Array, lineRate: number): { audio: PlayAudio; transfer: ArrayBuffer[] } {
+    let byRate = this.plays.get(pcm)
+    if (!byRate) this.plays.set(pcm, (byRate = new Map()))
+    const seen = byRate.get(lineRate)
+    if (seen?.stored) return { audio: { stored: seen.id }, transfer: [] }
+    // Copies, transferred: the main thread's arrays are cached and shared between calls.
+    const copy = pcm.slice()
+    const atLine = atLineRate(pcm, lineRate)
+    const line = atLine === pcm ? copy : atLine.slice() // 16 kHz lines: the same samples
+    const transfer = [copy.buffer as ArrayBuffer, ...(line.buffer !== copy.buffer ? [line.buffer as ArrayBuffer] : [])]
+    if (!seen) {
+      byRate.set(lineRate, { id: nextPromptId++, stored: false })
+      return { audio: { pcm: copy, line }, transfer }
+    }
+    seen.stored = true
+    this.dropped.register(pcm, seen.id)
+    return { audio: { pcm: copy, line, store: seen.id }, transfer }
+  }
+}
+
 /** The main thread's handle on one media worker: requests, sessions, the audio doorbell. */
 class MediaWorker {
   available = 0
   ready!: Promise<void>
+  prompts!: WorkerPrompts
   private worker!: Worker
   private readonly sessions = new Map<string, RemoteMediaSession>()
   private readonly waiting = new Map<number, (ev: WorkerEvent) => void>()
@@ -137,6 +177,7 @@ class MediaWorker {
     const env = armed ? process.env : { ...process.env, VOICE_FAILPOINTS: '' }
     const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init, env })
     this.worker = worker
+    this.prompts = new WorkerPrompts((prompt) => this.send({ t: 'forget', prompt }))
     this.ready = new Promise((resolve, reject) => {
       const onReady = (ev: WorkerEvent) => {
         if (ev.t !== 'ready') return
@@ -213,6 +254,9 @@ class MediaWorker {
       case 'promptStart':
         this.sessions.get(ev.id)?.drain() // the audio before it first, as in-process
         return this.sessions.get(ev.id)?.onPromptStart()
+      case 'held':
+        this.sessions.get(ev.id)?.drain() // the audio that held it first, as in-process
+        return this.sessions.get(ev.id)?.onHeld(ev.onsetMs, ev.atMs)
       case 'fault':
         return this.sessions.get(ev.id)?.fault(new Error(ev.message), ev.where)
     }
@@ -253,7 +297,7 @@ class MediaWorker {
 /** A call's media session as the main thread sees it: commands out, events and audio in. */
 class RemoteMediaSession implements MediaSession {
   onAudio: MediaSession['onAudio'] = () => {}
-  onFrame: MediaSession['onFrame'] = () => {}
+  onHeld: MediaSession['onHeld'] = () => {}
   onDtmf: MediaSession['onDtmf'] = () => {}
   onPromptStart: MediaSession['onPromptStart'] = () => {}
   onFault: MediaSession['onFault'] = () => {}
@@ -274,13 +318,12 @@ class RemoteMediaSession implements MediaSession {
     this.lineRate = lineRateOf(spec.codec)
   }
 
-  /** The caller's audio and the bot's frames, in the order the worker wrote them. */
+  /** The caller's audio, in the order the worker wrote it. */
   drain(): void {
     if (!this.ring) return
     for (const r of this.ring.read()) {
       try {
-        if (r.kind === RECORD_AUDIO) this.onAudio(r.pcm, r.bufferedMs, r.line)
-        else this.onFrame(r.pcm)
+        this.onAudio(r.pcm, r.line, r.nearEnd)
       } catch (err) {
         this.log.error({ err }, 'call audio handler failed')
       }
@@ -310,10 +353,10 @@ class RemoteMediaSession implements MediaSession {
     this.cmd('start')
   }
 
-  confirm(): void {
+  confirm(timelineOrigin: number): void {
     if (this.gone || this.ring) return
     this.ring = new PcmRing(RING_SLOTS)
-    this.worker.send({ t: 'confirm', id: this.id, ring: this.ring.buffer })
+    this.worker.send({ t: 'confirm', id: this.id, ring: this.ring.buffer, timelineOrigin })
   }
 
   hold(): void {
@@ -328,22 +371,27 @@ class RemoteMediaSession implements MediaSession {
     this.cmd('flush')
   }
 
+  watchBargeIn(on: boolean): void {
+    if (!this.gone) this.worker.send({ t: 'watchBargeIn', id: this.id, on })
+  }
+
+  setLoudDb(db: number): void {
+    if (!this.gone) this.worker.send({ t: 'loudDb', id: this.id, db })
+  }
+
   update(remote: { address: string; port: number; rtcpPort: number }, direction: MediaDirection): void {
     if (!this.gone) this.worker.send({ t: 'update', id: this.id, remote, direction })
   }
 
-  /** One message per prompt, at both rates (copies, transferred: prompts are cached and shared
-   *  between calls); the line-rate version comes from the main thread's resampling cache. */
+  /** One message per prompt; the audio itself crosses once per worker for a prompt played again
+   *  (see PlayAudio), and the line-rate version comes from the main thread's resampling cache. */
   async play(pcm: Int16Array): Promise<boolean> {
     if (this.gone) return false
-    const copy = pcm.slice()
-    const atLine = atLineRate(pcm, this.lineRate)
-    const line = atLine === pcm ? copy : atLine.slice() // 16 kHz lines: the same samples
+    const { audio, transfer } = this.worker.prompts.audioFor(pcm, this.lineRate)
     let settle!: (ok: boolean) => void
     const settled = new Promise<boolean>((resolve) => (settle = resolve))
     this.pendingPlays.add(settle)
-    const transfer = [copy.buffer as ArrayBuffer, ...(line.buffer !== copy.buffer ? [line.buffer as ArrayBuffer] : [])]
-    void this.worker.request<Extract<WorkerEvent, { t: 'played' }>>((req) => ({ t: 'play', id: this.id, req, pcm: copy, line }), transfer).then((ev) => settle(ev.ok))
+    void this.worker.request<Extract<WorkerEvent, { t: 'played' }>>((req) => ({ t: 'play', id: this.id, req, audio }), transfer).then((ev) => settle(ev.ok))
     const ok = await settled
     this.pendingPlays.delete(settle)
     return ok

@@ -1,5 +1,5 @@
-import type { MediaDirection } from '../rtp/rtp-session.ts'
-import type { DtmfSource } from '../rtp/rtp-session.ts'
+import type { MediaDirection } from '../../rtp/rtp-session.ts'
+import type { DtmfSource } from '../../rtp/rtp-session.ts'
 import type { BridgeSpec, MediaFault, RecordingResult, SessionSpec } from './media-session.ts'
 
 /**
@@ -14,14 +14,28 @@ export type Command =
   | { t: 'open'; id: string; spec: SessionSpec }
   /** `ring`: where the call's audio goes from now on; made at the ACK, not at the INVITE, so that a
    *  flood of INVITEs that are never ACKed costs no ring each */
-  | { t: 'confirm'; id: string; ring: SharedArrayBuffer }
+  | { t: 'confirm'; id: string; ring: SharedArrayBuffer; timelineOrigin: number }
   | { t: 'start' | 'hold' | 'resume' | 'flush'; id: string }
-  /** `line`: the prompt at the line's rate, resampled on the main thread (not on the clock's) */
-  | { t: 'play'; id: string; req: number; pcm: Int16Array; line: Int16Array }
+  | { t: 'watchBargeIn'; id: string; on: boolean }
+  | { t: 'loudDb'; id: string; db: number }
+  | { t: 'play'; id: string; req: number; audio: PlayAudio }
+  /** the main thread no longer holds this stored prompt: the worker drops its copy */
+  | { t: 'forget'; prompt: number }
   | { t: 'update'; id: string; remote: { address: string; port: number; rtcpPort: number }; direction: MediaDirection }
   | { t: 'record'; id: string; req: number; path: string }
   | { t: 'bridge'; id: string; spec: BridgeSpec }
   | { t: 'close'; id: string; req: number }
+
+/**
+ * A prompt's audio, at 16 kHz and at the line's rate (resampled on the main thread, not on the
+ * clock's). A prompt that many calls play (the scenario's) crosses once per worker and is stored
+ * there under a number; each later play names it. One-off audio (a streamed reply) crosses each
+ * time. Fresh buffers on every play made the workers' external memory churn, and V8 answered
+ * with mark-compacts of 10-18 ms that delayed ticks.
+ */
+export type PlayAudio =
+  | { pcm: Int16Array; line: Int16Array; store?: number }
+  | { stored: number }
 
 /** Counters a worker adds up and reports once a second (the main thread's registry exports them). */
 export interface WorkerCounts {
@@ -42,6 +56,8 @@ export type WorkerEvent =
   | { t: 'closed'; id: string; req: number; recording?: RecordingResult; stats: Record<string, unknown>; available: number }
   | { t: 'dtmf'; id: string; digit: string; source: DtmfSource }
   | { t: 'promptStart'; id: string }
+  /** step one of barge-in: the worker held the prompt itself (MediaSession.onHeld) */
+  | { t: 'held'; id: string; onsetMs: number; atMs: number }
   | { t: 'fault'; id: string; where: MediaFault; message: string }
   /** the statistics of every live session, and the counters, once a second */
   | { t: 'report'; stats: Record<string, Record<string, unknown>>; counts: WorkerCounts; available: number }
@@ -52,6 +68,8 @@ export interface WorkerInit {
   portMin: number
   portMax: number
   host: string
+  /** SCHED_RR for the worker's thread, when the host permits (see threads/thread-priority.ts) */
+  realtime: boolean
   /** SharedArrayBuffer with one Int32: bumped and notified after each tick that wrote audio */
   doorbell: SharedArrayBuffer
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { EspeakTts, type Synthesized, type Voice } from './espeak.ts'
+import { EspeakTts, type Synthesized, type Voice } from '../../providers/tts/espeak-engine.ts'
 import { PromptCache, promptHash } from './prompt-cache.ts'
 
 function sameAudio(a: Synthesized, b: Synthesized): boolean {

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import type { Synthesized, Voice } from './espeak.ts'
+import type { Synthesized, Voice } from '../../providers/tts/espeak-engine.ts'
 import { encodeWav, readWav } from '../../codecs/wav.ts'
 
 export function promptHash(voice: string, text: string): string {

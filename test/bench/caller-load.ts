@@ -5,8 +5,8 @@
 import dgram from 'node:dgram'
 import { createCodec, type CodecName } from '../../codecs/index.ts'
 import { resample } from '../../codecs/resample.ts'
-import { writeRtpHeader } from '../../media-server/rtp/packet.ts'
-import { EspeakTts } from '../../media-server/tts/espeak.ts'
+import { writeRtpHeader } from '../../rtp/packet.ts'
+import { EspeakTts } from '../../providers/tts/espeak-engine.ts'
 
 const [portsArg, secondsArg, codecName, impairArg, callerMode = 'tone'] = process.argv.slice(2)
 const ports = portsArg.split(',').map(Number)

@@ -9,7 +9,7 @@
 
 import { OpusCodec, type OpusSampleRate } from '../../codecs/opus.ts';
 import { resample } from '../../codecs/resample.ts';
-import { EspeakTts } from '../../media-server/tts/espeak.ts';
+import { EspeakTts } from '../../providers/tts/espeak-engine.ts';
 import { speechLike } from '../helpers/speech-like.ts';
 import { spectralSnrDb } from '../helpers/spectral-snr.ts';
 

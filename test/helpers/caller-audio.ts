@@ -9,9 +9,10 @@ import { resample } from '../../codecs/resample.ts'
 import { encodeWavCoded } from '../../codecs/wav.ts'
 import { loadScenarioFile } from '../../dialog/scenario/loader.ts'
 import { ScenarioPrompts } from '../../media-server/call/scenario-prompts.ts'
-import { loadConfig, type Language } from '../../media-server/config.ts'
-import { createProviders } from '../../media-server/providers/factories.ts'
-import { EspeakTts } from '../../media-server/tts/espeak.ts'
+import { loadConfig } from '../../media-server/config.ts'
+import type { Lang } from '../../dialog/lang.ts'
+import { createProviders } from '../../media-server/provider-factories.ts'
+import { EspeakTts } from '../../providers/tts/espeak-engine.ts'
 import { TEST_PROMPT_CACHE } from './server-process.ts'
 
 /** The scenario the scripted callers answer: three questions with short prompts (SCENARIO_DIR). */
@@ -27,7 +28,7 @@ export interface CallerScript {
   totalSeconds: number
 }
 
-const ANSWERS: Record<Language, string[]> = {
+const ANSWERS: Record<Lang, string[]> = {
   ru: ['Иван Петров', 'Нам нужна система для отдела продаж', 'восемь девять один шесть один два три четыре пять шесть семь'],
   en: ['John Smith', 'We need a system for our sales team', 'five five five one two three four'],
 }
@@ -38,7 +39,7 @@ const ANSWERS: Record<Language, string[]> = {
  * does it (the default TTS chain, into the test servers' shared prompt cache), so their lengths
  * are the server's and the server finds them ready.
  */
-export async function buildCallerScript(dataDir: string, language: Language, endSilenceMs: number, codec: 'PCMU' | 'G722' = 'PCMU'): Promise<CallerScript> {
+export async function buildCallerScript(dataDir: string, language: Lang, endSilenceMs: number, codec: 'PCMU' | 'G722' = 'PCMU'): Promise<CallerScript> {
   const espeak = new EspeakTts()
   const config = loadConfig({ DATA_DIR: dataDir, LANGUAGE: language })
   const logger = pino({ level: 'silent' })

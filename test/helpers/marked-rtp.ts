@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs'
-import { RTP_HEADER_BYTES, writeRtpHeader } from '../../media-server/rtp/packet.ts'
+import { RTP_HEADER_BYTES, writeRtpHeader } from '../../rtp/packet.ts'
 import type { UdpPacket } from './capture.ts'
 import { buildPcap } from './pcap-writer.ts'
 import { rtpPackets } from './rtp-analysis.ts'

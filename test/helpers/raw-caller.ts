@@ -3,7 +3,7 @@
 // which a well-behaved SIP stack such as SIPp's does not do on purpose.
 import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
-import { writeRtpHeader } from '../../media-server/rtp/packet.ts'
+import { writeRtpHeader } from '../../rtp/packet.ts'
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { resample } from '../../codecs/resample.ts'
-import { EspeakTts, type Voice } from '../../media-server/tts/espeak.ts'
+import { EspeakTts, type Voice } from '../../providers/tts/espeak-engine.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
 
 /** eSpeak NG speech at a given rate, and a Silero model ticked by the test (not a timer); both

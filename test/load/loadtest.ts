@@ -34,6 +34,15 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/** The pacing clock's lateness histogram from /metrics, as "<= le ms: count" per bucket. */
+function latenessBuckets(text: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(/^voice_pacing_clock_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    out[m[1] === '+Inf' ? '+Inf' : `<=${Number(m[1]) * 1000}ms`] = Number(m[2])
+  }
+  return out
+}
+
 function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
 }
@@ -77,6 +86,8 @@ clearInterval(http)
 clearInterval(rssTimer)
 clearTimeout(reload)
 const packets = await cap.stop()
+// The worker's own view of its clock, beside the wire's: a late tick (scheduling, GC) shows in both.
+const metricsText = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text(), () => '')
 await server.stop()
 
 const rtp = rtpPackets(packets, (p) => p >= RTP_MIN && p <= RTP_MAX)
@@ -93,6 +104,7 @@ const result = {
   cpuPerCallPercent: Math.round(((cpu / wall) * 100 * 1000) / CALLS) / 1000,
   idleRssMiB: Math.round(idleRss), peakRssMiB: Math.round(peakRss), rssPerCallKiB: Math.round(((peakRss - idleRss) * 1024) / CALLS),
   httpRequests: httpDone, wallSeconds: Math.round(wall),
+  clockLatenessInWorkers: latenessBuckets(metricsText),
 }
 console.log(JSON.stringify(result, null, 2))
 copyFileSync(path.join(dataDir, 'load.pcap'), path.join(os.tmpdir(), 'voice-loadtest-last.pcap'))
