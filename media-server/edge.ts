@@ -9,7 +9,7 @@ import type { Config } from './config.ts'
  * The SIP edge from the configuration. Trunks add their own addresses later with
  * `gate.trust.setSource('trunk:<name>', cidrs)` (each resolution of a trunk's host replaces the last).
  */
-export function createInboundGate(config: Config, logger: Logger, stats: InboundStats): InboundGate {
+export function createInboundGate(config: Config, logger: Logger, stats: InboundStats, mediaHasRoom?: () => boolean): InboundGate {
   const i = config.inbound
   const trust = new TrustList()
   trust.setSource('config', parseCidrList(i.trustedCidrs))
@@ -25,6 +25,7 @@ export function createInboundGate(config: Config, logger: Logger, stats: Inbound
     maxCallsPerSource: i.maxCallsPerSource,
     maxCalls: i.maxCalls,
     retryAfterS: i.retryAfterS,
+    mediaHasRoom,
     logger,
     stats,
   })

@@ -102,7 +102,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   trunks.checkTransferTargets()
   // the banned-sources gauge reads the gate at scrape time, after both exist
   const security = new SecurityMetrics(metrics.registry, () => gate.bannedSources)
-  const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound())
+  const gate = createInboundGate(config, logger.child({ component: 'sip-edge' }), security.inbound(), () => media.available > 0)
   const sip = new EmbeddedCallControl({
     gate,
     host: config.sip.host,

@@ -89,3 +89,32 @@ t.test('serialize refuses what cannot go on the wire', async (t) => {
   t.throws(() => serialize({ ...rq, content: 'привет' }), /latin1/)
   t.doesNotThrow(() => serialize({ ...rq, content: Buffer.from('привет').toString('latin1') }))
 })
+
+t.test('a response that sets up a dialog carries the Record-Route back (RFC 3261 12.1.1); others do not', async (t) => {
+  const wire = (text: string) => {
+    const o = parseDatagram(Buffer.from(text.replaceAll('\n', '\r\n')))
+    if (o.kind !== 'message') throw new Error(o.kind)
+    return o.message as SipRequest
+  }
+  const invite = wire(`INVITE sip:sales@192.0.2.1 SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKp1
+Via: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKc1
+Record-Route: <sip:192.0.2.5;lr;ftag=a>
+Record-Route: <sip:192.0.2.4;lr>
+From: <sip:a@198.51.100.7>;tag=a
+To: <sip:sales@192.0.2.1>
+Call-ID: rr-1
+CSeq: 1 INVITE
+Content-Length: 0
+
+`)
+  for (const status of [180, 200]) {
+    const back = parseDatagram(serialize(makeResponse(invite, status, undefined, undefined, { toTag: 't' })))
+    if (back.kind !== 'message') return t.fail(back.kind)
+    t.same(back.message.headers['record-route'], invite.headers['record-route'], `${status}: both entries, in order`)
+  }
+  t.equal(makeResponse(invite, 100).headers['record-route'], undefined, '100 Trying sets up nothing')
+  t.equal(makeResponse(invite, 486).headers['record-route'], undefined, 'nor does a failure')
+  const options = { ...invite, method: 'OPTIONS', headers: { ...invite.headers, cseq: { seq: 1, method: 'OPTIONS' } } }
+  t.equal(makeResponse(options, 200).headers['record-route'], undefined, 'nor a 200 to OPTIONS')
+})

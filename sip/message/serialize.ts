@@ -97,6 +97,10 @@ export function makeResponse(
     'call-id': h['call-id'],
     cseq: { ...h.cseq },
   }
+  // A response that sets up a dialog carries the request's Record-Route back (RFC 3261 12.1.1):
+  // without it a record-routing proxy (Kamailio before the instances) never sees the ACK or BYE.
+  const rr = (h as Partial<SipHeaders>)['record-route']
+  if (rr && status > 100 && status < 300 && (h.cseq.method === 'INVITE' || h.cseq.method === 'SUBSCRIBE')) headers['record-route'] = rr
   for (const [name, value] of Object.entries(extra ?? {})) {
     const key = name.toLowerCase()
     if (COPIED.has(key)) throw new Error(`makeResponse: ${name} is copied from the request, not set`)

@@ -12,14 +12,14 @@ const rq = (method: string, callId: string, ua?: string): SipRequest => ({
 })
 const from = (address: string): Remote => ({ protocol: 'UDP', address, port: 5060 })
 
-function gate(mode: InboundMode, users = new Map<string, string>(), limits = { maxCallsPerSource: 2, maxCalls: 3 }) {
+function gate(mode: InboundMode, users = new Map<string, string>(), limits = { maxCallsPerSource: 2, maxCalls: 3 }, mediaHasRoom?: () => boolean) {
   const trust = new TrustList()
   trust.setSource('config', ['10.0.0.0/8'])
   const counts: Record<string, number> = {}
   const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1)
   const g = new InboundGate({
     mode, trust, digest: new DigestServer({ realm: 'r', users }), isScanner: scannerMatcher(),
-    rate: { windowMs: 60_000, max: 5, banMs: 60_000 }, ...limits, retryAfterS: 7, logger: pino({ level: 'silent' }),
+    rate: { windowMs: 60_000, max: 5, banMs: 60_000 }, ...limits, retryAfterS: 7, mediaHasRoom, logger: pino({ level: 'silent' }),
     stats: { scannerDropped: () => bump('scanner'), rateLimited: (a) => bump(a), authFailure: (r) => bump(`auth:${r}`), refused: (r) => bump(r) },
   })
   return { g, counts }
@@ -69,4 +69,19 @@ t.test('drain: OPTIONS and new INVITEs get 503 with Retry-After, other requests 
   t.match(g.authorize(rq('OPTIONS', '1'), from('10.0.0.1')), { status: 503, headers: { 'Retry-After': '7' } })
   t.match(g.authorize(rq('INVITE', '1'), from('10.0.0.1')), { status: 503 })
   t.equal(g.authorize(rq('INFO', '1'), from('10.0.0.1')), null)
+})
+
+t.test('at capacity: OPTIONS gets 503 (a dispatcher takes the instance out), and 200 again once there is room', async (t) => {
+  let ports = 1
+  const { g, counts } = gate('open', new Map(), { maxCallsPerSource: 0, maxCalls: 2 }, () => ports > 0)
+  t.equal(g.authorize(rq('OPTIONS', 'o1'), from('10.0.0.1')), null, 'room: OPTIONS passes (the UA answers 200)')
+  g.admitCall(rq('INVITE', 'c1'), from('10.0.0.1'))
+  g.admitCall(rq('INVITE', 'c2'), from('10.0.0.1'))
+  t.match(g.authorize(rq('OPTIONS', 'o2'), from('10.0.0.1')), { status: 503, reason: 'At Capacity', headers: { 'Retry-After': '7' } }, 'SIP_MAX_CALLS reached')
+  t.equal(g.authorize(rq('INFO', 'i1'), from('10.0.0.1')), null, 'other requests are not refused for it')
+  g.callEnded('c2', 'f')
+  t.equal(g.authorize(rq('OPTIONS', 'o3'), from('10.0.0.1')), null, 'a call ended: room again')
+  ports = 0
+  t.match(g.authorize(rq('OPTIONS', 'o4'), from('10.0.0.1')), { status: 503 }, 'no RTP port free')
+  t.equal(counts.at_capacity, 2)
 })

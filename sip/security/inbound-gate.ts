@@ -8,7 +8,7 @@ import type { TrustList } from './cidr.ts'
  *  authentication; open: anyone (for a lab; scanners, floods and call limits still apply). */
 export type InboundMode = 'trusted-only' | 'auth' | 'open'
 
-export type RefusalReason = 'untrusted' | 'call_limit_source' | 'call_limit_total' | 'draining'
+export type RefusalReason = 'untrusted' | 'call_limit_source' | 'call_limit_total' | 'draining' | 'at_capacity'
 
 /** Counters the gate reports; the media server backs them with prom-client. */
 export interface InboundStats {
@@ -32,6 +32,8 @@ export interface InboundGateOptions {
   maxCalls: number
   /** Retry-After of a 503 (call limit, drain), in seconds. */
   retryAfterS: number
+  /** Whether the media has room for one more call (free RTP ports); OPTIONS says 503 when not. */
+  mediaHasRoom?: () => boolean
   logger: Logger
   stats?: InboundStats
 }
@@ -108,7 +110,17 @@ export class InboundGate {
       this.stats.refused('draining')
       return { status: 503, reason: 'Draining', headers: { 'Retry-After': String(this.opts.retryAfterS) } }
     }
+    // A dispatcher probing with OPTIONS takes a full instance out of rotation until it has room.
+    if (rq.method === 'OPTIONS' && !this.hasRoom()) {
+      this.stats.refused('at_capacity')
+      return { status: 503, reason: 'At Capacity', headers: { 'Retry-After': String(this.opts.retryAfterS) } }
+    }
     return null
+  }
+
+  private hasRoom(): boolean {
+    if (this.opts.maxCalls > 0 && this.calls.size >= this.opts.maxCalls) return false
+    return this.opts.mediaHasRoom?.() ?? true
   }
 
   private checkTrust(rq: SipRequest, remote: Remote): GateRefusal | null {

@@ -20,21 +20,31 @@ export async function freeUdpPort(): Promise<number> {
   return port
 }
 
+export interface KamailioOptions {
+  tcp?: boolean
+  /** the configuration, relative to the repository (default: the tests' trunk) */
+  cfg?: string
+  /** preprocessor defines (-A NAME=VALUE); a string value is passed quoted */
+  defines?: Record<string, string | number>
+}
+
 /**
  * Kamailio (Debian's `kamailio`) in the foreground (-DD -E) on 127.0.0.1:`port` over UDP (and TCP), with
- * test/fixtures/kamailio/kamailio.cfg and its {{PLACEHOLDERS}} filled in. Resolves once it
- * answers an OPTIONS (our cfg says 405 to it).
+ * its configuration (test/fixtures/kamailio/kamailio.cfg unless `opts.cfg`) and its {{PLACEHOLDERS}}
+ * filled in. Resolves once it answers an OPTIONS (the trunk's cfg says 405 to it, the dispatcher's 200).
  */
-export async function startKamailio(dir: string, port: number, values: Record<string, string | number>, opts: { tcp?: boolean } = {}): Promise<KamailioHandle> {
+export async function startKamailio(dir: string, port: number, values: Record<string, string | number>, opts: KamailioOptions = {}): Promise<KamailioHandle> {
   requireTool('kamailio', 'kamailio')
   mkdirSync(dir, { recursive: true })
-  let cfg = readFileSync(path.join(REPO, 'test/fixtures/kamailio/kamailio.cfg'), 'utf8')
+  let cfg = readFileSync(path.join(REPO, opts.cfg ?? 'test/fixtures/kamailio/kamailio.cfg'), 'utf8')
   for (const [k, v] of Object.entries(values)) cfg = cfg.replaceAll(`{{${k}}}`, String(v))
   const missing = /\{\{(\w+)\}\}/.exec(cfg)
   if (missing) throw new Error(`kamailio.cfg: no value for {{${missing[1]}}}`)
   const file = path.join(dir, 'kamailio.cfg')
   writeFileSync(file, cfg)
-  const child: ChildProcess = spawn('kamailio', ['-f', file, '-DD', '-E', '-l', `udp:127.0.0.1:${port}`, ...(opts.tcp ? ['-l', `tcp:127.0.0.1:${port}`] : []), '-Y', dir, '-w', dir, '-m', '32', '-M', '8'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const defines = Object.entries(opts.defines ?? {}).flatMap(([k, v]) => ['-A', typeof v === 'string' ? `${k}="${v}"` : `${k}=${v}`])
+  const args = ['-f', file, '-DD', '-E', '-l', `udp:127.0.0.1:${port}`, ...(opts.tcp ? ['-l', `tcp:127.0.0.1:${port}`] : []), ...defines, '-Y', dir, '-w', dir, '-m', '32', '-M', '8']
+  const child: ChildProcess = spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
   child.stderr!.on('data', (d) => (log += d))

@@ -1,0 +1,80 @@
+// Many instances behind Kamailio (deploy/kamailio/kamailio.cfg, run as shipped, with defines on
+// the command line): two servers, Kamailio dispatching SIPp's calls to them.
+// 1. Round robin: both instances take calls, every call answered and hung up through the proxy
+//    (ACK and BYE along the Record-Route).
+// 2. Drain: an instance told to drain answers OPTIONS with 503; Kamailio's probe takes it out
+//    and every new call goes to the other.
+// 3. Failover: an instance killed without a word; the calls Kamailio still sends it time out
+//    there and go to the next instance: every call answered.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { freeUdpPort, startKamailio } from './helpers/kamailio.ts'
+import { renderScenario } from './helpers/scenario-file.ts'
+import { startServerProcess, type ServerHandle } from './helpers/server-process.ts'
+import { runSipp } from './helpers/sipp.ts'
+
+const PROBE_S = 1
+const INVITE_TIMEOUT_MS = 1000
+
+const instance = (sipPort?: number, rtp = 37000) =>
+  startServerProcess({
+    ...(sipPort && { SIP_PORT: String(sipPort) }),
+    RTP_PORT_MIN: String(rtp),
+    RTP_PORT_MAX: String(rtp + 99),
+    MEDIA_WORKERS: '1',
+  })
+
+/** Calls each instance has taken so far (its own database). */
+async function taken(s: ServerHandle): Promise<number> {
+  return (await s.api<{ calls: unknown[] }>('/api/calls?limit=500')).body.calls.length
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+t.test('kamailio dispatches to the instances, takes a draining one out, fails over from a dead one', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-ds-'))
+  let a = await instance(undefined, 37000)
+  const b = await instance(undefined, 37200)
+  t.teardown(async () => {
+    await a.stop()
+    await b.stop()
+  })
+  const list = path.join(dir, 'dispatcher.list')
+  writeFileSync(list, `1 sip:127.0.0.1:${a.sipPort}\n1 sip:127.0.0.1:${b.sipPort}\n`)
+  const port = await freeUdpPort()
+  const kamailio = await startKamailio(dir, port, {}, {
+    cfg: 'deploy/kamailio/kamailio.cfg',
+    defines: { DISPATCHER_LIST: list, PROBE_S, INVITE_TIMEOUT_MS },
+  })
+  t.teardown(() => kamailio.stop())
+  const scenario = renderScenario('uac-via-proxy.xml', dir, { HOLD_MS: 1500 })
+  const calls = async (n: number) =>
+    runSipp(scenario, `127.0.0.1:${port}`, ['-m', String(n), '-l', String(n), '-r', '4', '-mp', String(await freeUdpPort())], 120_000)
+
+  await wait(2500 * PROBE_S) // the first probes: both instances up
+  const round = await calls(8)
+  if (round.successful !== 8) t.comment(kamailio.log().slice(-3000), round.stdout.slice(-1500), round.stderr.slice(-800))
+  t.equal(round.successful, 8, `round robin: every call answered through the proxy (${round.failed} failed)`)
+  const [a1, b1] = [await taken(a), await taken(b)]
+  t.ok(a1 >= 3 && b1 >= 3, `both instances took calls (${a1} and ${b1})`)
+
+  const drained = await fetch(`http://127.0.0.1:${a.httpPort}/api/drain`, { method: 'POST' })
+  t.equal(drained.status, 202, 'instance A drains')
+  await wait(3000 * PROBE_S) // its OPTIONS now answer 503: the next probe takes it out
+  const afterDrain = await calls(6)
+  t.equal(afterDrain.successful, 6, 'every call answered while A drains')
+  t.equal(await taken(b), b1 + 6, 'all of them on B')
+  t.match(kamailio.log(), /failed over|to instance/, 'Kamailio logged its choices')
+
+  // A comes back (a new process on the same SIP port); B dies without a word.
+  await a.stop()
+  a = await instance(a.sipPort, 37400)
+  await wait(3000 * PROBE_S) // A' is probed up again
+  await b.kill('SIGKILL')
+  const afterCrash = await calls(6)
+  t.equal(afterCrash.successful, 6, `every call answered after B died (${afterCrash.failed} failed)`)
+  t.equal(await taken(a), 6, "all of them on A'")
+  t.match(kamailio.log(), /did not answer: marked down/, 'the calls sent to the dead instance timed out and failed over')
+})
