@@ -108,6 +108,25 @@ t.test('storage fault settings: defaults, environment, bad values', async (t) =>
   t.throws(() => loadConfig({ MIN_FREE_DISK_MB: '-1' }), { constructor: ConfigError, message: /MIN_FREE_DISK_MB/ })
 })
 
+t.test('session timers: SESSION_EXPIRES_S and MIN_SE_S', async (t) => {
+  const cfg = loadConfig({})
+  t.equal(cfg.sip.sessionExpiresS, 1800)
+  t.equal(cfg.sip.minSeS, 90)
+  const set = loadConfig({ SESSION_EXPIRES_S: '600', MIN_SE_S: '120' })
+  t.same([set.sip.sessionExpiresS, set.sip.minSeS], [600, 120])
+  t.throws(() => loadConfig({ SESSION_EXPIRES_S: '60' }), /SESSION_EXPIRES_S must be .* at least MIN_SE_S/, 'below MIN_SE_S')
+  t.throws(() => loadConfig({ MIN_SE_S: '0' }), /MIN_SE_S must be/)
+})
+
+t.test('SIP over TLS: SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY files', async (t) => {
+  t.same(loadConfig({}).sip.tls, { port: 0, cert: '', key: '' }, 'off by default')
+  t.throws(() => loadConfig({ SIP_TLS_PORT: '5061' }), /SIP_TLS_CERT must name a PEM file/)
+  t.throws(() => loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: '/nonexistent.crt', SIP_TLS_KEY: '/nonexistent.key' }), /no such file/)
+  const cert = configFile({})
+  const cfg = loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert })
+  t.same(cfg.sip.tls, { port: 5061, cert, key: cert })
+})
+
 t.test('MEDIA_PRIORITY: realtime by default, normal on request, nothing else', async (t) => {
   t.equal(loadConfig({}).mediaPriority, 'realtime')
   t.equal(loadConfig({ MEDIA_PRIORITY: 'normal' }).mediaPriority, 'normal')

@@ -57,7 +57,7 @@ function trunkFrom(raw: Partial<RawTrunk>, where: string, index: number): TrunkC
   if (!str('host')) throw new ConfigError(`${where}: host is required (the registrar/proxy host[:port])`)
   const transport = (str('transport') || 'udp').toLowerCase()
   if (transport === 'tls') {
-    throw new ConfigError(`${where}: transport "tls" is not available: this build's SIP stack has UDP and TCP only (sip/transport); use udp or tcp`)
+    throw new ConfigError(`${where}: transport "tls" is not available: trunks are reached over UDP or TCP only (SIP_TLS_PORT serves callers); use udp or tcp`)
   }
   if (transport !== 'udp' && transport !== 'tcp') throw new ConfigError(`${where}: transport must be udp or tcp, got "${transport}"`)
   let hp: { host: string; port: number }

@@ -56,6 +56,7 @@ t.test('two instances on one Redis', async (t) => {
     // the one cluster-wide slot is B's: a call to A, whose local gate has room, gets 503
     const refused = await probe({ from: '127.0.0.1', port: a.sipPort, method: 'INVITE', waitMs: 3000 })
     t.match(refused, /^SIP\/2\.0 503 [^]*text="Too Many Calls"/, 'a concurrent call to A: 503')
+    t.match(refused, /\r\nRetry-After: \d+\r\n/, 'with Retry-After')
   })
 
   await t.test('B killed: it drops out after its lease, its slot with it; then SIPp calls A', async (t) => {

@@ -41,6 +41,10 @@ t.test('fuzzed SIP and RTP/RTCP against a live server', async (t) => {
   t.equal(sip.deadAfter, undefined, `the server answered OPTIONS throughout${sip.deadAfter !== undefined ? ` (stopped after case ${sip.deadAfter}; last cases ${JSON.stringify(sip.recent.slice(-5))}; log ${server.logs.slice(-5).join('\n')})` : ''}`)
   t.ok(alive(), 'the process is alive after the SIP fuzzing')
 
+  // Fuzzed INVITEs the server answers (with SDP, or without: a delayed offer gets our offer in the
+  // 200) hold an RTP port pair until their ACK timeout (64*T1); the RTP phase needs one free.
+  const waited = await waitForFreePorts(server.httpPort, 1, 70_000)
+  t.comment(`RTP port pool: ${waited.free} pairs free after ${(waited.ms / 1000).toFixed(1)} s`)
   const rtp = await runRtpFuzz({ host: '127.0.0.1', sipPort: server.sipPort, seed: 1, count: 5000, rate: 2500 })
   t.comment(`RTP/RTCP: ${rtp.sent} packets; the server sent ${rtp.receivedDuring} RTP packets meanwhile, ${rtp.receivedAfter} in the second after`)
   t.ok(alive(), 'the process is alive after the RTP/RTCP fuzzing')
@@ -61,9 +65,21 @@ t.test('fuzzed SIP and RTP/RTCP against a live server', async (t) => {
   const { body } = await server.api<{ calls: Array<{ live: boolean }> }>('/api/calls?limit=500')
   t.equal(body.calls.filter((c) => c.live).length, 0, 'no call is live in /api/calls')
   t.equal(await activeCalls(server.httpPort), 0)
+  t.equal((await waitForFreePorts(server.httpPort, 500, 10_000)).free, 500, 'every RTP port pair back in the pool')
   const rss1 = rssMiB(server.pid)
   const heap1 = rssByMapping(server.pid)['[heap]'] ?? 0
   t.comment(`RSS idle before ${rss0.toFixed(0)} MiB, after ${rss1.toFixed(0)} MiB; malloc heap ${heap0.toFixed(0)} -> ${heap1.toFixed(0)} MiB`)
   t.ok(rss1 - rss0 < RSS_TOLERANCE, `RSS back near idle: ${rss1.toFixed(0)} MiB after, ${rss0.toFixed(0)} MiB before (tolerance ${RSS_TOLERANCE} MiB)`)
   t.ok(heap1 - heap0 < RSS_HEAP_TOLERANCE, `main malloc heap ${heap1.toFixed(0)} MiB after, ${heap0.toFixed(0)} MiB before (tolerance ${RSS_HEAP_TOLERANCE} MiB)`)
 })
+
+/** Polls voice_rtp_ports_free until at least `want` pairs are free or the time is up. */
+async function waitForFreePorts(httpPort: number, want: number, timeoutMs: number): Promise<{ free: number; ms: number }> {
+  const t0 = Date.now()
+  for (;;) {
+    const text = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text())
+    const free = Number(/^voice_rtp_ports_free (\S+)/m.exec(text)?.[1] ?? NaN)
+    if (free >= want || Date.now() - t0 > timeoutMs) return { free, ms: Date.now() - t0 }
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { negotiate, type LocalMedia } from '../../sip/sdp/negotiate.ts'
-import type { CallControl, InboundCall } from '../../sip/ua/call-control.ts'
+import { createOffer, negotiate, readAnswer, type LocalMedia, type ReadAnswerResult } from '../../sip/sdp/negotiate.ts'
+import type { CallControl, InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { AdmitVerdict, LiveCallSummary } from '../../cluster/types.ts'
 import { Call, type CallDeps, type CallResult } from './call.ts'
 
@@ -129,28 +129,46 @@ export class CallManager {
     } catch (err) {
       log.error({ err }, 'call record not created; the call goes on without it')
     }
-    const refuse = async (status: number, reason: string, result: CallResult) => {
+    const refuse = async (status: number, reason: string, result: CallResult, headers?: Record<string, string>) => {
       log.warn({ status, reason }, 'call refused')
-      sip.reject(status, reason)
+      sip.reject(status, reason, headers)
       metrics.calls.labels(result).inc()
       await store.updateCall(id, { endedAt: new Date(), result, endReason: `${status} ${reason}` }).catch(() => {})
     }
-    if (verdict === 'total') return refuse(503, 'Too Many Calls', 'failed')
-    if (verdict === 'source') return refuse(503, 'Too Many Calls From This Source', 'failed')
-    if (!sip.offer) return refuse(488, 'an SDP offer in the INVITE is required', 'failed')
+    const retry = { 'Retry-After': String(this.deps.config.inbound.retryAfterS) }
+    if (verdict === 'total') return refuse(503, 'Too Many Calls', 'failed', retry)
+    if (verdict === 'source') return refuse(503, 'Too Many Calls From This Source', 'failed', retry)
     const port = await media.allocate()
     this.admitting.set(id, port ?? undefined)
     metrics.rtpPortsFree.set(media.available)
     if (port === null) return refuse(503, 'no RTP ports left', 'failed')
 
     const local: LocalMedia = { address: config.publicIp, port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 }
-    const neg = negotiate(sip.offer, local)
-    if (!neg.ok) {
-      media.release(port)
-      metrics.rtpPortsFree.set(media.available)
-      return refuse(488, neg.reason, 'failed')
+    let neg: ReadAnswerResult
+    let answer: string | null = null
+    if (sip.offer) {
+      const answered = negotiate(sip.offer, local)
+      if (!answered.ok) {
+        media.release(port)
+        metrics.rtpPortsFree.set(media.available)
+        return refuse(488, answered.reason, 'failed')
+      }
+      neg = answered
+      answer = answered.answer
+      sip.progress(180)
+    } else {
+      // Delayed offer (RFC 3261 §13.2.1): our offer goes in the 200, the caller's answer comes
+      // in the ACK, so the media session can only be opened once the ACK is here.
+      const delayed = await this.answerDelayedOffer(sip, local, log)
+      if (!delayed.ok) {
+        media.release(port)
+        metrics.rtpPortsFree.set(media.available)
+        metrics.calls.labels(delayed.result).inc()
+        await store.updateCall(id, { endedAt: new Date(), result: delayed.result, endReason: delayed.endReason }).catch(() => {})
+        return
+      }
+      neg = delayed.neg
     }
-    sip.progress(180)
 
     const session = media.open({
       callId: id,
@@ -183,7 +201,7 @@ export class CallManager {
     this.cluster?.callsChanged()
     let result: CallResult = 'failed'
     try {
-      result = await Promise.race([call.run(neg.answer), call.aborted])
+      result = await Promise.race([call.run(answer), call.aborted])
     } catch (err) {
       call.fault(err, 'dialog')
     } finally {
@@ -205,6 +223,37 @@ export class CallManager {
       this.afterCalls.add(after)
       void after.finally(() => this.afterCalls.delete(after))
     }
+  }
+
+  /**
+   * An INVITE without SDP: 180, then our offer (every codec we take) in the 200; the ACK brings
+   * the answer. No usable answer in the ACK: BYE, and the call failed as 'bad-answer'.
+   */
+  private async answerDelayedOffer(sip: InboundCall, local: LocalMedia, log: Logger): Promise<
+    { ok: true; neg: Extract<ReadAnswerResult, { ok: true }> } | { ok: false; result: CallResult; endReason: string }
+  > {
+    const sipEnd: { reason?: SipEndReason } = {}
+    sip.once('ended', (reason) => (sipEnd.reason = reason))
+    const endedWith = (): SipEndReason | undefined => sipEnd.reason
+    sip.progress(180)
+    const delay = this.deps.config.answerDelayMs
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay))
+    if (sipEnd.reason) return { ok: false, result: sipEnd.reason === 'cancelled' ? 'cancelled' : 'failed', endReason: sipEnd.reason }
+    let ackBody: string | undefined
+    try {
+      ackBody = await sip.answer(createOffer(local))
+    } catch (err) {
+      log.warn({ err }, 'delayed-offer call not confirmed')
+      const reason = endedWith() ?? 'ack-timeout'
+      return { ok: false, result: reason === 'remote-bye' ? 'caller-hangup' : 'failed', endReason: reason }
+    }
+    const neg = readAnswer(ackBody, local)
+    if (!neg.ok) {
+      log.warn({ reason: neg.reason }, 'delayed offer: no usable answer in the ACK; BYE')
+      await sip.hangup('bad-answer')
+      return { ok: false, result: 'failed', endReason: 'bad-answer' }
+    }
+    return { ok: true, neg }
   }
 
   /** What is wrong right now; exported as metrics and asserted by the fault tests. */

@@ -6,8 +6,8 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
-import { createPinnedOffer, negotiate, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
-import type { InboundCall, OutboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
+import { createPinnedOffer, negotiate, readAnswer, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
+import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
@@ -154,7 +154,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
       if (digit) this.onDigit(digit, 'info')
     }))
-    sip.on('reinvite', this.contained('sip.event', (offer: string | undefined, reply: (answer: string | null) => void) => this.onReinvite(offer, reply)))
+    sip.on('modify', this.contained('sip.event', (change: SessionChange) => this.onModify(change)))
     sip.on('ended', this.contained('sip.event', (reason: SipEndReason) => this.onSipEnded(reason)))
   }
 
@@ -232,13 +232,14 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
-  async run(answer: string): Promise<CallResult> {
+  /** `answer` null: the call was answered already (a delayed offer, answered in its ACK). */
+  async run(answer: string | null): Promise<CallResult> {
     await this.openRecording()
-    if (this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
-    if (this.ended) return 'cancelled'
+    if (answer !== null && this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
+    if (this.ended) return answer === null ? (this.endReason === 'remote-bye' ? 'caller-hangup' : 'failed') : 'cancelled'
     this.rtp.start() // the clock runs from the 200 OK on; RTP flows once the ACK or the caller's RTP confirms the peer
     try {
-      await this.sip.answer(answer)
+      if (answer !== null) await this.sip.answer(answer)
     } catch (err) {
       if (this.endReason === 'cancelled') return 'cancelled'
       this.log.warn({ err }, 'call not confirmed')
@@ -256,6 +257,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.summary = this.writeSummary()
     if (this.faultAt) return 'failed'
     if (this.endReason === 'shutdown') return 'shutdown'
+    // the caller's side went silent (no refresh), or answered our offer with nothing we can use
+    if (this.endReason === 'session-expired' || this.endReason === 'bad-answer') return 'failed'
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
@@ -563,17 +566,39 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener.onDigit(digit)
   }
 
-  private onReinvite(offer: string | undefined, reply: (answer: string | null) => void): void {
-    if (!offer) return reply(null) // offerless re-INVITE: not supported yet, refused cleanly
-    if (this.bridge) return reply(null) // the relay forwards between the endpoints it started with
-    const neg = negotiate(offer, { ...this.local, sessionVersion: ++this.sdpVersion })
+  /** A re-INVITE or UPDATE from the caller: hold, resume, a new address, a session refresh. */
+  private onModify(change: SessionChange): void {
+    if (this.bridge) return change.refuse() // the relay forwards between the endpoints it started with
+    const local = { ...this.local, sessionVersion: ++this.sdpVersion }
+    if (change.offer === undefined) {
+      // a re-INVITE without SDP asks for our offer: the stream as it is, its codec under its
+      // payload type (the media session cannot switch codecs); the answer comes in the ACK
+      const offer = createPinnedOffer(local, this.format)
+      void change.accept(offer).then((answer) => answer !== undefined && this.applyAnswer(answer))
+      return
+    }
+    const neg = negotiate(change.offer, local)
     if (!neg.ok) {
-      this.log.warn({ reason: neg.reason }, 're-INVITE refused')
-      return reply(null)
+      this.log.warn({ reason: neg.reason, method: change.method }, 'session change refused')
+      return change.refuse()
     }
     this.rtp.update(neg.remote, neg.direction)
-    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 're-INVITE accepted')
-    reply(neg.answer)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold, method: change.method }, 'session change accepted')
+    void change.accept(neg.answer)
+  }
+
+  /** The caller's answer (in an ACK) to the offer we made for an offerless re-INVITE. */
+  private applyAnswer(answer: string): void {
+    if (this.ended) return
+    const neg = readAnswer(answer, { ...this.local, codecs: [this.format.codec.name] })
+    if (!neg.ok || neg.codec.payloadType !== this.format.codec.payloadType) {
+      // RFC 3261 §13.3.1.4: an answer we cannot use ends the session
+      this.log.warn({ reason: neg.ok ? `payload type ${neg.codec.payloadType}` : neg.reason }, 'no usable answer to our re-INVITE offer: BYE')
+      void this.sip.hangup('bad-answer')
+      return
+    }
+    this.rtp.update(neg.remote, neg.direction)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 'session change (our offer) accepted')
   }
 
   private onSipEnded(reason: SipEndReason): void {
@@ -587,7 +612,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private hangupOutcome(outcome: string): string {
     if (outcome !== 'caller-hangup') return outcome
     if (this.faultAt) return 'fault'
-    if (this.endReason === 'shutdown' || this.endReason === 'ack-timeout') return this.endReason
+    if (this.endReason === 'shutdown' || this.endReason === 'ack-timeout' || this.endReason === 'session-expired') return this.endReason
     return outcome
   }
 

@@ -13,6 +13,13 @@ export function newBranch(): string {
 export interface LocalAddress {
   host: string
   port: number
+  /** SIP over TLS listens here (SIP_TLS_PORT), when it does */
+  tlsPort?: number
+}
+
+/** Our port for a transport: TLS has its own. */
+export function localPort(local: LocalAddress, protocol: Remote['protocol']): number {
+  return protocol === 'TLS' && local.tlsPort ? local.tlsPort : local.port
 }
 
 /**
@@ -49,14 +56,14 @@ export class Dialog {
   }
 
   contact(): NameAddr[] {
-    const transport = this.remote.protocol === 'TCP' ? ';transport=tcp' : ''
-    return [{ uri: `sip:agent@${hostForUri(this.local.host)}:${this.local.port}${transport}`, params: {} }]
+    const transport = this.remote.protocol === 'UDP' ? '' : `;transport=${this.remote.protocol.toLowerCase()}`
+    return [{ uri: `sip:agent@${hostForUri(this.local.host)}:${localPort(this.local, this.remote.protocol)}${transport}`, params: {} }]
   }
 
   /** A new request inside the dialog (§12.2.1.1). */
   createRequest(method: string, body = '', contentType?: string): SipRequest {
     const headers: SipRequest['headers'] = {
-      via: [{ version: '2.0', protocol: this.remote.protocol, host: hostForUri(this.local.host), port: this.local.port, params: { branch: newBranch(), rport: null } }],
+      via: [{ version: '2.0', protocol: this.remote.protocol, host: hostForUri(this.local.host), port: localPort(this.local, this.remote.protocol), params: { branch: newBranch(), rport: null } }],
       'max-forwards': '70',
       from: { ...this.localUri, params: { ...this.localUri.params } },
       to: { ...this.remoteUri, params: { ...this.remoteUri.params } },

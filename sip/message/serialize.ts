@@ -20,6 +20,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   415: 'Unsupported Media Type',
   416: 'Unsupported URI Scheme',
   420: 'Bad Extension',
+  422: 'Session Interval Too Small',
   480: 'Temporarily Unavailable',
   481: 'Call/Transaction Does Not Exist',
   483: 'Too Many Hops',
@@ -31,9 +32,13 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   500: 'Server Internal Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
+  504: 'Server Time-out',
   505: 'Version Not Supported',
   603: 'Decline',
 }
+
+/** Header names whose registered spelling the `sip` package's capitalising would miss (RFC 3262, 4028). */
+const SPELLING: Readonly<Record<string, string>> = { rseq: 'RSeq', rack: 'RAck', 'min-se': 'Min-SE' }
 
 /**
  * The wire bytes of a message. Content-Length is always written and always equals the body's
@@ -43,7 +48,9 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
  */
 export function serialize(m: SipMessage): Buffer {
   const content = m.content ?? ''
-  const copy = { ...m, content, headers: { ...m.headers, 'content-length': content.length } }
+  const headers: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(m.headers)) headers[typeof value === 'string' ? (SPELLING[name] ?? name) : name] = value
+  const copy = { ...m, content, headers: { ...headers, 'content-length': content.length } }
   if (hasLineBreak(copy.headers) || hasLineBreak('method' in m ? m.uri : m.reason)) {
     throw new Error('SIP header value contains CR or LF')
   }

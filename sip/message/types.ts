@@ -107,7 +107,7 @@ export type ParseOutcome = MessageOutcome | RejectOutcome | DropOutcome
 
 /** Where a message came from or goes to: the transport and the peer's socket address. */
 export interface Remote {
-  protocol: 'UDP' | 'TCP'
+  protocol: 'UDP' | 'TCP' | 'TLS'
   address: string
   port: number
 }

@@ -345,3 +345,19 @@ export function readPinnedAnswer(answerSdp: string, format: StreamFormat): Pinne
   const telephoneEvent = te !== undefined && formats(m).some((pt) => pt === te && formatName(m, pt).toLowerCase() === 'telephone-event')
   return { ok: true, remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort }, rtcpMux: remote.rtcpMux, telephoneEvent }
 }
+
+export type ReadAnswerResult = Omit<Extract<AnswerResult, { ok: true }>, 'answer'> | { ok: false; reason: string }
+
+/**
+ * Reads the answer to an offer of ours made by createOffer (delayed offer: our offer in the 200,
+ * the answer in the ACK). The answer's own view of the stream is read exactly as an offer would
+ * be: its first format that we offered, its address, ptime and direction (our direction follows
+ * from the answerer's as it would from an offerer's). Never throws.
+ */
+export function readAnswer(answerSdp: string | undefined, local: LocalMedia): ReadAnswerResult {
+  if (!answerSdp) return { ok: false, reason: 'no SDP answer' }
+  const res = negotiate(answerSdp, local)
+  if (!res.ok) return { ok: false, reason: res.reason }
+  const { answer: _ours, ...stream } = res
+  return stream
+}

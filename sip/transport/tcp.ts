@@ -1,4 +1,5 @@
 import net from 'node:net'
+import tls from 'node:tls'
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from './tcp-options.ts'
 
 export interface TcpHandlers {
@@ -10,6 +11,12 @@ export interface TcpHandlers {
 }
 
 export type TcpCloseReason = 'idle' | 'limit-total' | 'limit-source'
+
+/** PEM certificate (chain) and key: with them the listener speaks TLS (SIP over TLS, RFC 3261 §26.2). */
+export interface TlsCredentials {
+  cert: string | Buffer
+  key: string | Buffer
+}
 
 /**
  * The SIP TCP listener. Connections are kept by peer address so that responses and
@@ -32,6 +39,8 @@ export class TcpTransport {
     private readonly port: number,
     private readonly handlers: TcpHandlers,
     opts: Partial<TcpOptions> = {},
+    /** set: TLS on this listener and on the connections we open */
+    private readonly credentials?: TlsCredentials,
   ) {
     this.opts = { ...DEFAULT_TCP_OPTIONS, ...opts }
   }
@@ -41,7 +50,8 @@ export class TcpTransport {
   }
 
   async listen(port = this.port): Promise<number> {
-    const server = net.createServer((socket) => this.accept(socket))
+    // with TLS the socket is handed over once the handshake is done ('secureConnection')
+    const server = this.credentials ? tls.createServer({ ...this.credentials }, (socket) => this.accept(socket)) : net.createServer((socket) => this.accept(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -101,10 +111,16 @@ export class TcpTransport {
         this.handlers.onClosedByUs?.('limit-total')
         return
       }
-      socket = net.connect({ host: address, port })
+      // a TLS connection we open checks the peer's certificate against the system's CAs
+      socket = this.credentials ? tls.connect({ host: address, port, ...(net.isIP(address) ? {} : { servername: address }) }) : net.connect({ host: address, port })
       this.adopt(socket, { address, port })
     }
     socket.write(buf)
+  }
+
+  /** New certificate and key (the files changed): connections from now on use them. */
+  setCredentials(credentials: TlsCredentials): void {
+    if (this.server instanceof tls.Server) this.server.setSecureContext({ ...credentials })
   }
 
   /** A dialog uses the connection to `key` as its flow: it is not closed for idleness. */

@@ -5,12 +5,18 @@ import { parseDatagram, type ParseOutcome } from '../message/parse.ts'
 import { StreamFramer } from '../message/stream-framer.ts'
 import { makeResponse, serialize } from '../message/serialize.ts'
 import { isRequest, type RejectedRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
-import { TcpTransport } from './tcp.ts'
+import { TcpTransport, type TlsCredentials } from './tcp.ts'
 import { tcpOptionsFromEnv, type TcpOptions } from './tcp-options.ts'
 import { UdpTransport } from './udp.ts'
 import { messageKind, NO_STATS, type SipStats } from './stats.ts'
 
 const CRLF = Buffer.from('\r\n')
+
+/** SIP over TLS on its own port (SIP_TLS_PORT). */
+export interface TlsListen {
+  port: number
+  credentials: TlsCredentials
+}
 
 export interface TransportLayerEvents {
   request: [rq: SipRequest, remote: Remote]
@@ -25,11 +31,14 @@ export interface TransportLayerEvents {
 export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   private readonly udp: UdpTransport
   private readonly tcp: TcpTransport
+  private readonly tls: TcpTransport | undefined
+  /** by protocol and connection key ("TLS|addr:port") */
   private readonly framers = new Map<string, StreamFramer>()
-  /** TCP connection key per flow holder (a dialog id), so a release unpins what was pinned. */
-  private readonly flows = new Map<string, string>()
+  /** Stream connection per flow holder (a dialog id), so a release unpins what was pinned. */
+  private readonly flows = new Map<string, { stream: TcpTransport; key: string }>()
   udpPort = 0
   tcpPort = 0
+  tlsPort = 0
 
   constructor(
     readonly host: string,
@@ -37,6 +46,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     private readonly logger: Logger,
     private readonly stats: SipStats = NO_STATS,
     tcpOptions: Partial<TcpOptions> = tcpOptionsFromEnv(),
+    tlsListen?: TlsListen,
   ) {
     super()
     this.udp = new UdpTransport(host, port, (buf, address, p) =>
@@ -44,22 +54,42 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     )
     this.tcp = new TcpTransport(host, port, {
       onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TCP', address, port: p }).push(chunk),
-      onClose: (key) => this.framers.delete(key),
+      onClose: (key) => this.framers.delete(`TCP|${key}`),
       onClosedByUs: (reason) => {
         this.stats.tcpClosed?.(reason)
         // idle closes are routine; refusals over a cap are worth seeing (counted either way)
         this.logger[reason === 'idle' ? 'debug' : 'info']({ reason, open: this.tcp.size }, 'SIP TCP connection closed')
       },
     }, tcpOptions)
+    if (tlsListen) {
+      this.tls = new TcpTransport(host, tlsListen.port, {
+        onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TLS', address, port: p }).push(chunk),
+        onClose: (key) => this.framers.delete(`TLS|${key}`),
+        onClosedByUs: (reason) => this.stats.tcpClosed?.(reason),
+      }, tcpOptions, tlsListen.credentials)
+    }
+  }
+
+  /** The TCP-like transport of a stream protocol. */
+  private stream(protocol: Remote['protocol']): TcpTransport | undefined {
+    return protocol === 'TLS' ? this.tls : protocol === 'TCP' ? this.tcp : undefined
+  }
+
+  /** The TLS certificate and key changed on disk. */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    this.tls?.setCredentials(credentials)
   }
 
   async listen(): Promise<void> {
     this.udpPort = await this.udp.listen()
     // TCP on the same port number as UDP, as SIP_PORT promises both.
     this.tcpPort = await this.tcp.listen(this.udpPort)
+    if (this.tls) this.tlsPort = await this.tls.listen()
   }
 
-  private framerFor(key: string, remote: Remote): StreamFramer {
+  private framerFor(connection: string, remote: Remote): StreamFramer {
+    const key = `${remote.protocol}|${connection}`
+    const stream = this.stream(remote.protocol)!
     let framer = this.framers.get(key)
     if (!framer) {
       framer = new StreamFramer(
@@ -67,9 +97,9 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
         (outcome) => {
           // A TCP framing error cannot be resynchronised: answer if we can, then close.
           this.onOutcome(outcome, remote)
-          this.tcp.drop(key)
+          stream.drop(connection)
         },
-        () => this.tcp.send(CRLF, remote.address, remote.port), // RFC 5626 §3.5.1 pong
+        () => stream.send(CRLF, remote.address, remote.port), // RFC 5626 §3.5.1 pong
       )
       this.framers.set(key, framer)
     }
@@ -115,28 +145,30 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       return
     }
     this.stats.messageOut(messageKind(m))
-    if (remote.protocol === 'TCP') this.tcp.send(buf, remote.address, remote.port)
-    else this.udp.send(buf, remote.address, remote.port)
+    const stream = this.stream(remote.protocol)
+    if (stream) stream.send(buf, remote.address, remote.port)
+    else if (remote.protocol === 'UDP') this.udp.send(buf, remote.address, remote.port)
   }
 
   /** `holder` (a dialog) uses `remote` as its flow: over TCP that connection is kept open
    *  until `releaseFlow(holder)`, however long it stays quiet. */
   holdFlow(holder: string, remote: Remote): void {
-    if (remote.protocol !== 'TCP' || this.flows.has(holder)) return
+    const stream = this.stream(remote.protocol)
+    if (!stream || this.flows.has(holder)) return
     const key = `${remote.address}:${remote.port}`
-    this.flows.set(holder, key)
-    this.tcp.pin(key)
+    this.flows.set(holder, { stream, key })
+    stream.pin(key)
   }
 
   releaseFlow(holder: string): void {
-    const key = this.flows.get(holder)
-    if (key === undefined) return
+    const flow = this.flows.get(holder)
+    if (flow === undefined) return
     this.flows.delete(holder)
-    this.tcp.unpin(key)
+    flow.stream.unpin(flow.key)
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.udp.close(), this.tcp.close()])
+    await Promise.all([this.udp.close(), this.tcp.close(), this.tls?.close()])
   }
 }
 

@@ -2,19 +2,42 @@ import type { EventEmitter } from 'node:events'
 import type { Remote } from '../message/types.ts'
 
 /** How an ended call ended, from the signalling point of view. */
+// 'bad-answer': our offer (delayed-offer INVITE) got no usable answer in the ACK;
+// 'session-expired': no session refresh came before the RFC 4028 interval ran out;
+// 'prack-timeout': a reliable provisional response was never PRACKed (RFC 3262: 504 sent).
 export type SipEndReason = 'remote-bye' | 'local-bye' | 'cancelled' | 'rejected' | 'ack-timeout' | 'bye-failed' | 'shutdown' | 'transferred'
+  | 'bad-answer' | 'session-expired' | 'prack-timeout'
 
 export interface InboundCallEvents {
   /** The caller cancelled before we answered (a 487 has been sent). */
   cancel: []
   /** The caller hung up (our 200 to its BYE has been sent). */
   bye: []
-  /** A re-INVITE: call `reply` with our answer SDP, or with null to refuse it (488). */
-  reinvite: [offer: string | undefined, reply: (answer: string | null) => void]
+  /** A re-INVITE or an UPDATE that changes the session: accept or refuse it (488) on `change`. */
+  modify: [change: SessionChange]
   /** An in-dialog INFO (e.g. application/dtmf-relay); it has been answered 200. */
   info: [contentType: string, body: string]
   /** The dialog is over, whatever the cause. Emitted exactly once. */
   ended: [reason: SipEndReason]
+}
+
+/**
+ * The peer asks to change the session (RFC 3261 §14 re-INVITE, RFC 3311 UPDATE). Exactly one of
+ * accept and refuse counts; the other and any repeat are ignored. Without a listener for
+ * `modify` an offer is refused and an offerless re-INVITE is given our last description again.
+ */
+export interface SessionChange {
+  readonly method: 'INVITE' | 'UPDATE'
+  /** The peer's offer; undefined for a re-INVITE without SDP, which asks us for an offer. */
+  readonly offer?: string
+  /**
+   * 200 with `sdp`: our answer to `offer`, or, without one, our offer. Then it resolves with the
+   * peer's answer from the ACK ('' when the ACK has none; the listener decides whether to BYE),
+   * else with undefined. It never rejects: a lost ACK ends the dialog (`ended` says why).
+   */
+  accept(sdp: string): Promise<string | undefined>
+  /** 488 Not Acceptable Here: the session stays as it was. */
+  refuse(): void
 }
 
 /** One inbound call as the signalling side exposes it to the media server. */
@@ -29,10 +52,15 @@ export interface InboundCall extends EventEmitter<InboundCallEvents> {
   readonly offer: string | undefined
   /** 180 Ringing (or 183 with early media SDP). */
   progress(status?: 180 | 183, sdp?: string): void
-  /** 200 OK with our SDP; resolves when the ACK arrives, rejects when it never does. */
-  answer(sdp: string): Promise<void>
+  /**
+   * 200 OK with our SDP; resolves when the ACK arrives, rejects when it never does. When the
+   * INVITE had no offer (`offer` undefined, delayed offer) `sdp` is our offer and the promise
+   * resolves with the ACK's body, the caller's answer ('' when the ACK has none).
+   */
+  answer(sdp: string): Promise<string | undefined>
   /** A final error response before the answer (486, 488, 503 ...). */
-  reject(status: number, reason?: string): void
+  /** `headers`: e.g. Retry-After on a 503 */
+  reject(status: number, reason?: string, headers?: Record<string, string>): void
   /** BYE after the answer; before it, a 480 final response. `reason` is what `ended` reports. */
   hangup(reason?: SipEndReason): Promise<void>
   /**
@@ -113,7 +141,7 @@ export interface CallControl extends EventEmitter<CallControlEvents> {
   start(): Promise<void>
   stop(): Promise<void>
   /** Where SIP actually listens (the port is resolved when SIP_PORT is 0). */
-  readonly address: { host: string; port: number }
+  readonly address: { host: string; port: number; tlsPort?: number }
   /** Places an outbound call to a sip: URI; rejects with DialError unless it is answered. */
   dial(target: string, opts: DialOptions): Promise<OutboundCall>
 }

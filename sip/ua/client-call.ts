@@ -218,6 +218,9 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         return tx.respond(makeResponse(rq, 488))
       case 'NOTIFY':
         return tx.respond(makeResponse(rq, 481))
+      case 'UPDATE':
+        // a refresh (no body) is welcome; a new offer cannot be honoured, as for a re-INVITE
+        return tx.respond(makeResponse(rq, rq.content.length ? 488 : 200, undefined, { Allow: ALLOW }))
       default:
         tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW }))
     }

@@ -133,7 +133,7 @@ t.test('embedded UA', async (t) => {
     const res = await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: call-2/)
     p.send(request('ACK', p, { callId: 'call-2', toTag: toTagOf(res) }))
     await ok
-    call.on('reinvite', (offer, reply) => reply(offer?.includes('sendonly') ? 'v=0\r\no=answer 2\r\na=recvonly\r\n' : null))
+    call.on('modify', (change) => (change.offer?.includes('sendonly') ? void change.accept('v=0\r\no=answer 2\r\na=recvonly\r\n') : change.refuse()))
     p.send(request('INVITE', p, { callId: 'call-2', toTag: toTagOf(res), cseq: 2, body: SDP + 'a=sendonly\r\n' }))
     const re = await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 INVITE/)
     t.match(re, /a=recvonly/)

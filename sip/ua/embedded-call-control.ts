@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events'
+import { readFileSync, unwatchFile, watchFile } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import type { Logger } from 'pino'
 import { makeResponse } from '../message/serialize.ts'
 import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
@@ -9,6 +11,7 @@ import { NonInviteServerTransaction } from '../transaction/non-invite-server.ts'
 import { DEFAULT_TIMERS, type SipTimers } from '../transaction/timers.ts'
 import { clientTransactionKey, serverTransactionKey } from '../transaction/transaction-key.ts'
 import { TransportLayer } from '../transport/transport-layer.ts'
+import type { TlsCredentials } from '../transport/tcp.ts'
 import type { SipStats } from '../transport/stats.ts'
 import { resolveRemote } from '../trunks/trunk.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
@@ -19,7 +22,8 @@ import { ClientCall } from './client-call.ts'
 import { InviteClientTransaction } from './invite-client.ts'
 import { ServerCall } from './server-call.ts'
 import { uriRemote } from './transfer-target.ts'
-import { ALLOW, checkRequest } from './uas-checks.ts'
+import { DEFAULT_SESSION_TIMER, intervalTooSmall, type SessionTimerConfig } from './session-timer.ts'
+import { ALLOW, SUPPORTED, checkRequest } from './uas-checks.ts'
 import type { DialogUsage, UaContext } from './ua-context.ts'
 
 export interface EmbeddedCallControlOptions {
@@ -34,6 +38,11 @@ export interface EmbeddedCallControlOptions {
   outbound?: OutboundGuard
   /** Inbound trust, scanner and flood screening, call limits, drain (sip/security/). */
   gate?: InboundGate
+  /** RFC 4028 session timers: the interval we ask for and the least we accept (default 1800 / 90 s). */
+  sessionTimer?: SessionTimerConfig
+  /** SIP over TLS on this port (0: any free one) with the certificate and key in these PEM files,
+   *  read again when either changes. */
+  tls?: { port: number; certFile: string; keyFile: string }
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -44,6 +53,7 @@ type ServerTx = InviteServerTransaction | NonInviteServerTransaction
  */
 export class EmbeddedCallControl extends EventEmitter<CallControlEvents> implements CallControl, UaContext {
   readonly timers: SipTimers
+  readonly sessionTimer: SessionTimerConfig
   readonly logger: Logger
   readonly local: LocalAddress
   private readonly transport: TransportLayer
@@ -55,29 +65,50 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   private readonly pendingDials = new Set<ClientCall>()
   private readonly outbound: OutboundGuard | undefined
   private readonly gate?: InboundGate
+  private readonly tlsFiles: { certFile: string; keyFile: string } | undefined
 
   constructor(opts: EmbeddedCallControlOptions) {
     super()
     this.outbound = opts.outbound
     this.timers = opts.timers ?? DEFAULT_TIMERS
+    this.sessionTimer = opts.sessionTimer ?? DEFAULT_SESSION_TIMER
     this.logger = opts.logger
     this.local = { host: opts.publicHost, port: opts.port }
     this.gate = opts.gate
-    this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats)
+    this.tlsFiles = opts.tls
+    const tls = opts.tls && { port: opts.tls.port, credentials: readCredentials(opts.tls) }
+    this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats, undefined, tls)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
     this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
   }
 
-  get address(): { host: string; port: number } {
-    return { host: this.transport.host, port: this.transport.udpPort }
+  get address(): { host: string; port: number; tlsPort?: number } {
+    return { host: this.transport.host, port: this.transport.udpPort, ...(this.tlsFiles ? { tlsPort: this.transport.tlsPort } : {}) }
   }
 
   async start(): Promise<void> {
     await this.transport.listen()
     this.local.port = this.transport.udpPort
+    if (this.tlsFiles) {
+      this.local.tlsPort = this.transport.tlsPort
+      // a renewed certificate (certbot, a PKI agent) is taken without a restart
+      for (const file of [this.tlsFiles.certFile, this.tlsFiles.keyFile]) watchFile(file, { interval: 1000 }, this.reloadTls)
+    }
+  }
+
+  /** The certificate or key file changed: new TLS connections use them; a broken pair is not taken. */
+  private readonly reloadTls = (): void => {
+    if (!this.tlsFiles) return
+    try {
+      this.transport.setTlsCredentials(readCredentials(this.tlsFiles))
+      this.logger.info({ cert: this.tlsFiles.certFile }, 'SIP TLS certificate reloaded')
+    } catch (err) {
+      this.logger.error({ err, cert: this.tlsFiles.certFile }, 'SIP TLS certificate not reloaded: keeping the previous one')
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.tlsFiles) for (const file of [this.tlsFiles.certFile, this.tlsFiles.keyFile]) unwatchFile(file, this.reloadTls)
     await Promise.allSettled([...this.calls.values(), ...this.pendingDials].map((c) => c.hangup()))
     for (const tx of this.serverTxs.values()) tx.terminate()
     for (const tx of this.clientTxs.values()) tx.terminate()
@@ -102,7 +133,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   request(rq: SipRequest, remote: Remote): Promise<SipResponse | 'timeout'> {
     return new Promise((resolve) => {
       const key = clientTransactionKey(rq)
-      const tx = new NonInviteClientTransaction(rq, remote.protocol === 'TCP', this.timers,
+      const tx = new NonInviteClientTransaction(rq, remote.protocol !== 'UDP', this.timers,
         (m) => this.send(m, remote), resolve, () => this.clientTxs.delete(key))
       this.clientTxs.set(key, tx)
       tx.start()
@@ -111,7 +142,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
 
   invite(rq: SipRequest, remote: Remote, onResponse: (res: SipResponse) => void, onTimeout: () => void): void {
     const key = clientTransactionKey(rq)
-    const tx = new InviteClientTransaction(rq, remote.protocol === 'TCP', this.timers,
+    const tx = new InviteClientTransaction(rq, remote.protocol !== 'UDP', this.timers,
       (m) => this.send(m, remote), onResponse, onTimeout, () => this.clientTxs.delete(key))
     this.clientTxs.set(key, tx)
     tx.start()
@@ -170,7 +201,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     const existing = this.serverTxs.get(key)
     if (existing) return existing.onRetransmit((res) => this.send(res, remote))
 
-    const reliable = remote.protocol === 'TCP'
+    const reliable = remote.protocol !== 'UDP'
     const send = (res: SipResponse) => this.send(res, remote)
     const forget = () => this.serverTxs.delete(key)
     const tx: ServerTx = rq.method === 'INVITE'
@@ -196,7 +227,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       case 'INVITE':
         return this.onInvite(tx as InviteServerTransaction, remote)
       case 'OPTIONS':
-        return tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW, Accept: 'application/sdp', 'Accept-Language': 'ru, en' }))
+        return tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW, Supported: SUPPORTED, Accept: 'application/sdp', 'Accept-Language': 'ru, en' }))
       default:
         // BYE, INFO outside any dialog.
         return tx.respond(makeResponse(rq, 481))
@@ -204,6 +235,9 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onInvite(tx: InviteServerTransaction, remote: Remote): void {
+    // RFC 4028 §8.1: a session interval below our Min-SE is refused before it costs a call slot
+    const minSe = intervalTooSmall(tx.request, this.sessionTimer)
+    if (minSe !== undefined) return tx.respond(makeResponse(tx.request, 422, undefined, { 'Min-SE': String(minSe) }, { toTag: newTag() }))
     const limited = this.gate?.admitCall(tx.request, remote)
     if (limited) return tx.respond(gateResponse(tx.request, limited))
     tx.respond(makeResponse(tx.request, 100))
@@ -230,6 +264,12 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (!toTag) return
     this.calls.get(dialogId(rq.headers['call-id'], toTag, rq.headers.from.params.tag ?? ''))?.onAck(rq)
   }
+}
+
+function readCredentials(files: { certFile: string; keyFile: string }): TlsCredentials {
+  const credentials = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
+  createSecureContext(credentials) // throws on a key that does not match its certificate
+  return credentials
 }
 
 function gateResponse(rq: SipRequest, r: GateRefusal): SipResponse {

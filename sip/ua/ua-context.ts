@@ -5,6 +5,7 @@ import type { InviteServerTransaction } from '../transaction/invite-server.ts'
 import type { NonInviteServerTransaction } from '../transaction/non-invite-server.ts'
 import type { SipTimers } from '../transaction/timers.ts'
 import type { DialOptions, OutboundCall } from './call-control.ts'
+import type { SessionTimerConfig } from './session-timer.ts'
 
 export type ServerTx = InviteServerTransaction | NonInviteServerTransaction
 
@@ -20,6 +21,8 @@ export interface DialogUsage {
 export interface UaContext {
   readonly local: LocalAddress
   readonly timers: SipTimers
+  /** RFC 4028: the interval we ask for and the least we accept */
+  readonly sessionTimer: SessionTimerConfig
   readonly logger: Logger
   send(m: SipMessage, remote: Remote): void
   /** Sends a request in a non-INVITE client transaction; resolves with the final response. */

@@ -2,14 +2,18 @@ import type { SipRequest } from '../message/types.ts'
 
 /** Methods this endpoint implements, as advertised in Allow. */
 // NOTIFY: only inside a dialog, for the subscription a REFER of ours created.
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO', 'NOTIFY'] as const
+// UPDATE (RFC 3311) and PRACK (RFC 3262): only inside a dialog too.
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO', 'NOTIFY', 'UPDATE', 'PRACK'] as const
 export const ALLOW = ALLOWED_METHODS.join(', ')
+/** Option tags we implement (RFC 3262 reliable provisionals, RFC 4028 session timers), as advertised in Supported.
+ *  Not replaces: we cannot take over a dialog by Replaces (RFC 3891). */
+export const SUPPORTED = '100rel, timer'
 
 /** Methods we know but do not serve here (we are no registrar, no presence server). */
-const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'MESSAGE', 'SUBSCRIBE', 'PUBLISH', 'UPDATE', 'PRACK', 'REFER'])
+const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'MESSAGE', 'SUBSCRIBE', 'PUBLISH', 'REFER'])
 const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel'])
-/** Option tags we understand in Require (RFC 3261 §8.2.2.3); none so far. */
-const SUPPORTED_EXTENSIONS = new Set<string>()
+/** Option tags we understand in Require (RFC 3261 §8.2.2.3); anything else gets 420. */
+const SUPPORTED_EXTENSIONS = new Set(SUPPORTED.split(', '))
 
 export interface Refusal {
   status: number
@@ -39,7 +43,7 @@ export function checkRequest(rq: SipRequest): Refusal | null {
     const unsupported = headerList(rq, 'require').filter((tag) => !SUPPORTED_EXTENSIONS.has(tag.toLowerCase()))
     if (unsupported.length) return { status: 420, headers: { Unsupported: unsupported.join(', ') } }
   }
-  if (method === 'INVITE') {
+  if (method === 'INVITE' || method === 'UPDATE') {
     const type = String(rq.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
     if (rq.content.length > 0 && type !== 'application/sdp') {
       return { status: 415, headers: { Accept: 'application/sdp' } }
