@@ -78,7 +78,9 @@ export class CallSlots {
     // held before the answer: a call that goes on after a timeout still releases its slot
     // (on an error it is unknown whether the script ran: the slot stays held until then)
     this.held.set(callId, source)
-    const v = String(await this.redis.eval(ADMIT, 0, this.keys.slotsPrefix, this.instance, callId, source, this.limits.maxCalls, this.limits.maxCallsPerSource, this.leaseMs))
+    const v = String(
+      await this.redis.eval(ADMIT, 0, this.keys.slotsPrefix, this.instance, callId, source, this.limits.maxCalls, this.limits.maxCallsPerSource, this.leaseMs),
+    )
     if (v !== 'ok') this.held.delete(callId)
     return v as 'ok' | 'total' | 'source'
   }
@@ -97,7 +99,8 @@ export class CallSlots {
   /** Renews the lease of this instance's slots (every heartbeat). */
   async renew(): Promise<void> {
     if (!this.held.size) return
-    await this.redis.multi()
+    await this.redis
+      .multi()
       .pexpire(this.keys.slots(this.instance), this.leaseMs)
       .pexpire(this.keys.slotSources(this.instance), this.leaseMs)
       .sadd(`${this.keys.slotsPrefix}slot-holders`, this.instance)

@@ -10,10 +10,28 @@ export class ClusterMetrics {
 
   constructor(registry: client.Registry) {
     const registers = [registry]
-    this.redisUp = new client.Gauge({ name: 'voice_cluster_redis_up', help: '1 while the connection to REDIS_URL is ready (shared state), 0 while this instance runs on its local state', registers })
-    this.admissions = new client.Counter({ name: 'voice_cluster_admissions_total', help: 'Cluster-wide admission of inbound calls: ok, total and source (503: SIP_MAX_CALLS, SIP_MAX_CALLS_PER_SOURCE across instances), fallback (Redis did not answer within 100 ms: local limits only)', labelNames: ['verdict'], registers })
-    this.bans = new client.Counter({ name: 'voice_cluster_bans_total', help: 'SIP rate-limit bans shared through Redis: sent (made here) and received (made by another instance)', labelNames: ['direction'], registers })
-    this.heartbeatFailures = new client.Counter({ name: 'voice_cluster_heartbeat_failures_total', help: 'Heartbeats (instance record, live calls, slot leases) Redis did not take', registers })
+    this.redisUp = new client.Gauge({
+      name: 'voice_cluster_redis_up',
+      help: '1 while the connection to REDIS_URL is ready (shared state), 0 while this instance runs on its local state',
+      registers,
+    })
+    this.admissions = new client.Counter({
+      name: 'voice_cluster_admissions_total',
+      help: 'Cluster-wide admission of inbound calls: ok, total and source (503: SIP_MAX_CALLS, SIP_MAX_CALLS_PER_SOURCE across instances), fallback (Redis did not answer within 100 ms: local limits only)',
+      labelNames: ['verdict'],
+      registers,
+    })
+    this.bans = new client.Counter({
+      name: 'voice_cluster_bans_total',
+      help: 'SIP rate-limit bans shared through Redis: sent (made here) and received (made by another instance)',
+      labelNames: ['direction'],
+      registers,
+    })
+    this.heartbeatFailures = new client.Counter({
+      name: 'voice_cluster_heartbeat_failures_total',
+      help: 'Heartbeats (instance record, live calls, slot leases) Redis did not take',
+      registers,
+    })
   }
 
   admitted(v: AdmitVerdict): void {

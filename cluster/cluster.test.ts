@@ -25,9 +25,24 @@ function conn(t: Test, url: string): Redis {
 
 function liveCall(id: string, instance: string, startedAt: string): LiveCallSummary {
   return {
-    id, sipCallId: `sip-${id}`, direction: 'inbound', fromUri: 'sip:a@x', toUri: 'sip:b@y', callerId: 'a', codec: 'PCMU',
-    startedAt, answeredAt: null, endedAt: null, result: null, endReason: null, recordingPath: null, recordingError: null,
-    turnCount: 0, leadOutcome: null, live: true, instance,
+    id,
+    sipCallId: `sip-${id}`,
+    direction: 'inbound',
+    fromUri: 'sip:a@x',
+    toUri: 'sip:b@y',
+    callerId: 'a',
+    codec: 'PCMU',
+    startedAt,
+    answeredAt: null,
+    endedAt: null,
+    result: null,
+    endReason: null,
+    recordingPath: null,
+    recordingError: null,
+    turnCount: 0,
+    leadOutcome: null,
+    live: true,
+    instance,
   }
 }
 
@@ -68,7 +83,15 @@ t.test('InstanceRegistry: records under a lease; a dead instance drops out, a le
   if (!r) return
   const keys = new ClusterKeys(r.prefix)
   const reg = new InstanceRegistry(conn(t, r.url), keys, 400)
-  const rec = (id: string, n: number) => ({ id, sip: '127.0.0.1:5060', http: '127.0.0.1:8080', liveCalls: n, draining: id === 'b', startedAt: 'x', updatedAt: new Date().toISOString() })
+  const rec = (id: string, n: number) => ({
+    id,
+    sip: '127.0.0.1:5060',
+    http: '127.0.0.1:8080',
+    liveCalls: n,
+    draining: id === 'b',
+    startedAt: 'x',
+    updatedAt: new Date().toISOString(),
+  })
   await reg.beat(rec('a', 2))
   await reg.beat(rec('b', 0))
   await reg.beat(rec('c', 0))
@@ -90,11 +113,21 @@ t.test('LiveCallDirectory: every instance publishes its live calls; the list is 
   const dir = new LiveCallDirectory(conn(t, r.url), keys, 400)
   await dir.publish('a', [liveCall('1', 'a', '2026-01-01T10:00:00.000Z'), liveCall('3', 'a', '2026-01-01T12:00:00.000Z')])
   await dir.publish('b', [liveCall('2', 'b', '2026-01-01T11:00:00.000Z')])
-  t.same((await dir.list(['a', 'b'])).map((c) => `${c.id}@${c.instance}`), ['3@a', '2@b', '1@a'])
+  t.same(
+    (await dir.list(['a', 'b'])).map((c) => `${c.id}@${c.instance}`),
+    ['3@a', '2@b', '1@a'],
+  )
   await dir.publish('a', [liveCall('3', 'a', '2026-01-01T12:00:00.000Z')])
-  t.same((await dir.list(['a', 'b'])).map((c) => c.id), ['3', '2'], 'a call that ended is gone')
+  t.same(
+    (await dir.list(['a', 'b'])).map((c) => c.id),
+    ['3', '2'],
+    'a call that ended is gone',
+  )
   await dir.publish('a', [])
-  t.same((await dir.list(['a', 'b'])).map((c) => c.id), ['2'])
+  t.same(
+    (await dir.list(['a', 'b'])).map((c) => c.id),
+    ['2'],
+  )
   await sleep(500)
   t.same(await dir.list(['a', 'b']), [], 'not renewed: expired with the lease')
 })
@@ -126,13 +159,21 @@ t.test('Cluster: two instances share live calls, slots and bans', async (t) => {
   if (!r) return
   const live: Record<string, LiveCallSummary[]> = { a: [], b: [] }
   const banned: string[] = []
-  const make = (id: string) => new Cluster({
-    url: r.url, keyPrefix: r.prefix, instanceId: id, leaseMs: 2000, heartbeatMs: 500,
-    limits: { maxCalls: 1, maxCallsPerSource: 0 }, isTrusted: () => false,
-    applyBan: (s) => banned.push(`${id}:${s}`),
-    status: () => ({ sip: 'x', http: 'y', liveCalls: live[id].length, draining: false }),
-    liveCalls: () => live[id], logger: log, registry: new client.Registry(),
-  })
+  const make = (id: string) =>
+    new Cluster({
+      url: r.url,
+      keyPrefix: r.prefix,
+      instanceId: id,
+      leaseMs: 2000,
+      heartbeatMs: 500,
+      limits: { maxCalls: 1, maxCallsPerSource: 0 },
+      isTrusted: () => false,
+      applyBan: (s) => banned.push(`${id}:${s}`),
+      status: () => ({ sip: 'x', http: 'y', liveCalls: live[id].length, draining: false }),
+      liveCalls: () => live[id],
+      logger: log,
+      registry: new client.Registry(),
+    })
   const a = make('a')
   const b = make('b')
   await a.start()
@@ -143,8 +184,15 @@ t.test('Cluster: two instances share live calls, slots and bans', async (t) => {
   live.a.push(liveCall('c1', 'a', new Date().toISOString()))
   a.callsChanged()
   await sleep(100)
-  t.same((await b.liveCalls())?.map((c) => `${c.id}@${c.instance}`), ['c1@a'], "b lists a's call")
-  t.same((await b.instances())?.map((i) => i.id), ['a', 'b'])
+  t.same(
+    (await b.liveCalls())?.map((c) => `${c.id}@${c.instance}`),
+    ['c1@a'],
+    "b lists a's call",
+  )
+  t.same(
+    (await b.instances())?.map((i) => i.id),
+    ['a', 'b'],
+  )
   a.release('c1')
   live.a = []
   a.callsChanged()
@@ -155,14 +203,27 @@ t.test('Cluster: two instances share live calls, slots and bans', async (t) => {
   await sleep(200)
   t.same(banned, ['b:198.51.100.9'], 'the ban reached b')
   await b.stop()
-  t.same((await a.instances())?.map((i) => i.id), ['a'], 'b left at its stop')
+  t.same(
+    (await a.instances())?.map((i) => i.id),
+    ['a'],
+    'b left at its stop',
+  )
 })
 
 t.test('Cluster with Redis down: never throws, admission falls back within ~100 ms', async (t) => {
   const c = new Cluster({
-    url: DEAD_REDIS_URL, keyPrefix: 'never:', instanceId: 'lonely', leaseMs: 2000, heartbeatMs: 500,
-    limits: { maxCalls: 1, maxCallsPerSource: 1 }, isTrusted: () => false, applyBan: () => {},
-    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }), liveCalls: () => [], logger: log, registry: new client.Registry(),
+    url: DEAD_REDIS_URL,
+    keyPrefix: 'never:',
+    instanceId: 'lonely',
+    leaseMs: 2000,
+    heartbeatMs: 500,
+    limits: { maxCalls: 1, maxCallsPerSource: 1 },
+    isTrusted: () => false,
+    applyBan: () => {},
+    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }),
+    liveCalls: () => [],
+    logger: log,
+    registry: new client.Registry(),
   })
   await c.start(200)
   t.teardown(() => c.stop())
@@ -216,9 +277,18 @@ t.test('Cluster: a stalled Redis costs a call 100 ms at most; a lost one comes b
   if (!r) return
   const proxy = await stallableProxy(t, new URL(r.url))
   const c = new Cluster({
-    url: proxy.url, keyPrefix: r.prefix, instanceId: 'a', leaseMs: 5000, heartbeatMs: 300,
-    limits: { maxCalls: 1, maxCallsPerSource: 0 }, isTrusted: () => false, applyBan: () => {},
-    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }), liveCalls: () => [], logger: log, registry: new client.Registry(),
+    url: proxy.url,
+    keyPrefix: r.prefix,
+    instanceId: 'a',
+    leaseMs: 5000,
+    heartbeatMs: 300,
+    limits: { maxCalls: 1, maxCallsPerSource: 0 },
+    isTrusted: () => false,
+    applyBan: () => {},
+    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }),
+    liveCalls: () => [],
+    logger: log,
+    registry: new client.Registry(),
   })
   await c.start()
   t.teardown(() => c.stop())
@@ -241,6 +311,10 @@ t.test('Cluster: a stalled Redis costs a call 100 ms at most; a lost one comes b
   const deadline = Date.now() + 8000
   while (!(c.redisUp && (await r.client.hlen(keys.slots('a'))) === 2) && Date.now() < deadline) await sleep(100)
   t.ok(c.redisUp, 'reconnected')
-  t.same((await r.client.hkeys(keys.slots('a'))).sort(), ['c1', 'c3'], 'the slots of the live calls are written again, c3 admitted while Redis was away among them (c2 was released)')
+  t.same(
+    (await r.client.hkeys(keys.slots('a'))).sort(),
+    ['c1', 'c3'],
+    'the slots of the live calls are written again, c3 admitted while Redis was away among them (c2 was released)',
+  )
   t.equal(await c.admit('c4', '10.0.0.4'), 'total', 'and counted')
 })

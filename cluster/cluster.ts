@@ -64,7 +64,9 @@ export class Cluster {
     this.registry = new InstanceRegistry(this.link.client, this.keys, opts.leaseMs)
     this.directory = new LiveCallDirectory(this.link.client, this.keys, opts.leaseMs)
     this.slots = new CallSlots(this.link.client, this.keys, this.id, opts.limits, opts.leaseMs)
-    this.bans = new SharedBans(this.link.client, this.link.subscriberConnection(), this.keys, this.id, opts.applyBan, opts.logger, () => this.metrics.bans.labels('received').inc())
+    this.bans = new SharedBans(this.link.client, this.link.subscriberConnection(), this.keys, this.id, opts.applyBan, opts.logger, () =>
+      this.metrics.bans.labels('received').inc(),
+    )
   }
 
   get redisUp(): boolean {
@@ -74,11 +76,18 @@ export class Cluster {
   /** Waits up to `readyMs` for Redis (not failing without it), joins, and starts the heartbeat. */
   async start(readyMs = 2000): Promise<void> {
     const up = await this.link.waitReady(readyMs)
-    if (!up) this.log.warn({ redis: redactUrl(this.opts.url), instance: this.id }, 'redis not reachable at start: this instance runs alone (local limits, bans and calls) and keeps trying')
+    if (!up)
+      this.log.warn(
+        { redis: redactUrl(this.opts.url), instance: this.id },
+        'redis not reachable at start: this instance runs alone (local limits, bans and calls) and keeps trying',
+      )
     void this.bans.start().catch((err) => this.log.warn({ err: err.message }, 'shared bans: subscription failed'))
     await this.beat()
     this.timer = setInterval(() => void this.beat(), this.opts.heartbeatMs).unref()
-    this.log.info({ instance: this.id, keyPrefix: this.opts.keyPrefix, leaseS: this.opts.leaseMs / 1000, limits: this.opts.limits }, 'cluster: sharing live calls, call limits and bans through redis')
+    this.log.info(
+      { instance: this.id, keyPrefix: this.opts.keyPrefix, leaseS: this.opts.leaseMs / 1000, limits: this.opts.limits },
+      'cluster: sharing live calls, call limits and bans through redis',
+    )
   }
 
   /**
@@ -105,7 +114,9 @@ export class Cluster {
 
   /** The call ended: its slot is released (never throws; a slot Redis missed expires with the lease). */
   release(callId: string): void {
-    void this.slots.release(callId).catch((err) => this.log.debug({ err: err.message, callId }, 'cluster slot release failed; it is rewritten when redis answers'))
+    void this.slots
+      .release(callId)
+      .catch((err) => this.log.debug({ err: err.message, callId }, 'cluster slot release failed; it is rewritten when redis answers'))
   }
 
   /** This instance's live calls changed: they are published (coalesced). */
@@ -137,7 +148,10 @@ export class Cluster {
   async liveCalls(): Promise<LiveCallSummary[] | null> {
     if (!this.link.isUp) return null
     try {
-      return await within(this.registry.ids().then((ids) => this.directory.list(ids.includes(this.id) ? ids : [...ids, this.id])), READ_TIMEOUT_MS)
+      return await within(
+        this.registry.ids().then((ids) => this.directory.list(ids.includes(this.id) ? ids : [...ids, this.id])),
+        READ_TIMEOUT_MS,
+      )
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'live calls of the other instances not read')
       return null
@@ -158,11 +172,10 @@ export class Cluster {
   private async beat(): Promise<void> {
     if (this.stopped || !this.link.isUp) return
     try {
-      await within(Promise.all([
-        this.registry.beat(this.record()),
-        this.directory.publish(this.id, this.opts.liveCalls()),
-        this.slots.renew(),
-      ]), this.opts.heartbeatMs)
+      await within(
+        Promise.all([this.registry.beat(this.record()), this.directory.publish(this.id, this.opts.liveCalls()), this.slots.renew()]),
+        this.opts.heartbeatMs,
+      )
     } catch (err) {
       this.metrics.heartbeatFailures.inc()
       this.log.warn({ err: (err as Error).message }, 'cluster heartbeat failed')
@@ -172,7 +185,11 @@ export class Cluster {
   private onState(up: boolean): void {
     this.metrics.redisUp.set(up ? 1 : 0)
     // back after an outage: Redis may have lost everything (a restart), or missed releases
-    if (up && !this.stopped) void this.slots.resync().catch(() => {}).then(() => this.beat())
+    if (up && !this.stopped)
+      void this.slots
+        .resync()
+        .catch(() => {})
+        .then(() => this.beat())
   }
 
   /** Leaves at once (record and live calls removed) rather than at the lease's end, and disconnects. */

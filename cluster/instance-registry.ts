@@ -8,13 +8,26 @@ import type { InstanceRecord } from './types.ts'
  * and it drops out of list(); the set of ids is only an index, pruned by whoever reads it.
  */
 export class InstanceRegistry {
-  constructor(private readonly redis: Redis, private readonly keys: ClusterKeys, private readonly leaseMs: number) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    private readonly leaseMs: number,
+  ) {}
 
   /** Writes (or renews) this instance's record. */
   async beat(rec: InstanceRecord): Promise<void> {
     const key = this.keys.instance(rec.id)
-    await this.redis.multi()
-      .hset(key, { id: rec.id, sip: rec.sip, http: rec.http, liveCalls: String(rec.liveCalls), draining: rec.draining ? '1' : '0', startedAt: rec.startedAt, updatedAt: rec.updatedAt })
+    await this.redis
+      .multi()
+      .hset(key, {
+        id: rec.id,
+        sip: rec.sip,
+        http: rec.http,
+        liveCalls: String(rec.liveCalls),
+        draining: rec.draining ? '1' : '0',
+        startedAt: rec.startedAt,
+        updatedAt: rec.updatedAt,
+      })
       .pexpire(key, this.leaseMs)
       .sadd(this.keys.instances, rec.id)
       .exec()
@@ -43,7 +56,15 @@ export class InstanceRegistry {
       const [err, h] = res[i] ?? [null, {}]
       const rec = h as Record<string, string>
       if (err || !rec || !rec.id) return void dead.push(id)
-      out.push({ id: rec.id, sip: rec.sip, http: rec.http, liveCalls: Number(rec.liveCalls) || 0, draining: rec.draining === '1', startedAt: rec.startedAt, updatedAt: rec.updatedAt })
+      out.push({
+        id: rec.id,
+        sip: rec.sip,
+        http: rec.http,
+        liveCalls: Number(rec.liveCalls) || 0,
+        draining: rec.draining === '1',
+        startedAt: rec.startedAt,
+        updatedAt: rec.updatedAt,
+      })
     })
     // an instance may have renewed between the two reads: SREM only what is still gone
     for (const id of dead) if (!(await this.redis.exists(this.keys.instance(id)))) await this.redis.srem(this.keys.instances, id)

@@ -8,7 +8,11 @@ import type { LiveCallSummary } from './types.ts'
  * its calls change and with every heartbeat, so a restarted Redis or a dead instance heals itself.
  */
 export class LiveCallDirectory {
-  constructor(private readonly redis: Redis, private readonly keys: ClusterKeys, private readonly leaseMs: number) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    private readonly leaseMs: number,
+  ) {}
 
   /** Replaces this instance's live calls with `calls`. */
   async publish(instance: string, calls: LiveCallSummary[]): Promise<void> {

@@ -1,5 +1,5 @@
-import t from 'tap';
-import { alawToLinear, linearToAlaw, linearToUlaw, ulawToLinear } from './g711.ts';
+import t from 'tap'
+import { alawToLinear, linearToAlaw, linearToUlaw, ulawToLinear } from './g711.ts'
 
 // Reference values: the classic Sun Microsystems/CCITT g711.c (ulaw2linear, linear2ulaw,
 // alaw2linear, linear2alaw on 16-bit samples). Values were taken from CPython's audioop module
@@ -22,9 +22,9 @@ t.test('mu-law decode matches the reference table', async (t) => {
     [0xf0, 120], // last non-zero step of segment 0: 30 * 4
     [0xfe, 8],
     [0xff, 0],
-  ];
-  for (const [code, linear] of pairs) t.equal(ulawToLinear(code), linear, `ulaw 0x${code.toString(16)}`);
-});
+  ]
+  for (const [code, linear] of pairs) t.equal(ulawToLinear(code), linear, `ulaw 0x${code.toString(16)}`)
+})
 
 t.test('mu-law encode matches the reference', async (t) => {
   const pairs: Array<[number, number]> = [
@@ -45,9 +45,9 @@ t.test('mu-law encode matches the reference', async (t) => {
     [32124, 0x80],
     [32767, 0x80], // clipped to the top code
     [-32768, 0x00],
-  ];
-  for (const [linear, code] of pairs) t.equal(linearToUlaw(linear), code, `ulaw(${linear})`);
-});
+  ]
+  for (const [linear, code] of pairs) t.equal(linearToUlaw(linear), code, `ulaw(${linear})`)
+})
 
 t.test('A-law decode matches the reference table', async (t) => {
   const pairs: Array<[number, number]> = [
@@ -64,9 +64,9 @@ t.test('A-law decode matches the reference table', async (t) => {
     [0xd5, 8], // smallest positive magnitude: 1 * 8 (A-law has no zero output)
     [0xfa, 1008],
     [0xff, 848],
-  ];
-  for (const [code, linear] of pairs) t.equal(alawToLinear(code), linear, `alaw 0x${code.toString(16)}`);
-});
+  ]
+  for (const [code, linear] of pairs) t.equal(alawToLinear(code), linear, `alaw 0x${code.toString(16)}`)
+})
 
 t.test('A-law encode matches the reference', async (t) => {
   const pairs: Array<[number, number]> = [
@@ -87,52 +87,52 @@ t.test('A-law encode matches the reference', async (t) => {
     [32124, 0xaa],
     [32767, 0xaa],
     [-32768, 0x2a],
-  ];
-  for (const [linear, code] of pairs) t.equal(linearToAlaw(linear), code, `alaw(${linear})`);
-});
+  ]
+  for (const [linear, code] of pairs) t.equal(linearToAlaw(linear), code, `alaw(${linear})`)
+})
 
 t.test('every code survives decode then encode', async (t) => {
-  let ulawBad = 0;
-  let alawBad = 0;
+  let ulawBad = 0
+  let alawBad = 0
   for (let b = 0; b < 256; b++) {
     // mu-law 0x7f ("negative zero") decodes to 0, which encodes as positive zero 0xff.
-    const expectU = b === 0x7f ? 0xff : b;
-    if (linearToUlaw(ulawToLinear(b)) !== expectU) ulawBad++;
-    if (linearToAlaw(alawToLinear(b)) !== b) alawBad++;
+    const expectU = b === 0x7f ? 0xff : b
+    if (linearToUlaw(ulawToLinear(b)) !== expectU) ulawBad++
+    if (linearToAlaw(alawToLinear(b)) !== b) alawBad++
   }
-  t.equal(ulawBad, 0, 'mu-law');
-  t.equal(alawBad, 0, 'A-law');
-});
+  t.equal(ulawBad, 0, 'mu-law')
+  t.equal(alawBad, 0, 'A-law')
+})
 
 t.test('decode tables are monotonic and odd-symmetric', async (t) => {
   // Sorting codes by decoded value must follow the companding order: for mu-law, codes
   // 0x00..0x7f rise from -32124 to 0 and 0xff..0x80 rise from 0 to 32124.
   for (let i = 0; i < 0x7f; i++) {
-    if (!(ulawToLinear(i) < ulawToLinear(i + 1))) t.fail(`mu-law not increasing at 0x${i.toString(16)}`);
-    if (!(ulawToLinear(0xff - i) < ulawToLinear(0xfe - i))) t.fail(`mu-law not increasing at 0x${(0xff - i).toString(16)}`);
+    if (!(ulawToLinear(i) < ulawToLinear(i + 1))) t.fail(`mu-law not increasing at 0x${i.toString(16)}`)
+    if (!(ulawToLinear(0xff - i) < ulawToLinear(0xfe - i))) t.fail(`mu-law not increasing at 0x${(0xff - i).toString(16)}`)
   }
-  let asymmetric = 0;
+  let asymmetric = 0
   for (let i = 0; i < 128; i++) {
-    if (ulawToLinear(i) !== -ulawToLinear(i | 0x80)) asymmetric++;
-    if (alawToLinear(i) !== -alawToLinear(i | 0x80)) asymmetric++;
+    if (ulawToLinear(i) !== -ulawToLinear(i | 0x80)) asymmetric++
+    if (alawToLinear(i) !== -alawToLinear(i | 0x80)) asymmetric++
   }
-  t.equal(asymmetric, 0, 'the sign bit only flips the sign');
-});
+  t.equal(asymmetric, 0, 'the sign bit only flips the sign')
+})
 
 t.test('quantization error is bounded by the segment step for every 16-bit input', async (t) => {
   // Step sizes per G.711 segment: mu-law 8 << seg (16-bit units), A-law 16 << max(seg - 1, 0).
   // Within the clip range, A-law rounds to the nearest level (half a step); the reference
   // mu-law drops the two low bits before quantizing, so its error can exceed half a step.
-  let worstU = 0;
-  let worstA = 0;
+  let worstU = 0
+  let worstA = 0
   for (let s = -32768; s <= 32767; s++) {
-    const u = linearToUlaw(s);
-    const uSeg = ((~u) & 0x70) >> 4;
-    if (Math.abs(s) <= 32124) worstU = Math.max(worstU, Math.abs(ulawToLinear(u) - s) / (8 << uSeg));
-    const a = linearToAlaw(s);
-    const aSeg = ((a ^ 0x55) & 0x70) >> 4;
-    if (Math.abs(s) <= 32256) worstA = Math.max(worstA, Math.abs(alawToLinear(a) - s) / (16 << Math.max(aSeg - 1, 0)));
+    const u = linearToUlaw(s)
+    const uSeg = (~u & 0x70) >> 4
+    if (Math.abs(s) <= 32124) worstU = Math.max(worstU, Math.abs(ulawToLinear(u) - s) / (8 << uSeg))
+    const a = linearToAlaw(s)
+    const aSeg = ((a ^ 0x55) & 0x70) >> 4
+    if (Math.abs(s) <= 32256) worstA = Math.max(worstA, Math.abs(alawToLinear(a) - s) / (16 << Math.max(aSeg - 1, 0)))
   }
-  t.ok(worstU < 1, `mu-law worst error ${worstU} steps`);
-  t.ok(worstA <= 0.5, `A-law worst error ${worstA} steps`);
-});
+  t.ok(worstU < 1, `mu-law worst error ${worstU} steps`)
+  t.ok(worstA <= 0.5, `A-law worst error ${worstA} steps`)
+})

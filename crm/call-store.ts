@@ -1,46 +1,46 @@
-import type { SqlDriver } from './sql-driver.ts';
+import type { SqlDriver } from './sql-driver.ts'
 
-export type CallDirection = 'inbound' | 'outbound';
-export type Speaker = 'bot' | 'caller';
-export type DtmfSource = 'rfc4733' | 'info' | 'inband';
+export type CallDirection = 'inbound' | 'outbound'
+export type Speaker = 'bot' | 'caller'
+export type DtmfSource = 'rfc4733' | 'info' | 'inband'
 
 export interface NewCall {
-  id: string;
-  sipCallId: string;
-  direction: CallDirection;
-  fromUri: string;
-  toUri: string;
-  callerId: string;
-  codec?: string;
-  startedAt: Date;
+  id: string
+  sipCallId: string
+  direction: CallDirection
+  fromUri: string
+  toUri: string
+  callerId: string
+  codec?: string
+  startedAt: Date
   /** The instance that took the call (see closeOrphans); the durable store fills it in. */
-  instanceId?: string;
+  instanceId?: string
 }
 
 /** Fields left undefined are left unchanged. */
 export interface CallPatch {
-  answeredAt?: Date;
-  endedAt?: Date;
-  result?: string;
-  endReason?: string;
-  recordingPath?: string;
+  answeredAt?: Date
+  endedAt?: Date
+  result?: string
+  endReason?: string
+  recordingPath?: string
   /** Why the recording is missing or cut short (folder unwritable, disk full, crash). */
-  recordingError?: string;
-  codec?: string;
-  rtpStats?: object;
+  recordingError?: string
+  codec?: string
+  rtpStats?: object
 }
 
 export interface NewTurn {
-  who: Speaker;
-  startMs: number;
-  endMs: number;
-  text?: string;
-  clipPath?: string;
-  step?: string;
+  who: Speaker
+  startMs: number
+  endMs: number
+  text?: string
+  clipPath?: string
+  step?: string
   /** When each stage of the turn happened, ms on the call's timeline (see TurnTiming). */
-  timing?: TurnTiming;
+  timing?: TurnTiming
   /** A bot turn the caller talked over (barge-in). */
-  interrupted?: boolean;
+  interrupted?: boolean
 }
 
 /**
@@ -48,162 +48,162 @@ export interface NewTurn {
  * endpointer declared it; the bot turn that answers carries the rest of the path to the line.
  */
 export interface TurnTiming {
-  speechEndMs?: number;
-  eouMs?: number;
-  asrFinalMs?: number;
-  llmFirstTokenMs?: number;
-  ttsFirstAudioMs?: number;
-  firstRtpMs?: number;
+  speechEndMs?: number
+  eouMs?: number
+  asrFinalMs?: number
+  llmFirstTokenMs?: number
+  ttsFirstAudioMs?: number
+  firstRtpMs?: number
   /** bot turns: from the caller's end of speech to the first RTP packet, minus the end-of-utterance
    *  silence and the time spent inside providers: what the media server itself added */
-  ownShareMs?: number;
+  ownShareMs?: number
   /** stages that ran past their budget, and what was done about it */
-  overruns?: Array<{ stage: string; budgetMs: number; action: string; atMs: number }>;
+  overruns?: Array<{ stage: string; budgetMs: number; action: string; atMs: number }>
   /** bot turns cut by the caller: speech onset, when the bot's audio stopped (held), when the
    *  VAD confirmed it was speech and the prompt was dropped */
-  bargeIn?: { onsetMs: number; heldMs: number; confirmedMs: number };
+  bargeIn?: { onsetMs: number; heldMs: number; confirmedMs: number }
 }
 
 export interface NewDtmf {
-  digit: string;
-  atMs: number;
-  source: DtmfSource;
+  digit: string
+  atMs: number
+  source: DtmfSource
 }
 
 export interface LeadInput {
-  callerId: string;
-  phoneDigits?: string;
+  callerId: string
+  phoneDigits?: string
   /** Answer clips by question; `name`, `need` and `phone` are also kept in their own columns. */
-  clips: Record<string, string>;
-  slots?: Record<string, unknown>;
-  outcome: string;
+  clips: Record<string, string>
+  slots?: Record<string, unknown>
+  outcome: string
 }
 
 export interface ListCallsOptions {
-  limit?: number;
-  offset?: number;
+  limit?: number
+  offset?: number
 }
 
 /** Timestamps are ISO 8601 strings. */
 export interface CallSummary {
-  id: string;
-  sipCallId: string;
-  direction: CallDirection;
-  fromUri: string;
-  toUri: string;
-  callerId: string;
-  codec: string | null;
-  startedAt: string;
-  answeredAt: string | null;
-  endedAt: string | null;
-  result: string | null;
-  endReason: string | null;
-  recordingPath: string | null;
-  recordingError: string | null;
-  turnCount: number;
-  leadOutcome: string | null;
+  id: string
+  sipCallId: string
+  direction: CallDirection
+  fromUri: string
+  toUri: string
+  callerId: string
+  codec: string | null
+  startedAt: string
+  answeredAt: string | null
+  endedAt: string | null
+  result: string | null
+  endReason: string | null
+  recordingPath: string | null
+  recordingError: string | null
+  turnCount: number
+  leadOutcome: string | null
 }
 
 export interface Turn {
-  seq: number;
-  who: Speaker;
-  startMs: number;
-  endMs: number;
-  text: string | null;
-  clipPath: string | null;
-  step: string | null;
-  timing: TurnTiming | null;
-  interrupted: boolean;
-  createdAt: string;
+  seq: number
+  who: Speaker
+  startMs: number
+  endMs: number
+  text: string | null
+  clipPath: string | null
+  step: string | null
+  timing: TurnTiming | null
+  interrupted: boolean
+  createdAt: string
 }
 
 export interface DtmfEvent {
-  digit: string;
-  atMs: number;
-  source: DtmfSource;
+  digit: string
+  atMs: number
+  source: DtmfSource
 }
 
 export interface Lead {
-  callerId: string;
-  nameClip: string | null;
-  needClip: string | null;
-  phoneDigits: string | null;
-  phoneClip: string | null;
-  clips: Record<string, string>;
-  slots: Record<string, unknown>;
-  outcome: string;
+  callerId: string
+  nameClip: string | null
+  needClip: string | null
+  phoneDigits: string | null
+  phoneClip: string | null
+  clips: Record<string, string>
+  slots: Record<string, unknown>
+  outcome: string
   /** LLM agent mode: what the call was about, for the seller; null until written or without one */
-  summary: string | null;
-  createdAt: string;
-  updatedAt: string;
+  summary: string | null
+  createdAt: string
+  updatedAt: string
 }
 
 export interface CallDetail extends CallSummary {
-  rtpStats: Record<string, unknown> | null;
-  turns: Turn[];
-  dtmf: DtmfEvent[];
-  lead: Lead | null;
+  rtpStats: Record<string, unknown> | null
+  turns: Turn[]
+  dtmf: DtmfEvent[]
+  lead: Lead | null
 }
 
-export const DEFAULT_LIST_LIMIT = 50;
-export const MAX_LIST_LIMIT = 500;
+export const DEFAULT_LIST_LIMIT = 50
+export const MAX_LIST_LIMIT = 500
 
 interface CallRow {
-  id: string;
-  sip_call_id: string;
-  direction: CallDirection;
-  from_uri: string;
-  to_uri: string;
-  caller_id: string;
-  codec: string | null;
-  started_at: Date;
-  answered_at: Date | null;
-  ended_at: Date | null;
-  result: string | null;
-  end_reason: string | null;
-  recording_path: string | null;
-  recording_error: string | null;
-  last_turn_seq: number;
-  lead_outcome: string | null;
+  id: string
+  sip_call_id: string
+  direction: CallDirection
+  from_uri: string
+  to_uri: string
+  caller_id: string
+  codec: string | null
+  started_at: Date
+  answered_at: Date | null
+  ended_at: Date | null
+  result: string | null
+  end_reason: string | null
+  recording_path: string | null
+  recording_error: string | null
+  last_turn_seq: number
+  lead_outcome: string | null
 }
 
 interface TurnRow {
-  seq: number;
-  who: Speaker;
-  start_ms: number;
-  end_ms: number;
-  text: string | null;
-  clip_path: string | null;
-  step: string | null;
-  timing: TurnTiming | null;
-  interrupted: boolean;
-  created_at: Date;
+  seq: number
+  who: Speaker
+  start_ms: number
+  end_ms: number
+  text: string | null
+  clip_path: string | null
+  step: string | null
+  timing: TurnTiming | null
+  interrupted: boolean
+  created_at: Date
 }
 
 interface DtmfRow {
-  digit: string;
-  at_ms: number;
-  source: DtmfSource;
+  digit: string
+  at_ms: number
+  source: DtmfSource
 }
 
 interface LeadRow {
-  caller_id: string;
-  name_clip: string | null;
-  need_clip: string | null;
-  phone_digits: string | null;
-  phone_clip: string | null;
-  clips: Record<string, string>;
-  slots: Record<string, unknown>;
-  outcome: string;
-  summary: string | null;
-  created_at: Date;
-  updated_at: Date;
+  caller_id: string
+  name_clip: string | null
+  need_clip: string | null
+  phone_digits: string | null
+  phone_clip: string | null
+  clips: Record<string, string>
+  slots: Record<string, unknown>
+  outcome: string
+  summary: string | null
+  created_at: Date
+  updated_at: Date
 }
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.sip_call_id, c.direction, c.from_uri, c.to_uri, c.caller_id, c.codec,
          c.started_at, c.answered_at, c.ended_at, c.result, c.end_reason, c.recording_path,
-         c.recording_error, c.last_turn_seq, l.outcome AS lead_outcome`;
+         c.recording_error, c.last_turn_seq, l.outcome AS lead_outcome`
 
 const PATCH_COLUMNS = {
   answeredAt: 'answered_at',
@@ -214,7 +214,7 @@ const PATCH_COLUMNS = {
   recordingError: 'recording_error',
   codec: 'codec',
   rtpStats: 'rtp_stats',
-} as const satisfies Record<keyof CallPatch, string>;
+} as const satisfies Record<keyof CallPatch, string>
 
 /**
  * Call records (calls, turns, DTMF, leads). The SQL here is the only copy: it runs unchanged on
@@ -226,7 +226,7 @@ export class CallStore {
 
   /** The database itself, for modules that keep their own tables in it (the knowledge base). */
   get driver(): SqlDriver {
-    return this.db;
+    return this.db
   }
 
   async createCall(c: NewCall): Promise<void> {
@@ -234,23 +234,23 @@ export class CallStore {
       `INSERT INTO calls (id, sip_call_id, direction, from_uri, to_uri, caller_id, codec, started_at, instance_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [c.id, c.sipCallId, c.direction, c.fromUri, c.toUri, c.callerId, c.codec ?? null, c.startedAt.toISOString(), c.instanceId ?? null],
-    );
+    )
   }
 
   async updateCall(id: string, patch: CallPatch): Promise<void> {
-    const sets: string[] = [];
-    const params: unknown[] = [id];
+    const sets: string[] = []
+    const params: unknown[] = [id]
     for (const key of Object.keys(PATCH_COLUMNS) as (keyof CallPatch)[]) {
-      const value = patch[key];
-      if (value === undefined) continue;
-      if (value instanceof Date) params.push(value.toISOString());
-      else if (key === 'rtpStats') params.push(JSON.stringify(value));
-      else params.push(value);
-      sets.push(`${PATCH_COLUMNS[key]} = $${params.length}${key === 'rtpStats' ? '::jsonb' : ''}`);
+      const value = patch[key]
+      if (value === undefined) continue
+      if (value instanceof Date) params.push(value.toISOString())
+      else if (key === 'rtpStats') params.push(JSON.stringify(value))
+      else params.push(value)
+      sets.push(`${PATCH_COLUMNS[key]} = $${params.length}${key === 'rtpStats' ? '::jsonb' : ''}`)
     }
-    if (sets.length === 0) return;
-    const { rows } = await this.db.query(`UPDATE calls SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params);
-    if (rows.length === 0) throw new Error(`updateCall: no call with id ${id}`);
+    if (sets.length === 0) return
+    const { rows } = await this.db.query(`UPDATE calls SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params)
+    if (rows.length === 0) throw new Error(`updateCall: no call with id ${id}`)
   }
 
   /** Stores a turn and returns its seq: 1, 2, ... per call, in the order turns are added. */
@@ -262,10 +262,20 @@ export class CallStore {
        INSERT INTO turns (call_id, seq, who, start_ms, end_ms, text, clip_path, step, timing, interrupted)
        SELECT id, last_turn_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM c
        RETURNING seq`,
-      [callId, t.who, t.startMs, t.endMs, t.text ?? null, t.clipPath ?? null, t.step ?? null, t.timing ? JSON.stringify(t.timing) : null, t.interrupted ?? false],
-    );
-    if (rows.length === 0) throw new Error(`addTurn: no call with id ${callId}`);
-    return rows[0].seq;
+      [
+        callId,
+        t.who,
+        t.startMs,
+        t.endMs,
+        t.text ?? null,
+        t.clipPath ?? null,
+        t.step ?? null,
+        t.timing ? JSON.stringify(t.timing) : null,
+        t.interrupted ?? false,
+      ],
+    )
+    if (rows.length === 0) throw new Error(`addTurn: no call with id ${callId}`)
+    return rows[0].seq
   }
 
   /**
@@ -274,11 +284,18 @@ export class CallStore {
    * database every statement costs milliseconds of CPU that live calls' media needs.
    */
   async appendTurns(callId: string, turns: NewTurn[]): Promise<void> {
-    if (!turns.length) return;
+    if (!turns.length) return
     const rows = turns.map((t, i) => ({
-      i: i + 1, who: t.who, start_ms: t.startMs, end_ms: t.endMs, text: t.text ?? null, clip_path: t.clipPath ?? null, step: t.step ?? null,
-      timing: t.timing ?? null, interrupted: t.interrupted ?? false,
-    }));
+      i: i + 1,
+      who: t.who,
+      start_ms: t.startMs,
+      end_ms: t.endMs,
+      text: t.text ?? null,
+      clip_path: t.clipPath ?? null,
+      step: t.step ?? null,
+      timing: t.timing ?? null,
+      interrupted: t.interrupted ?? false,
+    }))
     const { rows: done } = await this.db.query(
       `WITH c AS (
          UPDATE calls SET last_turn_seq = last_turn_seq + $3 WHERE id = $1 RETURNING id, last_turn_seq - $3 AS base
@@ -289,27 +306,22 @@ export class CallStore {
          AS x(i int, who text, start_ms int, end_ms int, text text, clip_path text, step text, timing jsonb, interrupted boolean)
        RETURNING seq`,
       [callId, JSON.stringify(rows), rows.length],
-    );
-    if (done.length === 0) throw new Error(`appendTurns: no call with id ${callId}`);
+    )
+    if (done.length === 0) throw new Error(`appendTurns: no call with id ${callId}`)
   }
 
   /** Many DTMF events in one statement (see appendTurns). */
   async appendDtmf(callId: string, events: NewDtmf[]): Promise<void> {
-    if (!events.length) return;
+    if (!events.length) return
     await this.db.query(
       `INSERT INTO dtmf_events (call_id, digit, at_ms, source)
        SELECT $1, x.digit, x.at_ms, x.source FROM jsonb_to_recordset($2::jsonb) AS x(digit text, at_ms int, source text)`,
       [callId, JSON.stringify(events.map((d) => ({ digit: d.digit, at_ms: d.atMs, source: d.source })))],
-    );
+    )
   }
 
   async addDtmf(callId: string, d: NewDtmf): Promise<void> {
-    await this.db.query('INSERT INTO dtmf_events (call_id, digit, at_ms, source) VALUES ($1, $2, $3, $4)', [
-      callId,
-      d.digit,
-      d.atMs,
-      d.source,
-    ]);
+    await this.db.query('INSERT INTO dtmf_events (call_id, digit, at_ms, source) VALUES ($1, $2, $3, $4)', [callId, d.digit, d.atMs, d.source])
   }
 
   /** Creates the call's lead or replaces its fields (one lead per call). */
@@ -332,24 +344,24 @@ export class CallStore {
         JSON.stringify(l.slots ?? {}),
         l.outcome,
       ],
-    );
+    )
   }
 
   /** The call's summary (LLM mode), once the lead exists; false when there is no lead to add it to. */
   async setLeadSummary(callId: string, summary: string): Promise<boolean> {
-    const r = await this.db.query('UPDATE leads SET summary = $2, updated_at = now() WHERE call_id = $1 RETURNING call_id', [callId, summary]);
-    return r.rows.length > 0;
+    const r = await this.db.query('UPDATE leads SET summary = $2, updated_at = now() WHERE call_id = $1 RETURNING call_id', [callId, summary])
+    return r.rows.length > 0
   }
 
   /** Newest first. */
   async listCalls(opts: ListCallsOptions = {}): Promise<CallSummary[]> {
-    const limit = opts.limit ?? DEFAULT_LIST_LIMIT;
-    const offset = opts.offset ?? 0;
+    const limit = opts.limit ?? DEFAULT_LIST_LIMIT
+    const offset = opts.offset ?? 0
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new RangeError(`listCalls: limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${limit}`);
+      throw new RangeError(`listCalls: limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${limit}`)
     }
     if (!Number.isInteger(offset) || offset < 0) {
-      throw new RangeError(`listCalls: offset must be a non-negative integer, got ${offset}`);
+      throw new RangeError(`listCalls: offset must be a non-negative integer, got ${offset}`)
     }
     const { rows } = await this.db.query<CallRow>(
       `${SUMMARY_SELECT}
@@ -357,8 +369,8 @@ export class CallStore {
        ORDER BY c.started_at DESC, c.id DESC
        LIMIT $1 OFFSET $2`,
       [limit, offset],
-    );
-    return rows.map(toSummary);
+    )
+    return rows.map(toSummary)
   }
 
   async getCall(id: string): Promise<CallDetail | null> {
@@ -374,18 +386,16 @@ export class CallStore {
          FROM turns WHERE call_id = $1 ORDER BY seq`,
         [id],
       ),
-      this.db.query<DtmfRow>('SELECT digit, at_ms, source FROM dtmf_events WHERE call_id = $1 ORDER BY at_ms, id', [
-        id,
-      ]),
+      this.db.query<DtmfRow>('SELECT digit, at_ms, source FROM dtmf_events WHERE call_id = $1 ORDER BY at_ms, id', [id]),
       this.db.query<LeadRow>(
         `SELECT caller_id, name_clip, need_clip, phone_digits, phone_clip, clips, slots, outcome, summary,
                 created_at, updated_at
          FROM leads WHERE call_id = $1`,
         [id],
       ),
-    ]);
-    const row = call.rows[0];
-    if (!row) return null;
+    ])
+    const row = call.rows[0]
+    if (!row) return null
     return {
       ...toSummary(row),
       rtpStats: row.rtp_stats,
@@ -403,7 +413,7 @@ export class CallStore {
       })),
       dtmf: dtmf.rows.map((d) => ({ digit: d.digit, atMs: d.at_ms, source: d.source })),
       lead: lead.rows[0] ? toLead(lead.rows[0]) : null,
-    };
+    }
   }
 
   /**
@@ -411,22 +421,22 @@ export class CallStore {
    * start, before calls are taken, so none of them is live.
    */
   async openCalls(instanceId: string): Promise<string[]> {
-    const { rows } = await this.db.query<{ id: string }>('SELECT id FROM calls WHERE instance_id = $1 AND ended_at IS NULL', [instanceId]);
-    return rows.map((r) => r.id);
+    const { rows } = await this.db.query<{ id: string }>('SELECT id FROM calls WHERE instance_id = $1 AND ended_at IS NULL', [instanceId])
+    return rows.map((r) => r.id)
   }
 
   /** True when the database answers a query. */
   async ping(): Promise<boolean> {
     try {
-      await this.db.query('SELECT 1');
-      return true;
+      await this.db.query('SELECT 1')
+      return true
     } catch {
-      return false;
+      return false
     }
   }
 
   close(): Promise<void> {
-    return this.db.close();
+    return this.db.close()
   }
 }
 
@@ -448,7 +458,7 @@ function toSummary(r: CallRow): CallSummary {
     recordingError: r.recording_error,
     turnCount: r.last_turn_seq,
     leadOutcome: r.lead_outcome,
-  };
+  }
 }
 
 function toLead(r: LeadRow): Lead {
@@ -464,5 +474,5 @@ function toLead(r: LeadRow): Lead {
     summary: r.summary,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
-  };
+  }
 }

@@ -17,7 +17,10 @@ t.test('defaults: no ASR, no LLM, eSpeak NG as the only TTS', async (t) => {
   const cfg = loadConfig({})
   t.same(cfg.providers.asr, [])
   t.same(cfg.providers.llm, [])
-  t.same(cfg.providers.tts.map((e) => e.type), ['espeak'])
+  t.same(
+    cfg.providers.tts.map((e) => e.type),
+    ['espeak'],
+  )
   t.equal(cfg.sip.port, 5060)
   t.ok(existsSync(path.join(cfg.scenario.dir, 'sales.yaml')), 'the shipped sales scenario is the default')
   t.equal(cfg.promptCacheDir, path.join(cfg.dataDir, 'prompts'), 'prompts are cached under DATA_DIR by default')
@@ -30,7 +33,10 @@ t.test('a file with a providers section loads next to the other keys', async (t)
     sip: { port: 5070 },
     codecs: ['PCMA', 'PCMU'],
     providers: {
-      asr: [{ type: 'vosk', url: 'ws://127.0.0.1:2700' }, { type: 'deepgram', apiKey: 'dg-secret' }],
+      asr: [
+        { type: 'vosk', url: 'ws://127.0.0.1:2700' },
+        { type: 'deepgram', apiKey: 'dg-secret' },
+      ],
       tts: [{ type: 'yandex', apiKey: 'ya-secret', folderId: 'b1g', voice: 'alena', timeouts: { connectMs: 1000 } }],
       llm: [{ type: 'openai', baseURL: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:7b' }],
       budgetMs: { asr: 1200 },
@@ -40,11 +46,18 @@ t.test('a file with a providers section loads next to the other keys', async (t)
   const cfg = loadConfig({ CONFIG_FILE: file, SIP_PORT: '5080' })
   t.equal(cfg.sip.port, 5080, 'the environment still wins over the file')
   t.same(cfg.codecs, ['PCMA', 'PCMU'])
-  t.same(cfg.providers.asr.map((e) => [e.name, e.url ?? e.apiKey, e.budgetMs]), [
-    ['vosk', 'ws://127.0.0.1:2700', 1200],
-    ['deepgram', 'dg-secret', 1200],
-  ])
-  t.same(cfg.providers.tts.map((e) => e.type), ['yandex', 'espeak'], 'eSpeak NG is appended as the last resort')
+  t.same(
+    cfg.providers.asr.map((e) => [e.name, e.url ?? e.apiKey, e.budgetMs]),
+    [
+      ['vosk', 'ws://127.0.0.1:2700', 1200],
+      ['deepgram', 'dg-secret', 1200],
+    ],
+  )
+  t.same(
+    cfg.providers.tts.map((e) => e.type),
+    ['yandex', 'espeak'],
+    'eSpeak NG is appended as the last resort',
+  )
   t.equal(cfg.providers.tts[0].timeouts.connectMs, 1000)
   t.match(cfg.providers.llm, [{ type: 'openai', url: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:7b' }])
   t.same(cfg.providers.backoff, { baseMs: 1000, maxMs: 5000 })
@@ -64,7 +77,10 @@ t.test('a missing key names the variable that gives it', async (t) => {
 })
 
 t.test('bad files give a ConfigError, not a TypeError', async (t) => {
-  t.throws(() => loadConfig({ CONFIG_FILE: configFile({ providers: { asr: [{ type: 'whisper' }] } }) }), { constructor: ConfigError, message: /unknown asr provider type "whisper"/ })
+  t.throws(() => loadConfig({ CONFIG_FILE: configFile({ providers: { asr: [{ type: 'whisper' }] } }) }), {
+    constructor: ConfigError,
+    message: /unknown asr provider type "whisper"/,
+  })
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ nosuch: { port: 1 } }) }), { constructor: ConfigError, message: /unknown config key "nosuch.port"/ })
   t.throws(() => loadConfig({ CONFIG_FILE: configFile([1, 2]) }), { constructor: ConfigError, message: /JSON object/ })
 })
@@ -103,7 +119,11 @@ t.test('OPUS_COMPLEXITY: default 2, set from the environment or the file, checke
 
 t.test('storage fault settings: defaults, environment, bad values', async (t) => {
   t.same(loadConfig({}).storage, { minFreeDiskMb: 200, healthDegradedStatus: 200, journalRetryMaxMs: 30000 })
-  t.same(loadConfig({ MIN_FREE_DISK_MB: '50', HEALTH_DEGRADED_STATUS: '503', JOURNAL_RETRY_MAX_MS: '2000' }).storage, { minFreeDiskMb: 50, healthDegradedStatus: 503, journalRetryMaxMs: 2000 })
+  t.same(loadConfig({ MIN_FREE_DISK_MB: '50', HEALTH_DEGRADED_STATUS: '503', JOURNAL_RETRY_MAX_MS: '2000' }).storage, {
+    minFreeDiskMb: 50,
+    healthDegradedStatus: 503,
+    journalRetryMaxMs: 2000,
+  })
   t.throws(() => loadConfig({ HEALTH_DEGRADED_STATUS: '500' }), { constructor: ConfigError, message: /HEALTH_DEGRADED_STATUS must be 200 or 503/ })
   t.throws(() => loadConfig({ MIN_FREE_DISK_MB: '-1' }), { constructor: ConfigError, message: /MIN_FREE_DISK_MB/ })
 })
@@ -137,7 +157,13 @@ t.test('the cluster keys: REDIS_URL, INSTANCE_ID, REDIS_KEY_PREFIX, the lease an
   const d = loadConfig({})
   t.equal(d.redisUrl, undefined, 'no Redis by default: one instance alone')
   t.same(d.cluster, { instanceId: '', keyPrefix: 'voice:', leaseS: 10, heartbeatMs: 3000 })
-  const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/2', INSTANCE_ID: 'edge-1', REDIS_KEY_PREFIX: 'sales:', CLUSTER_LEASE_S: '6', CLUSTER_HEARTBEAT_MS: '2000' })
+  const c = loadConfig({
+    REDIS_URL: 'redis://127.0.0.1:6379/2',
+    INSTANCE_ID: 'edge-1',
+    REDIS_KEY_PREFIX: 'sales:',
+    CLUSTER_LEASE_S: '6',
+    CLUSTER_HEARTBEAT_MS: '2000',
+  })
   t.equal(c.redisUrl, 'redis://127.0.0.1:6379/2')
   t.same(c.cluster, { instanceId: 'edge-1', keyPrefix: 'sales:', leaseS: 6, heartbeatMs: 2000 })
   t.throws(() => loadConfig({ REDIS_URL: '127.0.0.1:6379' }), /REDIS_URL must start with redis:\/\//, 'a URL without its scheme')

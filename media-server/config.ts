@@ -10,7 +10,6 @@ import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
 import { validateEdge } from './edge-config.ts'
 
-
 /** SIP over TLS: off while port is 0; cert and key are PEM files, read again when they change. */
 export interface SipTlsConfig {
   port: number
@@ -347,7 +346,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 export function namedTargets(spec: string): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=')
     const name = part.slice(0, eq).trim()
     const target = part.slice(eq + 1).trim()
@@ -369,7 +371,10 @@ function validate(cfg: Config): void {
   port('SIP_PORT', cfg.sip.port)
   port('SIP_TLS_PORT', cfg.sip.tls.port)
   if (cfg.sip.tls.port > 0) {
-    for (const [name, file] of [['SIP_TLS_CERT', cfg.sip.tls.cert], ['SIP_TLS_KEY', cfg.sip.tls.key]]) {
+    for (const [name, file] of [
+      ['SIP_TLS_CERT', cfg.sip.tls.cert],
+      ['SIP_TLS_KEY', cfg.sip.tls.key],
+    ]) {
       if (!file) throw new ConfigError(`SIP_TLS_PORT is set: ${name} must name a PEM file`)
       if (!existsSync(file)) throw new ConfigError(`${name}: no such file ${file}`)
     }
@@ -382,25 +387,29 @@ function validate(cfg: Config): void {
   }
   if (cfg.sip.t1Ms < 20 || cfg.sip.t1Ms > 4000) throw new ConfigError(`SIP_T1_MS must be between 20 and 4000 (T2 is 4 s), got ${cfg.sip.t1Ms}`)
   // RFC 4028 puts the floor at 90 s; lower values are accepted for tests on a LAN
-  if (!Number.isInteger(cfg.sip.minSeS) || cfg.sip.minSeS < 1) throw new ConfigError(`MIN_SE_S must be a whole number of seconds, at least 1 (RFC 4028: 90), got ${cfg.sip.minSeS}`)
+  if (!Number.isInteger(cfg.sip.minSeS) || cfg.sip.minSeS < 1)
+    throw new ConfigError(`MIN_SE_S must be a whole number of seconds, at least 1 (RFC 4028: 90), got ${cfg.sip.minSeS}`)
   if (!Number.isInteger(cfg.sip.sessionExpiresS) || cfg.sip.sessionExpiresS < cfg.sip.minSeS) {
     throw new ConfigError(`SESSION_EXPIRES_S must be a whole number of seconds, at least MIN_SE_S (${cfg.sip.minSeS}), got ${cfg.sip.sessionExpiresS}`)
   }
   if (!['realtime', 'normal'].includes(cfg.mediaPriority)) throw new ConfigError(`MEDIA_PRIORITY must be realtime or normal, got "${cfg.mediaPriority}"`)
   if (cfg.mediaWorkers < 0 || cfg.mediaWorkers > 64) throw new ConfigError(`MEDIA_WORKERS must be between 0 and 64, got ${cfg.mediaWorkers}`)
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
-  if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs) throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
+  if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs)
+    throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
   if (cfg.opus.complexity < 0 || cfg.opus.complexity > 10) throw new ConfigError(`OPUS_COMPLEXITY must be between 0 and 10, got ${cfg.opus.complexity}`)
   if (cfg.vad.tickMs < 1 || cfg.vad.tickMs > 32) throw new ConfigError(`VAD_TICK_MS must be between 1 and 32 (the window is 32 ms), got ${cfg.vad.tickMs}`)
   const st = cfg.storage
-  if (st.healthDegradedStatus !== 200 && st.healthDegradedStatus !== 503) throw new ConfigError(`HEALTH_DEGRADED_STATUS must be 200 or 503, got ${st.healthDegradedStatus}`)
+  if (st.healthDegradedStatus !== 200 && st.healthDegradedStatus !== 503)
+    throw new ConfigError(`HEALTH_DEGRADED_STATUS must be 200 or 503, got ${st.healthDegradedStatus}`)
   if (st.minFreeDiskMb < 0) throw new ConfigError(`MIN_FREE_DISK_MB must be 0 or more, got ${st.minFreeDiskMb}`)
   if (st.journalRetryMaxMs < 100) throw new ConfigError(`JOURNAL_RETRY_MAX_MS must be at least 100, got ${st.journalRetryMaxMs}`)
   namedTargets(cfg.transfer.targets)
   validateEdge(cfg)
   const cl = cfg.cluster
   if (cl.leaseS < 2 || cl.leaseS > 3600) throw new ConfigError(`CLUSTER_LEASE_S must be between 2 and 3600, got ${cl.leaseS}`)
-  if (cl.heartbeatMs < 100 || cl.heartbeatMs * 2 > cl.leaseS * 1000) throw new ConfigError(`CLUSTER_HEARTBEAT_MS must be at least 100 and at most half of CLUSTER_LEASE_S, got ${cl.heartbeatMs}`)
+  if (cl.heartbeatMs < 100 || cl.heartbeatMs * 2 > cl.leaseS * 1000)
+    throw new ConfigError(`CLUSTER_HEARTBEAT_MS must be at least 100 and at most half of CLUSTER_LEASE_S, got ${cl.heartbeatMs}`)
   if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${cfg.redisUrl}"`)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

@@ -7,7 +7,15 @@ t.test('edge settings: secure defaults, environment overrides, bad values named'
   t.equal(d.inbound.trustedCidrs, '127.0.0.0/8,::1', 'only loopback is trusted out of the box')
   t.equal(d.api.token, '')
   t.equal(d.drainTimeoutS, 300)
-  const c = loadConfig({ SIP_INBOUND: 'trusted-only', SIP_TRUSTED_CIDRS: '10.0.0.0/8, 2001:db8::/32', SIP_AUTH_USERS: 'a:b', API_TOKEN: 'x', DRAIN_TIMEOUT_S: '3', SIP_RATE_MAX: '10', KNOWLEDGE_MAX_UPLOAD_BYTES: '1000' })
+  const c = loadConfig({
+    SIP_INBOUND: 'trusted-only',
+    SIP_TRUSTED_CIDRS: '10.0.0.0/8, 2001:db8::/32',
+    SIP_AUTH_USERS: 'a:b',
+    API_TOKEN: 'x',
+    DRAIN_TIMEOUT_S: '3',
+    SIP_RATE_MAX: '10',
+    KNOWLEDGE_MAX_UPLOAD_BYTES: '1000',
+  })
   t.equal(c.inbound.mode, 'trusted-only')
   t.equal(c.inbound.rateMax, 10)
   t.equal(c.api.maxUploadBytes, 1000)

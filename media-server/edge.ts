@@ -36,10 +36,21 @@ export function createInboundGate(
     logger,
     stats,
   })
-  const others = mode === 'open' ? 'accepted (SIP_INBOUND=open)'
-    : mode === 'auth' && users.size ? `must authenticate (digest, realm "${i.realm}", ${users.size} user(s))`
-    : 'refused with 403 (no SIP_AUTH_USERS)' + (mode === 'auth' ? '' : ', SIP_INBOUND=trusted-only')
-  logger.info({ mode, trusted: trust.describe(), rate: `${i.rateMax} requests per ${i.rateWindowS} s, then a ${i.banS} s ban`, maxCallsPerSource: i.maxCallsPerSource, maxCalls: i.maxCalls || 'no limit but RTP ports' },
-    `inbound SIP: trusted from ${parseCidrList(i.trustedCidrs).join(', ') || 'nowhere'}; other sources ${others}; scanners dropped`)
+  const others =
+    mode === 'open'
+      ? 'accepted (SIP_INBOUND=open)'
+      : mode === 'auth' && users.size
+        ? `must authenticate (digest, realm "${i.realm}", ${users.size} user(s))`
+        : 'refused with 403 (no SIP_AUTH_USERS)' + (mode === 'auth' ? '' : ', SIP_INBOUND=trusted-only')
+  logger.info(
+    {
+      mode,
+      trusted: trust.describe(),
+      rate: `${i.rateMax} requests per ${i.rateWindowS} s, then a ${i.banS} s ban`,
+      maxCallsPerSource: i.maxCallsPerSource,
+      maxCalls: i.maxCalls || 'no limit but RTP ports',
+    },
+    `inbound SIP: trusted from ${parseCidrList(i.trustedCidrs).join(', ') || 'nowhere'}; other sources ${others}; scanners dropped`,
+  )
   return gate
 }

@@ -20,7 +20,10 @@ const armed = parse(process.env.VOICE_FAILPOINTS ?? '')
 
 function parse(spec: string): Map<string, number> {
   const points = new Map<string, number>()
-  for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, nth] = item.split('=')
     points.set(name, Math.max(1, Number(nth) || 1))
   }

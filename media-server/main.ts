@@ -33,11 +33,20 @@ function stop(why: string): void {
     return
   }
   stopping = true
-  log.info({ why, drainTimeoutS: config.drainTimeoutS }, 'stopping: new calls get 503, live calls may finish up to DRAIN_TIMEOUT_S, then get BYE; records are written')
-  server.drain(why).then(() => server.stop()).then(() => process.exit(0), (err) => {
-    log.error({ err }, 'stop failed')
-    process.exit(1)
-  })
+  log.info(
+    { why, drainTimeoutS: config.drainTimeoutS },
+    'stopping: new calls get 503, live calls may finish up to DRAIN_TIMEOUT_S, then get BYE; records are written',
+  )
+  server
+    .drain(why)
+    .then(() => server.stop())
+    .then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'stop failed')
+        process.exit(1)
+      },
+    )
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal))
 

@@ -8,15 +8,58 @@ export class Metrics {
   readonly registry = new client.Registry()
   readonly activeCalls = new client.Gauge({ name: 'voice_active_calls', help: 'Calls in progress', registers: [this.registry] })
   readonly calls = new client.Counter({ name: 'voice_calls_total', help: 'Finished calls by result', labelNames: ['result'], registers: [this.registry] })
-  readonly invariantViolations = new client.Gauge({ name: 'voice_call_invariant_violations', help: 'Broken call invariants at the last check (live_without_dialog, ports_without_call, rows_without_call): zero when all is well', labelNames: ['kind'], registers: [this.registry] })
-  readonly mediaWorkerRestarts = new client.Counter({ name: 'voice_media_worker_restarts_total', help: 'Media worker threads that died and were started again (their calls ended)', registers: [this.registry] })
-  readonly mediaRingDropped = new client.Counter({ name: 'voice_media_ring_dropped_total', help: "Audio records a media worker could not hand to the main thread (it fell a ring's length behind)", registers: [this.registry] })
-  readonly callFaults = new client.Counter({ name: 'voice_call_faults_total', help: 'Calls ended by a fault on their own path (a handler that threw), by where', labelNames: ['where'], registers: [this.registry] })
-  readonly rtpPackets = new client.Counter({ name: 'voice_rtp_packets_total', help: 'RTP packets by direction', labelNames: ['direction'], registers: [this.registry] })
-  readonly rtpDropped = new client.Counter({ name: 'voice_rtp_packets_dropped_total', help: 'Incoming RTP packets counted and ignored, by reason', labelNames: ['reason'], registers: [this.registry] })
-  readonly sipMessages = new client.Counter({ name: 'voice_sip_messages_total', help: 'SIP messages by direction and method or response class', labelNames: ['direction', 'kind'], registers: [this.registry] })
-  readonly sipMalformed = new client.Counter({ name: 'voice_sip_malformed_total', help: 'Malformed SIP messages: answered with 400/505 (rejected) or dropped', labelNames: ['action'], registers: [this.registry] })
-  readonly sipTcpClosed = new client.Counter({ name: 'voice_sip_tcp_closed_total', help: 'SIP TCP connections the server closed: idle (SIP_TCP_IDLE_TIMEOUT_S), limit-total, limit-source (refused over a cap)', labelNames: ['reason'], registers: [this.registry] })
+  readonly invariantViolations = new client.Gauge({
+    name: 'voice_call_invariant_violations',
+    help: 'Broken call invariants at the last check (live_without_dialog, ports_without_call, rows_without_call): zero when all is well',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  })
+  readonly mediaWorkerRestarts = new client.Counter({
+    name: 'voice_media_worker_restarts_total',
+    help: 'Media worker threads that died and were started again (their calls ended)',
+    registers: [this.registry],
+  })
+  readonly mediaRingDropped = new client.Counter({
+    name: 'voice_media_ring_dropped_total',
+    help: "Audio records a media worker could not hand to the main thread (it fell a ring's length behind)",
+    registers: [this.registry],
+  })
+  readonly callFaults = new client.Counter({
+    name: 'voice_call_faults_total',
+    help: 'Calls ended by a fault on their own path (a handler that threw), by where',
+    labelNames: ['where'],
+    registers: [this.registry],
+  })
+  readonly rtpPackets = new client.Counter({
+    name: 'voice_rtp_packets_total',
+    help: 'RTP packets by direction',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  })
+  readonly rtpDropped = new client.Counter({
+    name: 'voice_rtp_packets_dropped_total',
+    help: 'Incoming RTP packets counted and ignored, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  })
+  readonly sipMessages = new client.Counter({
+    name: 'voice_sip_messages_total',
+    help: 'SIP messages by direction and method or response class',
+    labelNames: ['direction', 'kind'],
+    registers: [this.registry],
+  })
+  readonly sipMalformed = new client.Counter({
+    name: 'voice_sip_malformed_total',
+    help: 'Malformed SIP messages: answered with 400/505 (rejected) or dropped',
+    labelNames: ['action'],
+    registers: [this.registry],
+  })
+  readonly sipTcpClosed = new client.Counter({
+    name: 'voice_sip_tcp_closed_total',
+    help: 'SIP TCP connections the server closed: idle (SIP_TCP_IDLE_TIMEOUT_S), limit-total, limit-source (refused over a cap)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  })
   readonly pacingLateness = new client.Histogram({
     name: 'voice_pacing_clock_lateness_seconds',
     help: 'How late each 20 ms tick of the shared RTP pacing clock fired',
@@ -52,12 +95,20 @@ export class Metrics {
   })
   readonly transfers = new client.Counter({
     name: 'voice_transfers_total',
-    help: 'Transfers to a seller tried, by outcome: refer (the caller\'s phone carried it out), bridge (REFER refused, the server called the seller and relays), failed',
+    help: "Transfers to a seller tried, by outcome: refer (the caller's phone carried it out), bridge (REFER refused, the server called the seller and relays), failed",
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   })
-  readonly bargeIns = new client.Counter({ name: 'voice_barge_ins_total', help: 'Prompts dropped because the caller talked over them', registers: [this.registry] })
-  readonly bargeInsResumed = new client.Counter({ name: 'voice_barge_ins_resumed_total', help: 'Prompts held for caller audio that the VAD did not confirm as speech (coughs, noise), then resumed', registers: [this.registry] })
+  readonly bargeIns = new client.Counter({
+    name: 'voice_barge_ins_total',
+    help: 'Prompts dropped because the caller talked over them',
+    registers: [this.registry],
+  })
+  readonly bargeInsResumed = new client.Counter({
+    name: 'voice_barge_ins_resumed_total',
+    help: 'Prompts held for caller audio that the VAD did not confirm as speech (coughs, noise), then resumed',
+    registers: [this.registry],
+  })
   readonly bargeInReaction = new client.Histogram({
     name: 'voice_barge_in_reaction_seconds',
     help: "From the onset of the caller's audio over a prompt to the prompt being held (silence from the next packet)",
@@ -77,7 +128,11 @@ export class Metrics {
     labelNames: ['op'] as const,
     registers: [this.registry],
   })
-  readonly journalReplayed = new client.Counter({ name: 'voice_journal_replayed_total', help: 'Journal entries written to the database by a replay', registers: [this.registry] })
+  readonly journalReplayed = new client.Counter({
+    name: 'voice_journal_replayed_total',
+    help: 'Journal entries written to the database by a replay',
+    registers: [this.registry],
+  })
   readonly journalRejected = new client.Counter({
     name: 'voice_journal_rejected_total',
     help: 'Record writes the database refused (constraint or SQL error, not a connection problem), kept in DATA_DIR/journal/rejected.ndjson',
@@ -96,7 +151,14 @@ export class Metrics {
   /** Silero VAD counters, read from the shared model at scrape time. */
   watchVad(stats: VadStats): void {
     const counter = (name: string, help: string, read: () => number) =>
-      new client.Gauge({ name, help, registers: [this.registry], collect() { this.set(read()) } })
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read())
+        },
+      })
     counter('voice_vad_windows_total', 'VAD windows run through the model', () => stats.windows)
     counter('voice_vad_windows_gated_total', 'VAD windows skipped by the energy pre-gate (clear silence)', () => stats.gated)
     counter('voice_vad_windows_dropped_total', 'VAD windows dropped because the model fell behind', () => stats.dropped)
@@ -107,7 +169,14 @@ export class Metrics {
 
   /** The journal's backlog, read at scrape time, and its counters as the store's hooks. */
   watchJournal(pending: () => number): JournalHooks {
-    new client.Gauge({ name: 'voice_journal_pending', help: 'Record writes waiting in the local journal for the database', registers: [this.registry], collect() { this.set(pending()) } })
+    new client.Gauge({
+      name: 'voice_journal_pending',
+      help: 'Record writes waiting in the local journal for the database',
+      registers: [this.registry],
+      collect() {
+        this.set(pending())
+      },
+    })
     return {
       journalled: (op) => this.journalWrites.labels(op).inc(),
       replayed: (n) => this.journalReplayed.inc(n),

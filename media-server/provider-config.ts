@@ -103,14 +103,32 @@ const ENV: Record<Kind, Partial<Record<string, EnvOverride[]>>> = {
   asr: {
     vosk: [{ env: 'VOSK_URL', field: 'url' }],
     deepgram: [{ env: 'DEEPGRAM_API_KEY', field: 'apiKey' }],
-    'openai-realtime': [{ env: 'OPENAI_API_KEY', field: 'apiKey' }, { env: 'OPENAI_BASE_URL', field: 'url' }],
-    'openai-transcriptions': [{ env: 'OPENAI_API_KEY', field: 'apiKey' }, { env: 'OPENAI_BASE_URL', field: 'url' }],
-    yandex: [{ env: 'YANDEX_API_KEY', field: 'apiKey' }, { env: 'YANDEX_FOLDER_ID', field: 'folderId' }],
+    'openai-realtime': [
+      { env: 'OPENAI_API_KEY', field: 'apiKey' },
+      { env: 'OPENAI_BASE_URL', field: 'url' },
+    ],
+    'openai-transcriptions': [
+      { env: 'OPENAI_API_KEY', field: 'apiKey' },
+      { env: 'OPENAI_BASE_URL', field: 'url' },
+    ],
+    yandex: [
+      { env: 'YANDEX_API_KEY', field: 'apiKey' },
+      { env: 'YANDEX_FOLDER_ID', field: 'folderId' },
+    ],
   },
   tts: {
-    'openai-speech': [{ env: 'OPENAI_API_KEY', field: 'apiKey' }, { env: 'OPENAI_BASE_URL', field: 'url' }],
-    yandex: [{ env: 'YANDEX_API_KEY', field: 'apiKey' }, { env: 'YANDEX_FOLDER_ID', field: 'folderId' }],
-    elevenlabs: [{ env: 'ELEVENLABS_API_KEY', field: 'apiKey' }, { env: 'ELEVENLABS_VOICE_ID', field: 'voice' }],
+    'openai-speech': [
+      { env: 'OPENAI_API_KEY', field: 'apiKey' },
+      { env: 'OPENAI_BASE_URL', field: 'url' },
+    ],
+    yandex: [
+      { env: 'YANDEX_API_KEY', field: 'apiKey' },
+      { env: 'YANDEX_FOLDER_ID', field: 'folderId' },
+    ],
+    elevenlabs: [
+      { env: 'ELEVENLABS_API_KEY', field: 'apiKey' },
+      { env: 'ELEVENLABS_VOICE_ID', field: 'voice' },
+    ],
   },
   llm: {
     openai: [
@@ -255,7 +273,9 @@ function selectEntries(kind: Kind, fileList: unknown, env: NodeJS.ProcessEnv): R
     const fromFile = (file as Raw[]).find((e) => (e.name ?? e.type) === wanted)
     if (fromFile) return fromFile
     if (!TYPES[kind].includes(wanted)) {
-      throw new ConfigError(`${listVar}: unknown ${kind} provider "${wanted}"; expected one of ${TYPES[kind].join(', ')} or the name of an entry in providers.${kind}`)
+      throw new ConfigError(
+        `${listVar}: unknown ${kind} provider "${wanted}"; expected one of ${TYPES[kind].join(', ')} or the name of an entry in providers.${kind}`,
+      )
     }
     return { type: wanted }
   })
@@ -373,7 +393,8 @@ export function buildProviders(config: ProviderConfig, factories: ProviderFactor
   // check every type has an adapter before building any, so a bad config opens no connection
   for (const kind of ['asr', 'tts', 'llm'] as const) {
     for (const e of config[kind]) {
-      if (!(factories[kind] as Record<string, unknown> | undefined)?.[e.type]) throw new ConfigError(`${kind} provider ${e.name}: no adapter for type "${e.type}"`)
+      if (!(factories[kind] as Record<string, unknown> | undefined)?.[e.type])
+        throw new ConfigError(`${kind} provider ${e.name}: no adapter for type "${e.type}"`)
     }
   }
   const failoverOpts = () => ({

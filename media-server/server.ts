@@ -68,7 +68,9 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   })
   pending = () => store.pending
   // after the journal replay (in openDurableStore), before any call is taken
-  await closeCrashedCalls(store, config.dataDir, logger).catch((err) => logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'))
+  await closeCrashedCalls(store, config.dataDir, logger).catch((err) =>
+    logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'),
+  )
   const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
@@ -96,9 +98,10 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   metrics.watchVad(vad.stats)
 
   const rtpRange = { portMin: config.rtp.portMin, portMax: config.rtp.portMax, host: config.sip.host }
-  const media = config.mediaWorkers > 0
-    ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, realtime: config.mediaPriority === 'realtime', metrics, logger })
-    : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
+  const media =
+    config.mediaWorkers > 0
+      ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, realtime: config.mediaPriority === 'realtime', metrics, logger })
+      : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
   metrics.rtpPortsFree.set(media.available)
   const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)
   trunks.checkTransferTargets()
@@ -162,9 +165,17 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   trunks.start(sip)
   // A trunk's signalling addresses are trusted (inbound calls from the carrier need no digest).
   for (const t of config.trunks) {
-    void trustTrunkHost(gate.trust, t.name, t.host).catch((err) => logger.warn({ err, trunk: t.name, host: t.host }, 'trunk host not resolved: its calls are not trusted by address'))
+    void trustTrunkHost(gate.trust, t.name, t.host).catch((err) =>
+      logger.warn({ err, trunk: t.name, host: t.host }, 'trunk host not resolved: its calls are not trusted by address'),
+    )
   }
-  const drainer = new Drainer({ gate, liveCount: () => calls.liveCount, timeoutS: config.drainTimeoutS, logger, onChange: (d) => security.draining.set(d ? 1 : 0) })
+  const drainer = new Drainer({
+    gate,
+    liveCount: () => calls.liveCount,
+    timeoutS: config.drainTimeoutS,
+    logger,
+    onChange: (d) => security.draining.set(d ? 1 : 0),
+  })
   draining = () => drainer.active
 
   const http = createHttpServer({
@@ -195,9 +206,16 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   httpAddress = `${config.httpHost === '0.0.0.0' ? config.publicIp : config.httpHost}:${httpPort}`
   // joins the cluster: its record (with the HTTP address) and heartbeat; Redis down does not stop the start
   await cluster?.start()
-  if (!config.api.token) logger.warn({ http: httpPort }, 'API_TOKEN is not set: /api and the console answer 127.0.0.1 (loopback peers) only, others get 403; /health and /metrics stay open')
+  if (!config.api.token)
+    logger.warn(
+      { http: httpPort },
+      'API_TOKEN is not set: /api and the console answer 127.0.0.1 (loopback peers) only, others get 403; /health and /metrics stay open',
+    )
   else logger.info('the API and the console require the bearer token (API_TOKEN)')
-  logger.info({ sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' }, 'ready to take calls')
+  logger.info(
+    { sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' },
+    'ready to take calls',
+  )
 
   return {
     sipPort: sip.address.port,

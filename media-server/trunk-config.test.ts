@@ -21,10 +21,27 @@ t.test('defaults: no trunk, nothing may be dialled, 60 calls an hour', async (t)
 
 t.test('the one-trunk case from TRUNK_* variables', async (t) => {
   const cfg = loadConfig({
-    TRUNK_HOST: 'sip.carrier.ru:5080', TRUNK_USERNAME: '74951234567', TRUNK_PASSWORD: 's3cret',
-    TRUNK_CALLER_ID: '+74951234567', OUTBOUND_ALLOW_PREFIXES: '+7, 8', OUTBOUND_MAX_CALLS_PER_HOUR: '20',
+    TRUNK_HOST: 'sip.carrier.ru:5080',
+    TRUNK_USERNAME: '74951234567',
+    TRUNK_PASSWORD: 's3cret',
+    TRUNK_CALLER_ID: '+74951234567',
+    OUTBOUND_ALLOW_PREFIXES: '+7, 8',
+    OUTBOUND_MAX_CALLS_PER_HOUR: '20',
   })
-  t.match(cfg.trunks, [{ name: 'trunk', host: 'sip.carrier.ru', port: 5080, transport: 'udp', username: '74951234567', password: 's3cret', domain: 'sip.carrier.ru', callerId: '+74951234567', register: true, expires: 300 }])
+  t.match(cfg.trunks, [
+    {
+      name: 'trunk',
+      host: 'sip.carrier.ru',
+      port: 5080,
+      transport: 'udp',
+      username: '74951234567',
+      password: 's3cret',
+      domain: 'sip.carrier.ru',
+      callerId: '+74951234567',
+      register: true,
+      expires: 300,
+    },
+  ])
   t.same(cfg.outbound, { allowPrefixes: ['+7', '8'], maxCallsPerHour: 20 })
   t.equal(loadConfig({ TRUNK_HOST: '10.0.0.1' }).trunks[0].register, false, 'no username: an IP-authenticated trunk, no REGISTER')
 })
@@ -34,7 +51,19 @@ t.test('a trunks list in the file, and the TRUNK_* trunk replacing the one of it
     sip: { port: 5070 },
     outbound: { allowPrefixes: ['+7', '8'], maxCallsPerHour: 10 },
     trunks: [
-      { name: 'main', host: 'sip.carrier.ru', username: '74951234567', password: 'a', transport: 'tcp', realm: 'carrier.ru', allowPrefixes: ['+79'], channels: 4, cps: 1, outboundProxy: 'sbc.carrier.ru:5060', expires: 120 },
+      {
+        name: 'main',
+        host: 'sip.carrier.ru',
+        username: '74951234567',
+        password: 'a',
+        transport: 'tcp',
+        realm: 'carrier.ru',
+        allowPrefixes: ['+79'],
+        channels: 4,
+        cps: 1,
+        outboundProxy: 'sbc.carrier.ru:5060',
+        expires: 120,
+      },
       { name: 'backup', host: '192.0.2.10', register: false },
     ],
   })
@@ -42,16 +71,34 @@ t.test('a trunks list in the file, and the TRUNK_* trunk replacing the one of it
   t.equal(cfg.sip.port, 5070)
   t.same(cfg.outbound, { allowPrefixes: ['+7', '8'], maxCallsPerHour: 10 })
   t.match(cfg.trunks, [
-    { name: 'main', transport: 'tcp', realm: 'carrier.ru', allowPrefixes: ['+79'], channels: 4, cps: 1, outboundProxy: 'sbc.carrier.ru:5060', expires: 120, register: true },
+    {
+      name: 'main',
+      transport: 'tcp',
+      realm: 'carrier.ru',
+      allowPrefixes: ['+79'],
+      channels: 4,
+      cps: 1,
+      outboundProxy: 'sbc.carrier.ru:5060',
+      expires: 120,
+      register: true,
+    },
     { name: 'backup', host: '192.0.2.10', register: false },
   ])
   const env = loadConfig({ CONFIG_FILE: file, TRUNK_NAME: 'backup', TRUNK_HOST: '192.0.2.11', OUTBOUND_ALLOW_PREFIXES: '8' })
-  t.same(env.trunks.map((x) => `${x.name}@${x.host}`), ['main@sip.carrier.ru', 'backup@192.0.2.11'])
+  t.same(
+    env.trunks.map((x) => `${x.name}@${x.host}`),
+    ['main@sip.carrier.ru', 'backup@192.0.2.11'],
+  )
   t.same(env.outbound.allowPrefixes, ['8'], 'the variable wins over the file')
 })
 
 t.test('errors name the key and what is wrong', async (t) => {
-  t.throws(() => loadConfig({ TRUNK_HOST: 'sip.carrier.ru', TRUNK_TRANSPORT: 'tls' }), new ConfigError('TRUNK_* variables: transport "tls" is not available: trunks are reached over UDP or TCP only (SIP_TLS_PORT serves callers); use udp or tcp'))
+  t.throws(
+    () => loadConfig({ TRUNK_HOST: 'sip.carrier.ru', TRUNK_TRANSPORT: 'tls' }),
+    new ConfigError(
+      'TRUNK_* variables: transport "tls" is not available: trunks are reached over UDP or TCP only (SIP_TLS_PORT serves callers); use udp or tcp',
+    ),
+  )
   t.throws(() => loadConfig({ TRUNK_HOST: 'sip.carrier.ru', TRUNK_TRANSPORT: 'sctp' }), /transport must be udp or tcp/)
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ username: 'x' }] }) }), /trunks\[0\]: host is required/)
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ host: 'a', pasword: 'x' }] }) }), /unknown key "pasword"/)

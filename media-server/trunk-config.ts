@@ -33,7 +33,23 @@ const TRUNK_ENV: Array<[string, keyof RawTrunk]> = [
   ['TRUNK_EXPIRES', 'expires'],
 ]
 
-type RawTrunk = Record<'name' | 'host' | 'username' | 'password' | 'transport' | 'callerId' | 'realm' | 'domain' | 'allowPrefixes' | 'channels' | 'cps' | 'outboundProxy' | 'register' | 'expires', unknown>
+type RawTrunk = Record<
+  | 'name'
+  | 'host'
+  | 'username'
+  | 'password'
+  | 'transport'
+  | 'callerId'
+  | 'realm'
+  | 'domain'
+  | 'allowPrefixes'
+  | 'channels'
+  | 'cps'
+  | 'outboundProxy'
+  | 'register'
+  | 'expires',
+  unknown
+>
 
 const KNOWN = new Set(TRUNK_ENV.map(([, k]) => k as string))
 
@@ -81,7 +97,8 @@ function trunkFrom(raw: Partial<RawTrunk>, where: string, index: number): TrunkC
     realm: str('realm'),
     domain: str('domain') || hp.host,
     callerId,
-    allowPrefixes: raw.allowPrefixes === undefined ? [] : parsePrefixes(Array.isArray(raw.allowPrefixes) ? raw.allowPrefixes as string[] : String(raw.allowPrefixes)),
+    allowPrefixes:
+      raw.allowPrefixes === undefined ? [] : parsePrefixes(Array.isArray(raw.allowPrefixes) ? (raw.allowPrefixes as string[]) : String(raw.allowPrefixes)),
     channels: raw.channels === undefined ? 0 : int(raw.channels, `${where}.channels`, 0, 100000),
     cps: raw.cps === undefined ? 0 : int(raw.cps, `${where}.cps`, 0, 10000),
     outboundProxy: str('outboundProxy'),
@@ -115,9 +132,11 @@ export function parseTrunks(section: unknown, env: NodeJS.ProcessEnv): TrunkConf
 }
 
 export function parseOutbound(section: unknown, env: NodeJS.ProcessEnv): OutboundConfig {
-  if (section !== undefined && (!section || typeof section !== 'object' || Array.isArray(section))) throw new ConfigError('config file: "outbound" must be an object')
+  if (section !== undefined && (!section || typeof section !== 'object' || Array.isArray(section)))
+    throw new ConfigError('config file: "outbound" must be an object')
   const s = (section ?? {}) as Record<string, unknown>
-  for (const k of Object.keys(s)) if (k !== 'allowPrefixes' && k !== 'maxCallsPerHour') throw new ConfigError(`outbound: unknown key "${k}" (known: allowPrefixes, maxCallsPerHour)`)
+  for (const k of Object.keys(s))
+    if (k !== 'allowPrefixes' && k !== 'maxCallsPerHour') throw new ConfigError(`outbound: unknown key "${k}" (known: allowPrefixes, maxCallsPerHour)`)
   const prefixes = env.OUTBOUND_ALLOW_PREFIXES ?? s.allowPrefixes
   const cap = env.OUTBOUND_MAX_CALLS_PER_HOUR ?? s.maxCallsPerHour
   return {

@@ -10,8 +10,12 @@ const logger = pino({ level: 'silent' })
 
 t.test('transfer targets outside the prefixes are named at start; the API view has no password', async (t) => {
   const config = loadConfig({
-    TRUNK_HOST: 'sip.operator.ru', TRUNK_USERNAME: '74951234567', TRUNK_PASSWORD: 'secret', OUTBOUND_ALLOW_PREFIXES: '+79,89',
-    TRANSFER_TARGET: '89161234567', TRANSFER_TARGETS: 'intl=+441234567890,pbx=sip:sales@10.0.0.5,boss=sip:89160000000@sip.operator.ru',
+    TRUNK_HOST: 'sip.operator.ru',
+    TRUNK_USERNAME: '74951234567',
+    TRUNK_PASSWORD: 'secret',
+    OUTBOUND_ALLOW_PREFIXES: '+79,89',
+    TRANSFER_TARGET: '89161234567',
+    TRANSFER_TARGETS: 'intl=+441234567890,pbx=sip:sales@10.0.0.5,boss=sip:89160000000@sip.operator.ru',
   })
   t.equal(config.transfer.domain, 'sip.operator.ru', 'a bare number is dialled at the trunk')
   const registry = new client.Registry()

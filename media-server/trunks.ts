@@ -29,7 +29,11 @@ export class Trunks {
   private readonly metrics: TrunkMetrics
   private readonly clients = new Map<string, RegistrarClient>()
 
-  constructor(private readonly config: Pick<Config, 'trunks' | 'outbound' | 'transfer'>, private readonly logger: Logger, registry: client.Registry) {
+  constructor(
+    private readonly config: Pick<Config, 'trunks' | 'outbound' | 'transfer'>,
+    private readonly logger: Logger,
+    registry: client.Registry,
+  ) {
     this.metrics = new TrunkMetrics(registry, () => config.trunks.map((t) => ({ trunk: t.name, calls: this.guard.liveCalls(t.name) })))
     this.guard = new OutboundGuard({
       trunks: config.trunks,
@@ -59,8 +63,10 @@ export class Trunks {
       if (!this.guard.allows(uri)) bad.push(target)
     }
     if (bad.length) {
-      this.logger.warn({ targets: bad, allowPrefixes: this.config.outbound.allowPrefixes },
-        'transfer targets outside the allowed prefixes (OUTBOUND_ALLOW_PREFIXES / trunk allowPrefixes): a REFER to them is still sent, but the server will not dial them itself')
+      this.logger.warn(
+        { targets: bad, allowPrefixes: this.config.outbound.allowPrefixes },
+        'transfer targets outside the allowed prefixes (OUTBOUND_ALLOW_PREFIXES / trunk allowPrefixes): a REFER to them is still sent, but the server will not dial them itself',
+      )
     }
     return bad
   }
@@ -69,7 +75,12 @@ export class Trunks {
   start(ua: RegistrationUa): void {
     for (const trunk of this.config.trunks) {
       if (!trunk.register) continue
-      const c = new RegistrarClient({ trunk, ua, logger: this.logger.child({ component: 'registration' }), onResult: (r) => this.metrics.result(trunk.name, r) })
+      const c = new RegistrarClient({
+        trunk,
+        ua,
+        logger: this.logger.child({ component: 'registration' }),
+        onResult: (r) => this.metrics.result(trunk.name, r),
+      })
       c.on('state', (s) => this.metrics.state(trunk.name, s.state))
       this.clients.set(trunk.name, c)
       c.start()

@@ -114,7 +114,10 @@ function sseServer(t: Tap, mode: Mode, reply: Array<string | ChatToolCall>): Pro
       if (mode === 'drop' && i === 2) return void res.socket?.destroy()
       if (i === reply.length) return void res.end('data: [DONE]\n\n')
       const piece = reply[i++]
-      const delta = typeof piece === 'string' ? { content: piece } : { tool_calls: [{ index: 0, id: piece.id, function: { name: piece.name, arguments: piece.arguments } }] }
+      const delta =
+        typeof piece === 'string'
+          ? { content: piece }
+          : { tool_calls: [{ index: 0, id: piece.id, function: { name: piece.name, arguments: piece.arguments } }] }
       res.write(`data: ${JSON.stringify({ choices: [{ delta }] })}\n\n`)
       setTimeout(tick, 10)
     }
@@ -308,7 +311,6 @@ class WsAsr implements AsrProvider {
 
 const ttsRequest = (signal?: AbortSignal): TtsRequest => ({ text: 'Добрый день', voice: 'ru', language: 'ru-RU', sampleRate: 8000, signal })
 
-
 async function counter(registry: client.Registry, name: string) {
   const m = registry.getSingleMetric(name) as client.Counter | client.Gauge
   return (await m.get()).values.map((v): Record<string, string | number> => ({ ...v.labels, value: v.value }))
@@ -470,7 +472,10 @@ t.test('TTS: when every provider fails the error names each one and why', async 
     err.failures.map((f: { provider: string }) => f.provider),
     ['refused', 'stall', 'broken'],
   )
-  t.same((await counter(registry, 'voice_provider_failovers_total')).map((c) => `${c.from}>${c.to}`), ['refused>stall', 'stall>broken', 'broken>none'])
+  t.same(
+    (await counter(registry, 'voice_provider_failovers_total')).map((c) => `${c.from}>${c.to}`),
+    ['refused>stall', 'stall>broken', 'broken>none'],
+  )
 })
 
 t.test('TTS: the last provider left is waited for past its budget: late audio beats none', async (t) => {
@@ -483,8 +488,21 @@ t.test('TTS: the last provider left is waited for past its budget: late audio be
 t.test('a failover list is refused when it is empty, has duplicate names or no budget', async (t) => {
   const p = new HttpPcmTts('a', 'http://127.0.0.1:1/')
   t.throws(() => new FailoverTts([]), /at least one provider/)
-  t.throws(() => new FailoverTts([{ provider: p, budgetMs: 1 }, { provider: p, budgetMs: 1 }]), /two providers named "a"/)
-  t.doesNotThrow(() => new FailoverTts([{ provider: p, budgetMs: 1 }, { provider: p, budgetMs: 1, name: 'a2' }]))
+  t.throws(
+    () =>
+      new FailoverTts([
+        { provider: p, budgetMs: 1 },
+        { provider: p, budgetMs: 1 },
+      ]),
+    /two providers named "a"/,
+  )
+  t.doesNotThrow(
+    () =>
+      new FailoverTts([
+        { provider: p, budgetMs: 1 },
+        { provider: p, budgetMs: 1, name: 'a2' },
+      ]),
+  )
   t.throws(() => new FailoverTts([{ provider: p, budgetMs: 0 }]), /budgetMs must be positive/)
 })
 
@@ -600,7 +618,11 @@ t.test('ASR: after a replay, finals that were already delivered are not delivere
   }
   stream.end()
   const got = await results
-  t.same(got.map((r) => `${r.startMs}-${r.endMs}`), ['0-40', '40-80', '80-120', '120-160', '160-200'], 'each 40 ms segment once')
+  t.same(
+    got.map((r) => `${r.startMs}-${r.endMs}`),
+    ['0-40', '40-80', '80-120', '120-160', '160-200'],
+    'each 40 ms segment once',
+  )
   t.equal(ok.state.samples[0], 10 * CHUNK, 'the replacement heard everything, the first segment included')
 })
 
@@ -619,7 +641,10 @@ t.test('ASR: no result within the budget after end() switches to the next recogn
   stream.end()
   let finalMs = -1
   const results = await collect(stream.results(), () => (finalMs = performance.now() - ended))
-  t.same(results.map((r) => r.text), ['heard 800'])
+  t.same(
+    results.map((r) => r.text),
+    ['heard 800'],
+  )
   t.ok(finalMs >= budgetMs - 5 && finalMs < budgetMs + TOLERANCE_MS, `final ${finalMs.toFixed(0)} ms after end(), budget ${budgetMs}`)
   await Promise.all(stall.state.closed)
   t.same(stall.state.samples, [800])

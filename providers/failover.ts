@@ -429,7 +429,8 @@ class FailoverAsrStream implements AsrStream {
     this.disarmBudget()
     const ms = current.member.budgetMs
     this.budget = setTimeout(() => {
-      if (this.current === current) this.abandon(current.member, new ProviderError(label(current.member), 'timeout', `no result within ${ms} ms of the end of audio`))
+      if (this.current === current)
+        this.abandon(current.member, new ProviderError(label(current.member), 'timeout', `no result within ${ms} ms of the end of audio`))
     }, ms)
   }
 

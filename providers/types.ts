@@ -124,10 +124,7 @@ export interface ChatRequest {
 }
 
 /** Streamed pieces of one reply: text deltas as they come, tool calls once complete, then done. */
-export type ChatEvent =
-  | { type: 'text'; delta: string }
-  | { type: 'tool_call'; call: ChatToolCall }
-  | { type: 'done'; finishReason: string }
+export type ChatEvent = { type: 'text'; delta: string } | { type: 'tool_call'; call: ChatToolCall } | { type: 'done'; finishReason: string }
 
 export interface LlmProvider {
   readonly name: string

@@ -57,10 +57,7 @@ export class CodecPipeline {
     const maxFrame = Math.ceil((this.lineRate * 120) / 1000) // the longest Opus frame
     this.decoded = new Int16Array(maxFrame)
     this.internal = new Int16Array(Math.ceil((INTERNAL_RATE * 130) / 1000))
-    this.toInternal =
-      this.lineRate * 2 === INTERNAL_RATE
-        ? new HalfBandUpsampler(maxFrame)
-        : new Resampler(this.lineRate, INTERNAL_RATE, REALTIME)
+    this.toInternal = this.lineRate * 2 === INTERNAL_RATE ? new HalfBandUpsampler(maxFrame) : new Resampler(this.lineRate, INTERNAL_RATE, REALTIME)
     this.concealer = lossAware(codec) ? undefined : new PcmConcealer(this.lineRate)
     this.lineView = this.decoded.subarray(0, 0)
     this.internalView = this.internal.subarray(0, 0)

@@ -23,9 +23,22 @@ t.test('a subscriber that throws does not stop the clock for the others', async 
   let ticks = 0
   let tickCalls = 0
   const faults: string[] = []
-  clock.add({ onTick: () => { tickCalls++; throw new Error('boom') }, onFault: (err, phase) => faults.push(`${phase}: ${(err as Error).message}`) })
+  clock.add({
+    onTick: () => {
+      tickCalls++
+      throw new Error('boom')
+    },
+    onFault: (err, phase) => faults.push(`${phase}: ${(err as Error).message}`),
+  })
   let afterCalls = 0
-  clock.add({ onTick: () => {}, afterTick: () => { afterCalls++; throw new Error('late boom') }, onFault: (err, phase) => faults.push(`${phase}: ${(err as Error).message}`) })
+  clock.add({
+    onTick: () => {},
+    afterTick: () => {
+      afterCalls++
+      throw new Error('late boom')
+    },
+    onFault: (err, phase) => faults.push(`${phase}: ${(err as Error).message}`),
+  })
   clock.add({ onTick: () => ticks++ })
   await new Promise((r) => setTimeout(r, 60))
   clock.stop()

@@ -31,7 +31,11 @@ export class RtpPortPool {
   private readonly free: number[] = []
   private readonly taken = new Set<number>()
 
-  constructor(min: number, max: number, private readonly host: string) {
+  constructor(
+    min: number,
+    max: number,
+    private readonly host: string,
+  ) {
     for (let p = min + (min % 2); p + 1 <= max; p += 2) this.free.push(p)
   }
 

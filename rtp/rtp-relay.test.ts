@@ -39,9 +39,17 @@ t.test('RtpRelay forwards datagrams unchanged both ways', async (t) => {
   const sent = Array.from({ length: 20 }, (_, i) => rtp(65530 + i, 0xcafe0001))
   for (const p of sent) caller.send(p, relayA.address().port, '127.0.0.1')
   while (atCaller.length < sent.length) await once(caller, 'message')
-  t.same(atSeller.map((b) => b.toString('hex')), sent.map((b) => b.toString('hex')), 'the seller got every packet byte for byte, in order')
-  t.same(atCaller.map((b) => b.toString('hex')), sent.map((b) => b.toString('hex')), 'the echo came back to the caller\'s real port unchanged')
-  t.equal(relay.remotes.a.port, caller.address().port, 'latched to the caller\'s source port')
+  t.same(
+    atSeller.map((b) => b.toString('hex')),
+    sent.map((b) => b.toString('hex')),
+    'the seller got every packet byte for byte, in order',
+  )
+  t.same(
+    atCaller.map((b) => b.toString('hex')),
+    sent.map((b) => b.toString('hex')),
+    "the echo came back to the caller's real port unchanged",
+  )
+  t.equal(relay.remotes.a.port, caller.address().port, "latched to the caller's source port")
   t.same({ aToB: relay.counts.aToB, bToA: relay.counts.bToA }, { aToB: 20, bToA: 20 })
 
   relay.stop()
@@ -65,7 +73,7 @@ t.test('RtpRelay drops datagrams from anyone but the peers', async (t) => {
   seller.on('message', () => got++)
   stranger.send(rtp(1, 2), relayA.address().port, '127.0.0.1')
   await new Promise((r) => setTimeout(r, 50))
-  t.equal(got, 0, 'a stranger\'s packet is not forwarded')
+  t.equal(got, 0, "a stranger's packet is not forwarded")
   t.equal(relay.counts.dropped, 1)
   t.equal(relay.remotes.a.port, 9, 'and does not move the latch')
 })

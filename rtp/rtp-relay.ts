@@ -37,7 +37,10 @@ export class RtpRelay {
   private readonly onB = (msg: Buffer, from: RemoteInfo) => this.forward(msg, from, this.b, this.a, 'bToA')
   private running = false
 
-  constructor(private readonly a: RelaySide, private readonly b: RelaySide) {
+  constructor(
+    private readonly a: RelaySide,
+    private readonly b: RelaySide,
+  ) {
     if (a.socket === b.socket) throw new Error('a relay needs two different sockets')
     this.a = { ...a, remote: { ...a.remote } }
     this.b = { ...b, remote: { ...b.remote } }

@@ -99,7 +99,7 @@ t.test('RTP session', async (t) => {
     send(caller, rtp(18, 102, 16320, new Uint8Array(20))) // G.729, not negotiated
     send(caller, Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 1])) // an RTCP RR on the RTP port without rtcp-mux
     await wait(30)
-    t.equal(session.jitterBuffer.stats.received, 1, 'only the caller\'s PCMU reached the jitter buffer')
+    t.equal(session.jitterBuffer.stats.received, 1, "only the caller's PCMU reached the jitter buffer")
     t.equal(session.stats.dropped['rtcp-on-rtp-port'], 1)
     // After latching the socket is connected to the caller: the kernel drops the stranger.
     t.equal(session.stats.dropped['foreign-source'], 1)
@@ -135,15 +135,21 @@ t.test('RTP session', async (t) => {
     t.equal(await played, true)
     await wait(30)
     t.equal(got.length, 6)
-    t.same(got.map((b) => (b[1] & 0x80) !== 0), [true, false, false, false, false, false])
+    t.same(
+      got.map((b) => (b[1] & 0x80) !== 0),
+      [true, false, false, false, false, false],
+    )
     for (let i = 1; i < got.length; i++) {
       t.equal((got[i].readUInt16BE(2) - got[i - 1].readUInt16BE(2)) & 0xffff, 1)
       t.equal((got[i].readUInt32BE(4) - got[i - 1].readUInt32BE(4)) >>> 0, 160)
     }
-    t.ok(got.slice(4).every((b) => b.length === 172 && b.subarray(12).every((x) => x === 0xff || x === 0x7f)), 'silence (mu-law zero) once the prompt has played out')
+    t.ok(
+      got.slice(4).every((b) => b.length === 172 && b.subarray(12).every((x) => x === 0xff || x === 0x7f)),
+      'silence (mu-law zero) once the prompt has played out',
+    )
   })
 
-  await t.test('RTCP: a BYE goes to the peer\'s RTCP port at close', async (t) => {
+  await t.test("RTCP: a BYE goes to the peer's RTCP port at close", async (t) => {
     session.update({ address: '127.0.0.1', port: caller.address().port, rtcpPort: callerRtcp.address().port }, 'sendrecv')
     const got: Buffer[] = []
     callerRtcp.on('message', (m) => got.push(m))
@@ -215,9 +221,18 @@ async function outgoing(t: Test, codec: AudioCodec, payloadType: number, base: n
   const ports = (await pool.allocate())!
   const peer = await socket()
   const session = new RtpSession({
-    ports, codec, payloadType, rtcpMux: false, signallingAddress: '127.0.0.1', ptimeMs: 20, clockPeriodMs: 20,
+    ports,
+    codec,
+    payloadType,
+    rtcpMux: false,
+    signallingAddress: '127.0.0.1',
+    ptimeMs: 20,
+    clockPeriodMs: 20,
     remote: { address: '127.0.0.1', port: peer.address().port, rtcpPort: peer.address().port },
-    jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: 'test@127.0.0.1', metrics: new RtpCounters(), logger: pino({ level: 'silent' }),
+    jitter: { initialDelayMs: 40, maxDelayMs: 200 },
+    cname: 'test@127.0.0.1',
+    metrics: new RtpCounters(),
+    logger: pino({ level: 'silent' }),
   })
   const packets: Buffer[] = []
   const frames: Int16Array[] = []
@@ -367,7 +382,10 @@ t.test('recvonly: the prompt plays out on time, nothing is encoded or sent', asy
 
 // The far end's decoder is in step with our encoder only if our encoder saw exactly the audio
 // of the packets sent: encoding the sent audio (onFrame) afresh must give the same bytes.
-for (const [name, pt, base] of [['G722', 9, 35250], ['opus', 111, 35260]] as Array<[CodecName, number, number]>) {
+for (const [name, pt, base] of [
+  ['G722', 9, 35250],
+  ['opus', 111, 35260],
+] as Array<[CodecName, number, number]>) {
   t.test(`${name}: after flush, hold and resume the stream sent is what a fresh encoder makes of the audio sent`, async (t) => {
     const o = await outgoing(t, createCodec(name), pt, base)
     const tone = Int16Array.from({ length: 8000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000)))
@@ -429,12 +447,16 @@ t.test('a send that throws stops this session alone and reports a fault', async 
 })
 
 // Issue 13: an INVITE that was never ACKed made the server stream to whatever its SDP named.
-t.test('awaitPeer: nothing is sent before confirm() or the caller\'s own first packet', async (t) => {
+t.test("awaitPeer: nothing is sent before confirm() or the caller's own first packet", async (t) => {
   const target = await socket()
   t.teardown(() => target.close())
   let got = 0
   target.on('message', () => got++)
-  const { session } = await isolated(t, { remote: { address: '127.0.0.1', port: target.address().port, rtcpPort: target.address().port }, signallingAddress: '127.0.0.9', awaitPeer: true })
+  const { session } = await isolated(t, {
+    remote: { address: '127.0.0.1', port: target.address().port, rtcpPort: target.address().port },
+    signallingAddress: '127.0.0.9',
+    awaitPeer: true,
+  })
   for (let tick = 0; tick < 10; tick++) {
     session.onTick(tick)
     session.afterTick()
@@ -457,12 +479,12 @@ t.test('awaitPeer: nothing is sent before confirm() or the caller\'s own first p
   await wait(30)
   other.session.onTick(1)
   await wait(30)
-  t.equal(got, 1, 'the caller\'s RTP confirmed the peer')
+  t.equal(got, 1, "the caller's RTP confirmed the peer")
 })
 
 // Issue 13: a packet with a stray SSRC reset the jitter buffer (209 resets in a 16 s call with
 // garbage), and the loss statistics then covered only the last stretch.
-t.test('stray SSRCs from the caller\'s address are dropped; a real change of source takes over', async (t) => {
+t.test("stray SSRCs from the caller's address are dropped; a real change of source takes over", async (t) => {
   const caller = await socket()
   t.teardown(() => caller.close())
   const { session, ports } = await isolated(t, { now: () => 1000 })

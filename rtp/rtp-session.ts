@@ -548,7 +548,18 @@ export class RtpSession implements ClockSubscriber {
 
   private newPrepared(): PreparedPacket {
     const slot = this.freeSlots.pop() ?? this.newSlot()
-    return { slot, bytes: -1, frame: new Int16Array(this.sentFrame.length), filled: 0, marker: false, promptStart: false, talking: false, touched: 0, firstOffset: 0, finished: 0 }
+    return {
+      slot,
+      bytes: -1,
+      frame: new Int16Array(this.sentFrame.length),
+      filled: 0,
+      marker: false,
+      promptStart: false,
+      talking: false,
+      touched: 0,
+      firstOffset: 0,
+      finished: 0,
+    }
   }
 
   private newSlot(): PacketSlot {

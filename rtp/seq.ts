@@ -4,7 +4,7 @@
 
 /** Signed distance a - b between 16-bit sequence numbers, in [-32768, 32767]. */
 export function seqDiff(a: number, b: number): number {
-  return ((a - b) << 16) >> 16;
+  return ((a - b) << 16) >> 16
 }
 
 /**
@@ -12,21 +12,21 @@ export function seqDiff(a: number, b: number): number {
  * half the space apart (32768) is undefined by RFC 1982; it is reported as not newer.
  */
 export function seqNewer(a: number, b: number): boolean {
-  const d = (a - b) & 0xffff;
-  return d !== 0 && d < 0x8000;
+  const d = (a - b) & 0xffff
+  return d !== 0 && d < 0x8000
 }
 
 /** Signed distance a - b between 32-bit RTP timestamps, in [-2^31, 2^31 - 1]. */
 export function tsDiff(a: number, b: number): number {
-  return (a - b) | 0;
+  return (a - b) | 0
 }
 
 /** a + n modulo 2^16 (n may be negative). */
 export function add16(a: number, n: number): number {
-  return (a + n) & 0xffff;
+  return (a + n) & 0xffff
 }
 
 /** a + n modulo 2^32, as an unsigned value (n may be negative). */
 export function add32(a: number, n: number): number {
-  return (a + n) >>> 0;
+  return (a + n) >>> 0
 }

@@ -133,7 +133,7 @@ function startCaller(c: Caller, speech: Uint8Array[], speakAfterMs: number, time
   }
 }
 
-t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', async (t) => {
+t.test("barge-in stops the greeting; the bot's own echo at -10 dB does not", async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bargein-'))
   const tts = new EspeakTts()
   const spoken = await tts.synthesize('Иван Петров, компания Ромашка', 'ru')
@@ -144,7 +144,13 @@ t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', as
   while (first + FRAME <= pcm8k.length && levelDb(pcm8k.subarray(first, first + FRAME), 32768) < -35) first += FRAME
   const speech = encode(pcm8k.subarray(first))
 
-  const server = await startServerProcess({ SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
+  const server = await startServerProcess({
+    SCENARIO_DIR: THREE_QUESTIONS_DIR,
+    DATA_DIR: dataDir,
+    RTP_PORT_MIN: String(RTP_MIN),
+    RTP_PORT_MAX: String(RTP_MAX),
+    LANGUAGE: 'ru',
+  })
   t.teardown(() => server.stop())
 
   const callers: Caller[] = []
@@ -184,7 +190,10 @@ t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', as
   )
   // Behaviour, not speed: the greeting lasts seconds more; stopping it at all within a
   // fraction of a second is the point (the figures above go to the issue note).
-  t.ok(sorted.every((r) => r < 600), 'every barge-in stopped the greeting well before it would have ended')
+  t.ok(
+    sorted.every((r) => r < 600),
+    'every barge-in stopped the greeting well before it would have ended',
+  )
 
   const list = (await server.api('/api/calls')).body.calls as Array<{ id: string }>
   t.equal(list.length, n)
@@ -207,7 +216,10 @@ t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', as
       if (greeting?.interrupted) echoInterrupted++
       // The test's echo comes back 60 ms after the bot's packet arrives, 10 dB down.
       const echo = call.rtpStats?.echo
-      t.ok(echo?.state === 'echo' && echo.delayMs >= 40 && echo.delayMs <= 120 && Math.abs(echo.erlDb - 10) < 3, `echo caller ${caller?.port}: the echo path was learnt (${JSON.stringify(echo)})`)
+      t.ok(
+        echo?.state === 'echo' && echo.delayMs >= 40 && echo.delayMs <= 120 && Math.abs(echo.erlDb - 10) < 3,
+        `echo caller ${caller?.port}: the echo path was learnt (${JSON.stringify(echo)})`,
+      )
     }
   }
   t.equal(interrupted, TRIALS, 'every barge-in call has its greeting marked interrupted')
@@ -216,7 +228,9 @@ t.test('barge-in stops the greeting; the bot\'s own echo at -10 dB does not', as
     t.ok(c.botLoudFrames > 150, `echo caller ${c.port}: heard the whole greeting (${c.botLoudFrames} loud frames)`)
   }
   serverSide.sort((a, b) => a - b)
-  t.comment(`server timeline, onset of the caller's audio -> prompt held: median ${percentile(serverSide, 50)} ms, worst ${serverSide[serverSide.length - 1]} ms`)
+  t.comment(
+    `server timeline, onset of the caller's audio -> prompt held: median ${percentile(serverSide, 50)} ms, worst ${serverSide[serverSide.length - 1]} ms`,
+  )
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
   t.match(metrics, new RegExp(`voice_barge_ins_total ${TRIALS}\\b`), 'barge-ins counted in /metrics')
 })

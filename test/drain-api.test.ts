@@ -17,7 +17,10 @@ const auth = { authorization: `Bearer ${TOKEN}` }
 
 async function start(t: any, env: Record<string, string>): Promise<ServerHandle> {
   const s = await startServerProcess({
-    SIP_T1_MS: String(T1), SCENARIO_DIR, RTP_PORT_MIN: '31000', RTP_PORT_MAX: '31999',
+    SIP_T1_MS: String(T1),
+    SCENARIO_DIR,
+    RTP_PORT_MIN: '31000',
+    RTP_PORT_MAX: '31999',
     API_TOKEN: TOKEN,
     // the bot waits for the caller's first answer rather than ending the call on its own
     LISTEN_NO_INPUT_MS: '60000',
@@ -41,7 +44,13 @@ async function storedCall(dataDir: string, sipCallId: string) {
 }
 
 t.test('API access, then SIGTERM drains a live call until DRAIN_TIMEOUT_S', async (t) => {
-  const s = await start(t, { DRAIN_TIMEOUT_S: '3', KNOWLEDGE_MAX_UPLOAD_BYTES: '1000', HTTP_MAX_BODY_BYTES: '100', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
+  const s = await start(t, {
+    DRAIN_TIMEOUT_S: '3',
+    KNOWLEDGE_MAX_UPLOAD_BYTES: '1000',
+    HTTP_MAX_BODY_BYTES: '100',
+    HTTP_HEADERS_TIMEOUT_MS: '1000',
+    HTTP_REQUEST_TIMEOUT_MS: '2000',
+  })
 
   // --- item 5: the API needs the token, /health and /metrics do not
   t.equal((await http(s, '/api/calls')).status, 401, '/api/calls without a token: 401')

@@ -143,7 +143,17 @@ t.test('SIGTERM to `npm start` stops the server too', async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-npm-start-'))
   const npm = spawn('npm', ['start'], {
     cwd: REPO,
-    env: { ...process.env, SIP_HOST: '127.0.0.1', SIP_PORT: '0', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', PUBLIC_IP: '127.0.0.1', DATA_DIR: dataDir, PROMPT_CACHE_DIR: TEST_PROMPT_CACHE, SCENARIO_DIR },
+    env: {
+      ...process.env,
+      SIP_HOST: '127.0.0.1',
+      SIP_PORT: '0',
+      HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      PUBLIC_IP: '127.0.0.1',
+      DATA_DIR: dataDir,
+      PROMPT_CACHE_DIR: TEST_PROMPT_CACHE,
+      SCENARIO_DIR,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -152,7 +162,12 @@ t.test('SIGTERM to `npm start` stops the server too', async (t) => {
   const deadline = Date.now() + 90_000
   while (!out.includes('ready to take calls') && Date.now() < deadline) await wait(100)
   t.match(out, /ready to take calls/)
-  const pid = Number(execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.pid)]).toString().trim().split('\n')[0])
+  const pid = Number(
+    execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.pid)])
+      .toString()
+      .trim()
+      .split('\n')[0],
+  )
   t.match(execFileSync('ps', ['-o', 'args=', '-p', String(pid)]).toString(), /media-server\/main\.ts/, 'node runs directly under npm')
   npm.kill('SIGTERM')
   await once(npm, 'exit')

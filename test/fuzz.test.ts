@@ -36,9 +36,23 @@ t.test('fuzzed SIP and RTP/RTCP against a live server', async (t) => {
   const rss0 = rssMiB(server.pid)
   const heap0 = rssByMapping(server.pid)['[heap]'] ?? 0
 
-  const sip = await runSipFuzz({ host: '127.0.0.1', port: server.sipPort, seed: 1, count: 20_000, rate: 2000, tcpShare: 0.05, exclude, probeEvery: 5000, alive })
+  const sip = await runSipFuzz({
+    host: '127.0.0.1',
+    port: server.sipPort,
+    seed: 1,
+    count: 20_000,
+    rate: 2000,
+    tcpShare: 0.05,
+    exclude,
+    probeEvery: 5000,
+    alive,
+  })
   t.comment(`SIP: ${sip.sent} cases in ${(sip.elapsedMs / 1000).toFixed(1)} s (${sip.udp} UDP, ${sip.tcp} TCP); responses ${JSON.stringify(sip.responses)}`)
-  t.equal(sip.deadAfter, undefined, `the server answered OPTIONS throughout${sip.deadAfter !== undefined ? ` (stopped after case ${sip.deadAfter}; last cases ${JSON.stringify(sip.recent.slice(-5))}; log ${server.logs.slice(-5).join('\n')})` : ''}`)
+  t.equal(
+    sip.deadAfter,
+    undefined,
+    `the server answered OPTIONS throughout${sip.deadAfter !== undefined ? ` (stopped after case ${sip.deadAfter}; last cases ${JSON.stringify(sip.recent.slice(-5))}; log ${server.logs.slice(-5).join('\n')})` : ''}`,
+  )
   t.ok(alive(), 'the process is alive after the SIP fuzzing')
 
   // Fuzzed INVITEs the server answers (with SDP, or without: a delayed offer gets our offer in the
@@ -48,7 +62,7 @@ t.test('fuzzed SIP and RTP/RTCP against a live server', async (t) => {
   const rtp = await runRtpFuzz({ host: '127.0.0.1', sipPort: server.sipPort, seed: 1, count: 5000, rate: 2500 })
   t.comment(`RTP/RTCP: ${rtp.sent} packets; the server sent ${rtp.receivedDuring} RTP packets meanwhile, ${rtp.receivedAfter} in the second after`)
   t.ok(alive(), 'the process is alive after the RTP/RTCP fuzzing')
-  t.ok(rtp.receivedDuring > 0 && rtp.receivedAfter > 0, 'the fuzzed call\'s media kept flowing')
+  t.ok(rtp.receivedDuring > 0 && rtp.receivedAfter > 0, "the fuzzed call's media kept flowing")
   t.equal(rtp.byeStatus, 200, 'the fuzzed call ends with BYE/200')
 
   t.ok(await probeOptions('127.0.0.1', server.sipPort), 'answers OPTIONS after')
@@ -70,7 +84,10 @@ t.test('fuzzed SIP and RTP/RTCP against a live server', async (t) => {
   const heap1 = rssByMapping(server.pid)['[heap]'] ?? 0
   t.comment(`RSS idle before ${rss0.toFixed(0)} MiB, after ${rss1.toFixed(0)} MiB; malloc heap ${heap0.toFixed(0)} -> ${heap1.toFixed(0)} MiB`)
   t.ok(rss1 - rss0 < RSS_TOLERANCE, `RSS back near idle: ${rss1.toFixed(0)} MiB after, ${rss0.toFixed(0)} MiB before (tolerance ${RSS_TOLERANCE} MiB)`)
-  t.ok(heap1 - heap0 < RSS_HEAP_TOLERANCE, `main malloc heap ${heap1.toFixed(0)} MiB after, ${heap0.toFixed(0)} MiB before (tolerance ${RSS_HEAP_TOLERANCE} MiB)`)
+  t.ok(
+    heap1 - heap0 < RSS_HEAP_TOLERANCE,
+    `main malloc heap ${heap1.toFixed(0)} MiB after, ${heap0.toFixed(0)} MiB before (tolerance ${RSS_HEAP_TOLERANCE} MiB)`,
+  )
 })
 
 /** Polls voice_rtp_ports_free until at least `want` pairs are free or the time is up. */

@@ -84,9 +84,18 @@ t.test('interop on a live server', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voice-interop-'))
   const cert = path.join(dir, 'sip.crt')
   const key = path.join(dir, 'sip.key')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=voice-agent.test', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=voice-agent.test', '-keyout', key, '-out', cert], {
+    stdio: 'ignore',
+  })
   const tlsPort = await freeTcpPort()
-  const server = await startServerProcess({ SIP_T1_MS: '50', SESSION_EXPIRES_S: '3', MIN_SE_S: '2', SIP_TLS_PORT: String(tlsPort), SIP_TLS_CERT: cert, SIP_TLS_KEY: key })
+  const server = await startServerProcess({
+    SIP_T1_MS: '50',
+    SESSION_EXPIRES_S: '3',
+    MIN_SE_S: '2',
+    SIP_TLS_PORT: String(tlsPort),
+    SIP_TLS_CERT: cert,
+    SIP_TLS_KEY: key,
+  })
   t.teardown(() => server.stop())
   const record = async (callId: string) => {
     const calls = (await server.api('/api/calls')).body.calls as Array<Record<string, unknown>>
@@ -134,12 +143,20 @@ t.test('interop on a live server', async (t) => {
   await t.test('delayed offer with no usable answer in the ACK: BYE, failed / bad-answer', async (t) => {
     const p = await peer(server.sipPort)
     t.teardown(() => p.close())
-    for (const [callId, body] of [['do-none', ''], ['do-g729', answerSdp(p.rtpPort, 18, 'G729')]]) {
+    for (const [callId, body] of [
+      ['do-none', ''],
+      ['do-g729', answerSdp(p.rtpPort, 18, 'G729')],
+    ]) {
       p.send(request('INVITE', p, { callId }))
       const ok = await p.next(new RegExp(`^SIP/2\\.0 200[\\s\\S]*Call-ID: ${callId}`))
       p.send(request('ACK', p, { callId, toTag: toTagOf(ok), body }))
       const bye = await p.next(new RegExp(`^BYE [\\s\\S]*Call-ID: ${callId}`))
-      p.send(`SIP/2.0 200 OK\r\n${bye.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`)
+      p.send(
+        `SIP/2.0 200 OK\r\n${bye
+          .split('\r\n')
+          .filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+          .join('\r\n')}\r\nContent-Length: 0\r\n\r\n`,
+      )
       await wait(300)
       const rec = await record(callId)
       t.equal(rec?.result, 'failed', `${callId}: failed`)
@@ -162,7 +179,12 @@ t.test('interop on a live server', async (t) => {
     const t0 = Date.now()
     const bye = await p.next(/^BYE [\s\S]*Call-ID: st-exp/, 5000)
     t.ok(Date.now() - t0 >= 1800, `BYE ${Date.now() - t0} ms after the 200 (3 s less a third)`)
-    p.send(`SIP/2.0 200 OK\r\n${bye.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`)
+    p.send(
+      `SIP/2.0 200 OK\r\n${bye
+        .split('\r\n')
+        .filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+        .join('\r\n')}\r\nContent-Length: 0\r\n\r\n`,
+    )
     await wait(500)
     const rec = await record('st-exp')
     t.equal(rec?.endReason, 'session-expired')
@@ -196,7 +218,9 @@ t.test('interop on a live server', async (t) => {
     const local = socket.localPort!
     const p = { port: local } as Peer
     const tlsRequest = (method: string, o: Parameters<typeof request>[2]) =>
-      request(method, p, o).replace('SIP/2.0/UDP', 'SIP/2.0/TLS').replace(/^(Contact: <[^>]+)>/m, '$1;transport=tls>')
+      request(method, p, o)
+        .replace('SIP/2.0/UDP', 'SIP/2.0/TLS')
+        .replace(/^(Contact: <[^>]+)>/m, '$1;transport=tls>')
     socket.write(tlsRequest('INVITE', { callId: 'tls-1', body: answerSdp(rtp.address().port) }))
     const ok = await next(/SIP\/2\.0 200 OK\r\n[\s\S]*?\r\n\r\n/)
     t.match(ok, new RegExp(`^Contact: .*:${tlsPort};transport=tls`, 'm'))

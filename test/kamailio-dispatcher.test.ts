@@ -44,10 +44,15 @@ t.test('kamailio dispatches to the instances, takes a draining one out, fails ov
   const list = path.join(dir, 'dispatcher.list')
   writeFileSync(list, `1 sip:127.0.0.1:${a.sipPort}\n1 sip:127.0.0.1:${b.sipPort}\n`)
   const port = await freeUdpPort()
-  const kamailio = await startKamailio(dir, port, {}, {
-    cfg: 'deploy/kamailio/kamailio.cfg',
-    defines: { DISPATCHER_LIST: list, PROBE_S, INVITE_TIMEOUT_MS },
-  })
+  const kamailio = await startKamailio(
+    dir,
+    port,
+    {},
+    {
+      cfg: 'deploy/kamailio/kamailio.cfg',
+      defines: { DISPATCHER_LIST: list, PROBE_S, INVITE_TIMEOUT_MS },
+    },
+  )
   t.teardown(() => kamailio.stop())
   const scenario = renderScenario('uac-via-proxy.xml', dir, { HOLD_MS: 1500 })
   const calls = async (n: number) =>

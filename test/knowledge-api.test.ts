@@ -15,7 +15,9 @@ async function request(method: string, p: string, body?: Buffer): Promise<{ stat
   return { status: res.status, body: await res.json() }
 }
 
-const markdown = readdirSync(FIXTURES).filter((f) => f.endsWith('.md')).sort()
+const markdown = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.md'))
+  .sort()
 const ids: Record<string, number> = {}
 
 t.test('upload every Markdown fixture', async (t) => {
@@ -59,11 +61,17 @@ t.test('delete a document and its chunks', async (t) => {
   const list = await server.api('/api/knowledge')
   t.notOk(list.body.documents.some((d: { id: number }) => d.id === id))
   const res = await server.api(`/api/knowledge/search?q=${encodeURIComponent('When can I reach your support team?')}`)
-  t.notOk(res.body.hits.some((h: { documentId: number }) => h.documentId === id), 'its chunks went with it')
+  t.notOk(
+    res.body.hits.some((h: { documentId: number }) => h.documentId === id),
+    'its chunks went with it',
+  )
 })
 
 t.test('the rest of the API is still read-only', async (t) => {
   t.equal((await request('POST', '/api/calls')).status, 405)
   t.equal((await server.api('/api/calls')).status, 200)
-  t.ok(server.logs.some((l) => l.includes('"msg":"providers"')), 'the provider configuration is logged at start-up')
+  t.ok(
+    server.logs.some((l) => l.includes('"msg":"providers"')),
+    'the provider configuration is logged at start-up',
+  )
 })

@@ -10,7 +10,10 @@ import { probe, sippFrom, sipvicious } from './helpers/sip-probe.ts'
 
 const metric = async (port: number, name: string) => {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  return text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
 t.test('scanners, digest, trust', async (t) => {
@@ -47,10 +50,18 @@ t.test('scanners, digest, trust', async (t) => {
     const challenge = await probe({ from: '127.0.0.1', port: s.sipPort, method: 'INVITE' })
     t.match(challenge, /^SIP\/2\.0 401/, 'INVITE from an untrusted address: 401')
     t.match(challenge, /^WWW-Authenticate: Digest .*algorithm=MD5/m)
-    const ok = await sippFrom('127.0.0.1', ['-sf', `${REPO}/test/sipp/uac-auth.xml`, '-au', 'alice', '-ap', 's3cret', '-s', 'alice', '-m', '1', '-p', '25062', '-mp', '36100', target], 60)
+    const ok = await sippFrom(
+      '127.0.0.1',
+      ['-sf', `${REPO}/test/sipp/uac-auth.xml`, '-au', 'alice', '-ap', 's3cret', '-s', 'alice', '-m', '1', '-p', '25062', '-mp', '36100', target],
+      60,
+    )
     t.equal(ok.successful, 1, ok.successful === 1 ? 'SIPp with -au/-ap: authenticated and answered' : ok.out.slice(-600))
     const before = await metric(s.httpPort, 'voice_sip_auth_failures_total')
-    const bad = await sippFrom('127.0.0.1', ['-sf', `${REPO}/test/sipp/uac-auth.xml`, '-au', 'alice', '-ap', 'wrong', '-s', 'alice', '-m', '1', '-p', '25063', '-mp', '36200', target], 15)
+    const bad = await sippFrom(
+      '127.0.0.1',
+      ['-sf', `${REPO}/test/sipp/uac-auth.xml`, '-au', 'alice', '-ap', 'wrong', '-s', 'alice', '-m', '1', '-p', '25063', '-mp', '36200', target],
+      15,
+    )
     t.equal(bad.successful, 0, 'a wrong password: no call')
     t.ok((await metric(s.httpPort, 'voice_sip_auth_failures_total{reason="bad-response"}')) > before, 'counted as an auth failure')
   })
@@ -69,7 +80,11 @@ t.test('scanners, digest, trust', async (t) => {
       return `Authorization: Digest username="alice", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=SHA-256, qop=auth, nc=${nc}, cnonce="c0ffee"`
     }
     t.match(await probe({ from: '127.0.0.1', port: s.sipPort, headers: [authz('s3cret', '00000001')] }), /^SIP\/2\.0 200/, 'the right SHA-256 answer: 200')
-    t.match(await probe({ from: '127.0.0.1', port: s.sipPort, headers: [authz('s3cret', '00000001')] }), /^SIP\/2\.0 401/, 'the same answer again (a replay): 401')
+    t.match(
+      await probe({ from: '127.0.0.1', port: s.sipPort, headers: [authz('s3cret', '00000001')] }),
+      /^SIP\/2\.0 401/,
+      'the same answer again (a replay): 401',
+    )
     t.match(await probe({ from: '127.0.0.1', port: s.sipPort, headers: [authz('guess', '00000002')] }), /^SIP\/2\.0 401/, 'a wrong password: 401')
     t.match(await probe({ from: '127.0.0.2', port: s.sipPort }), /^SIP\/2\.0 200/, 'the trusted address needs no credentials')
   })
@@ -85,6 +100,9 @@ t.test('scanners, digest, trust', async (t) => {
     t.equal(res.status, 403, `from ${ip}: 403`)
     t.equal((await fetch(`http://${ip}:${s.httpPort}/health`)).status, 200, '/health stays open to it')
     t.equal((await fetch(`http://${ip}:${s.httpPort}/metrics`)).status, 200, 'and /metrics')
-    t.ok(s.logs.some((l) => l.includes('API_TOKEN is not set')), 'the start-up log says so')
+    t.ok(
+      s.logs.some((l) => l.includes('API_TOKEN is not set')),
+      'the start-up log says so',
+    )
   })
 })

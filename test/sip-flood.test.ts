@@ -11,10 +11,14 @@ const OPTIONS_TOTAL = RATE * 4
 
 async function metrics(port: number): Promise<(name: string) => number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  return (name) => text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+  return (name) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
-t.test('floods from two sources are banned while a trusted peer\'s calls are all answered', async (t) => {
+t.test("floods from two sources are banned while a trusted peer's calls are all answered", async (t) => {
   const s = await startServerProcess({
     SIP_INBOUND: 'open', // the flooders get as far as they can: only the limits stop them
     SIP_TRUSTED_CIDRS: '127.0.0.2/32',
@@ -34,19 +38,28 @@ t.test('floods from two sources are banned while a trusted peer\'s calls are all
 
   const started = performance.now()
   const [options, invites, legit] = await Promise.all([
-    sippFrom('127.0.0.1', ['-sf', `${REPO}/test/sipp/flood-options.xml`, '-r', String(RATE), '-m', String(OPTIONS_TOTAL), '-l', String(RATE), '-p', '25071', target], 60).then((r) => ({ ...r, seconds: (performance.now() - started) / 1000 })),
+    sippFrom(
+      '127.0.0.1',
+      ['-sf', `${REPO}/test/sipp/flood-options.xml`, '-r', String(RATE), '-m', String(OPTIONS_TOTAL), '-l', String(RATE), '-p', '25071', target],
+      60,
+    ).then((r) => ({ ...r, seconds: (performance.now() - started) / 1000 })),
     sippFrom('127.0.0.3', ['-sf', `${REPO}/test/sipp/flood-invite-no-ack.xml`, '-r', '500', '-m', '2000', '-p', '25072', '-mp', '36300', target], 60),
     sippFrom('127.0.0.2', ['-sn', 'uac', '-r', '2', '-m', '12', '-l', '6', '-d', '1500', '-p', '25073', '-mp', '36400', target], 120),
   ])
   const during = await metrics(s.httpPort)
   const offered = OPTIONS_TOTAL / options.seconds
   const received = during('voice_sip_messages_total{direction="in",kind="OPTIONS"}') - before('voice_sip_messages_total{direction="in",kind="OPTIONS"}')
-  t.comment(`flood: ${OPTIONS_TOTAL} OPTIONS sent in ${options.seconds.toFixed(1)} s (${Math.round(offered)}/s offered), ${received} reached the server (${Math.round(received / options.seconds)}/s parsed and screened), + 2000 INVITEs at 500/s; legitimate calls: ${legit.successful} of 12 answered`)
+  t.comment(
+    `flood: ${OPTIONS_TOTAL} OPTIONS sent in ${options.seconds.toFixed(1)} s (${Math.round(offered)}/s offered), ${received} reached the server (${Math.round(received / options.seconds)}/s parsed and screened), + 2000 INVITEs at 500/s; legitimate calls: ${legit.successful} of 12 answered`,
+  )
   t.equal(options.code, 0, 'the OPTIONS flood ran')
   t.equal(legit.successful, 12, legit.successful === 12 ? 'every legitimate call answered during the flood' : legit.out.slice(-800))
   t.equal(legit.failed, 0)
   t.ok(during('voice_sip_rate_limited_total{action="banned"}') >= 2, 'both flooding sources banned')
-  t.ok(during('voice_sip_rate_limited_total{action="dropped"}') > received / 2, `most of the flood dropped unanswered (${during('voice_sip_rate_limited_total{action="dropped"}')})`)
+  t.ok(
+    during('voice_sip_rate_limited_total{action="dropped"}') > received / 2,
+    `most of the flood dropped unanswered (${during('voice_sip_rate_limited_total{action="dropped"}')})`,
+  )
   t.ok(during('voice_sip_inbound_refused_total{reason="call_limit_source"}') > 0, 'the INVITE flooder met its concurrent call limit (503)')
   t.ok(during('voice_sip_messages_total{direction="out",kind="2xx"}') < 400, 'the flood was not answered message for message')
   t.ok(invites.code !== null)
@@ -62,7 +75,9 @@ t.test('floods from two sources are banned while a trusted peer\'s calls are all
   t.equal(after('voice_rtp_ports_free'), portsIdle, 'every RTP port pair back in the pool')
   t.equal(after('voice_call_invariant_violations'), 0, 'no invariant broken')
   const grown = (after('process_resident_memory_bytes') - rssBefore) / 1048576
-  t.comment(`RSS ${(rssBefore / 1048576).toFixed(0)} MB before, ${(after('process_resident_memory_bytes') / 1048576).toFixed(0)} MB after (${grown.toFixed(0)} MB)`)
+  t.comment(
+    `RSS ${(rssBefore / 1048576).toFixed(0)} MB before, ${(after('process_resident_memory_bytes') / 1048576).toFixed(0)} MB after (${grown.toFixed(0)} MB)`,
+  )
   t.ok(grown < 100, `memory back near idle: ${grown.toFixed(0)} MB more than before the flood`)
   // the banned flooder is still refused silently; the trusted peer still served
   const again = await sippFrom('127.0.0.2', ['-sn', 'uac', '-m', '1', '-d', '500', '-p', '25074', '-mp', '36500', target], 60)

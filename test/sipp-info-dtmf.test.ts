@@ -27,7 +27,14 @@ t.test('digits typed as SIP INFO are one DTMF event each', async (t) => {
   }
   t.equal(call.endReason, 'remote-bye', 'the caller hung up')
   const events = call.dtmf
-  t.same(events.map((e: any) => e.digit), ['4', '7', '#'], 'one event per INFO, in order')
-  t.ok(events.every((e: any) => e.source === 'info'), 'source is info')
+  t.same(
+    events.map((e: any) => e.digit),
+    ['4', '7', '#'],
+    'one event per INFO, in order',
+  )
+  t.ok(
+    events.every((e: any) => e.source === 'info'),
+    'source is info',
+  )
   t.ok(events[1].atMs > events[0].atMs, 'times increase')
 })

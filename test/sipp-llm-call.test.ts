@@ -45,7 +45,11 @@ async function startLlmServer(firstTokenDelayMs: number, transfer = false): Prom
         res.write(chatChunk({}, 'stop'))
       } else if (transfer && !toolTurn) {
         res.write(chatChunk({ content: 'Соединяю вас с менеджером.' }))
-        res.write(chatChunk({ tool_calls: [{ index: 0, id: 'call_t', type: 'function', function: { name: 'transfer_to_seller', arguments: '{"reason":"hot lead"}' } }] }))
+        res.write(
+          chatChunk({
+            tool_calls: [{ index: 0, id: 'call_t', type: 'function', function: { name: 'transfer_to_seller', arguments: '{"reason":"hot lead"}' } }],
+          }),
+        )
         res.write(chatChunk({}, 'tool_calls'))
       } else if (users.length === 1 && !toolTurn) {
         await new Promise((resolve) => setTimeout(resolve, firstTokenDelayMs))
@@ -53,7 +57,9 @@ async function startLlmServer(firstTokenDelayMs: number, transfer = false): Prom
         res.write(chatChunk({}, 'stop'))
       } else {
         res.write(chatChunk({ content: 'Спасибо, до свидания!' }))
-        res.write(chatChunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'end_call', arguments: '{"outcome":"qualified"}' } }] }))
+        res.write(
+          chatChunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'end_call', arguments: '{"outcome":"qualified"}' } }] }),
+        )
         res.write(chatChunk({}, 'tool_calls'))
       }
       res.end(SSE_DONE)
@@ -77,10 +83,19 @@ async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs
     await llm.close()
   })
   const server = await startServerProcess({
-    DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru',
-    ASR_PROVIDERS: 'vosk', VOSK_URL: vosk.url, LLM_BASE_URL: llm.url, LLM_MODEL: 'local-test', LLM_API_KEY: 'sk-test-secret',
-    REPLY_BUDGET_MS: String(opts.replyBudgetMs), LISTEN_NO_INPUT_MS: '4000',
-    TRANSFER_TARGET: '89990001122', TRANSFER_DOMAIN: 'pbx.example.com',
+    DATA_DIR: dataDir,
+    RTP_PORT_MIN: String(RTP_MIN),
+    RTP_PORT_MAX: String(RTP_MAX),
+    LANGUAGE: 'ru',
+    ASR_PROVIDERS: 'vosk',
+    VOSK_URL: vosk.url,
+    LLM_BASE_URL: llm.url,
+    LLM_MODEL: 'local-test',
+    LLM_API_KEY: 'sk-test-secret',
+    REPLY_BUDGET_MS: String(opts.replyBudgetMs),
+    LISTEN_NO_INPUT_MS: '4000',
+    TRANSFER_TARGET: '89990001122',
+    TRANSFER_DOMAIN: 'pbx.example.com',
   })
   t.teardown(() => server.stop())
   const scenario = opts.transfer
@@ -103,7 +118,7 @@ async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs
   return { call, vosk, llm }
 }
 
-t.test('the bot\'s reply depends on what the recogniser returned', async (t) => {
+t.test("the bot's reply depends on what the recogniser returned", async (t) => {
   const { call, vosk, llm } = await llmCall(t, { firstTokenDelayMs: 0, replyBudgetMs: 8000 })
   t.ok(vosk.sessions.length >= 1, `the utterances were streamed to the recogniser (${vosk.sessions.length} streams)`)
   t.ok(vosk.sessions[0].audio.length > 16000, `audio reached it (${vosk.sessions[0].audio.length} bytes)`)
@@ -117,10 +132,20 @@ t.test('the bot\'s reply depends on what the recogniser returned', async (t) => 
   const timing = reply?.timing ?? {}
   t.ok(timing.llmFirstTokenMs !== undefined && timing.ttsFirstAudioMs !== undefined && timing.firstRtpMs !== undefined, 'every stage of the reply timed')
   t.ok(timing.llmFirstTokenMs <= timing.ttsFirstAudioMs && timing.ttsFirstAudioMs <= timing.firstRtpMs, 'stages in order')
-  t.comment(`turn 1: speech end ${caller?.timing?.speechEndMs}, EOU ${caller?.timing?.eouMs}, ASR final ${caller?.timing?.asrFinalMs}, LLM first token ${timing.llmFirstTokenMs}, TTS first audio ${timing.ttsFirstAudioMs}, first RTP ${timing.firstRtpMs}; own share ${timing.ownShareMs} ms`)
+  t.comment(
+    `turn 1: speech end ${caller?.timing?.speechEndMs}, EOU ${caller?.timing?.eouMs}, ASR final ${caller?.timing?.asrFinalMs}, LLM first token ${timing.llmFirstTokenMs}, TTS first audio ${timing.ttsFirstAudioMs}, first RTP ${timing.firstRtpMs}; own share ${timing.ownShareMs} ms`,
+  )
   t.equal(call.lead?.outcome, 'lead')
-  t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['end_call'], 'the agent ended the call with end_call')
-  t.same(call.lead?.slots?.conversation?.messages?.filter((m: any) => m.role === 'user').map((m: any) => m.content), [FINAL_TEXT, FINAL_TEXT], 'the conversation is stored with the lead')
+  t.same(
+    call.lead?.slots?.agentActions?.map((a: any) => a.type),
+    ['end_call'],
+    'the agent ended the call with end_call',
+  )
+  t.same(
+    call.lead?.slots?.conversation?.messages?.filter((m: any) => m.role === 'user').map((m: any) => m.content),
+    [FINAL_TEXT, FINAL_TEXT],
+    'the conversation is stored with the lead',
+  )
   t.equal(call.lead?.summary, `Сводка: Клиент: ${FINAL_TEXT}`, 'the model summarised the call from its transcript after the hang-up')
   const asked = llm.requests.find((r: any) => !r.tools)
   t.equal(asked?.messages.length, 2, 'one summary request: instructions and the transcript')
@@ -132,13 +157,26 @@ t.test('an LLM late past the reply budget gets the filler within the budget, the
   const caller = call.turns.find((x: any) => x.who === 'caller' && x.step === 'turn1')
   const reply = call.turns.find((x: any) => x.who === 'bot' && x.step === 'turn1')
   const overrun = reply?.timing?.overruns?.[0]
-  t.same(overrun && { stage: overrun.stage, action: overrun.action, budgetMs: overrun.budgetMs }, { stage: 'llm_first_token', action: 'filler', budgetMs: budget })
+  t.same(overrun && { stage: overrun.stage, action: overrun.action, budgetMs: overrun.budgetMs }, {
+    stage: 'llm_first_token',
+    action: 'filler',
+    budgetMs: budget,
+  })
   t.ok(overrun.atMs - caller.timing.eouMs <= budget + 100, `filler queued ${overrun.atMs - caller.timing.eouMs} ms after the end of the utterance`)
-  t.ok(reply.timing.firstRtpMs - caller.timing.eouMs <= budget + 150, `the caller heard audio ${reply.timing.firstRtpMs - caller.timing.eouMs} ms after the end of the utterance, not ${3000} ms of silence`)
+  t.ok(
+    reply.timing.firstRtpMs - caller.timing.eouMs <= budget + 150,
+    `the caller heard audio ${reply.timing.firstRtpMs - caller.timing.eouMs} ms after the end of the utterance, not ${3000} ms of silence`,
+  )
   // Still nothing at three budgets: the reply is abandoned for the apology, and the call ends.
-  t.same(reply.timing.overruns.map((o: any) => o.action), ['filler', 'apology'])
+  t.same(
+    reply.timing.overruns.map((o: any) => o.action),
+    ['filler', 'apology'],
+  )
   t.ok(reply.timing.overruns[1].atMs - caller.timing.eouMs <= 3 * budget + 100, 'the apology decision at three budgets')
-  t.ok(call.turns.some((x: any) => x.who === 'bot' && x.step === 'apology'), 'the apology was played')
+  t.ok(
+    call.turns.some((x: any) => x.who === 'bot' && x.step === 'apology'),
+    'the apology was played',
+  )
 })
 
 t.test('transfer_to_seller: the caller is sent to the seller with REFER after the reply is spoken', async (t) => {
@@ -149,6 +187,9 @@ t.test('transfer_to_seller: the caller is sent to the seller with REFER after th
   t.match(reply?.text, /Соединяю вас с менеджером/, 'the reply was spoken before the REFER')
   t.equal(call.endReason, 'transferred')
   t.equal(call.lead?.outcome, 'transferred')
-  t.same(call.lead?.slots?.agentActions?.map((a: any) => a.type), ['transfer'])
+  t.same(
+    call.lead?.slots?.agentActions?.map((a: any) => a.type),
+    ['transfer'],
+  )
   t.equal(call.lead?.summary, `Сводка: Клиент: ${FINAL_TEXT}`, 'a transferred call is summarised too')
 })

@@ -67,19 +67,32 @@ t.test('an Opus-only SIPp caller is answered, greeted and heard in Opus', async 
   const pcap = path.join(dataDir, 'caller-opus.pcap')
   writeFileSync(pcap, buildPcap(sent))
 
-  const server = await startServerProcess({ SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX), LANGUAGE: 'ru' })
+  const server = await startServerProcess({
+    SCENARIO_DIR: THREE_QUESTIONS_DIR,
+    DATA_DIR: dataDir,
+    RTP_PORT_MIN: String(RTP_MIN),
+    RTP_PORT_MAX: String(RTP_MAX),
+    LANGUAGE: 'ru',
+  })
   t.teardown(() => server.stop())
   const cap = new LoopbackCapture(path.join(dataDir, 'call.pcap'), `udp and portrange ${RTP_MIN}-${RTP_MAX}`)
   await cap.start()
   const scenario = renderScenario('uac-opus.xml', dataDir, { PT, PCAP: pcap, HANGUP_AFTER_MS: sent.length * 20 + 300 })
   const messages = path.join(dataDir, 'sipp-messages.log')
-  const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(MEDIA_PORT), '-trace_msg', '-message_file', messages], 60_000)
+  const sipp = await runSipp(
+    scenario,
+    `127.0.0.1:${server.sipPort}`,
+    ['-m', '1', '-l', '1', '-mp', String(MEDIA_PORT), '-trace_msg', '-message_file', messages],
+    60_000,
+  )
   const packets = await cap.stop()
   t.equal(sipp.code, 0, `SIPp passed its scenario (${sipp.stderr.slice(-400)})`)
   t.equal(sipp.successful, 1)
 
   // The answer (SIPp's message log: the capture's snap length cuts long SIP messages).
-  const ok = readFileSync(messages, 'latin1').split(/-{20,}/).find((m) => /^SIP\/2\.0 200 OK/m.test(m) && /^CSeq:\s*1 INVITE/im.test(m))
+  const ok = readFileSync(messages, 'latin1')
+    .split(/-{20,}/)
+    .find((m) => /^SIP\/2\.0 200 OK/m.test(m) && /^CSeq:\s*1 INVITE/im.test(m))
   t.ok(ok, '200 OK to the INVITE logged')
   const media = /^m=audio (\d+) RTP\/AVP ([\d ]+)\r?$/m.exec(ok ?? '')
   t.ok(media, 'the answer has an audio m-line')

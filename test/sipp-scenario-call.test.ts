@@ -47,7 +47,10 @@ t.test('a silent caller, then a key press, through the YAML sales scenario', asy
     RTP_PORT_MAX: '32199',
   })
   t.teardown(() => server.stop())
-  t.ok(server.logs.some((l) => l.includes('"file":"sales.yaml"') && l.includes('scenario loaded')), 'the registry loaded the scenario directory')
+  t.ok(
+    server.logs.some((l) => l.includes('"file":"sales.yaml"') && l.includes('scenario loaded')),
+    'the registry loaded the scenario directory',
+  )
 
   const xml = renderScenario('uac-scenario-dtmf.xml', dataDir, { DIGIT: '2', DIGIT_AT_MS: digitAtMs, BYE_TIMEOUT_MS: 40_000 })
   const sipp = await runSipp(xml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '33100'])
@@ -70,12 +73,27 @@ t.test('a silent caller, then a key press, through the YAML sales scenario', asy
     [GREETING, NO_INPUT, GOODBYE],
     'greeting, the no-input reprompt after the silence, the not-interested goodbye',
   )
-  t.same(bot.map((x: any) => x.step), ['greeting', 'greeting', 'end_not_interested'], 'each turn names its scenario step')
-  t.ok(bot.every((x: any) => x.endMs - x.startMs > 500), 'every prompt was spoken, not skipped')
+  t.same(
+    bot.map((x: any) => x.step),
+    ['greeting', 'greeting', 'end_not_interested'],
+    'each turn names its scenario step',
+  )
+  t.ok(
+    bot.every((x: any) => x.endMs - x.startMs > 500),
+    'every prompt was spoken, not skipped',
+  )
 
-  t.same(call.dtmf.map((d: any) => [d.digit, d.source]), [['2', 'info']], 'the key press arrived as SIP INFO')
+  t.same(
+    call.dtmf.map((d: any) => [d.digit, d.source]),
+    [['2', 'info']],
+    'the key press arrived as SIP INFO',
+  )
   const caller = call.turns.filter((x: any) => x.who === 'caller')
-  t.same(caller.map((x: any) => [x.step, x.text]), [['consent', '2']], 'and answered the consent step')
+  t.same(
+    caller.map((x: any) => [x.step, x.text]),
+    [['consent', '2']],
+    'and answered the consent step',
+  )
 
   t.ok(call.lead, 'lead filed')
   t.equal(call.lead.outcome, 'not_interested', "the engine's outcome")

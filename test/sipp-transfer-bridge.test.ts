@@ -120,9 +120,14 @@ async function transferCall(t: Test, opts: CallOptions) {
   // a number the toll-fraud guard lets out (OUTBOUND_ALLOW_PREFIXES below): nothing else may be dialled
   const target = `sip:89990001122@127.0.0.1:${sellerSipPort}`
   const server = await startServerProcess({
-    DATA_DIR: dataDir, SCENARIO_DIR: scenarioDir, LANGUAGE: 'ru',
-    RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
-    TRANSFER_TARGET: target, TRANSFER_RING_TIMEOUT_MS: '10000', OUTBOUND_ALLOW_PREFIXES: '8',
+    DATA_DIR: dataDir,
+    SCENARIO_DIR: scenarioDir,
+    LANGUAGE: 'ru',
+    RTP_PORT_MIN: String(RTP_MIN),
+    RTP_PORT_MAX: String(RTP_MAX),
+    TRANSFER_TARGET: target,
+    TRANSFER_RING_TIMEOUT_MS: '10000',
+    OUTBOUND_ALLOW_PREFIXES: '8',
   })
   t.teardown(() => server.stop())
 
@@ -134,22 +139,43 @@ async function transferCall(t: Test, opts: CallOptions) {
   const sellerMessages = path.join(dataDir, 'seller-messages.log')
   const callerMessages = path.join(dataDir, 'caller-messages.log')
   const sellerXml = renderScenario('uas-seller.xml', dataDir, {
-    OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
-    ANSWER_PT: opts.sellerCodec?.pt ?? 0, ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
+    OFFER_PORT: SELLER_LEG_PORT,
+    CALLER_ID: '79161234567',
+    HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
+    ANSWER_PT: opts.sellerCodec?.pt ?? 0,
+    ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
     ON_ANSWER: opts.keyWhileBridged ? SELLER_TAKES_FIVE : '',
   })
-  const seller = runSipp(sellerXml, `127.0.0.1:${server.sipPort}`,
-    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 90_000)
+  const seller = runSipp(
+    sellerXml,
+    `127.0.0.1:${server.sipPort}`,
+    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages],
+    90_000,
+  )
   const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
-    ASK: PRESS_ZERO, TARGET_RE: target.replaceAll('.', '\\.'), REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: opts.callerHoldMs,
+    ASK: PRESS_ZERO,
+    TARGET_RE: target.replaceAll('.', '\\.'),
+    REFUSE_STATUS: 603,
+    REFUSE_REASON: 'Decline',
+    PCAP: pcap,
+    HOLD_MS: opts.callerHoldMs,
     AFTER_MEDIA: opts.keyWhileBridged ? pressKey('5', 3) : '',
   })
-  const caller = runSipp(callerXml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages], 90_000)
+  const caller = runSipp(
+    callerXml,
+    `127.0.0.1:${server.sipPort}`,
+    ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages],
+    90_000,
+  )
   const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
   const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
   const packets = await cap.stop()
   t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, the call ended by BYE (${callerSipp.stderr.slice(-400)})`)
-  t.equal(sellerSipp.code, 0, `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`)
+  t.equal(
+    sellerSipp.code,
+    0,
+    `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`,
+  )
   const call = await callRecord(server, (c) => !c.live && c.endedAt)
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
   t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
@@ -163,7 +189,11 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
   const { live, call, target } = res
 
   t.equal(live?.live, true, 'the record during the bridge')
-  t.match(live?.lead, { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603 } } }, 'the lead, filed at the hand-over, says transferred by bridge after a 603')
+  t.match(
+    live?.lead,
+    { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603 } } },
+    'the lead, filed at the hand-over, says transferred by bridge after a 603',
+  )
   t.ok(live?.rtpStats?.relay?.rtp?.callerToSeller > 0, `live relay counts: ${JSON.stringify(live?.rtpStats?.relay)}`)
 
   t.equal(call.result, 'completed')
@@ -178,15 +208,22 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
 const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
 
 t.test('REFER refused with 603: the seller is called and bridged, RTP and keys relayed; the caller hangs up', async (t) => {
-  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 2000, sellerHangsUpAfterMs: 60_000, keyWhileBridged: true })
+  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, {
+    callerHoldMs: 2000,
+    sellerHangsUpAfterMs: 60_000,
+    keyWhileBridged: true,
+  })
   t.equal(call.endReason, 'remote-bye', 'the caller hung up')
-  t.equal(byes(callerMessages).length, 1, 'the one BYE on the caller\'s side is its own')
+  t.equal(byes(callerMessages).length, 1, "the one BYE on the caller's side is its own")
   t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
 
   // The seller's leg was offered the caller's codec and nothing else.
   const invite = sellerMessages.find((m) => /^INVITE /m.test(m)) ?? ''
   t.match(invite, new RegExp(`^m=audio ${SELLER_LEG_PORT} RTP/AVP 0\\r?$`, 'm'), 'the offer carries PCMU only, as negotiated with the caller')
-  t.same(invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()), ['a=rtpmap:0 PCMU/8000'])
+  t.same(
+    invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()),
+    ['a=rtpmap:0 PCMU/8000'],
+  )
 
   const expected = sent.map((p) => p.payload.readUInt16BE(2))
   const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
@@ -194,17 +231,37 @@ t.test('REFER refused with 603: the seller is called and bridged, RTP and keys r
   t.same(seqs(SELLER_LEG_PORT, SELLER_MP), expected, "every packet left the seller's leg port for the seller, unchanged in order")
   t.same(seqs(SELLER_MP, SELLER_LEG_PORT), expected, "the seller's phone sent it back")
   t.same(seqs(CALLER_PORT, CALLER_MP), expected, 'and it reached the caller from the port it talks to')
-  const back = packets.filter((p) => p.srcPort === CALLER_PORT && p.dstPort === CALLER_MP && p.payload.length >= 12 && p.payload.readUInt32BE(8) === CALLER_SSRC)
-  t.same(back.map((p) => p.payload.toString('hex')), sent.map((p) => p.payload.toString('hex')), 'headers and payloads byte for byte')
+  const back = packets.filter(
+    (p) => p.srcPort === CALLER_PORT && p.dstPort === CALLER_MP && p.payload.length >= 12 && p.payload.readUInt32BE(8) === CALLER_SSRC,
+  )
+  t.same(
+    back.map((p) => p.payload.toString('hex')),
+    sent.map((p) => p.payload.toString('hex')),
+    'headers and payloads byte for byte',
+  )
 
   // The bot spoke (greeting, transfer prompt) and then left the line.
-  const bot = rtpPackets(packets.filter((p) => p.dstPort === CALLER_MP), (p) => p === CALLER_PORT).filter((p) => p.ssrc !== CALLER_SSRC)
+  const bot = rtpPackets(
+    packets.filter((p) => p.dstPort === CALLER_MP),
+    (p) => p === CALLER_PORT,
+  ).filter((p) => p.ssrc !== CALLER_SSRC)
   t.ok(bot.length > 100, `the bot's own RTP went out before the transfer (${bot.length} packets)`)
-  t.ok(bot.every((p) => p.t < back[0].t), 'and none after the first relayed packet')
-  t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'transfer'], 'greeting, then the transfer step')
+  t.ok(
+    bot.every((p) => p.t < back[0].t),
+    'and none after the first relayed packet',
+  )
+  t.same(
+    call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step),
+    ['greeting', 'transfer'],
+    'greeting, then the transfer step',
+  )
 
   const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
-  t.match(logged('transfer: REFER refused, the seller is bridged'), { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 }, 'logged with the call ids')
+  t.match(
+    logged('transfer: REFER refused, the seller is bridged'),
+    { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 },
+    'logged with the call ids',
+  )
   t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
 
   // A key the caller pressed by SIP INFO while bridged went on to the seller's leg as it came.
@@ -221,24 +278,36 @@ t.test('REFER refused with 603: the seller is called and bridged, RTP and keys r
   t.ok(Math.abs(recordedS - callS) < 1, `recording ${recordedS.toFixed(1)} s for a call of ${callS.toFixed(1)} s`)
 })
 
-t.test('the seller hangs up first: our BYE ends the caller\'s leg', async (t) => {
+t.test("the seller hangs up first: our BYE ends the caller's leg", async (t) => {
   // The caller's RTP is over about 1.5 s after the seller answers; the seller hangs up at 3 s and
   // the caller would wait 20 s before hanging up itself.
   const { call, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 20_000, sellerHangsUpAfterMs: 3000 })
-  t.equal(call.endReason, 'local-bye', 'the server ended the caller\'s dialog')
+  t.equal(call.endReason, 'local-bye', "the server ended the caller's dialog")
   t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
   t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
 })
 
 t.test('the seller answers another codec: its leg is hung up, the bot carries on and files the lead', async (t) => {
-  const { server, call, packets, metrics, sellerMessages, callerMessages } = await transferCall(t, { callerHoldMs: 30_000, sellerHangsUpAfterMs: 30_000, sellerCodec: { pt: 8, name: 'PCMA' } })
+  const { server, call, packets, metrics, sellerMessages, callerMessages } = await transferCall(t, {
+    callerHoldMs: 30_000,
+    sellerHangsUpAfterMs: 30_000,
+    sellerCodec: { pt: 8, name: 'PCMA' },
+  })
   t.match(metrics, /^voice_transfers_total\{outcome="failed"\} 1$/m, 'counted as a failed transfer')
   t.equal(byes(sellerMessages).length, 1, "the seller's leg got our BYE at once")
   t.equal(seqsOnWire(packets, CALLER_SSRC, SELLER_LEG_PORT, SELLER_MP).length, 0, 'nothing of the caller was relayed to it')
-  t.match(call.lead.slots.transfer, { failed: /cannot be relayed: the answer has PCMA\/8 where PCMU\/0 was offered/, status: 603 }, 'the lead says why the transfer failed')
+  t.match(
+    call.lead.slots.transfer,
+    { failed: /cannot be relayed: the answer has PCMA\/8 where PCMU\/0 was offered/, status: 603 },
+    'the lead says why the transfer failed',
+  )
   t.equal(call.leadOutcome, 'qualified_lead', 'the scenario files the lead for a callback')
   t.notOk(call.rtpStats.relay, 'no relay ran')
-  t.same(call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step), ['greeting', 'transfer', 'thanks'], 'the bot said thanks after the failed transfer')
+  t.same(
+    call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step),
+    ['greeting', 'transfer', 'thanks'],
+    'the bot said thanks after the failed transfer',
+  )
   t.equal(call.endReason, 'local-bye', 'and hung up itself')
   t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m)
   const warned = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'bridged call answered with media we cannot relay: hung up')

@@ -70,7 +70,14 @@ t.test('SIGKILL with two calls in flight, then a restart', async (t) => {
   t.teardown(() => second.stop())
   const rows = await db.query('SELECT id, result, end_reason, ended_at, recording_path, recording_error, instance_id FROM calls ORDER BY id')
   const ours = rows.filter((r) => r.id !== 'other')
-  t.same(ours.map((r) => [r.result, r.end_reason]), [['failed', 'crash'], ['failed', 'crash']], "both calls closed as a crash")
+  t.same(
+    ours.map((r) => [r.result, r.end_reason]),
+    [
+      ['failed', 'crash'],
+      ['failed', 'crash'],
+    ],
+    'both calls closed as a crash',
+  )
   for (const r of ours) {
     t.ok(r.ended_at && r.ended_at.getTime() <= killedAt + 1000, `ended when its recording stopped (${r.ended_at?.toISOString()})`)
     t.equal(r.recording_path, path.join(dataDir, 'calls', r.id, 'call.wav'))
@@ -83,5 +90,8 @@ t.test('SIGKILL with two calls in flight, then a restart', async (t) => {
   t.equal(rows.find((r) => r.id === 'other')?.ended_at, null, "another instance's open call is left alone")
   const list = await second.api('/api/calls')
   t.equal(list.body.calls.filter((c: any) => c.live).length, 0, 'nothing live after the restart')
-  t.ok(second.logs.some((l) => l.includes('call left open by a crash closed')), 'logged per call')
+  t.ok(
+    second.logs.some((l) => l.includes('call left open by a crash closed')),
+    'logged per call',
+  )
 })

@@ -49,13 +49,25 @@ async function assertStored(t: Test, s: NonNullable<Awaited<ReturnType<typeof se
   t.ok(c.instance_id, 'owned by the instance')
   t.equal(c.recording_error, null)
   const turns = await s.db.query('SELECT seq, who, step FROM turns WHERE call_id = $1 ORDER BY seq', [c.id])
-  t.same(turns.filter((x) => x.who === 'caller').map((x) => x.step), ['name', 'need', 'phone'], 'the caller turns, each once')
-  t.same(turns.map((x) => x.seq), turns.map((_, i) => i + 1), 'turn numbers without gaps or repeats')
+  t.same(
+    turns.filter((x) => x.who === 'caller').map((x) => x.step),
+    ['name', 'need', 'phone'],
+    'the caller turns, each once',
+  )
+  t.same(
+    turns.map((x) => x.seq),
+    turns.map((_, i) => i + 1),
+    'turn numbers without gaps or repeats',
+  )
   const leads = await s.db.query('SELECT outcome, clips FROM leads WHERE call_id = $1', [c.id])
   t.equal(leads.length, 1, 'the lead')
   t.equal(leads[0]?.outcome, 'qualified_lead')
   const list = await s.server.api('/api/calls')
-  t.same(list.body.calls.map((x: any) => x.live), [false], 'nothing left live')
+  t.same(
+    list.body.calls.map((x: any) => x.live),
+    [false],
+    'nothing left live',
+  )
   const metrics = await fetch(`http://127.0.0.1:${s.server.httpPort}/metrics`).then((r) => r.text())
   t.match(metrics, /voice_journal_pending 0/)
   const replayed = Number(/voice_journal_replayed_total (\d+)/.exec(metrics)?.[1])
@@ -92,7 +104,9 @@ t.test('the database is down when the call comes in and back during it', async (
     rtp: RTP,
     during: async () => {
       // The INVITE's record goes to the journal; then the database comes back mid-call.
-      await waitFor('the call record journalled', async () => /voice_journal_writes_total\{op="createCall"\} 1/.test(await fetch(`http://127.0.0.1:${s.server.httpPort}/metrics`).then((r) => r.text())))
+      await waitFor('the call record journalled', async () =>
+        /voice_journal_writes_total\{op="createCall"\} 1/.test(await fetch(`http://127.0.0.1:${s.server.httpPort}/metrics`).then((r) => r.text())),
+      )
       await new Promise((r) => setTimeout(r, 3000))
       s.proxy.restore()
     },

@@ -44,7 +44,11 @@ async function theCall(t: Test, server: ServerHandle): Promise<any> {
   const list = await server.api('/api/calls')
   t.equal(list.status, 200)
   t.equal(list.body.calls.length, 1, 'one call record')
-  t.same(list.body.calls.map((c: any) => c.live), [false], 'nothing left live')
+  t.same(
+    list.body.calls.map((c: any) => c.live),
+    [false],
+    'nothing left live',
+  )
   const call = (await server.api(`/api/calls/${list.body.calls[0].id}`)).body
   t.ok(['completed', 'caller-hangup'].includes(call.result), `result ${call.result}`)
   t.ok(call.endedAt, 'ended')

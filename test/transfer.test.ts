@@ -56,7 +56,10 @@ function answerAndTransfer(ua: EmbeddedCallControl, transfer: (call: InboundCall
     ua.once('call', (call) => {
       const ended = once(call, 'ended').then(([reason]) => reason as SipEndReason)
       call.progress(180)
-      call.answer(sdp(RELAY_CALLER_PORT)).then(() => transfer(call)).then((result) => resolve({ call, result, ended }), reject)
+      call
+        .answer(sdp(RELAY_CALLER_PORT))
+        .then(() => transfer(call))
+        .then((result) => resolve({ call, result, ended }), reject)
     })
   })
 }
@@ -87,7 +90,10 @@ t.test('transfer to a seller', async (t) => {
     t.match(refer, /^Refer-To: <sip:89990001122@pbx\.example\.com>\r?$/m, 'Refer-To names the number at the trunk')
     t.match(refer, /^Referred-By: <sip:sales@127\.0\.0\.1:\d+>\r?$/m, 'Referred-By is the number the caller dialled')
     // Each message's start line (and the CSeq method of a response), in wire order.
-    const order = log.map((m) => /^(REFER|BYE|NOTIFY) |^SIP\/2\.0 (\d+)[^\r\n]*[\s\S]*?^CSeq:\s*\d+ (\w+)/m.exec(m)).filter(Boolean).map((m) => m![1] ?? `${m![2]} ${m![3]}`)
+    const order = log
+      .map((m) => /^(REFER|BYE|NOTIFY) |^SIP\/2\.0 (\d+)[^\r\n]*[\s\S]*?^CSeq:\s*\d+ (\w+)/m.exec(m))
+      .filter(Boolean)
+      .map((m) => m![1] ?? `${m![2]} ${m![3]}`)
     t.equal(order.filter((x) => x === '200 NOTIFY').length, 2, 'each NOTIFY answered 200')
     t.ok(order.lastIndexOf('BYE') > order.lastIndexOf('200 NOTIFY'), `our BYE follows the final NOTIFY (${order.join(', ')})`)
   })
@@ -96,7 +102,13 @@ t.test('transfer to a seller', async (t) => {
     const pcap = path.join(dir, 'empty.pcap')
     writeFileSync(pcap, buildPcap([]))
     const scenario = renderScenario('uac-transfer-refuse.xml', dir, {
-      ASK: '', AFTER_MEDIA: '', TARGET_RE: 'sip:seller@127\\.0\\.0\\.1', REFUSE_STATUS: 501, REFUSE_REASON: 'Not Implemented', PCAP: pcap, HOLD_MS: 200,
+      ASK: '',
+      AFTER_MEDIA: '',
+      TARGET_RE: 'sip:seller@127\\.0\\.0\\.1',
+      REFUSE_STATUS: 501,
+      REFUSE_REASON: 'Not Implemented',
+      PCAP: pcap,
+      HOLD_MS: 200,
     })
     const [{ result, ended }, sipp] = await Promise.all([
       answerAndTransfer(ua, (call) => call.transfer('sip:seller@127.0.0.1')),
@@ -117,11 +129,28 @@ t.test('transfer to a seller', async (t) => {
     await cap.start()
 
     const sellerMessages = path.join(dir, 'seller-messages.log')
-    const seller = runSipp(renderScenario('uas-seller.xml', dir, { OFFER_PORT: RELAY_SELLER_PORT, CALLER_ID: '79161234567', HANG_UP_AFTER_MS: 30_000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU', ON_ANSWER: '' }), uaTarget,
-      ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages], 30_000)
+    const seller = runSipp(
+      renderScenario('uas-seller.xml', dir, {
+        OFFER_PORT: RELAY_SELLER_PORT,
+        CALLER_ID: '79161234567',
+        HANG_UP_AFTER_MS: 30_000,
+        ANSWER_PT: 0,
+        ANSWER_CODEC: 'PCMU',
+        ON_ANSWER: '',
+      }),
+      uaTarget,
+      ['-p', String(sellerPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages],
+      30_000,
+    )
     let relay: RtpRelay | undefined
     const caller = renderScenario('uac-transfer-refuse.xml', dir, {
-      ASK: '', AFTER_MEDIA: '', TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap, HOLD_MS: 1500,
+      ASK: '',
+      AFTER_MEDIA: '',
+      TARGET_RE: `sip:seller@127\\.0\\.0\\.1:${sellerPort}`,
+      REFUSE_STATUS: 603,
+      REFUSE_REASON: 'Decline',
+      PCAP: pcap,
+      HOLD_MS: 1500,
     })
     const [{ call, result, ended }, callerSipp] = await Promise.all([
       answerAndTransfer(ua, async (call) => {
@@ -153,7 +182,11 @@ t.test('transfer to a seller', async (t) => {
     t.same(seqs(SELLER_MP, RELAY_SELLER_PORT), expected, "the seller's echo came back to the relay")
     t.same(seqs(RELAY_CALLER_PORT, CALLER_MP), expected, "and reached the caller's media port")
     const back = packets.filter((p) => p.srcPort === RELAY_CALLER_PORT && p.dstPort === CALLER_MP)
-    t.same(back.map((p) => p.payload.toString('hex')), sent.map((p) => p.payload.toString('hex')), 'payloads and headers byte for byte')
+    t.same(
+      back.map((p) => p.payload.toString('hex')),
+      sent.map((p) => p.payload.toString('hex')),
+      'payloads and headers byte for byte',
+    )
     t.same(relay?.counts, { aToB: PACKETS, bToA: PACKETS, dropped: 0, filtered: 0 })
   })
 })

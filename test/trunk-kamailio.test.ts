@@ -29,8 +29,22 @@ const logger = pino({ level: process.env.TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 36002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n'
 
 const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig => ({
-  name: 'carrier', host: '127.0.0.1', port, transport: 'udp', username: USER, password: PASSWORD, realm: REALM,
-  domain: REALM, callerId: USER, allowPrefixes: [], channels: 0, cps: 0, outboundProxy: '', register: true, expires: 300, ...over,
+  name: 'carrier',
+  host: '127.0.0.1',
+  port,
+  transport: 'udp',
+  username: USER,
+  password: PASSWORD,
+  realm: REALM,
+  domain: REALM,
+  callerId: USER,
+  allowPrefixes: [],
+  channels: 0,
+  cps: 0,
+  outboundProxy: '',
+  register: true,
+  expires: 300,
+  ...over,
 })
 
 async function ua(t: Test, outbound?: OutboundGuard): Promise<EmbeddedCallControl> {
@@ -65,7 +79,12 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
     async request(rq: SipRequest, remote: Remote): Promise<SipResponse | 'timeout'> {
       const res = await u.request(rq, remote)
       const challenge = res === 'timeout' ? undefined : (res.headers['www-authenticate'] as Array<Record<string, string>> | undefined)?.[0]
-      seen.push({ status: res === 'timeout' ? 'timeout' : res.status, stale: /true/i.test(challenge?.stale ?? ''), algorithm: challenge?.algorithm, expires: String(rq.headers.expires) })
+      seen.push({
+        status: res === 'timeout' ? 'timeout' : res.status,
+        stale: /true/i.test(challenge?.stale ?? ''),
+        algorithm: challenge?.algorithm,
+        expires: String(rq.headers.expires),
+      })
       return res
     },
   }
@@ -78,7 +97,16 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
   const down = await waitFor(client, (s) => s.state === 'failed' && s.failures >= 1, 'the first failure')
   t.equal(down.lastError, 'no response from the registrar')
 
-  const kam = await startKamailio(dir, port, { ALGORITHM: 'SHA-256', NONCE_EXPIRE: 2, MAX_EXPIRES: 4, USERNAME: USER, PASSWORD, REALM, CALLER_ID: USER, SELLER: '127.0.0.1:9' })
+  const kam = await startKamailio(dir, port, {
+    ALGORITHM: 'SHA-256',
+    NONCE_EXPIRE: 2,
+    MAX_EXPIRES: 4,
+    USERNAME: USER,
+    PASSWORD,
+    REALM,
+    CALLER_ID: USER,
+    SELLER: '127.0.0.1:9',
+  })
   t.teardown(() => kam.stop())
   const up = await waitFor(client, (s) => s.state === 'registered', 'the registration')
   t.equal(up.expiresS, 4, 'Kamailio grants its max_expires, 4 s, not the 300 s asked')
@@ -87,7 +115,10 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
   await waitFor(client, () => results.filter((r) => r === 'ok').length >= before + 2, 'two refreshes')
   t.equal(client.status().state, 'registered')
   t.ok(results.includes('timeout'), `results ${results}`)
-  t.ok(seen.some((s) => s.status === 401 && s.algorithm === 'SHA-256'), 'challenged with SHA-256')
+  t.ok(
+    seen.some((s) => s.status === 401 && s.algorithm === 'SHA-256'),
+    'challenged with SHA-256',
+  )
   // The refresh reuses the last nonce (nc counted on); Kamailio had retired it, challenged again,
   // and the client answered at once, without a failure. (Kamailio 5.6 sends that challenge
   // without stale=true; the stale=true path is covered by sip/registration/registrar-client.test.ts.)
@@ -96,12 +127,21 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
   t.ok(rechallenge > firstOk, `a refresh met a new challenge (${JSON.stringify(seen)})`)
   t.equal(seen[rechallenge + 1]?.status, 200, 'and was answered at once')
   t.equal(client.status().failures, 0)
-  t.comment(`Kamailio's return codes for REGISTERs it challenged: ${[...kam.log().matchAll(/REGISTER not authenticated: (-?\d+)/g)].map((m) => m[1]).join(',')}`)
+  t.comment(
+    `Kamailio's return codes for REGISTERs it challenged: ${[...kam.log().matchAll(/REGISTER not authenticated: (-?\d+)/g)].map((m) => m[1]).join(',')}`,
+  )
   t.match(kam.log(), /kamailio: REGISTER sip:carrier\.test/)
 
   // Another login with a wrong password: one answer to each challenge, then backoff.
   const wrongResults: RegistrationResult[] = []
-  const wrong = new RegistrarClient({ trunk: trunk(port, { password: 'wrong' }), ua: u, logger, backoffMinMs: 200, backoffMaxMs: 400, onResult: (r) => wrongResults.push(r) })
+  const wrong = new RegistrarClient({
+    trunk: trunk(port, { password: 'wrong' }),
+    ua: u,
+    logger,
+    backoffMinMs: 200,
+    backoffMaxMs: 400,
+    onResult: (r) => wrongResults.push(r),
+  })
   wrong.start()
   t.teardown(() => wrong.stop(100))
   const refused = await waitFor(wrong, (s) => s.failures >= 2, 'two refused attempts')
@@ -113,7 +153,12 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
 t.test('kamailio as the registrar over TCP', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-tcp-'))
   const port = await freeUdpPort()
-  const kam = await startKamailio(dir, port, { ALGORITHM: 'MD5', NONCE_EXPIRE: 300, MAX_EXPIRES: 300, USERNAME: USER, PASSWORD, REALM, CALLER_ID: USER, SELLER: '127.0.0.1:9' }, { tcp: true })
+  const kam = await startKamailio(
+    dir,
+    port,
+    { ALGORITHM: 'MD5', NONCE_EXPIRE: 300, MAX_EXPIRES: 300, USERNAME: USER, PASSWORD, REALM, CALLER_ID: USER, SELLER: '127.0.0.1:9' },
+    { tcp: true },
+  )
   t.teardown(() => kam.stop())
   const u = await ua(t)
   const client = new RegistrarClient({ trunk: trunk(port, { transport: 'tcp' }), ua: u, logger, backoffMinMs: 300, backoffMaxMs: 1500 })
@@ -128,20 +173,48 @@ t.test('kamailio as the registrar over TCP', async (t) => {
 t.test('kamailio as the proxy: 407 answered, INVITE routed to the seller (SIPp), BYE along the Record-Route', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-proxy-'))
   const [port, sellerPort] = [await freeUdpPort(), await freeUdpPort()]
-  const kam = await startKamailio(dir, port, { ALGORITHM: 'MD5', NONCE_EXPIRE: 300, MAX_EXPIRES: 300, USERNAME: USER, PASSWORD, REALM, CALLER_ID: USER, SELLER: `127.0.0.1:${sellerPort}` })
+  const kam = await startKamailio(dir, port, {
+    ALGORITHM: 'MD5',
+    NONCE_EXPIRE: 300,
+    MAX_EXPIRES: 300,
+    USERNAME: USER,
+    PASSWORD,
+    REALM,
+    CALLER_ID: USER,
+    SELLER: `127.0.0.1:${sellerPort}`,
+  })
   t.teardown(() => kam.stop())
   const refusals: string[] = []
-  const guard = new OutboundGuard({ trunks: [trunk(port, { register: false })], allowPrefixes: ['+7', '8'], maxCallsPerHour: 10, logger, onRefused: (r, n) => refusals.push(`${r}:${n}`) })
+  const guard = new OutboundGuard({
+    trunks: [trunk(port, { register: false })],
+    allowPrefixes: ['+7', '8'],
+    maxCallsPerHour: 10,
+    logger,
+    onRefused: (r, n) => refusals.push(`${r}:${n}`),
+  })
   const u = await ua(t, guard)
 
   const sellerXml = renderScenario('uas-seller.xml', dir, {
-    OFFER_PORT: 36002, CALLER_ID: USER, HANG_UP_AFTER_MS: 20000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU', ON_ANSWER: '',
+    OFFER_PORT: 36002,
+    CALLER_ID: USER,
+    HANG_UP_AFTER_MS: 20000,
+    ANSWER_PT: 0,
+    ANSWER_CODEC: 'PCMU',
+    ON_ANSWER: '',
   })
-  const seller = runSipp(sellerXml, `127.0.0.1:${port}`, ['-p', String(sellerPort), '-m', '1', '-trace_msg', '-message_file', path.join(dir, 'seller.log')], 90_000)
+  const seller = runSipp(
+    sellerXml,
+    `127.0.0.1:${port}`,
+    ['-p', String(sellerPort), '-m', '1', '-trace_msg', '-message_file', path.join(dir, 'seller.log')],
+    90_000,
+  )
   await new Promise((r) => setTimeout(r, 500)) // SIPp binds its port
 
   // Refused before anything is sent: a premium number, and the guard says why.
-  const premium = await u.dial(`sip:+88216000000@${REALM}`, { sdp: SDP }).then(() => null, (e) => e)
+  const premium = await u.dial(`sip:+88216000000@${REALM}`, { sdp: SDP }).then(
+    () => null,
+    (e) => e,
+  )
   t.ok(premium instanceof DialError && premium.status === 'refused', `refused: ${premium}`)
   t.same(refusals, ['prefix:carrier'])
 

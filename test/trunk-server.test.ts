@@ -64,16 +64,31 @@ async function trunkCall(t: Test, allowPrefixes: string, sellerAnswers: boolean)
   copyFileSync(path.join(REPO, 'dialog/scenarios/sales.yaml'), path.join(scenarioDir, 'sales.yaml'))
   const [kamPort, sellerPort] = [await freeUdpPort(), await freeUdpPort()]
   const kam = await startKamailio(path.join(dataDir, 'kamailio'), kamPort, {
-    ALGORITHM: 'MD5', NONCE_EXPIRE: 300, MAX_EXPIRES: 300, USERNAME: USER, PASSWORD, REALM, CALLER_ID: USER, SELLER: `127.0.0.1:${sellerPort}`,
+    ALGORITHM: 'MD5',
+    NONCE_EXPIRE: 300,
+    MAX_EXPIRES: 300,
+    USERNAME: USER,
+    PASSWORD,
+    REALM,
+    CALLER_ID: USER,
+    SELLER: `127.0.0.1:${sellerPort}`,
   })
   t.teardown(() => kam.stop())
   const server = await startServerProcess({
-    DATA_DIR: dataDir, SCENARIO_DIR: scenarioDir, LANGUAGE: 'ru',
-    RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
-    TRUNK_HOST: `127.0.0.1:${kamPort}`, TRUNK_DOMAIN: REALM, TRUNK_USERNAME: USER, TRUNK_PASSWORD: PASSWORD, TRUNK_CALLER_ID: USER,
+    DATA_DIR: dataDir,
+    SCENARIO_DIR: scenarioDir,
+    LANGUAGE: 'ru',
+    RTP_PORT_MIN: String(RTP_MIN),
+    RTP_PORT_MAX: String(RTP_MAX),
+    TRUNK_HOST: `127.0.0.1:${kamPort}`,
+    TRUNK_DOMAIN: REALM,
+    TRUNK_USERNAME: USER,
+    TRUNK_PASSWORD: PASSWORD,
+    TRUNK_CALLER_ID: USER,
     OUTBOUND_ALLOW_PREFIXES: allowPrefixes,
     // a bare number: dialled at the trunk's domain (TRANSFER_DOMAIN defaults to it)
-    TRANSFER_TARGET: NUMBER, TRANSFER_RING_TIMEOUT_MS: '10000',
+    TRANSFER_TARGET: NUMBER,
+    TRANSFER_RING_TIMEOUT_MS: '10000',
   })
   t.teardown(() => server.stop())
   const api = `http://127.0.0.1:${server.httpPort}`
@@ -82,19 +97,62 @@ async function trunkCall(t: Test, allowPrefixes: string, sellerAnswers: boolean)
     const { trunks } = await json(`${api}/api/trunks`)
     return trunks[0]?.registration?.state === 'registered' ? trunks[0] : undefined
   })
-  t.match(trunk, { name: 'trunk', host: `127.0.0.1:${kamPort}`, transport: 'udp', domain: REALM, callerId: USER, register: true, registration: { state: 'registered', aor: `sip:${USER}@${REALM}`, failures: 0 } })
+  t.match(trunk, {
+    name: 'trunk',
+    host: `127.0.0.1:${kamPort}`,
+    transport: 'udp',
+    domain: REALM,
+    callerId: USER,
+    register: true,
+    registration: { state: 'registered', aor: `sip:${USER}@${REALM}`, failures: 0 },
+  })
   t.notOk(JSON.stringify(trunk).includes(PASSWORD), 'no password in the API')
 
   const pcap = path.join(dataDir, 'caller.pcap')
   writeMarkedRtp(pcap, { count: 25, ssrc: 0x7e11e402, srcPort: CALLER_MP })
   const seller = sellerAnswers
-    ? runSipp(renderScenario('uas-seller.xml', dataDir, { OFFER_PORT: SELLER_LEG_PORT, CALLER_ID: USER, HANG_UP_AFTER_MS: 3000, ANSWER_PT: 0, ANSWER_CODEC: 'PCMU', ON_ANSWER: '' }),
-      `127.0.0.1:${kamPort}`, ['-p', String(sellerPort), '-m', '1', '-mp', String(CALLER_MP + 20), '-rtp_echo', '-trace_err', '-error_file', path.join(dataDir, 'seller-errors.log'), '-trace_msg', '-message_file', path.join(dataDir, 'seller-messages.log')], 90_000)
+    ? runSipp(
+        renderScenario('uas-seller.xml', dataDir, {
+          OFFER_PORT: SELLER_LEG_PORT,
+          CALLER_ID: USER,
+          HANG_UP_AFTER_MS: 3000,
+          ANSWER_PT: 0,
+          ANSWER_CODEC: 'PCMU',
+          ON_ANSWER: '',
+        }),
+        `127.0.0.1:${kamPort}`,
+        [
+          '-p',
+          String(sellerPort),
+          '-m',
+          '1',
+          '-mp',
+          String(CALLER_MP + 20),
+          '-rtp_echo',
+          '-trace_err',
+          '-error_file',
+          path.join(dataDir, 'seller-errors.log'),
+          '-trace_msg',
+          '-message_file',
+          path.join(dataDir, 'seller-messages.log'),
+        ],
+        90_000,
+      )
     : undefined
-  const caller = runSipp(renderScenario('uac-transfer-refuse.xml', dataDir, {
-    ASK: PRESS_ZERO, TARGET_RE: `sip:${NUMBER}@${REALM.replaceAll('.', '\\.')}`, REFUSE_STATUS: 603, REFUSE_REASON: 'Decline', PCAP: pcap,
-    HOLD_MS: sellerAnswers ? 20_000 : 3000, AFTER_MEDIA: '',
-  }), `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(CALLER_MP)], 90_000)
+  const caller = runSipp(
+    renderScenario('uac-transfer-refuse.xml', dataDir, {
+      ASK: PRESS_ZERO,
+      TARGET_RE: `sip:${NUMBER}@${REALM.replaceAll('.', '\\.')}`,
+      REFUSE_STATUS: 603,
+      REFUSE_REASON: 'Decline',
+      PCAP: pcap,
+      HOLD_MS: sellerAnswers ? 20_000 : 3000,
+      AFTER_MEDIA: '',
+    }),
+    `127.0.0.1:${server.sipPort}`,
+    ['-m', '1', '-l', '1', '-mp', String(CALLER_MP)],
+    90_000,
+  )
   const [callerDone, sellerDone] = await Promise.all([caller, seller])
   t.equal(callerDone.code, 0, `the caller's SIPp passed (${callerDone.stderr.slice(-400)})`)
   const metrics = await fetch(`${api}/metrics`).then((r) => r.text())
@@ -105,7 +163,11 @@ async function trunkCall(t: Test, allowPrefixes: string, sellerAnswers: boolean)
 
 t.test('the bridged transfer dials the seller through the trunk: 407 answered, caller id of the trunk', async (t) => {
   const { sellerDone, metrics, log } = await trunkCall(t, '+7,8', true)
-  t.equal(sellerDone?.code, 0, `the seller's SIPp passed: From carried the trunk's caller id ${USER} (${sellerDone?.stderr.slice(-600)} ${sellerDone?.stdout.slice(-300)})`)
+  t.equal(
+    sellerDone?.code,
+    0,
+    `the seller's SIPp passed: From carried the trunk's caller id ${USER} (${sellerDone?.stderr.slice(-600)} ${sellerDone?.stdout.slice(-300)})`,
+  )
   t.match(log, /kamailio: INVITE not authenticated/, 'the trunk challenged our INVITE')
   t.match(log, new RegExp(`kamailio: INVITE sip:${NUMBER}@carrier\\.test`))
   t.match(metrics, /^voice_transfers_total\{outcome="bridge"\} 1$/m)

@@ -14,7 +14,7 @@ function frames(pcm: Int16Array): Int16Array[] {
 const scale = (f: Int16Array, g: number) => Int16Array.from(f, (x) => Math.round(x * g))
 const add = (a: Int16Array, b: Int16Array) => Int16Array.from(a, (x, i) => Math.max(-32768, Math.min(32767, x + b[i])))
 
-t.test('the bot\'s echo is not the caller; the caller talking over the bot is', async (t) => {
+t.test("the bot's echo is not the caller; the caller talking over the bot is", async (t) => {
   const tts = new EspeakTts()
   t.teardown(() => tts.close())
   const synth = async (text: string, lang: 'ru' | 'en') => {
@@ -62,7 +62,10 @@ t.test('the bot\'s echo is not the caller; the caller talking over the bot is', 
 t.test('the echo path moves mid-call: told by the jitter buffer, or learnt again', async (t) => {
   const tts = new EspeakTts()
   t.teardown(() => tts.close())
-  const s = await tts.synthesize('Hello! You have reached the sales department. I am the voice assistant. What is your name? Please tell me about your company and what you would like to buy from us today.', 'en')
+  const s = await tts.synthesize(
+    'Hello! You have reached the sales department. I am the voice assistant. What is your name? Please tell me about your company and what you would like to buy from us today.',
+    'en',
+  )
   const bot = frames(resample(s.pcm, s.sampleRate, 16000))
   const silence = new Int16Array(FRAME)
   const JUMP = 120 // frames: from here on the echo comes back 4 frames (80 ms) later

@@ -136,13 +136,22 @@ export class EchoGate {
     if (active < MIN_ACTIVE) return // keep what we had (NaN at first): too little talk to judge
     let best = { lag: 0, corr: -1 }
     for (let lag = 0; lag <= this.maxLag; lag++) {
-      let n = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0
+      let n = 0,
+        sx = 0,
+        sy = 0,
+        sxx = 0,
+        syy = 0,
+        sxy = 0
       for (let i = start; i < end; i++) {
         const x = this.botAt(i, lag)
         if (x < ACTIVE_DB) continue
         const y = this.caller[i % this.size]
         n++
-        sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y
+        sx += x
+        sy += y
+        sxx += x * x
+        syy += y * y
+        sxy += x * y
       }
       if (n < 10) continue
       const vx = sxx - (sx * sx) / n

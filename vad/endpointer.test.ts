@@ -42,7 +42,10 @@ t.test('a long utterance is cut at the maximum length', async (t) => {
 
 t.test('Silero + endpointer: utterance boundaries within one window of the truth', async (t) => {
   const { vad, speak } = await speechAndVad(t)
-  for (const [text, lang] of [['Please call me back tomorrow after lunch.', 'en'], ['Перезвоните мне завтра после обеда.', 'ru']] as const) {
+  for (const [text, lang] of [
+    ['Please call me back tomorrow after lunch.', 'en'],
+    ['Перезвоните мне завтра после обеда.', 'ru'],
+  ] as const) {
     const speech = trim(await speak(text, lang))
     // Truth: the speech starts 1000 ms in (plus an offset inside a window) and lasts speech.length.
     const lead = 16000 + 200

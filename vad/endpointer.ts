@@ -7,9 +7,7 @@ export interface EndpointerOptions {
   maxUtteranceMs: number
 }
 
-export type EndpointEvent =
-  | { type: 'start'; atMs: number }
-  | { type: 'end'; startMs: number; endMs: number; truncated: boolean }
+export type EndpointEvent = { type: 'start'; atMs: number } | { type: 'end'; startMs: number; endMs: number; truncated: boolean }
 
 /** How far before the model's first speech frame an onset may be moved by energy, ms. */
 const MAX_BACKDATE_MS = 192

@@ -47,7 +47,10 @@ t.test('Silero VAD decisions on speech, silence, noise and noisy speech', async 
   t.ok(share(ps, (p) => p > 0.5) > 0.6, `speech: ${Math.round(share(ps, (p) => p > 0.5) * 100)}% of windows above 0.5`)
 
   const silence = await probabilities(vad, 16000, new Int16Array(16000 * 2))
-  t.ok(silence.every((p) => p === 0), 'digital silence: every window gated to 0')
+  t.ok(
+    silence.every((p) => p === 0),
+    'digital silence: every window gated to 0',
+  )
   t.equal(vad.stats.gated >= silence.length, true, 'the gate skipped inference')
 
   const hiss = await probabilities(vad, 16000, noise(16000 * 3, -35))
@@ -130,7 +133,10 @@ t.test('batched streams score as silero-vad itself does, window by window, at 8 
       t.equal(got[k].length, Math.floor(c.length / W), `${rate} Hz, clip ${k}: every window answered`)
       const worst = Math.max(...want.map((p, i) => Math.abs(p - got[k][i])))
       t.ok(worst < 1e-4, `${rate} Hz, clip ${k}: largest difference from the reference ${worst.toExponential(1)} over ${want.length} windows`)
-      t.ok(want.some((p) => p > 0.5), `${rate} Hz, clip ${k}: the reference hears speech (the comparison is not between two silences)`)
+      t.ok(
+        want.some((p) => p > 0.5),
+        `${rate} Hz, clip ${k}: the reference hears speech (the comparison is not between two silences)`,
+      )
     }
     for (const s of streams) s.close()
   }

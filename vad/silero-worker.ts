@@ -29,11 +29,7 @@ export interface InferResult {
   ms: number
 }
 
-export type InferReply =
-  | InferResult
-  | { id: number; ok: false; error: string }
-  | { ready: true }
-  | { ready: false; error: string }
+export type InferReply = InferResult | { id: number; ok: false; error: string } | { ready: true } | { ready: false; error: string }
 
 const port = parentPort!
 

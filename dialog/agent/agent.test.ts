@@ -40,10 +40,15 @@ async function openAiServer(t: Test) {
     if (!step) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"no script"}}')
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
-      res.write(`data: ${JSON.stringify({
-        id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model,
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      })}\n\n`)
+      res.write(
+        `data: ${JSON.stringify({
+          id: 'chatcmpl-test',
+          object: 'chat.completion.chunk',
+          created: 1_700_000_000,
+          model: body.model,
+          choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        })}\n\n`,
+      )
     chunk({ role: 'assistant', content: '' })
     for (const [i, text] of (step.text ?? []).entries()) {
       chunk({ content: text })
@@ -131,7 +136,11 @@ const PROFILE: AgentProfile = {
 }
 
 const HIT: KnowledgeHit = {
-  chunkId: 1, documentId: 1, title: 'Складно: тарифы 2024', heading: 'Тариф Старт', score: 0.5,
+  chunkId: 1,
+  documentId: 1,
+  title: 'Складно: тарифы 2024',
+  heading: 'Тариф Старт',
+  score: 0.5,
   content: 'Тариф Старт стоит 990 рублей в месяц. В него входит один склад и два пользователя.',
 }
 
@@ -196,8 +205,13 @@ t.test('create_or_update_lead: the sink gets the lead and the tool result goes b
   t.same(actions, [{ type: 'lead', fields: { name: 'Иван', company: 'Ромашка', phone: '+7 900 123-45-67' } }])
 
   t.equal(server.requests.length, 2)
-  t.same(server.requests[0].tools?.map((x) => x.function.name).sort(),
-    ['create_or_update_lead', 'end_call', 'schedule_callback', 'search_knowledge', 'transfer_to_seller'])
+  t.same(server.requests[0].tools?.map((x) => x.function.name).sort(), [
+    'create_or_update_lead',
+    'end_call',
+    'schedule_callback',
+    'search_knowledge',
+    'transfer_to_seller',
+  ])
   t.match(server.requests[0].messages[0], { role: 'system', content: /Складно/ })
   const second = server.requests[1].messages
   t.match(second.at(-2), { role: 'assistant', content: null, tool_calls: [{ id: 'call_lead', type: 'function', function: { name: 'create_or_update_lead' } }] })
@@ -207,10 +221,7 @@ t.test('create_or_update_lead: the sink gets the lead and the tool result goes b
 
 t.test('bad tool arguments come back to the model as an error, nothing reaches the sink', async (t) => {
   const { server, actions, agent } = await setup(t)
-  server.steps.push(
-    { tools: [{ id: 'c1', name: 'create_or_update_lead', args: { email: 'not-an-email' } }] },
-    { text: ['Уточните, пожалуйста, почту.'] },
-  )
+  server.steps.push({ tools: [{ id: 'c1', name: 'create_or_update_lead', args: { email: 'not-an-email' } }] }, { text: ['Уточните, пожалуйста, почту.'] })
   await collect(agent.respond('Почта иван собака ромашка'))
   t.same(actions, [])
   t.match(JSON.parse(server.requests[1].messages.at(-1)?.content as string), { error: /invalid arguments.*email/ })
@@ -304,15 +315,15 @@ t.test('transfer_to_seller: the action is emitted and the agent stops', async (t
 
 t.test('history is plain JSON and a call can be resumed from it', async (t) => {
   const { server, agent } = await setup(t)
-  server.steps.push(
-    { tools: [{ id: 'k', name: 'search_knowledge', args: { query: 'тариф Старт' } }] },
-    { text: ['Старт стоит 990 рублей.'] },
-  )
+  server.steps.push({ tools: [{ id: 'k', name: 'search_knowledge', args: { query: 'тариф Старт' } }] }, { text: ['Старт стоит 990 рублей.'] })
   await collect(agent.respond('Сколько стоит Старт?'))
   const stored = JSON.parse(JSON.stringify(agent.history)) as AgentHistory
   t.same(stored, agent.history)
   t.equal(stored.turns, 1)
-  t.same(stored.tools.map((x) => x.name), ['search_knowledge'])
+  t.same(
+    stored.tools.map((x) => x.name),
+    ['search_knowledge'],
+  )
 
   const resumed = new Agent({ profile: PROFILE, llm: wireProvider(server.url), sink: () => {}, history: stored })
   server.steps.push({ text: ['Повторю: 990 рублей в месяц.'] })

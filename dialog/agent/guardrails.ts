@@ -16,9 +16,7 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** The first topic whose stem starts a word of text. */
 export function forbiddenTopicIn(text: string, topics: readonly ForbiddenTopic[]): ForbiddenTopic | undefined {
-  return topics.find((topic) =>
-    topic.stems.some((stem) => new RegExp(`(?<![${LETTER}])${escape(stem)}`, 'iu').test(text)),
-  )
+  return topics.find((topic) => topic.stems.some((stem) => new RegExp(`(?<![${LETTER}])${escape(stem)}`, 'iu').test(text)))
 }
 
 // Digits with optional group separators (space, NBSP, narrow NBSP, comma, dot) and a decimal part.
@@ -27,10 +25,46 @@ const CURRENCY = /(?:[₽$€£]|(?<![\p{L}])(?:руб|р\.|тыс|млн|дол
 const SPELLED_NUMBER = new RegExp(
   `(?<![${LETTER}])(?:` +
     [
-      'од(?:ин|на|ну)', 'дв(?:а|е|ести)', 'три(?:ста)?', 'четыре(?:ста)?', 'пять', 'шесть', 'семь', 'восемь', 'девять', 'десять',
-      '\\p{L}+дцать', '\\p{L}+десят', 'сто', '\\p{L}+сот', 'тысяч\\p{L}*', 'миллион\\p{L}*',
-      'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', '\\p{L}+teen',
-      'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety', 'hundred', 'thousand', 'million',
+      'од(?:ин|на|ну)',
+      'дв(?:а|е|ести)',
+      'три(?:ста)?',
+      'четыре(?:ста)?',
+      'пять',
+      'шесть',
+      'семь',
+      'восемь',
+      'девять',
+      'десять',
+      '\\p{L}+дцать',
+      '\\p{L}+десят',
+      'сто',
+      '\\p{L}+сот',
+      'тысяч\\p{L}*',
+      'миллион\\p{L}*',
+      'one',
+      'two',
+      'three',
+      'four',
+      'five',
+      'six',
+      'seven',
+      'eight',
+      'nine',
+      'ten',
+      'eleven',
+      'twelve',
+      '\\p{L}+teen',
+      'twenty',
+      'thirty',
+      'forty',
+      'fifty',
+      'sixty',
+      'seventy',
+      'eighty',
+      'ninety',
+      'hundred',
+      'thousand',
+      'million',
     ].join('|') +
     `)(?![${LETTER}])`,
   'iu',

@@ -18,7 +18,13 @@ const server = await startHttpServer(async (_req, res, raw) => {
   res.end(chatChunk({}, 'stop') + SSE_DONE)
 })
 t.teardown(() => server.close())
-const llm = new OpenAiChat({ baseURL: server.url, apiKey: 'sk-local', model: 'local', timeouts: { connectMs: 500, responseMs: 5000 }, registry: new Registry() })
+const llm = new OpenAiChat({
+  baseURL: server.url,
+  apiKey: 'sk-local',
+  model: 'local',
+  timeouts: { connectMs: 500, responseMs: 5000 },
+  registry: new Registry(),
+})
 
 const history: AgentHistory = {
   messages: [
@@ -34,11 +40,10 @@ const history: AgentHistory = {
 }
 
 t.test('the transcript holds what was said, not the tool traffic', async (t) => {
-  t.equal(transcript(history.messages, 'ru'), [
-    'Клиент: Нам нужна CRM для пяти менеджеров',
-    'Ассистент: Понял. Какой у вас бюджет?',
-    'Клиент: Около двухсот тысяч, перезвоните в понедельник',
-  ].join('\n'))
+  t.equal(
+    transcript(history.messages, 'ru'),
+    ['Клиент: Нам нужна CRM для пяти менеджеров', 'Ассистент: Понял. Какой у вас бюджет?', 'Клиент: Около двухсот тысяч, перезвоните в понедельник'].join('\n'),
+  )
   t.match(transcript(history.messages, 'en'), /^Customer: .*\nAssistant: /)
 })
 
@@ -68,6 +73,9 @@ t.test('no caller words: no request, no summary', async (t) => {
 
 t.test('a slow model is abandoned at the signal', async (t) => {
   replies.push('slow')
-  const err = await summarizeCall(llm, history, 'ru', AbortSignal.timeout(200)).then(() => undefined, (e: unknown) => e)
+  const err = await summarizeCall(llm, history, 'ru', AbortSignal.timeout(200)).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.match(err, { kind: 'cancelled' }, 'cancelled, not a late answer')
 })

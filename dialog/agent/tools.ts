@@ -54,7 +54,7 @@ export const TOOLS: Record<ToolName, ChatTool> = {
     parameters: {
       type: 'object',
       properties: {
-        when: str('date and time, ISO 8601 when you can resolve it (2024-05-02T15:00), otherwise the customer\'s words'),
+        when: str("date and time, ISO 8601 when you can resolve it (2024-05-02T15:00), otherwise the customer's words"),
         phone: str('number to call, when it differs from the caller id', { pattern: '^\\+?[0-9 ()-]{5,20}$' }),
         note: str('what the call back is about'),
       },
@@ -77,7 +77,7 @@ export const TOOLS: Record<ToolName, ChatTool> = {
     description: "Search the company's product documents. Use it before answering any question about the product, prices or terms.",
     parameters: {
       type: 'object',
-      properties: { query: str('the question, in the customer\'s language') },
+      properties: { query: str("the question, in the customer's language") },
       required: ['query'],
       additionalProperties: false,
     },
@@ -125,9 +125,7 @@ export interface ToolDeps {
 }
 
 const ajv = new Ajv({ allErrors: true })
-const validators = Object.fromEntries(
-  Object.values(TOOLS).map((tool) => [tool.name, ajv.compile(tool.parameters)]),
-) as Record<ToolName, ValidateFunction>
+const validators = Object.fromEntries(Object.values(TOOLS).map((tool) => [tool.name, ajv.compile(tool.parameters)])) as Record<ToolName, ValidateFunction>
 
 const isToolName = (name: string): name is ToolName => Object.hasOwn(TOOLS, name)
 

@@ -46,7 +46,10 @@ function isPlainHeading(line: string, prev: string | undefined, next: string | u
 }
 
 function sections(text: string, format: DocumentFormat): { title?: string; sections: Section[] } {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n').map((l) => l.replace(/[\s\u00a0]+/g, ' ').trim())
+  const lines = text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => l.replace(/[\s\u00a0]+/g, ' ').trim())
   // PDF lines are visual wraps of one paragraph; in text and Markdown a line break is meaningful.
   const joiner = format === 'pdf' ? ' ' : '\n'
   const out: Section[] = [{ heading: '', paragraphs: [] }]
@@ -130,12 +133,14 @@ function packSection(section: Section, max: number, overlap: number): string[] {
   const chunks: string[] = []
   let current: typeof units = []
   let size = 0
-  const render = (us: typeof units): string =>
-    us.map((u, i) => (i === 0 ? u.text : `${u.paragraphStart ? '\n\n' : ' '}${u.text}`)).join('')
+  const render = (us: typeof units): string => us.map((u, i) => (i === 0 ? u.text : `${u.paragraphStart ? '\n\n' : ' '}${u.text}`)).join('')
   for (const unit of units) {
     if (current.length && size + 2 + unit.text.length > max) {
       chunks.push(render(current))
-      const carried = tail(current.map((u) => u.text), overlap)
+      const carried = tail(
+        current.map((u) => u.text),
+        overlap,
+      )
       current = current.slice(current.length - carried.length)
       size = render(current).length
       // Drop the overlap if it alone would push the next unit over the bound.

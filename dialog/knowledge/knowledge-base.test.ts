@@ -19,9 +19,17 @@ const fixture = (name: string): Promise<Buffer> => readFile(new URL(name, FIXTUR
 
 t.test('chunking: sections never mix, long sections are packed with a sentence of overlap', async (t) => {
   const md = [
-    '# Guide', '', 'Intro line one.', 'Intro line two.', '', '## Delivery', '',
-    'Couriers bring scanners in two days. Regions take a week. The price depends on the city.', '',
-    'Call us to check.', '',
+    '# Guide',
+    '',
+    'Intro line one.',
+    'Intro line two.',
+    '',
+    '## Delivery',
+    '',
+    'Couriers bring scanners in two days. Regions take a week. The price depends on the city.',
+    '',
+    'Call us to check.',
+    '',
   ].join('\n')
   t.same(chunkDocument(md, 'md', { maxChars: 70, overlapChars: 30 }), {
     title: 'Guide',
@@ -37,10 +45,14 @@ t.test('chunking: sections never mix, long sections are packed with a sentence o
     { seq: 0, heading: 'Tariffs', content: 'Start costs 990 a month and includes one store.' },
     { seq: 1, heading: 'Business', content: 'Business costs 2490.' },
   ])
-  t.same(chunkDocument('# T\n\nIt costs 2.5 thousand. Next one here! And a third?', 'md', { maxChars: 30, overlapChars: 0 }).chunks, [
-    { seq: 0, heading: 'T', content: 'It costs 2.5 thousand.' },
-    { seq: 1, heading: 'T', content: 'Next one here! And a third?' },
-  ], 'a long paragraph is cut between sentences, not inside "2.5"')
+  t.same(
+    chunkDocument('# T\n\nIt costs 2.5 thousand. Next one here! And a third?', 'md', { maxChars: 30, overlapChars: 0 }).chunks,
+    [
+      { seq: 0, heading: 'T', content: 'It costs 2.5 thousand.' },
+      { seq: 1, heading: 'T', content: 'Next one here! And a third?' },
+    ],
+    'a long paragraph is cut between sentences, not inside "2.5"',
+  )
   const long = chunkDocument(`# T\n\n${'Word after word makes a sentence. '.repeat(60)}`, 'md')
   t.ok(long.chunks.length > 1 && long.chunks.every((c) => c.content.length <= 800), 'every chunk within 800 characters')
   t.throws(() => chunkDocument('x', 'txt', { maxChars: 100, overlapChars: 100 }), RangeError)
@@ -51,7 +63,10 @@ t.test('PDF ingestion runs in a worker and keeps Cyrillic text and headings', as
   t.teardown(() => ingester.close())
   const doc = await ingester.ingest(await fixture('price-list.pdf'), 'pdf')
   t.equal(doc.title, 'Складно: тарифы 2024', 'title from the PDF metadata')
-  t.same(doc.chunks.map((c) => c.heading), ['Тариф Старт', 'Тариф Бизнес', 'Оплата за год'])
+  t.same(
+    doc.chunks.map((c) => c.heading),
+    ['Тариф Старт', 'Тариф Бизнес', 'Оплата за год'],
+  )
   t.match(doc.chunks[0].content, /^Тариф Старт стоит 990 рублей в месяц\. В него входит один склад, два пользователя/)
   await t.rejects(ingester.ingest(Buffer.from('%PDF-1.4 broken'), 'pdf'), DocumentError)
   await t.rejects(ingester.ingest(Buffer.from([0xff, 0xfe, 0x00, 0xd8]), 'txt'), { name: 'DocumentError', message: 'not UTF-8 text' })
@@ -88,11 +103,14 @@ async function kbSuite(t: Test, db: SqlDriver): Promise<void> {
   t.teardown(() => kb.close())
   const added: KnowledgeDocument[] = []
   for (const name of ['faq-ru.md', 'faq-en.md', 'price-list.pdf']) added.push(await kb.add(name, await fixture(name)))
-  t.same(added.map((d) => [d.name, d.format, d.title, d.chunkCount]), [
-    ['faq-ru.md', 'md', 'Складно: вопросы и ответы', 7],
-    ['faq-en.md', 'md', 'Skladno: frequently asked questions', 6],
-    ['price-list.pdf', 'pdf', 'Складно: тарифы 2024', 3],
-  ])
+  t.same(
+    added.map((d) => [d.name, d.format, d.title, d.chunkCount]),
+    [
+      ['faq-ru.md', 'md', 'Складно: вопросы и ответы', 7],
+      ['faq-en.md', 'md', 'Skladno: frequently asked questions', 6],
+      ['price-list.pdf', 'pdf', 'Складно: тарифы 2024', 3],
+    ],
+  )
   t.same((await kb.list()).map((d) => d.name).sort(), ['faq-en.md', 'faq-ru.md', 'price-list.pdf'])
 
   for (const [question, heading] of PARAPHRASES) {
@@ -101,7 +119,8 @@ async function kbSuite(t: Test, db: SqlDriver): Promise<void> {
     // Scenario mode reads out the matching sentences of the material, never another section's.
     const answer = await spokenAnswer(kb, question)
     t.comment(`${question} -> ${answer?.text ?? '(redirect)'}`)
-    if (answer) t.ok(answer.hit.heading === heading && answer.hit.content.includes(answer.text.split(' ').slice(0, 4).join(' ')), `spoken answer from "${heading}"`)
+    if (answer)
+      t.ok(answer.hit.heading === heading && answer.hit.content.includes(answer.text.split(' ').slice(0, 4).join(' ')), `spoken answer from "${heading}"`)
   }
   const spoken = (await Promise.all(PARAPHRASES.map(([q]) => spokenAnswer(kb, q)))).filter(Boolean)
   t.ok(spoken.length >= 8, `${spoken.length} of ${PARAPHRASES.length} paraphrased questions answered from the material`)
@@ -110,13 +129,20 @@ async function kbSuite(t: Test, db: SqlDriver): Promise<void> {
   t.equal(best.title, 'Складно: тарифы 2024', 'hit names its document')
   t.ok(best.score > 0)
   const scores = (await kb.search('доставка сканеров', { limit: 5 })).map((h) => h.score)
-  t.same(scores, [...scores].sort((a, b) => b - a), 'best first')
+  t.same(
+    scores,
+    [...scores].sort((a, b) => b - a),
+    'best first',
+  )
   t.same(await kb.search('what is it and or the'), [], 'only stop words: nothing to search')
   t.same(await kb.search("O'Reilly \\ & | ! :* <->"), [], 'tsquery syntax in a question is taken as text')
 
   t.ok(await kb.remove(added[2].id))
   t.notOk(await kb.remove(added[2].id), 'already gone')
-  t.notOk((await kb.search('скидка при оплате за год')).some((h) => h.documentId === added[2].id), 'its chunks went with it')
+  t.notOk(
+    (await kb.search('скидка при оплате за год')).some((h) => h.documentId === added[2].id),
+    'its chunks went with it',
+  )
   await t.rejects(kb.add('notes.docx', Buffer.from('x')), DocumentError)
   await t.rejects(kb.add('empty.md', Buffer.alloc(0)), DocumentError)
 }

@@ -21,9 +21,15 @@ const MAX_CHARS = 280
 export async function spokenAnswer(kb: KnowledgeAnswers, question: string): Promise<SpokenAnswer | undefined> {
   const hits = await kb.search(question, { limit: 3 })
   const candidates = hits.flatMap((hit) =>
-    sentences(hit.content, MAX_CHARS).map((text, i, all) => ({ hit, text: all[i + 1] && text.length + 1 + all[i + 1].length <= MAX_CHARS ? `${text} ${all[i + 1]}` : text })),
+    sentences(hit.content, MAX_CHARS).map((text, i, all) => ({
+      hit,
+      text: all[i + 1] && text.length + 1 + all[i + 1].length <= MAX_CHARS ? `${text} ${all[i + 1]}` : text,
+    })),
   )
-  const matches = await kb.matchSentences(question, candidates.map((c) => c.text))
+  const matches = await kb.matchSentences(
+    question,
+    candidates.map((c) => c.text),
+  )
   let best = -1
   matches.forEach((m, i) => {
     if (m.matched > (matches[best]?.matched ?? 0)) best = i

@@ -36,12 +36,30 @@ const sayText = (a: Action[]) => a.filter((x) => x.type === 'say').map((x) => (x
 const kinds = (a: Action[]) => a.map((x) => x.type)
 
 const HAPPY: Record<Lang, string[]> = {
-  ru: ['да, удобно', 'меня зовут Иван Петров', 'ООО Ромашка', 'нужна CRM для отдела продаж на двадцать человек', 'около двухсот тысяч рублей',
-    'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь', 'да, верно', 'завтра после обеда',
-    'иван точка петров собака ромашка точка ру', 'нет, спасибо'],
-  en: ['yes, sure', 'my name is John Smith', "I'm from Acme Inc", 'we need a CRM for a sales team of twenty', 'about two hundred thousand',
-    'nine one six one two three four five six seven', "yes, that's right", 'tomorrow afternoon',
-    'john dot smith at acme dot com', 'no, that is all'],
+  ru: [
+    'да, удобно',
+    'меня зовут Иван Петров',
+    'ООО Ромашка',
+    'нужна CRM для отдела продаж на двадцать человек',
+    'около двухсот тысяч рублей',
+    'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь',
+    'да, верно',
+    'завтра после обеда',
+    'иван точка петров собака ромашка точка ру',
+    'нет, спасибо',
+  ],
+  en: [
+    'yes, sure',
+    'my name is John Smith',
+    "I'm from Acme Inc",
+    'we need a CRM for a sales team of twenty',
+    'about two hundred thousand',
+    'nine one six one two three four five six seven',
+    "yes, that's right",
+    'tomorrow afternoon',
+    'john dot smith at acme dot com',
+    'no, that is all',
+  ],
 }
 
 for (const lang of ['ru', 'en'] as const) {
@@ -56,9 +74,12 @@ for (const lang of ['ru', 'en'] as const) {
     t.same(c.value('company'), { name: lang === 'ru' ? 'ООО Ромашка' : 'Acme Inc', private: false })
     t.equal(c.value('budget'), 200000)
     t.equal(c.value('phone'), '+79161234567')
-    t.same(c.value('callback'), lang === 'ru'
-      ? { start: '2026-12-03T14:00:00+03:00', end: '2026-12-03T18:00:00+03:00' }
-      : { start: '2026-12-03T12:00:00+03:00', end: '2026-12-03T17:00:00+03:00' })
+    t.same(
+      c.value('callback'),
+      lang === 'ru'
+        ? { start: '2026-12-03T14:00:00+03:00', end: '2026-12-03T18:00:00+03:00' }
+        : { start: '2026-12-03T12:00:00+03:00', end: '2026-12-03T17:00:00+03:00' },
+    )
     t.match(c.value('need'), lang === 'ru' ? /CRM для отдела продаж/ : /CRM for a sales team/)
     t.equal(c.e.state.slots.name.raw, HAPPY[lang][1], 'the raw words are kept next to the value')
     const final = sayText(c.last)[0]
@@ -68,12 +89,21 @@ for (const lang of ['ru', 'en'] as const) {
         ? 'Спасибо, Иван Петров! Менеджер перезвонит вам завтра, 3 декабря с 14:00 до 18:00. До свидания!'
         : 'Thank you, John Smith! A manager will call you back tomorrow, December 3, 12:00–17:00. Goodbye!',
     )
-    t.ok(c.said.some((s) => s.includes('+7 916 123-45-67')), 'the number is read back for confirmation')
+    t.ok(
+      c.said.some((s) => s.includes('+7 916 123-45-67')),
+      'the number is read back for confirmation',
+    )
     t.same(c.e.onUtterance('алло'), [], 'nothing happens after the end')
   })
 
   t.test(`${lang}: a hot lead is offered a seller and transferred`, async (t) => {
-    const script = [...HAPPY[lang].slice(0, 4), lang === 'ru' ? 'полтора миллиона' : '1.5 million', HAPPY[lang][5], HAPPY[lang][6], lang === 'ru' ? 'да, давайте' : 'yes please']
+    const script = [
+      ...HAPPY[lang].slice(0, 4),
+      lang === 'ru' ? 'полтора миллиона' : '1.5 million',
+      HAPPY[lang][5],
+      HAPPY[lang][6],
+      lang === 'ru' ? 'да, давайте' : 'yes please',
+    ]
     const c = converse(lang, script)
     t.same(c.listens.slice(-2), ['confirm_phone', 'offer_transfer'])
     t.equal(c.value('budget'), 1500000)
@@ -83,8 +113,16 @@ for (const lang of ['ru', 'en'] as const) {
   })
 
   t.test(`${lang}: a hot lead who declines, any time for the callback: qualified lead`, async (t) => {
-    const script = [...HAPPY[lang].slice(0, 4), lang === 'ru' ? 'пятьсот тысяч' : 'half a million', HAPPY[lang][5], HAPPY[lang][6],
-      lang === 'ru' ? 'нет, не надо' : 'no, not now', lang === 'ru' ? 'в любое время' : 'any time', lang === 'ru' ? 'не нужно' : 'no need', lang === 'ru' ? 'нет' : 'no']
+    const script = [
+      ...HAPPY[lang].slice(0, 4),
+      lang === 'ru' ? 'пятьсот тысяч' : 'half a million',
+      HAPPY[lang][5],
+      HAPPY[lang][6],
+      lang === 'ru' ? 'нет, не надо' : 'no, not now',
+      lang === 'ru' ? 'в любое время' : 'any time',
+      lang === 'ru' ? 'не нужно' : 'no need',
+      lang === 'ru' ? 'нет' : 'no',
+    ]
     const c = converse(lang, script)
     t.same(c.listens.slice(-4), ['offer_transfer', 'ask_callback', 'ask_email', 'questions'])
     t.equal(c.value('email'), undefined, '"no need" skips the e-mail and does not end the call')
@@ -120,7 +158,7 @@ t.test('no answer: one reprompt on silence, then goodbye', async (t) => {
   t.same(later.listens, ['greeting', 'ask_name', 'ask_name', 'ask_company'], 'a silent name is skipped, not the end of the call')
 })
 
-t.test('no match to the retry limit: reprompts with the step\'s own words, then moves on', async (t) => {
+t.test("no match to the retry limit: reprompts with the step's own words, then moves on", async (t) => {
   const c = converse('ru', ['да', 'Иван', 'Ромашка', 'CRM', 'ну вот как-то так', 'сложно объяснить словами', 'эээ ну вот'])
   t.same(c.listens.slice(-4), ['ask_budget', 'ask_budget', 'ask_budget', 'ask_phone'])
   t.equal(sayText(c.turns[5])[0], 'Назовите, пожалуйста, сумму, например «двести тысяч рублей», или скажите «не знаю».')
@@ -168,7 +206,16 @@ t.test('corrections: an earlier name, a confirmed phone number', async (t) => {
   const en = converse('en', ['yes', 'John', "no, not John, it's Jack"])
   t.equal(en.value('name'), 'Jack')
   t.same(sayText(en.turns[3]), ['Corrected, thank you.', 'Nice to meet you, Jack. Which company are you with?'])
-  const phone = converse('ru', ['да', 'Иван', 'Ромашка', 'CRM', '100 тысяч', '89161234567', 'нет, мой номер восемь девятьсот шестнадцать семьсот шестьдесят пять сорок три двадцать один', 'да'])
+  const phone = converse('ru', [
+    'да',
+    'Иван',
+    'Ромашка',
+    'CRM',
+    '100 тысяч',
+    '89161234567',
+    'нет, мой номер восемь девятьсот шестнадцать семьсот шестьдесят пять сорок три двадцать один',
+    'да',
+  ])
   t.equal(phone.value('phone'), '+79167654321')
   t.match(sayText(phone.turns[7])[0], /^Ваш номер \+7 916 765-43-21, верно\?/, 'the new number is confirmed again')
   t.same(phone.listens.slice(-3), ['confirm_phone', 'confirm_phone', 'ask_callback'])
@@ -217,8 +264,18 @@ t.test('a callback asked for early, with its time, is booked at once', async (t)
 })
 
 t.test('without ASR every answer is a clip and the scenario still files a lead', async (t) => {
-  const c = converse('ru', [{ clip: 'greeting-1.wav' }, { clip: 'name-2.wav' }, { clip: 'company-3.wav' }, { clip: 'need-4.wav' }, { clip: 'budget-5.wav' },
-    { dtmf: '89161234567#' }, { dtmf: '1' }, { clip: 'callback-6.wav' }, { clip: 'email-7.wav' }, { clip: 'questions-8.wav' }])
+  const c = converse('ru', [
+    { clip: 'greeting-1.wav' },
+    { clip: 'name-2.wav' },
+    { clip: 'company-3.wav' },
+    { clip: 'need-4.wav' },
+    { clip: 'budget-5.wav' },
+    { dtmf: '89161234567#' },
+    { dtmf: '1' },
+    { clip: 'callback-6.wav' },
+    { clip: 'email-7.wav' },
+    { clip: 'questions-8.wav' },
+  ])
   t.same(c.listens, ['greeting', 'ask_name', 'ask_company', 'ask_need', 'ask_budget', 'ask_phone', 'confirm_phone', 'ask_callback', 'ask_email', 'questions'])
   t.equal(c.e.state.slots.email.clip, 'email-7.wav')
   t.equal(c.outcome, 'qualified_lead')
@@ -233,7 +290,10 @@ t.test('without ASR every answer is a clip and the scenario still files a lead',
 
 t.test('state: history, start once, languages', async (t) => {
   const c = converse('en', ['yes', 'John'])
-  t.same(c.e.state.history.filter((h) => h.event === 'utterance').map((h) => h.text), ['yes', 'John'])
+  t.same(
+    c.e.state.history.filter((h) => h.event === 'utterance').map((h) => h.text),
+    ['yes', 'John'],
+  )
   t.ok(c.e.state.history.some((h) => h.event === 'slot' && h.text === 'name=John'))
   t.same(c.e.start(), [], 'start() only once')
   const e = new ScenarioEngine({ scenario, language: 'ru' })

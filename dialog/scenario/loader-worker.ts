@@ -11,10 +11,7 @@ export type LoadRequest =
   /** the map is checked against the scenario files that are loaded */
   | { id: number; kind: 'numbers'; path: string; scenarioFiles: string[] }
 
-export type LoadReply =
-  | { id: number; scenario: Scenario }
-  | { id: number; numbers: NumberMap }
-  | { id: number; problems: ScenarioProblem[] }
+export type LoadReply = { id: number; scenario: Scenario } | { id: number; numbers: NumberMap } | { id: number; problems: ScenarioProblem[] }
 
 async function handle(req: LoadRequest): Promise<LoadReply> {
   try {

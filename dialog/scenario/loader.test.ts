@@ -112,7 +112,10 @@ t.test('a step without a way out for a recorded answer, and say steps looping', 
   t.same(problems(noElse), [
     `sales.yaml:${lineOf(noElse, 'ask_budget:', 'steps:')}: steps.ask_budget: needs "onClip" or a transition without "when" (where an unrecognised, recorded answer goes)`,
   ])
-  const loop = MINI.replace('  qualify:\n', '  a:\n    type: say\n    prompt: { ru: А, en: A }\n    next: b\n  b:\n    type: route\n    transitions: [{ to: a }]\n  qualify:\n')
+  const loop = MINI.replace(
+    '  qualify:\n',
+    '  a:\n    type: say\n    prompt: { ru: А, en: A }\n    next: b\n  b:\n    type: route\n    transitions: [{ to: a }]\n  qualify:\n',
+  )
   t.same(problems(loop), [`sales.yaml:${lineOf(loop, '  a:')}: steps.a: say/route steps loop without listening: a -> b -> a`])
 })
 

@@ -47,9 +47,7 @@ export function parseYaml(source: string, file: string): { value: unknown; lineO
   const lc = new LineCounter()
   const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true })
   if (doc.errors.length) {
-    throw new ScenarioError(
-      doc.errors.map((e) => ({ file, line: lc.linePos(e.pos[0]).line, field: '', message: `YAML: ${e.message.split('\n')[0]}` })),
-    )
+    throw new ScenarioError(doc.errors.map((e) => ({ file, line: lc.linePos(e.pos[0]).line, field: '', message: `YAML: ${e.message.split('\n')[0]}` })))
   }
   return { value: doc.toJS({ maxAliasCount: 100 }), lineOf: (path) => lineOf(doc, lc, path) }
 }

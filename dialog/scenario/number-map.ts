@@ -34,7 +34,8 @@ export function parseNumberMap(source: string, file: string, scenarioFiles: Read
   const root = value as Record<string, unknown> | null
   if (!root || typeof root !== 'object' || Array.isArray(root)) problems.push({ path: [], message: 'must be a mapping with "default" and "numbers"' })
   else {
-    for (const k of Object.keys(root)) if (k !== 'default' && k !== 'numbers') problems.push({ path: [k], message: 'unknown field (allowed: default, numbers)' })
+    for (const k of Object.keys(root))
+      if (k !== 'default' && k !== 'numbers') problems.push({ path: [k], message: 'unknown field (allowed: default, numbers)' })
     if (root.default !== undefined) out.default = ref(root.default, ['default'])
     const numbers = root.numbers ?? {}
     if (typeof numbers !== 'object' || Array.isArray(numbers)) problems.push({ path: ['numbers'], message: 'must be a mapping of number to file' })

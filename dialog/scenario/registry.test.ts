@@ -60,7 +60,7 @@ t.test('scenarios per dialled number, the default for the rest', async (t) => {
   t.teardown(() => r.close())
   t.same(r.files, ['sales.yaml', 'support.yaml'])
   t.equal(r.forNumber('74951234567').id, 'support')
-  t.equal(r.forNumber('sip:84951234567@trunk.example.com').id, 'support', 'a trunk\'s 8-prefixed number and a SIP URI')
+  t.equal(r.forNumber('sip:84951234567@trunk.example.com').id, 'support', "a trunk's 8-prefixed number and a SIP URI")
   t.equal(r.forNumber('+74957654321').id, 'sales')
   t.equal(r.forNumber(undefined).id, 'sales')
 })

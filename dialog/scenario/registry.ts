@@ -64,7 +64,10 @@ export class ScenarioRegistry extends EventEmitter<ScenarioRegistryEvents> {
     try {
       const files = (await readdir(opts.dir)).filter((f) => isScenarioFile(f) && f !== r.mapFile)
       await Promise.all(files.map((f) => r.reload(f)))
-      const hasMap = await access(join(opts.dir, r.mapFile)).then(() => true, () => false)
+      const hasMap = await access(join(opts.dir, r.mapFile)).then(
+        () => true,
+        () => false,
+      )
       if (hasMap && !(await r.reload(r.mapFile))) throw new Error(`${r.mapFile}: the number map could not be loaded (see the log)`)
       if (!r.scenarios.has(r.defaultScenarioFile())) throw new Error(`${r.defaultScenarioFile()}: the default scenario could not be loaded (see the log)`)
       r.watcher = watch(opts.dir, (_event, name) => name && isScenarioFile(name) && r.schedule(name))
@@ -119,7 +122,12 @@ export class ScenarioRegistry extends EventEmitter<ScenarioRegistryEvents> {
     const path = join(this.opts.dir, file)
     const gen = (this.generation.get(file) ?? 0) + 1
     this.generation.set(file, gen)
-    if (!(await access(path).then(() => true, () => false))) {
+    if (
+      !(await access(path).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       if (this.scenarios.has(file)) this.opts.logger.warn({ file }, 'scenario file removed; its last version keeps serving')
       return false
     }

@@ -281,7 +281,8 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
     report(['timezone'], `unknown time zone "${timeZone}"`)
   }
   const phoneCountry = root.phoneCountry === undefined ? '7' : String(root.phoneCountry)
-  if (!/^[1-9]\d{0,2}$/.test(phoneCountry)) report(['phoneCountry'], `must be a country calling code such as "7" or "1", got ${JSON.stringify(root.phoneCountry)}`)
+  if (!/^[1-9]\d{0,2}$/.test(phoneCountry))
+    report(['phoneCountry'], `must be a country calling code such as "7" or "1", got ${JSON.stringify(root.phoneCountry)}`)
 
   // slots: name -> type
   const slots: Scenario['slots'] = {}
@@ -445,7 +446,8 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
     only(o, path, ['limit', 'prompt', 'then'])
     const d = retryDefault[key]
     const then = o.then === undefined ? d.then : undefined
-    if (o.then === undefined && then === undefined) report(path, `needs "then" (the step after ${d.limit} ${key === 'noInput' ? 'silent' : 'unrecognised'} answers), or set defaults.${key}.then`)
+    if (o.then === undefined && then === undefined)
+      report(path, `needs "then" (the step after ${d.limit} ${key === 'noInput' ? 'silent' : 'unrecognised'} answers), or set defaults.${key}.then`)
     return {
       limit: int(o.limit, [...path, 'limit'], d.limit, 0, 10),
       prompt: text(o.prompt, [...path, 'prompt'], false) ?? prompts[key],
@@ -522,16 +524,33 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
     } else if (kind === 'end') {
       only(s, path, ['type', 'prompt', 'outcome', 'interruptible'])
       const outcome = str(s.outcome, [...path, 'outcome'])
-      if (outcome !== undefined && !OUTCOMES.includes(outcome as Outcome)) report([...path, 'outcome'], `${unknown('outcome', outcome, OUTCOMES)}; one of ${OUTCOMES.join(', ')}`)
+      if (outcome !== undefined && !OUTCOMES.includes(outcome as Outcome))
+        report([...path, 'outcome'], `${unknown('outcome', outcome, OUTCOMES)}; one of ${OUTCOMES.join(', ')}`)
       steps[name] = { kind, prompt, interruptible, outcome: outcome as Outcome }
     } else if (kind === 'transfer') {
       only(s, path, ['type', 'prompt', 'target', 'interruptible'])
       steps[name] = { kind, prompt, interruptible, target: str(s.target, [...path, 'target']) ?? '' }
     } else {
-      only(s, path, ['type', 'prompt', 'followup', 'slot', 'confirms', 'transitions', 'noInput', 'noMatch', 'onClip', 'listen', 'dtmf', 'interruptible', 'faq', 'globalIntents'])
+      only(s, path, [
+        'type',
+        'prompt',
+        'followup',
+        'slot',
+        'confirms',
+        'transitions',
+        'noInput',
+        'noMatch',
+        'onClip',
+        'listen',
+        'dtmf',
+        'interruptible',
+        'faq',
+        'globalIntents',
+      ])
       const slot = s.slot === undefined ? undefined : slotRef(s.slot, [...path, 'slot'])
       const confirms = s.confirms === undefined ? undefined : slotRef(s.confirms, [...path, 'confirms'])
-      if (confirms && slot && slots[slot].type !== 'yesno') report([...path, 'slot'], `a step that confirms "${confirms}" needs a yesno slot, "${slot}" is ${slots[slot].type}`)
+      if (confirms && slot && slots[slot].type !== 'yesno')
+        report([...path, 'slot'], `a step that confirms "${confirms}" needs a yesno slot, "${slot}" is ${slots[slot].type}`)
       if (kind === 'faq' && slot) report([...path, 'slot'], 'a faq step fills no slot')
       const transitions = transitionList()
       const dt = dtmf(s.dtmf, [...path, 'dtmf'])
@@ -553,7 +572,8 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
         globalIntents: bool(s.globalIntents, [...path, 'globalIntents'], true),
       }
       // without a recogniser an answer is only a clip: the step must know where that leads
-      if (!onClip && !transitions.some((t) => !t.when) && transitions.length) report(path, 'needs "onClip" or a transition without "when" (where an unrecognised, recorded answer goes)')
+      if (!onClip && !transitions.some((t) => !t.when) && transitions.length)
+        report(path, 'needs "onClip" or a transition without "when" (where an unrecognised, recorded answer goes)')
       if (kind === 'faq' && !step.followup) report([...path, 'followup'], 'is required for a faq step')
       steps[name] = step
     }
@@ -581,7 +601,8 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
 
   const start = stepRef(root.start, ['start'])
   for (const r of refs) if (r.to && !stepsRaw[r.to]) report(r.path, unknown('step', r.to, stepNames))
-  if (!problems.length && !stepNames.some((n) => steps[n].kind === 'end' || steps[n].kind === 'transfer')) report(['steps'], 'has no end or transfer step: a call could never finish')
+  if (!problems.length && !stepNames.some((n) => steps[n].kind === 'end' || steps[n].kind === 'transfer'))
+    report(['steps'], 'has no end or transfer step: a call could never finish')
   if (!problems.length) {
     const loop = promptlessLoop(steps)
     if (loop) report(['steps', loop[0]], `say/route steps loop without listening: ${loop.join(' -> ')}`)

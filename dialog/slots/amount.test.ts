@@ -20,7 +20,12 @@ t.test('numbers spoken as words combine the way they are said', async (t) => {
     ['150 000', 'ru', [150000]],
     ['1,5', 'ru', [1.5]],
   ]
-  for (const [text, lang, want] of cases) t.same(parseNumbers(numberTokens(text), lang).map((s) => s.value), want, text)
+  for (const [text, lang, want] of cases)
+    t.same(
+      parseNumbers(numberTokens(text), lang).map((s) => s.value),
+      want,
+      text,
+    )
 })
 
 t.test('amounts in Russian', async (t) => {

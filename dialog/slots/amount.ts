@@ -17,7 +17,13 @@ const UP_TO = new Set(['до', 'under', 'below', 'max', 'максимум', 'wit
 
 function currencyOf(tokens: string[], text: string): string | undefined {
   for (const t of tokens) for (const [re, code] of CURRENCIES) if (re.test(t)) return code
-  for (const [sym, code] of [['$', 'USD'], ['€', 'EUR'], ['₽', 'RUB'], ['£', 'GBP']]) if (text.includes(sym)) return code
+  for (const [sym, code] of [
+    ['$', 'USD'],
+    ['€', 'EUR'],
+    ['₽', 'RUB'],
+    ['£', 'GBP'],
+  ])
+    if (text.includes(sym)) return code
   return undefined
 }
 
@@ -74,8 +80,6 @@ export const extractAmount: Extractor<number> = (text, ctx) => {
   if (!details.currency) delete details.currency
   const sym = details.currency ? ' ' + SYMBOL[details.currency] : ''
   const display =
-    details.min !== undefined && details.max !== undefined
-      ? `${formatAmount(details.min)}–${formatAmount(details.max)}${sym}`
-      : formatAmount(value) + sym
+    details.min !== undefined && details.max !== undefined ? `${formatAmount(details.min)}–${formatAmount(details.max)}${sym}` : formatAmount(value) + sym
   return { value, display, details: details as Record<string, unknown> }
 }

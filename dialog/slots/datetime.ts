@@ -29,20 +29,181 @@ interface Parsed {
   nextWeek?: boolean
 }
 
-const BUSINESS: [HM, HM] = [[9, 0], [18, 0]]
+const BUSINESS: [HM, HM] = [
+  [9, 0],
+  [18, 0],
+]
 
 const PARTS: Record<Lang, Array<[string, [HM, HM]]>> = {
   ru: [
-    ['ближе к вечеру', [[16, 0], [19, 0]]], ['в первой половине дня', [[9, 0], [13, 0]]], ['во второй половине дня', [[13, 0], [18, 0]]],
-    ['в конце дня', [[16, 0], [18, 0]]], ['в течение дня', BUSINESS], ['в рабочее время', BUSINESS], ['после обеда', [[14, 0], [18, 0]]],
-    ['до обеда', [[9, 0], [13, 0]]], ['в обед', [[12, 0], [14, 0]]], ['с утра', [[9, 0], [12, 0]]], ['утром', [[9, 0], [12, 0]]],
-    ['утро', [[9, 0], [12, 0]]], ['днем', [[12, 0], [17, 0]]], ['вечером', [[18, 0], [21, 0]]], ['вечер', [[18, 0], [21, 0]]],
+    [
+      'ближе к вечеру',
+      [
+        [16, 0],
+        [19, 0],
+      ],
+    ],
+    [
+      'в первой половине дня',
+      [
+        [9, 0],
+        [13, 0],
+      ],
+    ],
+    [
+      'во второй половине дня',
+      [
+        [13, 0],
+        [18, 0],
+      ],
+    ],
+    [
+      'в конце дня',
+      [
+        [16, 0],
+        [18, 0],
+      ],
+    ],
+    ['в течение дня', BUSINESS],
+    ['в рабочее время', BUSINESS],
+    [
+      'после обеда',
+      [
+        [14, 0],
+        [18, 0],
+      ],
+    ],
+    [
+      'до обеда',
+      [
+        [9, 0],
+        [13, 0],
+      ],
+    ],
+    [
+      'в обед',
+      [
+        [12, 0],
+        [14, 0],
+      ],
+    ],
+    [
+      'с утра',
+      [
+        [9, 0],
+        [12, 0],
+      ],
+    ],
+    [
+      'утром',
+      [
+        [9, 0],
+        [12, 0],
+      ],
+    ],
+    [
+      'утро',
+      [
+        [9, 0],
+        [12, 0],
+      ],
+    ],
+    [
+      'днем',
+      [
+        [12, 0],
+        [17, 0],
+      ],
+    ],
+    [
+      'вечером',
+      [
+        [18, 0],
+        [21, 0],
+      ],
+    ],
+    [
+      'вечер',
+      [
+        [18, 0],
+        [21, 0],
+      ],
+    ],
   ],
   en: [
-    ['end of the day', [[16, 0], [18, 0]]], ['end of day', [[16, 0], [18, 0]]], ['after lunch', [[14, 0], [18, 0]]],
-    ['before lunch', [[9, 0], [13, 0]]], ['at lunch', [[12, 0], [14, 0]]], ['lunchtime', [[12, 0], [14, 0]]],
-    ['during the day', BUSINESS], ['business hours', BUSINESS], ['working hours', BUSINESS], ['morning', [[9, 0], [12, 0]]],
-    ['afternoon', [[12, 0], [17, 0]]], ['evening', [[18, 0], [21, 0]]], ['tonight', [[18, 0], [21, 0]]],
+    [
+      'end of the day',
+      [
+        [16, 0],
+        [18, 0],
+      ],
+    ],
+    [
+      'end of day',
+      [
+        [16, 0],
+        [18, 0],
+      ],
+    ],
+    [
+      'after lunch',
+      [
+        [14, 0],
+        [18, 0],
+      ],
+    ],
+    [
+      'before lunch',
+      [
+        [9, 0],
+        [13, 0],
+      ],
+    ],
+    [
+      'at lunch',
+      [
+        [12, 0],
+        [14, 0],
+      ],
+    ],
+    [
+      'lunchtime',
+      [
+        [12, 0],
+        [14, 0],
+      ],
+    ],
+    ['during the day', BUSINESS],
+    ['business hours', BUSINESS],
+    ['working hours', BUSINESS],
+    [
+      'morning',
+      [
+        [9, 0],
+        [12, 0],
+      ],
+    ],
+    [
+      'afternoon',
+      [
+        [12, 0],
+        [17, 0],
+      ],
+    ],
+    [
+      'evening',
+      [
+        [18, 0],
+        [21, 0],
+      ],
+    ],
+    [
+      'tonight',
+      [
+        [18, 0],
+        [21, 0],
+      ],
+    ],
   ],
 }
 const WEEKDAY_STEMS: Record<Lang, string[]> = {
@@ -216,7 +377,11 @@ function parse(text: string, lang: Lang): Parsed | undefined {
       const o = parseOrdinal(t, i + 1, lang)!
       if (o.value <= 31 && !/^\d+$/.test(next)) p.monthDay = o.value
       else continue
-    } else if (['в', 'во', 'к', 'около', 'после', 'до', 'с', 'at', 'around', 'after', 'before', 'by', 'from', 'between'].includes(w) || /^\d{1,2}(:\d{2})?(am|pm)$/.test(w) || /^\d{1,2}:\d{2}$/.test(w)) {
+    } else if (
+      ['в', 'во', 'к', 'около', 'после', 'до', 'с', 'at', 'around', 'after', 'before', 'by', 'from', 'between'].includes(w) ||
+      /^\d{1,2}(:\d{2})?(am|pm)$/.test(w) ||
+      /^\d{1,2}:\d{2}$/.test(w)
+    ) {
       const at = /^\d/.test(w) ? i : i + 1
       const c = parseClock(t, at, lang)
       if (!c) continue
@@ -297,7 +462,7 @@ export const extractDateTime: Extractor<CallbackTime> = (text, ctx) => {
     day = p.monthDay - today.day
     if (day < 0) day = dayIndex(today.year, today.month + 1, p.monthDay) - todayIndex
   } else if (p.weekday !== undefined) day = (p.weekday - today.weekday + 7) % 7 || 7
-  else if (p.nextWeek) day = ((1 - today.weekday + 7) % 7 || 7)
+  else if (p.nextWeek) day = (1 - today.weekday + 7) % 7 || 7
   else if (p.dayOffset !== undefined) day = p.dayOffset
   else {
     day = 0

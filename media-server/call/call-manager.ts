@@ -42,7 +42,6 @@ export interface ClusterHooks {
   readonly id: string
 }
 
-
 /**
  * Admission and lifecycle of inbound calls: a record from the first INVITE, an RTP
  * port pair (503 when none is left), SDP negotiation (488 when nothing fits), then the
@@ -66,7 +65,11 @@ export class CallManager {
    *  64*T1 (32 s by default), the longest any SIP transaction of its may still run. */
   private readonly graceMs: number
 
-  constructor(callControl: CallControl, private readonly deps: CallDeps, private readonly openRows: OpenRows = async () => null) {
+  constructor(
+    callControl: CallControl,
+    private readonly deps: CallDeps,
+    private readonly openRows: OpenRows = async () => null,
+  ) {
     this.log = deps.logger
     this.graceMs = 64 * deps.config.sip.t1Ms
     callControl.on('call', (sip) => {
@@ -75,7 +78,10 @@ export class CallManager {
         sip.reject(500) // a no-op once answered; otherwise the INVITE would wait for ever
       })
     })
-    this.watchdog = setInterval(() => void this.check().catch((err) => this.log.error({ err }, 'invariant check failed')), Math.min(5000, this.graceMs / 4)).unref()
+    this.watchdog = setInterval(
+      () => void this.check().catch((err) => this.log.error({ err }, 'invariant check failed')),
+      Math.min(5000, this.graceMs / 4),
+    ).unref()
   }
 
   /** A call in progress, by id. */
@@ -94,10 +100,12 @@ export class CallManager {
 
   /** The calls in progress as the call list shows them, newest first. */
   liveSummaries(): LiveCallSummary[] {
-    return [...this.calls.values()].map(({ call, summary }) => {
-      const v = call.liveView() as { answeredAt: string | null; codec: string | null; turns: unknown[] }
-      return { ...summary, answeredAt: v.answeredAt, codec: v.codec, turnCount: v.turns.length }
-    }).sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
+    return [...this.calls.values()]
+      .map(({ call, summary }) => {
+        const v = call.liveView() as { answeredAt: string | null; codec: string | null; turns: unknown[] }
+        return { ...summary, answeredAt: v.answeredAt, codec: v.codec, turnCount: v.turns.length }
+      })
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
   }
 
   private async onCall(sip: InboundCall): Promise<void> {
@@ -170,28 +178,43 @@ export class CallManager {
       neg = delayed.neg
     }
 
-    const session = media.open({
-      callId: id,
-      port,
-      codec: neg.codec.name,
-      payloadType: neg.codec.payloadType,
-      telephoneEventPt: neg.telephoneEvent?.payloadType,
-      remote: neg.remote,
-      rtcpMux: neg.rtcpMux,
-      signallingAddress: sip.remote.address,
-      jitter: config.jitter,
-      cname: `voice-agent-${id}@${config.publicIp}`,
-      // One shared 20 ms clock: ptimes that are not a multiple of it are sent at 20 ms.
-      ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
-      opusComplexity: config.opus.complexity,
-      direction: neg.direction,
-      bargeIn: { minSpeechMs: config.bargeIn.minSpeechMs, echo: { tailMs: config.bargeIn.echoTailMs, marginDb: config.bargeIn.echoMarginDb } },
-    }, log)
+    const session = media.open(
+      {
+        callId: id,
+        port,
+        codec: neg.codec.name,
+        payloadType: neg.codec.payloadType,
+        telephoneEventPt: neg.telephoneEvent?.payloadType,
+        remote: neg.remote,
+        rtcpMux: neg.rtcpMux,
+        signallingAddress: sip.remote.address,
+        jitter: config.jitter,
+        cname: `voice-agent-${id}@${config.publicIp}`,
+        // One shared 20 ms clock: ptimes that are not a multiple of it are sent at 20 ms.
+        ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
+        opusComplexity: config.opus.complexity,
+        direction: neg.direction,
+        bargeIn: { minSpeechMs: config.bargeIn.minSpeechMs, echo: { tailMs: config.bargeIn.echoTailMs, marginDb: config.bargeIn.echoMarginDb } },
+      },
+      log,
+    )
     const call = new Call(id, sip, session, neg, local, { ...this.deps, logger: log })
     const summary = {
-      id, sipCallId: sip.sipCallId, direction: 'inbound' as const, fromUri: sip.fromUri, toUri: sip.toUri, callerId: sip.callerId,
-      startedAt: startedAt.toISOString(), endedAt: null, result: null, endReason: null, recordingPath: null, recordingError: null,
-      leadOutcome: null, live: true as const, instance: this.cluster?.id ?? '',
+      id,
+      sipCallId: sip.sipCallId,
+      direction: 'inbound' as const,
+      fromUri: sip.fromUri,
+      toUri: sip.toUri,
+      callerId: sip.callerId,
+      startedAt: startedAt.toISOString(),
+      endedAt: null,
+      result: null,
+      endReason: null,
+      recordingPath: null,
+      recordingError: null,
+      leadOutcome: null,
+      live: true as const,
+      instance: this.cluster?.id ?? '',
     }
     const entry: LiveCall = { call, port, summary }
     sip.once('ended', () => (entry.sipEndedAt = performance.now()))
@@ -229,9 +252,11 @@ export class CallManager {
    * An INVITE without SDP: 180, then our offer (every codec we take) in the 200; the ACK brings
    * the answer. No usable answer in the ACK: BYE, and the call failed as 'bad-answer'.
    */
-  private async answerDelayedOffer(sip: InboundCall, local: LocalMedia, log: Logger): Promise<
-    { ok: true; neg: Extract<ReadAnswerResult, { ok: true }> } | { ok: false; result: CallResult; endReason: string }
-  > {
+  private async answerDelayedOffer(
+    sip: InboundCall,
+    local: LocalMedia,
+    log: Logger,
+  ): Promise<{ ok: true; neg: Extract<ReadAnswerResult, { ok: true }> } | { ok: false; result: CallResult; endReason: string }> {
     const sipEnd: { reason?: SipEndReason } = {}
     sip.once('ended', (reason) => (sipEnd.reason = reason))
     const endedWith = (): SipEndReason | undefined => sipEnd.reason

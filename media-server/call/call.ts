@@ -6,7 +6,15 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
-import { createPinnedOffer, negotiate, readAnswer, readPinnedAnswer, type LocalMedia, type PinnedAnswerResult, type StreamFormat } from '../../sip/sdp/negotiate.ts'
+import {
+  createPinnedOffer,
+  negotiate,
+  readAnswer,
+  readPinnedAnswer,
+  type LocalMedia,
+  type PinnedAnswerResult,
+  type StreamFormat,
+} from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
@@ -148,14 +156,23 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     rtp.onDtmf = (digit, source) => this.onDigit(digit, source)
     rtp.onPromptStart = () => this.onPromptStart()
     rtp.onFault = (err, where) => this.fault(err, where)
-    sip.on('info', this.contained('sip.event', (type: string, body: string) => {
-      const digit = digitFromInfo(type, body)
-      // Bridged to a seller: the caller's keypad is the seller's business now.
-      if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
-      if (digit) this.onDigit(digit, 'info')
-    }))
-    sip.on('modify', this.contained('sip.event', (change: SessionChange) => this.onModify(change)))
-    sip.on('ended', this.contained('sip.event', (reason: SipEndReason) => this.onSipEnded(reason)))
+    sip.on(
+      'info',
+      this.contained('sip.event', (type: string, body: string) => {
+        const digit = digitFromInfo(type, body)
+        // Bridged to a seller: the caller's keypad is the seller's business now.
+        if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
+        if (digit) this.onDigit(digit, 'info')
+      }),
+    )
+    sip.on(
+      'modify',
+      this.contained('sip.event', (change: SessionChange) => this.onModify(change)),
+    )
+    sip.on(
+      'ended',
+      this.contained('sip.event', (reason: SipEndReason) => this.onSipEnded(reason)),
+    )
   }
 
   /** A handler of this call's that cannot throw past it: a throw ends this call alone. */
@@ -298,9 +315,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   async sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult> {
     const pcm = this.deps.scenarioPrompts?.get(text)
     if (pcm) return (await this.play(pcm, text, opts.step, opts.interruptible)) ? 'played' : 'interrupted'
-    return this.reply(async function* () {
-      yield text
-    }, opts.step, opts.interruptible)
+    return this.reply(
+      async function* () {
+        yield text
+      },
+      opts.step,
+      opts.interruptible,
+    )
   }
 
   say(key: PromptKey, opts: SayOptions = {}): Promise<boolean> {
@@ -319,8 +340,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.speaking = undefined
     const { timing } = speaking
     this.turns.push({
-      who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text, step,
-      timing, interrupted: !!timing.bargeIn,
+      who: 'bot',
+      startMs: Math.round(startMs),
+      endMs: Math.round(this.now()),
+      text,
+      step,
+      timing,
+      interrupted: !!timing.bargeIn,
     })
     if (!played) this.log.debug({ step, bargeIn: timing.bargeIn }, 'prompt cut short')
     return played
@@ -362,15 +388,21 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       m.turnBudgetOverruns.labels(stage, action).inc()
       this.log.warn({ stage, budgetMs: budget, action }, 'reply over its latency budget')
     }
-    const fillerTimer = setTimeout(() => {
-      overrun('filler')
-      void this.rtp.play(this.deps.prompts.get('filler'))
-    }, Math.max(0, from + budget - this.now()))
-    const giveUpTimer = setTimeout(() => {
-      overrun('apology')
-      abandoned = true
-      pipeline.cancel()
-    }, Math.max(0, from + 3 * budget - this.now()))
+    const fillerTimer = setTimeout(
+      () => {
+        overrun('filler')
+        void this.rtp.play(this.deps.prompts.get('filler'))
+      },
+      Math.max(0, from + budget - this.now()),
+    )
+    const giveUpTimer = setTimeout(
+      () => {
+        overrun('apology')
+        abandoned = true
+        pipeline.cancel()
+      },
+      Math.max(0, from + 3 * budget - this.now()),
+    )
     let last: Promise<boolean> = Promise.resolve(true)
     let failed = false
     try {
@@ -395,8 +427,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.promptEnded()
     this.speaking = undefined
     this.turns.push({
-      who: 'bot', startMs: Math.round(startMs), endMs: Math.round(this.now()), text: said.join(''), step,
-      timing, interrupted: !!timing.bargeIn,
+      who: 'bot',
+      startMs: Math.round(startMs),
+      endMs: Math.round(this.now()),
+      text: said.join(''),
+      step,
+      timing,
+      interrupted: !!timing.bargeIn,
     })
     if (timing.bargeIn) return 'interrupted'
     if (abandoned || (failed && timing.ttsFirstAudioMs === undefined)) return 'failed'
@@ -445,7 +482,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       media.release(port)
       metrics.rtpPortsFree.set(media.available)
     }
-    this.transferred = result.ok ? { target, method: 'refer' } : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
+    this.transferred = result.ok
+      ? { target, method: 'refer' }
+      : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
     this.log.info({ reason, ...this.transferred }, result.ok ? 'transfer: REFER carried out' : 'transfer failed: the call stays with the bot')
     metrics.transfers.labels(result.ok ? 'refer' : 'failed').inc()
     return result.ok
@@ -543,7 +582,12 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       }
       this.deps.metrics.turnStage.labels('speech_end_to_eou').observe(Math.max(0, answer.detectedMs - answer.endMs) / 1000)
       this.turns.push({
-        who: 'caller', startMs: Math.round(answer.startMs), endMs: Math.round(answer.endMs), clipPath: answer.clipPath, step: opts.slot, timing,
+        who: 'caller',
+        startMs: Math.round(answer.startMs),
+        endMs: Math.round(answer.endMs),
+        clipPath: answer.clipPath,
+        step: opts.slot,
+        timing,
         ...(answer.text !== undefined && { text: answer.text }),
       })
     } else if (answer.kind === 'digits') {

@@ -30,10 +30,16 @@ function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev
 function openLine(t: Test, vad: SileroVad, now: () => number, events: BargeInEvent[]) {
   let listener: Listener | undefined
   const hold = new BargeInHold({ minSpeechMs: 60, echo: { tailMs: 400, marginDb: 6 }, frameMs: 20 }, (onsetMs) => listener!.held(onsetMs, now()))
-  listener = openListener(t, vad, now, (ev) => {
-    if (ev.stage !== 'held') hold.released()
-    events.push(ev)
-  }, (db) => hold.setLoudDb(db))
+  listener = openListener(
+    t,
+    vad,
+    now,
+    (ev) => {
+      if (ev.stage !== 'held') hold.released()
+      events.push(ev)
+    },
+    (db) => hold.setLoudDb(db),
+  )
   return {
     listener,
     prompt(interruptible: boolean) {
@@ -81,14 +87,22 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
   await play(burst)
   await play(new Int16Array(16000))
   line.promptEnded()
-  t.same(events.map((e) => e.stage), ['held', 'resumed'], 'a beep holds the prompt, then it resumes')
+  t.same(
+    events.map((e) => e.stage),
+    ['held', 'resumed'],
+    'a beep holds the prompt, then it resumes',
+  )
 
   events.length = 0
   line.prompt(true)
   const onsetAt = clock
   await play(speech)
   line.promptEnded()
-  t.same(events.map((e) => e.stage), ['held', 'confirmed'], 'speech holds, then confirms')
+  t.same(
+    events.map((e) => e.stage),
+    ['held', 'confirmed'],
+    'speech holds, then confirms',
+  )
   const held = events[0]
   t.ok(held.onsetMs >= onsetAt - 32 && held.onsetMs <= onsetAt + 64, `onset ${held.onsetMs - onsetAt} ms from the first speech chunk`)
   // The hold works on 20 ms chunks by energy: the 60 ms minimum after the first loud chunk, no model wait.
@@ -98,7 +112,12 @@ t.test('barge-in: held then confirmed on speech, resumed after a beep, never on 
 t.test('keypad answers end at the terminator or at maxDigits, not after the pause', async (t) => {
   const vad = await SileroVad.load({ tickMs: 1000 })
   t.teardown(() => vad.close())
-  const listener = openListener(t, vad, () => 0, () => {})
+  const listener = openListener(
+    t,
+    vad,
+    () => 0,
+    () => {},
+  )
   const race = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(() => r('still waiting'), 200))])
 
   const menu = listener.listen({ digits: true, maxDigits: 1, slot: 'menu' })
@@ -128,7 +147,12 @@ t.test('an answer ends on the packet that completes the end silence, whatever th
   // The speech starts at a different offset against the 32 ms windows and 20 ms packets each time.
   for (let phase = 0; phase < 8; phase++) {
     let clock = 0
-    const listener = openListener(t, vad, () => clock, () => {})
+    const listener = openListener(
+      t,
+      vad,
+      () => clock,
+      () => {},
+    )
     const line = new Int16Array(16000 + phase * 64 + speech.length + 16000)
     line.set(speech, 16000 + phase * 64)
     const answer = listener.listen({ digits: false, slot: 'name' })
@@ -145,5 +169,8 @@ t.test('an answer ends on the packet that completes the end silence, whatever th
     late.push(got.detectedMs - got.endMs - 500)
   }
   t.comment(`end declared after the 500 ms silence by: ${late.join(', ')} ms`)
-  t.ok(late.every((ms) => ms >= 0 && ms < 20), 'never early, and at most one packet late')
+  t.ok(
+    late.every((ms) => ms >= 0 && ms < 20),
+    'never early, and at most one packet late',
+  )
 })

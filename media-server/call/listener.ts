@@ -20,9 +20,7 @@ export interface BargeInOptions {
  * carries the prompt on when it was a cough or a noise. Times are on the call timeline, ms.
  */
 export type BargeInEvent =
-  | { stage: 'held'; onsetMs: number; atMs: number }
-  | { stage: 'confirmed'; onsetMs: number; atMs: number }
-  | { stage: 'resumed'; onsetMs: number; atMs: number }
+  { stage: 'held'; onsetMs: number; atMs: number } | { stage: 'confirmed'; onsetMs: number; atMs: number } | { stage: 'resumed'; onsetMs: number; atMs: number }
 
 export interface ListenerOptions {
   vad: SileroVad

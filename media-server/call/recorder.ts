@@ -45,7 +45,10 @@ export class CallRecorder {
   private callerFrame = new Int16Array(0)
   private sellerFrame = new Int16Array(0)
 
-  constructor(private readonly writer: WavFileWriter, private readonly sampleRate: number) {
+  constructor(
+    private readonly writer: WavFileWriter,
+    private readonly sampleRate: number,
+  ) {
     this.caller = new PcmFifo(sampleRate)
     this.block = new Int16Array(sampleRate * 2) // one second of interleaved stereo per disk write
   }

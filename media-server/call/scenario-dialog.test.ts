@@ -6,7 +6,8 @@ import { parseScenario } from '../../dialog/scenario/loader.ts'
 import type { ReplyResult } from './conversation.ts'
 import { runScenarioDialog, type ScenarioDialogIO } from './scenario-dialog.ts'
 
-const scenario = parseScenario(`
+const scenario = parseScenario(
+  `
 id: questions-only
 languages: [ru]
 start: questions
@@ -33,7 +34,9 @@ steps:
     type: end
     prompt: { ru: До свидания! }
     outcome: qualified_lead
-`, 'questions-only.yaml')
+`,
+  'questions-only.yaml',
+)
 
 /** The caller says each line in turn; what the bot says is recorded. */
 function caller(lines: string[]): ScenarioDialogIO & { said: string[] } {
@@ -59,7 +62,11 @@ function caller(lines: string[]): ScenarioDialogIO & { said: string[] } {
 }
 
 const REFUND: KnowledgeHit = {
-  chunkId: 7, documentId: 1, title: 'Складно: вопросы и ответы', heading: 'Возврат денег', score: 0.4,
+  chunkId: 7,
+  documentId: 1,
+  title: 'Складно: вопросы и ответы',
+  heading: 'Возврат денег',
+  score: 0.4,
   content: 'Если программа вам не подошла, напишите в поддержку в течение 30 дней после оплаты — мы вернём деньги за неиспользованные месяцы подписки.',
 }
 
@@ -85,7 +92,9 @@ t.test('a question the scenario has no answer for is read out of the material', 
   const result = await runScenarioDialog(io, new ScenarioEngine({ scenario, language: 'ru' }), { knowledge: kb })
   t.same(io.said, ['Какие у вас вопросы?', REFUND.content, 'Что-нибудь ещё?', 'До свидания!'])
   t.same(kb.asked, ['можно вернуть деньги если не понравится'])
-  t.same(result.lead.answeredFromKnowledge, [{ question: 'можно вернуть деньги если не понравится', document: REFUND.title, heading: 'Возврат денег', answer: REFUND.content }])
+  t.same(result.lead.answeredFromKnowledge, [
+    { question: 'можно вернуть деньги если не понравится', document: REFUND.title, heading: 'Возврат денег', answer: REFUND.content },
+  ])
   t.same(result.lead.questions, [], 'answered: not left for the seller')
   t.equal(result.lead.outcome, 'qualified_lead')
 })
@@ -101,7 +110,8 @@ t.test('no material on it, or no knowledge base reachable: the polite redirect, 
 })
 
 t.test("a transfer step hands its target's name to the call", async (t) => {
-  const handOver = parseScenario(`
+  const handOver = parseScenario(
+    `
 id: hand-over
 languages: [en]
 start: connect
@@ -115,7 +125,9 @@ steps:
     type: transfer
     prompt: { en: Putting you through. }
     target: support
-`, 'hand-over.yaml')
+`,
+    'hand-over.yaml',
+  )
   const asked: Array<string | undefined> = []
   for (const accepted of [true, false]) {
     const io = { ...caller([]), transfer: async (_reason: string, target?: string) => (asked.push(target), accepted) }

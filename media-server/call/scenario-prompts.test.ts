@@ -65,7 +65,10 @@ t.test('a prompt that fails is left for the call; the others are warmed', async 
   const prompts = new ScenarioPrompts(tts, dir, 'en', 'en | counting', logger)
   await prompts.warm([fixture])
   t.equal(prompts.get(texts[2]), undefined)
-  t.same(texts.filter((x) => !prompts.get(x)), [texts[2]])
+  t.same(
+    texts.filter((x) => !prompts.get(x)),
+    [texts[2]],
+  )
   tts.failOn = undefined
   await prompts.warm([fixture])
   t.ok(prompts.get(texts[2]), 'tried again at the next warm (a reload)')

@@ -47,7 +47,12 @@ export class ScenarioPrompts {
     this.forgetUnused(spoken, lists)
     const texts = [...lists.map((l) => l.slice(0, 1)), ...(opts.opening ? [] : lists.map((l) => l.slice(1)))].flat()
     const run = this.queue
-      .then(() => this.warmNow(texts, scenarios.map((s) => s.id)))
+      .then(() =>
+        this.warmNow(
+          texts,
+          scenarios.map((s) => s.id),
+        ),
+      )
       .catch((err: unknown) => this.logger.error({ err }, 'scenario prompts not warmed'))
     this.queue = run
     return run

@@ -45,7 +45,9 @@ async function bridged(t: Test, rtcpMux: boolean, sellerTakes = [0, 101]) {
   const [callerPorts, sellerPorts] = await Promise.all([pair(), pair()])
   const caller = await phone(callerPorts, rtcpMux, [0, 101])
   const seller = await phone(sellerPorts, rtcpMux, sellerTakes)
-  t.teardown(() => new Set([callerPorts.rtp, callerPorts.rtcp, sellerPorts.rtp, sellerPorts.rtcp, caller.rtp, caller.rtcp, seller.rtp, seller.rtcp]).forEach((s) => s.close()))
+  t.teardown(() =>
+    new Set([callerPorts.rtp, callerPorts.rtcp, sellerPorts.rtp, sellerPorts.rtcp, caller.rtp, caller.rtcp, seller.rtp, seller.rtcp]).forEach((s) => s.close()),
+  )
   const bridge = new TransferBridge(caller.side, seller.side)
   bridge.start()
   return { bridge, caller, seller, callerPorts, sellerPorts }
@@ -55,7 +57,7 @@ t.test('neither side muxes: RTP and RTCP each on their own relay', async (t) => 
   const { bridge, caller, seller, callerPorts, sellerPorts } = await bridged(t, false)
   const rtpAtSeller = once(seller.rtp, 'message')
   caller.rtp.send(rtpPacket(0, 1), callerPorts.port, '127.0.0.1')
-  t.same((await rtpAtSeller)[0], rtpPacket(0, 1), 'the caller\'s packet, unchanged')
+  t.same((await rtpAtSeller)[0], rtpPacket(0, 1), "the caller's packet, unchanged")
   const rtcpAtCaller = once(caller.rtcp, 'message')
   seller.rtcp.send(RTCP_RR, sellerPorts.rtcp.address().port, '127.0.0.1')
   t.same((await rtcpAtCaller)[0], RTCP_RR, "the seller's RTCP reaches the caller's RTCP port")
@@ -76,7 +78,10 @@ t.test('both mux: one relay carries everything', async (t) => {
 })
 
 t.test("the caller's RFC 4733 digits reach the seller only if the seller's answer kept telephone-event", async (t) => {
-  for (const [takes, want] of [[[0, 101], 2], [[0], 1]] as const) {
+  for (const [takes, want] of [
+    [[0, 101], 2],
+    [[0], 1],
+  ] as const) {
     const { bridge, caller, seller, callerPorts } = await bridged(t, false, [...takes])
     const got: number[] = []
     seller.rtp.on('message', (m: Buffer) => got.push(m[1] & 0x7f))

@@ -37,7 +37,10 @@ export class TransferBridge {
     )
     // Both muxed: RTCP rides in the RTP relay. A caller that muxes and a seller that declined it:
     // the caller's RTCP reaches the seller's RTP port and the seller's is not relayed; RTP flows.
-    this.rtcp = caller.rtcpMux || seller.rtcpMux ? undefined : new RtpRelay({ socket: caller.ports.rtcp, remote: caller.rtcp }, { socket: seller.ports.rtcp, remote: seller.rtcp })
+    this.rtcp =
+      caller.rtcpMux || seller.rtcpMux
+        ? undefined
+        : new RtpRelay({ socket: caller.ports.rtcp, remote: caller.rtcp }, { socket: seller.ports.rtcp, remote: seller.rtcp })
   }
 
   /** Every RTP datagram (and muxed RTCP) relayed, by the phone that sent it. */

@@ -33,7 +33,11 @@ export function createApiGuard(opts: ApiGuardOptions): ApiGuard {
   const { api, logger } = opts
   // Hashing both sides gives equal lengths, so timingSafeEqual compares in constant time and the
   // token's length leaks nothing either.
-  const tokens = api.token.split(',').map((t) => t.trim()).filter(Boolean).map(digest)
+  const tokens = api.token
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map(digest)
   const open = new Set<string>()
   if (String(api.openHealth) === 'true') open.add('/health')
   if (String(api.openMetrics) === 'true') open.add('/metrics')

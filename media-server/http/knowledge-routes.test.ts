@@ -38,7 +38,11 @@ t.test('knowledge API over HTTP', async (t) => {
   const call = async (method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}) => {
     const res = await fetch(base + path, { method, body: body && new Uint8Array(body), headers })
     const text = await res.text()
-    return { status: res.status, allow: res.headers.get('allow'), body: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text }
+    return {
+      status: res.status,
+      allow: res.headers.get('allow'),
+      body: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text,
+    }
   }
 
   const md = await call('POST', '/api/knowledge?name=faq-ru.md', await readFile(new URL('faq-ru.md', FIXTURES)))

@@ -12,7 +12,10 @@ import type { BargeInHoldOptions } from '../../vad/barge-in-hold.ts'
 
 /** What a call's media session is built from, once its SDP is negotiated: the RTP session's
  *  options that are plain data (they cross to a media worker), and what replaces the rest. */
-export type SessionSpec = Pick<RtpSessionOptions, 'payloadType' | 'telephoneEventPt' | 'remote' | 'rtcpMux' | 'signallingAddress' | 'ptimeMs' | 'jitter' | 'cname'> & {
+export type SessionSpec = Pick<
+  RtpSessionOptions,
+  'payloadType' | 'telephoneEventPt' | 'remote' | 'rtcpMux' | 'signallingAddress' | 'ptimeMs' | 'jitter' | 'cname'
+> & {
   callId: string
   /** the port pair allocated for the call (RTP on it, RTCP on port + 1) */
   port: number

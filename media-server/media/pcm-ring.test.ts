@@ -12,7 +12,11 @@ t.test('records come out whole and in order, across the wrap-around', async (t) 
     t.equal(ring.write(true, seq(20, next), seq(10, 1000 + next)), true)
     t.equal(ring.write(false, seq(20, 2000 + next), new Int16Array(0)), true)
     const got = [...consumer.read()]
-    t.same(got.map((r) => r.nearEnd), [true, false], 'the echo gate\'s verdict travels with the audio')
+    t.same(
+      got.map((r) => r.nearEnd),
+      [true, false],
+      "the echo gate's verdict travels with the audio",
+    )
     t.same([...got[0].pcm], [...seq(20, next)])
     t.same([...got[0].line], [...seq(10, 1000 + next)])
     t.same([...got[1].pcm], [...seq(20, 2000 + next)])
@@ -28,6 +32,10 @@ t.test('a full ring drops the new record and counts it; unread audio is never ov
   t.equal(ring.write(true, seq(40, 200), new Int16Array(0)), false, '129 slots do not fit in 100')
   t.equal(ring.dropped, 1)
   const got = [...ring.read()]
-  t.same(got.map((r) => r.pcm[0]), [0, 100], 'the two records written, intact')
+  t.same(
+    got.map((r) => r.pcm[0]),
+    [0, 100],
+    'the two records written, intact',
+  )
   t.equal(ring.write(true, seq(40, 200), new Int16Array(0)), true, 'room again once read')
 })

@@ -24,15 +24,28 @@ async function phone(): Promise<dgram.Socket> {
 
 function spec(callId: string, port: number, remotePort: number): SessionSpec {
   return {
-    callId, port, codec: 'PCMU', payloadType: 0, remote: { address: '127.0.0.1', port: remotePort, rtcpPort: remotePort + 1 }, rtcpMux: false,
-    signallingAddress: '127.0.0.1', ptimeMs: 20, jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: `${callId}@test`, opusComplexity: 2, direction: 'sendrecv',
+    callId,
+    port,
+    codec: 'PCMU',
+    payloadType: 0,
+    remote: { address: '127.0.0.1', port: remotePort, rtcpPort: remotePort + 1 },
+    rtcpMux: false,
+    signallingAddress: '127.0.0.1',
+    ptimeMs: 20,
+    jitter: { initialDelayMs: 40, maxDelayMs: 200 },
+    cname: `${callId}@test`,
+    opusComplexity: 2,
+    direction: 'sendrecv',
     bargeIn: { minSpeechMs: 60, echo: { tailMs: 400, marginDb: 6 } },
   }
 }
 
 async function metric(m: Metrics, name: string): Promise<number> {
   const text = await m.registry.metrics()
-  return text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
 /** The process's threads scheduled SCHED_RR (/proc task stat field 41, policy 2). */
@@ -46,12 +59,24 @@ function realtimeThreads(): number {
   }).length
 }
 
-t.test('MEDIA_PRIORITY=realtime: each media worker thread, and no other, runs SCHED_RR', { skip: process.getuid?.() !== 0 && 'needs root or CAP_SYS_NICE' }, async (t) => {
-  const before = realtimeThreads()
-  const plane = await WorkerMediaPlane.start({ workers: 2, realtime: true, portMin: 36300, portMax: 36319, host: '127.0.0.1', metrics: new Metrics(), logger })
-  t.equal(realtimeThreads() - before, 2, 'two workers, two real-time threads; the main thread and the VAD stay as they were')
-  await plane.close()
-})
+t.test(
+  'MEDIA_PRIORITY=realtime: each media worker thread, and no other, runs SCHED_RR',
+  { skip: process.getuid?.() !== 0 && 'needs root or CAP_SYS_NICE' },
+  async (t) => {
+    const before = realtimeThreads()
+    const plane = await WorkerMediaPlane.start({
+      workers: 2,
+      realtime: true,
+      portMin: 36300,
+      portMax: 36319,
+      host: '127.0.0.1',
+      metrics: new Metrics(),
+      logger,
+    })
+    t.equal(realtimeThreads() - before, 2, 'two workers, two real-time threads; the main thread and the VAD stay as they were')
+    await plane.close()
+  },
+)
 
 t.test('a call through a media worker', async (t) => {
   const metrics = new Metrics()
@@ -98,14 +123,14 @@ t.test('a call through a media worker', async (t) => {
   t.equal(plane.inUse.size, 0)
 })
 
-t.test('the least loaded worker takes the next call; a seller leg goes to its call\'s worker', async (t) => {
+t.test("the least loaded worker takes the next call; a seller leg goes to its call's worker", async (t) => {
   const plane = await WorkerMediaPlane.start({ workers: 2, realtime: false, portMin: 36100, portMax: 36119, host: '127.0.0.1', metrics: new Metrics(), logger })
   t.teardown(() => plane.close())
   const a = (await plane.allocate())!
   const sa = plane.open(spec('a', a, 9), logger)
   const b = (await plane.allocate())!
   plane.open(spec('b', b, 9), logger)
-  t.ok((a < 36110) !== (b < 36110), `two calls on two workers (ports ${a}, ${b})`)
+  t.ok(a < 36110 !== b < 36110, `two calls on two workers (ports ${a}, ${b})`)
   const seller = (await plane.allocate(sa))!
   t.equal(seller < 36110, a < 36110, `the seller leg is on call a's worker (port ${seller})`)
 })
@@ -130,9 +155,9 @@ t.test('a media worker that dies ends its own calls and is started again', async
   await victim.s.record(`${dir}/call.wav`)
   const playing = victim.s.play(new Int16Array(160_000)) // the first prompt on the worker kills it
   for (let i = 0; i < 100 && !victim.faults.length; i++) await wait(50)
-  t.same(victim.faults, ['media-worker'], 'the dead worker\'s call got a media-worker fault')
+  t.same(victim.faults, ['media-worker'], "the dead worker's call got a media-worker fault")
   t.equal(await playing, false, 'its prompt ended unplayed')
-  t.same(other.faults, [], 'the other worker\'s call did not')
+  t.same(other.faults, [], "the other worker's call did not")
   t.equal(await metric(metrics, 'voice_media_worker_restarts_total'), 1)
   t.equal(plane.inUse.has(victim.port), false, 'its ports are no longer counted as held')
   await wait(500)
@@ -157,7 +182,10 @@ t.test('a prompt played again is stored in its worker once per line rate, and pl
   const prompt = new Int16Array(8000).fill(3000) // 0.5 s at 16 kHz
   // The first play crosses, the second stores, the third names the stored copy. A copy stored at
   // the other call's line rate would play at half or double length.
-  for (const [name, s] of [['PCMU', pcmu], ['G.722', g722]] as const) {
+  for (const [name, s] of [
+    ['PCMU', pcmu],
+    ['G.722', g722],
+  ] as const) {
     for (let play = 1; play <= 3; play++) {
       const t0 = Date.now()
       t.equal(await s.play(prompt), true, `${name} play ${play} played out`)
@@ -169,7 +197,7 @@ t.test('a prompt played again is stored in its worker once per line rate, and pl
   await g722.close()
 })
 
-t.test('barge-in step one in the worker: the caller\'s loud audio holds the prompt with no command from the main thread', async (t) => {
+t.test("barge-in step one in the worker: the caller's loud audio holds the prompt with no command from the main thread", async (t) => {
   const plane = await WorkerMediaPlane.start({ workers: 1, realtime: false, portMin: 36500, portMax: 36509, host: '127.0.0.1', metrics: new Metrics(), logger })
   t.teardown(() => plane.close())
   const caller = await phone()
@@ -194,7 +222,10 @@ t.test('barge-in step one in the worker: the caller\'s loud audio holds the prom
   const prompt = Int16Array.from({ length: 16000 * 3 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 16000)))
   const playing = session.play(prompt)
   await wait(600)
-  t.ok(sent.some((p) => p.loud), 'the prompt is on the wire')
+  t.ok(
+    sent.some((p) => p.loud),
+    'the prompt is on the wire',
+  )
   // 300 ms of a loud 1 kHz tone from the caller: not the bot's 440 Hz coming back.
   const tone = Buffer.alloc(172)
   const onsetMs = now()
@@ -206,13 +237,19 @@ t.test('barge-in step one in the worker: the caller\'s loud audio holds the prom
   }
   await wait(300)
   t.equal(held.length, 1, 'the worker reported one hold')
-  t.ok(held[0].onsetMs >= onsetMs - 20 && held[0].onsetMs < onsetMs + 100, `its onset is the tone's (${Math.round(held[0].onsetMs - onsetMs)} ms after the first packet left)`)
-  t.ok(near.some(Boolean), 'the caller\'s audio came through marked as the caller\'s')
+  t.ok(
+    held[0].onsetMs >= onsetMs - 20 && held[0].onsetMs < onsetMs + 100,
+    `its onset is the tone's (${Math.round(held[0].onsetMs - onsetMs)} ms after the first packet left)`,
+  )
+  t.ok(near.some(Boolean), "the caller's audio came through marked as the caller's")
   const after = sent.filter((p) => p.atMs > held[0].atMs + 40)
   t.ok(after.length >= 5 && after.every((p) => !p.loud), `silence on the wire after the hold (${after.length} packets)`)
   session.resume() // step two, the main thread's: not speech
   await wait(200)
-  t.ok(sent.slice(-3).every((p) => p.loud), 'the prompt carries on once resumed')
+  t.ok(
+    sent.slice(-3).every((p) => p.loud),
+    'the prompt carries on once resumed',
+  )
   session.flush()
   t.equal(await playing, false, 'a flushed prompt ends unplayed')
   await session.close()

@@ -35,7 +35,6 @@ export class WorkerMediaPlane implements MediaPlane {
   private readonly byPort = new Map<number, MediaWorker>()
   private closing = false
 
-
   static async start(opts: WorkerMediaPlaneOptions): Promise<WorkerMediaPlane> {
     const plane = new WorkerMediaPlane()
     // even-aligned slices of the range, one per worker; a range with fewer pairs than workers
@@ -48,7 +47,9 @@ export class WorkerMediaPlane implements MediaPlane {
     for (let i = 0; i < n; i++) {
       const portMin = base + i * per * 2
       const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
-      plane.workers.push(new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4) }, opts))
+      plane.workers.push(
+        new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4) }, opts),
+      )
     }
     await Promise.all(plane.workers.map((w) => w.ready))
     return plane

@@ -33,9 +33,7 @@ export type Command =
  * time. Fresh buffers on every play made the workers' external memory churn, and V8 answered
  * with mark-compacts of 10-18 ms that delayed ticks.
  */
-export type PlayAudio =
-  | { pcm: Int16Array; line: Int16Array; store?: number }
-  | { stored: number }
+export type PlayAudio = { pcm: Int16Array; line: Int16Array; store?: number } | { stored: number }
 
 /** Counters a worker adds up and reports once a second (the main thread's registry exports them). */
 export interface WorkerCounts {

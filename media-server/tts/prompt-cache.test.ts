@@ -6,7 +6,10 @@ import { EspeakTts, type Synthesized, type Voice } from '../../providers/tts/esp
 import { PromptCache, promptHash } from './prompt-cache.ts'
 
 function sameAudio(a: Synthesized, b: Synthesized): boolean {
-  return a.sampleRate === b.sampleRate && Buffer.from(a.pcm.buffer, a.pcm.byteOffset, a.pcm.byteLength).equals(Buffer.from(b.pcm.buffer, b.pcm.byteOffset, b.pcm.byteLength))
+  return (
+    a.sampleRate === b.sampleRate &&
+    Buffer.from(a.pcm.buffer, a.pcm.byteOffset, a.pcm.byteLength).equals(Buffer.from(b.pcm.buffer, b.pcm.byteOffset, b.pcm.byteLength))
+  )
 }
 
 // A TTS stand-in that counts calls and can be told to fail.

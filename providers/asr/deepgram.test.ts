@@ -12,10 +12,13 @@ const adapter: AdapterUnderTest = {
     t.equal(session.headers.authorization, `Token ${TEST_KEY}`, 'Authorization: Token KEY')
     const url = new URL(session.path, 'ws://x')
     t.equal(url.pathname, '/v1/listen')
-    t.same(
-      Object.fromEntries(['encoding', 'sample_rate', 'language', 'interim_results', 'channels'].map((k) => [k, url.searchParams.get(k)])),
-      { encoding: 'linear16', sample_rate: String(options.sampleRate), language: 'ru', interim_results: 'true', channels: '1' },
-    )
+    t.same(Object.fromEntries(['encoding', 'sample_rate', 'language', 'interim_results', 'channels'].map((k) => [k, url.searchParams.get(k)])), {
+      encoding: 'linear16',
+      sample_rate: String(options.sampleRate),
+      language: 'ru',
+      interim_results: 'true',
+      channels: '1',
+    })
     t.same(session.messages, [{ type: 'CloseStream' }], 'CloseStream at the end')
   },
 }
@@ -52,8 +55,14 @@ t.test('hints go out as keyterm for nova-3, keywords for older models', async (t
     stream.end()
     for await (const r of stream.results()) void r
   }
-  t.same(server.sessions.map((s) => {
-    const q = new URL(s.path, 'ws://x').searchParams
-    return [q.get('model'), q.get('keyterm'), q.get('keywords'), q.get('language')]
-  }), [['nova-3', 'Bitrix24', null, 'en'], ['nova-2', null, 'Bitrix24', 'en']])
+  t.same(
+    server.sessions.map((s) => {
+      const q = new URL(s.path, 'ws://x').searchParams
+      return [q.get('model'), q.get('keyterm'), q.get('keywords'), q.get('language')]
+    }),
+    [
+      ['nova-3', 'Bitrix24', null, 'en'],
+      ['nova-2', null, 'Bitrix24', 'en'],
+    ],
+  )
 })

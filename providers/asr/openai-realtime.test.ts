@@ -6,7 +6,8 @@ import { pcmBytes, startRealtimeServer } from '../../test/providers/asr-servers.
 
 const adapter: AdapterUnderTest = {
   start: startRealtimeServer,
-  provider: (url, { apiKey, registry, timeouts, logger }) => new OpenAiRealtimeAsr({ url: `${url}/v1/realtime`, apiKey, registry, timeouts, logger, model: 'gpt-4o-transcribe' }),
+  provider: (url, { apiKey, registry, timeouts, logger }) =>
+    new OpenAiRealtimeAsr({ url: `${url}/v1/realtime`, apiKey, registry, timeouts, logger, model: 'gpt-4o-transcribe' }),
   urlForPort: (port) => `ws://127.0.0.1:${port}`,
   // the transcript of a committed buffer only starts after the commit
   partialsBeforeEnd: false,
@@ -18,13 +19,17 @@ const adapter: AdapterUnderTest = {
   checkSession(t, session) {
     t.equal(session.headers.authorization, `Bearer ${TEST_KEY}`)
     t.equal(new URL(session.path, 'ws://x').searchParams.get('intent'), 'transcription')
-    t.same(session.messages[0], {
-      type: 'session.update',
-      session: {
-        type: 'transcription',
-        audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'gpt-4o-transcribe', language: 'ru' }, turn_detection: null } },
+    t.same(
+      session.messages[0],
+      {
+        type: 'session.update',
+        session: {
+          type: 'transcription',
+          audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'gpt-4o-transcribe', language: 'ru' }, turn_detection: null } },
+        },
       },
-    }, 'transcription session configured first, server VAD off')
+      'transcription session configured first, server VAD off',
+    )
     t.same(session.messages[session.messages.length - 1], { type: 'input_audio_buffer.commit' })
   },
 }

@@ -53,7 +53,13 @@ class RealtimeStream extends WsAsrSession {
   /** deltas of the committed item so far: each partial carries the whole text */
   private text = ''
 
-  constructor(ctx: AsrContext, url: string, headers: Record<string, string>, private readonly model: string, private readonly options: AsrStreamOptions) {
+  constructor(
+    ctx: AsrContext,
+    url: string,
+    headers: Record<string, string>,
+    private readonly model: string,
+    private readonly options: AsrStreamOptions,
+  ) {
     super(ctx, url, headers, options.signal)
     this.resampler = new Resampler(options.sampleRate, REALTIME_RATE, REALTIME)
   }

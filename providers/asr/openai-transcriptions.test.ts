@@ -12,7 +12,11 @@ const adapter: AdapterUnderTest = {
     t.equal(session.path, '/v1/audio/transcriptions')
     t.equal(session.headers.authorization, `Bearer ${TEST_KEY}`)
     t.match(session.headers['content-type'], /^multipart\/form-data; boundary=/)
-    t.same(session.messages[0], { model: 'large-v3', language: 'ru', response_format: 'json', wavSampleRate: '8000' }, 'form fields and a WAV at the stream rate')
+    t.same(
+      session.messages[0],
+      { model: 'large-v3', language: 'ru', response_format: 'json', wavSampleRate: '8000' },
+      'form fields and a WAV at the stream rate',
+    )
   },
 }
 

@@ -62,7 +62,10 @@ class TranscriptionStream extends AsrSession {
   private chunks: Int16Array[] = []
   private request: http.ClientRequest | null = null
 
-  constructor(ctx: AsrContext, private readonly plan: RequestPlan) {
+  constructor(
+    ctx: AsrContext,
+    private readonly plan: RequestPlan,
+  ) {
     super(ctx, plan.options.signal)
     this.ready() // audio goes to memory until end()
   }

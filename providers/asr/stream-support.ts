@@ -37,24 +37,57 @@ export class AsrMetrics {
   readonly errors: client.Counter<'provider' | 'kind'>
   readonly reconnects: client.Counter<'provider'>
 
-  constructor(registry: Registry, readonly provider: string) {
+  constructor(
+    registry: Registry,
+    readonly provider: string,
+  ) {
     const registers = [registry]
-    this.firstPartial = metric(registry, 'voice_asr_first_result_seconds', () => new client.Histogram({
-      name: 'voice_asr_first_result_seconds',
-      help: 'From the first audio written to a stream to its first partial or final result',
-      labelNames: ['provider'], buckets: LATENCY_BUCKETS, registers,
-    }))
-    this.final = metric(registry, 'voice_asr_final_seconds', () => new client.Histogram({
-      name: 'voice_asr_final_seconds',
-      help: 'From the end of a stream\'s audio to its last final result',
-      labelNames: ['provider'], buckets: LATENCY_BUCKETS, registers,
-    }))
-    this.errors = metric(registry, 'voice_asr_errors_total', () => new client.Counter({
-      name: 'voice_asr_errors_total', help: 'Failed ASR streams by error kind', labelNames: ['provider', 'kind'], registers,
-    }))
-    this.reconnects = metric(registry, 'voice_asr_reconnects_total', () => new client.Counter({
-      name: 'voice_asr_reconnects_total', help: 'Connections opened after the previous one dropped mid-stream', labelNames: ['provider'], registers,
-    }))
+    this.firstPartial = metric(
+      registry,
+      'voice_asr_first_result_seconds',
+      () =>
+        new client.Histogram({
+          name: 'voice_asr_first_result_seconds',
+          help: 'From the first audio written to a stream to its first partial or final result',
+          labelNames: ['provider'],
+          buckets: LATENCY_BUCKETS,
+          registers,
+        }),
+    )
+    this.final = metric(
+      registry,
+      'voice_asr_final_seconds',
+      () =>
+        new client.Histogram({
+          name: 'voice_asr_final_seconds',
+          help: "From the end of a stream's audio to its last final result",
+          labelNames: ['provider'],
+          buckets: LATENCY_BUCKETS,
+          registers,
+        }),
+    )
+    this.errors = metric(
+      registry,
+      'voice_asr_errors_total',
+      () =>
+        new client.Counter({
+          name: 'voice_asr_errors_total',
+          help: 'Failed ASR streams by error kind',
+          labelNames: ['provider', 'kind'],
+          registers,
+        }),
+    )
+    this.reconnects = metric(
+      registry,
+      'voice_asr_reconnects_total',
+      () =>
+        new client.Counter({
+          name: 'voice_asr_reconnects_total',
+          help: 'Connections opened after the previous one dropped mid-stream',
+          labelNames: ['provider'],
+          registers,
+        }),
+    )
   }
 }
 
@@ -68,7 +101,11 @@ export class AsrContext {
   dropped = false
   private readonly secrets: string[]
 
-  constructor(readonly provider: string, options: AsrProviderOptions, secrets: Array<string | undefined> = [options.apiKey]) {
+  constructor(
+    readonly provider: string,
+    options: AsrProviderOptions,
+    secrets: Array<string | undefined> = [options.apiKey],
+  ) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
     this.metrics = new AsrMetrics(options.registry ?? new client.Registry(), provider)
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ provider })
@@ -136,7 +173,10 @@ export abstract class AsrSession implements AsrStream {
   private responseTimer: NodeJS.Timeout | null = null
   private readonly onAbort = () => this.cancel()
 
-  constructor(protected readonly ctx: AsrContext, private readonly signal?: AbortSignal) {
+  constructor(
+    protected readonly ctx: AsrContext,
+    private readonly signal?: AbortSignal,
+  ) {
     if (signal?.aborted) queueMicrotask(this.onAbort)
     else signal?.addEventListener('abort', this.onAbort, { once: true })
   }

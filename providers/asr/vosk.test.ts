@@ -42,6 +42,9 @@ t.test('an aborted signal cancels the stream', async (t) => {
   abort.abort()
   const results = []
   for await (const r of stream.results()) results.push(r)
-  t.ok(results.every((r) => !r.final), 'ended quietly without a final')
+  t.ok(
+    results.every((r) => !r.final),
+    'ended quietly without a final',
+  )
   await server.sessions[0].closed
 })

@@ -32,7 +32,11 @@ export class VoskAsr implements AsrProvider {
 }
 
 class VoskStream extends WsAsrSession {
-  constructor(ctx: AsrContext, url: string, private readonly options: AsrStreamOptions) {
+  constructor(
+    ctx: AsrContext,
+    url: string,
+    private readonly options: AsrStreamOptions,
+  ) {
     super(ctx, url, {}, options.signal)
   }
 

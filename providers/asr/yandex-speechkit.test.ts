@@ -11,14 +11,18 @@ const adapter: AdapterUnderTest = {
   checkSession(t, session, options) {
     t.equal(session.headers.authorization, `Api-Key ${TEST_KEY}`)
     t.equal(session.headers['x-folder-id'], 'b1gfolder')
-    t.match(session.messages[0], {
-      recognition_model: {
-        model: 'general',
-        audio_format: { raw_audio: { audio_encoding: 'LINEAR16_PCM', sample_rate_hertz: options.sampleRate, audio_channel_count: 1 } },
-        text_normalization: { text_normalization: 'TEXT_NORMALIZATION_DISABLED' },
-        language_restriction: { restriction_type: 'WHITELIST', language_code: [options.language] },
+    t.match(
+      session.messages[0],
+      {
+        recognition_model: {
+          model: 'general',
+          audio_format: { raw_audio: { audio_encoding: 'LINEAR16_PCM', sample_rate_hertz: options.sampleRate, audio_channel_count: 1 } },
+          text_normalization: { text_normalization: 'TEXT_NORMALIZATION_DISABLED' },
+          language_restriction: { restriction_type: 'WHITELIST', language_code: [options.language] },
+        },
       },
-    }, 'session_options first')
+      'session_options first',
+    )
   },
 }
 

@@ -64,7 +64,10 @@ export class YandexSpeechKitAsr implements AsrProvider {
     const url = new URL(checkUrl(this.name, options.url ?? 'https://stt.api.cloud.yandex.net:443', ['http:', 'https:']))
     const tls = url.protocol === 'https:'
     const Recognizer = loadRecognizerService()
-    this.client = new Recognizer(`${url.hostname}:${url.port || (tls ? 443 : 80)}`, tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure()) as unknown as RecognizerClient
+    this.client = new Recognizer(
+      `${url.hostname}:${url.port || (tls ? 443 : 80)}`,
+      tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(),
+    ) as unknown as RecognizerClient
     this.where = describeUrl(url.toString())
     this.folderId = options.folderId
     this.model = options.model ?? 'general'

@@ -24,12 +24,20 @@ const server = await startHttpServer(async (req, res, raw) => {
   bodies.push(body)
   const mode = body.messages.at(-1)!.content
   if (mode === 'auth') return void res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'invalid key' } }))
-  if (mode === 'error') return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `model not found (key ${req.headers.authorization})` } }))
+  if (mode === 'error')
+    return void res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { message: `model not found (key ${req.headers.authorization})` } }))
   if (mode === 'slow') await delay(1500)
   if (res.destroyed) return
   if (mode === 'hold') req.socket.on('close', () => closedMidStream++)
   res.writeHead(200, SSE_HEADERS)
-  const text = [chatChunk({ role: 'assistant', content: '' }), chatChunk({ content: 'Здравствуйте! ' }), chatChunk({ content: 'Чем могу ' }), chatChunk({ content: 'помочь?' })]
+  const text = [
+    chatChunk({ role: 'assistant', content: '' }),
+    chatChunk({ content: 'Здравствуйте! ' }),
+    chatChunk({ content: 'Чем могу ' }),
+    chatChunk({ content: 'помочь?' }),
+  ]
   if (mode === 'text') return void stream(res, [...text, chatChunk({}, 'stop'), SSE_DONE]).then(() => res.end())
   if (mode === 'tools') {
     const events = [
@@ -43,7 +51,8 @@ const server = await startHttpServer(async (req, res, raw) => {
     ]
     return void stream(res, events).then(() => res.end())
   }
-  if (mode === 'frame') return void stream(res, [text[1], `data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`]).then(() => res.end())
+  if (mode === 'frame')
+    return void stream(res, [text[1], `data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`]).then(() => res.end())
   if (mode === 'stall') return void res.write(text[1])
   if (mode === 'drop') return void stream(res, text.slice(0, 2)).then(() => res.socket?.destroy())
   if (mode === 'cut') return void stream(res, text).then(() => res.end()) // no finish_reason, no [DONE]
@@ -52,9 +61,23 @@ const server = await startHttpServer(async (req, res, raw) => {
 t.teardown(() => server.close())
 
 const llm = (registry = new Registry(), baseURL = `${server.url}/v1`) =>
-  new OpenAiChat({ baseURL, apiKey: KEY, model: 'local-model', temperature: 0.3, topP: 0.9, maxTokens: 200, timeouts: { connectMs: 500, responseMs: 400 }, registry })
-const req = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ messages: [{ role: 'system', content: 'Ты менеджер.' }, { role: 'user', content }], ...extra })
-
+  new OpenAiChat({
+    baseURL,
+    apiKey: KEY,
+    model: 'local-model',
+    temperature: 0.3,
+    topP: 0.9,
+    maxTokens: 200,
+    timeouts: { connectMs: 500, responseMs: 400 },
+    registry,
+  })
+const req = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
+  messages: [
+    { role: 'system', content: 'Ты менеджер.' },
+    { role: 'user', content },
+  ],
+  ...extra,
+})
 
 t.test('streams text deltas, then done; sends model, sampling and messages', async (t) => {
   const registry = new Registry()
@@ -65,7 +88,17 @@ t.test('streams text deltas, then done; sends model, sampling and messages', asy
     { type: 'text', delta: 'помочь?' },
     { type: 'done', finishReason: 'stop' },
   ])
-  t.match(bodies.at(-1), { model: 'local-model', stream: true, temperature: 0.3, top_p: 0.9, max_tokens: 200, messages: [{ role: 'system', content: 'Ты менеджер.' }, { role: 'user', content: 'text' }] })
+  t.match(bodies.at(-1), {
+    model: 'local-model',
+    stream: true,
+    temperature: 0.3,
+    top_p: 0.9,
+    max_tokens: 200,
+    messages: [
+      { role: 'system', content: 'Ты менеджер.' },
+      { role: 'user', content: 'text' },
+    ],
+  })
   t.match(await registry.metrics(), /voice_llm_first_token_seconds_count\{provider="openai-chat"\} 1/)
 })
 

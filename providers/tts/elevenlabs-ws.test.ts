@@ -42,10 +42,17 @@ const server = await startWsServer((ws: WebSocket, req) => {
 t.teardown(() => server.close())
 
 const tts = (registry = new Registry()) =>
-  new ElevenLabsTts({ apiKey: KEY, model: 'eleven_flash_v2_5', voices: { ru: 'voice123' }, voiceSettings: { stability: 0.5 }, baseURL: server.url, timeouts: { connectMs: 500, responseMs: 400 }, registry })
+  new ElevenLabsTts({
+    apiKey: KEY,
+    model: 'eleven_flash_v2_5',
+    voices: { ru: 'voice123' },
+    voiceSettings: { stability: 0.5 },
+    baseURL: server.url,
+    timeouts: { connectMs: 500, responseMs: 400 },
+    registry,
+  })
 const opts = { voice: 'ru', language: 'ru', sampleRate: 16000 as const }
 const bytes = (chunks: TtsChunk[]) => Buffer.concat(chunks.map((c) => Buffer.from(c.pcm.buffer, c.pcm.byteOffset, c.pcm.byteLength)))
-
 
 t.test('text in pieces: audio arrives before the text ends, bytes exact', async (t) => {
   const stream = tts().openStream(opts)
@@ -78,7 +85,11 @@ t.test('synthesize() at 8 kHz asks for pcm_16000 and resamples', async (t) => {
   const chunks: TtsChunk[] = []
   for await (const c of tts().synthesize({ ...opts, text: 'Hello,', sampleRate: 8000 })) chunks.push(c)
   t.ok(chunks.every((c) => c.sampleRate === 8000))
-  t.equal(chunks.reduce((n, c) => n + c.pcm.length, 0), 400, 'half of the 800 samples at 16 kHz')
+  t.equal(
+    chunks.reduce((n, c) => n + c.pcm.length, 0),
+    400,
+    'half of the 800 samples at 16 kHz',
+  )
   t.equal(new URLSearchParams(sessions.at(-1)!.url.split('?')[1]).get('output_format'), 'pcm_16000')
 })
 
@@ -114,7 +125,13 @@ t.test('a connection dropped mid-stream is disconnected', async (t) => {
 })
 
 t.test('nothing listening is a connect error', async (t) => {
-  const dead = new ElevenLabsTts({ apiKey: KEY, model: 'm', baseURL: 'ws://127.0.0.1:1', timeouts: { connectMs: 500, responseMs: 400 }, registry: new Registry() })
+  const dead = new ElevenLabsTts({
+    apiKey: KEY,
+    model: 'm',
+    baseURL: 'ws://127.0.0.1:1',
+    timeouts: { connectMs: 500, responseMs: 400 },
+    registry: new Registry(),
+  })
   t.equal((await failure(dead.synthesize({ ...opts, text: 'x' }))).kind, 'connect')
 })
 

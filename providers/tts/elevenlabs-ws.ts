@@ -76,7 +76,9 @@ export class ElevenLabsTts implements TtsProvider {
     const url = `${options.baseURL ?? 'wss://api.elevenlabs.io'}/v1/text-to-speech/${encodeURIComponent(voice)}/stream-input?${query}`
     const queue = new AsyncQueue<TtsChunk>()
     const pcm = new PcmStream(rate, request.sampleRate)
-    const outbox: string[] = [JSON.stringify({ text: ' ', xi_api_key: options.apiKey, ...(options.voiceSettings ? { voice_settings: options.voiceSettings } : {}) })]
+    const outbox: string[] = [
+      JSON.stringify({ text: ' ', xi_api_key: options.apiKey, ...(options.voiceSettings ? { voice_settings: options.voiceSettings } : {}) }),
+    ]
     let opened = false
     let ended = false
     let audioBytes = 0
@@ -98,11 +100,15 @@ export class ElevenLabsTts implements TtsProvider {
       if (ended) call.watch('timeout', options.timeouts.responseMs, audioBytes ? 'audio stalled' : 'no audio')
     }
 
-    call.signal.addEventListener('abort', () => {
-      if (queue.done) return
-      queue.fail(call.failed ?? call.fail('cancelled', 'stream closed'), call.failed?.kind === 'cancelled')
-      ws.terminate()
-    }, { once: true })
+    call.signal.addEventListener(
+      'abort',
+      () => {
+        if (queue.done) return
+        queue.fail(call.failed ?? call.fail('cancelled', 'stream closed'), call.failed?.kind === 'cancelled')
+        ws.terminate()
+      },
+      { once: true },
+    )
     call.watch('connect', options.timeouts.connectMs, 'not connected')
 
     ws.on('open', () => {
@@ -143,7 +149,8 @@ export class ElevenLabsTts implements TtsProvider {
       if (queue.done) return
       const why = reason.toString()
       if (code === 1008) call.fail(/auth|key|unauthori[sz]ed/i.test(why) ? 'auth' : 'protocol', `closed (${code} ${why})`)
-      else if (code === 1000 && ended) finish() // some servers close without an isFinal frame
+      else if (code === 1000 && ended)
+        finish() // some servers close without an isFinal frame
       else call.fail(opened ? 'disconnected' : 'connect', `connection closed (${code}${why ? ` ${why}` : ''})`)
     })
 
@@ -160,7 +167,11 @@ export class ElevenLabsTts implements TtsProvider {
         if (opened) stallWatch()
       },
       cancel: () => void call.fail('cancelled', 'cancelled'),
-      audio: () => this.metrics.measure(this.name, closingWhenAbandoned(queue, () => call.fail('cancelled', 'the consumer stopped reading'))),
+      audio: () =>
+        this.metrics.measure(
+          this.name,
+          closingWhenAbandoned(queue, () => call.fail('cancelled', 'the consumer stopped reading')),
+        ),
     }
   }
 

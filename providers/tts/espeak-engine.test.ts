@@ -172,7 +172,10 @@ t.test('a text spoken before comes from the cache; the cache keeps to its size',
   first.pcm.fill(0) // the caller owns its copy: the cached audio is not touched
   const again = await tts.synthesize(text, 'ru')
   t.equal(tts.stats.syntheses, 1, 'asked again later: no synthesis')
-  t.ok(again.pcm.some((x) => x !== 0), 'the cached audio is intact')
+  t.ok(
+    again.pcm.some((x) => x !== 0),
+    'the cached audio is intact',
+  )
   await tts.synthesize(text, 'ru', 200)
   await tts.synthesize(text, 'en')
   t.equal(tts.stats.syntheses, 3, 'another rate or voice is another synthesis')

@@ -14,10 +14,7 @@ declare module 'espeak-ng' {
     print?: (line: string) => void
     printErr?: (line: string) => void
     preRun?: Array<(module: ESpeakNgModule) => void>
-    instantiateWasm?: (
-      imports: WebAssembly.Imports,
-      receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
-    ) => WebAssembly.Exports
+    instantiateWasm?: (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => WebAssembly.Exports
   }
   export default function ESpeakNg(options: ESpeakNgOptions): Promise<ESpeakNgModule>
 }

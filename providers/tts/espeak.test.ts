@@ -39,7 +39,13 @@ t.test('cancel before the audio ends stops with cancelled', async (t) => {
   const ac = new AbortController()
   let pieces = 0
   try {
-    for await (const _ of tts.synthesize({ text: 'Раз два три четыре пять шесть семь восемь девять десять.', voice: 'ru', language: 'ru', sampleRate: 8000, signal: ac.signal })) {
+    for await (const _ of tts.synthesize({
+      text: 'Раз два три четыре пять шесть семь восемь девять десять.',
+      voice: 'ru',
+      language: 'ru',
+      sampleRate: 8000,
+      signal: ac.signal,
+    })) {
       pieces++
       ac.abort()
     }

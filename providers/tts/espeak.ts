@@ -54,7 +54,8 @@ export class EspeakProvider implements TtsProvider {
     const call = new ProviderCall(this.name, request.signal)
     try {
       const voice = voiceOf(request)
-      if (!voice) throw call.fail('protocol', `no eSpeak voice for voice ${JSON.stringify(request.voice)}, language ${JSON.stringify(request.language)} (ru, en)`)
+      if (!voice)
+        throw call.fail('protocol', `no eSpeak voice for voice ${JSON.stringify(request.voice)}, language ${JSON.stringify(request.language)} (ru, en)`)
       call.watch('timeout', this.options.timeouts.responseMs, 'no audio')
       // a synthesis cannot be stopped inside the worker: on cancel we stop waiting for it
       const abandoned = new Promise<never>((_, reject) => call.signal.addEventListener('abort', () => reject(call.failed), { once: true }))

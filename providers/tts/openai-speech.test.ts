@@ -52,8 +52,6 @@ function tts(registry = new Registry()) {
 
 const req = (text: string, extra: Partial<TtsRequest> = {}): TtsRequest => ({ text, voice: 'ru', language: 'ru-RU', sampleRate: 24000, ...extra })
 
-
-
 t.test('streams the PCM body as it arrives, bytes intact across odd cuts', async (t) => {
   const registry = new Registry()
   const chunks = await collect(tts(registry).synthesize(req('normal')))
@@ -70,7 +68,10 @@ t.test('streams the PCM body as it arrives, bytes intact across odd cuts', async
 t.test('resamples to the requested rate', async (t) => {
   const chunks = await collect(tts().synthesize(req('normal', { sampleRate: 8000 })))
   t.ok(chunks.every((c) => c.sampleRate === 8000))
-  t.equal(chunks.reduce((n, c) => n + c.pcm.length, 0), Math.ceil((2401 * 8000) / 24000))
+  t.equal(
+    chunks.reduce((n, c) => n + c.pcm.length, 0),
+    Math.ceil((2401 * 8000) / 24000),
+  )
 })
 
 t.test('an error response is a protocol error without the key in it', async (t) => {
@@ -103,11 +104,21 @@ t.test('a connection dropped mid-stream is disconnected, after the audio so far'
   } catch (err) {
     t.equal((err as ProviderError).kind, 'disconnected')
   }
-  t.equal(got.reduce((n, c) => n + c.pcm.length, 0), 499, 'the first two pieces (999 bytes) came through')
+  t.equal(
+    got.reduce((n, c) => n + c.pcm.length, 0),
+    499,
+    'the first two pieces (999 bytes) came through',
+  )
 })
 
 t.test('nothing listening is a connect error', async (t) => {
-  const dead = new OpenAiSpeechTts({ baseURL: 'http://127.0.0.1:1/v1', apiKey: KEY, model: 'm', timeouts: { connectMs: 500, responseMs: 500 }, registry: new Registry() })
+  const dead = new OpenAiSpeechTts({
+    baseURL: 'http://127.0.0.1:1/v1',
+    apiKey: KEY,
+    model: 'm',
+    timeouts: { connectMs: 500, responseMs: 500 },
+    registry: new Registry(),
+  })
   t.equal((await failure(dead.synthesize(req('normal')))).kind, 'connect')
 })
 

@@ -24,8 +24,8 @@ export class PcmStream {
       return undefined
     }
     const pcm = new Int16Array(count)
-    if (this.carry !== undefined) pcm[0] = ((bytes[0] << 8) | this.carry) << 16 >> 16
-    for (let i = lead, s = lead; s < count; i += 2, s++) pcm[s] = ((bytes[i + 1] << 8) | bytes[i]) << 16 >> 16
+    if (this.carry !== undefined) pcm[0] = (((bytes[0] << 8) | this.carry) << 16) >> 16
+    for (let i = lead, s = lead; s < count; i += 2, s++) pcm[s] = (((bytes[i + 1] << 8) | bytes[i]) << 16) >> 16
     this.carry = (bytes.length + lead) % 2 === 1 ? bytes[bytes.length - 1] : undefined
     return this.out(pcm)
   }

@@ -20,20 +20,30 @@ export class ProviderMetrics {
 
   constructor(registry: Registry, type: ProviderType) {
     const first = FIRST_OUTPUT[type]
-    this.firstOutput = metric(registry, first.name, () => new client.Histogram({
-      name: first.name,
-      help: first.help,
-      labelNames: ['provider'],
-      buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
-      registers: [registry],
-    }))
+    this.firstOutput = metric(
+      registry,
+      first.name,
+      () =>
+        new client.Histogram({
+          name: first.name,
+          help: first.help,
+          labelNames: ['provider'],
+          buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+          registers: [registry],
+        }),
+    )
     const errors = `voice_${type}_errors_total`
-    this.errors = metric(registry, errors, () => new client.Counter({
-      name: errors,
-      help: `${type.toUpperCase()} requests that failed, by provider and kind (cancelled = barge-in)`,
-      labelNames: ['provider', 'kind'],
-      registers: [registry],
-    }))
+    this.errors = metric(
+      registry,
+      errors,
+      () =>
+        new client.Counter({
+          name: errors,
+          help: `${type.toUpperCase()} requests that failed, by provider and kind (cancelled = barge-in)`,
+          labelNames: ['provider', 'kind'],
+          registers: [registry],
+        }),
+    )
   }
 
   /**

@@ -11,8 +11,9 @@ let log: string[] = []
 const waiters: { event: string; resolve: () => void }[] = []
 function record(event: string) {
   log.push(event)
-  for (const w of waiters.splice(0)) if (w.event === event) w.resolve()
-  else waiters.push(w)
+  for (const w of waiters.splice(0))
+    if (w.event === event) w.resolve()
+    else waiters.push(w)
 }
 /** Resolves when `event` is logged, or after `ms` (logging the miss, which fails the test). */
 function until(event: string, ms = 1000): Promise<void> {
@@ -90,7 +91,11 @@ t.test('TTS starts on the first clause mid-reply and the next clause is fetched 
   }
   record(`played ${chunks.at(-1)!.clause}`)
 
-  t.same(log.filter((e) => e.startsWith('gave up')), [], 'nothing had to wait for a fallback')
+  t.same(
+    log.filter((e) => e.startsWith('gave up')),
+    [],
+    'nothing had to wait for a fallback',
+  )
   t.ok(log.indexOf('tts request 0') < log.indexOf('llm finished'), 'clause 1 went to TTS before the LLM reply ended')
   t.ok(log.indexOf('tts request 1') < log.indexOf('tts sends the last of 0'), 'clause 2 was requested while clause 1 was still arriving')
   t.ok(log.indexOf('tts request 1') < log.indexOf('played 0'), 'so before clause 1 was played through')
@@ -115,7 +120,11 @@ t.test('cancel() mid-speech closes the LLM stream and the TTS requests at once',
   t.equal(played, 1, 'no audio after the cancel; speak() ended without an error')
   await until('llm closed')
   await until('tts closed 0')
-  t.same(log.filter((e) => e.startsWith('gave up')), [], 'both servers saw their connection close')
+  t.same(
+    log.filter((e) => e.startsWith('gave up')),
+    [],
+    'both servers saw their connection close',
+  )
 })
 
 t.test('a failed synthesis surfaces as its ProviderError after the clauses before it', async (t) => {

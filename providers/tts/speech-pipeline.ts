@@ -74,7 +74,10 @@ export class SpeechPipeline {
         const text = waiting.shift() as string
         const audio = new AsyncQueue<TtsChunk>()
         started.push({ clause: clauseCount++, text, audio })
-        void drain(options.tts.synthesize({ text, voice: options.voice, language: options.language, sampleRate: options.sampleRate, signal: this.signal }), audio).then(notify)
+        void drain(
+          options.tts.synthesize({ text, voice: options.voice, language: options.language, sampleRate: options.sampleRate, signal: this.signal }),
+          audio,
+        ).then(notify)
       }
     }
     const addClause = (text: string) => {

@@ -3,7 +3,15 @@ import * as grpc from '@grpc/grpc-js'
 import { Registry } from 'prom-client'
 import { ProviderError, type TtsChunk, type TtsRequest } from '../types.ts'
 import { YandexSpeechKitTts } from './yandex-speechkit.ts'
-import { collect, delay, failure, rampPcm, startSynthesizerServer, type SynthesisCall, type SynthesisRequestMessage } from '../../test/providers/wire-servers.ts'
+import {
+  collect,
+  delay,
+  failure,
+  rampPcm,
+  startSynthesizerServer,
+  type SynthesisCall,
+  type SynthesisRequestMessage,
+} from '../../test/providers/wire-servers.ts'
 
 const KEY = 'AQVN-secret-api-key'
 const PCM = rampPcm(1601)
@@ -29,7 +37,15 @@ const server = await startSynthesizerServer(async (call: SynthesisCall) => {
 t.teardown(() => server.close())
 
 function tts(endpoint = server.url, registry = new Registry()) {
-  return new YandexSpeechKitTts({ endpoint, tls: false, apiKey: KEY, folderId: 'b1g-folder', voices: { ru: 'alena' }, timeouts: { connectMs: 500, responseMs: 400 }, registry })
+  return new YandexSpeechKitTts({
+    endpoint,
+    tls: false,
+    apiKey: KEY,
+    folderId: 'b1g-folder',
+    voices: { ru: 'alena' },
+    timeouts: { connectMs: 500, responseMs: 400 },
+    registry,
+  })
 }
 const req = (text: string, extra: Partial<TtsRequest> = {}): TtsRequest => ({ text, voice: 'ru', language: 'ru-RU', sampleRate: 16000, ...extra })
 
@@ -44,7 +60,10 @@ t.test('streams audio_chunk data at the requested rate, with voice, spec and cre
   t.ok(chunks.every((c) => c.sampleRate === 16000))
   const { request, auth, folder } = seen.at(-1)!
   t.equal(request.text, 'normal')
-  t.same(request.hints.map((h) => h.voice), ['alena'])
+  t.same(
+    request.hints.map((h) => h.voice),
+    ['alena'],
+  )
   t.same(request.outputAudioSpec?.rawAudio, { audioEncoding: 'LINEAR16_PCM', sampleRateHertz: '16000' })
   t.equal(auth, `Api-Key ${KEY}`)
   t.equal(folder, 'b1g-folder')
@@ -54,7 +73,13 @@ t.test('streams audio_chunk data at the requested rate, with voice, spec and cre
 })
 
 t.test('an IAM token goes as Bearer', async (t) => {
-  const provider = new YandexSpeechKitTts({ endpoint: server.url, tls: false, iamToken: 't1.iam', timeouts: { connectMs: 500, responseMs: 400 }, registry: new Registry() })
+  const provider = new YandexSpeechKitTts({
+    endpoint: server.url,
+    tls: false,
+    iamToken: 't1.iam',
+    timeouts: { connectMs: 500, responseMs: 400 },
+    registry: new Registry(),
+  })
   t.teardown(() => provider.close())
   await collect(provider.synthesize(req('normal')))
   t.equal(seen.at(-1)!.auth, 'Bearer t1.iam')

@@ -55,7 +55,10 @@ export function parseChallenge(header: string | Record<string, string>): DigestC
     nonce: p.nonce,
     algorithm: alg,
     ...(p.opaque !== undefined && { opaque: p.opaque }),
-    qop: (p.qop ?? '').split(',').map((q) => q.trim().toLowerCase()).filter(Boolean),
+    qop: (p.qop ?? '')
+      .split(',')
+      .map((q) => q.trim().toLowerCase())
+      .filter(Boolean),
     stale: (p.stale ?? '').toLowerCase() === 'true',
   }
 }
@@ -67,7 +70,10 @@ export function pickChallenge(values: unknown): DigestChallenge | null {
   return parsed.find((c) => c.algorithm === 'SHA-256') ?? parsed[0] ?? null
 }
 
-const hash = (alg: DigestAlgorithm, s: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s, 'latin1').digest('hex')
+const hash = (alg: DigestAlgorithm, s: string) =>
+  createHash(alg === 'MD5' ? 'md5' : 'sha256')
+    .update(s, 'latin1')
+    .digest('hex')
 
 export interface DigestInput {
   challenge: DigestChallenge
@@ -97,9 +103,7 @@ export function digestResponse(input: DigestInput): DigestResponse {
   const qop = c.qop.includes('auth') ? 'auth' : undefined
   const nc = (input.nc ?? 1).toString(16).padStart(8, '0')
   const cnonce = input.cnonce ?? randomBytes(12).toString('hex')
-  const response = qop
-    ? hash(c.algorithm, `${ha1}:${c.nonce}:${nc}:${cnonce}:${qop}:${ha2}`)
-    : hash(c.algorithm, `${ha1}:${c.nonce}:${ha2}`)
+  const response = qop ? hash(c.algorithm, `${ha1}:${c.nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : hash(c.algorithm, `${ha1}:${c.nonce}:${ha2}`)
   const q = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`
   const params: Record<string, string> = {
     username: q(credentials.username),
@@ -111,7 +115,9 @@ export function digestResponse(input: DigestInput): DigestResponse {
     ...(c.opaque !== undefined && { opaque: q(c.opaque) }),
     ...(qop && { qop, nc, cnonce: q(cnonce) }),
   }
-  const header = `Digest ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(', ')}`
+  const header = `Digest ${Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ')}`
   return { response, header, params: { scheme: 'Digest', ...params } }
 }
 
@@ -125,7 +131,10 @@ export class DigestSession {
   private last: { challenge: DigestChallenge; proxy: boolean } | undefined
 
   /** `realm`: when set, challenges from any other realm are not answered. */
-  constructor(private readonly credentials: DigestCredentials, private readonly realm = '') {}
+  constructor(
+    private readonly credentials: DigestCredentials,
+    private readonly realm = '',
+  ) {}
 
   /**
    * Credentials for the next request from the last challenge (its nonce, nc counted on), so a
@@ -144,7 +153,12 @@ export class DigestSession {
    * answered: no usable Digest challenge, or the same credentials were just refused and the
    * nonce is not stale (retrying would only lock the account).
    */
-  answer(res: { status: number; headers: Record<string, unknown> }, method: string, uri: string, alreadyTried: boolean): { name: 'authorization' | 'proxy-authorization'; value: Record<string, string> } | null {
+  answer(
+    res: { status: number; headers: Record<string, unknown> },
+    method: string,
+    uri: string,
+    alreadyTried: boolean,
+  ): { name: 'authorization' | 'proxy-authorization'; value: Record<string, string> } | null {
     const proxy = res.status === 407
     const challenge = pickChallenge(res.headers[proxy ? 'proxy-authenticate' : 'www-authenticate'])
     if (!challenge) return null

@@ -37,7 +37,12 @@ export class Dialog {
   private localSeq: number
   remoteSeq: number
 
-  constructor(invite: SipRequest, readonly remote: Remote, localTag: string, private readonly local: LocalAddress) {
+  constructor(
+    invite: SipRequest,
+    readonly remote: Remote,
+    localTag: string,
+    private readonly local: LocalAddress,
+  ) {
     const h = invite.headers
     this.callId = h['call-id']
     this.localTag = localTag
@@ -46,7 +51,7 @@ export class Dialog {
     this.remoteUri = { name: h.from.name, uri: h.from.uri, params: { ...h.from.params } }
     const contact = Array.isArray(h.contact) ? h.contact[0] : undefined
     this.remoteTarget = contact?.uri ?? h.from.uri
-    this.routeSet = Array.isArray(h["record-route"]) ? [...(h["record-route"] as NameAddr[])] : []
+    this.routeSet = Array.isArray(h['record-route']) ? [...(h['record-route'] as NameAddr[])] : []
     this.remoteSeq = h.cseq.seq
     this.localSeq = Math.floor(Math.random() * 10_000) + 1
   }
@@ -63,7 +68,15 @@ export class Dialog {
   /** A new request inside the dialog (§12.2.1.1). */
   createRequest(method: string, body = '', contentType?: string): SipRequest {
     const headers: SipRequest['headers'] = {
-      via: [{ version: '2.0', protocol: this.remote.protocol, host: hostForUri(this.local.host), port: localPort(this.local, this.remote.protocol), params: { branch: newBranch(), rport: null } }],
+      via: [
+        {
+          version: '2.0',
+          protocol: this.remote.protocol,
+          host: hostForUri(this.local.host),
+          port: localPort(this.local, this.remote.protocol),
+          params: { branch: newBranch(), rport: null },
+        },
+      ],
       'max-forwards': '70',
       from: { ...this.localUri, params: { ...this.localUri.params } },
       to: { ...this.remoteUri, params: { ...this.remoteUri.params } },

@@ -10,10 +10,7 @@ const DIR = fileURLToPath(new URL('../../../shared/testdata/rfc4475/', import.me
 const FILES = readdirSync(DIR).filter((f) => f.endsWith('.sip'))
 const read = (file: string): Buffer => readFileSync(DIR + file)
 
-type Expect =
-  | { kind: 'message'; check?: (t: Test, m: SipMessage, raw: Buffer) => void }
-  | { kind: 'reject'; status: 400 | 505 }
-  | { kind: 'drop' }
+type Expect = { kind: 'message'; check?: (t: Test, m: SipMessage, raw: Buffer) => void } | { kind: 'reject'; status: 400 | 505 } | { kind: 'drop' }
 
 const rq = (m: SipMessage) => m as SipRequest
 const rs = (m: SipMessage) => m as SipResponse
@@ -25,18 +22,23 @@ const EXPECTED: Record<string, Expect> = {
     kind: 'message',
     check: (t, m) => {
       t.equal(rq(m).method, 'INVITE')
-      t.same(m.headers.via.map((v) => [v.protocol, v.host, v.params.branch]), [
-        ['UDP', '192.0.2.2', '390skdjuw'],
-        ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
-        ['UDP', '192.168.255.111', 'z9hG4bK30239'],
-      ])
+      t.same(
+        m.headers.via.map((v) => [v.protocol, v.host, v.params.branch]),
+        [
+          ['UDP', '192.0.2.2', '390skdjuw'],
+          ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
+          ['UDP', '192.168.255.111', 'z9hG4bK30239'],
+        ],
+      )
       t.equal(m.headers.to.params.tag, '1918181833n')
       t.equal(m.headers.from.name, '"J Rosenberg \\\\\\""')
       t.equal(m.headers.from.params.tag, '98asjd8')
       t.same(m.headers.cseq, { seq: 9, method: 'INVITE' })
       t.equal(m.headers['max-forwards'], '0068')
       t.equal(m.headers.newfangledheader, 'newfangled value continued newfangled value')
-      t.same(m.headers.contact, [{ name: '"Quoted string \\"\\""', uri: 'sip:jdrosen@example.com', params: { newparam: 'newvalue', secondparam: null, q: '0.33' } }])
+      t.same(m.headers.contact, [
+        { name: '"Quoted string \\"\\""', uri: 'sip:jdrosen@example.com', params: { newparam: 'newvalue', secondparam: null, q: '0.33' } },
+      ])
       t.equal(m.content.length, 150)
     },
   },
@@ -59,7 +61,11 @@ const EXPECTED: Record<string, Expect> = {
   },
   '3.1.1.4_escnull.sip': {
     kind: 'message',
-    check: (t, m) => t.same((m.headers.contact as { uri: string }[]).map((c) => c.uri), ['sip:%00@host5.example.com', 'sip:%00%00@host5.example.com']),
+    check: (t, m) =>
+      t.same(
+        (m.headers.contact as { uri: string }[]).map((c) => c.uri),
+        ['sip:%00@host5.example.com', 'sip:%00%00@host5.example.com'],
+      ),
   },
   '3.1.1.5_esc02.sip': {
     kind: 'message',
@@ -95,7 +101,11 @@ const EXPECTED: Record<string, Expect> = {
   },
   '3.1.1.10_transports.sip': {
     kind: 'message',
-    check: (t, m) => t.same(m.headers.via.map((v) => v.protocol), ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP']),
+    check: (t, m) =>
+      t.same(
+        m.headers.via.map((v) => v.protocol),
+        ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP'],
+      ),
   },
   '3.1.1.11_mpart01.sip': {
     kind: 'message',
@@ -189,7 +199,16 @@ const EXPECTED: Record<string, Expect> = {
   '4.2_ipv6-bad.sip': { kind: 'reject', status: 400 },
   '4.3_port-ambiguous.sip': {
     kind: 'message',
-    check: (t, m) => t.same(parseSipUri(rq(m).uri), { schema: 'sip', user: undefined, password: undefined, host: '[2001:db8::10:5070]', port: undefined, params: {}, headers: {} }),
+    check: (t, m) =>
+      t.same(parseSipUri(rq(m).uri), {
+        schema: 'sip',
+        user: undefined,
+        password: undefined,
+        host: '[2001:db8::10:5070]',
+        port: undefined,
+        params: {},
+        headers: {},
+      }),
   },
   '4.4_port-unambiguous.sip': {
     kind: 'message',
@@ -202,7 +221,15 @@ const EXPECTED: Record<string, Expect> = {
   '4.6_ipv6-in-sdp.sip': { kind: 'reject', status: 400 },
   '4.7_mult-ip-in-header.sip': {
     kind: 'message',
-    check: (t, m) => t.same(m.headers.via.map((v) => [v.host, v.port]), [['[2001:db8::9:1]', 6050], ['192.0.2.1', undefined], ['[2001:db8::9:255]', undefined]]),
+    check: (t, m) =>
+      t.same(
+        m.headers.via.map((v) => [v.host, v.port]),
+        [
+          ['[2001:db8::9:1]', 6050],
+          ['192.0.2.1', undefined],
+          ['[2001:db8::9:255]', undefined],
+        ],
+      ),
   },
   // Same as 4.6: Content-Length 181 for a 180-octet body.
   '4.8_mult-ip-in-sdp.sip': { kind: 'reject', status: 400 },
@@ -282,7 +309,10 @@ t.test('badvers: 505 echoes the SIP/7.0 Via as received', async (t) => {
 t.test('badinv01 and quotbal: broken headers are salvaged loosely for the 400', async (t) => {
   const bad = parseDatagram(read('3.1.2.1_badinv01.sip'))
   if (bad.kind !== 'reject') return t.fail(summary(bad))
-  t.same(bad.request.headers.via.map((v) => v.host), ['192.0.2.15'])
+  t.same(
+    bad.request.headers.via.map((v) => v.host),
+    ['192.0.2.15'],
+  )
   const quot = parseDatagram(read('3.1.2.6_quotbal.sip'))
   if (quot.kind !== 'reject') return t.fail(summary(quot))
   t.same(quot.request.headers.to, { uri: 'sip:j.user@example.com', params: {} })
@@ -300,24 +330,45 @@ const base = (over: Record<string, string | null> = {}, start = 'OPTIONS sip:bob
     'Content-Length': String(body.length),
     ...over,
   }
-  const lines = Object.entries(headers).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`)
+  const lines = Object.entries(headers)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}: ${v}`)
   return Buffer.from(`${start}\r\n${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1')
 }
 
 t.test('hand-made cases', async (t) => {
   const cases: [string, Buffer, string][] = [
     ['sound', base(), 'message'],
-    ['compact forms', Buffer.from('OPTIONS sip:b@example.com SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK2\r\nf: <sip:a@example.com>;tag=1\r\nt: sip:b@example.com\r\ni: x\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n'), 'message'],
+    [
+      'compact forms',
+      Buffer.from(
+        'OPTIONS sip:b@example.com SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK2\r\nf: <sip:a@example.com>;tag=1\r\nt: sip:b@example.com\r\ni: x\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n',
+      ),
+      'message',
+    ],
     ['lower-case sip/2.0', base({}, 'OPTIONS sip:bob@example.com sip/2.0'), 'message'],
     ['no Max-Forwards', base({ 'Max-Forwards': null }), 'message'],
     ['two Max-Forwards', base({ 'Max-Forwards': '70\r\nMax-Forwards: 69' }), 'reject 400'],
     ['Max-Forwards not a number', base({ 'Max-Forwards': 'seventy' }), 'reject 400'],
     ['header line without colon', base({ 'Max-Forwards': '70\r\nNoColonHere' }), 'reject 400'],
     ['header name not a token', base({ 'Max-Forwards': '70\r\nBad{Name}: x' }), 'reject 400'],
-    ['folded line right after the start line', Buffer.from(`OPTIONS sip:b@example.com SIP/2.0\r\n folded\r\n${base().toString('latin1').split('\r\n').slice(1).join('\r\n')}`, 'latin1'), 'reject 400'],
+    [
+      'folded line right after the start line',
+      Buffer.from(`OPTIONS sip:b@example.com SIP/2.0\r\n folded\r\n${base().toString('latin1').split('\r\n').slice(1).join('\r\n')}`, 'latin1'),
+      'reject 400',
+    ],
     ['bare LF inside a header', base({ Subject: 'a\nb' }), 'reject 400'],
     ['Content-Length not a number', base({ 'Content-Length': '1x' }), 'reject 400'],
-    ['no empty line', Buffer.from(base().toString('latin1').replace(/\r\n\r\n$/, '\r\n'), 'latin1'), 'reject 400'],
+    [
+      'no empty line',
+      Buffer.from(
+        base()
+          .toString('latin1')
+          .replace(/\r\n\r\n$/, '\r\n'),
+        'latin1',
+      ),
+      'reject 400',
+    ],
     ['CSeq 2**32-1', base({ CSeq: '4294967295 OPTIONS' }), 'message'],
     ['CSeq 2**32', base({ CSeq: '4294967296 OPTIONS' }), 'reject 400'],
     ['CSeq without method', base({ CSeq: '1' }), 'drop'],
@@ -354,7 +405,13 @@ t.test('hand-made cases', async (t) => {
     ['response code 700', base({}, 'SIP/2.0 700 High'), 'drop'],
     ['response SIP/3.0', base({}, 'SIP/3.0 200 OK'), 'drop'],
     ['response missing To', base({ To: null }, 'SIP/2.0 200 OK'), 'drop'],
-    ['Authorization digest', base({ Authorization: 'Digest username="a", realm="r", nonce="n", uri="sip:b@example.com", response="x", algorithm=MD5, qop=auth, nc=00000001, cnonce="c"' }), 'message'],
+    [
+      'Authorization digest',
+      base({
+        Authorization: 'Digest username="a", realm="r", nonce="n", uri="sip:b@example.com", response="x", algorithm=MD5, qop=auth, nc=00000001, cnonce="c"',
+      }),
+      'message',
+    ],
     ['Authorization without parameters', base({ Authorization: 'Digest' }), 'reject 400'],
     ['over 64 KiB', base({ Subject: 'x'.repeat(70000) }), 'drop'],
   ]

@@ -7,19 +7,7 @@
 
 import { isIPv4, isIPv6 } from 'node:net'
 import { isRequest } from './types.ts'
-import type {
-  CSeq,
-  DropOutcome,
-  NameAddr,
-  Params,
-  ParseOutcome,
-  RejectedRequest,
-  RejectOutcome,
-  SipHeaders,
-  SipMessage,
-  SipUri,
-  Via,
-} from './types.ts'
+import type { CSeq, DropOutcome, NameAddr, Params, ParseOutcome, RejectedRequest, RejectOutcome, SipHeaders, SipMessage, SipUri, Via } from './types.ts'
 
 export type { DropOutcome, MessageOutcome, ParseOutcome, RejectOutcome } from './types.ts'
 
@@ -109,35 +97,49 @@ const LOOSE_REQUEST_LINE = /^(\S+)[ \t]+(\S(?:.*\S)?)[ \t]+SIP\/(\d+\.\d+)[ \t]*
 const REQUEST_LINE = /^[A-Za-z0-9.!%*_+`'~-]+ [^ \t]+ SIP\/\d+\.\d+$/i
 
 // RFC 3261 §7.3.3 plus the registered compact forms of later RFCs.
-const COMPACT = new Map(Object.entries({
-  a: 'accept-contact',
-  b: 'referred-by',
-  c: 'content-type',
-  d: 'request-disposition',
-  e: 'content-encoding',
-  f: 'from',
-  i: 'call-id',
-  j: 'reject-contact',
-  k: 'supported',
-  l: 'content-length',
-  m: 'contact',
-  n: 'identity-info',
-  o: 'event',
-  r: 'refer-to',
-  s: 'subject',
-  t: 'to',
-  u: 'allow-events',
-  v: 'via',
-  x: 'session-expires',
-  y: 'identity',
-}))
+const COMPACT = new Map(
+  Object.entries({
+    a: 'accept-contact',
+    b: 'referred-by',
+    c: 'content-type',
+    d: 'request-disposition',
+    e: 'content-encoding',
+    f: 'from',
+    i: 'call-id',
+    j: 'reject-contact',
+    k: 'supported',
+    l: 'content-length',
+    m: 'contact',
+    n: 'identity-info',
+    o: 'event',
+    r: 'refer-to',
+    s: 'subject',
+    t: 'to',
+    u: 'allow-events',
+    v: 'via',
+    x: 'session-expires',
+    y: 'identity',
+  }),
+)
 
 // The methods of RFC 3261 and its registered extensions. A request with any other method
 // is answered 501 by the user agent whatever its CSeq says, and RFC 4475 §3.1.2.18 prefers
 // that 501 to a 400 for the CSeq mismatch, so the mismatch check is kept to these.
 const KNOWN_METHODS = new Set([
-  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE',
-  'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE',
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'PRACK',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'INFO',
+  'REFER',
+  'MESSAGE',
+  'UPDATE',
 ])
 
 function parseHeadOrThrow(head: string): HeadResult {
@@ -248,32 +250,49 @@ const REQUIRED = ['via', 'from', 'to', 'call-id', 'cseq']
 
 type Parser = (c: Cursor, prev: unknown) => unknown
 
-const PARSERS = new Map<string, Parser>(Object.entries({
-  via: (c, prev) => append(prev, list(c, via)),
-  from: (c) => single(c, (c) => nameAddr(c, true)),
-  to: (c) => single(c, (c) => nameAddr(c, true)),
-  'refer-to': (c) => single(c, (c) => nameAddr(c, true)),
-  contact: (c, prev) => {
-    if (c.s === '*') {
-      if (prev !== undefined) fail('* must be the only Contact')
-      return '*'
-    }
-    if (prev === '*') fail('* must be the only Contact')
-    return append(prev, list(c, (c) => nameAddr(c, true)))
-  },
-  route: (c, prev) => append(prev, list(c, (c) => nameAddr(c, false))),
-  'record-route': (c, prev) => append(prev, list(c, (c) => nameAddr(c, false))),
-  path: (c, prev) => append(prev, list(c, (c) => nameAddr(c, false))),
-  'call-id': (c) => (/^[\x21-\x7e]+$/.test(c.s) ? c.s : fail('must be visible ASCII without spaces')),
-  cseq: (c) => cseq(c.s),
-  'max-forwards': (c) => (/^\d+$/.test(c.s) ? c.s : fail('not a number')),
-  'content-length': (c) => contentLengthValue(c.s) ?? fail('not a non-negative number'),
-  authorization: (c, prev) => append(prev, list(c, credentials)),
-  'proxy-authorization': (c, prev) => append(prev, list(c, credentials)),
-  'www-authenticate': (c, prev) => append(prev, list(c, credentials)),
-  'proxy-authenticate': (c, prev) => append(prev, list(c, credentials)),
-  'authentication-info': (c) => single(c, (c) => authParams(c, dict())),
-} satisfies Record<string, Parser>))
+const PARSERS = new Map<string, Parser>(
+  Object.entries({
+    via: (c, prev) => append(prev, list(c, via)),
+    from: (c) => single(c, (c) => nameAddr(c, true)),
+    to: (c) => single(c, (c) => nameAddr(c, true)),
+    'refer-to': (c) => single(c, (c) => nameAddr(c, true)),
+    contact: (c, prev) => {
+      if (c.s === '*') {
+        if (prev !== undefined) fail('* must be the only Contact')
+        return '*'
+      }
+      if (prev === '*') fail('* must be the only Contact')
+      return append(
+        prev,
+        list(c, (c) => nameAddr(c, true)),
+      )
+    },
+    route: (c, prev) =>
+      append(
+        prev,
+        list(c, (c) => nameAddr(c, false)),
+      ),
+    'record-route': (c, prev) =>
+      append(
+        prev,
+        list(c, (c) => nameAddr(c, false)),
+      ),
+    path: (c, prev) =>
+      append(
+        prev,
+        list(c, (c) => nameAddr(c, false)),
+      ),
+    'call-id': (c) => (/^[\x21-\x7e]+$/.test(c.s) ? c.s : fail('must be visible ASCII without spaces')),
+    cseq: (c) => cseq(c.s),
+    'max-forwards': (c) => (/^\d+$/.test(c.s) ? c.s : fail('not a number')),
+    'content-length': (c) => contentLengthValue(c.s) ?? fail('not a non-negative number'),
+    authorization: (c, prev) => append(prev, list(c, credentials)),
+    'proxy-authorization': (c, prev) => append(prev, list(c, credentials)),
+    'www-authenticate': (c, prev) => append(prev, list(c, credentials)),
+    'proxy-authenticate': (c, prev) => append(prev, list(c, credentials)),
+    'authentication-info': (c) => single(c, (c) => authParams(c, dict())),
+  } satisfies Record<string, Parser>),
+)
 
 /** Repeated list headers accumulate in order (§7.3.1). */
 function append<T>(prev: unknown, items: T[]): T[] {
@@ -597,8 +616,7 @@ function authParams(c: Cursor, into: Record<string, string>): Record<string, str
 
 // ---- salvage for a response to a broken request ------------------------------------------
 
-const LOOSE_VIA =
-  /^[ \t]*SIP[ \t]*\/[ \t]*([^\s/]+)[ \t]*\/[ \t]*([^\s/;,]+)[ \t]+(\[[0-9A-Fa-f:.]*\]|[^\s;:,[\]]+)(?:[ \t]*:[ \t]*(\d{1,5}))?([^,]*)/i
+const LOOSE_VIA = /^[ \t]*SIP[ \t]*\/[ \t]*([^\s/]+)[ \t]*\/[ \t]*([^\s/;,]+)[ \t]+(\[[0-9A-Fa-f:.]*\]|[^\s;:,[\]]+)(?:[ \t]*:[ \t]*(\d{1,5}))?([^,]*)/i
 
 /**
  * What a 400/505 needs from a request that failed validation. Strict parses are used where
@@ -636,7 +654,8 @@ function looseVias(v: string): Via[] {
     const m = LOOSE_VIA.exec(part)
     // A transport that is not a token cannot be echoed: the sip package upper-cases it, and
     // 'ÿ' becomes U+0178, beyond latin1 (found by test/fuzz). Such a Via is left out.
-    if (m && TOKEN_ONLY.test(m[2])) out.push({ version: m[1], protocol: m[2].toUpperCase(), host: m[3], port: m[4] ? Number(m[4]) : undefined, params: looseParams(m[5]) })
+    if (m && TOKEN_ONLY.test(m[2]))
+      out.push({ version: m[1], protocol: m[2].toUpperCase(), host: m[3], port: m[4] ? Number(m[4]) : undefined, params: looseParams(m[5]) })
   }
   return out
 }
@@ -646,8 +665,7 @@ function looseAddr(v: string): NameAddr | undefined {
   const lt = v.indexOf('<')
   const gt = v.indexOf('>', lt)
   const semi = v.indexOf(';')
-  const [uri, rest] =
-    lt >= 0 && gt > lt ? [v.slice(lt + 1, gt), v.slice(gt + 1)] : semi >= 0 ? [v.slice(0, semi), v.slice(semi)] : [v, '']
+  const [uri, rest] = lt >= 0 && gt > lt ? [v.slice(lt + 1, gt), v.slice(gt + 1)] : semi >= 0 ? [v.slice(0, semi), v.slice(semi)] : [v, '']
   return uri.trim() ? { uri: uri.trim(), params: looseParams(rest) } : undefined
 }
 

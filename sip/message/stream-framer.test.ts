@@ -83,7 +83,10 @@ t.test('duplicate Content-Length (RFC 4475 3.3.9) is fatal', async (t) => {
   const { f, outcomes, errors } = framer()
   f.push(file('3.3.9_mcl01.sip'))
   t.same(outcomes, [])
-  t.same(errors.map((e) => (e.kind === 'reject' ? e.status : e.kind)), [400])
+  t.same(
+    errors.map((e) => (e.kind === 'reject' ? e.status : e.kind)),
+    [400],
+  )
 })
 
 t.test('a broken message with a sound Content-Length is answered and the stream goes on', async (t) => {
@@ -102,22 +105,44 @@ t.test('garbage is fatal and later input is ignored', async (t) => {
   f.push(Buffer.from('GET / HTTP/1.1\r\nHost: example.com\r\n\r\n'))
   f.push(message(1))
   t.same(outcomes, [])
-  t.same(errors.map((e) => e.kind), ['drop'])
+  t.same(
+    errors.map((e) => e.kind),
+    ['drop'],
+  )
 })
 
 t.test('limits', async (t) => {
   const head = framer()
   head.f.push(Buffer.from(`OPTIONS sip:bob@example.com SIP/2.0\r\nSubject: ${'x'.repeat(16 * 1024)}`))
-  t.same(head.errors.map((e) => e.kind), ['drop'], 'header section over 16 KiB without an end')
+  t.same(
+    head.errors.map((e) => e.kind),
+    ['drop'],
+    'header section over 16 KiB without an end',
+  )
 
   const longHead = framer()
   longHead.f.push(message(1, '').subarray(0, 60))
   longHead.f.push(Buffer.from(`X: ${'y'.repeat(16 * 1024)}\r\n\r\n`))
-  t.same(longHead.errors.map((e) => e.kind), ['drop'], 'header section over 16 KiB with an end')
+  t.same(
+    longHead.errors.map((e) => e.kind),
+    ['drop'],
+    'header section over 16 KiB with an end',
+  )
 
   const body = framer()
-  body.f.push(Buffer.from(message(1).toString('latin1').replace('Content-Length: 0', `Content-Length: ${64 * 1024 + 1}`), 'latin1'))
-  t.same(body.errors.map((e) => (e.kind === 'reject' ? e.status : e.kind)), [400], 'body over 64 KiB')
+  body.f.push(
+    Buffer.from(
+      message(1)
+        .toString('latin1')
+        .replace('Content-Length: 0', `Content-Length: ${64 * 1024 + 1}`),
+      'latin1',
+    ),
+  )
+  t.same(
+    body.errors.map((e) => (e.kind === 'reject' ? e.status : e.kind)),
+    [400],
+    'body over 64 KiB',
+  )
 
   const atLimit = framer({ maxBody: 10 })
   atLimit.f.push(message(1, '0123456789'))

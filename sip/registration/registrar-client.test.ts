@@ -58,12 +58,17 @@ function response(rq: string, status: string, extra: string[] = []): string {
     `CSeq: ${header(rq, 'CSeq')}`,
     ...extra,
     'Content-Length: 0',
-    '', '',
+    '',
+    '',
   ].join('\r\n')
 }
 
-const challenge = (nonce: string, stale = false) => (rq: string) =>
-  response(rq, '401 Unauthorized', [`WWW-Authenticate: Digest realm="carrier.test", nonce="${nonce}", qop="auth", algorithm=MD5${stale ? ', stale=true' : ''}`])
+const challenge =
+  (nonce: string, stale = false) =>
+  (rq: string) =>
+    response(rq, '401 Unauthorized', [
+      `WWW-Authenticate: Digest realm="carrier.test", nonce="${nonce}", qop="auth", algorithm=MD5${stale ? ', stale=true' : ''}`,
+    ])
 
 /** 200 only when the Authorization is right for `password` (checked here independently of sip/auth). */
 const okIfAuthorized = (password: string, expires: number) => (rq: string) => {
@@ -79,12 +84,32 @@ const okIfAuthorized = (password: string, expires: number) => (rq: string) => {
 }
 
 const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig => ({
-  name: 'carrier', host: '127.0.0.1', port, transport: 'udp', username: '74950001122', password: 'right', realm: '',
-  domain: 'carrier.test', callerId: '74950001122', allowPrefixes: [], channels: 0, cps: 0, outboundProxy: '', register: true, expires: 300, ...over,
+  name: 'carrier',
+  host: '127.0.0.1',
+  port,
+  transport: 'udp',
+  username: '74950001122',
+  password: 'right',
+  realm: '',
+  domain: 'carrier.test',
+  callerId: '74950001122',
+  allowPrefixes: [],
+  channels: 0,
+  cps: 0,
+  outboundProxy: '',
+  register: true,
+  expires: 300,
+  ...over,
 })
 
 async function ua(t: Test) {
-  const u = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }), timers: { T1, T2: 4 * T1, T4: 5 * T1 } })
+  const u = new EmbeddedCallControl({
+    host: '127.0.0.1',
+    port: 0,
+    publicHost: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
+  })
   await u.start()
   t.teardown(() => u.stop())
   return u
@@ -119,7 +144,14 @@ t.test('challenge, register, refresh with a stale nonce, failure, backoff, timeo
   const u = await ua(t)
   const results: RegistrationResult[] = []
   const states: string[] = []
-  const client = new RegistrarClient({ trunk: trunk(reg.port), ua: u, logger: pino({ level: 'silent' }), backoffMinMs: 100, backoffMaxMs: 1000, onResult: (r) => results.push(r) })
+  const client = new RegistrarClient({
+    trunk: trunk(reg.port),
+    ua: u,
+    logger: pino({ level: 'silent' }),
+    backoffMinMs: 100,
+    backoffMaxMs: 1000,
+    onResult: (r) => results.push(r),
+  })
   client.on('state', (s) => {
     if (states[states.length - 1] !== s.state) states.push(s.state)
   })
@@ -142,11 +174,27 @@ t.test('challenge, register, refresh with a stale nonce, failure, backoff, timeo
   t.equal(back.failures, 0)
 
   t.same(results, ['ok', 'ok', 'rejected', 'timeout', 'ok'])
-  t.same(states, ['unregistered', 'registering', 'registered', 'registering', 'registered', 'registering', 'failed', 'registering', 'failed', 'registering', 'registered'])
+  t.same(states, [
+    'unregistered',
+    'registering',
+    'registered',
+    'registering',
+    'registered',
+    'registering',
+    'failed',
+    'registering',
+    'failed',
+    'registering',
+    'registered',
+  ])
   const callIds = new Set(reg.requests.map((r) => header(r, 'Call-ID')))
   t.equal(callIds.size, 1, 'one Call-ID for every REGISTER')
   const cseqs = reg.requests.map((r) => Number(header(r, 'CSeq').split(' ')[0]))
-  t.same(cseqs, [...cseqs].sort((a, b) => a - b), 'CSeq rises')
+  t.same(
+    cseqs,
+    [...cseqs].sort((a, b) => a - b),
+    'CSeq rises',
+  )
   t.equal(new Set(cseqs).size, cseqs.length)
   t.match(reg.requests[0], /^REGISTER sip:carrier\.test SIP\/2\.0/)
   t.equal(header(reg.requests[0], 'To'), '<sip:74950001122@carrier.test>')
@@ -161,7 +209,14 @@ t.test('a wrong password: one answer to the challenge, then backoff, never a loo
   t.teardown(() => reg.close())
   const u = await ua(t)
   const results: RegistrationResult[] = []
-  const client = new RegistrarClient({ trunk: trunk(reg.port, { password: 'wrong' }), ua: u, logger: pino({ level: 'silent' }), backoffMinMs: 100, backoffMaxMs: 200, onResult: (r) => results.push(r) })
+  const client = new RegistrarClient({
+    trunk: trunk(reg.port, { password: 'wrong' }),
+    ua: u,
+    logger: pino({ level: 'silent' }),
+    backoffMinMs: 100,
+    backoffMaxMs: 200,
+    onResult: (r) => results.push(r),
+  })
   client.start()
   t.teardown(() => client.stop(100))
   const s = await waitFor(client, (s) => s.failures >= 2, 'two failed attempts')

@@ -118,9 +118,11 @@ export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] 
     clearTimeout(this.timer)
     if (this.stopped) return
     this.timer = setTimeout(() => {
-      this.running = this.attempt().catch((err) => this.failed('rejected', (err as Error).message)).finally(() => {
-        this.running = undefined
-      })
+      this.running = this.attempt()
+        .catch((err) => this.failed('rejected', (err as Error).message))
+        .finally(() => {
+          this.running = undefined
+        })
     }, ms)
     this.set({ nextAttemptAt: new Date(Date.now() + ms).toISOString() })
   }
@@ -171,7 +173,12 @@ export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] 
       if (res === 'timeout') return this.failed('timeout', 'no response from the registrar', undefined)
       if (res.status === 401 || res.status === 407) {
         auth = this.digest.answer(res, 'REGISTER', this.requestUri, answered)
-        if (!auth) return this.failed('auth_failed', answered ? 'the registrar refused our credentials' : 'no digest challenge we can answer (or another realm)', res.status)
+        if (!auth)
+          return this.failed(
+            'auth_failed',
+            answered ? 'the registrar refused our credentials' : 'no digest challenge we can answer (or another realm)',
+            res.status,
+          )
         answered = true
         continue
       }

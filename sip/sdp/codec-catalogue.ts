@@ -28,7 +28,10 @@ export const DEFAULT_CODEC_PREFERENCE: CodecName[] = ['opus', 'G722', 'PCMU', 'P
 
 /** Parses a preference list like "G722,PCMU" (case-insensitive); throws on unknown names. */
 export function parseCodecList(text: string): CodecName[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean)
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   return names.map((n) => {
     const spec = Object.values(CODECS).find((c) => c.name.toLowerCase() === n.toLowerCase())
     if (!spec) throw new Error(`unknown codec "${n}" (known: ${Object.keys(CODECS).join(', ')})`)
@@ -37,7 +40,11 @@ export function parseCodecList(text: string): CodecName[] {
 }
 
 /** The codec a payload type stands for in an offer, if it is one we support. */
-export function codecOf(pt: number, rtpmap: { codec: string; rate?: number | string; encoding?: number | string } | undefined, supported: ReadonlySet<CodecName>): CodecSpec | undefined {
+export function codecOf(
+  pt: number,
+  rtpmap: { codec: string; rate?: number | string; encoding?: number | string } | undefined,
+  supported: ReadonlySet<CodecName>,
+): CodecSpec | undefined {
   let spec: CodecSpec | undefined
   if (rtpmap) {
     spec = Object.values(CODECS).find((c) => c.rtpName.toLowerCase() === rtpmap.codec.toLowerCase())

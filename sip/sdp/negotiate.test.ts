@@ -30,8 +30,7 @@ function audioOf(answer: string) {
 }
 
 t.test('SIPp default offer: PCMU only', async (t) => {
-  const body =
-    'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
+  const body = 'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
   const r = ok(negotiate(body, local))
   t.same(r.codec, { name: 'PCMU', payloadType: 0, clockRate: 8000 })
   t.same(r.remote, { address: '127.0.0.1', port: 6000, rtcpPort: 6001 })
@@ -82,9 +81,7 @@ t.test("the offerer's order wins over ours", async (t) => {
 })
 
 t.test('dynamic payload types are matched by rtpmap name, case-insensitive', async (t) => {
-  const r = ok(
-    negotiate(offer('m=audio 6000 RTP/AVP 97 98', 'a=rtpmap:97 iLBC/8000', 'a=rtpmap:98 pcma/8000'), local),
-  )
+  const r = ok(negotiate(offer('m=audio 6000 RTP/AVP 97 98', 'a=rtpmap:97 iLBC/8000', 'a=rtpmap:98 pcma/8000'), local))
   t.same(r.codec, { name: 'PCMA', payloadType: 98, clockRate: 8000 })
   t.match(audioOf(r.answer).m.rtp, [{ payload: 98, codec: 'PCMA', rate: 8000 }])
 
@@ -96,10 +93,7 @@ t.test('dynamic payload types are matched by rtpmap name, case-insensitive', asy
 })
 
 t.test('no common codec is a 488 naming what was offered', async (t) => {
-  const r = negotiate(
-    offer('m=audio 6000 RTP/AVP 18 97 101', 'a=rtpmap:18 G729/8000', 'a=rtpmap:97 iLBC/8000', 'a=rtpmap:101 telephone-event/8000'),
-    local,
-  )
+  const r = negotiate(offer('m=audio 6000 RTP/AVP 18 97 101', 'a=rtpmap:18 G729/8000', 'a=rtpmap:97 iLBC/8000', 'a=rtpmap:101 telephone-event/8000'), local)
   t.match(r, { ok: false, status: 488, reason: /^no common codec: offer has G729, iLBC, telephone-event; we support PCMU, PCMA$/ })
 
   const noMap = negotiate(offer('m=audio 6000 RTP/AVP 18'), local)
@@ -108,12 +102,7 @@ t.test('no common codec is a 488 naming what was offered', async (t) => {
 
 t.test('telephone-event is answered with the offerer PT and fmtp', async (t) => {
   for (const pt of [96, 101]) {
-    const r = ok(
-      negotiate(
-        offer(`m=audio 6000 RTP/AVP 0 ${pt}`, `a=rtpmap:${pt} telephone-event/8000`, `a=fmtp:${pt} 0-16`),
-        local,
-      ),
-    )
+    const r = ok(negotiate(offer(`m=audio 6000 RTP/AVP 0 ${pt}`, `a=rtpmap:${pt} telephone-event/8000`, `a=fmtp:${pt} 0-16`), local))
     t.same(r.telephoneEvent, { payloadType: pt, clockRate: 8000 }, `PT ${pt}`)
     const { m } = audioOf(r.answer)
     t.equal(String(m.payloads), `0 ${pt}`)
@@ -174,9 +163,7 @@ t.test('directions: we answer with the complement', async (t) => {
 })
 
 t.test('RFC 2543 hold: c=0.0.0.0', async (t) => {
-  const r = ok(
-    negotiate(sdp('v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 0.0.0.0', 't=0 0', 'm=audio 6000 RTP/AVP 0'), local),
-  )
+  const r = ok(negotiate(sdp('v=0', 'o=- 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 0.0.0.0', 't=0 0', 'm=audio 6000 RTP/AVP 0'), local))
   t.equal(r.onHold, true)
   t.equal(r.direction, 'recvonly', 'nothing is sent to 0.0.0.0')
   t.equal(r.remote.address, '0.0.0.0')
@@ -186,17 +173,7 @@ t.test('RFC 2543 hold: c=0.0.0.0', async (t) => {
 })
 
 t.test('other m= lines are refused with port 0, in order', async (t) => {
-  const r = ok(
-    negotiate(
-      offer(
-        'm=video 7000 RTP/AVP 31 34',
-        'a=rtpmap:31 H261/90000',
-        'm=audio 6000 RTP/AVP 0',
-        'm=application 9 UDP/BFCP *',
-      ),
-      local,
-    ),
-  )
+  const r = ok(negotiate(offer('m=video 7000 RTP/AVP 31 34', 'a=rtpmap:31 H261/90000', 'm=audio 6000 RTP/AVP 0', 'm=application 9 UDP/BFCP *'), local))
   const a = parse(r.answer)
   t.equal(a.media.length, 3)
   t.match(a.media[0], { type: 'video', port: 0, protocol: 'RTP/AVP', payloads: '31 34' })
@@ -211,7 +188,10 @@ t.test('audio with port 0 is a refused stream', async (t) => {
   t.equal(r.remote.port, 6002)
   t.equal(r.codec.name, 'PCMA')
   const a = parse(r.answer)
-  t.match(a.media.map((m) => m.port), [0, 20000])
+  t.match(
+    a.media.map((m) => m.port),
+    [0, 20000],
+  )
 
   t.match(negotiate(offer('m=audio 0 RTP/AVP 0'), local), { ok: false, status: 488, reason: /port 0/ })
 })
@@ -299,11 +279,21 @@ t.test('createOffer', async (t) => {
 
 t.test('wideband codecs: G.722 and Opus with its fmtp, offerer order wins', async (t) => {
   const all = { ...local, codecs: ['opus', 'G722', 'PCMU', 'PCMA'] as const }
-  const g722 = ok(negotiate(offer('m=audio 6000 RTP/AVP 9 0 101', 'a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000'), { ...all, codecs: [...all.codecs] }))
+  const g722 = ok(
+    negotiate(offer('m=audio 6000 RTP/AVP 9 0 101', 'a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000'), { ...all, codecs: [...all.codecs] }),
+  )
   t.same(g722.codec, { name: 'G722', payloadType: 9, clockRate: 8000, fmtp: undefined }, 'G.722 keeps its 8000 Hz RTP clock')
   t.equal(g722.telephoneEvent?.payloadType, 101)
   t.match(g722.answer, /a=rtpmap:9 G722\/8000/)
-  const opus = ok(negotiate(offer('m=audio 6000 RTP/AVP 111 0 110', 'a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;maxplaybackrate=16000\r\na=rtpmap:110 telephone-event/48000'), { ...all, codecs: [...all.codecs] }))
+  const opus = ok(
+    negotiate(
+      offer(
+        'm=audio 6000 RTP/AVP 111 0 110',
+        'a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;maxplaybackrate=16000\r\na=rtpmap:110 telephone-event/48000',
+      ),
+      { ...all, codecs: [...all.codecs] },
+    ),
+  )
   t.same(opus.codec, { name: 'opus', payloadType: 111, clockRate: 48000, fmtp: 'useinbandfec=1;maxplaybackrate=16000' })
   t.same(opus.telephoneEvent, { payloadType: 110, clockRate: 48000 }, 'telephone-event at the Opus clock')
   t.match(opus.answer, /a=rtpmap:111 opus\/48000\/2/)
@@ -318,34 +308,65 @@ t.test('wideband codecs: G.722 and Opus with its fmtp, offerer order wins', asyn
 
 t.test('a pinned offer carries only the negotiated codec and telephone-event, under the same payload types', async (t) => {
   // The caller offered Opus as 96 and events as 97: the seller's leg must see those numbers.
-  const caller = ok(negotiate(offer('m=audio 4000 RTP/AVP 96 97', 'a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000'), { ...local, codecs: ['opus', 'PCMU'] }))
+  const caller = ok(
+    negotiate(offer('m=audio 4000 RTP/AVP 96 97', 'a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000'), { ...local, codecs: ['opus', 'PCMU'] }),
+  )
   const { m } = audioOf(createPinnedOffer({ ...local, port: 20002 }, caller))
   t.equal(m.port, 20002)
-  t.same(m.rtp.map((r) => [r.payload, r.codec, r.rate]), [[96, 'opus', 48000], [97, 'telephone-event', 48000]])
+  t.same(
+    m.rtp.map((r) => [r.payload, r.codec, r.rate]),
+    [
+      [96, 'opus', 48000],
+      [97, 'telephone-event', 48000],
+    ],
+  )
   t.equal(String(m.payloads), '96 97')
   t.equal(m.ptime, 20)
   t.equal(m.rtcpMux, undefined)
   t.equal(audioOf(createPinnedOffer(local, { ...caller, rtcpMux: true })).m.rtcpMux, 'rtcp-mux', 'rtcp-mux when the caller muxes')
 
   const plain = parse(createPinnedOffer(local, { codec: { name: 'PCMA', payloadType: 8 }, ptime: 30 }))
-  t.same(plain.media[0].rtp.map((r) => r.codec), ['PCMA'], 'no telephone-event when the caller has none')
+  t.same(
+    plain.media[0].rtp.map((r) => r.codec),
+    ['PCMA'],
+    'no telephone-event when the caller has none',
+  )
   t.equal(plain.media[0].ptime, 30)
 })
 
 t.test('the answer to a pinned offer', async (t) => {
   const format: StreamFormat = { codec: { name: 'PCMU', payloadType: 0 }, telephoneEvent: { payloadType: 101, clockRate: 8000 }, ptime: 20 }
   t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000'), format), {
-    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7001 }, rtcpMux: false, telephoneEvent: true,
+    ok: true,
+    remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7001 },
+    rtcpMux: false,
+    telephoneEvent: true,
   })
-  t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0', 'a=rtcp-mux'), format), {
-    ok: true, remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7000 }, rtcpMux: true, telephoneEvent: false,
-  }, 'static PCMU without rtpmap or events; RTCP muxed')
-  t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 96', 'a=rtpmap:96 telephone-event/8000'), format), { ok: true, telephoneEvent: false }, 'telephone-event under another payload type than offered: not relayed')
+  t.same(
+    readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0', 'a=rtcp-mux'), format),
+    {
+      ok: true,
+      remote: { address: '198.51.100.7', port: 7000, rtcpPort: 7000 },
+      rtcpMux: true,
+      telephoneEvent: false,
+    },
+    'static PCMU without rtpmap or events; RTCP muxed',
+  )
+  t.match(
+    readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 96', 'a=rtpmap:96 telephone-event/8000'), format),
+    { ok: true, telephoneEvent: false },
+    'telephone-event under another payload type than offered: not relayed',
+  )
   t.same(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000'), format), {
-    ok: false, reason: 'the answer has PCMA/8 where PCMU/0 was offered',
+    ok: false,
+    reason: 'the answer has PCMA/8 where PCMU/0 was offered',
   })
   t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 0 8'), format), { ok: false, reason: /PCMU\/0, PCMA\/8 where/ }, 'a second codec is refused too')
-  t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 96', 'a=rtpmap:96 PCMU/8000'), format), { ok: false, reason: /PCMU\/96 where PCMU\/0/ }, 'the codec under another payload type')
+  t.match(
+    readPinnedAnswer(offer('m=audio 7000 RTP/AVP 96', 'a=rtpmap:96 PCMU/8000'), format),
+    { ok: false, reason: /PCMU\/96 where PCMU\/0/ },
+    'the codec under another payload type',
+  )
   t.match(readPinnedAnswer(offer('m=audio 0 RTP/AVP 0'), format), { ok: false, reason: /refuses the audio stream/ })
   t.match(readPinnedAnswer(offer('m=audio 7000 RTP/AVP 101', 'a=rtpmap:101 telephone-event/8000'), format), { ok: false, reason: /has no audio format/ })
   t.match(readPinnedAnswer('', format), { ok: false, reason: /empty body/ })

@@ -48,8 +48,23 @@ export type AnswerResult =
   | { ok: false; status: 488; reason: string }
 
 const STATIC_PT: Record<number, string> = {
-  0: 'PCMU', 3: 'GSM', 4: 'G723', 5: 'DVI4', 6: 'DVI4', 7: 'LPC', 8: 'PCMA', 9: 'G722',
-  10: 'L16', 11: 'L16', 12: 'QCELP', 13: 'CN', 14: 'MPA', 15: 'G728', 16: 'DVI4', 17: 'DVI4', 18: 'G729',
+  0: 'PCMU',
+  3: 'GSM',
+  4: 'G723',
+  5: 'DVI4',
+  6: 'DVI4',
+  7: 'LPC',
+  8: 'PCMA',
+  9: 'G722',
+  10: 'L16',
+  11: 'L16',
+  12: 'QCELP',
+  13: 'CN',
+  14: 'MPA',
+  15: 'G728',
+  16: 'DVI4',
+  17: 'DVI4',
+  18: 'G729',
 }
 const AUDIO_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF'])
 const DEFAULT_PTIME = 20
@@ -75,7 +90,11 @@ function ipVer(address: string): 4 | 6 {
 
 // sdp-transform turns numeric-looking fields into numbers ("m=audio 6000 RTP/AVP 0" gives payloads 0).
 function formats(m: MediaDescription): number[] {
-  return String(m.payloads ?? '').trim().split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number)
+  return String(m.payloads ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((s) => /^\d+$/.test(s))
+    .map(Number)
 }
 
 function rtpmapOf(m: MediaDescription, pt: number): Rtpmap | undefined {
@@ -219,9 +238,7 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   if (typeof remote === 'string') return reject(remote)
 
   // Events share the audio's timeline, so only a telephone-event at the codec's clock rate fits (RFC 4733 §2.1).
-  const teMap = m.rtp.find(
-    (r) => r.codec.toLowerCase() === 'telephone-event' && Number(r.rate) === chosen!.spec.clockRate && formats(m).includes(r.payload),
-  )
+  const teMap = m.rtp.find((r) => r.codec.toLowerCase() === 'telephone-event' && Number(r.rate) === chosen!.spec.clockRate && formats(m).includes(r.payload))
   const telephoneEvent = teMap && {
     payloadType: teMap.payload,
     rate: Number(teMap.rate),
@@ -251,7 +268,12 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   return {
     ok: true,
     answer: write(answer),
-    codec: { name: chosen.spec.name, payloadType: chosen.payloadType, clockRate: chosen.spec.clockRate, fmtp: m.fmtp.find((f) => f.payload === chosen!.payloadType)?.config },
+    codec: {
+      name: chosen.spec.name,
+      payloadType: chosen.payloadType,
+      clockRate: chosen.spec.clockRate,
+      fmtp: m.fmtp.find((f) => f.payload === chosen!.payloadType)?.config,
+    },
     ...(telephoneEvent ? { telephoneEvent: { payloadType: telephoneEvent.payloadType, clockRate: telephoneEvent.rate } } : {}),
     ptime,
     remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort },
@@ -308,7 +330,14 @@ export interface StreamFormat {
  */
 export function createPinnedOffer(local: Omit<LocalMedia, 'codecs'>, format: StreamFormat): string {
   const te = format.telephoneEvent && { payloadType: format.telephoneEvent.payloadType, rate: format.telephoneEvent.clockRate, fmtp: '0-16' }
-  const media = audioMedia(local.port, { spec: CODECS[format.codec.name], payloadType: format.codec.payloadType }, te, format.ptime, local.direction ?? 'sendrecv', !!format.rtcpMux)
+  const media = audioMedia(
+    local.port,
+    { spec: CODECS[format.codec.name], payloadType: format.codec.payloadType },
+    te,
+    format.ptime,
+    local.direction ?? 'sendrecv',
+    !!format.rtcpMux,
+  )
   return write({ ...sessionLevel(local), media: [media] })
 }
 

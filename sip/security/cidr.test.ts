@@ -37,7 +37,8 @@ t.test('rate limiter: over the limit bans, the ban ends', async (t) => {
   now = 5001
   t.equal(rl.hit('a'), 'ok', 'the ban is over')
   const small = new RateLimiter({ windowMs: 1000, max: 1, banMs: 1000, maxSources: 2, now: () => now })
-  small.hit('x'); small.hit('y')
+  small.hit('x')
+  small.hit('y')
   t.equal(small.hit('z'), 'ok')
   t.equal(small.hit('z'), 'ok', 'beyond maxSources a new source is not tracked (memory stays bounded)')
 })

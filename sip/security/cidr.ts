@@ -44,7 +44,8 @@ export function parseCidr(spec: string): Block {
   if (!bytes) throw new Error(`"${spec}" is not an IP address or CIDR block`)
   const max = bytes.length * 8
   const bits = len === undefined ? max : Number(len)
-  if (!Number.isInteger(bits) || bits < 0 || bits > max || (len !== undefined && !/^\d+$/.test(len))) throw new Error(`"${spec}": prefix length must be 0-${max}`)
+  if (!Number.isInteger(bits) || bits < 0 || bits > max || (len !== undefined && !/^\d+$/.test(len)))
+    throw new Error(`"${spec}": prefix length must be 0-${max}`)
   return { bytes, bits }
 }
 
@@ -60,7 +61,10 @@ function contains(block: Block, b: Buffer): boolean {
 
 /** Splits a comma- or space-separated list of CIDRs. */
 export function parseCidrList(spec: string): string[] {
-  return spec.split(/[,\s]+/).map((s) => s.trim()).filter(Boolean)
+  return spec
+    .split(/[,\s]+/)
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 /**

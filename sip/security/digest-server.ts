@@ -21,7 +21,7 @@ export interface DigestServerOptions {
 
 export type DigestVerdict =
   | { ok: true; user: string }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown-user' | 'bad-nonce' | 'stale' | 'replay' | 'bad-response' | 'unsupported' ; stale: boolean }
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown-user' | 'bad-nonce' | 'stale' | 'replay' | 'bad-response' | 'unsupported'; stale: boolean }
 
 /** A challenge as the `sip` package writes it: values are written as given, so quoted ones carry their quotes. */
 export interface ChallengeHeader {
@@ -30,7 +30,10 @@ export interface ChallengeHeader {
 }
 
 const unquote = (v: string | undefined) => (v && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v)
-const hash = (alg: DigestAlgorithm, s: string) => createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s, 'latin1').digest('hex')
+const hash = (alg: DigestAlgorithm, s: string) =>
+  createHash(alg === 'MD5' ? 'md5' : 'sha256')
+    .update(s, 'latin1')
+    .digest('hex')
 
 /** The most nonces whose last nonce-count we remember (replay protection); the oldest go first. */
 const MAX_TRACKED_NONCES = 20_000
@@ -145,7 +148,10 @@ export class DigestServer {
 /** "alice:secret,bob:pa:ss" -> Map (the first colon splits; a password may hold colons, not commas). */
 export function parseUsers(spec: string): Map<string, string> {
   const out = new Map<string, string>()
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf(':')
     if (i <= 0 || i === part.length - 1) throw new Error(`"${part.replace(/:.*/, ':...')}" is not user:password`)
     out.set(part.slice(0, i), part.slice(i + 1))
@@ -155,7 +161,10 @@ export function parseUsers(spec: string): Map<string, string> {
 
 /** "SHA-256,MD5" -> the algorithms in that order; throws on others. */
 export function parseAlgorithms(spec: string): DigestAlgorithm[] {
-  const out = spec.split(',').map((a) => a.trim().toUpperCase()).filter(Boolean)
+  const out = spec
+    .split(',')
+    .map((a) => a.trim().toUpperCase())
+    .filter(Boolean)
   for (const a of out) if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`unknown digest algorithm "${a}" (MD5, SHA-256)`)
   if (!out.length) throw new Error('name at least one digest algorithm')
   return out as DigestAlgorithm[]

@@ -7,8 +7,18 @@ import { InboundGate, type InboundMode } from './inbound-gate.ts'
 import { scannerMatcher } from './scanners.ts'
 
 const rq = (method: string, callId: string, ua?: string): SipRequest => ({
-  method, uri: 'sip:sales@192.0.2.1', version: '2.0', content: '',
-  headers: { via: [], from: { uri: 'sip:a@b', params: { tag: 'f' } }, to: { uri: 'sip:sales@192.0.2.1', params: {} }, 'call-id': callId, cseq: { seq: 1, method }, ...(ua ? { 'user-agent': ua } : {}) } as any,
+  method,
+  uri: 'sip:sales@192.0.2.1',
+  version: '2.0',
+  content: '',
+  headers: {
+    via: [],
+    from: { uri: 'sip:a@b', params: { tag: 'f' } },
+    to: { uri: 'sip:sales@192.0.2.1', params: {} },
+    'call-id': callId,
+    cseq: { seq: 1, method },
+    ...(ua ? { 'user-agent': ua } : {}),
+  } as any,
 })
 const from = (address: string): Remote => ({ protocol: 'UDP', address, port: 5060 })
 
@@ -18,8 +28,15 @@ function gate(mode: InboundMode, users = new Map<string, string>(), limits = { m
   const counts: Record<string, number> = {}
   const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1)
   const g = new InboundGate({
-    mode, trust, digest: new DigestServer({ realm: 'r', users }), isScanner: scannerMatcher(),
-    rate: { windowMs: 60_000, max: 5, banMs: 60_000 }, ...limits, retryAfterS: 7, mediaHasRoom, logger: pino({ level: 'silent' }),
+    mode,
+    trust,
+    digest: new DigestServer({ realm: 'r', users }),
+    isScanner: scannerMatcher(),
+    rate: { windowMs: 60_000, max: 5, banMs: 60_000 },
+    ...limits,
+    retryAfterS: 7,
+    mediaHasRoom,
+    logger: pino({ level: 'silent' }),
     stats: { scannerDropped: () => bump('scanner'), rateLimited: (a) => bump(a), authFailure: (r) => bump(`auth:${r}`), refused: (r) => bump(r) },
   })
   return { g, counts }
@@ -53,7 +70,7 @@ t.test('call limits: per untrusted source and in total, released when the dialog
   t.equal(g.admitCall(rq('INVITE', 'a2'), from('192.0.2.9')), null)
   t.equal(g.admitCall(rq('INVITE', 'a2'), from('192.0.2.9')), null, 'the same call again is not a new one')
   const third = g.admitCall(rq('INVITE', 'a3'), from('192.0.2.9'))
-  t.match(third, { status: 503, headers: { 'Retry-After': '7' } }, 'the source\'s third call: 503 with Retry-After')
+  t.match(third, { status: 503, headers: { 'Retry-After': '7' } }, "the source's third call: 503 with Retry-After")
   t.equal(g.admitCall(rq('INVITE', 't1'), from('10.0.0.1')), null, 'a trusted peer has no per-source limit')
   t.match(g.admitCall(rq('INVITE', 't2'), from('10.0.0.1')), { status: 503 }, 'but the total applies')
   t.same([counts.call_limit_source, counts.call_limit_total], [1, 1])

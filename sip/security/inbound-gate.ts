@@ -103,7 +103,10 @@ export class InboundGate {
     if (verdict === 'ok') return true
     if (verdict === 'banned-now') {
       this.stats.rateLimited('banned')
-      this.opts.logger.warn({ remote: remote.address, banS: this.opts.rate.banMs / 1000, max: this.opts.rate.max, windowS: this.opts.rate.windowMs / 1000 }, 'SIP source over its request rate: banned, its requests are dropped')
+      this.opts.logger.warn(
+        { remote: remote.address, banS: this.opts.rate.banMs / 1000, max: this.opts.rate.max, windowS: this.opts.rate.windowMs / 1000 },
+        'SIP source over its request rate: banned, its requests are dropped',
+      )
     } else this.stats.rateLimited('dropped')
     return false
   }

@@ -35,10 +35,15 @@ export class InviteServerTransaction {
       return
     }
     this.state = 'completed'
-    this.timerG = new Retransmitter(this.timers, this.timers.T2, () => this.send(res), () => {
-      this.onAckTimeout() // Timer H
-      this.terminate()
-    })
+    this.timerG = new Retransmitter(
+      this.timers,
+      this.timers.T2,
+      () => this.send(res),
+      () => {
+        this.onAckTimeout() // Timer H
+        this.terminate()
+      },
+    )
     this.timerG.start(!this.reliable)
   }
 

@@ -18,12 +18,17 @@ export class NonInviteClientTransaction {
     private readonly onFinal: (res: SipResponse | 'timeout') => void,
     private readonly onTerminated: () => void,
   ) {
-    this.timerE = new Retransmitter(timers, timers.T2, () => this.send(request), () => {
-      if (this.state === 'trying' || this.state === 'proceeding') {
-        this.onFinal('timeout')
-        this.terminate()
-      }
-    })
+    this.timerE = new Retransmitter(
+      timers,
+      timers.T2,
+      () => this.send(request),
+      () => {
+        if (this.state === 'trying' || this.state === 'proceeding') {
+          this.onFinal('timeout')
+          this.terminate()
+        }
+      },
+    )
   }
 
   start(): void {

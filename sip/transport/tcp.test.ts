@@ -106,7 +106,7 @@ t.test('a connection a live dialog uses is kept however quiet; after the BYE it 
   inCall.socket.write(request('ACK', inCall, { callId: 'flow-1', cseq: 1, toTag }))
   await withTimeout(bystander.closed, 3000, 'the bystander connection closing')
   await new Promise((r) => setTimeout(r, 1500)) // five idle timeouts
-  t.ok(inCall.isOpen(), 'the dialog\'s connection is still open after five idle timeouts')
+  t.ok(inCall.isOpen(), "the dialog's connection is still open after five idle timeouts")
   inCall.socket.write(request('BYE', inCall, { callId: 'flow-1', cseq: 2, toTag }))
   await inCall.waitFor(/SIP\/2\.0 200 OK[^]*?CSeq: 2 BYE/)
   await withTimeout(inCall.closed, 3000, 'the connection closing once the dialog ended')

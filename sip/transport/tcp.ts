@@ -51,7 +51,9 @@ export class TcpTransport {
 
   async listen(port = this.port): Promise<number> {
     // with TLS the socket is handed over once the handshake is done ('secureConnection')
-    const server = this.credentials ? tls.createServer({ ...this.credentials }, (socket) => this.accept(socket)) : net.createServer((socket) => this.accept(socket))
+    const server = this.credentials
+      ? tls.createServer({ ...this.credentials }, (socket) => this.accept(socket))
+      : net.createServer((socket) => this.accept(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -65,8 +67,12 @@ export class TcpTransport {
 
   private accept(socket: net.Socket): void {
     const address = socket.remoteAddress ?? ''
-    const over: TcpCloseReason | undefined = this.connections.size >= this.opts.maxConnections ? 'limit-total'
-      : (this.perSource.get(address) ?? 0) >= this.opts.maxPerSource ? 'limit-source' : undefined
+    const over: TcpCloseReason | undefined =
+      this.connections.size >= this.opts.maxConnections
+        ? 'limit-total'
+        : (this.perSource.get(address) ?? 0) >= this.opts.maxPerSource
+          ? 'limit-source'
+          : undefined
     if (over) {
       socket.on('error', () => {})
       socket.destroy()
@@ -112,7 +118,9 @@ export class TcpTransport {
         return
       }
       // a TLS connection we open checks the peer's certificate against the system's CAs
-      socket = this.credentials ? tls.connect({ host: address, port, ...(net.isIP(address) ? {} : { servername: address }) }) : net.connect({ host: address, port })
+      socket = this.credentials
+        ? tls.connect({ host: address, port, ...(net.isIP(address) ? {} : { servername: address }) })
+        : net.connect({ host: address, port })
       this.adopt(socket, { address, port })
     }
     socket.write(buf)

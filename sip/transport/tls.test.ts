@@ -19,7 +19,9 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function makeCert(dir: string, name: string, cn: string): { cert: string; key: string } {
   const cert = path.join(dir, `${name}.crt`)
   const key = path.join(dir, `${name}.key`)
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert], { stdio: 'ignore' })
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert], {
+    stdio: 'ignore',
+  })
   return { cert, key }
 }
 
@@ -70,7 +72,11 @@ t.test('SIP over TLS', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sip-tls-'))
   const first = makeCert(dir, 'first', 'first.example')
   const ua = new EmbeddedCallControl({
-    host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }), timers: { T1, T2: 4 * T1, T4: 5 * T1 },
+    host: '127.0.0.1',
+    port: 0,
+    publicHost: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
     tls: { port: 0, certFile: first.cert, keyFile: first.key },
   })
   await ua.start()
@@ -101,7 +107,12 @@ t.test('SIP over TLS', async (t) => {
   const bye = call.hangup()
   const byeRq = await c.next(/^BYE /)
   t.match(byeRq, new RegExp(`^Via: SIP/2\\.0/TLS 127\\.0\\.0\\.1:${tlsPort};`, 'm'), 'our BYE over the same TLS connection, Via TLS')
-  c.send(`SIP/2.0 200 OK\r\n${byeRq.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`)
+  c.send(
+    `SIP/2.0 200 OK\r\n${byeRq
+      .split('\r\n')
+      .filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+      .join('\r\n')}\r\nContent-Length: 0\r\n\r\n`,
+  )
   await bye
 
   // the certificate renewed in place: new connections get it

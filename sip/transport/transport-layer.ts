@@ -49,24 +49,33 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     tlsListen?: TlsListen,
   ) {
     super()
-    this.udp = new UdpTransport(host, port, (buf, address, p) =>
-      this.onOutcome(parseDatagram(buf), { protocol: 'UDP', address, port: p }),
-    )
-    this.tcp = new TcpTransport(host, port, {
-      onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TCP', address, port: p }).push(chunk),
-      onClose: (key) => this.framers.delete(`TCP|${key}`),
-      onClosedByUs: (reason) => {
-        this.stats.tcpClosed?.(reason)
-        // idle closes are routine; refusals over a cap are worth seeing (counted either way)
-        this.logger[reason === 'idle' ? 'debug' : 'info']({ reason, open: this.tcp.size }, 'SIP TCP connection closed')
+    this.udp = new UdpTransport(host, port, (buf, address, p) => this.onOutcome(parseDatagram(buf), { protocol: 'UDP', address, port: p }))
+    this.tcp = new TcpTransport(
+      host,
+      port,
+      {
+        onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TCP', address, port: p }).push(chunk),
+        onClose: (key) => this.framers.delete(`TCP|${key}`),
+        onClosedByUs: (reason) => {
+          this.stats.tcpClosed?.(reason)
+          // idle closes are routine; refusals over a cap are worth seeing (counted either way)
+          this.logger[reason === 'idle' ? 'debug' : 'info']({ reason, open: this.tcp.size }, 'SIP TCP connection closed')
+        },
       },
-    }, tcpOptions)
+      tcpOptions,
+    )
     if (tlsListen) {
-      this.tls = new TcpTransport(host, tlsListen.port, {
-        onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TLS', address, port: p }).push(chunk),
-        onClose: (key) => this.framers.delete(`TLS|${key}`),
-        onClosedByUs: (reason) => this.stats.tcpClosed?.(reason),
-      }, tcpOptions, tlsListen.credentials)
+      this.tls = new TcpTransport(
+        host,
+        tlsListen.port,
+        {
+          onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TLS', address, port: p }).push(chunk),
+          onClose: (key) => this.framers.delete(`TLS|${key}`),
+          onClosedByUs: (reason) => this.stats.tcpClosed?.(reason),
+        },
+        tcpOptions,
+        tlsListen.credentials,
+      )
     }
   }
 
@@ -113,7 +122,16 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       case 'reject':
         this.stats.malformed('rejected', outcome.reason)
         this.logger.warn({ remote, reason: outcome.reason, status: outcome.status }, 'malformed SIP request rejected')
-        this.send(makeResponse(outcome.request, outcome.status, undefined, { Warning: `399 - "${outcome.reason.replace(/"/g, "'")}"` }, { toTag: statelessTag(outcome.request) }), remote)
+        this.send(
+          makeResponse(
+            outcome.request,
+            outcome.status,
+            undefined,
+            { Warning: `399 - "${outcome.reason.replace(/"/g, "'")}"` },
+            { toTag: statelessTag(outcome.request) },
+          ),
+          remote,
+        )
         return
       case 'drop':
         this.stats.malformed('dropped', outcome.reason)
@@ -176,5 +194,8 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
  *  retransmission gets the same tag without keeping state. */
 function statelessTag(rq: RejectedRequest): string {
   const h = rq.headers
-  return createHash('sha1').update(`${h['call-id'] ?? ''}|${h.from?.params?.tag ?? ''}|${h.cseq?.seq}|${h.via[0]?.params?.branch ?? ''}`).digest('hex').slice(0, 12)
+  return createHash('sha1')
+    .update(`${h['call-id'] ?? ''}|${h.from?.params?.tag ?? ''}|${h.cseq?.seq}|${h.via[0]?.params?.branch ?? ''}`)
+    .digest('hex')
+    .slice(0, 12)
 }

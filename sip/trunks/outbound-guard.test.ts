@@ -7,8 +7,22 @@ import type { TrunkConfig } from './trunk.ts'
 
 const logger = pino({ level: 'silent' })
 const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig => ({
-  name: 'mts', host: 'sip.carrier.ru', port: 5060, transport: 'udp', username: '74950001122', password: 'x', realm: '',
-  domain: 'sip.carrier.ru', callerId: '74950001122', allowPrefixes: [], channels: 0, cps: 0, outboundProxy: '', register: true, expires: 300, ...over,
+  name: 'mts',
+  host: 'sip.carrier.ru',
+  port: 5060,
+  transport: 'udp',
+  username: '74950001122',
+  password: 'x',
+  realm: '',
+  domain: 'sip.carrier.ru',
+  callerId: '74950001122',
+  allowPrefixes: [],
+  channels: 0,
+  cps: 0,
+  outboundProxy: '',
+  register: true,
+  expires: 300,
+  ...over,
 })
 
 t.test('nothing may be dialled when no prefixes are configured', async (t) => {
@@ -22,7 +36,12 @@ t.test('nothing may be dialled when no prefixes are configured', async (t) => {
 })
 
 t.test('prefixes: the global list, and a trunk list that replaces it', async (t) => {
-  const g = new OutboundGuard({ trunks: [trunk(), trunk({ name: 'intl', host: '10.0.0.9', domain: '10.0.0.9', allowPrefixes: ['+375'] })], allowPrefixes: parsePrefixes('+7, 8'), maxCallsPerHour: 100, logger })
+  const g = new OutboundGuard({
+    trunks: [trunk(), trunk({ name: 'intl', host: '10.0.0.9', domain: '10.0.0.9', allowPrefixes: ['+375'] })],
+    allowPrefixes: parsePrefixes('+7, 8'),
+    maxCallsPerHour: 100,
+    logger,
+  })
   t.equal(g.check('sip:+79990001122@sip.carrier.ru').ok, true)
   t.equal(g.check('sip:8 (999) 000-11-22@sip.carrier.ru').ok, true, 'visual separators do not matter')
   t.equal(g.check('sip:79990001122@sip.carrier.ru').ok, false, '"7..." is not "+7..."')

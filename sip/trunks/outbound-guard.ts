@@ -71,14 +71,20 @@ export class OutboundGuard {
     }
     const prefixes = this.prefixesFor(trunk)
     if (!matches(number, prefixes)) {
-      return refuse('prefix', prefixes.length
-        ? `${number} matches none of the allowed prefixes ${prefixes.join(',')}`
-        : `no allowed prefixes are configured (OUTBOUND_ALLOW_PREFIXES${trunk ? ` or trunks[${trunk.name}].allowPrefixes` : ''}): nothing may be dialled`)
+      return refuse(
+        'prefix',
+        prefixes.length
+          ? `${number} matches none of the allowed prefixes ${prefixes.join(',')}`
+          : `no allowed prefixes are configured (OUTBOUND_ALLOW_PREFIXES${trunk ? ` or trunks[${trunk.name}].allowPrefixes` : ''}): nothing may be dialled`,
+      )
     }
     const now = this.now()
     while (this.started.length && this.started[0] <= now - HOUR_MS) this.started.shift()
     if (this.started.length >= this.opts.maxCallsPerHour) {
-      return refuse('hourly_cap', `${this.started.length} outbound calls in the last hour reach the cap of ${this.opts.maxCallsPerHour} (OUTBOUND_MAX_CALLS_PER_HOUR)`)
+      return refuse(
+        'hourly_cap',
+        `${this.started.length} outbound calls in the last hour reach the cap of ${this.opts.maxCallsPerHour} (OUTBOUND_MAX_CALLS_PER_HOUR)`,
+      )
     }
     if (trunk?.channels && (this.live.get(name) ?? 0) >= trunk.channels) {
       return refuse('channels', `all ${trunk.channels} channels of trunk ${name} are busy`)

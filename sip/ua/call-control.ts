@@ -5,8 +5,18 @@ import type { Remote } from '../message/types.ts'
 // 'bad-answer': our offer (delayed-offer INVITE) got no usable answer in the ACK;
 // 'session-expired': no session refresh came before the RFC 4028 interval ran out;
 // 'prack-timeout': a reliable provisional response was never PRACKed (RFC 3262: 504 sent).
-export type SipEndReason = 'remote-bye' | 'local-bye' | 'cancelled' | 'rejected' | 'ack-timeout' | 'bye-failed' | 'shutdown' | 'transferred'
-  | 'bad-answer' | 'session-expired' | 'prack-timeout'
+export type SipEndReason =
+  | 'remote-bye'
+  | 'local-bye'
+  | 'cancelled'
+  | 'rejected'
+  | 'ack-timeout'
+  | 'bye-failed'
+  | 'shutdown'
+  | 'transferred'
+  | 'bad-answer'
+  | 'session-expired'
+  | 'prack-timeout'
 
 export interface InboundCallEvents {
   /** The caller cancelled before we answered (a 487 has been sent). */
@@ -124,7 +134,10 @@ export interface DialOptions {
 /** An outbound INVITE that did not end in an established call. */
 export class DialError extends Error {
   /** 'refused': the toll-fraud guard did not let the call out (sip/trunks/outbound-guard.ts). */
-  constructor(readonly status: number | 'timeout' | 'cancelled' | 'refused', message: string) {
+  constructor(
+    readonly status: number | 'timeout' | 'cancelled' | 'refused',
+    message: string,
+  ) {
     super(message)
   }
 }

@@ -92,20 +92,25 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
 
   /** One INVITE transaction; a 401/407 answered with credentials starts the next one. */
   private send(resolve: () => void, fail: (err: DialError) => void): void {
-    this.ctx.invite(this.invite, this.remote, (res) => {
-      if (res.status < 200) {
-        this.provisional = true
-        // A CANCEL asked for before any response can go now (§9.1).
-        if (this.state === 'cancelling') this.sendCancel()
-        return
-      }
-      if (res.status >= 300) {
-        if (this.state === 'ended') return
-        if ((res.status === 401 || res.status === 407) && this.state === 'calling' && this.retryWithCredentials(res)) return this.send(resolve, fail)
-        return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
-      }
-      this.onOk(res, resolve, fail)
-    }, () => fail(new DialError('timeout', `no response from ${this.targetUri} (Timer B)`)))
+    this.ctx.invite(
+      this.invite,
+      this.remote,
+      (res) => {
+        if (res.status < 200) {
+          this.provisional = true
+          // A CANCEL asked for before any response can go now (§9.1).
+          if (this.state === 'cancelling') this.sendCancel()
+          return
+        }
+        if (res.status >= 300) {
+          if (this.state === 'ended') return
+          if ((res.status === 401 || res.status === 407) && this.state === 'calling' && this.retryWithCredentials(res)) return this.send(resolve, fail)
+          return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
+        }
+        this.onOk(res, resolve, fail)
+      },
+      () => fail(new DialError('timeout', `no response from ${this.targetUri} (Timer B)`)),
+    )
   }
 
   /**
@@ -120,7 +125,12 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     const h = this.invite.headers
     this.invite = {
       ...this.invite,
-      headers: { ...h, via: [{ ...h.via[0], params: { ...h.via[0].params, branch: newBranch() } }], cseq: { seq: h.cseq.seq + 1, method: 'INVITE' }, [auth.name]: [auth.value] },
+      headers: {
+        ...h,
+        via: [{ ...h.via[0], params: { ...h.via[0].params, branch: newBranch() } }],
+        cseq: { seq: h.cseq.seq + 1, method: 'INVITE' },
+        [auth.name]: [auth.value],
+      },
     }
     this.provisional = false
     this.log.info({ status: res.status }, 'outbound call challenged: INVITE sent again with credentials')
@@ -134,7 +144,14 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     const rr = Array.isArray(res.headers['record-route']) ? [...(res.headers['record-route'] as NameAddr[])].reverse() : []
     const mirrored: SipRequest = {
       ...this.invite,
-      headers: { ...this.invite.headers, from: res.headers.to, to: this.invite.headers.from, contact: res.headers.contact, 'record-route': rr, cseq: { seq: 0, method: 'INVITE' } },
+      headers: {
+        ...this.invite.headers,
+        from: res.headers.to,
+        to: this.invite.headers.from,
+        contact: res.headers.contact,
+        'record-route': rr,
+        cseq: { seq: 0, method: 'INVITE' },
+      },
     }
     this.dialogValue = new Dialog(mirrored, this.remote, this.invite.headers.from.params.tag as string, this.ctx.local)
     const ack = this.dialog.createRequest('ACK')

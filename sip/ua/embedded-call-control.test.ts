@@ -44,7 +44,11 @@ async function peer(uaPort: number): Promise<Peer> {
 }
 
 let seq = 0
-function request(method: string, p: Peer, opts: { callId: string; fromTag?: string; toTag?: string; cseq?: number; branch?: string; body?: string; extra?: string }): string {
+function request(
+  method: string,
+  p: Peer,
+  opts: { callId: string; fromTag?: string; toTag?: string; cseq?: number; branch?: string; body?: string; extra?: string },
+): string {
   const body = opts.body ?? ''
   return [
     `${method} sip:sales@127.0.0.1 SIP/2.0`,
@@ -67,7 +71,13 @@ const toTagOf = (msg: string) => /^To:.*;tag=([^;\s]+)/im.exec(msg)?.[1] ?? ''
 const branchOf = (msg: string) => /branch=([^;\s]+)/.exec(msg)?.[1] ?? ''
 
 t.test('embedded UA', async (t) => {
-  const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }), timers: { T1, T2: 4 * T1, T4: 5 * T1 } })
+  const ua = new EmbeddedCallControl({
+    host: '127.0.0.1',
+    port: 0,
+    publicHost: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
+  })
   await ua.start()
   t.teardown(() => ua.stop())
   const calls: InboundCall[] = []
@@ -143,7 +153,12 @@ t.test('embedded UA', async (t) => {
     const bye = call.hangup()
     const byeRq = await p.next(/^BYE /)
     t.match(byeRq, /^To: .*tag=caller/m, 'our BYE goes to the caller')
-    p.send(`SIP/2.0 200 OK\r\n${byeRq.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`)
+    p.send(
+      `SIP/2.0 200 OK\r\n${byeRq
+        .split('\r\n')
+        .filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l))
+        .join('\r\n')}\r\nContent-Length: 0\r\n\r\n`,
+    )
     await bye
   })
 
@@ -185,7 +200,9 @@ t.test('embedded UA', async (t) => {
     t.match(data, /^SIP\/2\.0 200 OK[\s\S]*Call-ID: tcp-1[\s\S]*SIP\/2\.0 200 OK[\s\S]*Call-ID: tcp-2/)
     t.ok(data.endsWith('\r\n\r\n\r\n') || data.includes('\r\n\r\n\r\n'), 'pong sent')
     const closed = once(conn, 'close')
-    conn.write('OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKnolen\r\nCall-ID: nolen\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nMax-Forwards: 70\r\n\r\n')
+    conn.write(
+      'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKnolen\r\nCall-ID: nolen\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nMax-Forwards: 70\r\n\r\n',
+    )
     await closed
     t.pass('a message without Content-Length on TCP closes the connection')
   })

@@ -133,8 +133,14 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   request(rq: SipRequest, remote: Remote): Promise<SipResponse | 'timeout'> {
     return new Promise((resolve) => {
       const key = clientTransactionKey(rq)
-      const tx = new NonInviteClientTransaction(rq, remote.protocol !== 'UDP', this.timers,
-        (m) => this.send(m, remote), resolve, () => this.clientTxs.delete(key))
+      const tx = new NonInviteClientTransaction(
+        rq,
+        remote.protocol !== 'UDP',
+        this.timers,
+        (m) => this.send(m, remote),
+        resolve,
+        () => this.clientTxs.delete(key),
+      )
       this.clientTxs.set(key, tx)
       tx.start()
     })
@@ -142,8 +148,15 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
 
   invite(rq: SipRequest, remote: Remote, onResponse: (res: SipResponse) => void, onTimeout: () => void): void {
     const key = clientTransactionKey(rq)
-    const tx = new InviteClientTransaction(rq, remote.protocol !== 'UDP', this.timers,
-      (m) => this.send(m, remote), onResponse, onTimeout, () => this.clientTxs.delete(key))
+    const tx = new InviteClientTransaction(
+      rq,
+      remote.protocol !== 'UDP',
+      this.timers,
+      (m) => this.send(m, remote),
+      onResponse,
+      onTimeout,
+      () => this.clientTxs.delete(key),
+    )
     this.clientTxs.set(key, tx)
     tx.start()
   }
@@ -204,9 +217,10 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     const reliable = remote.protocol !== 'UDP'
     const send = (res: SipResponse) => this.send(res, remote)
     const forget = () => this.serverTxs.delete(key)
-    const tx: ServerTx = rq.method === 'INVITE'
-      ? new InviteServerTransaction(rq, reliable, this.timers, send, forget)
-      : new NonInviteServerTransaction(rq, reliable, this.timers, send, forget)
+    const tx: ServerTx =
+      rq.method === 'INVITE'
+        ? new InviteServerTransaction(rq, reliable, this.timers, send, forget)
+        : new NonInviteServerTransaction(rq, reliable, this.timers, send, forget)
     this.serverTxs.set(key, tx)
 
     const toTag = rq.headers.to.params.tag
@@ -253,7 +267,8 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     if (!(invite instanceof InviteServerTransaction)) return tx.respond(makeResponse(rq, 481))
     tx.respond(makeResponse(rq, 200))
     for (const call of this.calls.values()) {
-      if (call instanceof ServerCall && call.sipCallId === rq.headers['call-id'] && call.dialog.remoteTag === (rq.headers.from.params.tag ?? '')) call.onCancel()
+      if (call instanceof ServerCall && call.sipCallId === rq.headers['call-id'] && call.dialog.remoteTag === (rq.headers.from.params.tag ?? ''))
+        call.onCancel()
     }
   }
 

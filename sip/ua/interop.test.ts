@@ -44,7 +44,15 @@ async function peer(uaPort: number): Promise<Peer> {
   }
 }
 
-interface RequestOptions { callId: string; toTag?: string; cseq?: number; method?: string; branch?: string; body?: string; extra?: string[] }
+interface RequestOptions {
+  callId: string
+  toTag?: string
+  cseq?: number
+  method?: string
+  branch?: string
+  body?: string
+  extra?: string[]
+}
 
 function request(method: string, p: Peer, o: RequestOptions): string {
   const body = o.body ?? ''
@@ -76,7 +84,14 @@ const bodyOf = (msg: string) => msg.slice(msg.indexOf('\r\n\r\n') + 4)
 const header = (msg: string, name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(msg)?.[1]?.trim()
 
 async function start(t: Test, extra: Partial<EmbeddedCallControlOptions> = {}) {
-  const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger: pino({ level: 'silent' }), timers: { T1, T2: 4 * T1, T4: 5 * T1 }, ...extra })
+  const ua = new EmbeddedCallControl({
+    host: '127.0.0.1',
+    port: 0,
+    publicHost: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
+    ...extra,
+  })
   await ua.start()
   t.teardown(() => ua.stop())
   const calls: InboundCall[] = []

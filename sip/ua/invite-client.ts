@@ -25,11 +25,16 @@ export class InviteClientTransaction {
     private readonly onTerminated: () => void,
   ) {
     // INVITE retransmissions double without the T2 cap (§17.1.1.2).
-    this.timerA = new Retransmitter(timers, Number.POSITIVE_INFINITY, () => this.send(request), () => {
-      if (this.state !== 'calling') return
-      this.onTimeout() // Timer B
-      this.terminate()
-    })
+    this.timerA = new Retransmitter(
+      timers,
+      Number.POSITIVE_INFINITY,
+      () => this.send(request),
+      () => {
+        if (this.state !== 'calling') return
+        this.onTimeout() // Timer B
+        this.terminate()
+      },
+    )
   }
 
   start(): void {

@@ -28,9 +28,11 @@ export class ReferSubscription {
     const frag = sipfragStatus(body)
     const terminated = subscriptionTerminated(subscriptionState)
     if (frag && frag.status >= 200) {
-      this.finish(frag.status < 300
-        ? { ok: true, method: 'refer' }
-        : { ok: false, reason: `the transferee's call to the target failed: ${frag.status} ${frag.reason}`.trim(), status: frag.status })
+      this.finish(
+        frag.status < 300
+          ? { ok: true, method: 'refer' }
+          : { ok: false, reason: `the transferee's call to the target failed: ${frag.status} ${frag.reason}`.trim(), status: frag.status },
+      )
     } else if (terminated) {
       this.finish({ ok: false, reason: 'refer subscription terminated without a final status' })
     }

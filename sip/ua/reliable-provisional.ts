@@ -45,11 +45,16 @@ export class ReliableProvisionals {
     }
     const rseq = this.nextRseq++
     const reliable: SipResponse = { ...res, headers: { ...res.headers, require: '100rel', rseq: String(rseq) } }
-    const prackTimer = new Retransmitter(this.timers, 64 * this.timers.T1, () => this.resend(reliable), () => {
-      this.outstanding = undefined
-      this.stop()
-      this.onTimeout()
-    })
+    const prackTimer = new Retransmitter(
+      this.timers,
+      64 * this.timers.T1,
+      () => this.resend(reliable),
+      () => {
+        this.outstanding = undefined
+        this.stop()
+        this.onTimeout()
+      },
+    )
     this.outstanding = { rseq, prackTimer }
     this.respond(reliable)
     prackTimer.start(this.retransmit)

@@ -5,7 +5,15 @@ import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, newTag } from '../dialog/dialog.ts'
 import type { InviteServerTransaction } from '../transaction/invite-server.ts'
 import { Retransmitter } from '../transaction/timers.ts'
-import { DialError, type InboundCall, type InboundCallEvents, type SessionChange, type SipEndReason, type TransferOptions, type TransferResult } from './call-control.ts'
+import {
+  DialError,
+  type InboundCall,
+  type InboundCallEvents,
+  type SessionChange,
+  type SipEndReason,
+  type TransferOptions,
+  type TransferResult,
+} from './call-control.ts'
 import { ReferSubscription } from './refer-subscription.ts'
 import { transferTargetUri } from './transfer-target.ts'
 import { ReliableProvisionals } from './reliable-provisional.ts'
@@ -70,14 +78,23 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.log = ctx.logger.child({ sipCallId: this.sipCallId })
     const tags = [...optionTags(invite, 'require'), ...optionTags(invite, 'supported')]
     if (tags.includes('100rel')) {
-      this.provisionals = new ReliableProvisionals(ctx.timers, remote.protocol === 'UDP', (res) => inviteTx.respond(res),
-        (res) => ctx.send(res, remote), () => this.onPrackTimeout())
+      this.provisionals = new ReliableProvisionals(
+        ctx.timers,
+        remote.protocol === 'UDP',
+        (res) => inviteTx.respond(res),
+        (res) => ctx.send(res, remote),
+        () => this.onPrackTimeout(),
+      )
     }
     this.peerAllowsUpdate = /\bUPDATE\b/i.test(String(invite.headers.allow ?? ''))
-    this.session = new SessionTimer(ctx.sessionTimer, {
-      refresh: (headers) => this.refreshSession(headers),
-      expire: () => void this.sendBye('session-expired'),
-    }, this.log)
+    this.session = new SessionTimer(
+      ctx.sessionTimer,
+      {
+        refresh: (headers) => this.refreshSession(headers),
+        expire: () => void this.sendBye('session-expired'),
+      },
+      this.log,
+    )
   }
 
   private response(rq: SipRequest, status: number, extra?: Record<string, string>, sdp?: string): SipResponse {
@@ -111,12 +128,17 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
       const ok = () => {
         this.provisionals?.stop()
         this.okSent = true
-        this.sendOk(this.inviteTx, sdp, (ack) => {
-          this.state = 'confirmed'
-          this.answerFailed = undefined
-          // delayed offer (RFC 3261 §13.2.1): the answer to the offer in our 200 is in the ACK
-          resolve(this.offer === undefined ? ack.content : undefined)
-        }, () => reject(new Error('no ACK for 200 OK within 64*T1')))
+        this.sendOk(
+          this.inviteTx,
+          sdp,
+          (ack) => {
+            this.state = 'confirmed'
+            this.answerFailed = undefined
+            // delayed offer (RFC 3261 §13.2.1): the answer to the offer in our 200 is in the ACK
+            resolve(this.offer === undefined ? ack.content : undefined)
+          },
+          () => reject(new Error('no ACK for 200 OK within 64*T1')),
+        )
       }
       // RFC 3262 §3: no 2xx while a reliable provisional awaits its PRACK
       if (this.provisionals) this.provisionals.whenIdle(ok)
@@ -133,16 +155,27 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   }
 
   /** Sends a 2xx through the INVITE transaction and retransmits it over UDP until the ACK. */
-  private sendOk(tx: InviteServerTransaction, sdp: string, onAck: (ack: SipRequest) => void, onTimeout: () => void, onEnded: (reason: SipEndReason) => void = () => {}): void {
+  private sendOk(
+    tx: InviteServerTransaction,
+    sdp: string,
+    onAck: (ack: SipRequest) => void,
+    onTimeout: () => void,
+    onEnded: (reason: SipEndReason) => void = () => {},
+  ): void {
     const res = this.response(tx.request, 200, this.session.negotiate(tx.request), sdp)
     tx.respond(res)
     this.session.arm()
-    const retransmitter = new Retransmitter(this.ctx.timers, this.ctx.timers.T2, () => this.ctx.send(res, this.remote), () => {
-      this.pendingOk = undefined
-      this.log.warn('no ACK for our 200 OK: ending the dialog with BYE')
-      onTimeout()
-      void this.sendBye('ack-timeout')
-    })
+    const retransmitter = new Retransmitter(
+      this.ctx.timers,
+      this.ctx.timers.T2,
+      () => this.ctx.send(res, this.remote),
+      () => {
+        this.pendingOk = undefined
+        this.log.warn('no ACK for our 200 OK: ending the dialog with BYE')
+        onTimeout()
+        void this.sendBye('ack-timeout')
+      },
+    )
     this.pendingOk = { cseq: tx.request.headers.cseq.seq, retransmitter, acked: onAck, failed: onEnded }
     retransmitter.start(this.remote.protocol === 'UDP')
   }
@@ -305,9 +338,22 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     if (this.intervalTooSmall(rq, tx)) return
     tx.respond(makeResponse(rq, 100)) // the listener may take its time over the offer
     const offer = rq.content.length ? rq.content : undefined
-    this.changeSession('INVITE', rq, offer, (sdp) => new Promise((resolve) => {
-      this.sendOk(tx, sdp, (ack) => resolve(offer === undefined ? ack.content : undefined), () => resolve(undefined), () => resolve(undefined))
-    }), () => tx.respond(this.response(rq, 488)))
+    this.changeSession(
+      'INVITE',
+      rq,
+      offer,
+      (sdp) =>
+        new Promise((resolve) => {
+          this.sendOk(
+            tx,
+            sdp,
+            (ack) => resolve(offer === undefined ? ack.content : undefined),
+            () => resolve(undefined),
+            () => resolve(undefined),
+          )
+        }),
+      () => tx.respond(this.response(rq, 488)),
+    )
   }
 
   /**
@@ -327,11 +373,17 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     }
     if (!refresh) return tx.respond(this.response(rq, 500, { 'Retry-After': '1' }))
     if (this.pendingOk) return tx.respond(this.response(rq, 491))
-    this.changeSession('UPDATE', rq, offer, async (sdp) => {
-      tx.respond(this.response(rq, 200, this.session.negotiate(rq), sdp))
-      this.session.arm()
-      return undefined
-    }, () => tx.respond(this.response(rq, 488)))
+    this.changeSession(
+      'UPDATE',
+      rq,
+      offer,
+      async (sdp) => {
+        tx.respond(this.response(rq, 200, this.session.negotiate(rq), sdp))
+        this.session.arm()
+        return undefined
+      },
+      () => tx.respond(this.response(rq, 488)),
+    )
   }
 
   /** RFC 4028 §8.1 inside the dialog: a refresh asking for less than our Min-SE gets 422. */
@@ -361,27 +413,37 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.log.info('session refresh: re-INVITE')
     this.ourInvitePending = true
     return new Promise((resolve) => {
-      this.ctx.invite(invite, this.remote, (res) => {
-        if (res.status < 200) return
-        this.ourInvitePending = false
-        if (res.status < 300) {
-          // every 2xx (retransmissions too) gets its ACK, RFC 3261 §13.2.2.4
-          const ack = this.dialog.createRequest('ACK')
-          delete ack.headers.contact
-          ack.headers.cseq = { seq: invite.headers.cseq.seq, method: 'ACK' }
-          this.ctx.send(ack, this.remote)
-        }
-        resolve(res)
-      }, () => {
-        this.ourInvitePending = false
-        resolve('timeout')
-      })
+      this.ctx.invite(
+        invite,
+        this.remote,
+        (res) => {
+          if (res.status < 200) return
+          this.ourInvitePending = false
+          if (res.status < 300) {
+            // every 2xx (retransmissions too) gets its ACK, RFC 3261 §13.2.2.4
+            const ack = this.dialog.createRequest('ACK')
+            delete ack.headers.contact
+            ack.headers.cseq = { seq: invite.headers.cseq.seq, method: 'ACK' }
+            this.ctx.send(ack, this.remote)
+          }
+          resolve(res)
+        },
+        () => {
+          this.ourInvitePending = false
+          resolve('timeout')
+        },
+      )
     })
   }
 
   /** Hands a re-INVITE or UPDATE to whoever listens for `modify`, as one SessionChange. */
-  private changeSession(method: 'INVITE' | 'UPDATE', rq: SipRequest, offer: string | undefined,
-    ok: (sdp: string) => Promise<string | undefined>, refuse: () => void): void {
+  private changeSession(
+    method: 'INVITE' | 'UPDATE',
+    rq: SipRequest,
+    offer: string | undefined,
+    ok: (sdp: string) => Promise<string | undefined>,
+    refuse: () => void,
+  ): void {
     let settled = false
     const once = () => {
       if (settled || this.state === 'ended') return false

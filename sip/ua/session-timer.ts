@@ -43,7 +43,10 @@ export function parseMinSe(m: SipRequest | SipResponse): number | undefined {
 
 /** Option tags in Supported (k) and Require. */
 export function optionTags(m: SipRequest | SipResponse, name: 'supported' | 'require'): string[] {
-  return (raw(m, name) ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+  return (raw(m, name) ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)
 }
 
 /**
@@ -114,12 +117,15 @@ export class SessionTimer {
     }
     // also when we refresh: refreshes that keep failing end the session all the same
     const expiresMs = (this.interval - Math.min(32, this.interval / 3)) * 1000
-    this.expiryTimer = setTimeout(() => {
-      if (this.stopped) return
-      this.log.warn({ intervalS: this.interval, weRefresh: this.weRefresh }, 'session expired without a refresh: BYE')
-      this.stop()
-      this.actions.expire()
-    }, this.weRefresh ? this.interval * 1000 : expiresMs)
+    this.expiryTimer = setTimeout(
+      () => {
+        if (this.stopped) return
+        this.log.warn({ intervalS: this.interval, weRefresh: this.weRefresh }, 'session expired without a refresh: BYE')
+        this.stop()
+        this.actions.expire()
+      },
+      this.weRefresh ? this.interval * 1000 : expiresMs,
+    )
     this.expiryTimer.unref()
   }
 

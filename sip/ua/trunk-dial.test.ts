@@ -66,8 +66,22 @@ function reply(rq: string, status: string, extra: string[] = [], body = ''): str
 
 const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig => ({
   // the trunk's host does not resolve: everything must go to the outbound proxy
-  name: 'carrier', host: 'sip.carrier.invalid', port: 5060, transport: 'udp', username: 'login74950001122', password: 'right', realm: '',
-  domain: 'carrier.ru', callerId: '74950001122', allowPrefixes: [], channels: 0, cps: 0, outboundProxy: '', register: false, expires: 300, ...over,
+  name: 'carrier',
+  host: 'sip.carrier.invalid',
+  port: 5060,
+  transport: 'udp',
+  username: 'login74950001122',
+  password: 'right',
+  realm: '',
+  domain: 'carrier.ru',
+  callerId: '74950001122',
+  allowPrefixes: [],
+  channels: 0,
+  cps: 0,
+  outboundProxy: '',
+  register: false,
+  expires: 300,
+  ...over,
 })
 
 async function ua(t: Test, guard?: OutboundGuard): Promise<EmbeddedCallControl> {
@@ -111,7 +125,7 @@ t.test('401 answered through the outbound proxy: same Call-ID, next CSeq, the tr
   const leg = await dialling
   const ack = await proxy.next(/^ACK /)
   t.match(ack, /CSeq: 2 ACK/)
-  t.equal(header(ack, 'Authorization'), auth, 'the ACK of the 2xx carries the INVITE\'s credentials')
+  t.equal(header(ack, 'Authorization'), auth, "the ACK of the 2xx carries the INVITE's credentials")
   t.equal(guard.liveCalls('carrier'), 1)
   const hangup = leg.hangup()
   const bye = await proxy.next(/^BYE /)
@@ -123,9 +137,17 @@ t.test('401 answered through the outbound proxy: same Call-ID, next CSeq, the tr
 t.test('a refused password is not tried twice: the dial fails with the 401', async (t) => {
   const proxy = await peer()
   t.teardown(() => proxy.close())
-  const guard = new OutboundGuard({ trunks: [trunk({ outboundProxy: `127.0.0.1:${proxy.port}`, password: 'wrong' })], allowPrefixes: ['8'], maxCallsPerHour: 10, logger })
+  const guard = new OutboundGuard({
+    trunks: [trunk({ outboundProxy: `127.0.0.1:${proxy.port}`, password: 'wrong' })],
+    allowPrefixes: ['8'],
+    maxCallsPerHour: 10,
+    logger,
+  })
   const u = await ua(t, guard)
-  const dialling = u.dial('sip:89990001122@carrier.ru', { sdp: SDP }).then(() => null, (e) => e)
+  const dialling = u.dial('sip:89990001122@carrier.ru', { sdp: SDP }).then(
+    () => null,
+    (e) => e,
+  )
   proxy.send(reply(await proxy.next(/^INVITE /), '401 Unauthorized', [CHALLENGE]), u.address.port)
   proxy.send(reply(await proxy.next(/^INVITE .*[\s\S]*Authorization:/), '401 Unauthorized', [CHALLENGE]), u.address.port)
   const err = await dialling
@@ -165,7 +187,10 @@ t.test('a REFER from the caller is answered 405 and the server dials nothing', a
   t.match(res, /^SIP\/2\.0 405 /)
   t.notMatch(header(res, 'Allow'), /REFER/, 'REFER is not among the methods we allow')
   // Out of a dialog too.
-  caller.send([...base('REFER', 1, '', 'z9hG4bKrefer-out'), `Refer-To: <sip:89990001122@127.0.0.1:${target.port}>`, 'Content-Length: 0', '', ''].join('\r\n'), u.address.port)
+  caller.send(
+    [...base('REFER', 1, '', 'z9hG4bKrefer-out'), `Refer-To: <sip:89990001122@127.0.0.1:${target.port}>`, 'Content-Length: 0', '', ''].join('\r\n'),
+    u.address.port,
+  )
   t.match(await caller.next(/CSeq: 1 REFER/), /^SIP\/2\.0 405 /)
   // The call is still there (BYE gets 200, not 481), and in all that time nothing reached the target.
   caller.send([...base('BYE', 3, toTag), 'Content-Length: 0', '', ''].join('\r\n'), u.address.port)

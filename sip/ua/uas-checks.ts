@@ -24,7 +24,10 @@ export interface Refusal {
 function headerList(rq: SipRequest, name: string): string[] {
   const v = rq.headers[name]
   if (typeof v !== 'string') return []
-  return v.split(',').map((s) => s.trim()).filter(Boolean)
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 /**
@@ -44,7 +47,10 @@ export function checkRequest(rq: SipRequest): Refusal | null {
     if (unsupported.length) return { status: 420, headers: { Unsupported: unsupported.join(', ') } }
   }
   if (method === 'INVITE' || method === 'UPDATE') {
-    const type = String(rq.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+    const type = String(rq.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase()
     if (rq.content.length > 0 && type !== 'application/sdp') {
       return { status: 415, headers: { Accept: 'application/sdp' } }
     }

@@ -9,8 +9,14 @@ import { OpenAiTranscriptionsAsr } from '../../providers/asr/openai-transcriptio
 import { VoskAsr } from '../../providers/asr/vosk.ts'
 import { YandexSpeechKitAsr } from '../../providers/asr/yandex-speechkit.ts'
 import {
-  startDeepgramServer, startRealtimeServer, startSpeechKitServer, startTranscriptionsServer, startVoskServer,
-  testPcm, type LocalServer, type Scenario,
+  startDeepgramServer,
+  startRealtimeServer,
+  startSpeechKitServer,
+  startTranscriptionsServer,
+  startVoskServer,
+  testPcm,
+  type LocalServer,
+  type Scenario,
 } from '../providers/asr-servers.ts'
 
 const RUNS = Number(process.argv[2] ?? 30)
@@ -36,7 +42,7 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
 
-const fmt = (values: number[]) => values.length === 0 ? 'n/a' : `median ${quantile(values, 0.5).toFixed(2)} ms, p95 ${quantile(values, 0.95).toFixed(2)} ms`
+const fmt = (values: number[]) => (values.length === 0 ? 'n/a' : `median ${quantile(values, 0.5).toFixed(2)} ms, p95 ${quantile(values, 0.95).toFixed(2)} ms`)
 
 for (const c of cases) {
   const server = await c.start({ finalDelayMs: SERVER_DELAY_MS })
@@ -67,7 +73,9 @@ for (const c of cases) {
     stream.end()
     await results
   }
-  console.log(`${c.name.padEnd(22)} end->final minus ${SERVER_DELAY_MS} ms server delay: ${fmt(toFinal)}; write->first partial (incl. connect): ${fmt(toPartial)}`)
+  console.log(
+    `${c.name.padEnd(22)} end->final minus ${SERVER_DELAY_MS} ms server delay: ${fmt(toFinal)}; write->first partial (incl. connect): ${fmt(toPartial)}`,
+  )
   await provider.close()
   await server.close()
 }

@@ -72,8 +72,19 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     if (!pair) throw new Error('port pool exhausted')
     ports.push(pair)
     const s = new RtpSession({
-      ports: pair, codec: createCodec(codecName, { opusComplexity: OPUS_COMPLEXITY }), payloadType: PT[codecName], telephoneEventPt: 101, remote: { address: '127.0.0.1', port: 9, rtcpPort: 10 }, rtcpMux: false,
-      signallingAddress: '127.0.0.1', ptimeMs: 20, clockPeriodMs: 20, jitter: { initialDelayMs: 40, maxDelayMs: 200 }, cname: `bench-${i}`, metrics, logger,
+      ports: pair,
+      codec: createCodec(codecName, { opusComplexity: OPUS_COMPLEXITY }),
+      payloadType: PT[codecName],
+      telephoneEventPt: 101,
+      remote: { address: '127.0.0.1', port: 9, rtcpPort: 10 },
+      rtcpMux: false,
+      signallingAddress: '127.0.0.1',
+      ptimeMs: 20,
+      clockPeriodMs: 20,
+      jitter: { initialDelayMs: 40, maxDelayMs: 200 },
+      cname: `bench-${i}`,
+      metrics,
+      logger,
     })
     // As in a call: the VAD at the line's rate for 8 kHz lines.
     const vadRate = vadRateFor(s.lineRate)
@@ -88,7 +99,9 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     loop()
     sessions.push(s)
   }
-  const caller = fork(path.join(HERE, 'caller-load.ts'), [ports.map((p) => p.port).join(','), String(SECONDS), codecName, IMPAIR, CALLER], { execArgv: ['--import', 'tsx'] })
+  const caller = fork(path.join(HERE, 'caller-load.ts'), [ports.map((p) => p.port).join(','), String(SECONDS), codecName, IMPAIR, CALLER], {
+    execArgv: ['--import', 'tsx'],
+  })
   if (PIN) pinTo(caller.pid!, 1)
   const callerPort = await new Promise<number>((r) => caller.once('message', (m: any) => r(m.port)))
   // Latch every session onto the caller process's socket before measuring.
@@ -150,7 +163,9 @@ function pinTo(pid: number, cpu: number): void {
 }
 
 if (PIN) pinTo(process.pid, 0)
-console.log(`media bench: ${SECONDS} s per step (the first ${WARMUP_MS / 1000} s not measured), Opus complexity ${OPUS_COMPLEXITY ?? 'default'}, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}${PIN ? ', server pinned to CPU 0, callers to CPU 1' : ''}`)
+console.log(
+  `media bench: ${SECONDS} s per step (the first ${WARMUP_MS / 1000} s not measured), Opus complexity ${OPUS_COMPLEXITY ?? 'default'}, caller ${CALLER}, impairment loss/reorder/jitter ${IMPAIR}, ${os.cpus().length} cores (${os.cpus()[0].model}), node ${process.version}${PIN ? ', server pinned to CPU 0, callers to CPU 1' : ''}`,
+)
 const rows = []
 for (const codec of CODECS) {
   for (const vad of VAD_MODES) {
@@ -169,7 +184,9 @@ for (const codec of CODECS) {
     const best = ok.sort((a, b) => b.calls - a.calls)[0]
     console.log(
       `${codec}, VAD ${vad}: largest N with clock p99 <= 2 ms, nothing lost by the server and the VAD keeping up: ` +
-        (best ? `${best.calls} (process CPU ${best.cpuPercentOfCore}% of one core, so about ${Math.floor(best.calls / (best.cpuPercentOfCore / 100))} calls per core by CPU)` : 'none'),
+        (best
+          ? `${best.calls} (process CPU ${best.cpuPercentOfCore}% of one core, so about ${Math.floor(best.calls / (best.cpuPercentOfCore / 100))} calls per core by CPU)`
+          : 'none'),
     )
   }
 }

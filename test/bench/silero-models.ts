@@ -30,7 +30,12 @@ function feeds(version: keyof typeof MODELS, rate: 8000 | 16000, batch: number):
 const dir = path.dirname(sileroModelPath())
 console.log(`Silero cost per window and stream (us), best of ${ROUNDS}; batches ${BATCHES.join(', ')}`)
 for (const [version, file] of Object.entries(MODELS) as [keyof typeof MODELS, string][]) {
-  const session = await ort.InferenceSession.create(path.join(dir, file), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' })
+  const session = await ort.InferenceSession.create(path.join(dir, file), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  })
   for (const rate of [16000, 8000] as const) {
     const row: string[] = []
     for (const batch of BATCHES) {

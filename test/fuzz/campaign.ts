@@ -79,8 +79,17 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
   while (next < o.start + o.count && (!o.maxMs || Date.now() - t0 < o.maxMs)) {
     const n = Math.min(round, o.start + o.count - next)
     const r: SipFuzzResult = await runSipFuzz({
-      host, port, seed: o.seed, start: next, count: n, rate: o.rate, tcpShare: o.tcpShare, exclude: o.exclude,
-      probeEvery: o.probeEvery, seeds: o.seeds, alive: () => !server || processAlive(server.pid),
+      host,
+      port,
+      seed: o.seed,
+      start: next,
+      count: n,
+      rate: o.rate,
+      tcpShare: o.tcpShare,
+      exclude: o.exclude,
+      probeEvery: o.probeEvery,
+      seeds: o.seeds,
+      alive: () => !server || processAlive(server.pid),
     })
     sendingMs += r.elapsedMs
     totals.sent += r.sent
@@ -88,17 +97,26 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
     for (const [k, v] of Object.entries(r.mutations)) totals.mutations[k] = (totals.mutations[k] ?? 0) + v
     next += r.sent
     if (r.deadAfter !== undefined || (server && !processAlive(server.pid))) {
-      const crash = { afterCase: r.deadAfter ?? next - 1, exit: server ? await Promise.race([server.exited, new Promise((res) => setTimeout(() => res('still running'), 1000))]) : undefined, log: server?.logs.slice(-15) }
+      const crash = {
+        afterCase: r.deadAfter ?? next - 1,
+        exit: server ? await Promise.race([server.exited, new Promise((res) => setTimeout(() => res('still running'), 1000))]) : undefined,
+        log: server?.logs.slice(-15),
+      }
       log({ event: 'server stopped answering', ...crash })
       const entry: Record<string, unknown> = { ...crash }
       crashes.push(entry)
       if (!server) break
       await server.stop()
       await start()
-      const culprit = await bisect(server!, o, r.recent.map((x) => x.index), async () => {
-        await start()
-        return server!
-      })
+      const culprit = await bisect(
+        server!,
+        o,
+        r.recent.map((x) => x.index),
+        async () => {
+          await start()
+          return server!
+        },
+      )
       entry.culprit = culprit
       log({ event: 'crash case', culprit })
       await server!.stop()
@@ -114,9 +132,19 @@ export async function runCampaign(o: CampaignOptions): Promise<void> {
   const live = server ? await waitIdle(server) : undefined
   const rss1 = server ? rssMiB(server.pid) : undefined
   log({
-    event: 'done', seed: o.seed, start: o.start, sent: totals.sent, minutes: +((Date.now() - t0) / 60_000).toFixed(1),
-    ratePerS: Math.round(totals.sent / (sendingMs / 1000)), crashes: crashes.length, liveCallsLeft: live, rssIdleBeforeMiB: rss0 && Math.round(rss0), rssIdleAfterMiB: rss1 && Math.round(rss1),
-    responses: totals.responses, mutations: totals.mutations, crashList: crashes,
+    event: 'done',
+    seed: o.seed,
+    start: o.start,
+    sent: totals.sent,
+    minutes: +((Date.now() - t0) / 60_000).toFixed(1),
+    ratePerS: Math.round(totals.sent / (sendingMs / 1000)),
+    crashes: crashes.length,
+    liveCallsLeft: live,
+    rssIdleBeforeMiB: rss0 && Math.round(rss0),
+    rssIdleAfterMiB: rss1 && Math.round(rss1),
+    responses: totals.responses,
+    mutations: totals.mutations,
+    crashList: crashes,
   })
   await server?.stop()
 }
@@ -130,7 +158,17 @@ async function bisect(server: ServerHandle, o: CampaignOptions, indexes: number[
   const seeds = corpus(undefined, o.seeds)
   const kills = async (cases: number[]): Promise<boolean> => {
     for (const index of cases) {
-      await runSipFuzz({ host: '127.0.0.1', port: server.sipPort, seed: o.seed, start: index, count: 1, rate: 1000, exclude: o.exclude, probeEvery: 0, seeds: o.seeds })
+      await runSipFuzz({
+        host: '127.0.0.1',
+        port: server.sipPort,
+        seed: o.seed,
+        start: index,
+        count: 1,
+        rate: 1000,
+        exclude: o.exclude,
+        probeEvery: 0,
+        seeds: o.seeds,
+      })
     }
     await new Promise((r) => setTimeout(r, 8000))
     return !processAlive(server.pid) || !(await probeOptions('127.0.0.1', server.sipPort, 1))
@@ -153,5 +191,11 @@ async function bisect(server: ServerHandle, o: CampaignOptions, indexes: number[
   if (candidates.length !== 1 || !(await kills(candidates))) return undefined
   log = server.logs.slice(-8)
   const c = makeCase(seeds, { address: '127.0.0.1', port: 5099, target: '127.0.0.1', rtpSink: 40000 }, o.seed, candidates[0], o.exclude)
-  return { index: candidates[0], seed: c.seed, mutations: c.mutations, reproduce: `node --import tsx test/fuzz/sip-fuzz.ts --seed ${o.seed} --start ${candidates[0]} --count 1 --show${o.seeds?.length ? ' --seeds ' + o.seeds.join(',') : ''}`, log }
+  return {
+    index: candidates[0],
+    seed: c.seed,
+    mutations: c.mutations,
+    reproduce: `node --import tsx test/fuzz/sip-fuzz.ts --seed ${o.seed} --start ${candidates[0]} --count 1 --show${o.seeds?.length ? ' --seeds ' + o.seeds.join(',') : ''}`,
+    log,
+  }
 }

@@ -36,11 +36,7 @@ export const SDP = [
   '',
 ].join('\r\n')
 
-const COMMON = [
-  'Via: SIP/2.0/UDP {{addr}}:{{port}};branch=z9hG4bK{{branch}};rport',
-  'Max-Forwards: 70',
-  'From: "Fuzz" <sip:fuzz@{{addr}}>;tag={{tag}}',
-]
+const COMMON = ['Via: SIP/2.0/UDP {{addr}}:{{port}};branch=z9hG4bK{{branch}};rport', 'Max-Forwards: 70', 'From: "Fuzz" <sip:fuzz@{{addr}}>;tag={{tag}}']
 
 function request(method: string, to: string, cseq: number, extra: string[], body = ''): string {
   return [
@@ -62,8 +58,23 @@ const CONTACT = 'Contact: <sip:fuzz@{{addr}}:{{port}}>'
 
 /** Valid traffic, as a trunk or SIPp sends it. */
 export const VALID: Seed[] = [
-  { name: 'invite-sdp', text: request('INVITE', TO, 1, [CONTACT, 'Content-Type: application/sdp', 'Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO', 'User-Agent: fuzz'], SDP) },
-  { name: 'invite-sdp-opus', text: request('INVITE', TO, 1, [CONTACT, 'Content-Type: application/sdp'], SDP.replace('RTP/AVP 0 8 9 101', 'RTP/AVP 111 0 101').replace('a=rtpmap:0 PCMU/8000', 'a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:0 PCMU/8000')) },
+  {
+    name: 'invite-sdp',
+    text: request('INVITE', TO, 1, [CONTACT, 'Content-Type: application/sdp', 'Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO', 'User-Agent: fuzz'], SDP),
+  },
+  {
+    name: 'invite-sdp-opus',
+    text: request(
+      'INVITE',
+      TO,
+      1,
+      [CONTACT, 'Content-Type: application/sdp'],
+      SDP.replace('RTP/AVP 0 8 9 101', 'RTP/AVP 111 0 101').replace(
+        'a=rtpmap:0 PCMU/8000',
+        'a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:0 PCMU/8000',
+      ),
+    ),
+  },
   { name: 'invite-no-sdp', text: request('INVITE', TO, 1, [CONTACT]) },
   { name: 'options', text: request('OPTIONS', TO, 1, ['Accept: application/sdp']) },
   { name: 'register', text: request('REGISTER', '<sip:fuzz@{{target}}>', 1, [CONTACT, 'Expires: 3600']) },
@@ -72,9 +83,15 @@ export const VALID: Seed[] = [
   { name: 'info-dtmf', text: request('INFO', TO_TAG, 3, ['Content-Type: application/dtmf-relay'], 'Signal=5\r\nDuration=160\r\n') },
   { name: 'ack', text: request('ACK', TO_TAG, 1, []) },
   { name: 're-invite', text: request('INVITE', TO_TAG, 2, [CONTACT, 'Content-Type: application/sdp'], SDP.replace('a=sendrecv', 'a=sendonly')) },
-  { name: 'notify', text: request('NOTIFY', TO_TAG, 4, ['Event: refer', 'Subscription-State: terminated', 'Content-Type: message/sipfrag'], 'SIP/2.0 200 OK\r\n') },
+  {
+    name: 'notify',
+    text: request('NOTIFY', TO_TAG, 4, ['Event: refer', 'Subscription-State: terminated', 'Content-Type: message/sipfrag'], 'SIP/2.0 200 OK\r\n'),
+  },
   { name: 'refer', text: request('REFER', TO_TAG, 5, [CONTACT, 'Refer-To: <sip:100@{{target}}>']) },
-  { name: 'response-200', text: ['SIP/2.0 200 OK', ...COMMON, `To: ${TO_TAG}`, 'Call-ID: {{callid}}@{{addr}}', 'CSeq: 1 BYE', 'Content-Length: 0', '', ''].join('\r\n') },
+  {
+    name: 'response-200',
+    text: ['SIP/2.0 200 OK', ...COMMON, `To: ${TO_TAG}`, 'Call-ID: {{callid}}@{{addr}}', 'CSeq: 1 BYE', 'Content-Length: 0', '', ''].join('\r\n'),
+  },
 ]
 
 /** The RFC 4475 torture messages (documentation addresses moved to loopback, as the torture test does). */

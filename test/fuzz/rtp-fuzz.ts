@@ -27,12 +27,20 @@ async function bindPair(): Promise<[dgram.Socket, dgram.Socket]> {
     const rtp = dgram.createSocket('udp4')
     const rtcp = dgram.createSocket('udp4')
     try {
-      await new Promise<void>((ok, fail) => { rtp.once('error', fail); rtp.bind(port, '127.0.0.1', ok) })
-      await new Promise<void>((ok, fail) => { rtcp.once('error', fail); rtcp.bind(port + 1, '127.0.0.1', ok) })
+      await new Promise<void>((ok, fail) => {
+        rtp.once('error', fail)
+        rtp.bind(port, '127.0.0.1', ok)
+      })
+      await new Promise<void>((ok, fail) => {
+        rtcp.once('error', fail)
+        rtcp.bind(port + 1, '127.0.0.1', ok)
+      })
       return [rtp, rtcp]
     } catch {
       rtp.close()
-      try { rtcp.close() } catch {}
+      try {
+        rtcp.close()
+      } catch {}
     }
   }
   throw new Error('no free even/odd port pair')
@@ -49,7 +57,17 @@ async function placeCall(host: string, port: number, rtpPort: number) {
     const text = m.toString('latin1')
     messages.push(text)
     // answer the server's own BYE (the scenario may end the call) so it is not retransmitted
-    if (text.startsWith('BYE ')) sip.send(Buffer.from(text.replace(/^BYE [^\r]*/, 'SIP/2.0 200 OK').replace(/\r\n\r\n[^]*$/, '\r\n\r\n').replace(/Content-Length:\s*\d+/i, 'Content-Length: 0')), port, host)
+    if (text.startsWith('BYE '))
+      sip.send(
+        Buffer.from(
+          text
+            .replace(/^BYE [^\r]*/, 'SIP/2.0 200 OK')
+            .replace(/\r\n\r\n[^]*$/, '\r\n\r\n')
+            .replace(/Content-Length:\s*\d+/i, 'Content-Length: 0'),
+        ),
+        port,
+        host,
+      )
   })
   const waitFor = async (re: RegExp, ms: number) => {
     const deadline = Date.now() + ms
@@ -123,7 +141,14 @@ export async function runRtpFuzz(o: { host: string; sipPort: number; seed: numbe
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sip: { type: 'string', default: '127.0.0.1:5060' }, seed: { type: 'string', default: '1' }, count: { type: 'string', default: '10000' }, rate: { type: 'string', default: '1000' } } })
+  const { values } = parseArgs({
+    options: {
+      sip: { type: 'string', default: '127.0.0.1:5060' },
+      seed: { type: 'string', default: '1' },
+      count: { type: 'string', default: '10000' },
+      rate: { type: 'string', default: '1000' },
+    },
+  })
   const [host, port] = values.sip.split(':')
   const r = await runRtpFuzz({ host, sipPort: Number(port), seed: Number(values.seed), count: Number(values.count), rate: Number(values.rate) })
   console.log(JSON.stringify(r))

@@ -213,7 +213,7 @@ async function main(): Promise<void> {
       round: { type: 'string', default: '20000' },
       seeds: { type: 'string', default: '' },
       'idle-every': { type: 'string', default: '0' },
-      'show': { type: 'boolean', default: false },
+      show: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })

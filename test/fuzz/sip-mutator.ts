@@ -16,13 +16,79 @@ export interface Mutated {
 export const MAX_DATAGRAM = 65_507
 
 const GARBAGE_VALUES = [
-  '', ' ', '<', '>', ';;;', '"', '"unterminated', '<sip:x@[::1>', ';tag=', ',,,', '\\', '%00', '%zz',
-  '-1', '0', '4294967296', '99999999999999999999', '1e9', 'NaN', '\t\t', 'sip:', 'sip:@', '<>', '*',
-  'SIP/2.0/UDP', 'SIP/2.0/UDP [::1', 'SIP/2.0/UDP 127.0.0.1:99999', 'SIP/2.0/XYZ host;branch=',
-  '1 INVITE', '1', 'INVITE', '2 ACK', '0 INVITE', '4294967295 INVITE', '-5 BYE', 'x INVITE',
+  '',
+  ' ',
+  '<',
+  '>',
+  ';;;',
+  '"',
+  '"unterminated',
+  '<sip:x@[::1>',
+  ';tag=',
+  ',,,',
+  '\\',
+  '%00',
+  '%zz',
+  '-1',
+  '0',
+  '4294967296',
+  '99999999999999999999',
+  '1e9',
+  'NaN',
+  '\t\t',
+  'sip:',
+  'sip:@',
+  '<>',
+  '*',
+  'SIP/2.0/UDP',
+  'SIP/2.0/UDP [::1',
+  'SIP/2.0/UDP 127.0.0.1:99999',
+  'SIP/2.0/XYZ host;branch=',
+  '1 INVITE',
+  '1',
+  'INVITE',
+  '2 ACK',
+  '0 INVITE',
+  '4294967295 INVITE',
+  '-5 BYE',
+  'x INVITE',
 ]
-const METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'INFO', 'NOTIFY', 'REFER', 'PRACK', 'UPDATE', 'SUBSCRIBE', 'MESSAGE', 'FOO', 'invite', 'INV ITE', '', 'I'.repeat(300), 'SIP/2.0']
-const URIS = ['sip:', 'sip:sales@127.0.0.1', '<sip:a@b>', 'sip:[::1', 'sip:a@b:99999', 'sip:a@b:-1', 'tel:+15551234', 'x', 'sip:%00@x', 'sips:a@b;transport=tls', '*', 'sip:a@' + 'h'.repeat(2000), 'http://x/']
+const METHODS = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'INFO',
+  'NOTIFY',
+  'REFER',
+  'PRACK',
+  'UPDATE',
+  'SUBSCRIBE',
+  'MESSAGE',
+  'FOO',
+  'invite',
+  'INV ITE',
+  '',
+  'I'.repeat(300),
+  'SIP/2.0',
+]
+const URIS = [
+  'sip:',
+  'sip:sales@127.0.0.1',
+  '<sip:a@b>',
+  'sip:[::1',
+  'sip:a@b:99999',
+  'sip:a@b:-1',
+  'tel:+15551234',
+  'x',
+  'sip:%00@x',
+  'sips:a@b;transport=tls',
+  '*',
+  'sip:a@' + 'h'.repeat(2000),
+  'http://x/',
+]
 const VERSIONS = ['SIP/2.0', 'SIP/3.0', 'SIP/2.0 extra', 'HTTP/1.1', 'SIP/2', 'sip/2.0', '', 'SIP/2.0\0']
 const DUP_HEADERS = ['Via', 'CSeq', 'Call-ID', 'From', 'To', 'Content-Length', 'Content-Type', 'Max-Forwards', 'Contact']
 
@@ -50,7 +116,10 @@ function withLength(head: string[], body: string, rng: Prng): string {
 function garbageValue(rng: Prng): string {
   switch (rng.int(4)) {
     case 0:
-      return rng.bytes(rng.range(1, 40)).toString('latin1').replace(/[\r\n]/g, 'x')
+      return rng
+        .bytes(rng.range(1, 40))
+        .toString('latin1')
+        .replace(/[\r\n]/g, 'x')
     case 1:
       return 'a'.repeat(rng.range(100, 20_000))
     default:
@@ -84,7 +153,20 @@ const structural: Record<string, Op> = {
     const { head, body } = splitHead(s)
     if (head.length < 2) return undefined
     const i = rng.range(1, head.length - 1)
-    head[i] += rng.pick([';', ';=', ';a=', ';=b', ';tag', ';branch=', ';received=999.1.1.1', ';rport=99999', ';' + 'p'.repeat(5000), ';q=2.5', ';expires=-1', ';lr;lr;lr'])
+    head[i] += rng.pick([
+      ';',
+      ';=',
+      ';a=',
+      ';=b',
+      ';tag',
+      ';branch=',
+      ';received=999.1.1.1',
+      ';rport=99999',
+      ';' + 'p'.repeat(5000),
+      ';q=2.5',
+      ';expires=-1',
+      ';lr;lr;lr',
+    ])
     return { text: join(head, body), tag: 'header-param' }
   },
   'header-drop'(s, rng) {
@@ -130,7 +212,7 @@ const structural: Record<string, Op> = {
   'line-endings'(s, rng) {
     return { text: s.replaceAll('\r\n', rng.pick(['\n', '\r', '\n\r', '\r\r\n'])), tag: 'line-endings' }
   },
-  'folding'(s, rng) {
+  folding(s, rng) {
     const { head, body } = splitHead(s)
     if (head.length < 2) return undefined
     const i = rng.range(1, head.length - 1)
@@ -186,7 +268,19 @@ const sdp: Record<string, Op> = {
     return ''
   }),
   'sdp-conn': sdpOp('sdp-conn', (lines, rng) => {
-    const v = rng.pick(['c=IN IP4 999.1.1.1', 'c=IN IP6 ::zz', 'c=IN IP4', 'c=garbage', 'c=IN IP4 0.0.0.0', 'c=IN IP4 255.255.255.255', 'c=IN IP4 224.2.1.1/127/3', 'c=IN IP6 ::1', 'c=', 'c=IN IP4 ' + 'a'.repeat(3000), 'c=IN IP4 localhost'])
+    const v = rng.pick([
+      'c=IN IP4 999.1.1.1',
+      'c=IN IP6 ::zz',
+      'c=IN IP4',
+      'c=garbage',
+      'c=IN IP4 0.0.0.0',
+      'c=IN IP4 255.255.255.255',
+      'c=IN IP4 224.2.1.1/127/3',
+      'c=IN IP6 ::1',
+      'c=',
+      'c=IN IP4 ' + 'a'.repeat(3000),
+      'c=IN IP4 localhost',
+    ])
     const i = lines.findIndex((l) => l.startsWith('c='))
     if (i >= 0) lines[i] = v
     else lines.splice(2, 0, v)
@@ -200,7 +294,10 @@ const sdp: Record<string, Op> = {
     const pts = Array.from({ length: n }, () => String(rng.chance(0.9) ? rng.int(128) : rng.pick([-1, 128, 255, 65536, 99999999])))
     lines[i] = lines[i].replace(/RTP\/AVP.*$/, 'RTP/AVP ' + pts.join(' '))
     if (rng.chance(0.5)) {
-      const maps = Array.from({ length: Math.min(n, 2000) }, (_, k) => `a=rtpmap:${pts[k]} ${rng.pick(['opus/48000/2', 'PCMU/8000', 'telephone-event/8000', 'X/1'])}`)
+      const maps = Array.from(
+        { length: Math.min(n, 2000) },
+        (_, k) => `a=rtpmap:${pts[k]} ${rng.pick(['opus/48000/2', 'PCMU/8000', 'telephone-event/8000', 'X/1'])}`,
+      )
       lines.splice(i + 1, 0, ...maps)
     }
     return ''
@@ -209,10 +306,25 @@ const sdp: Record<string, Op> = {
     const i = mIndex(lines)
     if (i < 0) return undefined
     const bogus = rng.pick([
-      'a=rtpmap:0 PCMU/0', 'a=rtpmap:0 PCMU/-8000', 'a=rtpmap:96 opus/-1/2', 'a=rtpmap:abc', 'a=rtpmap:', 'a=rtpmap:101 telephone-event/99999999',
-      'a=rtpmap:0 opus/48000/2', 'a=rtpmap:9 G722/16000', 'a=rtpmap:96 opus/48000/0', 'a=rtpmap:96 opus/48000/255', 'a=rtpmap:101 telephone-event/0',
-      'a=rtpmap:0 PCMU/8000/4294967296', 'a=rtpmap:8 ' + 'x'.repeat(4000), 'a=fmtp:101 0-99999', 'a=fmtp:101 ' + '0-15,'.repeat(2000), 'a=fmtp:111 maxplaybackrate=-1;stereo=7',
-      'a=fmtp:', 'a=rtpmap:128 PCMU/8000', 'a=rtpmap:-1 PCMU/8000',
+      'a=rtpmap:0 PCMU/0',
+      'a=rtpmap:0 PCMU/-8000',
+      'a=rtpmap:96 opus/-1/2',
+      'a=rtpmap:abc',
+      'a=rtpmap:',
+      'a=rtpmap:101 telephone-event/99999999',
+      'a=rtpmap:0 opus/48000/2',
+      'a=rtpmap:9 G722/16000',
+      'a=rtpmap:96 opus/48000/0',
+      'a=rtpmap:96 opus/48000/255',
+      'a=rtpmap:101 telephone-event/0',
+      'a=rtpmap:0 PCMU/8000/4294967296',
+      'a=rtpmap:8 ' + 'x'.repeat(4000),
+      'a=fmtp:101 0-99999',
+      'a=fmtp:101 ' + '0-15,'.repeat(2000),
+      'a=fmtp:111 maxplaybackrate=-1;stereo=7',
+      'a=fmtp:',
+      'a=rtpmap:128 PCMU/8000',
+      'a=rtpmap:-1 PCMU/8000',
     ])
     lines.splice(i + 1, 0, bogus)
     return ''
@@ -232,7 +344,24 @@ const sdp: Record<string, Op> = {
         lines.splice(rng.int(lines.length), 1)
         break
       case 3:
-        lines.splice(rng.int(lines.length), 0, rng.pick(['a=sendonly', 'a=recvonly', 'a=inactive', 'a=rtcp-mux', 'a=' + 'z'.repeat(9000), 'x=y', '=', 'm=', 'm=audio', 'm=video 5000 RTP/AVP 96', 'm=audio 5000 RTP/SAVP 0', 'm=audio 5000 TCP 0']))
+        lines.splice(
+          rng.int(lines.length),
+          0,
+          rng.pick([
+            'a=sendonly',
+            'a=recvonly',
+            'a=inactive',
+            'a=rtcp-mux',
+            'a=' + 'z'.repeat(9000),
+            'x=y',
+            '=',
+            'm=',
+            'm=audio',
+            'm=video 5000 RTP/AVP 96',
+            'm=audio 5000 RTP/SAVP 0',
+            'm=audio 5000 TCP 0',
+          ]),
+        )
         break
       case 4:
         if (i < 0) return undefined

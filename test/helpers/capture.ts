@@ -16,7 +16,10 @@ export interface UdpPacket {
 export class LoopbackCapture {
   private child: ChildProcess | undefined
 
-  constructor(private readonly file: string, private readonly filter: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly filter: string,
+  ) {}
 
   async start(): Promise<void> {
     requireTool('tcpdump', 'tcpdump')

@@ -38,13 +38,20 @@ export async function record(s: ServerHandle, sipCallId: string, until: (c: any)
 
 export async function metric(s: ServerHandle, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()
-  return text.split('\n').filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
 /** Nothing live: no call in the API or the gauge, no port pair held, no invariant broken. */
 export async function nothingLive(t: Test, s: ServerHandle): Promise<void> {
   const list = await s.api('/api/calls?limit=100')
-  t.same(list.body.calls.filter((c: any) => c.live || !c.endedAt).map((c: any) => c.sipCallId), [], 'no call live or open in the API')
+  t.same(
+    list.body.calls.filter((c: any) => c.live || !c.endedAt).map((c: any) => c.sipCallId),
+    [],
+    'no call live or open in the API',
+  )
   t.equal(await metric(s, 'voice_active_calls'), 0, 'voice_active_calls is 0')
   t.equal(await metric(s, 'voice_rtp_ports_free'), 500, 'every RTP port pair back in the pool')
 }
@@ -97,4 +104,3 @@ export function failpointCase(tap: Test, point: string, where = point): void {
     await nothingLive(t, s)
   })
 }
-

@@ -43,7 +43,24 @@ export async function startKamailio(dir: string, port: number, values: Record<st
   const file = path.join(dir, 'kamailio.cfg')
   writeFileSync(file, cfg)
   const defines = Object.entries(opts.defines ?? {}).flatMap(([k, v]) => ['-A', typeof v === 'string' ? `${k}="${v}"` : `${k}=${v}`])
-  const args = ['-f', file, '-DD', '-E', '-l', `udp:127.0.0.1:${port}`, ...(opts.tcp ? ['-l', `tcp:127.0.0.1:${port}`] : []), ...defines, '-Y', dir, '-w', dir, '-m', '32', '-M', '8']
+  const args = [
+    '-f',
+    file,
+    '-DD',
+    '-E',
+    '-l',
+    `udp:127.0.0.1:${port}`,
+    ...(opts.tcp ? ['-l', `tcp:127.0.0.1:${port}`] : []),
+    ...defines,
+    '-Y',
+    dir,
+    '-w',
+    dir,
+    '-m',
+    '32',
+    '-M',
+    '8',
+  ]
   const child: ChildProcess = spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
@@ -60,7 +77,13 @@ export async function startKamailio(dir: string, port: number, values: Record<st
       if (exited) throw new Error(`kamailio exited at start:\n${log.slice(-3000)}`)
       if (Date.now() > deadline) throw new Error(`kamailio did not answer on port ${port} in 20 s:\n${log.slice(-3000)}`)
       const branch = `z9hG4bKprobe${Date.now()}`
-      probe.send(Buffer.from(`OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${probe.address().port};branch=${branch}\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ${branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`), port, '127.0.0.1')
+      probe.send(
+        Buffer.from(
+          `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${probe.address().port};branch=${branch}\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ${branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+        ),
+        port,
+        '127.0.0.1',
+      )
       await new Promise((r) => setTimeout(r, 200))
     }
   } finally {

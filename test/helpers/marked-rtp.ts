@@ -21,5 +21,10 @@ export function writeMarkedRtp(file: string, opts: { count: number; ssrc: number
 
 /** Sequence numbers of the `ssrc`'s RTP captured from port `from` to port `to`, in wire order. */
 export function seqsOnWire(captured: UdpPacket[], ssrc: number, from: number, to: number): number[] {
-  return rtpPackets(captured.filter((p) => p.dstPort === to), (p) => p === from).filter((p) => p.ssrc === ssrc).map((p) => p.seq)
+  return rtpPackets(
+    captured.filter((p) => p.dstPort === to),
+    (p) => p === from,
+  )
+    .filter((p) => p.ssrc === ssrc)
+    .map((p) => p.seq)
 }

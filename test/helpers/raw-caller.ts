@@ -108,7 +108,8 @@ export class RawCaller {
   }
 
   invite(): void {
-    const sdp = this.opts.sdp?.(this.rtpPort) ??
+    const sdp =
+      this.opts.sdp?.(this.rtpPort) ??
       `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${this.rtpPort} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n`
     this.inviteBranch = this.request('INVITE', { body: sdp, cseq: this.cseq++ })
   }
@@ -157,7 +158,8 @@ export class RawCaller {
     for (;;) {
       const hit = this.received.slice(from).find((m) => match.test(m))
       if (hit) return hit
-      if (Date.now() > deadline) throw new Error(`no SIP message matching ${match} in ${timeoutMs} ms; got: ${this.received.map((m) => m.split('\r\n')[0]).join(' | ')}`)
+      if (Date.now() > deadline)
+        throw new Error(`no SIP message matching ${match} in ${timeoutMs} ms; got: ${this.received.map((m) => m.split('\r\n')[0]).join(' | ')}`)
       await wait(10)
     }
   }

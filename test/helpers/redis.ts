@@ -17,7 +17,13 @@ export interface TestRedis {
  * visible line) when no server answers; with CI=true that is a failure, not a skip.
  */
 export async function testRedis(t: Test): Promise<TestRedis | null> {
-  const client = new Redis(TEST_REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
+  const client = new Redis(TEST_REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  })
   client.on('error', () => {})
   try {
     await client.connect()

@@ -14,18 +14,20 @@ export interface RtpOnWire {
 }
 
 export function rtpPackets(packets: UdpPacket[], fromPort: (p: number) => boolean): RtpOnWire[] {
-  return packets
-    // RTCP (second byte 192..223, RFC 5761 §4) shares the port range: leave it out.
-    .filter((p) => fromPort(p.srcPort) && p.payload.length >= 12 && p.payload[0] >> 6 === 2 && !(p.payload[1] >= 192 && p.payload[1] <= 223))
-    .map((p) => ({
-      t: p.t,
-      ssrc: p.payload.readUInt32BE(8),
-      seq: p.payload.readUInt16BE(2),
-      ts: p.payload.readUInt32BE(4),
-      marker: (p.payload[1] & 0x80) !== 0,
-      pt: p.payload[1] & 0x7f,
-      payload: p.payload.subarray(12),
-    }))
+  return (
+    packets
+      // RTCP (second byte 192..223, RFC 5761 §4) shares the port range: leave it out.
+      .filter((p) => fromPort(p.srcPort) && p.payload.length >= 12 && p.payload[0] >> 6 === 2 && !(p.payload[1] >= 192 && p.payload[1] <= 223))
+      .map((p) => ({
+        t: p.t,
+        ssrc: p.payload.readUInt32BE(8),
+        seq: p.payload.readUInt16BE(2),
+        ts: p.payload.readUInt32BE(4),
+        marker: (p.payload[1] & 0x80) !== 0,
+        pt: p.payload[1] & 0x7f,
+        payload: p.payload.subarray(12),
+      }))
+  )
 }
 
 /** Share of 20 ms frames that are louder than speech's floor (-40 dBFS). */

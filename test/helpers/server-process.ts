@@ -84,9 +84,10 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
     throw err
   })
   const base = `http://127.0.0.1:${ports.http}`
-  const exited = child.exitCode !== null
-    ? Promise.resolve(child.exitCode)
-    : new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)))
+  const exited =
+    child.exitCode !== null
+      ? Promise.resolve(child.exitCode)
+      : new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)))
   return {
     pid: child.pid!,
     exited,

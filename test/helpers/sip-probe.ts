@@ -54,7 +54,11 @@ export async function probe(o: ProbeOptions): Promise<string | undefined> {
           // a final non-2xx to an INVITE is ACKed (RFC 3261 §17.1.1.3) so the server stops retransmitting
           if (method === 'INVITE' && !/^SIP\/2\.0 2/.test(s)) {
             const to = /^To:.*$/im.exec(s)?.[0] ?? `To: <${uri}>`
-            sock.send(`ACK ${uri} SIP/2.0\r\n${lines[1]}\r\nMax-Forwards: 70\r\n${lines[3]}\r\n${to}\r\nCall-ID: ${callId}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n`, o.port, '127.0.0.1')
+            sock.send(
+              `ACK ${uri} SIP/2.0\r\n${lines[1]}\r\nMax-Forwards: 70\r\n${lines[3]}\r\n${to}\r\nCall-ID: ${callId}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n`,
+              o.port,
+              '127.0.0.1',
+            )
           }
           resolve(s)
         }
@@ -67,7 +71,11 @@ export async function probe(o: ProbeOptions): Promise<string | undefined> {
 }
 
 /** SIPp from a chosen source address; resolves with its exit code and output. */
-export async function sippFrom(source: string, args: string[], timeoutS = 120): Promise<{ code: number | null; out: string; successful: number; failed: number }> {
+export async function sippFrom(
+  source: string,
+  args: string[],
+  timeoutS = 120,
+): Promise<{ code: number | null; out: string; successful: number; failed: number }> {
   requireTool('sipp', 'sip-tester')
   const child = spawn('sipp', ['-i', source, '-mi', source, '-timeout', `${timeoutS}s`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''

@@ -32,7 +32,12 @@ export async function callAndListen(
   const cap = new LoopbackCapture(path.join(dir, `call-${Date.now()}.pcap`), `udp and (port ${server.sipPort} or portrange ${min}-${max})`)
   await cap.start()
   const n = opts.calls ?? 1
-  const scenario = renderScenario('uac-answers.xml', dir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: opts.byeTimeoutMs ?? Math.round((script.totalSeconds + 30) * 1000) })
+  const scenario = renderScenario('uac-answers.xml', dir, {
+    WAV: script.wav,
+    PT: 0,
+    CODEC: 'PCMU',
+    BYE_TIMEOUT_MS: opts.byeTimeoutMs ?? Math.round((script.totalSeconds + 30) * 1000),
+  })
   const sipp = runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', String(n), '-l', String(n), '-mp', String(max + 1000)], opts.timeoutMs)
   await opts.during?.()
   const result = await sipp

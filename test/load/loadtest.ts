@@ -57,7 +57,10 @@ const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and src po
 await cap.start()
 const t0 = Date.now()
 const server = await startServerProcess({
-  SCENARIO_DIR: scenarioDir, DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX),
+  SCENARIO_DIR: scenarioDir,
+  DATA_DIR: dataDir,
+  RTP_PORT_MIN: String(RTP_MIN),
+  RTP_PORT_MAX: String(RTP_MAX),
   ...(env.MEDIA_WORKERS !== undefined && { MEDIA_WORKERS: env.MEDIA_WORKERS }),
 })
 const startMs = Date.now() - t0
@@ -69,7 +72,12 @@ const wall0 = Date.now()
 // The control plane busy meanwhile: HTTP requests, and the scenario rewritten (a hot reload).
 let httpDone = 0
 const http = setInterval(() => {
-  void fetch(`http://127.0.0.1:${server.httpPort}/api/calls?limit=20`).then((r) => r.arrayBuffer()).then(() => httpDone++, () => {})
+  void fetch(`http://127.0.0.1:${server.httpPort}/api/calls?limit=20`)
+    .then((r) => r.arrayBuffer())
+    .then(
+      () => httpDone++,
+      () => {},
+    )
 }, 1000 / HTTP_RPS)
 const reload = setTimeout(() => {
   const file = path.join(scenarioDir, 'three-questions.yaml')
@@ -78,8 +86,18 @@ const reload = setTimeout(() => {
 let peakRss = idleRss
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 500)
 
-const scenario = renderScenario('uac-answers.xml', dataDir, { WAV: script.wav, PT: 0, CODEC: 'PCMU', BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 60) * 1000) })
-const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', String(CALLS), '-l', String(CALLS), '-r', String(RATE), '-rp', '1000', '-mp', '34000'], 600_000)
+const scenario = renderScenario('uac-answers.xml', dataDir, {
+  WAV: script.wav,
+  PT: 0,
+  CODEC: 'PCMU',
+  BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 60) * 1000),
+})
+const sipp = await runSipp(
+  scenario,
+  `127.0.0.1:${server.sipPort}`,
+  ['-m', String(CALLS), '-l', String(CALLS), '-r', String(RATE), '-rp', '1000', '-mp', '34000'],
+  600_000,
+)
 const cpu = cpuSeconds(pid) - cpu0
 const wall = (Date.now() - wall0) / 1000
 clearInterval(http)
@@ -87,7 +105,10 @@ clearInterval(rssTimer)
 clearTimeout(reload)
 const packets = await cap.stop()
 // The worker's own view of its clock, beside the wire's: a late tick (scheduling, GC) shows in both.
-const metricsText = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text(), () => '')
+const metricsText = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then(
+  (r) => r.text(),
+  () => '',
+)
 await server.stop()
 
 const rtp = rtpPackets(packets, (p) => p >= RTP_MIN && p <= RTP_MAX)
@@ -97,13 +118,22 @@ const streams = new Set(rtp.map((p) => p.ssrc)).size
 const max = (xs: number[]) => xs.reduce((m, x) => (x > m ? x : m), 0) // spread would overflow the stack
 const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(2)} ms, p99 ${percentile(xs, 99).toFixed(2)} ms, max ${max(xs).toFixed(2)} ms`
 const result = {
-  calls: CALLS, mediaWorkers: env.MEDIA_WORKERS ?? `default (${os.availableParallelism()})`, sippSuccessful: sipp.successful, sippFailed: sipp.failed,
-  startMs, streams, intervals: errors.length,
-  pacing: fmt(errors), pacingFirst30s: fmt(first30),
+  calls: CALLS,
+  mediaWorkers: env.MEDIA_WORKERS ?? `default (${os.availableParallelism()})`,
+  sippSuccessful: sipp.successful,
+  sippFailed: sipp.failed,
+  startMs,
+  streams,
+  intervals: errors.length,
+  pacing: fmt(errors),
+  pacingFirst30s: fmt(first30),
   cpuPercentOfOneCore: Math.round((cpu / wall) * 1000) / 10,
   cpuPerCallPercent: Math.round(((cpu / wall) * 100 * 1000) / CALLS) / 1000,
-  idleRssMiB: Math.round(idleRss), peakRssMiB: Math.round(peakRss), rssPerCallKiB: Math.round(((peakRss - idleRss) * 1024) / CALLS),
-  httpRequests: httpDone, wallSeconds: Math.round(wall),
+  idleRssMiB: Math.round(idleRss),
+  peakRssMiB: Math.round(peakRss),
+  rssPerCallKiB: Math.round(((peakRss - idleRss) * 1024) / CALLS),
+  httpRequests: httpDone,
+  wallSeconds: Math.round(wall),
   clockLatenessInWorkers: latenessBuckets(metricsText),
 }
 console.log(JSON.stringify(result, null, 2))

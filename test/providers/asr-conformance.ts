@@ -69,7 +69,10 @@ export function runConformance(t: Test, adapter: AdapterUnderTest): void {
     const last = results[results.length - 1]
     t.equal(last?.text, FINAL_TEXT, 'the final text')
     t.equal(last?.final, true, 'the last result is final')
-    t.ok(results.slice(0, -1).every((r) => !r.final), 'only the last one is final')
+    t.ok(
+      results.slice(0, -1).every((r) => !r.final),
+      'only the last one is final',
+    )
     t.equal(server.sessions.length, 1, 'one connection')
     const all = new Int16Array(chunks.length * 160)
     chunks.forEach((c, i) => all.set(c, i * 160))
@@ -138,7 +141,10 @@ export function runConformance(t: Test, adapter: AdapterUnderTest): void {
     stream.cancel()
     const { results, error } = await collect(stream)
     t.equal(error, null, 'no error after cancel')
-    t.ok(results.every((r) => !r.final), 'no final after cancel')
+    t.ok(
+      results.every((r) => !r.final),
+      'no final after cancel',
+    )
     await server.sessions[0].closed
     t.pass(`server saw the close after ${(performance.now() - started).toFixed(1)} ms`)
   })
@@ -151,8 +157,14 @@ export function runConformance(t: Test, adapter: AdapterUnderTest): void {
     const { error } = await collect(stream)
     t.equal(kindOf(error), 'auth')
     t.notMatch(String((error as Error).message) + String((error as Error).stack), TEST_KEY)
-    t.ok(log.some((line) => line.includes('"kind":"auth"')), 'the failure is logged')
-    t.notOk(log.some((line) => line.includes(TEST_KEY)), 'the key is not in the log')
+    t.ok(
+      log.some((line) => line.includes('"kind":"auth"')),
+      'the failure is logged',
+    )
+    t.notOk(
+      log.some((line) => line.includes(TEST_KEY)),
+      'the key is not in the log',
+    )
   })
 
   t.test('connection refused: connect', async (t) => {

@@ -72,10 +72,11 @@ async function startWsServer(scenario: Scenario, protocol: WsProtocol): Promise<
   return {
     url: `ws://127.0.0.1:${port}`,
     sessions,
-    close: () => new Promise<void>((resolve) => {
-      for (const client of wss.clients) client.terminate()
-      wss.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate()
+        wss.close(() => resolve())
+      }),
   }
 }
 
@@ -95,7 +96,14 @@ export function startVoskServer(scenario: Scenario = {}): Promise<LocalServer> {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         // vosk-server's own failure mode: the handler raises and the socket closes with 1011
-        onAudio(ws, session, scenario, data as Buffer, () => ws.close(1011, 'internal error'), () => {})
+        onAudio(
+          ws,
+          session,
+          scenario,
+          data as Buffer,
+          () => ws.close(1011, 'internal error'),
+          () => {},
+        )
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ partial: PARTIAL_TEXT }))
         return
       }
@@ -103,13 +111,15 @@ export function startVoskServer(scenario: Scenario = {}): Promise<LocalServer> {
       session.messages.push(msg)
       if (msg.eof !== 1 || scenario.behaviour === 'silent') return
       later(scenario.finalDelayMs ?? 0, () => {
-        ws.send(JSON.stringify({
-          text: FINAL_TEXT,
-          result: [
-            { conf: 1, start: 0.12, end: 0.5, word: 'привет' },
-            { conf: 0.8, start: 0.6, end: 1.04, word: 'мир' },
-          ],
-        }))
+        ws.send(
+          JSON.stringify({
+            text: FINAL_TEXT,
+            result: [
+              { conf: 1, start: 0.12, end: 0.5, word: 'привет' },
+              { conf: 0.8, start: 0.6, end: 1.04, word: 'мир' },
+            ],
+          }),
+        )
         ws.close(1000)
       })
     })
@@ -118,14 +128,26 @@ export function startVoskServer(scenario: Scenario = {}): Promise<LocalServer> {
 
 /** Deepgram /v1/listen: binary linear16, interim Results, CloseStream -> final Results, Metadata, close */
 export function startDeepgramServer(scenario: Scenario = {}): Promise<LocalServer> {
-  const results = (isFinal: boolean, transcript: string) => JSON.stringify({
-    type: 'Results', is_final: isFinal, speech_final: isFinal, start: 0.1, duration: 0.9,
-    channel: { alternatives: [{ transcript, confidence: isFinal ? 0.93 : 0.6 }] },
-  })
+  const results = (isFinal: boolean, transcript: string) =>
+    JSON.stringify({
+      type: 'Results',
+      is_final: isFinal,
+      speech_final: isFinal,
+      start: 0.1,
+      duration: 0.9,
+      channel: { alternatives: [{ transcript, confidence: isFinal ? 0.93 : 0.6 }] },
+    })
   return startWsServer(scenario, (ws, session) => {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
-        onAudio(ws, session, scenario, data as Buffer, () => ws.close(1008, 'DATA-0000: invalid audio'), () => ws.send(results(false, PARTIAL_TEXT)))
+        onAudio(
+          ws,
+          session,
+          scenario,
+          data as Buffer,
+          () => ws.close(1008, 'DATA-0000: invalid audio'),
+          () => ws.send(results(false, PARTIAL_TEXT)),
+        )
         return
       }
       const msg = JSON.parse(data.toString())
@@ -148,7 +170,14 @@ export function startRealtimeServer(scenario: Scenario = {}): Promise<LocalServe
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString())
       if (msg.type === 'input_audio_buffer.append') {
-        onAudio(ws, session, scenario, Buffer.from(msg.audio, 'base64'), () => send({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_value', message: 'bad audio' } }), () => {})
+        onAudio(
+          ws,
+          session,
+          scenario,
+          Buffer.from(msg.audio, 'base64'),
+          () => send({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_value', message: 'bad audio' } }),
+          () => {},
+        )
         return
       }
       session.messages.push(msg)
@@ -197,10 +226,11 @@ export async function startTranscriptionsServer(scenario: Scenario = {}): Promis
   return {
     url: `http://127.0.0.1:${port}/v1`,
     sessions,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -225,7 +255,8 @@ export async function startSpeechKitServer(scenario: Scenario = {}): Promise<Loc
         session.audio = Buffer.concat([session.audio, request.chunk.data])
         if (!first) return
         if (scenario.behaviour === 'error') call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'unsupported sample rate' })
-        else if (scenario.behaviour === 'drop') void restart() // grpc-js has no way to cut one call's connection but this
+        else if (scenario.behaviour === 'drop')
+          void restart() // grpc-js has no way to cut one call's connection but this
         else call.write({ partial: alt(PARTIAL_TEXT) })
       })
       call.on('end', () => {
@@ -243,7 +274,8 @@ export async function startSpeechKitServer(scenario: Scenario = {}): Promise<Loc
     server = new grpc.Server()
     server.addService(service, handlers)
     return new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))))
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    )
   }
   const port = await serve(0)
   const restart = async () => {
@@ -272,17 +304,18 @@ export async function startBlackhole(): Promise<{ port: number; close(): Promise
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
   }
 }
 
 /** n samples of a recognisable ramp, so reordering or loss shows up in the bytes */
 export function testPcm(n: number, from = 0): Int16Array {
   const pcm = new Int16Array(n)
-  for (let i = 0; i < n; i++) pcm[i] = ((from + i) * 37) % 30000 - 15000
+  for (let i = 0; i < n; i++) pcm[i] = (((from + i) * 37) % 30000) - 15000
   return pcm
 }
 
