@@ -6,17 +6,9 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
-import {
-  createPinnedOffer,
-  negotiate,
-  readAnswer,
-  readPinnedAnswer,
-  type LocalMedia,
-  type PinnedAnswerResult,
-  type StreamFormat,
-} from '../../sip/sdp/negotiate.ts'
+import type { LocalMedia, StreamFormat } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
-import { transferTarget, type Config } from '../config.ts'
+import type { Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
 import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { MediaPlane, MediaSession } from '../media/media-session.ts'
@@ -29,6 +21,7 @@ import { SpeechPipeline } from '../../providers/tts/speech-pipeline.ts'
 import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
 import { failpoint, stallpoint, type FailpointName } from '../failpoints.ts'
+import { CallMedia } from './call-media.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import type { ScenarioPrompts } from './scenario-prompts.ts'
@@ -69,22 +62,10 @@ const SUMMARY_TIMEOUT_MS = 15_000
 /** 'shutdown': cut short by the server stopping (the caller got our BYE). */
 export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed' | 'shutdown'
 
-/** How a transfer to the seller went, for the lead: the CRM shows how the caller got there. */
-export type TransferRecord =
-  | { target: string; method: 'refer' }
-  /** the caller's phone refused the REFER with referStatus; the server called the seller and relays */
-  | { target: string; method: 'bridge'; referStatus: number; sellerCallId: string }
-  | { target: string; failed: string; status?: number }
-
-/** The seller's leg of a bridged transfer, relayed by the media session to the caller's sockets. */
-interface Bridge {
-  leg: OutboundCall
-  port: number
-}
-
 /**
- * One answered call: the signalling dialog, its RTP session, the recording, the
- * listener and the scenario, tied to one timeline (ms since the ACK).
+ * One answered call's turn loop: the listener, the scenario or the agent, the bot's prompts and
+ * barge-in, the turns and the lead, on one timeline (ms since the ACK). Its media side (session,
+ * SDP after the answer, the transfer, the recording) is a CallMedia.
  */
 export class Call implements ConversationIO, ScenarioDialogIO {
   private t0 = 0
@@ -95,15 +76,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private giveUp!: () => void
   /** Resolves when the call is given up on (abort()): whatever run() still waits for, it is over. */
   readonly aborted = new Promise<'failed'>((resolve) => (this.giveUp = () => resolve('failed')))
-  /** the recording's file while it is being written */
-  private recordingPath: string | undefined
-  /** Why the recording is missing or cut short, for the record. */
-  private recordingError: string | undefined
   private readonly listener: Listener
   private readonly log: Logger
   private readonly dir: string
   private firstAudioAtMs: number | undefined
-  private sdpVersion = 1
   private answeredAt: Date | undefined
   private speaking: Speaking | undefined
   /** The caller's last answer, until the bot's reply to it has gone out. */
@@ -112,10 +88,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private conversation: ConversationRecord | undefined
   /** LLM mode: the summary being written after the hang-up (see afterCall) */
   private summary: Promise<void> | undefined
-  private transferred: TransferRecord | undefined
-  private bridge: Bridge | undefined
-  /** the seller leg's port while the transfer is being tried */
-  private transferPort: number | undefined
+  /** the media side: session, negotiated stream, later SDP answers, the transfer, the recording */
+  private readonly media: CallMedia
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
@@ -125,11 +99,12 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     readonly sip: InboundCall,
     readonly rtp: MediaSession,
     /** the caller's stream as negotiated: what a bridged seller leg is offered */
-    private readonly format: StreamFormat,
-    private readonly local: LocalMedia,
+    format: StreamFormat,
+    local: LocalMedia,
     private readonly deps: CallDeps,
   ) {
     this.log = deps.logger.child({ callId: id, sipCallId: sip.sipCallId })
+    this.media = new CallMedia(rtp, format, local, sip, deps, this.log)
     this.dir = `${deps.config.dataDir}/calls/${id}`
     const b = deps.config.bargeIn
     this.listener = new Listener({
@@ -161,13 +136,14 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       this.contained('sip.event', (type: string, body: string) => {
         const digit = digitFromInfo(type, body)
         // Bridged to a seller: the caller's keypad is the seller's business now.
-        if (this.bridge) return void this.passInfoOn(this.bridge.leg, type, body, digit)
+        const seller = this.media.sellerLeg
+        if (seller) return void this.passInfoOn(seller, type, body, digit)
         if (digit) this.onDigit(digit, 'info')
       }),
     )
     sip.on(
       'modify',
-      this.contained('sip.event', (change: SessionChange) => this.onModify(change)),
+      this.contained('sip.event', (change: SessionChange) => this.media.onModify(change, () => this.ended)),
     )
     sip.on(
       'ended',
@@ -204,7 +180,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   get codec(): string {
-    return this.format.codec.name
+    return this.media.codec
   }
 
   now(): number {
@@ -245,13 +221,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   /** The port of the seller's leg, from the transfer's start (ringing the seller) while bridged:
    *  it belongs to this call too. */
   get bridgePort(): number | undefined {
-    return this.bridge?.port ?? this.transferPort
+    return this.media.bridgePort
   }
 
   /** Answer and run the scenario to its end; resolves once everything is stored. */
   /** `answer` null: the call was answered already (a delayed offer, answered in its ACK). */
   async run(answer: string | null): Promise<CallResult> {
-    await this.openRecording()
+    await this.media.openRecording(this.dir)
     if (answer !== null && this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
     if (this.ended) return answer === null ? (this.endReason === 'remote-bye' ? 'caller-hangup' : 'failed') : 'cancelled'
     this.rtp.start() // the clock runs from the 200 OK on; RTP flows once the ACK or the caller's RTP confirms the peer
@@ -269,7 +245,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const result = await this.runDialog()
     await this.fileLead(result)
     // Bridged to the seller: the call lasts while they talk; either side's BYE ends both dialogs.
-    if (this.bridge && !this.ended) await once(this.sip, 'ended')
+    if (this.media.sellerLeg && !this.ended) await once(this.sip, 'ended')
     if (!this.ended) await this.sip.hangup()
     this.summary = this.writeSummary()
     if (this.faultAt) return 'failed'
@@ -440,72 +416,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     return played ? 'played' : 'interrupted'
   }
 
-  /**
-   * Transfer to the seller: REFER first. Should the caller's phone refuse it, the server calls the
-   * seller itself on a fresh port pair, offering only the caller's codec, and relays the packets
-   * between the two phones unchanged; a seller that answers another codec is hung up and the bot
-   * carries on. Without a free port pair only the REFER is tried.
-   */
-  /** `name`: a scenario's transfer target (TRANSFER_TARGETS), else TRANSFER_TARGET. */
-  async transfer(reason: string, name?: string): Promise<boolean> {
-    const { domain, ringTimeoutMs } = this.deps.config.transfer
-    const target = transferTarget(this.deps.config, name)
-    if (!target || this.ended) {
-      this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
-      return false
-    }
-    const { media, metrics, config } = this.deps
-    const port = await media.allocate(this.rtp) // the same media worker relays both legs
-    this.transferPort = port ?? undefined
-    metrics.rtpPortsFree.set(media.available)
-    let seller: PinnedAnswerResult | undefined
-    const bridge = port !== null && {
-      sdp: createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, this.format),
-      ringTimeoutMs,
-      refuseAnswer: (answer: string) => {
-        seller = readPinnedAnswer(answer, this.format)
-        return seller.ok ? undefined : seller.reason
-      },
-    }
-    if (port === null) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
-    const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
-    if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
-      this.startBridge(result.leg, port, seller)
-      this.transferPort = undefined // the bridge holds it now
-      this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
-      this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
-      metrics.transfers.labels('bridge').inc()
-      return true
-    }
-    this.transferPort = undefined
-    if (port !== null) {
-      media.release(port)
-      metrics.rtpPortsFree.set(media.available)
-    }
-    this.transferred = result.ok
-      ? { target, method: 'refer' }
-      : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
-    this.log.info({ reason, ...this.transferred }, result.ok ? 'transfer: REFER carried out' : 'transfer failed: the call stays with the bot')
-    metrics.transfers.labels(result.ok ? 'refer' : 'failed').inc()
-    return result.ok
-  }
-
-  /** The bot leaves the line: its media session relays the caller's packets to the seller's leg. */
-  private startBridge(leg: OutboundCall, port: number, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
-    const codec = this.format.codec.payloadType
-    const te = this.format.telephoneEvent?.payloadType
-    this.rtp.bridge({
-      sellerPort: port,
-      seller: {
-        rtp: { address: seller.remote.address, port: seller.remote.port },
-        rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort },
-        rtcpMux: seller.rtcpMux,
-        payloadTypes: seller.telephoneEvent && te !== undefined ? [codec, te] : [codec],
-      },
-      caller: { rtcpMux: !!this.format.rtcpMux, payloadTypes: te === undefined ? [codec] : [codec, te] },
-      codec: this.format.codec,
-    })
-    this.bridge = { leg, port }
+  /** Transfer to the seller (REFER, else a bridge: see CallMedia.transfer). `name`: a scenario's
+   *  transfer target (TRANSFER_TARGETS), else TRANSFER_TARGET. */
+  transfer(reason: string, name?: string): Promise<boolean> {
+    return this.media.transfer(reason, name, this.ended)
   }
 
   /** The first packet of a prompt left: the end of the turn's latency path. */
@@ -610,41 +524,6 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener.onDigit(digit)
   }
 
-  /** A re-INVITE or UPDATE from the caller: hold, resume, a new address, a session refresh. */
-  private onModify(change: SessionChange): void {
-    if (this.bridge) return change.refuse() // the relay forwards between the endpoints it started with
-    const local = { ...this.local, sessionVersion: ++this.sdpVersion }
-    if (change.offer === undefined) {
-      // a re-INVITE without SDP asks for our offer: the stream as it is, its codec under its
-      // payload type (the media session cannot switch codecs); the answer comes in the ACK
-      const offer = createPinnedOffer(local, this.format)
-      void change.accept(offer).then((answer) => answer !== undefined && this.applyAnswer(answer))
-      return
-    }
-    const neg = negotiate(change.offer, local)
-    if (!neg.ok) {
-      this.log.warn({ reason: neg.reason, method: change.method }, 'session change refused')
-      return change.refuse()
-    }
-    this.rtp.update(neg.remote, neg.direction)
-    this.log.info({ direction: neg.direction, onHold: neg.onHold, method: change.method }, 'session change accepted')
-    void change.accept(neg.answer)
-  }
-
-  /** The caller's answer (in an ACK) to the offer we made for an offerless re-INVITE. */
-  private applyAnswer(answer: string): void {
-    if (this.ended) return
-    const neg = readAnswer(answer, { ...this.local, codecs: [this.format.codec.name] })
-    if (!neg.ok || neg.codec.payloadType !== this.format.codec.payloadType) {
-      // RFC 3261 §13.3.1.4: an answer we cannot use ends the session
-      this.log.warn({ reason: neg.ok ? `payload type ${neg.codec.payloadType}` : neg.reason }, 'no usable answer to our re-INVITE offer: BYE')
-      void this.sip.hangup('bad-answer')
-      return
-    }
-    this.rtp.update(neg.remote, neg.direction)
-    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 'session change (our offer) accepted')
-  }
-
   private onSipEnded(reason: SipEndReason): void {
     this.ended = true
     this.endReason = reason
@@ -669,7 +548,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         ...slots,
         ...(questions.length && { openQuestions: questions }),
         ...(answeredFromKnowledge.length && { answeredFromKnowledge }),
-        ...(this.transferred && { transfer: this.transferred }),
+        ...(this.media.transferred && { transfer: this.media.transferred }),
       }
       return this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, clips, slots: fields, outcome }))
     }
@@ -680,7 +559,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       if (a.kind === 'digits') phoneDigits = a.digits
     }
     const c = this.conversation
-    const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history, ...(this.transferred && { transfer: this.transferred }) }
+    const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history, ...(this.media.transferred && { transfer: this.media.transferred }) }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
     await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: this.hangupOutcome(result.outcome) }))
   }
@@ -708,18 +587,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   /** Tear down media and write the final record. Safe to call once, whatever happened. */
   async finish(result: CallResult): Promise<void> {
-    const { stats, recording } = await this.rtp.close()
+    const { stats } = await this.media.close()
     this.listener.close()
-    if (this.bridge) {
-      this.deps.media.release(this.bridge.port)
-      this.deps.metrics.rtpPortsFree.set(this.deps.media.available)
-      this.log.info({ sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
-    }
-    if (recording?.error) {
-      this.recordingError = `truncated at ${recording.seconds.toFixed(1)} s: ${recording.error}`
-      this.deps.metrics.recordingFailures.labels('write').inc()
-      this.log.error({ error: recording.error, seconds: recording.seconds }, 'recording cut short')
-    }
     await this.db((s) => s.appendTurns(this.id, this.turns))
     await this.db((s) => s.appendDtmf(this.id, this.dtmf))
     await this.db((s) =>
@@ -729,26 +598,11 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         endedAt: new Date(),
         result,
         endReason: this.faultAt ? `fault: ${this.faultAt}` : (this.endReason ?? 'local-bye'),
-        recordingPath: this.recordingPath,
-        recordingError: this.recordingError,
+        recordingPath: this.media.recordingPath,
+        recordingError: this.media.recordingError,
         rtpStats: this.withCallStats(stats),
       }),
     )
-  }
-
-  /**
-   * The call's folder and recording. A folder that cannot be written (permissions, disk full) must
-   * not cost the call: it goes on unrecorded, and the record says why (/health reports the folder).
-   */
-  private async openRecording(): Promise<void> {
-    try {
-      await this.rtp.record(`${this.dir}/call.wav`)
-      this.recordingPath = `${this.dir}/call.wav`
-    } catch (err) {
-      this.recordingError = `not recorded: ${(err as Error).message}`
-      this.deps.metrics.recordingFailures.labels('open').inc()
-      this.log.error({ err, dir: this.dir }, 'recording could not be started: the call goes on without it')
-    }
   }
 
   /** Work that outlives the call's media and record (the LLM summary); never rejects. */

@@ -1,0 +1,212 @@
+import type { Logger } from 'pino'
+import {
+  createPinnedOffer,
+  negotiate,
+  readAnswer,
+  readPinnedAnswer,
+  type LocalMedia,
+  type PinnedAnswerResult,
+  type StreamFormat,
+} from '../../sip/sdp/negotiate.ts'
+import type { InboundCall, OutboundCall, SessionChange } from '../../sip/ua/call-control.ts'
+import { transferTarget, type Config } from '../config.ts'
+import type { ClosedSession, MediaPlane, MediaSession } from '../media/media-session.ts'
+import type { Metrics } from '../metrics.ts'
+
+/** How a transfer to the seller went, for the lead: the CRM shows how the caller got there. */
+export type TransferRecord =
+  | { target: string; method: 'refer' }
+  /** the caller's phone refused the REFER with referStatus; the server called the seller and relays */
+  | { target: string; method: 'bridge'; referStatus: number; sellerCallId: string }
+  | { target: string; failed: string; status?: number }
+
+/** The seller's leg of a bridged transfer, relayed by the media session to the caller's sockets. */
+interface Bridge {
+  leg: OutboundCall
+  port: number
+}
+
+export interface CallMediaDeps {
+  config: Config
+  metrics: Metrics
+  /** RTP ports for the seller's leg when a refused REFER falls back to a bridge */
+  media: MediaPlane
+}
+
+/**
+ * A call's media side: its media session (ports, RTP, the pacing clock, the recording), the stream
+ * as negotiated, the SDP it answers later (a re-INVITE or UPDATE with an offer, our offer for one
+ * without, and the answer in its ACK), and the transfer: REFER, or the seller's leg bridged to the
+ * caller's sockets. The turn loop (Call) plays, holds and listens through `session`.
+ */
+export class CallMedia {
+  private sdpVersion = 1
+  private bridge: Bridge | undefined
+  /** the seller leg's port while the transfer is being tried */
+  private transferPort: number | undefined
+  /** how the transfer went, for the lead */
+  transferred: TransferRecord | undefined
+  /** the recording's file while it is being written */
+  recordingPath: string | undefined
+  /** why the recording is missing or cut short, for the record */
+  recordingError: string | undefined
+
+  constructor(
+    readonly session: MediaSession,
+    /** the caller's stream as negotiated: what a bridged seller leg is offered */
+    readonly format: StreamFormat,
+    private readonly local: LocalMedia,
+    private readonly sip: InboundCall,
+    private readonly deps: CallMediaDeps,
+    private readonly log: Logger,
+  ) {}
+
+  get codec(): string {
+    return this.format.codec.name
+  }
+
+  /** the seller's leg once bridged: the caller's INFO goes to it */
+  get sellerLeg(): OutboundCall | undefined {
+    return this.bridge?.leg
+  }
+
+  /** The port of the seller's leg, from the transfer's start (ringing the seller) while bridged:
+   *  it belongs to this call too. */
+  get bridgePort(): number | undefined {
+    return this.bridge?.port ?? this.transferPort
+  }
+
+  /**
+   * The call's folder and recording. A folder that cannot be written (permissions, disk full) must
+   * not cost the call: it goes on unrecorded, and the record says why (/health reports the folder).
+   */
+  async openRecording(dir: string): Promise<void> {
+    try {
+      await this.session.record(`${dir}/call.wav`)
+      this.recordingPath = `${dir}/call.wav`
+    } catch (err) {
+      this.recordingError = `not recorded: ${(err as Error).message}`
+      this.deps.metrics.recordingFailures.labels('open').inc()
+      this.log.error({ err, dir }, 'recording could not be started: the call goes on without it')
+    }
+  }
+
+  /** A re-INVITE or UPDATE from the caller: hold, resume, a new address, a session refresh. */
+  onModify(change: SessionChange, ended: () => boolean): void {
+    if (this.bridge) return change.refuse() // the relay forwards between the endpoints it started with
+    const local = { ...this.local, sessionVersion: ++this.sdpVersion }
+    if (change.offer === undefined) {
+      // a re-INVITE without SDP asks for our offer: the stream as it is, its codec under its
+      // payload type (the media session cannot switch codecs); the answer comes in the ACK
+      const offer = createPinnedOffer(local, this.format)
+      void change.accept(offer).then((answer) => answer !== undefined && !ended() && this.applyAnswer(answer))
+      return
+    }
+    const neg = negotiate(change.offer, local)
+    if (!neg.ok) {
+      this.log.warn({ reason: neg.reason, method: change.method }, 'session change refused')
+      return change.refuse()
+    }
+    this.session.update(neg.remote, neg.direction)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold, method: change.method }, 'session change accepted')
+    void change.accept(neg.answer)
+  }
+
+  /** The caller's answer (in an ACK) to the offer we made for an offerless re-INVITE. */
+  private applyAnswer(answer: string): void {
+    const neg = readAnswer(answer, { ...this.local, codecs: [this.format.codec.name] })
+    if (!neg.ok || neg.codec.payloadType !== this.format.codec.payloadType) {
+      // RFC 3261 §13.3.1.4: an answer we cannot use ends the session
+      this.log.warn({ reason: neg.ok ? `payload type ${neg.codec.payloadType}` : neg.reason }, 'no usable answer to our re-INVITE offer: BYE')
+      void this.sip.hangup('bad-answer')
+      return
+    }
+    this.session.update(neg.remote, neg.direction)
+    this.log.info({ direction: neg.direction, onHold: neg.onHold }, 'session change (our offer) accepted')
+  }
+
+  /**
+   * Transfer to the seller: REFER first. Should the caller's phone refuse it, the server calls the
+   * seller itself on a fresh port pair, offering only the caller's codec, and relays the packets
+   * between the two phones unchanged; a seller that answers another codec is hung up and the bot
+   * carries on. Without a free port pair only the REFER is tried. `name`: a scenario's transfer
+   * target (TRANSFER_TARGETS), else TRANSFER_TARGET.
+   */
+  async transfer(reason: string, name: string | undefined, ended: boolean): Promise<boolean> {
+    const { media, metrics, config } = this.deps
+    const { domain, ringTimeoutMs } = config.transfer
+    const target = transferTarget(config, name)
+    if (!target || ended) {
+      this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
+      return false
+    }
+    const port = await media.allocate(this.session) // the same media worker relays both legs
+    this.transferPort = port ?? undefined
+    metrics.rtpPortsFree.set(media.available)
+    let seller: PinnedAnswerResult | undefined
+    const bridge = port !== null && {
+      sdp: createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, this.format),
+      ringTimeoutMs,
+      refuseAnswer: (answer: string) => {
+        seller = readPinnedAnswer(answer, this.format)
+        return seller.ok ? undefined : seller.reason
+      },
+    }
+    if (port === null) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
+    const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
+    if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
+      this.startBridge(result.leg, port, seller)
+      this.transferPort = undefined // the bridge holds it now
+      this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
+      this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
+      metrics.transfers.labels('bridge').inc()
+      return true
+    }
+    this.transferPort = undefined
+    if (port !== null) {
+      media.release(port)
+      metrics.rtpPortsFree.set(media.available)
+    }
+    this.transferred = result.ok
+      ? { target, method: 'refer' }
+      : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
+    this.log.info({ reason, ...this.transferred }, result.ok ? 'transfer: REFER carried out' : 'transfer failed: the call stays with the bot')
+    metrics.transfers.labels(result.ok ? 'refer' : 'failed').inc()
+    return result.ok
+  }
+
+  /** The bot leaves the line: its media session relays the caller's packets to the seller's leg. */
+  private startBridge(leg: OutboundCall, port: number, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
+    const codec = this.format.codec.payloadType
+    const te = this.format.telephoneEvent?.payloadType
+    this.session.bridge({
+      sellerPort: port,
+      seller: {
+        rtp: { address: seller.remote.address, port: seller.remote.port },
+        rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort },
+        rtcpMux: seller.rtcpMux,
+        payloadTypes: seller.telephoneEvent && te !== undefined ? [codec, te] : [codec],
+      },
+      caller: { rtcpMux: !!this.format.rtcpMux, payloadTypes: te === undefined ? [codec] : [codec, te] },
+      codec: this.format.codec,
+    })
+    this.bridge = { leg, port }
+  }
+
+  /** Stops the media, closes the recording and frees the seller's leg: the final statistics. */
+  async close(): Promise<ClosedSession> {
+    const closed = await this.session.close()
+    if (this.bridge) {
+      this.deps.media.release(this.bridge.port)
+      this.deps.metrics.rtpPortsFree.set(this.deps.media.available)
+      this.log.info({ sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
+    }
+    const recording = closed.recording
+    if (recording?.error) {
+      this.recordingError = `truncated at ${recording.seconds.toFixed(1)} s: ${recording.error}`
+      this.deps.metrics.recordingFailures.labels('write').inc()
+      this.log.error({ error: recording.error, seconds: recording.seconds }, 'recording cut short')
+    }
+    return closed
+  }
+}
