@@ -2,8 +2,6 @@ import { performance } from 'node:perf_hooks'
 
 /** Atomics.wait() on this never-notified cell is a sub-millisecond sleep of the event loop. */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4))
-/** Atomics.wait() wakes 0.06 to 0.16 ms late on Linux; the last stretch is spun. */
-const SPIN_TAIL_MS = 0.2
 
 export interface ClockSubscriber {
   /** Called once per tick; `tick` counts from the clock's start. Time-critical work only (sending). */
@@ -28,19 +26,19 @@ export class PacingClock {
   private tick = 0
 
   /**
-   * @param spinMs libuv timers have 1 ms resolution and usually fire up to a millisecond
-   *   late; the clock wakes this much early, sleeps in Atomics.wait() to within SPIN_TAIL_MS
-   *   of the tick and spins the rest. (It once spun the whole millisecond: 5% of a core, and a
-   *   third of the process's allocations, performance.now() results, which made the scavenges
-   *   that delayed ticks.)
+   * @param earlyMs libuv timers have 1 ms resolution and usually fire up to a millisecond
+   *   late; the clock wakes this much early and sleeps in Atomics.wait() to the tick, which
+   *   wakes 0.06 to 0.16 ms late on Linux. (It once spun the whole millisecond, then the last
+   *   0.2 ms: every performance.now() of a spin is a heap number, and the spin was the media
+   *   worker's largest allocation site, 2.4 MB/s, feeding the collections that delayed ticks.)
    */
   constructor(
     readonly periodMs: number,
     private readonly onLateness: (lateMs: number) => void = () => {},
-    private readonly spinMs = 1,
+    private readonly earlyMs = 1,
   ) {}
 
-  /** The clock runs only while someone listens: an idle server does not spin. */
+  /** The clock runs only while someone listens: an idle server does not wake. */
   add(s: ClockSubscriber): void {
     this.subscribers.add(s)
     this.run()
@@ -74,15 +72,16 @@ export class PacingClock {
 
   private schedule(): void {
     const target = this.start + (this.tick + 1) * this.periodMs
-    this.timer = setTimeout(() => this.fire(target), Math.max(0, target - performance.now() - this.spinMs))
+    this.timer = setTimeout(() => this.fire(target), Math.max(0, target - performance.now() - this.earlyMs))
   }
 
   private fire(target: number): void {
     let now = performance.now()
-    if (target - now > SPIN_TAIL_MS) Atomics.wait(SLEEP_CELL, 0, 0, target - now - SPIN_TAIL_MS)
-    now = performance.now()
-    while (now < target) now = performance.now()
-    const late = now - target
+    if (target > now) {
+      Atomics.wait(SLEEP_CELL, 0, 0, target - now)
+      now = performance.now()
+    }
+    const late = Math.max(0, now - target)
     this.onLateness(late)
     this.tick++
     if (late > 3 * this.periodMs) this.tick = Math.floor((now - this.start) / this.periodMs)

@@ -68,6 +68,8 @@ interface QueuedPrompt {
 /** A packet buffer with its send callback, made once, so a send allocates nothing. */
 interface PacketSlot {
   buf: Buffer
+  /** the payload's part of buf, made once: a view per encode was garbage on every tick */
+  payload: Buffer
   done: () => void
 }
 
@@ -438,10 +440,10 @@ export class RtpSession implements ClockSubscriber {
     for (let i = 0; filled < line.length && i < this.queue.length && !this.held; i++) {
       const q = this.queue[i]
       const n = Math.min(line.length - filled, q.line.length - q.offset)
-      line.set(q.line.subarray(q.offset, q.offset + n), filled)
+      copyRange(line, filled, q.line, q.offset, q.offset + n)
       const from = Math.round(q.offset * ratio)
       const to = Math.min(q.internal.length, Math.round((q.offset + n) * ratio))
-      frame.set(q.internal.subarray(from, to), Math.round(filled * ratio))
+      copyRange(frame, Math.round(filled * ratio), q.internal, from, to)
       if (q.offset === 0) {
         p.promptStart = true
         if (!talking) p.marker = true // RFC 3551 §4.1: first packet of a talkspurt
@@ -467,7 +469,7 @@ export class RtpSession implements ClockSubscriber {
 
   private encode(p: PreparedPacket): void {
     this.pipeline.saveEncoder()
-    p.bytes = this.pipeline.encode(this.lineFrame, p.slot.buf.subarray(12))
+    p.bytes = this.pipeline.encode(this.lineFrame, p.slot.payload)
   }
 
   private send(p: PreparedPacket): void {
@@ -563,7 +565,8 @@ export class RtpSession implements ClockSubscriber {
   }
 
   private newSlot(): PacketSlot {
-    const slot: PacketSlot = { buf: Buffer.alloc(this.packetBytes), done: () => this.freeSlots.push(slot) }
+    const buf = Buffer.alloc(this.packetBytes)
+    const slot: PacketSlot = { buf, payload: buf.subarray(12), done: () => this.freeSlots.push(slot) }
     return slot
   }
 
@@ -590,4 +593,9 @@ export class RtpSession implements ClockSubscriber {
     clearTimeout(this.rtcpTimer)
     this.flush()
   }
+}
+
+/** dst[at...] = src[from..to): a loop rather than set(subarray()), which makes a view per call. */
+function copyRange(dst: Int16Array, at: number, src: Int16Array, from: number, to: number): void {
+  for (let i = from; i < to; i++) dst[at++] = src[i]
 }

@@ -86,8 +86,12 @@ export class PcmRing {
   private copyIn(at: number, src: Int16Array): number {
     const start = at % this.data.length
     const first = Math.min(src.length, this.data.length - start)
-    this.data.set(src.subarray(0, first), start)
-    if (first < src.length) this.data.set(src.subarray(first), 0)
+    // whole (the usual case) without a subarray: a view per record was garbage on every tick
+    if (first === src.length) this.data.set(src, start)
+    else {
+      this.data.set(src.subarray(0, first), start)
+      this.data.set(src.subarray(first), 0)
+    }
     return at + src.length
   }
 
