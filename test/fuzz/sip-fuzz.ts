@@ -169,7 +169,7 @@ export async function runSipFuzz(opts: SipFuzzOptions): Promise<SipFuzzResult> {
   return result
 }
 
-/** OPTIONS from a fresh socket; true when a 200 comes back (three tries, 2 s each). */
+/** OPTIONS from a fresh socket; true when a final answer comes back (three tries, 2 s each). */
 export async function probeOptions(host: string, port: number, tries = 3): Promise<boolean> {
   for (let k = 0; k < tries; k++) {
     const sock = dgram.createSocket('udp4')
@@ -179,7 +179,8 @@ export async function probeOptions(host: string, port: number, tries = 3): Promi
     const ok = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 2000)
       sock.on('message', (m) => {
-        if (m.toString('latin1').startsWith('SIP/2.0 200')) {
+        // any final answer means alive: 503 is right while fuzzed INVITEs hold every RTP port
+        if (/^SIP\/2\.0 [2-6]\d\d /.test(m.toString('latin1'))) {
           clearTimeout(timer)
           resolve(true)
         }
