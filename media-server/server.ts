@@ -19,6 +19,10 @@ import { createInboundGate } from './edge.ts'
 import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
+import { createCrmRoutes } from './http/crm-routes.ts'
+import { OutboxStore } from '../crm/outbox/outbox-store.ts'
+import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
+import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
 import { checkStorage } from './http/storage-health.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
@@ -72,6 +76,32 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'),
   )
   const knowledge = new KnowledgeBase(store.driver)
+  // CRM delivery: each finished call enqueues its steps with its final record (CallStore.finishCall)
+  const outbox = new OutboxStore(store.driver)
+  const outboxHooks = metrics.watchOutbox(outbox)
+  let crmWorker: OutboxWorker | undefined
+  if (config.crm.webhookUrl) {
+    // LLM mode: the summary is written after the hang-up (at most 15 s), so the webhook waits for it
+    store.outboxSteps = [{ step: WEBHOOK_STEP, target: config.crm.webhookUrl, delayMs: providers.llm ? 20_000 : 0 }]
+    if (!config.crm.webhookSecret) logger.warn('CRM_WEBHOOK_SECRET is not set: the CRM webhook goes unsigned')
+    crmWorker = new OutboxWorker({
+      db: store.driver,
+      // the instance id survives restarts: rows this instance held when it stopped come back at once
+      workerId: store.instanceId,
+      connectors: {
+        [WEBHOOK_STEP]: new WebhookConnector({
+          secret: config.crm.webhookSecret || undefined,
+          loadCall: (id) => store.getCall(id),
+          recordingBaseUrl: config.crm.recordingBaseUrl || undefined,
+        }),
+      },
+      maxAttempts: config.crm.outboxMaxAttempts,
+      logger,
+      hooks: outboxHooks,
+    })
+    await crmWorker.start()
+    logger.info({ url: new URL(config.crm.webhookUrl).origin, maxAttempts: config.crm.outboxMaxAttempts }, 'CRM webhook on')
+  }
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
   // The opening prompt of every scenario is synthesised before calls are taken, the others in the
@@ -187,6 +217,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
     trunks: () => trunks.status(),
+    crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
     draining: () => drainer.active,
@@ -229,6 +260,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       await sip.stop()
       await cluster?.stop()
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
+      await crmWorker?.stop()
       await media.close()
       scenarios.close()
       await new Promise((r) => http.close(r))

@@ -10,6 +10,8 @@ export interface OutboxStep {
   /** where: the connector's target (the webhook URL, the portal) */
   target: string
   payload?: Record<string, unknown>
+  /** first attempt no sooner than this after the call's end (the LLM summary is written after it) */
+  delayMs?: number
 }
 
 /** Timestamps are ISO 8601 strings. */
@@ -59,9 +61,10 @@ export function idempotencyKey(callId: string, step: string): string {
 export async function enqueueSteps(tx: SqlExecutor, callId: string, steps: OutboxStep[]): Promise<void> {
   for (const s of steps) {
     await tx.query(
-      `INSERT INTO crm_outbox (call_id, step, target, idempotency_key, payload) VALUES ($1, $2, $3, $4, $5::jsonb)
+      `INSERT INTO crm_outbox (call_id, step, target, idempotency_key, payload, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, now() + $6::int * interval '1 millisecond')
        ON CONFLICT (idempotency_key) DO NOTHING`,
-      [callId, s.step, s.target, idempotencyKey(callId, s.step), JSON.stringify(s.payload ?? {})],
+      [callId, s.step, s.target, idempotencyKey(callId, s.step), JSON.stringify(s.payload ?? {}), Math.max(0, Math.round(s.delayMs ?? 0))],
     )
   }
 }

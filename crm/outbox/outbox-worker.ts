@@ -90,8 +90,13 @@ export class OutboxWorker {
   async start(): Promise<void> {
     if (!this.stopped) return
     this.stopped = false
-    const back = await this.store.releaseOwn(this.o.workerId)
-    if (back) this.log?.info({ rows: back }, 'rows left delivering by the last run are queued again')
+    try {
+      const back = await this.store.releaseOwn(this.o.workerId)
+      if (back) this.log?.info({ rows: back }, 'rows left delivering by the last run are queued again')
+    } catch (err) {
+      // the database is down: those rows come back when their lease runs out
+      this.log?.warn({ err }, 'outbox rows of the last run not released')
+    }
     this.running = this.loop()
   }
 
