@@ -86,7 +86,7 @@ export interface Config {
   drainTimeoutS: number
   /** CRM delivery (crm/outbox/): the signed webhook (empty URL: off), attempts before a step is
    *  dead-lettered, and the base of a recording URL sent in the webhook (empty: path only). */
-  crm: { webhookUrl: string; webhookSecret: string; outboxMaxAttempts: number; recordingBaseUrl: string }
+  crm: { webhookUrl: string; webhookSecret: string; outboxMaxAttempts: number; recordingBaseUrl: string; bitrix24WebhookUrl: string; bitrix24RatePerS: number }
 }
 
 export interface InboundConfig {
@@ -184,7 +184,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   },
   drainTimeoutS: 300,
   cluster: { instanceId: '', keyPrefix: 'voice:', leaseS: 10, heartbeatMs: 3000 },
-  crm: { webhookUrl: '', webhookSecret: '', outboxMaxAttempts: 8, recordingBaseUrl: '' },
+  crm: { webhookUrl: '', webhookSecret: '', outboxMaxAttempts: 8, recordingBaseUrl: '', bitrix24WebhookUrl: '', bitrix24RatePerS: 2 },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -266,6 +266,8 @@ const ENV_KEYS: Array<[string, string]> = [
   ['CRM_WEBHOOK_SECRET', 'crm.webhookSecret'],
   ['CRM_OUTBOX_MAX_ATTEMPTS', 'crm.outboxMaxAttempts'],
   ['CRM_RECORDING_BASE_URL', 'crm.recordingBaseUrl'],
+  ['BITRIX24_WEBHOOK_URL', 'crm.bitrix24WebhookUrl'],
+  ['BITRIX24_RATE_PER_S', 'crm.bitrix24RatePerS'],
 ]
 
 export class ConfigError extends Error {}
@@ -422,6 +424,12 @@ function validate(cfg: Config): void {
   const crm = cfg.crm
   if (crm.webhookUrl && !/^https?:\/\/[^/]/.test(crm.webhookUrl))
     throw new ConfigError(`CRM_WEBHOOK_URL must be an http:// or https:// URL, got "${crm.webhookUrl}"`)
+  if (crm.bitrix24WebhookUrl && !/^https?:\/\/[^/]+\/rest\/\d+\/[^/]+\/?$/.test(crm.bitrix24WebhookUrl))
+    throw new ConfigError(
+      `BITRIX24_WEBHOOK_URL must have the form https://<portal>/rest/<user>/<code>/, got "${crm.bitrix24WebhookUrl.replace(/\/rest\/(\d+)\/[^/]+/, '/rest/$1/***')}"`,
+    )
+  if (crm.bitrix24RatePerS < 1 || crm.bitrix24RatePerS > 100)
+    throw new ConfigError(`BITRIX24_RATE_PER_S must be between 1 and 100, got ${crm.bitrix24RatePerS}`)
   if (crm.outboxMaxAttempts < 1 || crm.outboxMaxAttempts > 100)
     throw new ConfigError(`CRM_OUTBOX_MAX_ATTEMPTS must be between 1 and 100, got ${crm.outboxMaxAttempts}`)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)

@@ -23,6 +23,10 @@ import { createCrmRoutes } from './http/crm-routes.ts'
 import { OutboxStore } from '../crm/outbox/outbox-store.ts'
 import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
 import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
+import { Bitrix24Client } from '../crm/bitrix24/bitrix24-client.ts'
+import { BITRIX24_STEP, Bitrix24Connector } from '../crm/bitrix24/bitrix24-connector.ts'
+import type { Connector } from '../crm/outbox/outbox-worker.ts'
+import type { OutboxStep } from '../crm/outbox/outbox-store.ts'
 import { checkStorage } from './http/storage-health.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
@@ -80,27 +84,42 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   const outbox = new OutboxStore(store.driver)
   const outboxHooks = metrics.watchOutbox(outbox)
   let crmWorker: OutboxWorker | undefined
-  if (config.crm.webhookUrl) {
-    // LLM mode: the summary is written after the hang-up (at most 15 s), so the webhook waits for it
-    store.outboxSteps = [{ step: WEBHOOK_STEP, target: config.crm.webhookUrl, delayMs: providers.llm ? 20_000 : 0 }]
-    if (!config.crm.webhookSecret) logger.warn('CRM_WEBHOOK_SECRET is not set: the CRM webhook goes unsigned')
-    crmWorker = new OutboxWorker({
-      db: store.driver,
-      // the instance id survives restarts: rows this instance held when it stopped come back at once
-      workerId: store.instanceId,
-      connectors: {
-        [WEBHOOK_STEP]: new WebhookConnector({
-          secret: config.crm.webhookSecret || undefined,
-          loadCall: (id) => store.getCall(id),
-          recordingBaseUrl: config.crm.recordingBaseUrl || undefined,
-        }),
-      },
-      maxAttempts: config.crm.outboxMaxAttempts,
-      logger,
-      hooks: outboxHooks,
-    })
-    await crmWorker.start()
-    logger.info({ url: new URL(config.crm.webhookUrl).origin, maxAttempts: config.crm.outboxMaxAttempts }, 'CRM webhook on')
+  {
+    const steps: OutboxStep[] = []
+    const connectors: Record<string, Connector> = {}
+    // LLM mode: the summary is written after the hang-up (at most 15 s), so delivery waits for it
+    const delayMs = providers.llm ? 20_000 : 0
+    const loadCall = (id: string) => store.getCall(id)
+    const crm = config.crm
+    if (crm.webhookUrl) {
+      if (!crm.webhookSecret) logger.warn('CRM_WEBHOOK_SECRET is not set: the CRM webhook goes unsigned')
+      steps.push({ step: WEBHOOK_STEP, target: crm.webhookUrl, delayMs })
+      connectors[WEBHOOK_STEP] = new WebhookConnector({ secret: crm.webhookSecret || undefined, loadCall, recordingBaseUrl: crm.recordingBaseUrl || undefined })
+      logger.info({ url: new URL(crm.webhookUrl).origin }, 'CRM webhook on')
+    }
+    if (crm.bitrix24WebhookUrl) {
+      // the URL holds the webhook's secret code: the target names the portal only
+      const portal = new URL(crm.bitrix24WebhookUrl).origin
+      steps.push({ step: BITRIX24_STEP, target: portal, delayMs })
+      connectors[BITRIX24_STEP] = new Bitrix24Connector({
+        client: new Bitrix24Client({ webhookUrl: crm.bitrix24WebhookUrl, ratePerS: crm.bitrix24RatePerS }),
+        loadCall,
+      })
+      logger.info({ portal, ratePerS: crm.bitrix24RatePerS }, 'Bitrix24 connector on (webhook mode)')
+    }
+    if (steps.length) {
+      store.outboxSteps = steps
+      crmWorker = new OutboxWorker({
+        db: store.driver,
+        // the instance id survives restarts: rows this instance held when it stopped come back at once
+        workerId: store.instanceId,
+        connectors,
+        maxAttempts: crm.outboxMaxAttempts,
+        logger,
+        hooks: outboxHooks,
+      })
+      await crmWorker.start()
+    }
   }
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
