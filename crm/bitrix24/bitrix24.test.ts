@@ -210,3 +210,66 @@ t.test('Bitrix24 webhook mode against a local portal', async (t) => {
     await t.rejects(client.call('no.such.method', {}), { status: 404, code: 'ERROR_METHOD_NOT_FOUND' })
   })
 })
+
+t.test('40 calls finishing at once: the rate is kept and every one is delivered once', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-burst-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const store = await openStore({ dataDir })
+  t.teardown(() => store.close())
+  const portal = new FakePortal()
+  await portal.start()
+  t.teardown(() => portal.stop())
+  const RATE = 40
+  const ids: string[] = []
+  const t0 = Date.now()
+  await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      const id = randomUUID()
+      ids.push(id)
+      const phone = `+7900222${String(i).padStart(4, '0')}`
+      await store.createCall({
+        id,
+        sipCallId: `${id}@x`,
+        direction: 'inbound',
+        fromUri: `sip:${phone}@t`,
+        toUri: 'sip:s@p',
+        callerId: phone,
+        startedAt: new Date(),
+      })
+      await store.saveLead(id, { callerId: phone, clips: {}, slots: { name: `N${i}` }, outcome: 'qualified' })
+      await store.finishCall(id, { endedAt: new Date(), result: 'completed' }, [{ step: BITRIX24_STEP, target: portal.url }])
+    }),
+  )
+  t.ok(Date.now() - t0 < 5000, 'all finished close together')
+  const client = new Bitrix24Client({ webhookUrl: portal.url, ratePerS: RATE })
+  const workers = [0, 1].map(
+    (i) =>
+      new OutboxWorker({
+        db: store.driver,
+        workerId: `burst-${i}`,
+        pollMs: 20,
+        // one client per process: both workers share its bucket
+        connectors: { [BITRIX24_STEP]: new Bitrix24Connector({ client, loadCall: (id) => store.getCall(id) }) },
+      }),
+  )
+  const start = Date.now()
+  for (const w of workers) await w.start()
+  t.teardown(() => Promise.all(workers.map((w) => w.stop())))
+  const outbox = new OutboxStore(store.driver)
+  const end = Date.now() + 30_000
+  while (Date.now() < end && (await outbox.list({ state: 'delivered', limit: 1000 })).length < 40) await new Promise((r) => setTimeout(r, 50))
+  const drainS = (Date.now() - start) / 1000
+  t.equal((await outbox.list({ state: 'delivered', limit: 1000 })).length, 40, 'all delivered')
+  t.equal(portal.leads.length, 40, 'one lead per call')
+  t.same(new Set(portal.leads.map((l) => l.ORIGIN_ID)), new Set(ids))
+  t.equal(portal.comments.length, 40, 'one comment per call')
+  // no one-second window holds more than RATE requests (+1 for the window's edge)
+  const at = portal.calls.map((c) => c.at).sort((a, b) => a - b)
+  let worst = 0
+  for (let i = 0, j = 0; i < at.length; i++) {
+    while (at[i] - at[j] >= 1000) j++
+    worst = Math.max(worst, i - j + 1)
+  }
+  t.ok(worst <= RATE + 1, `at most ${RATE} requests in any second (worst ${worst})`)
+  t.comment(`40 calls, ${at.length} requests at ${RATE}/s: drained in ${drainS.toFixed(1)} s`)
+})

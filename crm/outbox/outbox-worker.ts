@@ -40,7 +40,8 @@ export interface OutboxWorkerOptions {
   pollMs?: number
   /** rows claimed at once */
   batch?: number
-  /** how long a claimed row stays this worker's; a crashed worker's rows come back after it */
+  /** how long a claimed row stays this worker's; a crashed worker's rows come back after it
+   *  (default: batch x attemptTimeoutMs + 1 min) */
   leaseMs?: number
   /** one attempt's limit (the connector gets an AbortSignal) */
   attemptTimeoutMs?: number
@@ -66,7 +67,8 @@ export class OutboxWorker {
   private stopped = true
   private wake: (() => void) | undefined
   private timer: NodeJS.Timeout | undefined
-  private readonly abort = new AbortController()
+  /** aborted by stop(): attempts in flight end, the batch is left for the next start */
+  private abort = new AbortController()
 
   constructor(opts: OutboxWorkerOptions) {
     this.store = new OutboxStore(opts.db)
@@ -78,8 +80,9 @@ export class OutboxWorker {
       maxDelayMs: opts.maxDelayMs ?? 15 * 60_000,
       pollMs: opts.pollMs ?? 1000,
       batch: opts.batch ?? 10,
-      leaseMs: opts.leaseMs ?? 120_000,
       attemptTimeoutMs: opts.attemptTimeoutMs ?? 15_000,
+      // the batch is delivered in turn: the lease covers every row of it timing out, and a margin
+      leaseMs: opts.leaseMs ?? (opts.batch ?? 10) * (opts.attemptTimeoutMs ?? 15_000) + 60_000,
       random: opts.random ?? Math.random,
     }
     this.log = opts.logger?.child({ component: 'crm-outbox', workerId: opts.workerId })
@@ -90,6 +93,7 @@ export class OutboxWorker {
   async start(): Promise<void> {
     if (!this.stopped) return
     this.stopped = false
+    this.abort = new AbortController()
     try {
       const back = await this.store.releaseOwn(this.o.workerId)
       if (back) this.log?.info({ rows: back }, 'rows left delivering by the last run are queued again')
@@ -117,7 +121,12 @@ export class OutboxWorker {
   /** Claims and delivers one batch; the number of rows handled. Exposed for tests. */
   async runOnce(): Promise<number> {
     const rows = await this.store.claim(this.o.workerId, this.o.batch, this.o.leaseMs)
-    await Promise.all(rows.map((r) => this.deliver(r)))
+    // one at a time: a connector's rate limit (Bitrix24's 2 requests/s) then paces whole rows, and no
+    // attempt times out waiting behind the others; rows not reached before a stop are released at the next start
+    for (const r of rows) {
+      if (this.abort.signal.aborted) break
+      await this.deliver(r)
+    }
     return rows.length
   }
 
@@ -160,7 +169,7 @@ export class OutboxWorker {
       }
     }
     // stopped mid-attempt: leave the row delivering; releaseOwn at the next start queues it again
-    if (this.stopped && outcome.kind !== 'delivered') return
+    if (this.abort.signal.aborted && outcome.kind !== 'delivered') return
     const id = this.o.workerId
     try {
       if (outcome.kind === 'delivered') {

@@ -119,6 +119,10 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
   const rowOf = async (callId: string): Promise<OutboxRow> => (await outbox.list({ callId }))[0]
   const workers: OutboxWorker[] = []
   t.teardown(() => Promise.all(workers.map((w) => w.stop())))
+  // each case starts with no worker of an earlier case still running
+  const stopAll = async () => {
+    for (const w of workers) await w.stop()
+  }
   const worker = (o: Partial<OutboxWorkerOptions> = {}): OutboxWorker => {
     const w = new OutboxWorker({
       db: store.driver,
@@ -160,6 +164,7 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
   })
 
   await t.test('delivered over a socket, signed, with the lead schema', async (t) => {
+    await stopAll()
     receiver.mode = 'ok'
     const id = await finishedCall(store, receiver.url)
     const w = worker()
@@ -186,6 +191,7 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
   })
 
   await t.test('receiver down, then an ack lost, then up: delivered once', async (t) => {
+    await stopAll()
     const port = receiver.port
     await receiver.stop()
     const before = receiver.requests.length
@@ -208,6 +214,7 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
   })
 
   await t.test('a 400 is dead with the body; retry API puts it back; then delivered', async (t) => {
+    await stopAll()
     receiver.mode = 400
     const id = await finishedCall(store, receiver.url)
     const w = worker()
@@ -228,6 +235,7 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
   })
 
   await t.test('5xx until the attempts run out: dead with the last error', async (t) => {
+    await stopAll()
     receiver.mode = 503
     const id = await finishedCall(store, receiver.url)
     const w = worker({ maxAttempts: 3 })
@@ -240,7 +248,7 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
 
   await t.test('restart mid-queue loses nothing; a crashed worker rows come back', async (t) => {
     receiver.mode = 'ok'
-    for (const w of workers) await w.stop()
+    await stopAll()
     const ids: string[] = []
     for (let i = 0; i < 6; i++) ids.push(await finishedCall(store, receiver.url))
     // worker A claims three and "crashes" (never reports)
@@ -270,7 +278,7 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
   if (server) {
     await t.test('two workers on one Postgres never deliver the same row', async (t) => {
       receiver.mode = 'ok'
-      for (const w of workers) await w.stop()
+      await stopAll()
       const before = receiver.requests.length
       const ids: string[] = []
       for (let i = 0; i < 40; i++) ids.push(await finishedCall(store, receiver.url))
