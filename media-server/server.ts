@@ -75,10 +75,6 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     retryMaxMs: config.storage.journalRetryMaxMs,
   })
   pending = () => store.pending
-  // after the journal replay (in openDurableStore), before any call is taken
-  await closeCrashedCalls(store, config.dataDir, logger).catch((err) =>
-    logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'),
-  )
   const knowledge = new KnowledgeBase(store.driver)
   // CRM delivery: each finished call enqueues its steps with its final record (CallStore.finishCall)
   const outbox = new OutboxStore(store.driver)
@@ -121,6 +117,10 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       await crmWorker.start()
     }
   }
+  // after the journal replay (in openDurableStore), before any call is taken; after the CRM steps are set, so crashed calls get theirs
+  await closeCrashedCalls(store, config.dataDir, logger).catch((err) =>
+    logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'),
+  )
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
   // The opening prompt of every scenario is synthesised before calls are taken, the others in the
