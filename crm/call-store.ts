@@ -1,4 +1,5 @@
-import type { SqlDriver } from './sql-driver.ts'
+import { enqueueSteps, type OutboxStep } from './outbox/outbox-store.ts'
+import type { SqlDriver, SqlExecutor } from './sql-driver.ts'
 
 export type CallDirection = 'inbound' | 'outbound'
 export type Speaker = 'bot' | 'caller'
@@ -222,6 +223,9 @@ const PATCH_COLUMNS = {
  * both drivers serialise them the same way.
  */
 export class CallStore {
+  /** What every finished call enqueues for the CRM (crm/outbox/); set by the server from its config. */
+  outboxSteps: OutboxStep[] = []
+
   constructor(private readonly db: SqlDriver) {}
 
   /** The database itself, for modules that keep their own tables in it (the knowledge base). */
@@ -251,6 +255,17 @@ export class CallStore {
     if (sets.length === 0) return
     const { rows } = await this.db.query(`UPDATE calls SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params)
     if (rows.length === 0) throw new Error(`updateCall: no call with id ${id}`)
+  }
+
+  /**
+   * The call's final record and its CRM steps in one transaction: the outbox never holds a step for
+   * a call whose end was not written, and no finished call misses its steps (a failure rolls back both).
+   */
+  async finishCall(id: string, patch: CallPatch, steps: OutboxStep[] = this.outboxSteps): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await new CallStore(inTransaction(tx)).updateCall(id, patch)
+      await enqueueSteps(tx, id, steps)
+    })
   }
 
   /** Stores a turn and returns its seq: 1, 2, ... per call, in the order turns are added. */
@@ -438,6 +453,11 @@ export class CallStore {
   close(): Promise<void> {
     return this.db.close()
   }
+}
+
+/** A driver on a transaction's connection: a nested transaction joins the outer one. */
+export function inTransaction(tx: SqlExecutor): SqlDriver {
+  return { ...tx, transaction: (fn) => fn(tx), close: () => Promise.resolve() }
 }
 
 function toSummary(r: CallRow): CallSummary {

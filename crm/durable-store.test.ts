@@ -235,3 +235,26 @@ t.test('connection errors are told apart from refusals', async (t) => {
   t.notOk(isConnectionError(new Error('updateCall: no call with id x')))
   t.notOk(isConnectionError(undefined))
 })
+
+t.test('finishCall while the database is down: the CRM step is journalled with the record and replayed once', async (t) => {
+  const { db, plain, open } = await rig(t)
+  const store = await open()
+  store.outboxSteps = [{ step: 'webhook.lead', target: 'http://crm.example/hook' }]
+  const c = call()
+  await store.createCall(c)
+  db.down = true
+  await store.finishCall(c.id, { endedAt: new Date('2026-01-02T10:01:00.000Z'), result: 'completed' })
+  t.equal(store.pending, 1, 'record and step are one journal entry')
+  // the steps in force when the call finished go with it, not those at replay time
+  store.outboxSteps = []
+  db.down = false
+  db.loseNextAck = true // the replay commits but its acknowledgement is lost: replayed again
+  await store.replay()
+  await store.replay()
+  t.equal(store.pending, 0)
+  t.equal((await plain.getCall(c.id))?.endedAt, '2026-01-02T10:01:00.000Z', 'dates revived')
+  const { rows } = await plain.driver.query<{ step: string; target: string; state: string }>('SELECT step, target, state FROM crm_outbox WHERE call_id = $1', [
+    c.id,
+  ])
+  t.same(rows, [{ step: 'webhook.lead', target: 'http://crm.example/hook', state: 'queued' }], 'one row')
+})

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import {
   CallStore,
+  inTransaction,
   type CallDetail,
   type CallPatch,
   type CallSummary,
@@ -11,6 +12,7 @@ import {
   type NewTurn,
 } from './call-store.ts'
 import type { Journal, JournalEntry } from './journal.ts'
+import type { OutboxStep } from './outbox/outbox-store.ts'
 import type { SqlDriver, SqlExecutor } from './sql-driver.ts'
 
 /** Counters the process exports (prom-client lives in media-server/, not here). */
@@ -32,7 +34,7 @@ export interface DurableStoreOptions {
 }
 
 /** The writes a call makes, replayable by name. */
-const WRITES = ['createCall', 'updateCall', 'addTurn', 'appendTurns', 'addDtmf', 'appendDtmf', 'saveLead', 'setLeadSummary'] as const
+const WRITES = ['createCall', 'updateCall', 'addTurn', 'appendTurns', 'addDtmf', 'appendDtmf', 'saveLead', 'setLeadSummary', 'finishCall'] as const
 type WriteOp = (typeof WRITES)[number]
 
 // Node's socket errors, and the SQLSTATE classes that mean "the server is not there right now":
@@ -62,22 +64,17 @@ function revive(op: WriteOp, args: unknown[]): unknown[] {
     const c = args[0] as Record<string, unknown>
     return [{ ...c, startedAt: date(c.startedAt) }]
   }
-  if (op === 'updateCall') {
+  if (op === 'updateCall' || op === 'finishCall') {
     const p = { ...(args[1] as Record<string, unknown>) }
     for (const k of ['answeredAt', 'endedAt'] as const) if (p[k] !== undefined) p[k] = date(p[k])
-    return [args[0], p]
+    return op === 'finishCall' ? [args[0], p, args[2]] : [args[0], p]
   }
   return args
 }
 
-/** A CallStore on one transaction's connection, for replaying an entry inside it. */
+/** A CallStore on one transaction's connection, for replaying an entry inside it (finishCall joins it). */
 function storeOn(tx: SqlExecutor): CallStore {
-  const driver: SqlDriver = {
-    ...tx,
-    transaction: () => Promise.reject(new Error('nested transaction')),
-    close: () => Promise.resolve(),
-  }
-  return new CallStore(driver)
+  return new CallStore(inTransaction(tx))
 }
 
 /**
@@ -149,6 +146,10 @@ export class DurableCallStore extends CallStore {
   }
   override saveLead(callId: string, l: LeadInput): Promise<void> {
     return this.write('saveLead', [callId, l], undefined)
+  }
+  /** The steps go into the journal with the record, so a replay enqueues what this call was due. */
+  override finishCall(id: string, patch: CallPatch, steps: OutboxStep[] = this.outboxSteps): Promise<void> {
+    return this.write('finishCall', [id, patch, steps], undefined)
   }
   override setLeadSummary(callId: string, summary: string): Promise<boolean> {
     return this.write('setLeadSummary', [callId, summary], true)

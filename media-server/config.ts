@@ -84,6 +84,9 @@ export interface Config {
   api: ApiConfig
   /** On SIGTERM or POST /api/drain: how long live calls may go on before they get BYE. */
   drainTimeoutS: number
+  /** CRM delivery (crm/outbox/): the signed webhook (empty URL: off), attempts before a step is
+   *  dead-lettered, and the base of a recording URL sent in the webhook (empty: path only). */
+  crm: { webhookUrl: string; webhookSecret: string; outboxMaxAttempts: number; recordingBaseUrl: string; bitrix24WebhookUrl: string; bitrix24RatePerS: number }
 }
 
 export interface InboundConfig {
@@ -181,6 +184,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   },
   drainTimeoutS: 300,
   cluster: { instanceId: '', keyPrefix: 'voice:', leaseS: 10, heartbeatMs: 3000 },
+  crm: { webhookUrl: '', webhookSecret: '', outboxMaxAttempts: 8, recordingBaseUrl: '', bitrix24WebhookUrl: '', bitrix24RatePerS: 2 },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -258,6 +262,12 @@ const ENV_KEYS: Array<[string, string]> = [
   ['REDIS_KEY_PREFIX', 'cluster.keyPrefix'],
   ['CLUSTER_LEASE_S', 'cluster.leaseS'],
   ['CLUSTER_HEARTBEAT_MS', 'cluster.heartbeatMs'],
+  ['CRM_WEBHOOK_URL', 'crm.webhookUrl'],
+  ['CRM_WEBHOOK_SECRET', 'crm.webhookSecret'],
+  ['CRM_OUTBOX_MAX_ATTEMPTS', 'crm.outboxMaxAttempts'],
+  ['CRM_RECORDING_BASE_URL', 'crm.recordingBaseUrl'],
+  ['BITRIX24_WEBHOOK_URL', 'crm.bitrix24WebhookUrl'],
+  ['BITRIX24_RATE_PER_S', 'crm.bitrix24RatePerS'],
 ]
 
 export class ConfigError extends Error {}
@@ -411,5 +421,16 @@ function validate(cfg: Config): void {
   if (cl.heartbeatMs < 100 || cl.heartbeatMs * 2 > cl.leaseS * 1000)
     throw new ConfigError(`CLUSTER_HEARTBEAT_MS must be at least 100 and at most half of CLUSTER_LEASE_S, got ${cl.heartbeatMs}`)
   if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${cfg.redisUrl}"`)
+  const crm = cfg.crm
+  if (crm.webhookUrl && !/^https?:\/\/[^/]/.test(crm.webhookUrl))
+    throw new ConfigError(`CRM_WEBHOOK_URL must be an http:// or https:// URL, got "${crm.webhookUrl}"`)
+  if (crm.bitrix24WebhookUrl && !/^https?:\/\/[^/]+\/rest\/\d+\/[^/]+\/?$/.test(crm.bitrix24WebhookUrl))
+    throw new ConfigError(
+      `BITRIX24_WEBHOOK_URL must have the form https://<portal>/rest/<user>/<code>/, got "${crm.bitrix24WebhookUrl.replace(/\/rest\/(\d+)\/[^/]+/, '/rest/$1/***')}"`,
+    )
+  if (crm.bitrix24RatePerS < 1 || crm.bitrix24RatePerS > 100)
+    throw new ConfigError(`BITRIX24_RATE_PER_S must be between 1 and 100, got ${crm.bitrix24RatePerS}`)
+  if (crm.outboxMaxAttempts < 1 || crm.outboxMaxAttempts > 100)
+    throw new ConfigError(`CRM_OUTBOX_MAX_ATTEMPTS must be between 1 and 100, got ${crm.outboxMaxAttempts}`)
   if (cfg.language !== 'ru' && cfg.language !== 'en') throw new ConfigError(`LANGUAGE must be "ru" or "en", got "${cfg.language}"`)
 }

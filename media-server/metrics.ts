@@ -1,5 +1,7 @@
 import client from 'prom-client'
 import type { JournalHooks } from '../crm/durable-store.ts'
+import type { OutboxStore } from '../crm/outbox/outbox-store.ts'
+import type { OutboxHooks } from '../crm/outbox/outbox-worker.ts'
 import type { SipStats } from '../sip/transport/stats.ts'
 import type { VadStats } from '../vad/silero-vad.ts'
 
@@ -181,6 +183,51 @@ export class Metrics {
       journalled: (op) => this.journalWrites.labels(op).inc(),
       replayed: (n) => this.journalReplayed.inc(n),
       rejected: (op) => this.journalRejected.labels(op).inc(),
+    }
+  }
+
+  /**
+   * The CRM outbox: row counts and the oldest undelivered row's age are read from the database at
+   * scrape time (every instance sharing it reports the same); the counters are this instance's.
+   */
+  watchOutbox(outbox: OutboxStore): OutboxHooks {
+    const delivered = new client.Counter({
+      name: 'voice_crm_delivered_total',
+      help: 'CRM outbox steps delivered by this instance, by step',
+      labelNames: ['step'],
+      registers: [this.registry],
+    })
+    const failed = new client.Counter({
+      name: 'voice_crm_failed_total',
+      help: 'CRM outbox attempts that failed, by step and whether the row went to dead letters (final)',
+      labelNames: ['step', 'final'],
+      registers: [this.registry],
+    })
+    let stats: ReturnType<OutboxStore['stats']> | undefined
+    // one query per scrape for both gauges
+    const read = () => (stats ??= outbox.stats().finally(() => setTimeout(() => (stats = undefined), 100).unref()))
+    new client.Gauge({
+      name: 'voice_crm_outbox_rows',
+      help: 'CRM outbox rows by state (queued, delivering, delivered, dead)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const s = await read().catch(() => undefined)
+        if (s) for (const [state, n] of Object.entries(s.rows)) this.labels(state).set(n)
+      },
+    })
+    new client.Gauge({
+      name: 'voice_crm_outbox_oldest_age_seconds',
+      help: 'Age of the oldest CRM outbox row not yet delivered (queued or delivering); 0 when none',
+      registers: [this.registry],
+      async collect() {
+        const s = await read().catch(() => undefined)
+        if (s) this.set(s.oldestAgeSeconds)
+      },
+    })
+    return {
+      delivered: (step) => delivered.labels(step).inc(),
+      failed: (step, final) => failed.labels(step, String(final)).inc(),
     }
   }
 

@@ -19,6 +19,14 @@ import { createInboundGate } from './edge.ts'
 import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
+import { createCrmRoutes } from './http/crm-routes.ts'
+import { OutboxStore } from '../crm/outbox/outbox-store.ts'
+import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
+import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
+import { Bitrix24Client } from '../crm/bitrix24/bitrix24-client.ts'
+import { BITRIX24_STEP, Bitrix24Connector } from '../crm/bitrix24/bitrix24-connector.ts'
+import type { Connector } from '../crm/outbox/outbox-worker.ts'
+import type { OutboxStep } from '../crm/outbox/outbox-store.ts'
 import { checkStorage } from './http/storage-health.ts'
 import { createLogger } from './logger.ts'
 import { Metrics } from './metrics.ts'
@@ -67,11 +75,52 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     retryMaxMs: config.storage.journalRetryMaxMs,
   })
   pending = () => store.pending
-  // after the journal replay (in openDurableStore), before any call is taken
+  const knowledge = new KnowledgeBase(store.driver)
+  // CRM delivery: each finished call enqueues its steps with its final record (CallStore.finishCall)
+  const outbox = new OutboxStore(store.driver)
+  const outboxHooks = metrics.watchOutbox(outbox)
+  let crmWorker: OutboxWorker | undefined
+  {
+    const steps: OutboxStep[] = []
+    const connectors: Record<string, Connector> = {}
+    // LLM mode: the summary is written after the hang-up (at most 15 s), so delivery waits for it
+    const delayMs = providers.llm ? 20_000 : 0
+    const loadCall = (id: string) => store.getCall(id)
+    const crm = config.crm
+    if (crm.webhookUrl) {
+      if (!crm.webhookSecret) logger.warn('CRM_WEBHOOK_SECRET is not set: the CRM webhook goes unsigned')
+      steps.push({ step: WEBHOOK_STEP, target: crm.webhookUrl, delayMs })
+      connectors[WEBHOOK_STEP] = new WebhookConnector({ secret: crm.webhookSecret || undefined, loadCall, recordingBaseUrl: crm.recordingBaseUrl || undefined })
+      logger.info({ url: new URL(crm.webhookUrl).origin }, 'CRM webhook on')
+    }
+    if (crm.bitrix24WebhookUrl) {
+      // the URL holds the webhook's secret code: the target names the portal only
+      const portal = new URL(crm.bitrix24WebhookUrl).origin
+      steps.push({ step: BITRIX24_STEP, target: portal, delayMs })
+      connectors[BITRIX24_STEP] = new Bitrix24Connector({
+        client: new Bitrix24Client({ webhookUrl: crm.bitrix24WebhookUrl, ratePerS: crm.bitrix24RatePerS }),
+        loadCall,
+      })
+      logger.info({ portal, ratePerS: crm.bitrix24RatePerS }, 'Bitrix24 connector on (webhook mode)')
+    }
+    if (steps.length) {
+      store.outboxSteps = steps
+      crmWorker = new OutboxWorker({
+        db: store.driver,
+        // the instance id survives restarts: rows this instance held when it stopped come back at once
+        workerId: store.instanceId,
+        connectors,
+        maxAttempts: crm.outboxMaxAttempts,
+        logger,
+        hooks: outboxHooks,
+      })
+      await crmWorker.start()
+    }
+  }
+  // after the journal replay (in openDurableStore), before any call is taken; after the CRM steps are set, so crashed calls get theirs
   await closeCrashedCalls(store, config.dataDir, logger).catch((err) =>
     logger.error({ err }, 'calls left open by a crash could not be closed; the next start tries again'),
   )
-  const knowledge = new KnowledgeBase(store.driver)
   const prompts = new PromptLibrary(new PromptCache(tts, config.promptCacheDir), config.language, INTERNAL_RATE)
   await prompts.warm(logger)
   // The opening prompt of every scenario is synthesised before calls are taken, the others in the
@@ -187,6 +236,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
     trunks: () => trunks.status(),
+    crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
     draining: () => drainer.active,
@@ -229,6 +279,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       await sip.stop()
       await cluster?.stop()
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
+      await crmWorker?.stop()
       await media.close()
       scenarios.close()
       await new Promise((r) => http.close(r))

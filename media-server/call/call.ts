@@ -591,8 +591,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.listener.close()
     await this.db((s) => s.appendTurns(this.id, this.turns))
     await this.db((s) => s.appendDtmf(this.id, this.dtmf))
+    // the final record and the call's CRM steps (outbox) are written together
     await this.db((s) =>
-      s.updateCall(this.id, {
+      s.finishCall(this.id, {
         answeredAt: this.answeredAt,
         codec: this.codec,
         endedAt: new Date(),

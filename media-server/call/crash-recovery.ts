@@ -26,7 +26,8 @@ export async function closeCrashedCalls(store: DurableCallStore, dataDir: string
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err, path }, 'recording of a crashed call could not be repaired')
     }
-    await store.updateCall(id, {
+    // a crashed call is a finished call for the CRM too: its lead (filed before the crash, if any) goes out
+    await store.finishCall(id, {
       endedAt,
       result: 'failed',
       endReason: 'crash',

@@ -5,6 +5,7 @@ import type { InstanceRecord, LiveCallSummary } from '../../cluster/types.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
 import type { ApiGuard } from './api-guard.ts'
+import type { CrmRoutes } from './crm-routes.ts'
 import type { KnowledgeRoutes } from './knowledge-routes.ts'
 import type { StorageHealth } from './storage-health.ts'
 
@@ -21,6 +22,8 @@ export interface HttpDeps {
   degradedStatus: number
   /** /api/knowledge (upload, list, search, delete), when the knowledge base is on */
   knowledge?: KnowledgeRoutes
+  /** /api/crm/outbox (list, one row, retry of a dead row) */
+  crm?: CrmRoutes
   /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
   trunks?: () => unknown[]
   /** Bearer token / loopback check and body limits (api-guard.ts) */
@@ -71,6 +74,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   }
   // the knowledge API takes uploads and deletes, so it goes before the read-only rest
   if (deps.knowledge && (await deps.knowledge(req, res, url))) return
+  if (deps.crm && (await deps.crm(req, res, url))) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     return json(res, 405, { error: 'method not allowed' })

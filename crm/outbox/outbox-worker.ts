@@ -1,0 +1,197 @@
+import type { Logger } from 'pino'
+import type { SqlExecutor } from '../sql-driver.ts'
+import { OutboxStore, type OutboxRow } from './outbox-store.ts'
+
+/** What a connector made of one attempt. */
+export type DeliveryOutcome =
+  | { kind: 'delivered' }
+  /** try again later; retryAfterMs: the receiver asked for at least this wait (Retry-After) */
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  /** the receiver refused the step for good: no retry would change it */
+  | { kind: 'dead'; error: string }
+
+/**
+ * Carries out one kind of step. A retried step arrives with the same idempotency key; the connector
+ * must first find out whether an earlier attempt already did it (or send the key so the receiver can).
+ */
+export interface Connector {
+  deliver(row: OutboxRow, signal: AbortSignal): Promise<DeliveryOutcome>
+}
+
+/** Counters the process exports (prom-client lives in media-server/). */
+export interface OutboxHooks {
+  delivered?(step: string): void
+  /** an attempt failed; final: the row went to dead letters */
+  failed?(step: string, final: boolean): void
+}
+
+export interface OutboxWorkerOptions {
+  db: SqlExecutor
+  /** Stable across restarts (the instance id): a restarted worker takes back its own rows at once. */
+  workerId: string
+  /** by step name, e.g. `webhook.lead` */
+  connectors: Record<string, Connector>
+  /** attempts before a row goes to dead letters (CRM_OUTBOX_MAX_ATTEMPTS) */
+  maxAttempts?: number
+  /** backoff after the first failure, doubled each time up to maxDelayMs */
+  baseDelayMs?: number
+  maxDelayMs?: number
+  /** how often to look for due rows when the queue is idle */
+  pollMs?: number
+  /** rows claimed at once */
+  batch?: number
+  /** how long a claimed row stays this worker's; a crashed worker's rows come back after it
+   *  (default: batch x attemptTimeoutMs + 1 min) */
+  leaseMs?: number
+  /** one attempt's limit (the connector gets an AbortSignal) */
+  attemptTimeoutMs?: number
+  logger?: Logger
+  hooks?: OutboxHooks
+  /** 0..1; tests pin the jitter */
+  random?: () => number
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 8
+
+/**
+ * Delivers the outbox: claims due rows (SKIP LOCKED, so instances sharing a Postgres never take the
+ * same row), hands each to its step's connector, and records the outcome: delivered, queued again
+ * after an exponential backoff with jitter, or dead after maxAttempts with the last error kept.
+ */
+export class OutboxWorker {
+  readonly store: OutboxStore
+  private readonly o: Required<Omit<OutboxWorkerOptions, 'logger' | 'hooks' | 'db'>>
+  private readonly log?: Logger
+  private readonly hooks: OutboxHooks
+  private running: Promise<void> | undefined
+  private stopped = true
+  private wake: (() => void) | undefined
+  private timer: NodeJS.Timeout | undefined
+  /** aborted by stop(): attempts in flight end, the batch is left for the next start */
+  private abort = new AbortController()
+
+  constructor(opts: OutboxWorkerOptions) {
+    this.store = new OutboxStore(opts.db)
+    this.o = {
+      workerId: opts.workerId,
+      connectors: opts.connectors,
+      maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      baseDelayMs: opts.baseDelayMs ?? 2000,
+      maxDelayMs: opts.maxDelayMs ?? 15 * 60_000,
+      pollMs: opts.pollMs ?? 1000,
+      batch: opts.batch ?? 10,
+      attemptTimeoutMs: opts.attemptTimeoutMs ?? 15_000,
+      // the batch is delivered in turn: the lease covers every row of it timing out, and a margin
+      leaseMs: opts.leaseMs ?? (opts.batch ?? 10) * (opts.attemptTimeoutMs ?? 15_000) + 60_000,
+      random: opts.random ?? Math.random,
+    }
+    this.log = opts.logger?.child({ component: 'crm-outbox', workerId: opts.workerId })
+    this.hooks = opts.hooks ?? {}
+  }
+
+  /** Starts the loop; rows this worker held when its last run stopped are queued again first. */
+  async start(): Promise<void> {
+    if (!this.stopped) return
+    this.stopped = false
+    this.abort = new AbortController()
+    try {
+      const back = await this.store.releaseOwn(this.o.workerId)
+      if (back) this.log?.info({ rows: back }, 'rows left delivering by the last run are queued again')
+    } catch (err) {
+      // the database is down: those rows come back when their lease runs out
+      this.log?.warn({ err }, 'outbox rows of the last run not released')
+    }
+    this.running = this.loop()
+  }
+
+  /** Look for due rows now (a call just finished) instead of at the next poll. */
+  kick(): void {
+    this.wake?.()
+  }
+
+  /** Stops claiming; an attempt in flight is aborted and its row comes back at the next start. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.abort.abort(new Error('outbox worker stopped'))
+    this.kick()
+    await this.running
+  }
+
+  /** Claims and delivers one batch; the number of rows handled. Exposed for tests. */
+  async runOnce(): Promise<number> {
+    const rows = await this.store.claim(this.o.workerId, this.o.batch, this.o.leaseMs)
+    // one at a time: a connector's rate limit (Bitrix24's 2 requests/s) then paces whole rows, and no
+    // attempt times out waiting behind the others; rows not reached before a stop are released at the next start
+    for (const r of rows) {
+      if (this.abort.signal.aborted) break
+      await this.deliver(r)
+    }
+    return rows.length
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let n = 0
+      try {
+        n = await this.runOnce()
+      } catch (err) {
+        // the database is down: the rows wait in it, nothing is lost
+        this.log?.warn({ err }, 'outbox claim failed')
+      }
+      if (n >= this.o.batch || this.stopped) continue
+      await new Promise<void>((resolve) => {
+        this.wake = resolve
+        this.timer = setTimeout(resolve, this.o.pollMs)
+      })
+      clearTimeout(this.timer)
+      this.wake = undefined
+    }
+  }
+
+  /** Backoff before attempt n+1 after n failures: doubling, capped, with jitter in [d/2, d]. */
+  delayAfter(attempts: number): number {
+    const d = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** Math.max(0, attempts - 1))
+    return Math.round(d / 2 + (this.o.random() * d) / 2)
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const log = this.log?.child({ callId: row.callId, outboxId: row.id, step: row.step, attempt: row.attempts })
+    const connector = this.o.connectors[row.step]
+    let outcome: DeliveryOutcome
+    if (!connector) outcome = { kind: 'dead', error: `no connector for step ${row.step}` }
+    else {
+      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.attemptTimeoutMs)])
+      try {
+        outcome = await connector.deliver(row, signal)
+      } catch (err) {
+        outcome = { kind: 'retry', error: (err as Error).message || String(err) }
+      }
+    }
+    // stopped mid-attempt: leave the row delivering; releaseOwn at the next start queues it again
+    if (this.abort.signal.aborted && outcome.kind !== 'delivered') return
+    const id = this.o.workerId
+    try {
+      if (outcome.kind === 'delivered') {
+        if (await this.store.delivered(row.id, id)) {
+          this.hooks.delivered?.(row.step)
+          log?.info('CRM step delivered')
+        } else log?.warn('CRM step delivered after its lease ran out')
+        return
+      }
+      const final = outcome.kind === 'dead' || row.attempts >= this.o.maxAttempts
+      this.hooks.failed?.(row.step, final)
+      if (final) {
+        await this.store.dead(row.id, id, outcome.error)
+        log?.error({ error: outcome.error }, 'CRM step dead-lettered')
+        return
+      }
+      const delayMs = Math.max(this.delayAfter(row.attempts), outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0)
+      await this.store.retryLater(row.id, id, outcome.error, delayMs)
+      log?.warn({ error: outcome.error, delayMs }, 'CRM step failed; will retry')
+    } catch (err) {
+      // the outcome could not be written: the lease runs out and the step is tried again
+      log?.error({ err, outcome: outcome.kind }, 'outbox row outcome not recorded')
+    }
+  }
+}
