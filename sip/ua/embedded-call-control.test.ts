@@ -1,47 +1,15 @@
 // The embedded UA against a raw UDP socket playing the caller, with short RFC 3261
 // timers (T1 = 40 ms) so retransmission behaviour is observable in a test.
-import dgram from 'node:dgram'
 import net from 'node:net'
 import { once } from 'node:events'
 import pino from 'pino'
+import { peer, type Peer } from '../../test/helpers/raw-sip-peer.ts'
 import t from 'tap'
 import type { InboundCall } from './call-control.ts'
 import { EmbeddedCallControl } from './embedded-call-control.ts'
 
 const T1 = 40
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
-
-interface Peer {
-  port: number
-  received: string[]
-  send(text: string): void
-  next(match: RegExp, timeoutMs?: number): Promise<string>
-  count(match: RegExp): number
-  close(): void
-}
-
-async function peer(uaPort: number): Promise<Peer> {
-  const s = dgram.createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
-  const received: string[] = []
-  let cursor = 0
-  s.on('message', (m) => received.push(m.toString('latin1')))
-  return {
-    port: s.address().port,
-    received,
-    send: (text) => s.send(Buffer.from(text, 'latin1'), uaPort, '127.0.0.1'),
-    count: (match) => received.filter((m) => match.test(m)).length,
-    async next(match, timeoutMs = 2000) {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        for (; cursor < received.length; cursor++) if (match.test(received[cursor])) return received[cursor++]
-        await new Promise((r) => setTimeout(r, 5))
-      }
-      throw new Error(`no message matching ${match} in ${timeoutMs} ms; got:\n${received.map((m) => m.split('\r\n')[0]).join('\n')}`)
-    },
-    close: () => s.close(),
-  }
-}
 
 let seq = 0
 function request(
