@@ -61,7 +61,9 @@ export async function startKamailio(dir: string, port: number, values: Record<st
     '-M',
     '8',
   ]
-  const child: ChildProcess = spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // its own process group: kamailio forks workers, and stop() must reach every one of them (an
+  // orphaned worker keeps the log pipe open, and with it the test's process, until tap times out)
+  const child: ChildProcess = spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let log = ''
   child.stdout!.on('data', (d) => (log += d))
   child.stderr!.on('data', (d) => (log += d))
@@ -93,11 +95,21 @@ export async function startKamailio(dir: string, port: number, values: Record<st
     port,
     log: () => log,
     async stop() {
-      if (exited) return
-      const gone = new Promise((r) => child.once('exit', r))
-      child.kill('SIGTERM')
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))])
-      if (!exited) child.kill('SIGKILL')
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal)
+        } catch {
+          // the group is gone already
+        }
+      }
+      if (!exited) {
+        const gone = new Promise((r) => child.once('exit', r))
+        group('SIGTERM')
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))])
+      }
+      group('SIGKILL') // workers the main process left behind, if any
+      child.stdout!.destroy()
+      child.stderr!.destroy()
     },
   }
 }
