@@ -90,9 +90,18 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   }
 
   async listen(): Promise<void> {
-    this.udpPort = await this.udp.listen()
-    // TCP on the same port number as UDP, as SIP_PORT promises both.
-    this.tcpPort = await this.tcp.listen(this.udpPort)
+    // TCP on the same port number as UDP, as SIP_PORT promises both. With port 0 the number UDP
+    // got may be taken for TCP (an outgoing connection's ephemeral port): then UDP tries another.
+    for (let attempt = 1; ; attempt++) {
+      this.udpPort = await this.udp.listen()
+      try {
+        this.tcpPort = await this.tcp.listen(this.udpPort)
+        break
+      } catch (err) {
+        await this.udp.close()
+        if (!this.udp.ephemeral || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 5) throw err
+      }
+    }
     if (this.tls) this.tlsPort = await this.tls.listen()
   }
 

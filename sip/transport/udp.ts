@@ -11,6 +11,11 @@ export class UdpTransport {
     private readonly onDatagram: (buf: Buffer, address: string, port: number) => void,
   ) {}
 
+  /** port 0: the OS picks one at each listen() */
+  get ephemeral(): boolean {
+    return this.port === 0
+  }
+
   async listen(): Promise<number> {
     const socket = dgram.createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false })
     this.socket = socket
