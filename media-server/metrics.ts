@@ -68,6 +68,13 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05],
     registers: [this.registry],
   })
+  readonly mediaGcPause = new client.Histogram({
+    name: 'voice_media_gc_pause_seconds',
+    help: 'Garbage-collection pauses of the media worker threads (kind: minor = scavenge, major = mark-compact, incremental = a marking step); a pause longer than a tick is a late packet',
+    labelNames: ['kind'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
+    registers: [this.registry],
+  })
   readonly rtpPortsFree = new client.Gauge({ name: 'voice_rtp_ports_free', help: 'RTP port pairs left in the pool', registers: [this.registry] })
   readonly ackToFirstAudio = new client.Histogram({
     name: 'voice_ack_to_first_audio_seconds',

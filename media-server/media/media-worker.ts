@@ -2,6 +2,7 @@
 // main thread's commands (worker-protocol.ts). Nothing else runs on this thread's event loop, so
 // nothing the control plane does (synthesis, a reload, a slow query, a burst of HTTP) can delay a
 // packet here.
+import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import { PacingClock } from '../../rtp/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
@@ -10,7 +11,7 @@ import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
 import { PcmRing } from './pcm-ring.ts'
 import { raiseForMedia } from '../../threads/thread-priority.ts'
-import type { Command, PlayAudio, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+import type { Command, GcKind, PlayAudio, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -20,8 +21,23 @@ const priority = init.realtime ? raiseForMedia() : 'normal'
 log.info({ priority }, 'media worker scheduling')
 
 const metrics = new RtpCounters()
-const counts: Pick<WorkerCounts, 'lateness' | 'ringDropped'> = { lateness: [], ringDropped: 0 }
+const counts: Pick<WorkerCounts, 'lateness' | 'ringDropped' | 'gcPauses'> = { lateness: [], ringDropped: 0, gcPauses: {} }
 const clock = new PacingClock(20, (lateMs) => counts.lateness.push(Math.max(0, lateMs)))
+
+// This thread's collections: a pause here is a pause of every call's packets on it (the figure
+// that explains a late tick; the V8 flags of `npm start` are tuned against it).
+const GC_KINDS: Record<number, GcKind> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
+}
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries() as (PerformanceEntry & { detail?: { kind?: number } })[]) {
+    const kind = GC_KINDS[e.detail?.kind ?? -1]
+    if (kind) (counts.gcPauses[kind] ??= []).push(e.duration)
+  }
+}).observe({ entryTypes: ['gc'] })
 const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax, host: init.host, clock, metrics })
 
 interface Live {
@@ -151,6 +167,7 @@ setInterval(() => {
   post({ t: 'report', stats, counts: { ...rtp, ...counts }, available: plane.available })
   metrics.reset()
   counts.lateness = []
+  counts.gcPauses = {}
   counts.ringDropped = 0
 }, 1000)
 

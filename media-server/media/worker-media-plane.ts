@@ -271,6 +271,7 @@ class MediaWorker {
     m.rtpOut.inc(ev.counts.rtpOut)
     for (const [reason, n] of Object.entries(ev.counts.dropped)) m.rtpDropped.labels(reason).inc(n)
     for (const late of ev.counts.lateness) m.pacingLateness.observe(late / 1000)
+    for (const [kind, pauses] of Object.entries(ev.counts.gcPauses)) for (const ms of pauses) m.mediaGcPause.labels(kind).observe(ms / 1000)
     if (ev.counts.ringDropped) m.mediaRingDropped.inc(ev.counts.ringDropped)
   }
 

@@ -35,6 +35,8 @@ export type Command =
  */
 export type PlayAudio = { pcm: Int16Array; line: Int16Array; store?: number } | { stored: number }
 
+export type GcKind = 'minor' | 'major' | 'incremental' | 'weak'
+
 /** Counters a worker adds up and reports once a second (the main thread's registry exports them). */
 export interface WorkerCounts {
   rtpIn: number
@@ -42,6 +44,8 @@ export interface WorkerCounts {
   dropped: Record<string, number>
   /** the clock's lateness of every tick since the last report, ms */
   lateness: number[]
+  /** the worker's garbage-collection pauses since the last report, ms, by kind */
+  gcPauses: Partial<Record<GcKind, number[]>>
   /** the main thread fell behind reading a call's audio: records dropped */
   ringDropped: number
 }

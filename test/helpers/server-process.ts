@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,13 +27,21 @@ export interface ServerHandle {
   kill(signal: NodeJS.Signals): Promise<void>
 }
 
+/** Node's arguments from `npm start` (its V8 heap flags included), so that tests and the load test
+ *  run the server exactly as a user does. */
+const START_ARGS: string[] = (() => {
+  const start: string = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start
+  const words = start.split(/\s+/)
+  return words.slice(words.indexOf('node') + 1)
+})()
+
 /**
- * Starts the real server as a child process (`node --import tsx media-server/main.ts`),
+ * Starts the real server as a child process (the command of `npm start`),
  * on ports the OS picks, and waits for its "ready to take calls" log line.
  */
 export async function startServerProcess(env: Record<string, string> = {}, opts: { maxLogLines?: number } = {}): Promise<ServerHandle> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'voice-test-'))
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'media-server/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, START_ARGS, {
     cwd: REPO,
     env: {
       ...process.env,

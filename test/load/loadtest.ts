@@ -43,6 +43,16 @@ function latenessBuckets(text: string): Record<string, number> {
   return out
 }
 
+/** The media workers' GC pauses from /metrics: per kind, how many, their total, and how many over 5 ms. */
+function gcPauses(text: string): Record<string, { count: number; totalMs: number; over5ms: number }> {
+  const out: Record<string, { count: number; totalMs: number; over5ms: number }> = {}
+  const of = (kind: string) => (out[kind] ??= { count: 0, totalMs: 0, over5ms: 0 })
+  for (const m of text.matchAll(/^voice_media_gc_pause_seconds_count\{kind="(\w+)"\} (\d+)/gm)) of(m[1]).count = Number(m[2])
+  for (const m of text.matchAll(/^voice_media_gc_pause_seconds_sum\{kind="(\w+)"\} ([\d.e-]+)/gm)) of(m[1]).totalMs = Math.round(Number(m[2]) * 1000)
+  for (const m of text.matchAll(/^voice_media_gc_pause_seconds_bucket\{le="0.005",kind="(\w+)"\} (\d+)/gm)) of(m[1]).over5ms = of(m[1]).count - Number(m[2])
+  return out
+}
+
 function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
 }
@@ -135,6 +145,7 @@ const result = {
   httpRequests: httpDone,
   wallSeconds: Math.round(wall),
   clockLatenessInWorkers: latenessBuckets(metricsText),
+  gcPausesInWorkers: gcPauses(metricsText),
 }
 console.log(JSON.stringify(result, null, 2))
 copyFileSync(path.join(dataDir, 'load.pcap'), path.join(os.tmpdir(), 'voice-loadtest-last.pcap'))
