@@ -42,6 +42,8 @@ export class Dialog {
     readonly remote: Remote,
     localTag: string,
     private readonly local: LocalAddress,
+    /** the CSeq number last used on our side: a UAC dialog goes on from its INVITE's (§12.1.2) */
+    localSeq?: number,
   ) {
     const h = invite.headers
     this.callId = h['call-id']
@@ -53,7 +55,12 @@ export class Dialog {
     this.remoteTarget = contact?.uri ?? h.from.uri
     this.routeSet = Array.isArray(h['record-route']) ? [...(h['record-route'] as NameAddr[])] : []
     this.remoteSeq = h.cseq.seq
-    this.localSeq = Math.floor(Math.random() * 10_000) + 1
+    this.localSeq = localSeq ?? Math.floor(Math.random() * 10_000) + 1
+  }
+
+  /** The CSeq number of the last request we sent in this dialog. */
+  get lastLocalSeq(): number {
+    return this.localSeq
   }
 
   get id(): string {

@@ -6,17 +6,24 @@ import type { NameAddr, Remote, SipRequest, SipResponse } from '../message/types
 import { Dialog, hostForUri, newBranch, newTag } from '../dialog/dialog.ts'
 import { DialError, type DialOptions, type OutboundCall, type OutboundCallEvents, type SipEndReason } from './call-control.ts'
 import type { TrunkRoute } from '../trunks/trunk-route.ts'
-import { ALLOW } from './uas-checks.ts'
+import { ALLOW, SUPPORTED } from './uas-checks.ts'
 import type { DialogUsage, ServerTx, UaContext } from './ua-context.ts'
+import type { InviteServerTransaction } from '../transaction/invite-server.ts'
+import { Retransmitter } from '../transaction/timers.ts'
+import { SessionTimer, intervalTooSmall, optionTags } from './session-timer.ts'
+import { ackFor, sendSessionRefresh, type RefreshingCall } from './session-refresh.ts'
+import { answerDirection, audioKey, sessionVersion, withDirection } from '../sdp/re-offer.ts'
 
 const DEFAULT_RING_TIMEOUT_MS = 60_000
 
 /**
  * The UAC side of one call the server places (RFC 3261 §13.2): the INVITE, CANCEL on the
- * ring timeout, the ACK for every 2xx, then the dialog (BYE either way). No re-INVITE of
- * our own and no forking: the first 2xx makes the dialog.
+ * ring timeout, PRACK for reliable provisionals (RFC 3262), the ACK for every 2xx, then the
+ * dialog: BYE either way, session timers (RFC 4028) with us or the callee refreshing, and the
+ * callee's re-INVITEs and UPDATEs answered while they leave the media where it is (the leg is
+ * relayed: a moved address or another codec gets 488). No forking: the first 2xx makes the dialog.
  */
-export class ClientCall extends EventEmitter<OutboundCallEvents> implements OutboundCall, DialogUsage {
+export class ClientCall extends EventEmitter<OutboundCallEvents> implements OutboundCall, DialogUsage, RefreshingCall {
   readonly sipCallId: string
   answer = ''
   private dialogValue: Dialog | undefined
@@ -27,7 +34,20 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
   private ack: SipRequest | undefined
   private provisional = false
   private ringTimer: NodeJS.Timeout | undefined
-  private readonly log: Logger
+  readonly log: Logger
+  /** RFC 4028, negotiated in our INVITE and its 2xx */
+  private readonly session: SessionTimer
+  private intervalRaised = false
+  /** RFC 3262: the early dialog our PRACKs go in, and the last RSeq acknowledged */
+  private early: Dialog | undefined
+  private lastRSeq = 0
+  /** the callee's Allow named UPDATE: our session refreshes use it */
+  peerAllowsUpdate = false
+  /** our description as last sent (its direction follows the callee's re-offers) */
+  localSdp: string
+  private ourInvitePending = false
+  /** our 2xx to the callee's re-INVITE, retransmitted until its ACK */
+  private pendingOk: { cseq: number; retransmitter: Retransmitter } | undefined
 
   constructor(
     private readonly ctx: UaContext,
@@ -42,6 +62,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     const user = trunk?.fromUser ?? opts.fromUser ?? 'agent'
     const fromUri = trunk ? `sip:${trunk.fromUser}@${trunk.fromHost}` : `sip:${user}@${host}`
     this.sipCallId = `${randomBytes(8).toString('hex')}@${host}`
+    this.localSdp = opts.sdp
     const transport = remote.protocol === 'TCP' ? ';transport=tcp' : ''
     const contact: NameAddr = { uri: `sip:${user}@${host}:${ctx.local.port}${transport}`, params: {} }
     this.invite = {
@@ -57,6 +78,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         cseq: { seq: 1, method: 'INVITE' },
         contact: [contact],
         allow: ALLOW,
+        supported: SUPPORTED,
         'content-type': 'application/sdp',
       },
       content: opts.sdp,
@@ -64,6 +86,15 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     if (trunk) this.invite.headers['p-asserted-identity'] = `<${fromUri}>`
     if (trunk?.route) this.invite.headers.route = [{ uri: trunk.route, params: {} }]
     this.log = ctx.logger.child({ sipCallId: this.sipCallId, direction: 'outbound', ...(trunk && { trunk: trunk.trunk }) })
+    this.session = new SessionTimer(
+      ctx.sessionTimer,
+      {
+        refresh: (headers) => (this.state === 'confirmed' ? sendSessionRefresh(ctx, this, headers) : Promise.resolve('timeout')),
+        expire: () => void this.sendBye('session-expired'),
+      },
+      this.log,
+    )
+    Object.assign(this.invite.headers, this.session.offerHeaders())
   }
 
   get dialog(): Dialog {
@@ -97,6 +128,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
       this.remote,
       (res) => {
         if (res.status < 200) {
+          if (res.status > 100 && optionTags(res, 'require').includes('100rel')) this.prack(res)
           this.provisional = true
           // A CANCEL asked for before any response can go now (§9.1).
           if (this.state === 'cancelling') this.sendCancel()
@@ -105,6 +137,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         if (res.status >= 300) {
           if (this.state === 'ended') return
           if ((res.status === 401 || res.status === 407) && this.state === 'calling' && this.retryWithCredentials(res)) return this.send(resolve, fail)
+          if (res.status === 422 && this.state === 'calling' && this.retryWithLongerInterval(res)) return this.send(resolve, fail)
           return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
         }
         this.onOk(res, resolve, fail)
@@ -122,25 +155,39 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     const auth = this.trunk?.credentials?.answer(res, 'INVITE', this.invite.uri, this.authAnswered)
     if (!auth) return false
     this.authAnswered = true
+    this.reissue({ [auth.name]: [auth.value] })
+    this.log.info({ status: res.status }, 'outbound call challenged: INVITE sent again with credentials')
+    return true
+  }
+
+  /** RFC 4028 §7.3: 422, our interval is below the callee's Min-SE; once, with its Min-SE. */
+  private retryWithLongerInterval(res: SipResponse): boolean {
+    if (this.intervalRaised || !this.session.raiseToMinSe(res)) return false
+    this.intervalRaised = true
+    this.reissue(this.session.offerHeaders())
+    this.log.info({ intervalS: this.session.interval }, 'outbound call: session interval too small (422), INVITE sent again')
+    return true
+  }
+
+  /** The INVITE again with these headers changed: a new CSeq and branch, the same Call-ID and From tag. */
+  private reissue(changed: Record<string, unknown>): void {
     const h = this.invite.headers
     this.invite = {
       ...this.invite,
       headers: {
         ...h,
+        ...changed,
         via: [{ ...h.via[0], params: { ...h.via[0].params, branch: newBranch() } }],
         cseq: { seq: h.cseq.seq + 1, method: 'INVITE' },
-        [auth.name]: [auth.value],
       },
     }
     this.provisional = false
-    this.log.info({ status: res.status }, 'outbound call challenged: INVITE sent again with credentials')
-    return true
+    this.early = undefined
+    this.lastRSeq = 0
   }
 
-  private onOk(res: SipResponse, resolve: () => void, fail: (err: DialError) => void): void {
-    if (this.ack) return this.ctx.send(this.ack, this.remote) // a retransmitted 2xx
-    clearTimeout(this.ringTimer)
-    // The dialog as §12.1.2 builds it, expressed as the INVITE the peer would have sent us.
+  /** The dialog a response to our INVITE makes (§12.1.2), expressed as the INVITE the peer would have sent us. */
+  private dialogFrom(res: SipResponse, localSeq: number): Dialog {
     const rr = Array.isArray(res.headers['record-route']) ? [...(res.headers['record-route'] as NameAddr[])].reverse() : []
     const mirrored: SipRequest = {
       ...this.invite,
@@ -153,10 +200,30 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         cseq: { seq: 0, method: 'INVITE' },
       },
     }
-    this.dialogValue = new Dialog(mirrored, this.remote, this.invite.headers.from.params.tag as string, this.ctx.local)
-    const ack = this.dialog.createRequest('ACK')
-    delete ack.headers.contact
-    ack.headers.cseq = { seq: this.invite.headers.cseq.seq, method: 'ACK' }
+    return new Dialog(mirrored, this.remote, this.invite.headers.from.params.tag as string, this.ctx.local, localSeq)
+  }
+
+  /** RFC 3262 §4: a reliable provisional is acknowledged with PRACK in its early dialog, each RSeq once. */
+  private prack(res: SipResponse): void {
+    const rseq = Number(String(res.headers.rseq ?? '').trim())
+    if (!Number.isInteger(rseq) || rseq <= 0 || rseq <= this.lastRSeq) return // a retransmission, or unreadable
+    this.lastRSeq = rseq
+    const toTag = res.headers.to.params.tag
+    if (!this.early || this.early.remoteTag !== toTag) this.early = this.dialogFrom(res, this.invite.headers.cseq.seq)
+    const prack = this.early.createRequest('PRACK')
+    prack.headers.rack = `${rseq} ${this.invite.headers.cseq.seq} INVITE`
+    void this.ctx.request(prack, this.remote).then((r) => {
+      if (r === 'timeout' || r.status >= 300) this.log.warn({ rseq, result: r === 'timeout' ? 'timeout' : r.status }, 'PRACK not accepted')
+    })
+  }
+
+  private onOk(res: SipResponse, resolve: () => void, fail: (err: DialError) => void): void {
+    if (this.ack) return this.ctx.send(this.ack, this.remote) // a retransmitted 2xx
+    clearTimeout(this.ringTimer)
+    // PRACKs in the early dialog went on from the INVITE's CSeq; the confirmed dialog goes on from theirs
+    this.dialogValue = this.dialogFrom(res, Math.max(this.invite.headers.cseq.seq, this.early?.lastLocalSeq ?? 0))
+    this.early = undefined
+    const ack = ackFor(this.dialog, this.invite)
     // The ACK of a 2xx carries the INVITE's credentials (RFC 3261 §22.1), for a proxy that asks.
     for (const name of ['authorization', 'proxy-authorization']) if (this.invite.headers[name]) ack.headers[name] = this.invite.headers[name]
     this.ack = ack
@@ -170,7 +237,10 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
       return fail(new DialError('cancelled', `${this.targetUri} answered after the CANCEL`))
     }
     this.state = 'confirmed'
-    this.log.info('outbound call answered')
+    this.peerAllowsUpdate = /\bUPDATE\b/i.test(String(res.headers.allow ?? ''))
+    this.session.accept(res)
+    this.session.arm()
+    this.log.info({ sessionIntervalS: this.session.interval, weRefresh: this.session.weRefresh }, 'outbound call answered')
     resolve()
   }
 
@@ -215,8 +285,14 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     }
   }
 
-  onAck(): void {
-    // We never send a 2xx to an INVITE on this dialog (re-INVITEs are refused).
+  invitePending(on: boolean): void {
+    this.ourInvitePending = on
+  }
+
+  onAck(rq: SipRequest): void {
+    if (this.pendingOk?.cseq !== rq.headers.cseq.seq) return
+    this.pendingOk.retransmitter.stop()
+    this.pendingOk = undefined
   }
 
   onRequest(rq: SipRequest, tx: ServerTx): void {
@@ -231,21 +307,84 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         this.end('remote-bye')
         return
       case 'INVITE':
-        // The relay forwards packets between fixed endpoints; a new offer cannot be honoured.
-        return tx.respond(makeResponse(rq, 488))
+        return this.onReinvite(rq, tx as InviteServerTransaction)
       case 'NOTIFY':
         return tx.respond(makeResponse(rq, 481))
       case 'UPDATE':
-        // a refresh (no body) is welcome; a new offer cannot be honoured, as for a re-INVITE
-        return tx.respond(makeResponse(rq, rq.content.length ? 488 : 200, undefined, { Allow: ALLOW }))
+        return this.onUpdate(rq, tx)
       default:
         tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW }))
     }
   }
 
+  /**
+   * The callee's re-INVITE: a session refresh (RFC 4028), hold or resume. Without an offer, our
+   * description goes in the 2xx (the ACK's answer changes nothing here); with one, it is answered
+   * when it leaves the audio where it was, else 488.
+   */
+  private onReinvite(rq: SipRequest, tx: InviteServerTransaction): void {
+    if (this.ourInvitePending || this.pendingOk) return tx.respond(makeResponse(rq, 491)) // RFC 3261 §14.2
+    if (this.refusedInterval(rq, tx)) return
+    const sdp = rq.content.length ? this.answerTo(rq.content) : this.localSdp
+    if (!sdp) return tx.respond(makeResponse(rq, 488))
+    const ok = this.ok(rq, sdp)
+    tx.respond(ok)
+    const retransmitter = new Retransmitter(
+      this.ctx.timers,
+      this.ctx.timers.T2,
+      () => this.ctx.send(ok, this.remote),
+      () => {
+        this.pendingOk = undefined
+        this.log.warn('no ACK for our 200 to a re-INVITE: ending the call with BYE')
+        void this.sendBye('ack-timeout')
+      },
+    )
+    this.pendingOk = { cseq: rq.headers.cseq.seq, retransmitter }
+    retransmitter.start(this.remote.protocol === 'UDP')
+  }
+
+  /** UPDATE (RFC 3311): a refresh without a body, or an offer answered as a re-INVITE's is. */
+  private onUpdate(rq: SipRequest, tx: ServerTx): void {
+    if (this.refusedInterval(rq, tx)) return
+    const sdp = rq.content.length ? this.answerTo(rq.content) : undefined
+    if (rq.content.length && !sdp) return tx.respond(makeResponse(rq, 488))
+    tx.respond(this.ok(rq, sdp))
+  }
+
+  /** RFC 4028 §8.1: a refresh asking for less than our Min-SE gets 422. */
+  private refusedInterval(rq: SipRequest, tx: ServerTx): boolean {
+    const minSe = intervalTooSmall(rq, this.ctx.sessionTimer)
+    if (minSe === undefined) return false
+    tx.respond(makeResponse(rq, 422, undefined, { 'Min-SE': String(minSe) }))
+    return true
+  }
+
+  /** A 2xx to the callee's INVITE or UPDATE: the session timer renegotiated and restarted. */
+  private ok(rq: SipRequest, sdp: string | undefined): SipResponse {
+    const res = makeResponse(rq, 200, undefined, { Allow: ALLOW, Supported: SUPPORTED, ...this.session.negotiate(rq) })
+    res.headers.contact = this.dialog.contact()
+    if (sdp) {
+      res.headers['content-type'] = 'application/sdp'
+      res.content = sdp
+    }
+    this.session.arm()
+    return res
+  }
+
+  /** Our answer to a re-offer that keeps the callee's audio where it was: the same description, mirrored direction. */
+  private answerTo(offer: string): string | undefined {
+    const key = audioKey(offer)
+    if (!key || key !== audioKey(this.answer)) return undefined
+    const sdp = withDirection(this.localSdp, answerDirection(offer), sessionVersion(this.localSdp))
+    if (sdp !== this.localSdp) this.localSdp = withDirection(this.localSdp, answerDirection(offer), sessionVersion(this.localSdp) + 1)
+    return this.localSdp
+  }
+
   private end(reason: SipEndReason): void {
     if (this.state === 'ended') return
     this.state = 'ended'
+    this.session.stop()
+    this.pendingOk?.retransmitter.stop()
     this.ctx.dialogGone(this.dialog)
     this.log.info({ reason }, 'outbound dialog ended')
     this.emit('ended', reason)

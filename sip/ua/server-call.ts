@@ -19,6 +19,7 @@ import { transferTargetUri } from './transfer-target.ts'
 import { ReliableProvisionals } from './reliable-provisional.ts'
 import { SessionTimer, intervalTooSmall, optionTags } from './session-timer.ts'
 import { ALLOW, SUPPORTED } from './uas-checks.ts'
+import { sendSessionRefresh } from './session-refresh.ts'
 import type { DialogUsage, ServerTx, UaContext } from './ua-context.ts'
 
 const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
@@ -47,7 +48,7 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   private pendingOk: PendingOk | undefined
   private referSub: ReferSubscription | undefined
   /** The last description we sent (answer or offer): offered again to an offerless re-INVITE nobody handles. */
-  private localSdp: string | undefined
+  localSdp: string | undefined
   /** The 200 to the INVITE has gone out (until then a hang-up is a final error response). */
   private okSent = false
   /** answer() waits for its ACK (or for the PRACKs before its 200): how to tell it the dialog ended */
@@ -57,10 +58,10 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   /** RFC 4028 */
   private readonly session: SessionTimer
   /** the caller's Allow has UPDATE: our session refreshes use it instead of a re-INVITE */
-  private readonly peerAllowsUpdate: boolean
+  readonly peerAllowsUpdate: boolean
   /** our refresh re-INVITE has no final response yet: a re-INVITE of the caller's crossing it gets 491 */
   private ourInvitePending = false
-  private readonly log: Logger
+  readonly log: Logger
 
   constructor(
     private readonly ctx: UaContext,
@@ -394,46 +395,13 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     return true
   }
 
-  /**
-   * Our session refresh (RFC 4028 §7.4): UPDATE without a body when the caller allows it, else a
-   * re-INVITE with the description already agreed (the 2xx is ACKed, its SDP taken as unchanged).
-   */
   private refreshSession(headers: Record<string, string>): Promise<SipResponse | 'timeout'> {
     if (this.state !== 'confirmed') return Promise.resolve('timeout')
-    const extra = Object.fromEntries(Object.entries({ ...headers, Supported: SUPPORTED }).map(([k, v]) => [k.toLowerCase(), v]))
-    if (this.peerAllowsUpdate) {
-      const update = this.dialog.createRequest('UPDATE')
-      Object.assign(update.headers, extra)
-      this.log.info('session refresh: UPDATE')
-      return this.ctx.request(update, this.remote)
-    }
-    const sdp = this.localSdp ?? ''
-    const invite = this.dialog.createRequest('INVITE', sdp, sdp ? 'application/sdp' : undefined)
-    Object.assign(invite.headers, extra, { allow: ALLOW })
-    this.log.info('session refresh: re-INVITE')
-    this.ourInvitePending = true
-    return new Promise((resolve) => {
-      this.ctx.invite(
-        invite,
-        this.remote,
-        (res) => {
-          if (res.status < 200) return
-          this.ourInvitePending = false
-          if (res.status < 300) {
-            // every 2xx (retransmissions too) gets its ACK, RFC 3261 §13.2.2.4
-            const ack = this.dialog.createRequest('ACK')
-            delete ack.headers.contact
-            ack.headers.cseq = { seq: invite.headers.cseq.seq, method: 'ACK' }
-            this.ctx.send(ack, this.remote)
-          }
-          resolve(res)
-        },
-        () => {
-          this.ourInvitePending = false
-          resolve('timeout')
-        },
-      )
-    })
+    return sendSessionRefresh(this.ctx, this, headers)
+  }
+
+  invitePending(on: boolean): void {
+    this.ourInvitePending = on
   }
 
   /** Hands a re-INVITE or UPDATE to whoever listens for `modify`, as one SessionChange. */

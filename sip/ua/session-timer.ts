@@ -107,6 +107,29 @@ export class SessionTimer {
     return headers
   }
 
+  /** The headers of our INVITE (we are its UAC, §7.1): the interval we want and the least we accept. */
+  offerHeaders(): Record<string, string> {
+    return { 'session-expires': String(this.interval), 'min-se': String(this.cfg.minSeS) }
+  }
+
+  /**
+   * The 2xx to our INVITE (§7.2): the interval and refresher it names. Without Session-Expires the
+   * peer has no timer, and we refresh at the interval we asked for.
+   */
+  accept(res: SipResponse): void {
+    const se = parseSessionExpires(res)
+    if (se) this.interval = se.deltaS
+    this.weRefresh = se?.refresher !== 'uas'
+  }
+
+  /** A 422 to our request (§7.3): the interval raised to the peer's Min-SE; false when that asks for nothing higher. */
+  raiseToMinSe(res: SipResponse): boolean {
+    const minSe = parseMinSe(res)
+    if (!minSe || minSe <= this.interval) return false
+    this.interval = minSe
+    return true
+  }
+
   /** (Re)starts the timers: after each 2xx of a refresh, either way. */
   arm(): void {
     if (this.stopped) return
@@ -150,23 +173,13 @@ export class SessionTimer {
       this.refreshTimer.unref()
       return
     }
-    if (res.status === 422 && !retried) {
-      // §7.3: ask again with at least the peer's Min-SE
-      const minSe = parseMinSe(res)
-      if (minSe && minSe > this.interval) {
-        this.interval = minSe
-        return this.refresh(true)
-      }
-    }
+    // §7.3: ask again with at least the peer's Min-SE
+    if (res.status === 422 && !retried && this.raiseToMinSe(res)) return this.refresh(true)
     if (res.status >= 300) {
       this.log.warn({ status: res.status }, 'session refresh refused; the session ends at its expiry unless the peer refreshes')
       return
     }
-    const se = parseSessionExpires(res)
-    if (se) {
-      this.interval = se.deltaS
-      this.weRefresh = se.refresher !== 'uas'
-    } // no Session-Expires in the 2xx: the peer has no timer, we go on refreshing (§7.2)
+    this.accept(res)
     this.arm()
   }
 

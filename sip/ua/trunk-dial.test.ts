@@ -3,66 +3,18 @@
 // the next hop with a loose Route, From and P-Asserted-Identity of the trunk; a refused password
 // not tried twice; and a REFER from a caller, answered 405 without anything being dialled.
 import { createHash } from 'node:crypto'
-import dgram from 'node:dgram'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
 import { DialError, type InboundCall } from './call-control.ts'
 import { EmbeddedCallControl } from './embedded-call-control.ts'
+import { header, peer, reply } from '../../test/helpers/raw-sip-peer.ts'
 
 const T1 = 40
 const logger = pino({ level: 'silent' })
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
 const md5 = (s: string) => createHash('md5').update(s).digest('hex')
-
-interface Peer {
-  port: number
-  received: string[]
-  send(text: string, port: number): void
-  next(match: RegExp, timeoutMs?: number): Promise<string>
-  close(): void
-}
-
-async function peer(): Promise<Peer> {
-  const s = dgram.createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
-  const received: string[] = []
-  let cursor = 0
-  s.on('message', (m) => received.push(m.toString('latin1')))
-  return {
-    port: s.address().port,
-    received,
-    send: (text, port) => s.send(Buffer.from(text, 'latin1'), port, '127.0.0.1'),
-    async next(match, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        for (; cursor < received.length; cursor++) if (match.test(received[cursor])) return received[cursor++]
-        await new Promise((r) => setTimeout(r, 5))
-      }
-      throw new Error(`no message matching ${match} in ${timeoutMs} ms; got:\n${received.map((m) => m.split('\r\n')[0]).join('\n')}`)
-    },
-    close: () => s.close(),
-  }
-}
-
-const header = (m: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(m)?.[1].trim() ?? ''
-
-function reply(rq: string, status: string, extra: string[] = [], body = ''): string {
-  return [
-    `SIP/2.0 ${status}`,
-    ...rq.split('\r\n').filter((l) => /^Via:/i.test(l)),
-    `From: ${header(rq, 'From')}`,
-    `To: ${header(rq, 'To')}${/tag=/.test(header(rq, 'To')) ? '' : ';tag=uas1'}`,
-    `Call-ID: ${header(rq, 'Call-ID')}`,
-    `CSeq: ${header(rq, 'CSeq')}`,
-    ...extra,
-    ...(body ? ['Content-Type: application/sdp'] : []),
-    `Content-Length: ${body.length}`,
-    '',
-    body,
-  ].join('\r\n')
-}
 
 const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig => ({
   // the trunk's host does not resolve: everything must go to the outbound proxy

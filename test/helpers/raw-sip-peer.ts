@@ -5,13 +5,15 @@ import dgram from 'node:dgram'
 export interface Peer {
   port: number
   received: string[]
-  send(text: string): void
+  /** to the UA's port, or to another one */
+  send(text: string, port?: number): void
   next(match: RegExp, timeoutMs?: number): Promise<string>
   count(match: RegExp): number
   close(): void
 }
 
-export async function peer(uaPort: number): Promise<Peer> {
+/** `uaPort`: where send() goes by default (a peer made before the UA has started names the port on each send). */
+export async function peer(uaPort = 0): Promise<Peer> {
   const s = dgram.createSocket('udp4')
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
   const received: string[] = []
@@ -20,7 +22,7 @@ export async function peer(uaPort: number): Promise<Peer> {
   return {
     port: s.address().port,
     received,
-    send: (text) => s.send(Buffer.from(text, 'latin1'), uaPort, '127.0.0.1'),
+    send: (text, port = uaPort) => s.send(Buffer.from(text, 'latin1'), port, '127.0.0.1'),
     count: (match) => received.filter((m) => match.test(m)).length,
     async next(match, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs
@@ -32,4 +34,24 @@ export async function peer(uaPort: number): Promise<Peer> {
     },
     close: () => s.close(),
   }
+}
+
+/** A header's value in a raw message ('' when absent). */
+export const header = (m: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(m)?.[1].trim() ?? ''
+
+/** A response to a raw request: its Vias, From, To (tagged), Call-ID and CSeq, these headers and body. */
+export function reply(rq: string, status: string, extra: string[] = [], body = ''): string {
+  return [
+    `SIP/2.0 ${status}`,
+    ...rq.split('\r\n').filter((l) => /^Via:/i.test(l)),
+    `From: ${header(rq, 'From')}`,
+    `To: ${header(rq, 'To')}${/tag=/.test(header(rq, 'To')) ? '' : ';tag=uas1'}`,
+    `Call-ID: ${header(rq, 'Call-ID')}`,
+    `CSeq: ${header(rq, 'CSeq')}`,
+    ...extra,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${body.length}`,
+    '',
+    body,
+  ].join('\r\n')
 }
