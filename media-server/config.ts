@@ -15,6 +15,8 @@ export interface SipTlsConfig {
   port: number
   cert: string
   key: string
+  /** PEM CA certificates that TLS trunks' certificates may chain to, besides the system's */
+  ca: string
 }
 
 export interface Config {
@@ -134,7 +136,7 @@ export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', i
 
 const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   // RFC 4028: 1800 s asked for, 90 s the least accepted (the RFC's own figures)
-  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '' } },
+  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '', ca: '' } },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
   httpPort: 8080,
@@ -196,6 +198,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['SIP_TLS_PORT', 'sip.tls.port'],
   ['SIP_TLS_CERT', 'sip.tls.cert'],
   ['SIP_TLS_KEY', 'sip.tls.key'],
+  ['SIP_TLS_CA', 'sip.tls.ca'],
   ['MIN_SE_S', 'sip.minSeS'],
   ['RTP_PORT_MIN', 'rtp.portMin'],
   ['RTP_PORT_MAX', 'rtp.portMax'],
@@ -388,6 +391,12 @@ function validate(cfg: Config): void {
       if (!file) throw new ConfigError(`SIP_TLS_PORT is set: ${name} must name a PEM file`)
       if (!existsSync(file)) throw new ConfigError(`${name}: no such file ${file}`)
     }
+  }
+  if (cfg.sip.tls.ca && !existsSync(cfg.sip.tls.ca)) throw new ConfigError(`SIP_TLS_CA: no such file ${cfg.sip.tls.ca}`)
+  for (const trunk of cfg.trunks) {
+    // the carrier's requests come back over TLS too, to our TLS port with our certificate
+    if (trunk.transport === 'tls' && !(cfg.sip.tls.port > 0))
+      throw new ConfigError(`trunk ${trunk.name}: transport tls needs SIP_TLS_PORT (with SIP_TLS_CERT and SIP_TLS_KEY)`)
   }
   port('HTTP_PORT', cfg.httpPort)
   port('RTP_PORT_MIN', cfg.rtp.portMin, 1024)

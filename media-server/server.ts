@@ -171,7 +171,9 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     stats: metrics.sipStats(),
     timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
     sessionTimer: { expiresS: config.sip.sessionExpiresS, minSeS: config.sip.minSeS },
-    ...(config.sip.tls.port > 0 && { tls: { port: config.sip.tls.port, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key } }),
+    ...(config.sip.tls.port > 0 && {
+      tls: { port: config.sip.tls.port, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key, caFile: config.sip.tls.ca || undefined },
+    }),
     outbound: trunks.guard,
   })
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them

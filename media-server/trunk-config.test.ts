@@ -95,11 +95,9 @@ t.test('a trunks list in the file, and the TRUNK_* trunk replacing the one of it
 t.test('errors name the key and what is wrong', async (t) => {
   t.throws(
     () => loadConfig({ TRUNK_HOST: 'sip.carrier.ru', TRUNK_TRANSPORT: 'tls' }),
-    new ConfigError(
-      'TRUNK_* variables: transport "tls" is not available: trunks are reached over UDP or TCP only (SIP_TLS_PORT serves callers); use udp or tcp',
-    ),
+    new ConfigError('trunk trunk: transport tls needs SIP_TLS_PORT (with SIP_TLS_CERT and SIP_TLS_KEY)'),
   )
-  t.throws(() => loadConfig({ TRUNK_HOST: 'sip.carrier.ru', TRUNK_TRANSPORT: 'sctp' }), /transport must be udp or tcp/)
+  t.throws(() => loadConfig({ TRUNK_HOST: 'sip.carrier.ru', TRUNK_TRANSPORT: 'sctp' }), /transport must be udp, tcp or tls/)
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ username: 'x' }] }) }), /trunks\[0\]: host is required/)
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ host: 'a', pasword: 'x' }] }) }), /unknown key "pasword"/)
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ host: 'a' }, { host: 'b', name: 'trunk' }] }) }), /two trunks are named "trunk"/)

@@ -72,10 +72,8 @@ function trunkFrom(raw: Partial<RawTrunk>, where: string, index: number): TrunkC
   const str = (k: keyof RawTrunk) => (raw[k] === undefined || raw[k] === null ? '' : String(raw[k]).trim())
   if (!str('host')) throw new ConfigError(`${where}: host is required (the registrar/proxy host[:port])`)
   const transport = (str('transport') || 'udp').toLowerCase()
-  if (transport === 'tls') {
-    throw new ConfigError(`${where}: transport "tls" is not available: trunks are reached over UDP or TCP only (SIP_TLS_PORT serves callers); use udp or tcp`)
-  }
-  if (transport !== 'udp' && transport !== 'tcp') throw new ConfigError(`${where}: transport must be udp or tcp, got "${transport}"`)
+  if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls')
+    throw new ConfigError(`${where}: transport must be udp, tcp or tls, got "${transport}"`)
   let hp: { host: string; port: number }
   try {
     hp = splitHostPort(str('host'))

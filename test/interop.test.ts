@@ -2,7 +2,6 @@
 // answer in the ACK, RTP sent where that answer says), a delayed offer whose ACK brings no
 // usable answer (BYE, record failed / bad-answer), and a session that expires (RFC 4028: BYE
 // with session-expired when no refresh comes).
-import { execFileSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import { mkdtempSync } from 'node:fs'
 import net from 'node:net'
@@ -11,6 +10,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 import t from 'tap'
 import { startServerProcess } from './helpers/server-process.ts'
+import { makeCert } from './helpers/tls-cert.ts'
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -82,11 +82,7 @@ const answerSdp = (rtpPort: number, pt = 0, name = 'PCMU') =>
 
 t.test('interop on a live server', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voice-interop-'))
-  const cert = path.join(dir, 'sip.crt')
-  const key = path.join(dir, 'sip.key')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=voice-agent.test', '-keyout', key, '-out', cert], {
-    stdio: 'ignore',
-  })
+  const { cert, key } = makeCert(dir, 'sip', 'voice-agent.test')
   const tlsPort = await freeTcpPort()
   const server = await startServerProcess({
     SIP_T1_MS: '50',

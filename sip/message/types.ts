@@ -110,4 +110,6 @@ export interface Remote {
   protocol: 'UDP' | 'TCP' | 'TLS'
   address: string
   port: number
+  /** TLS we connect: the name the peer's certificate must carry (a trunk's host name); unset for an address */
+  serverName?: string
 }

@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { DigestSession } from '../auth/digest.ts'
 import type { NameAddr, Remote, SipRequest, SipResponse } from '../message/types.ts'
-import { hostForUri, newBranch, newTag, type LocalAddress } from '../dialog/dialog.ts'
-import { resolveRemote, type TrunkConfig } from '../trunks/trunk.ts'
+import { hostForUri, localPort, newBranch, newTag, type LocalAddress } from '../dialog/dialog.ts'
+import { resolveRemote, trunkProtocol, type TrunkConfig } from '../trunks/trunk.ts'
 
 export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed'
 
@@ -135,10 +135,14 @@ export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] 
   private build(expires: number, auth: ReturnType<DigestSession['answer']>): SipRequest {
     const local = this.opts.ua.local
     const host = hostForUri(local.host)
-    const protocol = this.trunk.transport === 'tcp' ? 'TCP' : 'UDP'
-    const contact: NameAddr = { uri: `sip:${this.trunk.username}@${host}:${local.port}${protocol === 'TCP' ? ';transport=tcp' : ''}`, params: {} }
+    const protocol = trunkProtocol(this.trunk)
+    const port = localPort(local, protocol)
+    const contact: NameAddr = {
+      uri: `sip:${this.trunk.username}@${host}:${port}${protocol === 'UDP' ? '' : `;transport=${protocol.toLowerCase()}`}`,
+      params: {},
+    }
     const headers: SipRequest['headers'] = {
-      via: [{ version: '2.0', protocol, host, port: local.port, params: { branch: newBranch(), rport: null } }],
+      via: [{ version: '2.0', protocol, host, port, params: { branch: newBranch(), rport: null } }],
       'max-forwards': '70',
       from: { uri: this.aor, params: { tag: this.fromTag } },
       to: { uri: this.aor, params: {} },
@@ -157,7 +161,7 @@ export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] 
   private async attempt(): Promise<void> {
     if (this.stopped) return
     this.set({ state: 'registering', nextAttemptAt: undefined })
-    const protocol = this.trunk.transport === 'tcp' ? 'TCP' : 'UDP'
+    const protocol = trunkProtocol(this.trunk)
     try {
       this.remote = await (this.opts.resolve ?? resolveRemote)(this.trunk.outboundProxy || `${this.trunk.host}:${this.trunk.port}`, protocol)
     } catch (err) {
@@ -199,7 +203,7 @@ export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] 
   }
 
   private registered(res: SipResponse): void {
-    const granted = grantedExpiry(res, this.expires, this.opts.ua.local.port)
+    const granted = grantedExpiry(res, this.expires, localPort(this.opts.ua.local, trunkProtocol(this.trunk)))
     const refreshMs = Math.max(1000, Math.floor(granted * 1000 * (this.opts.refreshRatio ?? 0.6)))
     const first = this.st.state !== 'registered' || this.st.failures > 0
     this.set({ state: 'registered', expiresS: granted, registeredAt: new Date().toISOString(), failures: 0, lastStatus: res.status, lastError: undefined })
@@ -223,10 +227,10 @@ export class RegistrarClient extends EventEmitter<{ state: [RegistrationStatus] 
 }
 
 /** The expiry the registrar granted our binding: the Contact's expires, else Expires, else what we asked. */
-export function grantedExpiry(res: SipResponse, asked: number, localPort: number): number {
+export function grantedExpiry(res: SipResponse, asked: number, ourPort: number): number {
   const contacts = Array.isArray(res.headers.contact) ? res.headers.contact : []
   // Other bindings of the AOR may be listed too (§10.3 step 8): ours is the one on our port.
-  const ours = contacts.find((c) => new RegExp(`:${localPort}(?:[;>]|$)`).test(c.uri)) ?? (contacts.length === 1 ? contacts[0] : undefined)
+  const ours = contacts.find((c) => new RegExp(`:${ourPort}(?:[;>]|$)`).test(c.uri)) ?? (contacts.length === 1 ? contacts[0] : undefined)
   const fromContact = Number(ours?.params.expires)
   if (Number.isInteger(fromContact) && fromContact > 0) return fromContact
   const header = Number(res.headers.expires)

@@ -41,9 +41,14 @@ export class TcpTransport {
     opts: Partial<TcpOptions> = {},
     /** set: TLS on this listener and on the connections we open */
     private readonly credentials?: TlsCredentials,
+    /** PEM CA certificates a peer we connect to may chain to, besides the system's */
+    extraCa?: string,
   ) {
     this.opts = { ...DEFAULT_TCP_OPTIONS, ...opts }
+    this.ca = extraCa ? [...tls.rootCertificates, extraCa] : undefined
   }
+
+  private readonly ca: string[] | undefined
 
   get size(): number {
     return this.connections.size
@@ -109,7 +114,8 @@ export class TcpTransport {
     return key
   }
 
-  send(buf: Buffer, address: string, port: number): void {
+  /** `serverName`: over TLS, the name the peer's certificate must carry (default: `address` when it is a name). */
+  send(buf: Buffer, address: string, port: number, serverName?: string): void {
     const key = `${address}:${port}`
     let socket = this.connections.get(key)
     if (!socket || socket.destroyed) {
@@ -117,9 +123,10 @@ export class TcpTransport {
         this.handlers.onClosedByUs?.('limit-total')
         return
       }
-      // a TLS connection we open checks the peer's certificate against the system's CAs
+      // a TLS connection we open checks the peer's certificate against the system's CAs (and SIP_TLS_CA)
+      const name = serverName ?? (net.isIP(address) ? undefined : address)
       socket = this.credentials
-        ? tls.connect({ host: address, port, ...(net.isIP(address) ? {} : { servername: address }) })
+        ? tls.connect({ host: address, port, ...(name && { servername: name }), ...(this.ca && { ca: this.ca }) })
         : net.connect({ host: address, port })
       this.adopt(socket, { address, port })
     }

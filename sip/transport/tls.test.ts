@@ -2,28 +2,19 @@
 // caller (OPTIONS, an INVITE answered and ACKed, our BYE back over the caller's connection, with
 // Via and Contact saying TLS and the TLS port), and the certificate file replaced while the UA
 // runs: the next connection gets the new one.
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, renameSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import pino from 'pino'
 import t from 'tap'
+import { makeCert } from '../../test/helpers/tls-cert.ts'
 import type { InboundCall } from '../ua/call-control.ts'
 import { EmbeddedCallControl } from '../ua/embedded-call-control.ts'
 
 const T1 = 40
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-function makeCert(dir: string, name: string, cn: string): { cert: string; key: string } {
-  const cert = path.join(dir, `${name}.crt`)
-  const key = path.join(dir, `${name}.key`)
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert], {
-    stdio: 'ignore',
-  })
-  return { cert, key }
-}
 
 async function client(port: number) {
   const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false })

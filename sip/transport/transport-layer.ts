@@ -16,6 +16,8 @@ const CRLF = Buffer.from('\r\n')
 export interface TlsListen {
   port: number
   credentials: TlsCredentials
+  /** PEM CA certificates the peers we connect to (TLS trunks) may chain to, besides the system's (SIP_TLS_CA) */
+  ca?: string
 }
 
 export interface TransportLayerEvents {
@@ -75,6 +77,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
         },
         tcpOptions,
         tlsListen.credentials,
+        tlsListen.ca,
       )
     }
   }
@@ -173,7 +176,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     }
     this.stats.messageOut(messageKind(m))
     const stream = this.stream(remote.protocol)
-    if (stream) stream.send(buf, remote.address, remote.port)
+    if (stream) stream.send(buf, remote.address, remote.port, remote.serverName)
     else if (remote.protocol === 'UDP') this.udp.send(buf, remote.address, remote.port)
   }
 

@@ -9,7 +9,7 @@ export interface TrunkConfig {
   /** Registrar/proxy host name or address, and its port. */
   host: string
   port: number
-  transport: 'udp' | 'tcp'
+  transport: 'udp' | 'tcp' | 'tls'
   /** Login (often the number itself) and password for digest auth; empty: no auth. */
   username: string
   password: string
@@ -46,9 +46,16 @@ export function dialledNumber(target: string): string {
   return decodeURIComponent(user).replace(/[\s().-]/g, '')
 }
 
+/** The transport of a trunk's requests. */
+export function trunkProtocol(trunk: Pick<TrunkConfig, 'transport'>): Remote['protocol'] {
+  return trunk.transport === 'tls' ? 'TLS' : trunk.transport === 'tcp' ? 'TCP' : 'UDP'
+}
+
 export async function resolveRemote(hostPort: string, protocol: Remote['protocol']): Promise<Remote> {
-  const { host, port } = splitHostPort(hostPort)
+  const { host, port } = splitHostPort(hostPort, protocol === 'TLS' ? 5061 : 5060)
   const bare = host.replace(/^\[|\]$/g, '')
-  // A/AAAA only: RFC 3263 NAPTR/SRV lookups are not done, so the port must be given when not 5060.
-  return { protocol, address: isIP(bare) ? bare : (await lookup(bare)).address, port }
+  // A/AAAA only: RFC 3263 NAPTR/SRV lookups are not done, so the port must be given when not 5060 (5061 for TLS).
+  if (isIP(bare)) return { protocol, address: bare, port }
+  // over TLS the certificate is checked against the name, not the address it resolved to (RFC 5922 §7)
+  return { protocol, address: (await lookup(bare)).address, port, ...(protocol === 'TLS' && { serverName: bare }) }
 }

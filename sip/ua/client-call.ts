@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { makeResponse } from '../message/serialize.ts'
 import type { NameAddr, Remote, SipRequest, SipResponse } from '../message/types.ts'
-import { Dialog, hostForUri, newBranch, newTag } from '../dialog/dialog.ts'
+import { Dialog, hostForUri, localPort, newBranch, newTag } from '../dialog/dialog.ts'
 import { DialError, type DialOptions, type OutboundCall, type OutboundCallEvents, type SipEndReason } from './call-control.ts'
 import type { TrunkRoute } from '../trunks/trunk-route.ts'
 import { ALLOW, SUPPORTED } from './uas-checks.ts'
@@ -63,14 +63,15 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     const fromUri = trunk ? `sip:${trunk.fromUser}@${trunk.fromHost}` : `sip:${user}@${host}`
     this.sipCallId = `${randomBytes(8).toString('hex')}@${host}`
     this.localSdp = opts.sdp
-    const transport = remote.protocol === 'TCP' ? ';transport=tcp' : ''
-    const contact: NameAddr = { uri: `sip:${user}@${host}:${ctx.local.port}${transport}`, params: {} }
+    const transport = remote.protocol === 'UDP' ? '' : `;transport=${remote.protocol.toLowerCase()}`
+    const port = localPort(ctx.local, remote.protocol)
+    const contact: NameAddr = { uri: `sip:${user}@${host}:${port}${transport}`, params: {} }
     this.invite = {
       method: 'INVITE',
       uri: targetUri,
       version: '2.0',
       headers: {
-        via: [{ version: '2.0', protocol: remote.protocol, host, port: ctx.local.port, params: { branch: newBranch(), rport: null } }],
+        via: [{ version: '2.0', protocol: remote.protocol, host, port, params: { branch: newBranch(), rport: null } }],
         'max-forwards': '70',
         from: { uri: fromUri, params: { tag: newTag() } },
         to: { uri: targetUri, params: {} },

@@ -13,7 +13,7 @@ import { clientTransactionKey, serverTransactionKey } from '../transaction/trans
 import { TransportLayer } from '../transport/transport-layer.ts'
 import type { TlsCredentials } from '../transport/tcp.ts'
 import type { SipStats } from '../transport/stats.ts'
-import { resolveRemote } from '../trunks/trunk.ts'
+import { resolveRemote, trunkProtocol } from '../trunks/trunk.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import { routeFor } from '../trunks/trunk-route.ts'
 import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from './call-control.ts'
@@ -42,7 +42,7 @@ export interface EmbeddedCallControlOptions {
   sessionTimer?: SessionTimerConfig
   /** SIP over TLS on this port (0: any free one) with the certificate and key in these PEM files,
    *  read again when either changes. */
-  tls?: { port: number; certFile: string; keyFile: string }
+  tls?: { port: number; certFile: string; keyFile: string; caFile?: string }
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -76,7 +76,11 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     this.local = { host: opts.publicHost, port: opts.port }
     this.gate = opts.gate
     this.tlsFiles = opts.tls
-    const tls = opts.tls && { port: opts.tls.port, credentials: readCredentials(opts.tls) }
+    const tls = opts.tls && {
+      port: opts.tls.port,
+      credentials: readCredentials(opts.tls),
+      ...(opts.tls.caFile && { ca: readFileSync(opts.tls.caFile, 'utf8') }),
+    }
     this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats, undefined, tls)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
     this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
@@ -172,9 +176,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     const trunk = decision?.trunk
     let call: ClientCall | undefined
     try {
-      const remote = trunk
-        ? await resolveRemote(trunk.outboundProxy || `${trunk.host}:${trunk.port}`, trunk.transport === 'tcp' ? 'TCP' : 'UDP')
-        : await uriRemote(target)
+      const remote = trunk ? await resolveRemote(trunk.outboundProxy || `${trunk.host}:${trunk.port}`, trunkProtocol(trunk)) : await uriRemote(target)
       call = new ClientCall(this, target, remote, opts, trunk && routeFor(trunk))
       call.once('ended', release)
       this.pendingDials.add(call)
