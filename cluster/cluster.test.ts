@@ -6,7 +6,9 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { DEAD_REDIS_URL, testRedis } from '../test/helpers/redis.ts'
 import { CallSlots } from './call-slots.ts'
-import { Cluster } from './cluster.ts'
+import { Cluster, type ClusterOptions } from './cluster.ts'
+import { OutboundGuard } from '../sip/trunks/outbound-guard.ts'
+import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { InstanceRegistry } from './instance-registry.ts'
 import { ClusterKeys } from './keys.ts'
 import { LiveCallDirectory } from './live-call-directory.ts'
@@ -21,6 +23,25 @@ function conn(t: Test, url: string): Redis {
   r.on('error', () => {})
   t.teardown(() => r.disconnect())
   return r
+}
+
+/** A Cluster for tests: no bans applied, no live calls, unless the test says otherwise. */
+function cluster(url: string, keyPrefix: string, instanceId: string, over: Partial<ClusterOptions> = {}): Cluster {
+  return new Cluster({
+    url,
+    keyPrefix,
+    instanceId,
+    leaseMs: 2000,
+    heartbeatMs: 500,
+    limits: { maxCalls: 1, maxCallsPerSource: 0 },
+    isTrusted: () => false,
+    applyBan: () => {},
+    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }),
+    liveCalls: () => [],
+    logger: log,
+    registry: new client.Registry(),
+    ...over,
+  })
 }
 
 function liveCall(id: string, instance: string, startedAt: string): LiveCallSummary {
@@ -160,19 +181,10 @@ t.test('Cluster: two instances share live calls, slots and bans', async (t) => {
   const live: Record<string, LiveCallSummary[]> = { a: [], b: [] }
   const banned: string[] = []
   const make = (id: string) =>
-    new Cluster({
-      url: r.url,
-      keyPrefix: r.prefix,
-      instanceId: id,
-      leaseMs: 2000,
-      heartbeatMs: 500,
-      limits: { maxCalls: 1, maxCallsPerSource: 0 },
-      isTrusted: () => false,
+    cluster(r.url, r.prefix, id, {
       applyBan: (s) => banned.push(`${id}:${s}`),
       status: () => ({ sip: 'x', http: 'y', liveCalls: live[id].length, draining: false }),
       liveCalls: () => live[id],
-      logger: log,
-      registry: new client.Registry(),
     })
   const a = make('a')
   const b = make('b')
@@ -210,27 +222,72 @@ t.test('Cluster: two instances share live calls, slots and bans', async (t) => {
   )
 })
 
-t.test('Cluster with Redis down: never throws, admission falls back within ~100 ms', async (t) => {
-  const c = new Cluster({
-    url: DEAD_REDIS_URL,
-    keyPrefix: 'never:',
-    instanceId: 'lonely',
-    leaseMs: 2000,
-    heartbeatMs: 500,
-    limits: { maxCalls: 1, maxCallsPerSource: 1 },
-    isTrusted: () => false,
-    applyBan: () => {},
-    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }),
-    liveCalls: () => [],
-    logger: log,
-    registry: new client.Registry(),
+t.test('Cluster: two instances share the outbound limits (a trunk’s channels and cps, the hourly cap)', async (t) => {
+  const r = await testRedis(t)
+  if (!r) return
+  const a = cluster(r.url, r.prefix, 'a')
+  const b = cluster(r.url, r.prefix, 'b')
+  await Promise.all([a.start(), b.start()])
+  t.teardown(() => Promise.all([a.stop(), b.stop()]))
+  const trunk = (over: Partial<TrunkConfig>): TrunkConfig => ({
+    name: 'carrier',
+    host: '192.0.2.50',
+    port: 5060,
+    transport: 'udp',
+    username: '',
+    password: '',
+    realm: '',
+    domain: 'carrier.ru',
+    callerId: '74950001122',
+    allowPrefixes: ['8'],
+    channels: 0,
+    cps: 0,
+    outboundProxy: '',
+    register: false,
+    expires: 300,
+    ...over,
   })
+  const guards = (t: TrunkConfig, maxCallsPerHour: number) =>
+    [a, b].map((c) => {
+      const g = new OutboundGuard({ trunks: [t], allowPrefixes: [], maxCallsPerHour, logger: log })
+      g.useShared(c)
+      return g
+    })
+  const dial = (g: OutboundGuard) => g.decide('sip:89990001122@carrier.ru')
+
+  const [ga, gb] = guards(trunk({ name: 'two-channels', channels: 1 }), 100)
+  const first = await dial(ga)
+  t.ok(first.ok, 'a takes the one channel')
+  const second = await dial(gb)
+  t.match(second, { ok: false, reason: 'channels', message: /busy across the cluster/ }, 'b finds it taken, though b itself has no call')
+  if (first.ok) first.release()
+  await sleep(50)
+  t.ok((await dial(gb)).ok, 'released on a: free for b')
+
+  const [ca, cb] = guards(trunk({ name: 'one-cps', cps: 1 }), 100)
+  t.ok((await dial(ca)).ok)
+  t.match(await dial(cb), { ok: false, reason: 'cps' }, 'one new call per second across both')
+  await sleep(1100)
+  t.ok((await dial(cb)).ok, 'the next second')
+
+  await r.client.del(`${r.prefix}dial-hour`)
+  const [ha, hb] = guards(trunk({ name: 'hourly' }), 2)
+  t.ok((await dial(ha)).ok)
+  t.ok((await dial(hb)).ok)
+  t.match(await dial(ha), { ok: false, reason: 'hourly_cap', message: /the cluster's outbound calls/ }, 'the cap counts both instances')
+  t.equal(await r.client.zcard(`${r.prefix}dial-hour`), 2, 'a refused call is counted nowhere')
+})
+
+t.test('Cluster with Redis down: never throws, admission falls back within ~100 ms', async (t) => {
+  const c = cluster(DEAD_REDIS_URL, 'never:', 'lonely', { limits: { maxCalls: 1, maxCallsPerSource: 1 } })
   await c.start(200)
   t.teardown(() => c.stop())
   t.equal(c.redisUp, false)
   const t0 = performance.now()
   t.equal(await c.admit('x', '10.0.0.1'), 'fallback')
   t.ok(performance.now() - t0 < 150, 'at once')
+  t.equal(await c.dial('d', { name: 'carrier', channels: 1, cps: 1 }, 10), 'fallback', 'an outbound call too: the local counts decide')
+  c.dialEnded('d', { name: 'carrier', channels: 1, cps: 1 })
   t.equal(await c.liveCalls(), null)
   t.equal(await c.instances(), null)
   c.banned('10.0.0.1', 1000)
@@ -276,20 +333,7 @@ t.test('Cluster: a stalled Redis costs a call 100 ms at most; a lost one comes b
   const r = await testRedis(t)
   if (!r) return
   const proxy = await stallableProxy(t, new URL(r.url))
-  const c = new Cluster({
-    url: proxy.url,
-    keyPrefix: r.prefix,
-    instanceId: 'a',
-    leaseMs: 5000,
-    heartbeatMs: 300,
-    limits: { maxCalls: 1, maxCallsPerSource: 0 },
-    isTrusted: () => false,
-    applyBan: () => {},
-    status: () => ({ sip: 'x', http: 'y', liveCalls: 0, draining: false }),
-    liveCalls: () => [],
-    logger: log,
-    registry: new client.Registry(),
-  })
+  const c = cluster(proxy.url, r.prefix, 'a', { leaseMs: 5000, heartbeatMs: 300 })
   await c.start()
   t.teardown(() => c.stop())
   const keys = new ClusterKeys(r.prefix)

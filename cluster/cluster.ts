@@ -7,10 +7,22 @@ import { ClusterKeys } from './keys.ts'
 import { LiveCallDirectory } from './live-call-directory.ts'
 import { RedisLink, redactUrl, within } from './redis-link.ts'
 import { SharedBans } from './shared-bans.ts'
-import type { AdmitVerdict, InstanceRecord, LiveCallSummary } from './types.ts'
+import { DialWindows, type RateWindow } from './dial-windows.ts'
+import type { AdmitVerdict, DialVerdict, InstanceRecord, LiveCallSummary } from './types.ts'
 
 /** How long a call may wait for its cluster-wide admission before the local limits alone decide. */
 export const ADMIT_TIMEOUT_MS = 100
+const HOUR_MS = 3_600_000
+
+/** What the cluster needs of a trunk to share its limits. */
+export interface DialTrunk {
+  name: string
+  /** concurrent calls through it (0: no limit) */
+  channels: number
+  /** new calls per second through it (0: no limit) */
+  cps: number
+}
+
 /** How long the API waits for the other instances' live calls before it lists its own only. */
 export const READ_TIMEOUT_MS = 500
 
@@ -46,6 +58,9 @@ export class Cluster {
   private readonly registry: InstanceRegistry
   private readonly directory: LiveCallDirectory
   private readonly slots: CallSlots
+  /** per trunk with a channel limit: its channels across the instances */
+  private readonly trunkSlots = new Map<string, CallSlots>()
+  private readonly windows: DialWindows
   private readonly bans: SharedBans
   private readonly metrics: ClusterMetrics
   private readonly log: Logger
@@ -64,6 +79,7 @@ export class Cluster {
     this.registry = new InstanceRegistry(this.link.client, this.keys, opts.leaseMs)
     this.directory = new LiveCallDirectory(this.link.client, this.keys, opts.leaseMs)
     this.slots = new CallSlots(this.link.client, this.keys, this.id, opts.limits, opts.leaseMs)
+    this.windows = new DialWindows(this.link.client)
     this.bans = new SharedBans(this.link.client, this.link.subscriberConnection(), this.keys, this.id, opts.applyBan, opts.logger, () =>
       this.metrics.bans.labels('received').inc(),
     )
@@ -117,6 +133,58 @@ export class Cluster {
     void this.slots
       .release(callId)
       .catch((err) => this.log.debug({ err: err.message, callId }, 'cluster slot release failed; it is rewritten when redis answers'))
+  }
+
+  /**
+   * Cluster-wide limits of a new outbound call (OUTBOUND_MAX_CALLS_PER_HOUR over all trunks, the
+   * trunk's channels and calls per second): checked and taken at once, within ADMIT_TIMEOUT_MS or
+   * 'fallback'. An 'ok' or 'fallback' call is ended with dialEnded.
+   */
+  async dial(callId: string, trunk: DialTrunk | undefined, maxCallsPerHour: number): Promise<DialVerdict> {
+    const slots = trunk?.channels ? this.channelsOf(trunk) : undefined
+    let verdict: DialVerdict = 'fallback'
+    if (!this.link.isUp) slots?.hold(callId, '')
+    else {
+      try {
+        verdict = await within(this.takeDial(callId, trunk, slots, maxCallsPerHour), ADMIT_TIMEOUT_MS)
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, callId }, 'cluster dial limits: no answer from redis in time; the local counts decide')
+      }
+    }
+    this.metrics.dialled(verdict)
+    return verdict
+  }
+
+  private async takeDial(callId: string, trunk: DialTrunk | undefined, slots: CallSlots | undefined, maxCallsPerHour: number): Promise<DialVerdict> {
+    if (slots && (await slots.admit(callId, '')) !== 'ok') return 'channels'
+    const hour: RateWindow = { key: this.keys.dialHour, windowMs: HOUR_MS, max: maxCallsPerHour }
+    const second: RateWindow | undefined = trunk?.cps ? { key: this.keys.dialSecond(trunk.name), windowMs: 1000, max: trunk.cps } : undefined
+    const full = await this.windows.take(callId, second ? [hour, second] : [hour])
+    if (!full) return 'ok'
+    await slots?.release(callId)
+    return full === hour ? 'hourly_cap' : 'cps'
+  }
+
+  /** The outbound call ended (or never started): its channel is free again. */
+  dialEnded(callId: string, trunk: DialTrunk | undefined): void {
+    const slots = trunk && this.trunkSlots.get(trunk.name)
+    if (!slots) return
+    void slots.release(callId).catch((err) => this.log.debug({ err: err.message, callId }, 'trunk channel release failed; it is rewritten when redis answers'))
+  }
+
+  private channelsOf(trunk: DialTrunk): CallSlots {
+    let slots = this.trunkSlots.get(trunk.name)
+    if (!slots) {
+      const limits = { maxCalls: trunk.channels, maxCallsPerSource: 0 }
+      slots = new CallSlots(this.link.client, this.keys.trunkChannels(trunk.name), this.id, limits, this.opts.leaseMs)
+      this.trunkSlots.set(trunk.name, slots)
+    }
+    return slots
+  }
+
+  /** Every set of slots this instance holds: inbound calls and each trunk's channels. */
+  private allSlots(): CallSlots[] {
+    return [this.slots, ...this.trunkSlots.values()]
   }
 
   /** This instance's live calls changed: they are published (coalesced). */
@@ -173,7 +241,7 @@ export class Cluster {
     if (this.stopped || !this.link.isUp) return
     try {
       await within(
-        Promise.all([this.registry.beat(this.record()), this.directory.publish(this.id, this.opts.liveCalls()), this.slots.renew()]),
+        Promise.all([this.registry.beat(this.record()), this.directory.publish(this.id, this.opts.liveCalls()), ...this.allSlots().map((s) => s.renew())]),
         this.opts.heartbeatMs,
       )
     } catch (err) {
@@ -186,8 +254,7 @@ export class Cluster {
     this.metrics.redisUp.set(up ? 1 : 0)
     // back after an outage: Redis may have lost everything (a restart), or missed releases
     if (up && !this.stopped)
-      void this.slots
-        .resync()
+      void Promise.all(this.allSlots().map((s) => s.resync()))
         .catch(() => {})
         .then(() => this.beat())
   }
@@ -197,7 +264,7 @@ export class Cluster {
     this.stopped = true
     clearInterval(this.timer)
     if (this.link.isUp) {
-      await within(Promise.all([this.registry.leave(this.id), this.directory.remove(this.id), this.slots.resync()]), 1000).catch(() => {})
+      await within(Promise.all([this.registry.leave(this.id), this.directory.remove(this.id), ...this.allSlots().map((s) => s.resync())]), 1000).catch(() => {})
     }
     await this.link.close()
   }

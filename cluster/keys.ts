@@ -35,6 +35,21 @@ export class ClusterKeys {
     return `${this.prefix}slot-src:${id}`
   }
 
+  /** The keys of a trunk's channel slots (a CallSlots of its own per trunk). */
+  trunkChannels(trunk: string): ClusterKeys {
+    return new ClusterKeys(`${this.prefix}dial:${trunk}:`)
+  }
+
+  /** sorted set: outbound calls started in the last hour, over all trunks (OUTBOUND_MAX_CALLS_PER_HOUR) */
+  get dialHour(): string {
+    return `${this.prefix}dial-hour`
+  }
+
+  /** sorted set: calls started through the trunk in the last second (its cps) */
+  dialSecond(trunk: string): string {
+    return `${this.prefix}dial-cps:${trunk}`
+  }
+
   /** string: a banned source (value: the instance that banned it), with the ban as its TTL */
   ban(address: string): string {
     return `${this.prefix}ban:${address}`

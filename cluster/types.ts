@@ -20,3 +20,8 @@ export type LiveCallSummary = CallSummary & { live: true; instance: string }
  *  SIP_MAX_CALLS_PER_SOURCE across the instances; 'fallback': Redis did not answer in time,
  *  the local limits alone decide. */
 export type AdmitVerdict = 'ok' | 'total' | 'source' | 'fallback'
+
+/** An outbound call's cluster-wide verdict: 'ok' (its channel is held until dialEnded), over the
+ *  hourly cap or the trunk's channels or calls per second across the instances, or 'fallback'
+ *  (Redis did not answer in time: the local counts alone decide). */
+export type DialVerdict = 'ok' | 'hourly_cap' | 'channels' | 'cps' | 'fallback'

@@ -212,6 +212,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       registry: metrics.registry,
     })
     calls.useCluster(cluster)
+    trunks.guard.useShared(cluster)
   }
   trunks.start(sip)
   // A trunk's signalling addresses are trusted (inbound calls from the carrier need no digest).

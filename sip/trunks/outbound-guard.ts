@@ -1,7 +1,8 @@
 // The toll-fraud guard: every INVITE the server originates is decided here first. A stolen
 // trunk is dialled to premium and international numbers in bursts, so the rules are an allow
 // list of prefixes (nothing when unset), an hourly cap over all trunks, and per-trunk channel
-// and call-rate limits.
+// and call-rate limits. With several instances (REDIS_URL) the counts are the cluster's.
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { dialledNumber, splitHostPort, type TrunkConfig } from './trunk.ts'
 
@@ -24,14 +25,27 @@ export interface OutboundGuardOptions {
 
 const HOUR_MS = 3_600_000
 
+/** The same limits counted across the instances (cluster/cluster.ts). */
+export interface SharedDialLimits {
+  /** 'fallback': no answer in time, the local counts decide; a call that is not refused ends with dialEnded */
+  dial(callId: string, trunk: TrunkConfig | undefined, maxCallsPerHour: number): Promise<'ok' | 'fallback' | Exclude<RefusalReason, 'prefix'>>
+  dialEnded(callId: string, trunk: TrunkConfig | undefined): void
+}
+
 export class OutboundGuard {
   private readonly started: number[] = []
   private readonly live = new Map<string, number>()
   private readonly lastSecond = new Map<string, number[]>()
   private readonly now: () => number
+  private shared: SharedDialLimits | undefined
 
   constructor(private readonly opts: OutboundGuardOptions) {
     this.now = opts.now ?? Date.now
+  }
+
+  /** From now on the hourly cap, channels and calls per second are also counted across the instances. */
+  useShared(shared: SharedDialLimits): void {
+    this.shared = shared
   }
 
   /** The trunk a sip: URI goes through: the one whose host (or domain) it names. */
@@ -59,16 +73,49 @@ export class OutboundGuard {
     return matches(number, this.prefixesFor(this.trunkFor(target)))
   }
 
-  /** Decides one dial; an allowed one holds a channel and a place in the hourly count. */
+  /**
+   * Decides one dial against this instance's counts and then, with a cluster, against everyone's;
+   * an allowed one holds a channel and a place in the hourly count.
+   */
+  async decide(target: string): Promise<DialDecision> {
+    const local = this.check(target)
+    if (!local.ok || !this.shared) return local
+    const id = randomUUID()
+    const verdict = await this.shared.dial(id, local.trunk, this.opts.maxCallsPerHour)
+    if (verdict === 'ok' || verdict === 'fallback') {
+      const shared = this.shared
+      return {
+        ...local,
+        release: () => {
+          local.release()
+          shared.dialEnded(id, local.trunk)
+        },
+      }
+    }
+    local.release()
+    const trunk = local.trunk
+    const name = trunk?.name ?? ''
+    const message =
+      verdict === 'hourly_cap'
+        ? `the cluster's outbound calls in the last hour reach the cap of ${this.opts.maxCallsPerHour} (OUTBOUND_MAX_CALLS_PER_HOUR)`
+        : verdict === 'channels'
+          ? `all ${trunk?.channels} channels of trunk ${name} are busy across the cluster`
+          : `trunk ${name} allows ${trunk?.cps} new calls per second across the cluster`
+    return this.refuse(target, local.number, trunk, verdict, message)
+  }
+
+  private refuse(target: string, number: string, trunk: TrunkConfig | undefined, reason: RefusalReason, message: string): DialDecision {
+    this.opts.logger.warn({ target, number, trunk: trunk?.name, reason }, `outbound call refused: ${message}`)
+    this.opts.onRefused?.(reason, trunk?.name ?? '')
+    return { ok: false, number, trunk, reason, message }
+  }
+
+  /** Decides one dial on this instance's counts alone; an allowed one holds a channel and a place in the hourly count. */
   check(target: string): DialDecision {
     const trunk = this.trunkFor(target)
     const number = dialledNumber(target)
     const name = trunk?.name ?? ''
-    const refuse = (reason: RefusalReason, message: string): DialDecision => {
-      this.opts.logger.warn({ target, number, trunk: name || undefined, reason }, `outbound call refused: ${message}`)
-      this.opts.onRefused?.(reason, name)
-      return { ok: false, number, trunk, reason, message }
-    }
+    const refuse = (reason: RefusalReason, message: string) => this.refuse(target, number, trunk, reason, message)
     const prefixes = this.prefixesFor(trunk)
     if (!matches(number, prefixes)) {
       return refuse(

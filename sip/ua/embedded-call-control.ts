@@ -170,7 +170,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
    * a guard, the guard decides first, and a URI naming a trunk goes through that trunk.
    */
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
-    const decision = this.outbound?.check(target)
+    const decision = await this.outbound?.decide(target)
     if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
     const release = decision?.ok ? decision.release : () => {}
     const trunk = decision?.trunk
