@@ -4,13 +4,13 @@
 // with session-expired when no refresh comes).
 import dgram from 'node:dgram'
 import { mkdtempSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import t from 'tap'
 import { startServerProcess } from './helpers/server-process.ts'
 import { makeCert } from './helpers/tls-cert.ts'
+import { freeTcpPort } from './helpers/free-port.ts'
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -231,11 +231,3 @@ t.test('interop on a live server', async (t) => {
     t.equal(rec?.result, 'caller-hangup')
   })
 })
-
-async function freeTcpPort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise((r) => srv.close(r))
-  return port
-}

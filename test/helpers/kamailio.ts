@@ -1,23 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { REPO } from './server-process.ts'
 import { requireTool } from './system-tools.ts'
+import { spawnGroup } from './process-group.ts'
 
 export interface KamailioHandle {
   port: number
   /** Everything Kamailio logged so far (its xlog lines start with "kamailio:"). */
   log(): string
   stop(): Promise<void>
-}
-
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
-  const port = s.address().port
-  s.close()
-  return port
 }
 
 export interface KamailioOptions {
@@ -61,14 +53,8 @@ export async function startKamailio(dir: string, port: number, values: Record<st
     '-M',
     '8',
   ]
-  // its own process group: kamailio forks workers, and stop() must reach every one of them (an
-  // orphaned worker keeps the log pipe open, and with it the test's process, until tap times out)
-  const child: ChildProcess = spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let log = ''
-  child.stdout!.on('data', (d) => (log += d))
-  child.stderr!.on('data', (d) => (log += d))
-  let exited = false
-  child.on('exit', () => (exited = true))
+  // its own process group: kamailio forks workers, and stop() must reach every one of them
+  const proc = spawnGroup('kamailio', args)
   const probe = dgram.createSocket('udp4')
   await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r))
   let answered = false
@@ -76,8 +62,8 @@ export async function startKamailio(dir: string, port: number, values: Record<st
   const deadline = Date.now() + 20_000
   try {
     while (!answered) {
-      if (exited) throw new Error(`kamailio exited at start:\n${log.slice(-3000)}`)
-      if (Date.now() > deadline) throw new Error(`kamailio did not answer on port ${port} in 20 s:\n${log.slice(-3000)}`)
+      if (proc.exited) throw new Error(`kamailio exited at start:\n${proc.log().slice(-3000)}`)
+      if (Date.now() > deadline) throw new Error(`kamailio did not answer on port ${port} in 20 s:\n${proc.log().slice(-3000)}`)
       const branch = `z9hG4bKprobe${Date.now()}`
       probe.send(
         Buffer.from(
@@ -91,25 +77,5 @@ export async function startKamailio(dir: string, port: number, values: Record<st
   } finally {
     probe.close()
   }
-  return {
-    port,
-    log: () => log,
-    async stop() {
-      const group = (signal: NodeJS.Signals) => {
-        try {
-          process.kill(-child.pid!, signal)
-        } catch {
-          // the group is gone already
-        }
-      }
-      if (!exited) {
-        const gone = new Promise((r) => child.once('exit', r))
-        group('SIGTERM')
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))])
-      }
-      group('SIGKILL') // workers the main process left behind, if any
-      child.stdout!.destroy()
-      child.stderr!.destroy()
-    },
-  }
+  return { port, log: () => proc.log(), stop: () => proc.stop() }
 }
