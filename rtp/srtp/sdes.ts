@@ -75,6 +75,6 @@ export function newMasterKey(suite: SrtpSuiteName): string {
 }
 
 /** Our a=crypto line, as sdp-transform writes it. */
-export function formatCrypto(c: SdesCrypto): CryptoAttribute {
+export function formatCrypto(c: SdesCrypto): CryptoAttribute & { id: number } {
   return { id: c.tag, suite: c.suite, config: `inline:${c.key}` }
 }
