@@ -187,6 +187,8 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     knowledge,
     scenarios,
     scenarioPrompts,
+    // a trunk's own `srtp` for calls from its addresses (trusted as source trunk:<name>)
+    srtpPolicy: (address) => config.trunks.find((t) => gate.trust.match(address) === `trunk:${t.name}`)?.srtp ?? config.srtp,
   }
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))

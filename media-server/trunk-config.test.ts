@@ -106,3 +106,17 @@ t.test('errors name the key and what is wrong', async (t) => {
   t.throws(() => loadConfig({ TRUNK_HOST: 'a', TRUNK_USERNAME: 'u', TRUNK_EXPIRES: '5' }), /expires must be an integer from 30/)
   t.throws(() => loadConfig({ OUTBOUND_MAX_CALLS_PER_HOUR: 'lots' }), /OUTBOUND_MAX_CALLS_PER_HOUR must be an integer/)
 })
+
+t.test('SRTP: the SRTP variable, and a trunk own srtp for calls from its addresses', async (t) => {
+  t.equal(loadConfig({}).srtp, 'optional', 'SRTP defaults to optional')
+  t.equal(loadConfig({ SRTP: 'required' }).srtp, 'required')
+  t.throws(() => loadConfig({ SRTP: 'yes' }), new ConfigError('SRTP must be off, optional or required, got "yes"'))
+  t.equal(loadConfig({ TRUNK_HOST: '10.0.0.5', TRUNK_SRTP: 'required' }).trunks[0].srtp, 'required')
+  t.equal(loadConfig({ TRUNK_HOST: '10.0.0.5' }).trunks[0].srtp, undefined, 'unset: SRTP applies')
+  const file = configFile({ trunks: [{ host: '10.0.0.6', srtp: 'off' }] })
+  t.equal(loadConfig({ CONFIG_FILE: file }).trunks[0].srtp, 'off')
+  t.throws(
+    () => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ host: '10.0.0.6', srtp: 'sdes' }] }) }),
+    /trunks\[0\]: srtp must be off, optional or required, got "sdes"/,
+  )
+})

@@ -151,7 +151,14 @@ export class CallManager {
     metrics.rtpPortsFree.set(media.available)
     if (port === null) return refuse(503, 'no RTP ports left', 'failed')
 
-    const local: LocalMedia = { address: config.publicIp, port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1, srtp: config.srtp }
+    const local: LocalMedia = {
+      address: config.publicIp,
+      port,
+      codecs: config.codecs,
+      sessionId: String(Date.now()),
+      sessionVersion: 1,
+      srtp: this.deps.srtpPolicy?.(sip.remote.address) ?? config.srtp,
+    }
     let neg: ReadAnswerResult
     let answer: string | null = null
     if (sip.offer) {
