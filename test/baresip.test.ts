@@ -1,7 +1,7 @@
-// baresip 1.0.0 against the server (issue 15, real peers): over TLS with SRTP required on baresip's
-// side (mediaenc=srtp-mand), G.722 and Opus, each with audio checked both ways (baresip's tone in the
-// server's recording, the server's greeting in baresip's decoded audio), all from an untrusted
-// address that authenticates with digest.
+// baresip 1.0.0 against the server (issue 15, real peers), with SRTP=required: over TLS with SRTP
+// (mediaenc=srtp-mand), G.722 and Opus (SRTP over UDP), each with audio checked both ways (baresip's
+// tone in the server's recording, the server's greeting in baresip's decoded audio); a plain offer
+// refused with 488; all from an untrusted address that authenticates with digest.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import net from 'node:net'
@@ -60,6 +60,7 @@ t.test('baresip calls the server', async (t) => {
     // first or second, makes it give up (ENOSYS, "Function not implemented") rather than answer the MD5 one
     SIP_AUTH_ALGORITHMS: 'MD5',
     LANGUAGE: 'en',
+    SRTP: 'required',
     MEDIA_WORKERS: '1',
     RTP_PORT_MIN: '33000',
     RTP_PORT_MAX: '33099',
@@ -108,26 +109,38 @@ t.test('baresip calls the server', async (t) => {
   })
 
   for (const codec of ['G722', 'opus'] as const) {
-    await t.test(`${codec} over UDP: audio both ways`, async (t) => {
+    await t.test(`${codec} with SRTP over UDP: audio both ways`, async (t) => {
       const r = await call({
-        account: `<sip:alice@127.0.0.1>;regint=0;audio_codecs=${codec === 'opus' ? 'opus/48000/2' : 'G722/16000/1'};auth_pass=s3cret`,
+        account: `<sip:alice@127.0.0.1>;regint=0;mediaenc=srtp-mand;audio_codecs=${codec === 'opus' ? 'opus/48000/2' : 'G722/16000/1'};auth_pass=s3cret`,
         target: `sip:sales@127.0.0.1:${s.sipPort}`,
       })
       t.match(r.log, /Call established/)
       const c = await lastCall()
       t.equal(c.codec, codec)
-      t.equal(c.rtpStats.srtp, undefined, 'plain RTP offered, plain RTP answered')
+      t.match(c.rtpStats.srtp, /^AES_CM_128_HMAC_SHA1_/)
       t.ok(c.rtpStats.packetsIn > 200, `server: ${c.rtpStats.packetsIn} packets in`)
+      t.equal(c.rtpStats.dropped['srtp-auth'], undefined)
       checkAudio(t, r.heard, c, r.toneHz)
     })
   }
 
+  await t.test('SRTP=required: a plain RTP/AVP offer gets 488', async (t) => {
+    const r = await call({ account: '<sip:alice@127.0.0.1>;regint=0;audio_codecs=PCMU;auth_pass=s3cret', target: `sip:sales@127.0.0.1:${s.sipPort}` })
+    t.match(r.log, /488 Not Acceptable Here/, 'baresip: 488')
+    t.notMatch(r.log, /Call established/)
+    const { body } = await s.api('/api/calls?limit=1')
+    t.match(body.calls[0].endReason, /^488 unsupported audio transport: offer has RTP\/AVP; we support RTP\/SAVP/, 'the record says why')
+  })
+
   await t.test('digest: an untrusted baresip without the password is refused, with it answered', async (t) => {
     const before = (await s.api('/api/calls?limit=1')).body.calls[0]?.id
-    const r = await call({ account: '<sip:mallory@127.0.0.1>;regint=0;audio_codecs=PCMU', target: `sip:sales@127.0.0.1:${s.sipPort}` })
+    const r = await call({ account: '<sip:mallory@127.0.0.1>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU', target: `sip:sales@127.0.0.1:${s.sipPort}` })
     t.notMatch(r.log, /Call established/, 'no call without credentials')
     t.equal((await s.api('/api/calls?limit=1')).body.calls[0]?.id, before, 'no call record, no RTP port: refused before any call')
-    const ok = await call({ account: '<sip:alice@127.0.0.1>;regint=0;audio_codecs=PCMU;auth_pass=s3cret', target: `sip:sales@127.0.0.1:${s.sipPort}` })
+    const ok = await call({
+      account: '<sip:alice@127.0.0.1>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU;auth_pass=s3cret',
+      target: `sip:sales@127.0.0.1:${s.sipPort}`,
+    })
     t.match(ok.log, /Call established/, 'with alice:s3cret the call is answered')
     const c = await lastCall()
     t.equal(c.fromUri, 'sip:alice@127.0.0.1')
