@@ -106,6 +106,13 @@ t.test('baresip calls the server', async (t) => {
     t.ok(c.rtpStats.rtcp.in >= 1, 'SRTCP reports from baresip read')
     t.ok(c.rtpStats.rtcp.remote?.rttMs !== undefined, 'baresip read our SRTCP sender report (its report gives the round trip)')
     checkAudio(t, r.heard, c, r.toneHz)
+    // baresip sends one RTCP APP in the clear before its SRTP starts: refused, and counted in the
+    // worker's report to the main registry
+    const metrics = await waitFor('the SRTCP drop in /metrics', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()
+      return /voice_rtp_packets_dropped_total\{reason="srtcp-malformed"\} [1-9]/.test(text) && text
+    })
+    t.notMatch(metrics, /reason="srtp-(auth|replay)"/, 'no RTP packet refused')
   })
 
   for (const codec of ['G722', 'opus'] as const) {
