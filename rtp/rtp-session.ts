@@ -254,7 +254,7 @@ export class RtpSession implements ClockSubscriber {
   /** A packet SRTP refused: counted as any garbage; the first one logged, as a key mismatch
    *  (or an attack) shows itself there. */
   private dropSrtp(reason: SrtpDropReason, rinfo: RemoteInfo, rtcp: boolean): void {
-    this.drop(rtcp ? `srtcp-${reason.slice(5)}` : reason)
+    this.drop(`${rtcp ? 'srtcp' : 'srtp'}-${reason}`)
     if (this.srtpFailureLogged) return
     this.srtpFailureLogged = true
     this.opts.logger.warn({ reason, rtcp, from: `${rinfo.address}:${rinfo.port}` }, 'SRTP packet refused (later ones are only counted)')

@@ -49,12 +49,12 @@ export class SrtcpReceiver extends SrtcpStream {
   /** The RTCP packet (a view of `buf`, decrypted in place), or why it was dropped; never throws. */
   unprotect(buf: Buffer): Buffer | SrtpDropReason {
     const end = buf.length - this.tagBytes - 4
-    if (end < ENCRYPTED_FROM) return 'srtp-malformed'
+    if (end < ENCRYPTED_FROM) return 'malformed'
     const authenticated = buf.subarray(0, end + 4)
     const word = buf.readUInt32BE(end)
     const index = word & INDEX_MASK
-    if (!this.replay.check(index)) return 'srtp-replay'
-    if (!timingSafeEqual(this.tag(authenticated), buf.subarray(end + 4))) return 'srtp-auth'
+    if (!this.replay.check(index)) return 'replay'
+    if (!timingSafeEqual(this.tag(authenticated), buf.subarray(end + 4))) return 'auth'
     this.replay.accept(index)
     const rtcp = buf.subarray(0, end)
     // E = 0: the sender left this one in the clear (RFC 3711 §3.4 allows it)

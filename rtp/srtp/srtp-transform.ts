@@ -9,8 +9,8 @@ import { SUITES, type SrtpSuiteName } from './crypto-suite.ts'
 import { deriveRtpKeys, type SessionKeys } from './key-derivation.ts'
 import { ReplayWindow } from './replay-window.ts'
 
-/** Why a packet was not unprotected: counted as the drop reason of the session. */
-export type SrtpDropReason = 'srtp-malformed' | 'srtp-auth' | 'srtp-replay'
+/** Why a packet was not unprotected (the session counts it as srtp-<reason> or srtcp-<reason>). */
+export type SrtpDropReason = 'malformed' | 'auth' | 'replay'
 
 /** The master key and salt of one direction, from its a=crypto key (30 bytes). */
 export function splitMaster(master: Buffer): { key: Buffer; salt: Buffer } {
@@ -122,15 +122,15 @@ export class SrtpReceiver extends SrtpStream {
    * or why it was dropped. Garbage of any shape is a reason, never a throw.
    */
   unprotect(buf: Buffer): Buffer | SrtpDropReason {
-    if (buf.length < 12 + this.tagBytes) return 'srtp-malformed'
+    if (buf.length < 12 + this.tagBytes) return 'malformed'
     const packet = buf.subarray(0, buf.length - this.tagBytes)
     const header = rtpHeaderLength(packet)
-    if (header < 0) return 'srtp-malformed'
+    if (header < 0) return 'malformed'
     const ssrc = packet.readUInt32BE(8)
     const known = this.sources.get(ssrc)
     const index = known ? known.index.estimate(packet.readUInt16BE(2)) : packet.readUInt16BE(2)
-    if (known && !known.replay.check(index)) return 'srtp-replay'
-    if (!timingSafeEqual(this.tag(packet, index), buf.subarray(packet.length))) return 'srtp-auth'
+    if (known && !known.replay.check(index)) return 'replay'
+    if (!timingSafeEqual(this.tag(packet, index), buf.subarray(packet.length))) return 'auth'
     const state = known ?? this.addSource(ssrc)
     state.replay.accept(index)
     state.index.advance(index)
