@@ -94,6 +94,7 @@ t.test('our own RTP/SAVP offer (delayed offer, SRTP=required) and its answer', a
   t.same(r.ok && r.srtp, { suite: 'AES_CM_128_HMAC_SHA1_32', local: ours[1].key, remote: theirs })
   t.match(readAnswer(offer('RTP/SAVP', `a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:${theirs}`), local('required'), ours), { ok: false, reason: /matches none/ })
   t.match(readAnswer(offer('RTP/AVP'), local('required'), ours), { ok: false })
+  t.match(readAnswer(answer, local('optional')), { ok: false }, 'RTP/SAVP answering our plain offer: unusable')
 })
 
 t.test('the pinned offer of an SRTP stream carries our key again', async (t) => {

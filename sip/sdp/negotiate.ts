@@ -443,7 +443,8 @@ export type ReadAnswerResult = Omit<Extract<AnswerResult, { ok: true }>, 'answer
  */
 export function readAnswer(answerSdp: string | undefined, local: LocalMedia, ourCrypto?: SdesCrypto[]): ReadAnswerResult {
   if (!answerSdp) return { ok: false, reason: 'no SDP answer' }
-  const res = negotiate(answerSdp, local, ourCrypto)
+  // an answer is SRTP exactly when our offer was: RTP/SAVP to a plain offer would carry no key of ours
+  const res = ourCrypto ? negotiate(answerSdp, local, ourCrypto) : negotiate(answerSdp, { ...local, srtp: 'off' })
   if (!res.ok) return { ok: false, reason: res.reason }
   const { answer: _ours, ...stream } = res
   return stream
