@@ -254,10 +254,11 @@ export class RtpSession implements ClockSubscriber {
   /** A packet SRTP refused: counted as any garbage; the first one logged, as a key mismatch
    *  (or an attack) shows itself there. */
   private dropSrtp(reason: SrtpDropReason, rinfo: RemoteInfo, rtcp: boolean): void {
-    this.drop(`${rtcp ? 'srtcp' : 'srtp'}-${reason}`)
+    const counted = `${rtcp ? 'srtcp' : 'srtp'}-${reason}`
+    this.drop(counted)
     if (this.srtpFailureLogged) return
     this.srtpFailureLogged = true
-    this.opts.logger.warn({ reason, rtcp, from: `${rinfo.address}:${rinfo.port}` }, 'SRTP packet refused (later ones are only counted)')
+    this.opts.logger.warn({ reason: counted, from: `${rinfo.address}:${rinfo.port}` }, 'SRTP packet refused (later ones are only counted)')
   }
 
   private trusted(rinfo: RemoteInfo): boolean {
