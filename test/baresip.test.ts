@@ -67,7 +67,7 @@ t.test('baresip calls the server', async (t) => {
   })
   t.teardown(() => s.stop())
   let n = 0
-  const call = (o: Pick<BaresipCallOptions, 'account' | 'target'>) =>
+  const call = (o: Pick<BaresipCallOptions, 'account' | 'target' | 'control'>) =>
     baresipCall(path.join(dir, `baresip-${++n}`), { ...o, seconds: 10, sipListen: `127.0.0.1:${33200 + n}`, rtpPorts: `${33300 + n * 20}-${33319 + n * 20}` })
 
   /** The server's record of the call baresip just made (the newest), once it has ended. */
@@ -130,6 +130,22 @@ t.test('baresip calls the server', async (t) => {
       checkAudio(t, r.heard, c, r.toneHz)
     })
   }
+
+  await t.test('hold and resume (re-INVITEs) in an SRTP call keep the keys: both accepted, the call goes on', async (t) => {
+    const r = await call({
+      account: '<sip:alice@127.0.0.1>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU;auth_pass=s3cret',
+      target: `sip:sales@127.0.0.1:${s.sipPort}`,
+      control: { port: await freeTcpPort(), commands: ['hold', 'resume'] },
+    })
+    t.match(r.log, /call: hold /, 'baresip held the call')
+    t.match(r.log, /call: resume /, 'and resumed it')
+    const c = await lastCall()
+    const changes = s.logs.filter((l) => l.includes(c.id) && l.includes('session change'))
+    t.equal(changes.filter((l) => l.includes('session change accepted')).length, 2, 'both re-INVITEs accepted')
+    t.equal(changes.filter((l) => l.includes('refused')).length, 0)
+    t.equal(c.result, 'caller-hangup', 'the call went on to its end')
+    t.equal(c.rtpStats.dropped['srtp-auth'], undefined)
+  })
 
   await t.test('SRTP=required: a plain RTP/AVP offer gets 488', async (t) => {
     const r = await call({ account: '<sip:alice@127.0.0.1>;regint=0;audio_codecs=PCMU;auth_pass=s3cret', target: `sip:sales@127.0.0.1:${s.sipPort}` })

@@ -1,9 +1,11 @@
 // baresip (Debian's `baresip`, 1.0.0) as a headless caller: a generated config directory, a
 // 440 Hz tone from ausine as its microphone, the sndfile filter writing what it decodes to a WAV,
-// and one /dial command at start; `-t` ends it. It runs in its own process group, which is killed
+// one /dial command at start, and commands for the call (hold, resume) over ctrl_tcp once it is
+// established; `-t` ends it. It runs in its own process group, which is killed
 // whole if it outlives its time.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import net from 'node:net'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { readWav, type WavData } from '../../codecs/wav.ts'
@@ -20,6 +22,9 @@ export interface BaresipCallOptions {
   sipListen: string
   /** its RTP range, `min-max` */
   rtpPorts: string
+  /** ctrl_tcp commands (`hold`, `resume`, ...) sent one every 2 s once the call is established,
+   *  through this TCP port */
+  control?: { port: number; commands: string[] }
 }
 
 export interface BaresipCall {
@@ -51,6 +56,7 @@ function config(dir: string, o: BaresipCallOptions): string {
     'module_tmp account.so',
     'module_app menu.so',
     `snd_path ${dir}`,
+    ...(o.control ? ['module_app ctrl_tcp.so', `ctrl_tcp_listen 127.0.0.1:${o.control.port}`] : []),
   ].join('\n')
 }
 
@@ -69,12 +75,29 @@ export async function baresipCall(dir: string, o: BaresipCallOptions): Promise<B
   child.stdout.on('data', (d) => (log += d))
   child.stderr.on('data', (d) => (log += d))
   const killer = setTimeout(() => killGroup(child.pid!), (o.seconds + 20) * 1000)
+  const controlled = o.control && control(o.control, () => log.includes('Call established'))
   if (child.exitCode === null) await once(child, 'exit')
   clearTimeout(killer)
+  await controlled
   killGroup(child.pid!) // anything it left behind
   const dump = readdirSync(dir).find((f) => /^dump-.*-dec\.wav$/.test(f))
   const heard = dump ? readWav(readFileSync(path.join(dir, dump))) : undefined
   return { log: log.replace(/\[\d+:\d\d:\d\d\] audio=\S+ \(bit\/s\)\s*/g, ''), heard, toneHz: TONE_HZ }
+}
+
+/** Waits for `ready`, then sends each command as ctrl_tcp's netstring JSON, 2 s apart. */
+async function control(c: NonNullable<BaresipCallOptions['control']>, ready: () => boolean): Promise<void> {
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  for (let i = 0; i < 100 && !ready(); i++) await pause(100)
+  if (!ready()) return
+  for (const command of c.commands) {
+    await pause(2000)
+    const json = JSON.stringify({ command, params: '', token: command })
+    const sock = net.connect(c.port, '127.0.0.1')
+    await once(sock, 'connect').catch(() => undefined)
+    sock.end(`${Buffer.byteLength(json)}:${json},`)
+    sock.on('error', () => {})
+  }
 }
 
 function killGroup(pid: number): void {
