@@ -40,6 +40,7 @@ import { trustTrunkHost } from '../sip/security/trunk-trust.ts'
 import { EspeakTts } from '../providers/tts/espeak-engine.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 import { Trunks } from './trunks.ts'
+import { srtpPolicyFor } from './trunk-config.ts'
 
 export interface RunningServer {
   sipPort: number
@@ -187,8 +188,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     knowledge,
     scenarios,
     scenarioPrompts,
-    // a trunk's own `srtp` for calls from its addresses (trusted as source trunk:<name>)
-    srtpPolicy: (address) => config.trunks.find((t) => gate.trust.match(address) === `trunk:${t.name}`)?.srtp ?? config.srtp,
+    srtpPolicy: srtpPolicyFor(config, (address) => gate.trust.match(address)),
   }
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))

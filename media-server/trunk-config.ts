@@ -137,6 +137,20 @@ export function parseTrunks(section: unknown, env: NodeJS.ProcessEnv): TrunkConf
   return list
 }
 
+/**
+ * SRTP for a call by its source address: the `srtp` of the trunk the address belongs to (the trust
+ * list names trunks' addresses `trunk:<name>`), else SRTP.
+ */
+export function srtpPolicyFor(
+  cfg: { srtp: SrtpPolicy; trunks: TrunkConfig[] },
+  trustSource: (address: string) => string | undefined,
+): (address: string) => SrtpPolicy {
+  return (address) => {
+    const source = trustSource(address)
+    return cfg.trunks.find((t) => source === `trunk:${t.name}`)?.srtp ?? cfg.srtp
+  }
+}
+
 export function parseOutbound(section: unknown, env: NodeJS.ProcessEnv): OutboundConfig {
   if (section !== undefined && (!section || typeof section !== 'object' || Array.isArray(section)))
     throw new ConfigError('config file: "outbound" must be an object')
