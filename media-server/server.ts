@@ -265,7 +265,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     )
   else logger.info('the API and the console require the bearer token (API_TOKEN)')
   logger.info(
-    { sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' },
+    { sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, srtp: config.srtp, storage: config.databaseUrl ? 'postgres' : 'pglite' },
     'ready to take calls',
   )
 
