@@ -68,7 +68,7 @@ t.test('baresip calls the server', async (t) => {
   t.teardown(() => s.stop())
   let n = 0
   const call = (o: Pick<BaresipCallOptions, 'account' | 'target' | 'control'>) =>
-    baresipCall(path.join(dir, `baresip-${++n}`), { ...o, seconds: 10, sipListen: `127.0.0.1:${33200 + n}`, rtpPorts: `${33300 + n * 20}-${33319 + n * 20}` })
+    baresipCall(path.join(dir, `baresip-${++n}`), { ...o, seconds: 8, sipListen: `127.0.0.1:${33200 + n}`, rtpPorts: `${33300 + n * 20}-${33319 + n * 20}` })
 
   /** The server's record of the call baresip just made (the newest), once it has ended. */
   const lastCall = async () => {
