@@ -4,6 +4,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Lang } from '../dialog/lang.ts'
 import { DEFAULT_CODEC_PREFERENCE, parseCodecList, type CodecName } from '../sip/sdp/codec-catalogue.ts'
+import { SRTP_POLICIES, type SrtpPolicy } from '../sip/sdp/negotiate.ts'
 // provider-config imports ConfigError back; neither module uses the other at load time
 import { parseProviderConfig, type ProviderConfig } from './provider-config.ts'
 import type { TrunkConfig } from '../sip/trunks/trunk.ts'
@@ -40,6 +41,8 @@ export interface Config {
   logLevel: string
   /** Codecs we accept, in the order we offer them (answers follow the offerer's order). */
   codecs: CodecName[]
+  /** SRTP (SDES) on inbound calls: off, optional (taken when offered), required (plain offers: 488). */
+  srtp: SrtpPolicy
   /** Inbound jitter buffer: starting and largest target delay. */
   jitter: { initialDelayMs: number; maxDelayMs: number }
   /** Media worker threads (sockets, clock, codecs, recording); 0: the media runs in the main thread. */
@@ -147,6 +150,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   logLevel: 'info',
   answerDelayMs: 0,
   codecs: DEFAULT_CODEC_PREFERENCE,
+  srtp: 'optional',
   jitter: { initialDelayMs: 40, maxDelayMs: 200 },
   opus: { complexity: 2 },
   mediaWorkers: os.availableParallelism(),
@@ -213,6 +217,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['LOG_LEVEL', 'logLevel'],
   ['ANSWER_DELAY_MS', 'answerDelayMs'],
   ['CODECS', 'codecs'],
+  ['SRTP', 'srtp'],
   ['JITTER_INITIAL_MS', 'jitter.initialDelayMs'],
   ['JITTER_MAX_MS', 'jitter.maxDelayMs'],
   ['OPUS_COMPLEXITY', 'opus.complexity'],
@@ -414,6 +419,7 @@ function validate(cfg: Config): void {
   if (!['realtime', 'normal'].includes(cfg.mediaPriority)) throw new ConfigError(`MEDIA_PRIORITY must be realtime or normal, got "${cfg.mediaPriority}"`)
   if (cfg.mediaWorkers < 0 || cfg.mediaWorkers > 64) throw new ConfigError(`MEDIA_WORKERS must be between 0 and 64, got ${cfg.mediaWorkers}`)
   if (!cfg.codecs.length) throw new ConfigError('CODECS must name at least one codec')
+  if (!SRTP_POLICIES.includes(cfg.srtp)) throw new ConfigError(`SRTP must be off, optional or required, got "${cfg.srtp}"`)
   if (cfg.jitter.maxDelayMs < cfg.jitter.initialDelayMs)
     throw new ConfigError(`JITTER_MAX_MS (${cfg.jitter.maxDelayMs}) must be at least JITTER_INITIAL_MS (${cfg.jitter.initialDelayMs})`)
   if (cfg.opus.complexity < 0 || cfg.opus.complexity > 10) throw new ConfigError(`OPUS_COMPLEXITY must be between 0 and 10, got ${cfg.opus.complexity}`)

@@ -40,6 +40,7 @@ import { trustTrunkHost } from '../sip/security/trunk-trust.ts'
 import { EspeakTts } from '../providers/tts/espeak-engine.ts'
 import { PromptCache } from './tts/prompt-cache.ts'
 import { Trunks } from './trunks.ts'
+import { srtpPolicyFor } from './trunk-config.ts'
 
 export interface RunningServer {
   sipPort: number
@@ -189,6 +190,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     knowledge,
     scenarios,
     scenarioPrompts,
+    srtpPolicy: srtpPolicyFor(config, (address) => gate.trust.match(address)),
   }
   // Rows of this instance without an end, for the invariant check; unknown while writes wait in the journal.
   const calls = new CallManager(sip, callDeps, async () => (store.pending ? null : store.openCalls(store.instanceId)))
@@ -266,7 +268,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     )
   else logger.info('the API and the console require the bearer token (API_TOKEN)')
   logger.info(
-    { sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, storage: config.databaseUrl ? 'postgres' : 'pglite' },
+    { sip: sip.address, http: httpPort, publicIp: config.publicIp, rtp: config.rtp, srtp: config.srtp, storage: config.databaseUrl ? 'postgres' : 'pglite' },
     'ready to take calls',
   )
 

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from './config.ts'
+import { srtpPolicyFor } from './trunk-config.ts'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'trunk-config-'))
 let n = 0
@@ -103,4 +104,39 @@ t.test('errors name the key and what is wrong', async (t) => {
   t.throws(() => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ host: 'a' }, { host: 'b', name: 'trunk' }] }) }), /two trunks are named "trunk"/)
   t.throws(() => loadConfig({ TRUNK_HOST: 'a', TRUNK_USERNAME: 'u', TRUNK_EXPIRES: '5' }), /expires must be an integer from 30/)
   t.throws(() => loadConfig({ OUTBOUND_MAX_CALLS_PER_HOUR: 'lots' }), /OUTBOUND_MAX_CALLS_PER_HOUR must be an integer/)
+})
+
+t.test('SRTP: the SRTP variable, and a trunk own srtp for calls from its addresses', async (t) => {
+  t.equal(loadConfig({}).srtp, 'optional', 'SRTP defaults to optional')
+  t.equal(loadConfig({ SRTP: 'required' }).srtp, 'required')
+  t.throws(() => loadConfig({ SRTP: 'yes' }), new ConfigError('SRTP must be off, optional or required, got "yes"'))
+  t.equal(loadConfig({ TRUNK_HOST: '10.0.0.5', TRUNK_SRTP: 'required' }).trunks[0].srtp, 'required')
+  t.equal(loadConfig({ TRUNK_HOST: '10.0.0.5' }).trunks[0].srtp, undefined, 'unset: SRTP applies')
+  const file = configFile({ trunks: [{ host: '10.0.0.6', srtp: 'off' }] })
+  t.equal(loadConfig({ CONFIG_FILE: file }).trunks[0].srtp, 'off')
+  t.throws(
+    () => loadConfig({ CONFIG_FILE: configFile({ trunks: [{ host: '10.0.0.6', srtp: 'sdes' }] }) }),
+    /trunks\[0\]: srtp must be off, optional or required, got "sdes"/,
+  )
+})
+
+t.test("a call's SRTP by its source: its trunk's srtp, else SRTP", async (t) => {
+  const cfg = loadConfig({
+    CONFIG_FILE: configFile({
+      trunks: [
+        { name: 'secure', host: '10.0.0.7', srtp: 'required' },
+        { name: 'plain', host: '10.0.0.8' },
+      ],
+    }),
+  })
+  const trust = new Map([
+    ['10.0.0.7', 'trunk:secure'],
+    ['10.0.0.8', 'trunk:plain'],
+    ['127.0.0.1', 'config'],
+  ])
+  const policy = srtpPolicyFor(cfg, (a) => trust.get(a))
+  t.equal(policy('10.0.0.7'), 'required', 'the trunk with srtp')
+  t.equal(policy('10.0.0.8'), 'optional', 'a trunk without: SRTP')
+  t.equal(policy('127.0.0.1'), 'optional', 'trusted by the config list')
+  t.equal(policy('192.0.2.9'), 'optional', 'untrusted (digest)')
 })

@@ -1,6 +1,7 @@
 // The `trunks` and `outbound` sections of the config file, and the TRUNK_* / OUTBOUND_* variables
 // for the simple one-trunk case. Kept out of config.ts: a list of objects is not a tree of scalars.
 import { parsePrefixes } from '../sip/trunks/outbound-guard.ts'
+import { SRTP_POLICIES, type SrtpPolicy } from '../sip/sdp/negotiate.ts'
 import { splitHostPort, type TrunkConfig } from '../sip/trunks/trunk.ts'
 // config.ts imports this module back; neither uses the other at load time
 import { ConfigError } from './config.ts'
@@ -31,6 +32,7 @@ const TRUNK_ENV: Array<[string, keyof RawTrunk]> = [
   ['TRUNK_OUTBOUND_PROXY', 'outboundProxy'],
   ['TRUNK_REGISTER', 'register'],
   ['TRUNK_EXPIRES', 'expires'],
+  ['TRUNK_SRTP', 'srtp'],
 ]
 
 type RawTrunk = Record<
@@ -47,7 +49,8 @@ type RawTrunk = Record<
   | 'cps'
   | 'outboundProxy'
   | 'register'
-  | 'expires',
+  | 'expires'
+  | 'srtp',
   unknown
 >
 
@@ -85,6 +88,8 @@ function trunkFrom(raw: Partial<RawTrunk>, where: string, index: number): TrunkC
   const register = raw.register === undefined ? username !== '' : bool(raw.register, `${where}.register`)
   if (register && !username) throw new ConfigError(`${where}: register is on but no username is set`)
   const callerId = str('callerId') || username
+  const srtp = str('srtp').toLowerCase()
+  if (srtp && !(SRTP_POLICIES as readonly string[]).includes(srtp)) throw new ConfigError(`${where}: srtp must be off, optional or required, got "${srtp}"`)
   return {
     name: str('name') || (index === 0 ? 'trunk' : `trunk${index + 1}`),
     host: hp.host,
@@ -103,6 +108,7 @@ function trunkFrom(raw: Partial<RawTrunk>, where: string, index: number): TrunkC
     register,
     // RFC 3261 §10.2.1.1 has no floor, but registrars refuse below 60 (423); a day is plenty.
     expires: raw.expires === undefined ? DEFAULT_EXPIRES : int(raw.expires, `${where}.expires`, 30, 86400),
+    ...(srtp && { srtp: srtp as SrtpPolicy }),
   }
 }
 
@@ -127,6 +133,20 @@ export function parseTrunks(section: unknown, env: NodeJS.ProcessEnv): TrunkConf
     names.add(t.name)
   }
   return list
+}
+
+/**
+ * SRTP for a call by its source address: the `srtp` of the trunk the address belongs to (the trust
+ * list names trunks' addresses `trunk:<name>`), else SRTP.
+ */
+export function srtpPolicyFor(
+  cfg: { srtp: SrtpPolicy; trunks: TrunkConfig[] },
+  trustSource: (address: string) => string | undefined,
+): (address: string) => SrtpPolicy {
+  return (address) => {
+    const source = trustSource(address)
+    return cfg.trunks.find((t) => source === `trunk:${t.name}`)?.srtp ?? cfg.srtp
+  }
 }
 
 export function parseOutbound(section: unknown, env: NodeJS.ProcessEnv): OutboundConfig {

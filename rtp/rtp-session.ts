@@ -12,6 +12,9 @@ import type { RtpPortPair } from './port-pool.ts'
 import { RtcpReporter } from './rtcp-reporter.ts'
 import { add16, add32 } from './seq.ts'
 import { RtpStats } from './rtp-stats.ts'
+import type { SrtpKeying } from './srtp/crypto-suite.ts'
+import { srtpContext, type SrtpContext } from './srtp/srtp-context.ts'
+import type { SrtpDropReason } from './srtp/srtp-transform.ts'
 
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
 export type DtmfSource = 'rfc4733' | 'inband'
@@ -35,6 +38,8 @@ export interface RtpSessionOptions {
   clockPeriodMs: number
   jitter: JitterConfig
   cname: string
+  /** SRTP and SRTCP with these keys (SDES); absent: plain RTP */
+  srtp?: SrtpKeying
   metrics: RtpMetrics
   logger: Logger
   now?: () => number
@@ -55,6 +60,11 @@ export type MediaFaultPlace = 'rtp.packet' | 'rtcp.packet' | 'rtcp.timer' | 'clo
 /** Packets in sequence a new SSRC must send, with none of the current one between, to take over
  *  the stream; until then they are strays (garbage from the caller's address) and dropped. */
 const SSRC_TAKEOVER_PACKETS = 3
+
+/** The most an SRTP packet's tag adds to the RTP packet (80 bits). */
+const SRTP_TRAILER_BYTES = 10
+/** The largest payload an encoder may write. */
+const MAX_PAYLOAD_BYTES = 1500
 
 /** A prompt at both rates: the line's for the encoder, 16 kHz for the recording. */
 interface QueuedPrompt {
@@ -157,6 +167,9 @@ export class RtpSession implements ClockSubscriber {
   /** The SSRC of the caller's audio, and a different one that may be taking over. */
   private streamSsrc: number | undefined
   private ssrcCandidate: { ssrc: number; seq: number; count: number } | undefined
+  /** both directions' SRTP and SRTCP transforms when the call is RTP/SAVP */
+  private readonly srtp: SrtpContext | undefined
+  private srtpFailureLogged = false
 
   constructor(private readonly opts: RtpSessionOptions) {
     this.remote = { address: opts.remote.address, port: opts.remote.port }
@@ -166,7 +179,8 @@ export class RtpSession implements ClockSubscriber {
     this.tsPerPacket = (opts.codec.clockRate * opts.ptimeMs) / 1000
     this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
     this.sentFrame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
-    this.packetBytes = 12 + 1500
+    this.packetBytes = 12 + MAX_PAYLOAD_BYTES + SRTP_TRAILER_BYTES
+    this.srtp = opts.srtp && srtpContext(opts.srtp)
     this.pipeline = new CodecPipeline(opts.codec)
     this.lineFrame = new Int16Array((opts.codec.sampleRate * opts.ptimeMs) / 1000)
     this.jitterBuffer = new JitterBuffer({ clockRate: opts.codec.clockRate, initialDelayMs: opts.jitter.initialDelayMs, maxDelayMs: opts.jitter.maxDelayMs })
@@ -237,6 +251,16 @@ export class RtpSession implements ClockSubscriber {
     this.opts.metrics.rtpDropped.labels(reason).inc()
   }
 
+  /** A packet SRTP refused: counted as any garbage; the first one logged, as a key mismatch
+   *  (or an attack) shows itself there. */
+  private dropSrtp(reason: SrtpDropReason, rinfo: RemoteInfo, rtcp: boolean): void {
+    const counted = `${rtcp ? 'srtcp' : 'srtp'}-${reason}`
+    this.drop(counted)
+    if (this.srtpFailureLogged) return
+    this.srtpFailureLogged = true
+    this.opts.logger.warn({ reason: counted, from: `${rinfo.address}:${rinfo.port}` }, 'SRTP packet refused (later ones are only counted)')
+  }
+
   private trusted(rinfo: RemoteInfo): boolean {
     return rinfo.address === this.remote.address || rinfo.address === this.opts.signallingAddress
   }
@@ -244,6 +268,12 @@ export class RtpSession implements ClockSubscriber {
   private onPacket(buf: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return
     if (isRtcp(buf)) return this.opts.rtcpMux ? this.onRtcp(buf, rinfo) : this.drop('rtcp-on-rtp-port')
+    // Authenticated before anything else: a forged packet must not latch the stream either.
+    if (this.srtp) {
+      const plain = this.srtp.rtpIn.unprotect(buf)
+      if (typeof plain === 'string') return this.dropSrtp(plain, rinfo, false)
+      buf = plain
+    }
     const p = parseRtp(buf)
     if (typeof p === 'string') return this.drop(p)
     if (!this.latched) {
@@ -315,6 +345,11 @@ export class RtpSession implements ClockSubscriber {
   private onRtcp(buf: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return
     if (!this.trusted(rinfo) && rinfo.address !== this.rtcpRemote.address) return this.drop('foreign-rtcp')
+    if (this.srtp) {
+      const plain = this.srtp.rtcpIn.unprotect(buf)
+      if (typeof plain === 'string') return this.dropSrtp(plain, rinfo, true)
+      buf = plain
+    }
     const report = this.rtcp.onRtcp(buf)
     if (typeof report === 'string') return this.drop(`rtcp-${report}`)
     this.stats.rtcpIn++
@@ -336,8 +371,9 @@ export class RtpSession implements ClockSubscriber {
     return { ssrc: this.stats.ssrc, expected: s.expected, received: s.received, extendedHighestSeq: s.extendedHighestSeq, jitterTs: s.jitterTs }
   }
 
-  private sendRtcp(buf: Buffer): void {
+  private sendRtcp(report: Buffer): void {
     if (!this.confirmed || this.rtcpRemote.address === '0.0.0.0' || this.rtcpRemote.address === '::') return
+    const buf = this.srtp ? this.srtp.rtcpOut.protect(report) : report
     if (this.opts.rtcpMux && this.connected) this.opts.ports.rtp.send(buf)
     else (this.opts.rtcpMux ? this.opts.ports.rtp : this.opts.ports.rtcp).send(buf, this.rtcpRemote.port, this.rtcpRemote.address)
     this.stats.rtcpOut++
@@ -485,11 +521,13 @@ export class RtpSession implements ClockSubscriber {
       const { buf, done } = p.slot
       const n = p.bytes
       writeRtpHeader(buf, { marker: p.marker, payloadType: this.opts.payloadType, sequenceNumber: this.seq, timestamp: this.timestamp, ssrc: this.ssrc })
-      if (this.connected) this.opts.ports.rtp.send(buf, 0, 12 + n, done)
-      else this.opts.ports.rtp.send(buf, 0, 12 + n, this.remote.port, this.remote.address, done)
+      // protected after packetising, in the slot's room behind the payload
+      const length = this.srtp ? this.srtp.rtpOut.protect(buf, 12 + n) : 12 + n
+      if (this.connected) this.opts.ports.rtp.send(buf, 0, length, done)
+      else this.opts.ports.rtp.send(buf, 0, length, this.remote.port, this.remote.address, done)
       this.rtcp.onRtpSent(n, this.timestamp)
       this.stats.packetsOut++
-      this.stats.octetsOut += 12 + n
+      this.stats.octetsOut += length
       this.opts.metrics.rtpOut.inc()
       p.slot = this.freeSlots.pop() ?? this.newSlot() // the sent buffer is the socket's until its callback
     } else if (p.bytes >= 0) {
@@ -566,7 +604,7 @@ export class RtpSession implements ClockSubscriber {
 
   private newSlot(): PacketSlot {
     const buf = Buffer.alloc(this.packetBytes)
-    const slot: PacketSlot = { buf, payload: buf.subarray(12), done: () => this.freeSlots.push(slot) }
+    const slot: PacketSlot = { buf, payload: buf.subarray(12, 12 + MAX_PAYLOAD_BYTES), done: () => this.freeSlots.push(slot) }
     return slot
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { createOffer, negotiate, readAnswer, type LocalMedia, type ReadAnswerResult } from '../../sip/sdp/negotiate.ts'
+import { createOffer, negotiate, offerCrypto, readAnswer, type LocalMedia, type ReadAnswerResult } from '../../sip/sdp/negotiate.ts'
 import type { CallControl, InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { AdmitVerdict, LiveCallSummary } from '../../cluster/types.ts'
 import { Call, type CallDeps, type CallResult } from './call.ts'
@@ -151,7 +151,14 @@ export class CallManager {
     metrics.rtpPortsFree.set(media.available)
     if (port === null) return refuse(503, 'no RTP ports left', 'failed')
 
-    const local: LocalMedia = { address: config.publicIp, port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 }
+    const local: LocalMedia = {
+      address: config.publicIp,
+      port,
+      codecs: config.codecs,
+      sessionId: String(Date.now()),
+      sessionVersion: 1,
+      srtp: this.deps.srtpPolicy?.(sip.remote.address) ?? config.srtp,
+    }
     let neg: ReadAnswerResult
     let answer: string | null = null
     if (sip.offer) {
@@ -178,6 +185,7 @@ export class CallManager {
       neg = delayed.neg
     }
 
+    log.info({ codec: neg.codec.name, srtp: neg.srtp?.suite ?? 'off' }, 'media negotiated')
     const session = media.open(
       {
         callId: id,
@@ -190,6 +198,7 @@ export class CallManager {
         signallingAddress: sip.remote.address,
         jitter: config.jitter,
         cname: `voice-agent-${id}@${config.publicIp}`,
+        srtp: neg.srtp,
         // One shared 20 ms clock: ptimes that are not a multiple of it are sent at 20 ms.
         ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
         opusComplexity: config.opus.complexity,
@@ -265,14 +274,16 @@ export class CallManager {
     if (delay > 0) await new Promise((r) => setTimeout(r, delay))
     if (sipEnd.reason) return { ok: false, result: sipEnd.reason === 'cancelled' ? 'cancelled' : 'failed', endReason: sipEnd.reason }
     let ackBody: string | undefined
+    // SRTP=required offers RTP/SAVP; otherwise the plain offer every caller can take
+    const crypto = local.srtp === 'required' ? offerCrypto() : undefined
     try {
-      ackBody = await sip.answer(createOffer(local))
+      ackBody = await sip.answer(createOffer({ ...local, crypto }))
     } catch (err) {
       log.warn({ err }, 'delayed-offer call not confirmed')
       const reason = endedWith() ?? 'ack-timeout'
       return { ok: false, result: reason === 'remote-bye' ? 'caller-hangup' : 'failed', endReason: reason }
     }
-    const neg = readAnswer(ackBody, local)
+    const neg = readAnswer(ackBody, local, crypto)
     if (!neg.ok) {
       log.warn({ reason: neg.reason }, 'delayed offer: no usable answer in the ACK; BYE')
       await sip.hangup('bad-answer')

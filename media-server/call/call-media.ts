@@ -2,12 +2,14 @@ import type { Logger } from 'pino'
 import {
   createPinnedOffer,
   negotiate,
+  pinnedCrypto,
   readAnswer,
   readPinnedAnswer,
   type LocalMedia,
   type PinnedAnswerResult,
   type StreamFormat,
 } from '../../sip/sdp/negotiate.ts'
+import type { SrtpKeying } from '../../rtp/srtp/crypto-suite.ts'
 import type { InboundCall, OutboundCall, SessionChange } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { ClosedSession, MediaPlane, MediaSession } from '../media/media-session.ts'
@@ -94,7 +96,7 @@ export class CallMedia {
   /** A re-INVITE or UPDATE from the caller: hold, resume, a new address, a session refresh. */
   onModify(change: SessionChange, ended: () => boolean): void {
     if (this.bridge) return change.refuse() // the relay forwards between the endpoints it started with
-    const local = { ...this.local, sessionVersion: ++this.sdpVersion }
+    const local = { ...this.local, sessionVersion: ++this.sdpVersion, keying: this.format.srtp }
     if (change.offer === undefined) {
       // a re-INVITE without SDP asks for our offer: the stream as it is, its codec under its
       // payload type (the media session cannot switch codecs); the answer comes in the ACK
@@ -103,8 +105,9 @@ export class CallMedia {
       return
     }
     const neg = negotiate(change.offer, local)
-    if (!neg.ok) {
-      this.log.warn({ reason: neg.reason, method: change.method }, 'session change refused')
+    const rekey = neg.ok && this.srtpChange(neg.srtp)
+    if (!neg.ok || rekey) {
+      this.log.warn({ reason: neg.ok ? rekey : neg.reason, method: change.method }, 'session change refused')
       return change.refuse()
     }
     this.session.update(neg.remote, neg.direction)
@@ -114,15 +117,34 @@ export class CallMedia {
 
   /** The caller's answer (in an ACK) to the offer we made for an offerless re-INVITE. */
   private applyAnswer(answer: string): void {
-    const neg = readAnswer(answer, { ...this.local, codecs: [this.format.codec.name] })
-    if (!neg.ok || neg.codec.payloadType !== this.format.codec.payloadType) {
+    const srtp = this.format.srtp
+    const neg = readAnswer(answer, { ...this.local, codecs: [this.format.codec.name] }, srtp && [pinnedCrypto(srtp)])
+    const unusable = !neg.ok
+      ? neg.reason
+      : neg.codec.payloadType !== this.format.codec.payloadType
+        ? `payload type ${neg.codec.payloadType}`
+        : this.srtpChange(neg.srtp)
+    if (!neg.ok || unusable) {
       // RFC 3261 §13.3.1.4: an answer we cannot use ends the session
-      this.log.warn({ reason: neg.ok ? `payload type ${neg.codec.payloadType}` : neg.reason }, 'no usable answer to our re-INVITE offer: BYE')
+      this.log.warn({ reason: unusable }, 'no usable answer to our re-INVITE offer: BYE')
       void this.sip.hangup('bad-answer')
       return
     }
     this.session.update(neg.remote, neg.direction)
     this.log.info({ direction: neg.direction, onHold: neg.onHold }, 'session change (our offer) accepted')
+  }
+
+  /**
+   * Why a new description's SRTP cannot be taken: the media session keeps the keys it started
+   * with, so a change of the peer's key, suite or of SRTP itself is refused (RFC 4568 lets a
+   * re-offer re-key; we do not). Undefined when nothing changes.
+   */
+  private srtpChange(next: SrtpKeying | undefined): string | undefined {
+    const now = this.format.srtp
+    if (!now && !next) return undefined
+    if (!now || !next) return now ? 'SRTP cannot be turned off in a call' : 'SRTP cannot be turned on in a call'
+    if (now.suite !== next.suite || now.remote !== next.remote) return 'SRTP re-keying in a call is not supported'
+    return undefined
   }
 
   /**
@@ -140,7 +162,9 @@ export class CallMedia {
       this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
       return false
     }
-    const port = await media.allocate(this.session) // the same media worker relays both legs
+    // The relay passes packets unchanged: an SRTP caller's would reach the seller still encrypted
+    // with the caller's keys, so an SRTP call is transferred by REFER only.
+    const port = this.format.srtp ? null : await media.allocate(this.session) // the same media worker relays both legs
     this.transferPort = port ?? undefined
     metrics.rtpPortsFree.set(media.available)
     let seller: PinnedAnswerResult | undefined
@@ -152,7 +176,8 @@ export class CallMedia {
         return seller.ok ? undefined : seller.reason
       },
     }
-    if (port === null) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
+    if (port === null)
+      this.log.warn(this.format.srtp ? 'SRTP call: no bridged transfer, REFER only' : 'no RTP port pair left for a bridged transfer: REFER only')
     const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
     if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
       this.startBridge(result.leg, port, seller)

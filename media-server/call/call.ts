@@ -6,7 +6,7 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
-import type { LocalMedia, StreamFormat } from '../../sip/sdp/negotiate.ts'
+import type { LocalMedia, SrtpPolicy, StreamFormat } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { Config } from '../config.ts'
 import type { Metrics } from '../metrics.ts'
@@ -44,6 +44,8 @@ export interface CallDeps {
   scenarios: Pick<ScenarioRegistry, 'forNumber'>
   /** the scenarios' prompts synthesised ahead of the call */
   scenarioPrompts?: Pick<ScenarioPrompts, 'get'>
+  /** SRTP for a call from this address: its trunk's `srtp` when it has one; absent: config.srtp */
+  srtpPolicy?: (address: string) => SrtpPolicy
 }
 
 /** The bot turn being played: what barge-in and the first packet write into. */

@@ -82,6 +82,8 @@ export class LocalMediaSession implements MediaSession {
   private relay: { bridge: TransferBridge; recording: BridgeRecording | undefined } | undefined
   private faulted = false
   private readonly bargeIn: BargeInHold
+  /** the SRTP suite when the call's media is RTP/SAVP, for its statistics */
+  private readonly srtpSuite: string | undefined
   /** the call's time zero, as performance.timeOrigin + performance.now() (see confirm) */
   private timelineOrigin = NaN
 
@@ -102,6 +104,7 @@ export class LocalMediaSession implements MediaSession {
       signallingAddress: spec.signallingAddress,
       jitter: spec.jitter,
       cname: spec.cname,
+      srtp: spec.srtp,
       ptimeMs: spec.ptimeMs,
       clockPeriodMs: clock.periodMs,
       metrics,
@@ -111,6 +114,7 @@ export class LocalMediaSession implements MediaSession {
       injectFault: failpoint,
     })
     this.rtp.direction = spec.direction
+    this.srtpSuite = spec.srtp?.suite
     this.bargeIn = new BargeInHold({ ...spec.bargeIn, frameMs: spec.ptimeMs }, (onsetMs) => {
       this.rtp.hold() // silence from the next packet on; the prompt keeps its place
       this.onHeld(onsetMs, this.now())
@@ -195,6 +199,7 @@ export class LocalMediaSession implements MediaSession {
     return {
       ...(this.rtp.statsJSON() as Record<string, unknown>),
       remote: this.rtp.remoteAddress,
+      ...(this.srtpSuite && { srtp: this.srtpSuite }),
       echo: this.bargeIn.echoPath,
       ...(this.relay && { relay: this.relay.bridge.counts }),
     }

@@ -14,7 +14,7 @@ import type { BargeInHoldOptions } from '../../vad/barge-in-hold.ts'
  *  options that are plain data (they cross to a media worker), and what replaces the rest. */
 export type SessionSpec = Pick<
   RtpSessionOptions,
-  'payloadType' | 'telephoneEventPt' | 'remote' | 'rtcpMux' | 'signallingAddress' | 'ptimeMs' | 'jitter' | 'cname'
+  'payloadType' | 'telephoneEventPt' | 'remote' | 'rtcpMux' | 'signallingAddress' | 'ptimeMs' | 'jitter' | 'cname' | 'srtp'
 > & {
   callId: string
   /** the port pair allocated for the call (RTP on it, RTCP on port + 1) */

@@ -2,9 +2,15 @@
 import { isIP } from 'node:net'
 import { parse, write } from 'sdp-transform'
 import type { MediaDescription, SessionDescription } from 'sdp-transform'
+import { SUITE_NAMES, type SrtpKeying } from '../../rtp/srtp/crypto-suite.ts'
+import { chooseCrypto, formatCrypto, newMasterKey, type SdesCrypto } from '../../rtp/srtp/sdes.ts'
 import { CODECS, codecOf, type CodecName, type CodecSpec } from './codec-catalogue.ts'
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
+/** SRTP (SDES) for a call's media: `off` takes RTP/AVP only, `optional` takes RTP/SAVP when it is
+ *  offered, `required` takes RTP/SAVP only (a plain offer gets 488) and offers it. */
+export const SRTP_POLICIES = ['off', 'optional', 'required'] as const
+export type SrtpPolicy = (typeof SRTP_POLICIES)[number]
 export type { CodecName } from './codec-catalogue.ts'
 
 export interface LocalMedia {
@@ -19,6 +25,10 @@ export interface LocalMedia {
   sessionVersion: number
   /** our own wish, default sendrecv */
   direction?: Direction
+  /** default off */
+  srtp?: SrtpPolicy
+  /** the SRTP keying in use: a new offer in the dialog is answered with the same key of ours */
+  keying?: SrtpKeying
 }
 
 export interface OfferOptions extends LocalMedia {
@@ -26,6 +36,8 @@ export interface OfferOptions extends LocalMedia {
   telephoneEventPt?: number
   /** ms, default 20 */
   ptime?: number
+  /** offer RTP/SAVP with these a=crypto lines (see offerCrypto) */
+  crypto?: SdesCrypto[]
 }
 
 export type AnswerResult =
@@ -44,6 +56,8 @@ export type AnswerResult =
       direction: Direction
       /** the offerer holds the call: a=sendonly / a=inactive, or RFC 2543 c=0.0.0.0 */
       onHold: boolean
+      /** the stream is RTP/SAVP: the keys both ways (absent: plain RTP) */
+      srtp?: SrtpKeying
     }
   | { ok: false; status: 488; reason: string }
 
@@ -67,6 +81,7 @@ const STATIC_PT: Record<number, string> = {
   18: 'G729',
 }
 const AUDIO_PROFILES = new Set(['RTP/AVP', 'RTP/AVPF'])
+const SECURE_PROFILES = new Set(['RTP/SAVP', 'RTP/SAVPF'])
 const DEFAULT_PTIME = 20
 const TELEPHONE_EVENT_48K_PT = 110
 
@@ -141,6 +156,7 @@ function audioMedia(
   ptime: number,
   direction: Direction,
   rtcpMux: boolean,
+  crypto?: SdesCrypto,
 ): MediaDescription {
   const rtp: Rtpmap[] = [rtpmapFor(codec.spec, codec.payloadType)]
   const fmtp: MediaDescription['fmtp'] = codec.spec.fmtp ? [{ payload: codec.payloadType, config: codec.spec.fmtp }] : []
@@ -151,13 +167,14 @@ function audioMedia(
   return {
     type: 'audio',
     port,
-    protocol: 'RTP/AVP',
+    protocol: crypto ? 'RTP/SAVP' : 'RTP/AVP',
     payloads: rtp.map((r) => r.payload).join(' '),
     rtp,
     fmtp,
     ptime,
     direction,
     ...(rtcpMux ? { rtcpMux: 'rtcp-mux' as const } : {}),
+    ...(crypto ? { crypto: [formatCrypto(crypto)] } : {}),
   }
 }
 
@@ -194,13 +211,37 @@ function isPort(p: unknown): p is number {
   return typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535
 }
 
+/** The transports an SRTP policy takes. */
+function profilesFor(policy: SrtpPolicy): string[] {
+  return policy === 'off' ? [...AUDIO_PROFILES] : policy === 'required' ? [...SECURE_PROFILES] : [...AUDIO_PROFILES, ...SECURE_PROFILES]
+}
+
+/**
+ * The keys of an RTP/SAVP stream. An offer's: its first a=crypto line we can use, and a key of ours
+ * for its suite (the one in use when the dialog has one). An answer to our own offer (`offered`):
+ * its line must carry the tag and suite of one of ours, whose key is ours.
+ */
+function keyingOf(m: MediaDescription, local: LocalMedia, offered: SdesCrypto[] | undefined): { keying: SrtpKeying; ours: SdesCrypto } | string {
+  const theirs = chooseCrypto(m.crypto)
+  if (typeof theirs === 'string') return theirs
+  if (offered) {
+    const ours = offered.find((c) => c.tag === theirs.tag && c.suite === theirs.suite)
+    if (!ours) return `the answer's a=crypto ${theirs.tag} ${theirs.suite} matches none offered`
+    return { keying: { suite: ours.suite, local: ours.key, remote: theirs.key }, ours }
+  }
+  const key = local.keying?.suite === theirs.suite ? local.keying.local : newMasterKey(theirs.suite)
+  return { keying: { suite: theirs.suite, local: key, remote: theirs.key }, ours: { tag: theirs.tag, suite: theirs.suite, key } }
+}
+
 /**
  * Answers an SDP offer. Never throws: anything we cannot or will not accept becomes a 488
- * with a reason naming what was offered.
+ * with a reason naming what was offered. `ourCrypto`: the description is the answer to our own
+ * RTP/SAVP offer with these a=crypto lines (readAnswer).
  */
-export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
+export function negotiate(offerSdp: string, local: LocalMedia, ourCrypto?: SdesCrypto[]): AnswerResult {
   const offer = parseDescription(offerSdp, 'offer')
   if (typeof offer === 'string') return reject(offer)
+  const accepted = new Set(profilesFor(ourCrypto ? 'required' : (local.srtp ?? 'off')))
 
   const supported = new Set(local.codecs)
   const offered: string[] = []
@@ -208,7 +249,7 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   let chosen: { index: number; spec: CodecSpec; payloadType: number } | undefined
   offer.media.forEach((m, index) => {
     if (chosen || m.type !== 'audio' || m.port === 0) return
-    if (!AUDIO_PROFILES.has(m.protocol.toUpperCase())) {
+    if (!accepted.has(String(m.protocol).toUpperCase())) {
       profiles.push(m.protocol)
       return
     }
@@ -227,7 +268,7 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
     if (audio.length === 0) return reject(`no m=audio in offer (has ${offer.media.map((m) => m.type).join(', ')})`)
     if (audio.every((m) => m.port === 0)) return reject('the offer disables its only audio stream (port 0)')
     if (offered.length === 0 && profiles.length > 0) {
-      return reject(`unsupported audio transport: offer has ${profiles.join(', ')}; we support RTP/AVP`)
+      return reject(`unsupported audio transport: offer has ${profiles.join(', ')}; we support ${[...accepted].join(', ')}`)
     }
     const has = [...new Set(offered)].join(', ') || 'no formats'
     return reject(`no common codec: offer has ${has}; we support ${local.codecs.join(', ')}`)
@@ -236,6 +277,8 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
   const m = offer.media[chosen.index]
   const remote = remoteOf(offer, m)
   if (typeof remote === 'string') return reject(remote)
+  const secure = SECURE_PROFILES.has(m.protocol.toUpperCase()) ? keyingOf(m, local, ourCrypto) : undefined
+  if (typeof secure === 'string') return reject(secure)
 
   // Events share the audio's timeline, so only a telephone-event at the codec's clock rate fits (RFC 4733 §2.1).
   const teMap = m.rtp.find((r) => r.codec.toLowerCase() === 'telephone-event' && Number(r.rate) === chosen!.spec.clockRate && formats(m).includes(r.payload))
@@ -260,7 +303,7 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
     // RFC 3264 §6: one m= line per offered m= line, in order; refused ones get port 0
     media: offer.media.map((om, i) =>
       i === chosen!.index
-        ? audioMedia(local.port, chosen!, telephoneEvent, ptime, direction, remote.rtcpMux)
+        ? audioMedia(local.port, chosen!, telephoneEvent, ptime, direction, remote.rtcpMux, secure?.ours)
         : { type: om.type, port: 0, protocol: om.protocol, payloads: String(om.payloads ?? ''), rtp: [], fmtp: [] },
     ),
   }
@@ -280,7 +323,13 @@ export function negotiate(offerSdp: string, local: LocalMedia): AnswerResult {
     rtcpMux: remote.rtcpMux,
     direction,
     onHold,
+    ...(secure && { srtp: secure.keying }),
   }
+}
+
+/** The a=crypto lines of an RTP/SAVP offer of ours: one per suite we speak, each with a fresh key. */
+export function offerCrypto(): SdesCrypto[] {
+  return SUITE_NAMES.map((suite, i) => ({ tag: i + 1, suite, key: newMasterKey(suite) }))
 }
 
 /** An offer for outbound calls and for re-INVITEs that arrive without SDP. */
@@ -301,12 +350,13 @@ export function createOffer(local: OfferOptions): string {
       {
         type: 'audio',
         port: local.port,
-        protocol: 'RTP/AVP',
+        protocol: local.crypto?.length ? 'RTP/SAVP' : 'RTP/AVP',
         payloads: rtp.map((r) => r.payload).join(' '),
         rtp,
         fmtp,
         ptime,
         direction: local.direction ?? 'sendrecv',
+        ...(local.crypto?.length ? { crypto: local.crypto.map(formatCrypto) } : {}),
       },
     ],
   }
@@ -321,6 +371,8 @@ export interface StreamFormat {
   ptime: number
   /** RTCP shares the RTP port on that stream: offered to the new leg too, so both relay alike */
   rtcpMux?: boolean
+  /** the stream's SRTP keying: our offer in its dialog carries our key again (tag 1) */
+  srtp?: SrtpKeying
 }
 
 /**
@@ -337,8 +389,14 @@ export function createPinnedOffer(local: Omit<LocalMedia, 'codecs'>, format: Str
     format.ptime,
     local.direction ?? 'sendrecv',
     !!format.rtcpMux,
+    format.srtp && pinnedCrypto(format.srtp),
   )
   return write({ ...sessionLevel(local), media: [media] })
+}
+
+/** The a=crypto line of createPinnedOffer for a stream with SRTP. */
+export function pinnedCrypto(keying: SrtpKeying): SdesCrypto {
+  return { tag: 1, suite: keying.suite, key: keying.local }
 }
 
 export type PinnedAnswerResult =
@@ -383,9 +441,10 @@ export type ReadAnswerResult = Omit<Extract<AnswerResult, { ok: true }>, 'answer
  * be: its first format that we offered, its address, ptime and direction (our direction follows
  * from the answerer's as it would from an offerer's). Never throws.
  */
-export function readAnswer(answerSdp: string | undefined, local: LocalMedia): ReadAnswerResult {
+export function readAnswer(answerSdp: string | undefined, local: LocalMedia, ourCrypto?: SdesCrypto[]): ReadAnswerResult {
   if (!answerSdp) return { ok: false, reason: 'no SDP answer' }
-  const res = negotiate(answerSdp, local)
+  // an answer is SRTP exactly when our offer was: RTP/SAVP to a plain offer would carry no key of ours
+  const res = ourCrypto ? negotiate(answerSdp, local, ourCrypto) : negotiate(answerSdp, { ...local, srtp: 'off' })
   if (!res.ok) return { ok: false, reason: res.reason }
   const { answer: _ours, ...stream } = res
   return stream

@@ -3,6 +3,7 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { Remote } from '../message/types.ts'
+import type { SrtpPolicy } from '../sdp/negotiate.ts'
 
 export interface TrunkConfig {
   name: string
@@ -31,6 +32,9 @@ export interface TrunkConfig {
   register: boolean
   /** Registration lifetime we ask for, in seconds (the registrar may grant less). */
   expires: number
+  /** SRTP for calls from the trunk's addresses, replacing SRTP for them; unset: SRTP applies.
+   *  `required` also refuses our own plain-RTP calls through it (outbound legs are plain). */
+  srtp?: SrtpPolicy
 }
 
 /** `host[:port]` split; IPv6 in brackets. */

@@ -172,8 +172,13 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
     const decision = await this.outbound?.decide(target)
     if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
-    const release = decision?.ok ? decision.release : () => {}
     const trunk = decision?.trunk
+    // our legs carry plain RTP (the bridge relays packets unchanged): never to a trunk that demands SRTP
+    if (decision?.ok && trunk?.srtp === 'required') {
+      decision.release()
+      throw new DialError('refused', `outbound call through trunk ${trunk.name} refused: the trunk requires SRTP and our outbound legs are plain RTP`)
+    }
+    const release = decision?.ok ? decision.release : () => {}
     let call: ClientCall | undefined
     try {
       const remote = trunk ? await resolveRemote(trunk.outboundProxy || `${trunk.host}:${trunk.port}`, trunkProtocol(trunk)) : await uriRemote(target)

@@ -108,6 +108,25 @@ t.test('a refused password is not tried twice: the dial fails with the 401', asy
   t.equal(guard.liveCalls('carrier'), 0)
 })
 
+t.test('a trunk with srtp: required gets no call from us: our legs are plain RTP', async (t) => {
+  const proxy = await peer()
+  t.teardown(() => proxy.close())
+  const guard = new OutboundGuard({
+    trunks: [trunk({ outboundProxy: `127.0.0.1:${proxy.port}`, srtp: 'required' })],
+    allowPrefixes: ['8'],
+    maxCallsPerHour: 10,
+    logger,
+  })
+  const u = await ua(t, guard)
+  const err = await u.dial('sip:89990001122@carrier.ru', { sdp: SDP }).then(
+    () => null,
+    (e) => e,
+  )
+  t.ok(err instanceof DialError && err.status === 'refused' && /requires SRTP/.test(err.message), `${err}`)
+  t.equal(proxy.received.length, 0, 'no INVITE left')
+  t.equal(guard.liveCalls('carrier'), 0, 'the channel is given back')
+})
+
 t.test('a REFER from the caller is answered 405 and the server dials nothing', async (t) => {
   const target = await peer() // where the REFER wants us to call: it must hear nothing
   const caller = await peer()
