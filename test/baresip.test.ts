@@ -2,9 +2,7 @@
 // (mediaenc=srtp-mand), G.722 and Opus (SRTP over UDP), each with audio checked both ways (baresip's
 // tone in the server's recording, the server's greeting in baresip's decoded audio); a plain offer
 // refused with 488; all from an untrusted address that authenticates with digest.
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -14,14 +12,8 @@ import { startServerProcess } from './helpers/server-process.ts'
 import { waitFor } from './helpers/storage-call.ts'
 import { requireTool } from './helpers/system-tools.ts'
 import { toneAmplitude } from './helpers/tone.ts'
-
-async function freeTcpPort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
+import { freeTcpPort } from './helpers/free-port.ts'
+import { makeCert } from './helpers/tls-cert.ts'
 
 /** Share of 20 ms frames (of channel `ch`) louder than -40 dBFS: prompts, not silence or noise. */
 function loudShare(w: WavData, ch = 0): number {
@@ -43,11 +35,7 @@ function channel(w: WavData, ch: number): Int16Array {
 t.test('baresip calls the server', async (t) => {
   requireTool('openssl', 'openssl')
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voice-baresip-'))
-  const cert = path.join(dir, 'cert.pem')
-  const key = path.join(dir, 'key.pem')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'], {
-    stdio: 'ignore',
-  })
+  const { cert, key } = makeCert(dir, 'sip', '127.0.0.1')
   const tlsPort = await freeTcpPort()
   const s = await startServerProcess({
     SIP_TLS_PORT: String(tlsPort),

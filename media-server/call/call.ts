@@ -105,7 +105,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     local: LocalMedia,
     private readonly deps: CallDeps,
   ) {
-    this.log = deps.logger.child({ callId: id, sipCallId: sip.sipCallId })
+    this.log = deps.logger // the call manager's, bound to callId and sipCallId already
     this.media = new CallMedia(rtp, format, local, sip, deps, this.log)
     this.dir = `${deps.config.dataDir}/calls/${id}`
     const b = deps.config.bargeIn
