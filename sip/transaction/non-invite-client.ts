@@ -1,3 +1,4 @@
+import { makeResponse } from '../message/serialize.ts'
 import type { SipRequest, SipResponse } from '../message/types.ts'
 import { Retransmitter, type SipTimers } from './timers.ts'
 
@@ -46,6 +47,13 @@ export class NonInviteClientTransaction {
     this.timerE.stop()
     this.onFinal(res)
     this.timerK = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.T4)
+  }
+
+  /** The request could not be sent (RFC 3261 §17.1.4): the TU gets a 503 at once (§8.1.3.1), not a 408 after Timer F. */
+  transportError(reason: string): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return
+    this.onFinal(makeResponse(this.request, 503, reason))
+    this.terminate()
   }
 
   terminate(): void {

@@ -8,6 +8,8 @@ export interface TcpHandlers {
   onClose(key: string): void
   /** A connection we closed (idle, or refused over a limit), for the counters. */
   onClosedByUs?(reason: TcpCloseReason): void
+  /** A connection we opened failed before it was up (refused, unreachable, a certificate refused). */
+  onUnreachable?(address: string, port: number, reason: string): void
 }
 
 export type TcpCloseReason = 'idle' | 'limit-total' | 'limit-source'
@@ -125,9 +127,15 @@ export class TcpTransport {
       }
       // a TLS connection we open checks the peer's certificate against the system's CAs (and SIP_TLS_CA)
       const name = serverName ?? (net.isIP(address) ? undefined : address)
-      socket = this.credentials
+      const opened = this.credentials
         ? tls.connect({ host: address, port, ...(name && { servername: name }), ...(this.ca && { ca: this.ca }) })
         : net.connect({ host: address, port })
+      let up = false
+      opened.once(this.credentials ? 'secureConnect' : 'connect', () => (up = true))
+      opened.once('error', (err) => {
+        if (!up) this.handlers.onUnreachable?.(address, port, err.message)
+      })
+      socket = opened
       this.adopt(socket, { address, port })
     }
     socket.write(buf)

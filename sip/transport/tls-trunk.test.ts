@@ -1,7 +1,8 @@
 // A trunk reached over TLS: a carrier played by a TLS server with its own self-signed certificate
 // for "localhost". With the carrier's CA (SIP_TLS_CA) the INVITE goes over TLS with the name in SNI,
 // Via and Contact say TLS and our TLS port, the 2xx is ACKed and BYE follows on the same connection;
-// without it the certificate is refused and nothing reaches the carrier.
+// without it the certificate is refused, nothing reaches the carrier and the dial fails with 503 at
+// once (a transport error), as it does towards a TCP port where nothing listens.
 import { mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,6 +11,7 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import { header, reply } from '../../test/helpers/raw-sip-peer.ts'
 import { makeCert } from '../../test/helpers/tls-cert.ts'
+import { freeTcpPort } from '../../test/helpers/free-port.ts'
 import { OutboundGuard } from '../trunks/outbound-guard.ts'
 import { DialError } from '../ua/call-control.ts'
 import { EmbeddedCallControl } from '../ua/embedded-call-control.ts'
@@ -58,12 +60,12 @@ async function carrier(t: Test) {
   }
 }
 
-async function ua(t: Test, carrierPort: number, caFile?: string): Promise<EmbeddedCallControl> {
+async function ua(t: Test, carrierPort: number, caFile?: string, transport: 'tls' | 'tcp' = 'tls'): Promise<EmbeddedCallControl> {
   const trunk = {
     name: 'carrier',
     host: 'localhost',
     port: carrierPort,
-    transport: 'tls' as const,
+    transport,
     username: '',
     password: '',
     realm: '',
@@ -108,7 +110,7 @@ t.test('with the carrier’s CA: the call goes over TLS, named in SNI, and says 
   await hangup
 })
 
-t.test('without it: the carrier’s certificate is refused and no request is sent in clear', async (t) => {
+t.test('without it: the carrier’s certificate is refused, the dial fails with 503, no request is sent in clear', async (t) => {
   const c = await carrier(t)
   const u = await ua(t, c.port)
   const err = await u.dial('sip:89990001122@carrier.ru', { sdp: SDP }).then(
@@ -116,5 +118,16 @@ t.test('without it: the carrier’s certificate is refused and no request is sen
     (e) => e,
   )
   t.ok(err instanceof DialError, 'the dial fails')
+  t.equal(err?.status, 503, 'at once, as a transport error (RFC 3261 §8.1.3.1), not after Timer B')
   t.same(c.received(), [], 'the carrier got no SIP')
+})
+
+t.test('a TCP trunk where nothing listens: 503 at once', async (t) => {
+  const closed = await freeTcpPort()
+  const u = await ua(t, closed, undefined, 'tcp')
+  const err = await u.dial('sip:89990001122@carrier.ru', { sdp: SDP }).then(
+    () => null,
+    (e) => e,
+  )
+  t.equal(err?.status, 503)
 })

@@ -23,6 +23,8 @@ export interface TlsListen {
 export interface TransportLayerEvents {
   request: [rq: SipRequest, remote: Remote]
   response: [res: SipResponse, remote: Remote]
+  /** a stream connection we opened to `remote` failed before it was up: what was sent on it is lost */
+  unreachable: [remote: Remote, reason: string]
 }
 
 /**
@@ -58,6 +60,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       {
         onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TCP', address, port: p }).push(chunk),
         onClose: (key) => this.framers.delete(`TCP|${key}`),
+        onUnreachable: (address, p, reason) => this.emit('unreachable', { protocol: 'TCP', address, port: p }, reason),
         onClosedByUs: (reason) => {
           this.stats.tcpClosed?.(reason)
           // idle closes are routine; refusals over a cap are worth seeing (counted either way)
@@ -73,6 +76,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
         {
           onData: (key, chunk, address, p) => this.framerFor(key, { protocol: 'TLS', address, port: p }).push(chunk),
           onClose: (key) => this.framers.delete(`TLS|${key}`),
+          onUnreachable: (address, p, reason) => this.emit('unreachable', { protocol: 'TLS', address, port: p }, reason),
           onClosedByUs: (reason) => this.stats.tcpClosed?.(reason),
         },
         tcpOptions,

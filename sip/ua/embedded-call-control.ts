@@ -59,6 +59,8 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
   private readonly transport: TransportLayer
   private readonly serverTxs = new Map<string, ServerTx>()
   private readonly clientTxs = new Map<string, NonInviteClientTransaction | InviteClientTransaction>()
+  /** where each client transaction sends ("TLS|addr:port"), to fail it when that connection cannot be made */
+  private readonly clientTxRemote = new Map<string, string>()
   /** Every dialog by id: inbound calls (from their INVITE) and outbound ones (from their 2xx). */
   private readonly calls = new Map<string, DialogUsage>()
   /** Outbound calls still ringing: stop() cancels them. */
@@ -84,6 +86,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats, undefined, tls)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
     this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
+    this.transport.on('unreachable', (remote, reason) => this.onUnreachable(remote, reason))
   }
 
   get address(): { host: string; port: number; tlsPort?: number } {
@@ -143,9 +146,9 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
         this.timers,
         (m) => this.send(m, remote),
         resolve,
-        () => this.clientTxs.delete(key),
+        () => this.forgetClientTx(key),
       )
-      this.clientTxs.set(key, tx)
+      this.addClientTx(key, tx, remote)
       tx.start()
     })
   }
@@ -159,10 +162,27 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       (m) => this.send(m, remote),
       onResponse,
       onTimeout,
-      () => this.clientTxs.delete(key),
+      () => this.forgetClientTx(key),
     )
-    this.clientTxs.set(key, tx)
+    this.addClientTx(key, tx, remote)
     tx.start()
+  }
+
+  private addClientTx(key: string, tx: NonInviteClientTransaction | InviteClientTransaction, remote: Remote): void {
+    this.clientTxs.set(key, tx)
+    this.clientTxRemote.set(key, remoteKey(remote))
+  }
+
+  private forgetClientTx(key: string): void {
+    this.clientTxs.delete(key)
+    this.clientTxRemote.delete(key)
+  }
+
+  /** A TCP or TLS connection we opened failed: every request waiting on it fails now with 503 (RFC 3261 §8.1.3.1). */
+  private onUnreachable(remote: Remote, reason: string): void {
+    const where = remoteKey(remote)
+    this.logger.warn({ remote, reason }, 'SIP connection failed: its requests fail with 503')
+    for (const [key, tx] of [...this.clientTxs]) if (this.clientTxRemote.get(key) === where) tx.transportError(`Transport Error (${reason})`)
   }
 
   /**
@@ -299,4 +319,8 @@ function gateResponse(rq: SipRequest, r: GateRefusal): SipResponse {
   // the sip package writes WWW-Authenticate from structured values, one header line each
   if (r.challenge) res.headers['www-authenticate'] = r.challenge
   return res
+}
+
+function remoteKey(r: Remote): string {
+  return `${r.protocol}|${r.address}:${r.port}`
 }

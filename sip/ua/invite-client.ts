@@ -1,3 +1,4 @@
+import { makeResponse } from '../message/serialize.ts'
 import type { SipMessage, SipRequest, SipResponse } from '../message/types.ts'
 import { Retransmitter, type SipTimers } from '../transaction/timers.ts'
 
@@ -81,6 +82,13 @@ export class InviteClientTransaction {
     }
     if (h.route) headers.route = h.route
     return { method: 'ACK', uri: this.request.uri, version: '2.0', headers, content: '' }
+  }
+
+  /** The INVITE could not be sent (RFC 3261 §17.1.4): the TU gets a 503 at once (§8.1.3.1), not Timer B. */
+  transportError(reason: string): void {
+    if (this.state !== 'calling' && this.state !== 'proceeding') return
+    this.onResponseToTu(makeResponse(this.request, 503, reason))
+    this.terminate()
   }
 
   terminate(): void {
