@@ -64,7 +64,7 @@ export class Metrics {
   })
   readonly pacingLateness = new client.Histogram({
     name: 'voice_pacing_clock_lateness_seconds',
-    help: 'How late each 20 ms tick of the shared RTP pacing clock fired',
+    help: "How late each 10 ms tick of the media workers' RTP pacing clocks fired",
     buckets: [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05],
     registers: [this.registry],
   })

@@ -12,7 +12,7 @@ import type { CallDeps } from './call/call.ts'
 import { closeCrashedCalls } from './call/crash-recovery.ts'
 import { PromptLibrary } from './call/prompt-library.ts'
 import { ScenarioPrompts } from './call/scenario-prompts.ts'
-import { PacingClock } from '../rtp/pacing-clock.ts'
+import { MEDIA_CLOCK_MS, PacingClock } from '../rtp/pacing-clock.ts'
 import type { Config } from './config.ts'
 import { Drainer } from './drain.ts'
 import { createInboundGate } from './edge.ts'
@@ -151,7 +151,11 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   const media =
     config.mediaWorkers > 0
       ? await WorkerMediaPlane.start({ ...rtpRange, workers: config.mediaWorkers, realtime: config.mediaPriority === 'realtime', metrics, logger })
-      : new LocalMediaPlane({ ...rtpRange, metrics, clock: new PacingClock(20, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)) })
+      : new LocalMediaPlane({
+          ...rtpRange,
+          metrics,
+          clock: new PacingClock(MEDIA_CLOCK_MS, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)),
+        })
   metrics.rtpPortsFree.set(media.available)
   const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)
   trunks.checkTransferTargets()

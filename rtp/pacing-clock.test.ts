@@ -18,6 +18,22 @@ t.test('ticks are counted from the start and every subscriber gets each one', as
   t.equal(b.length, seenByB, 'a removed subscriber gets no more ticks')
 })
 
+t.test('a subscriber with everyTicks is called on those ticks only, in both phases', async (t) => {
+  const clock = new PacingClock(5)
+  const on: number[] = []
+  const after: number[] = []
+  clock.add({ everyTicks: 3, onTick: (n) => on.push(n), afterTick: (n) => after.push(n) })
+  await new Promise((r) => setTimeout(r, 80))
+  clock.stop()
+  await new Promise((r) => setImmediate(r))
+  t.ok(on.length >= 2, `called (${on.length} times)`)
+  t.ok(
+    on.every((n) => n % 3 === 0),
+    `on ticks 3, 6, 9...: ${on.join(',')}`,
+  )
+  t.same(after, on, 'afterTick on the same ticks')
+})
+
 t.test('a subscriber that throws does not stop the clock for the others', async (t) => {
   const clock = new PacingClock(5)
   let ticks = 0

@@ -1,9 +1,14 @@
 import { performance } from 'node:perf_hooks'
 
+/** The media clock's period: every packet time from 10 to 60 ms is a multiple of it. */
+export const MEDIA_CLOCK_MS = 10
+
 /** Atomics.wait() on this never-notified cell is a sub-millisecond sleep of the event loop. */
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4))
 
 export interface ClockSubscriber {
+  /** Called on every n-th tick only (a 20 ms stream on the 10 ms clock: 2); default every tick. */
+  readonly everyTicks?: number
   /** Called once per tick; `tick` counts from the clock's start. Time-critical work only (sending). */
   onTick(tick: number): void
   /** Called after every subscriber's onTick: work whose length varies (decoding, VAD), kept
@@ -86,6 +91,7 @@ export class PacingClock {
     this.tick++
     if (late > 3 * this.periodMs) this.tick = Math.floor((now - this.start) / this.periodMs)
     for (const s of this.subscribers) {
+      if (this.tick % (s.everyTicks ?? 1) !== 0) continue
       try {
         s.onTick(this.tick)
       } catch (err) {
@@ -98,6 +104,7 @@ export class PacingClock {
     const tick = this.tick
     setImmediate(() => {
       for (const s of this.subscribers) {
+        if (tick % (s.everyTicks ?? 1) !== 0) continue
         try {
           s.afterTick?.(tick)
         } catch (err) {

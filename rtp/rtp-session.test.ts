@@ -216,7 +216,7 @@ t.test('the port pool runs dry and refills', async (t) => {
 })
 
 /** A session sending to `peer`, driven tick by tick as the pacing clock drives it. */
-async function outgoing(t: Test, codec: AudioCodec, payloadType: number, base: number) {
+async function outgoing(t: Test, codec: AudioCodec, payloadType: number, base: number, timing = { ptimeMs: 20, clockPeriodMs: 20 }) {
   const pool = new RtpPortPool(base, base + 3, '127.0.0.1')
   const ports = (await pool.allocate())!
   const peer = await socket()
@@ -226,8 +226,7 @@ async function outgoing(t: Test, codec: AudioCodec, payloadType: number, base: n
     payloadType,
     rtcpMux: false,
     signallingAddress: '127.0.0.1',
-    ptimeMs: 20,
-    clockPeriodMs: 20,
+    ...timing,
     remote: { address: '127.0.0.1', port: peer.address().port, rtcpPort: peer.address().port },
     jitter: { initialDelayMs: 40, maxDelayMs: 200 },
     cname: 'test@127.0.0.1',
@@ -289,6 +288,29 @@ function countingCodec(codec: AudioCodec) {
   }
   return counts
 }
+
+t.test('ptime 10 and 30 on the 10 ms clock: a packet every 1 or 3 ticks, sized and stamped for its ptime', async (t) => {
+  for (const [ptimeMs, base] of [
+    [30, 35300],
+    [10, 35310],
+  ]) {
+    const o = await outgoing(t, new PcmuCodec(), 0, base, { ptimeMs, clockPeriodMs: 10 })
+    t.equal(o.session.everyTicks, ptimeMs / 10, `ptime ${ptimeMs}: the clock calls it every ${ptimeMs / 10} ticks`)
+    o.step(12)
+    await o.arrived()
+    t.equal(o.packets.length, 12 / (ptimeMs / 10), `ptime ${ptimeMs}: ${12 / (ptimeMs / 10)} packets in 120 ms`)
+    t.ok(
+      o.packets.every((b) => b.length === 12 + ptimeMs * 8),
+      `${ptimeMs * 8} bytes of PCMU each`,
+    )
+    const ts = o.packets.map((b) => b.readUInt32BE(4))
+    t.same(
+      ts.slice(1).map((v, i) => (v - ts[i]) >>> 0),
+      Array(ts.length - 1).fill(ptimeMs * 8),
+      'timestamps step by the ptime',
+    )
+  }
+})
 
 t.test('the send phase encodes nothing: packets are prepared in afterTick', async (t) => {
   const codec = new PcmuCodec()

@@ -145,7 +145,8 @@ export class RtpSession implements ClockSubscriber {
   private timestamp = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly ssrc = Math.floor(Math.random() * 0x100000000) >>> 0
   private readonly tsPerPacket: number
-  private readonly ticksPerPacket: number
+  /** one packet every this many clock ticks (ptime / the clock's period): the clock calls us then only */
+  readonly everyTicks: number
   /** The prepared packet's audio at the line rate, the encoder's input. */
   private readonly lineFrame: Int16Array
   private prepared: PreparedPacket | undefined
@@ -177,7 +178,7 @@ export class RtpSession implements ClockSubscriber {
     this.now = opts.now ?? (() => performance.now())
     this.confirmed = !opts.awaitPeer
     this.tsPerPacket = (opts.codec.clockRate * opts.ptimeMs) / 1000
-    this.ticksPerPacket = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
+    this.everyTicks = Math.max(1, Math.round(opts.ptimeMs / opts.clockPeriodMs))
     this.sentFrame = new Int16Array((INTERNAL_RATE * opts.ptimeMs) / 1000)
     this.packetBytes = 12 + MAX_PAYLOAD_BYTES + SRTP_TRAILER_BYTES
     this.srtp = opts.srtp && srtpContext(opts.srtp)
@@ -418,7 +419,7 @@ export class RtpSession implements ClockSubscriber {
 
   /** The send phase: header and socket only; the payload was encoded beforehand. */
   onTick(tick: number): void {
-    if (this.closed || tick % this.ticksPerPacket !== 0) return
+    if (this.closed || tick % this.everyTicks !== 0) return
     this.opts.injectFault?.('clock.tick')
     // Prepared in the last afterTick; here only when onTick is driven without one.
     if (!this.prepared) this.prepare()

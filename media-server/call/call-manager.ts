@@ -199,8 +199,8 @@ export class CallManager {
         jitter: config.jitter,
         cname: `voice-agent-${id}@${config.publicIp}`,
         srtp: neg.srtp,
-        // One shared 20 ms clock: ptimes that are not a multiple of it are sent at 20 ms.
-        ptimeMs: neg.ptime % 20 === 0 ? neg.ptime : 20,
+        // the answer's ptime (10-60 ms), on the worker's 10 ms clock
+        ptimeMs: neg.ptime,
         opusComplexity: config.opus.complexity,
         direction: neg.direction,
         bargeIn: { minSpeechMs: config.bargeIn.minSpeechMs, echo: { tailMs: config.bargeIn.echoTailMs, marginDb: config.bargeIn.echoMarginDb } },

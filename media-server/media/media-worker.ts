@@ -4,7 +4,7 @@
 // packet here.
 import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
-import { PacingClock } from '../../rtp/pacing-clock.ts'
+import { MEDIA_CLOCK_MS, PacingClock } from '../../rtp/pacing-clock.ts'
 import { failpoint } from '../failpoints.ts'
 import { createLogger } from '../logger.ts'
 import { RtpCounters } from '../../rtp/rtp-metrics.ts'
@@ -22,7 +22,7 @@ log.info({ priority }, 'media worker scheduling')
 
 const metrics = new RtpCounters()
 const counts: Pick<WorkerCounts, 'lateness' | 'ringDropped' | 'gcPauses'> = { lateness: [], ringDropped: 0, gcPauses: {} }
-const clock = new PacingClock(20, (lateMs) => counts.lateness.push(Math.max(0, lateMs)))
+const clock = new PacingClock(MEDIA_CLOCK_MS, (lateMs) => counts.lateness.push(Math.max(0, lateMs)))
 
 // This thread's collections: a pause here is a pause of every call's packets on it (the figure
 // that explains a late tick; the V8 flags of `npm start` are tuned against it).

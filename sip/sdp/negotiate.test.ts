@@ -129,6 +129,18 @@ t.test('ptime', async (t) => {
 
   r = ok(negotiate(sdp(...head, 'a=ptime:40', 'm=audio 6000 RTP/AVP 0'), local))
   t.equal(r.ptime, 40, 'session-level ptime')
+
+  // an Opus packet is one 10, 20, 40 or 60 ms frame: 30 is answered (and sent) as 20, 40 as 40
+  const opus = { ...local, codecs: ['opus' as const] }
+  for (const [asked, sent] of [
+    [30, 20],
+    [40, 40],
+    [10, 10],
+  ]) {
+    r = ok(negotiate(offer('m=audio 6000 RTP/AVP 111', `a=rtpmap:111 opus/48000/2\r\na=ptime:${asked}`), opus))
+    t.equal(r.ptime, sent, `Opus ptime ${asked} -> ${sent}`)
+    t.equal(audioOf(r.answer).m.ptime, sent, 'and the answer says so')
+  }
 })
 
 t.test('directions: we answer with the complement', async (t) => {

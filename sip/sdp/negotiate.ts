@@ -127,6 +127,12 @@ function validPtime(v: unknown): number | undefined {
   return Number.isInteger(n) && n >= 10 && n <= 60 && n % 10 === 0 ? n : undefined
 }
 
+/** The packet time we send and state in the answer: the offer's, except that an Opus packet is one
+ *  frame of 10, 20, 40 or 60 ms (RFC 6716 §2.1.4; 30 and 50 would need frames packed as code 3). */
+function sendablePtime(codec: CodecName, ptime: number): number {
+  return codec === 'opus' && ptime !== 10 && ptime !== 20 && ptime !== 40 && ptime !== 60 ? DEFAULT_PTIME : ptime
+}
+
 type SessionOrigin = Pick<LocalMedia, 'address' | 'sessionId' | 'sessionVersion'>
 
 /** v=, o=, s=, c= and t= of every description we write. */
@@ -289,7 +295,7 @@ export function negotiate(offerSdp: string, local: LocalMedia, ourCrypto?: SdesC
   }
 
   // a=ptime is a media attribute, but some endpoints put it at session level
-  const ptime = validPtime(m.ptime ?? (offer as { ptime?: unknown }).ptime) ?? DEFAULT_PTIME
+  const ptime = sendablePtime(chosen.spec.name, validPtime(m.ptime ?? (offer as { ptime?: unknown }).ptime) ?? DEFAULT_PTIME)
 
   const offerDir = bits(m.direction ?? offer.direction ?? 'sendrecv')
   const want = bits(local.direction ?? 'sendrecv')
