@@ -4,6 +4,7 @@ import client from 'prom-client'
 import { Redis } from 'ioredis'
 import net from 'node:net'
 import t, { type Test } from 'tap'
+import { testTrunk } from '../test/helpers/trunk.ts'
 import { DEAD_REDIS_URL, testRedis } from '../test/helpers/redis.ts'
 import { CallSlots } from './call-slots.ts'
 import { Cluster, type ClusterOptions } from './cluster.ts'
@@ -229,24 +230,7 @@ t.test('Cluster: two instances share the outbound limits (a trunk’s channels a
   const b = cluster(r.url, r.prefix, 'b')
   await Promise.all([a.start(), b.start()])
   t.teardown(() => Promise.all([a.stop(), b.stop()]))
-  const trunk = (over: Partial<TrunkConfig>): TrunkConfig => ({
-    name: 'carrier',
-    host: '192.0.2.50',
-    port: 5060,
-    transport: 'udp',
-    username: '',
-    password: '',
-    realm: '',
-    domain: 'carrier.ru',
-    callerId: '74950001122',
-    allowPrefixes: ['8'],
-    channels: 0,
-    cps: 0,
-    outboundProxy: '',
-    register: false,
-    expires: 300,
-    ...over,
-  })
+  const trunk = (over: Partial<TrunkConfig>): TrunkConfig => testTrunk({ host: '192.0.2.50', allowPrefixes: ['8'], ...over })
   const guards = (t: TrunkConfig, maxCallsPerHour: number) =>
     [a, b].map((c) => {
       const g = new OutboundGuard({ trunks: [t], allowPrefixes: [], maxCallsPerHour, logger: log })

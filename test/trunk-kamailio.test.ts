@@ -11,6 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import t, { type Test } from 'tap'
+import { testTrunk } from './helpers/trunk.ts'
 import type { SipRequest, SipResponse, Remote } from '../sip/message/types.ts'
 import { RegistrarClient, type RegistrationResult, type RegistrationStatus } from '../sip/registration/registrar-client.ts'
 import { OutboundGuard } from '../sip/trunks/outbound-guard.ts'
@@ -29,24 +30,8 @@ const REALM = 'carrier.test'
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 36002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n'
 
-const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig => ({
-  name: 'carrier',
-  host: '127.0.0.1',
-  port,
-  transport: 'udp',
-  username: USER,
-  password: PASSWORD,
-  realm: REALM,
-  domain: REALM,
-  callerId: USER,
-  allowPrefixes: [],
-  channels: 0,
-  cps: 0,
-  outboundProxy: '',
-  register: true,
-  expires: 300,
-  ...over,
-})
+const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig =>
+  testTrunk({ host: '127.0.0.1', port, username: USER, password: PASSWORD, realm: REALM, domain: REALM, callerId: USER, register: true, ...over })
 
 async function ua(t: Test, outbound?: OutboundGuard): Promise<EmbeddedCallControl> {
   const u = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger, timers: { T1, T2: 4 * T1, T4: 5 * T1 }, outbound })

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import dgram from 'node:dgram'
 import pino from 'pino'
 import t, { type Test } from 'tap'
+import { testTrunk } from '../../test/helpers/trunk.ts'
 import { EmbeddedCallControl } from '../ua/embedded-call-control.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
 import { RegistrarClient, type RegistrationResult, type RegistrationStatus } from './registrar-client.ts'
@@ -83,24 +84,8 @@ const okIfAuthorized = (password: string, expires: number) => (rq: string) => {
   return response(rq, '200 OK', [`Contact: <${contact}>;expires=${expires}`, 'Contact: <sip:other@192.0.2.1:5060>;expires=3600'])
 }
 
-const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig => ({
-  name: 'carrier',
-  host: '127.0.0.1',
-  port,
-  transport: 'udp',
-  username: '74950001122',
-  password: 'right',
-  realm: '',
-  domain: 'carrier.test',
-  callerId: '74950001122',
-  allowPrefixes: [],
-  channels: 0,
-  cps: 0,
-  outboundProxy: '',
-  register: true,
-  expires: 300,
-  ...over,
-})
+const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig =>
+  testTrunk({ host: '127.0.0.1', port, domain: 'carrier.test', username: '74950001122', password: 'right', register: true, ...over })
 
 async function ua(t: Test) {
   const u = new EmbeddedCallControl({

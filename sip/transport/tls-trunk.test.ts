@@ -11,6 +11,7 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import { header, reply } from '../../test/helpers/raw-sip-peer.ts'
 import { makeCert } from '../../test/helpers/tls-cert.ts'
+import { testTrunk } from '../../test/helpers/trunk.ts'
 import { freeTcpPort } from '../../test/helpers/free-port.ts'
 import { OutboundGuard } from '../trunks/outbound-guard.ts'
 import { DialError } from '../ua/call-control.ts'
@@ -61,23 +62,7 @@ async function carrier(t: Test) {
 }
 
 async function ua(t: Test, carrierPort: number, caFile?: string, transport: 'tls' | 'tcp' = 'tls'): Promise<EmbeddedCallControl> {
-  const trunk = {
-    name: 'carrier',
-    host: 'localhost',
-    port: carrierPort,
-    transport,
-    username: '',
-    password: '',
-    realm: '',
-    domain: 'carrier.ru',
-    callerId: '74950001122',
-    allowPrefixes: [],
-    channels: 0,
-    cps: 0,
-    outboundProxy: '',
-    register: false,
-    expires: 300,
-  }
+  const trunk = testTrunk({ host: 'localhost', port: carrierPort, transport })
   const u = new EmbeddedCallControl({
     host: '127.0.0.1',
     port: 0,

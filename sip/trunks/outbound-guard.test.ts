@@ -2,28 +2,13 @@
 // and calls per second. The clock is a counter the test moves, not a timer.
 import pino from 'pino'
 import t from 'tap'
+import { testTrunk } from '../../test/helpers/trunk.ts'
 import { OutboundGuard, parsePrefixes } from './outbound-guard.ts'
 import type { TrunkConfig } from './trunk.ts'
 
 const logger = pino({ level: 'silent' })
-const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig => ({
-  name: 'mts',
-  host: 'sip.carrier.ru',
-  port: 5060,
-  transport: 'udp',
-  username: '74950001122',
-  password: 'x',
-  realm: '',
-  domain: 'sip.carrier.ru',
-  callerId: '74950001122',
-  allowPrefixes: [],
-  channels: 0,
-  cps: 0,
-  outboundProxy: '',
-  register: true,
-  expires: 300,
-  ...over,
-})
+const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig =>
+  testTrunk({ name: 'mts', host: 'sip.carrier.ru', domain: 'sip.carrier.ru', username: '74950001122', password: 'x', register: true, ...over })
 
 t.test('nothing may be dialled when no prefixes are configured', async (t) => {
   const refused: string[] = []

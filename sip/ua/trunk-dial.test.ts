@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto'
 import pino from 'pino'
 import t, { type Test } from 'tap'
+import { testTrunk } from '../../test/helpers/trunk.ts'
 import { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
 import { DialError, type InboundCall } from './call-control.ts'
@@ -16,25 +17,9 @@ const logger = pino({ level: 'silent' })
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
 const md5 = (s: string) => createHash('md5').update(s).digest('hex')
 
-const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig => ({
+const trunk = (over: Partial<TrunkConfig> = {}): TrunkConfig =>
   // the trunk's host does not resolve: everything must go to the outbound proxy
-  name: 'carrier',
-  host: 'sip.carrier.invalid',
-  port: 5060,
-  transport: 'udp',
-  username: 'login74950001122',
-  password: 'right',
-  realm: '',
-  domain: 'carrier.ru',
-  callerId: '74950001122',
-  allowPrefixes: [],
-  channels: 0,
-  cps: 0,
-  outboundProxy: '',
-  register: false,
-  expires: 300,
-  ...over,
-})
+  testTrunk({ username: 'login74950001122', password: 'right', ...over })
 
 async function ua(t: Test, guard?: OutboundGuard): Promise<EmbeddedCallControl> {
   const u = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger, timers: { T1, T2: 4 * T1, T4: 5 * T1 }, outbound: guard })
