@@ -5,7 +5,9 @@
 // batched across calls, or one run per call, or off: BENCH_VAD)
 // and the recording mix; RTP out at 50 packets/s from a
 // looping 16 kHz prompt, resampled and encoded for the line, paced by the one shared clock;
-// RTCP both ways. Reports per codec, VAD mode and N: the clock's lateness p50/p99, the send
+// RTCP both ways. Reports per codec, VAD mode and N: pacing on the wire (|departure interval -
+// 20 ms| of every stream, from a tcpdump capture on lo of the measured window: what the far end
+// sees), the clock's own lateness p50/p99 beside it, the send
 // phase's length p99 (how much later than the tick the last call's packet leaves), server CPU
 // per call (all threads: VAD inference runs on onnxruntime's pool thread), RSS per call,
 // whether the server lost anything and whether the VAD kept up. The caller sends a steady
@@ -16,12 +18,14 @@
 // taskset) keeps the server, with all its threads, on CPU 0 and the callers on CPU 1, so "per
 // core" is one core and the callers do not compete with it. Not part of npm test.
 import { execFileSync, fork } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
+import { LoopbackCapture } from '../helpers/capture.ts'
+import { pacingErrors, rtpPackets } from '../helpers/rtp-analysis.ts'
 import { createCodec, type CodecName } from '../../codecs/index.ts'
 import { PacingClock } from '../../rtp/pacing-clock.ts'
 import { Metrics } from '../../media-server/metrics.ts'
@@ -44,6 +48,7 @@ const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? 1) * 1000
 const OPUS_COMPLEXITY = process.env.OPUS_COMPLEXITY ? Number(process.env.OPUS_COMPLEXITY) : undefined
 const PT: Record<string, number> = { PCMU: 0, PCMA: 8, G722: 9, opus: 111 }
 const logger = pino({ level: 'silent' })
+const CAPTURE_DIR = mkdtempSync(path.join(os.tmpdir(), 'media-bench-'))
 
 function percentile(v: number[], p: number): number {
   const s = [...v].sort((a, b) => a - b)
@@ -60,7 +65,9 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
   let sendStart = 0
   const first = { onTick: () => void (sendStart = performance.now()) }
   const last = { onTick: () => void (measuring && sendPhase.push(performance.now() - sendStart)) }
-  const pool = new RtpPortPool(40000, 40000 + 2 * n + 1, '127.0.0.1')
+  const PORT_MIN = 40000
+  const pool = new RtpPortPool(PORT_MIN, PORT_MIN + 2 * n + 1, '127.0.0.1')
+  const capture = new LoopbackCapture(path.join(CAPTURE_DIR, `${codecName}-${vadMode}-${n}.pcap`), `udp and src portrange ${PORT_MIN}-${PORT_MIN + 2 * n + 1}`)
   const metrics = new Metrics()
   const prompt = Int16Array.from({ length: 16000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 16000)))
   global.gc?.()
@@ -111,12 +118,14 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
   clock.add(last)
   const done = new Promise<any>((r) => caller.on('message', (m: any) => m.sent !== undefined && r(m)))
   await new Promise((r) => setTimeout(r, WARMUP_MS))
+  await capture.start()
   measuring = true
   const cpu0 = process.cpuUsage()
   const elu0 = performance.eventLoopUtilization()
   const t0 = performance.now()
   const result = await done
   const wall = performance.now() - t0
+  const wire = pacingErrors(rtpPackets(await capture.stop(), (p) => p >= PORT_MIN && p < PORT_MIN + 2 * n + 2 && p % 2 === 0))
   const cpu = process.cpuUsage(cpu0)
   const elu = performance.eventLoopUtilization(elu0)
   const rss = process.memoryUsage().rss
@@ -138,6 +147,8 @@ async function run(codecName: CodecName, n: number, vadMode: VadMode) {
     vad: vadMode,
     caller: CALLER,
     calls: n,
+    wireP99Ms: +percentile(wire, 99).toFixed(3),
+    wireMaxMs: +wire.reduce((m, x) => (x > m ? x : m), 0).toFixed(3),
     clockP50Ms: +percentile(lateness, 50).toFixed(3),
     clockP99Ms: +percentile(lateness, 99).toFixed(3),
     sendPhaseP99Ms: +percentile(sendPhase, 99).toFixed(3),
@@ -173,17 +184,17 @@ for (const codec of CODECS) {
       const row = await run(codec, n, vad)
       rows.push(row)
       console.log(JSON.stringify(row))
-      if (row.clockP99Ms > 20 || row.vadDropped > 0) break // saturated: larger N only takes longer to say so
+      if (row.wireP99Ms > 20 || row.vadDropped > 0) break // saturated: larger N only takes longer to say so
     }
   }
 }
 console.table(rows)
 for (const codec of CODECS) {
   for (const vad of VAD_MODES) {
-    const ok = rows.filter((r) => r.codec === codec && r.vad === vad && r.clockP99Ms <= 2 && r.notReceived === 0 && r.vadDropped === 0)
+    const ok = rows.filter((r) => r.codec === codec && r.vad === vad && r.wireP99Ms <= 2 && r.notReceived === 0 && r.vadDropped === 0)
     const best = ok.sort((a, b) => b.calls - a.calls)[0]
     console.log(
-      `${codec}, VAD ${vad}: largest N with clock p99 <= 2 ms, nothing lost by the server and the VAD keeping up: ` +
+      `${codec}, VAD ${vad}: largest N with pacing p99 <= 2 ms on the wire, nothing lost by the server and the VAD keeping up: ` +
         (best
           ? `${best.calls} (process CPU ${best.cpuPercentOfCore}% of one core, so about ${Math.floor(best.calls / (best.cpuPercentOfCore / 100))} calls per core by CPU)`
           : 'none'),
