@@ -1,10 +1,13 @@
 // The relay between two real UDP peers on loopback: bytes untouched both ways, symmetric
-// latching to the peer's real source port, strangers dropped.
+// latching to the peer's real source port, strangers dropped; an SRTP side unprotected and
+// protected in the relay.
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import t from 'tap'
 import { writeRtpHeader, RTP_HEADER_BYTES } from './packet.ts'
 import { RtpRelay } from './rtp-relay.ts'
+import { newMasterKey } from './srtp/sdes.ts'
+import { relayContext, srtpContext } from './srtp/srtp-context.ts'
 
 async function socket(): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4')
@@ -76,4 +79,50 @@ t.test('RtpRelay drops datagrams from anyone but the peers', async (t) => {
   t.equal(got, 0, "a stranger's packet is not forwarded")
   t.equal(relay.counts.dropped, 1)
   t.equal(relay.remotes.a.port, 9, 'and does not move the latch')
+})
+
+t.test('RtpRelay with an SRTP side: unprotected towards the plain side, protected back, forgeries dropped', async (t) => {
+  const [relayA, relayB, caller, seller] = await Promise.all([socket(), socket(), socket(), socket()])
+  t.teardown(() => [relayA, relayB, caller, seller].forEach((s) => s.close()))
+  // The caller's phone and our side of its call, each with the other's key, as SDES left them.
+  const phoneKey = newMasterKey('AES_CM_128_HMAC_SHA1_80')
+  const ourKey = newMasterKey('AES_CM_128_HMAC_SHA1_80')
+  const phone = srtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', local: phoneKey, remote: ourKey })
+  const ours = { suite: 'AES_CM_128_HMAC_SHA1_80' as const, local: ourKey, remote: phoneKey }
+  const relay = new RtpRelay(
+    { socket: relayA, remote: { address: '127.0.0.1', port: caller.address().port }, srtp: relayContext(ours, srtpContext(ours)) },
+    { socket: relayB, remote: { address: '127.0.0.1', port: seller.address().port } },
+  )
+  relay.start()
+  const atSeller: Buffer[] = []
+  const atCaller: Buffer[] = []
+  seller.on('message', (m) => {
+    atSeller.push(m)
+    seller.send(m, relayB.address().port, '127.0.0.1')
+  })
+  caller.on('message', (m) => atCaller.push(m))
+  const sent = Array.from({ length: 10 }, (_, i) => rtp(100 + i, 0xcafe0002))
+  for (const p of sent) {
+    const out = Buffer.alloc(p.length + phone.rtpOut.overhead)
+    p.copy(out)
+    caller.send(out.subarray(0, phone.rtpOut.protect(out, p.length)), relayA.address().port, '127.0.0.1')
+  }
+  caller.send(rtp(999, 0xcafe0002), relayA.address().port, '127.0.0.1') // in the clear: a forgery
+  while (atCaller.length < sent.length) await once(caller, 'message')
+  t.same(
+    atSeller.map((b) => b.toString('hex')),
+    sent.map((b) => b.toString('hex')),
+    'the plain seller got the clear packets',
+  )
+  const back = atCaller.map((m) => phone.rtpIn.unprotect(Buffer.from(m)))
+  t.ok(
+    back.every((b) => typeof b !== 'string'),
+    "the caller's phone authenticates what came back",
+  )
+  t.same(
+    back.map((b) => (b as Buffer).toString('hex')),
+    sent.map((b) => b.toString('hex')),
+    'and it decrypts to what the seller sent',
+  )
+  t.equal(relay.counts.unauthenticated, 1, 'the clear packet from the SRTP side was dropped and counted')
 })

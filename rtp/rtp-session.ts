@@ -13,7 +13,7 @@ import { RtcpReporter } from './rtcp-reporter.ts'
 import { add16, add32 } from './seq.ts'
 import { RtpStats } from './rtp-stats.ts'
 import type { SrtpKeying } from './srtp/crypto-suite.ts'
-import { srtpContext, type SrtpContext } from './srtp/srtp-context.ts'
+import { relayContext, srtpContext, type SrtpContext } from './srtp/srtp-context.ts'
 import type { SrtpDropReason } from './srtp/srtp-transform.ts'
 
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
@@ -615,10 +615,11 @@ export class RtpSession implements ClockSubscriber {
    * socket is no longer connect()ed to the peer, so the new owner can send where it needs to.
    * Returns the sockets and where the peer receives RTP and RTCP now (latched). The sockets stay open.
    */
-  handOver(): { ports: RtpPortPair; rtp: { address: string; port: number }; rtcp: { address: string; port: number } } {
+  handOver(): { ports: RtpPortPair; rtp: { address: string; port: number }; rtcp: { address: string; port: number }; srtp?: SrtpContext } {
     this.close()
     this.disconnect()
-    return { ports: this.opts.ports, rtp: { ...this.remote }, rtcp: { ...this.rtcpRemote } }
+    const srtp = this.opts.srtp && this.srtp && relayContext(this.opts.srtp, this.srtp)
+    return { ports: this.opts.ports, rtp: { ...this.remote }, rtcp: { ...this.rtcpRemote }, ...(srtp && { srtp }) }
   }
 
   close(): void {

@@ -199,7 +199,11 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
   t.equal(call.result, 'completed')
   t.equal(call.leadOutcome, 'transferred')
   t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
-  t.same(call.rtpStats.relay.rtp, { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0, filtered: 0 }, 'the final relay counts are stored')
+  t.same(
+    call.rtpStats.relay.rtp,
+    { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0, filtered: 0, unauthenticated: 0 },
+    'the final relay counts are stored',
+  )
   t.ok(call.rtpStats.relay.rtcp, 'RTCP had its own relay (neither phone muxes)')
   t.match(res.metrics, /^voice_transfers_total\{outcome="bridge"\} 1$/m, 'counted as a bridged transfer')
   return res

@@ -162,22 +162,20 @@ export class CallMedia {
       this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
       return false
     }
-    // The relay passes packets unchanged: an SRTP caller's would reach the seller still encrypted
-    // with the caller's keys, so an SRTP call is transferred by REFER only.
-    const port = this.format.srtp ? null : await media.allocate(this.session) // the same media worker relays both legs
+    const port = await media.allocate(this.session) // the same media worker relays both legs
     this.transferPort = port ?? undefined
     metrics.rtpPortsFree.set(media.available)
     let seller: PinnedAnswerResult | undefined
     const bridge = port !== null && {
-      sdp: createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, this.format),
+      // the seller's leg is plain RTP: an SRTP caller's packets are unprotected and protected in the relay
+      sdp: createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, { ...this.format, srtp: undefined }),
       ringTimeoutMs,
       refuseAnswer: (answer: string) => {
-        seller = readPinnedAnswer(answer, this.format)
+        seller = readPinnedAnswer(answer, { ...this.format, srtp: undefined })
         return seller.ok ? undefined : seller.reason
       },
     }
-    if (port === null)
-      this.log.warn(this.format.srtp ? 'SRTP call: no bridged transfer, REFER only' : 'no RTP port pair left for a bridged transfer: REFER only')
+    if (port === null) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
     const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
     if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
       this.startBridge(result.leg, port, seller)

@@ -62,8 +62,8 @@ t.test('neither side muxes: RTP and RTCP each on their own relay', async (t) => 
   seller.rtcp.send(RTCP_RR, sellerPorts.rtcp.address().port, '127.0.0.1')
   t.same((await rtcpAtCaller)[0], RTCP_RR, "the seller's RTCP reaches the caller's RTCP port")
   t.same(bridge.counts, {
-    rtp: { callerToSeller: 1, sellerToCaller: 0, dropped: 0, filtered: 0 },
-    rtcp: { callerToSeller: 0, sellerToCaller: 1, dropped: 0, filtered: 0 },
+    rtp: { callerToSeller: 1, sellerToCaller: 0, dropped: 0, filtered: 0, unauthenticated: 0 },
+    rtcp: { callerToSeller: 0, sellerToCaller: 1, dropped: 0, filtered: 0, unauthenticated: 0 },
   })
   bridge.stop()
 })
@@ -73,7 +73,7 @@ t.test('both mux: one relay carries everything', async (t) => {
   const atCaller = once(caller.rtp, 'message')
   seller.rtp.send(RTCP_RR, sellerPorts.port, '127.0.0.1')
   t.same((await atCaller)[0], RTCP_RR, 'muxed RTCP passes the payload-type filter')
-  t.same(bridge.counts, { rtp: { callerToSeller: 0, sellerToCaller: 1, dropped: 0, filtered: 0 } }, 'no separate RTCP relay')
+  t.same(bridge.counts, { rtp: { callerToSeller: 0, sellerToCaller: 1, dropped: 0, filtered: 0, unauthenticated: 0 } }, 'no separate RTCP relay')
   bridge.stop()
 })
 

@@ -1,5 +1,6 @@
 import type { RtpPortPair } from '../../rtp/port-pool.ts'
 import { RtpRelay, type RelayCounts } from '../../rtp/rtp-relay.ts'
+import type { SrtpContext } from '../../rtp/srtp/srtp-context.ts'
 
 /** Where one side's phone receives media, and the socket pair of ours that it sends to. */
 export interface BridgeSide {
@@ -9,6 +10,8 @@ export interface BridgeSide {
   rtcpMux: boolean
   /** The RTP payload types this phone negotiated: the codec's, and telephone-event's if any. */
   payloadTypes: ReadonlySet<number>
+  /** this phone's SRTP keys, when its leg is SRTP (the caller's; the seller's leg is plain RTP) */
+  srtp?: SrtpContext
 }
 
 export interface BridgeCounts {
@@ -18,13 +21,17 @@ export interface BridgeCounts {
   dropped: number
   /** packets under a payload type the receiving phone did not negotiate (telephone-event) */
   filtered: number
+  /** SRTP/SRTCP packets that failed authentication (a keyed phone's leg) */
+  unauthenticated: number
 }
 
 /**
  * A caller put through to a seller by the server itself (the caller's phone refused the REFER):
  * the caller's socket pair and the seller leg's, with RTP relayed unchanged between them and
  * RTCP too, on its own sockets when neither side muxes it and inside the RTP relay when both do.
- * No decoding: the seller's leg was offered the caller's codec only. The sockets stay the owner's.
+ * No decoding: the seller's leg was offered the caller's codec only. An SRTP caller's packets are
+ * unprotected on the way to the seller and the seller's protected on the way back (the same keys
+ * as the call's). The sockets stay the owner's.
  */
 export class TransferBridge {
   private readonly rtp: RtpRelay
@@ -32,15 +39,18 @@ export class TransferBridge {
 
   constructor(caller: BridgeSide, seller: BridgeSide) {
     this.rtp = new RtpRelay(
-      { socket: caller.ports.rtp, remote: caller.rtp, accepts: caller.payloadTypes },
-      { socket: seller.ports.rtp, remote: seller.rtp, accepts: seller.payloadTypes },
+      { socket: caller.ports.rtp, remote: caller.rtp, accepts: caller.payloadTypes, srtp: caller.srtp },
+      { socket: seller.ports.rtp, remote: seller.rtp, accepts: seller.payloadTypes, srtp: seller.srtp },
     )
     // Both muxed: RTCP rides in the RTP relay. A caller that muxes and a seller that declined it:
     // the caller's RTCP reaches the seller's RTP port and the seller's is not relayed; RTP flows.
     this.rtcp =
       caller.rtcpMux || seller.rtcpMux
         ? undefined
-        : new RtpRelay({ socket: caller.ports.rtcp, remote: caller.rtcp }, { socket: seller.ports.rtcp, remote: seller.rtcp })
+        : new RtpRelay(
+            { socket: caller.ports.rtcp, remote: caller.rtcp, srtp: caller.srtp },
+            { socket: seller.ports.rtcp, remote: seller.rtcp, srtp: seller.srtp },
+          )
   }
 
   /** Every RTP datagram (and muxed RTCP) relayed, by the phone that sent it. */
@@ -65,5 +75,5 @@ export class TransferBridge {
 }
 
 function named(c: RelayCounts): BridgeCounts {
-  return { callerToSeller: c.aToB, sellerToCaller: c.bToA, dropped: c.dropped, filtered: c.filtered }
+  return { callerToSeller: c.aToB, sellerToCaller: c.bToA, dropped: c.dropped, filtered: c.filtered, unauthenticated: c.unauthenticated }
 }
