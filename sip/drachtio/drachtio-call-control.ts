@@ -11,6 +11,9 @@ import { DrachtioInboundCall } from './drachtio-inbound-call.ts'
 import { DrachtioOutboundCall } from './drachtio-outbound-call.ts'
 import { challengeHeader, remoteOf, sipErrorStatus, toSipRequest } from './srf-message.ts'
 
+/** Out-of-dialog methods we answer as the embedded stack does (405/481 included); CANCEL and ACK drachtio-server handles. */
+const ROUTED_METHODS = ['invite', 'options', 'bye', 'info', 'notify', 'update', 'prack', 'refer', 'register', 'message', 'subscribe', 'publish']
+
 export interface DrachtioCallControlOptions {
   /** drachtio-server's admin (inbound connection) address and its shared secret. */
   host: string
@@ -45,8 +48,9 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     super()
     this.log = opts.logger
     this.srf.on('error', (err) => this.log.error({ err: err.message }, 'drachtio-server connection error (drachtio-srf reconnects)'))
-    // after drachtio-srf's own dialog router: what reaches this is a new request, or one for a dialog it does not know
-    this.srf.use((req, res) => this.guard(() => this.onRequest(req, res), req))
+    // After drachtio-srf's own dialog router: what reaches this is a new request, or one for a dialog it does not know.
+    // drachtio-server sends an app only the methods it asked for (others get its own 503): every one the embedded stack answers.
+    for (const method of ROUTED_METHODS) this.srf.use(method, (req, res) => this.guard(() => this.onRequest(req, res), req))
   }
 
   get address(): { host: string; port: number } {

@@ -1,0 +1,43 @@
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { startDrachtio } from './drachtio.ts'
+import { startServerProcess, type ServerHandle } from './server-process.ts'
+
+/** The SIP backends the call tests run against: SIP_BACKEND's values. */
+export const SIP_BACKENDS = ['embedded', 'drachtio'] as const
+export type SipBackendName = (typeof SIP_BACKENDS)[number]
+
+/**
+ * The server process with `backend` speaking SIP. For drachtio, a drachtio-server of its own is
+ * started first and `sipPort` is drachtio-server's, where callers send; stop() ends both.
+ */
+export async function startServerWith(backend: SipBackendName, env: Record<string, string> = {}): Promise<ServerHandle> {
+  if (backend === 'embedded') return startServerProcess(env)
+  const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')))
+  try {
+    const server = await startServerProcess({
+      SIP_BACKEND: 'drachtio',
+      DRACHTIO_HOST: '127.0.0.1',
+      DRACHTIO_PORT: String(drachtio.adminPort),
+      DRACHTIO_SECRET: drachtio.secret,
+      ...env,
+    })
+    const stop = server.stop.bind(server)
+    const kill = server.kill.bind(server)
+    return {
+      ...server,
+      async stop() {
+        await stop()
+        await drachtio.stop()
+      },
+      async kill(signal) {
+        await kill(signal)
+        await drachtio.stop()
+      },
+    }
+  } catch (err) {
+    await drachtio.stop()
+    throw err
+  }
+}
