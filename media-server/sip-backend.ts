@@ -25,7 +25,16 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
         'SIP_BACKEND=drachtio does not register trunks: calls to and from a trunk that needs REGISTER fail until drachtio-server or the trunk is set up for it',
       )
     if (config.sip.tls.port > 0) logger.warn('SIP_BACKEND=drachtio: SIP_TLS_PORT is ignored, TLS is configured in drachtio-server')
-    const sip = new DrachtioCallControl({ host, port, secret, publicHost: config.publicIp, logger, gate: deps.gate, outbound: deps.outbound })
+    const sip = new DrachtioCallControl({
+      host,
+      port,
+      secret,
+      publicHost: config.publicIp,
+      logger,
+      gate: deps.gate,
+      outbound: deps.outbound,
+      stats: deps.stats,
+    })
     return { sip }
   }
   const sip = new EmbeddedCallControl({

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import Srf from 'drachtio-srf'
 import type { SipRequest } from '../message/types.ts'
+import { NO_STATS, type SipStats } from '../transport/stats.ts'
 import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
@@ -26,6 +27,8 @@ export interface DrachtioCallControlOptions {
   gate?: InboundGate
   /** The toll-fraud guard every dial passes first, and the trunks it routes to; none: any URI. */
   outbound?: OutboundGuard
+  /** Counts the requests that reach us outside a dialog (drachtio-server's own traffic it counts itself). */
+  stats?: SipStats
   /** How long start() waits for drachtio-server to take the connection (default 10 s). */
   connectTimeoutMs?: number
 }
@@ -95,8 +98,13 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
 
   private onRequest(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     if (req.method === 'ACK') return
+    const stats = this.opts.stats ?? NO_STATS
+    stats.messageIn(req.method)
     const rq = toSipRequest(req)
-    if (!rq) return res.send(400)
+    if (!rq) {
+      stats.malformed('rejected', 'drachtio-server passed a request our parser refuses')
+      return res.send(400)
+    }
     const remote = remoteOf(req)
     const gate = this.opts.gate
     // drachtio-server has created a transaction already; a dropped request costs it that, and the scanner learns nothing
