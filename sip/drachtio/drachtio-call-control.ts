@@ -163,10 +163,12 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
         target,
         { localSdp: opts.sdp, ...uacRoute(trunk, opts.fromUser ?? 'agent', this.opts.publicHost) },
         {
-          cbRequest: (r) => {
+          // drachtio-srf calls it (err, req), not (req) as its typings say
+          cbRequest: ((err: unknown, r: Srf.SrfRequest | undefined) => {
+            if (err || !r) return
             invite = r
             this.pendingDials.add(r)
-          },
+          }) as unknown as (req: Srf.SrfRequest) => void,
         },
       )
       const res = (dialog as unknown as { res: Srf.SrfRequest }).res

@@ -140,7 +140,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     this.once('ended', onEnded)
     try {
       this.log.info({ target: uri }, 'REFER sent')
-      const res = await dialogRequest(dialog, 'REFER', { 'Refer-To': `<${uri}>`, 'Referred-By': `<${dialog.local.uri}>` }).catch(() => undefined)
+      const res = await dialogRequest(dialog, 'REFER', { 'Refer-To': `<${uri}>`, 'Referred-By': `<${this.toUri}>` }).catch(() => undefined)
       if (!res) return { ok: false, reason: 'no response to the REFER' }
       if (res.status >= 300) {
         sub.finish({ ok: false, reason: 'REFER refused', status: res.status })

@@ -1,6 +1,10 @@
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { Logger } from 'pino'
+import { DrachtioCallControl } from '../../sip/drachtio/drachtio-call-control.ts'
+import type { CallControl } from '../../sip/ua/call-control.ts'
+import { EmbeddedCallControl } from '../../sip/ua/embedded-call-control.ts'
 import { startDrachtio } from './drachtio.ts'
 import { startServerProcess, type ServerHandle } from './server-process.ts'
 
@@ -39,5 +43,29 @@ export async function startServerWith(backend: SipBackendName, env: Record<strin
   } catch (err) {
     await drachtio.stop()
     throw err
+  }
+}
+
+/** A `CallControl` in this process on `backend`, on 127.0.0.1 (a port the OS picks); stop() ends it and its drachtio-server. */
+export async function startCallControl(backend: SipBackendName, logger: Logger): Promise<{ ua: CallControl; stop(): Promise<void> }> {
+  if (backend === 'embedded') {
+    const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger })
+    await ua.start()
+    return { ua, stop: () => ua.stop() }
+  }
+  const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')))
+  const ua = new DrachtioCallControl({ host: '127.0.0.1', port: drachtio.adminPort, secret: drachtio.secret, publicHost: '127.0.0.1', logger })
+  try {
+    await ua.start()
+  } catch (err) {
+    await drachtio.stop()
+    throw err
+  }
+  return {
+    ua,
+    async stop() {
+      await ua.stop()
+      await drachtio.stop()
+    },
   }
 }
