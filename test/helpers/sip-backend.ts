@@ -32,12 +32,18 @@ export async function startServerWith(backend: SipBackendName, env: Record<strin
     return {
       ...server,
       async stop() {
-        await stop()
-        await drachtio.stop()
+        try {
+          await stop()
+        } finally {
+          await drachtio.stop()
+        }
       },
       async kill(signal) {
-        await kill(signal)
-        await drachtio.stop()
+        try {
+          await kill(signal)
+        } finally {
+          await drachtio.stop()
+        }
       },
     }
   } catch (err) {
@@ -64,8 +70,11 @@ export async function startCallControl(backend: SipBackendName, logger: Logger):
   return {
     ua,
     async stop() {
-      await ua.stop()
-      await drachtio.stop()
+      try {
+        await ua.stop()
+      } finally {
+        await drachtio.stop()
+      }
     },
   }
 }
