@@ -7,8 +7,9 @@ import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
 import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from '../ua/call-control.ts'
-import { ALLOW, SUPPORTED, checkRequest } from '../ua/uas-checks.ts'
-import { DrachtioInboundCall } from './drachtio-inbound-call.ts'
+import { optionTags } from '../ua/session-timer.ts'
+import { ALLOW, checkRequest } from '../ua/uas-checks.ts'
+import { DRACHTIO_SUPPORTED, DrachtioInboundCall } from './drachtio-inbound-call.ts'
 import { DrachtioOutboundCall } from './drachtio-outbound-call.ts'
 import { challengeHeader, remoteOf, sipErrorStatus, toSipRequest } from './srf-message.ts'
 
@@ -120,7 +121,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       case 'INVITE':
         return this.onInvite(req, res, rq)
       case 'OPTIONS':
-        return res.send(200, { headers: { Allow: ALLOW, Supported: SUPPORTED, Accept: 'application/sdp', 'Accept-Language': 'ru, en' } })
+        return res.send(200, { headers: { Allow: ALLOW, Supported: DRACHTIO_SUPPORTED, Accept: 'application/sdp', 'Accept-Language': 'ru, en' } })
       default:
         // BYE, INFO outside any dialog
         return res.send(481)
@@ -128,6 +129,8 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
   }
 
   private onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse, rq: SipRequest): void {
+    // our provisionals go unreliably here (README: drachtio backend), so a caller that requires 100rel is told so (RFC 3262 §4)
+    if (optionTags(rq, 'require').includes('100rel')) return res.send(420, { headers: { Unsupported: '100rel' } })
     const remote = remoteOf(req)
     const limited = this.opts.gate?.admitCall(rq, remote)
     if (limited) return sendRefusal(res, limited)

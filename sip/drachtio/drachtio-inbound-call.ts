@@ -16,13 +16,15 @@ import { bridgeTransfer } from '../ua/bridge-transfer.ts'
 import { callerIdOf } from '../ua/caller-id.ts'
 import { ReferSubscription } from '../ua/refer-subscription.ts'
 import { transferTargetUri } from '../ua/transfer-target.ts'
-import { ALLOW, SUPPORTED } from '../ua/uas-checks.ts'
+import { ALLOW } from '../ua/uas-checks.ts'
 import { dialogRequest, sipErrorStatus } from './srf-message.ts'
 
 const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
 /** 64*T1 with the RFC's T1: our 2xx is given up on when no ACK came (drachtio-server retransmits it meanwhile). */
 const ACK_TIMEOUT_MS = 32_000
 const SDP = { 'Content-Type': 'application/sdp' }
+/** Option tags in this mode: session timers are drachtio-server's; 100rel is not done (provisionals go unreliably). */
+export const DRACHTIO_SUPPORTED = 'timer'
 
 /**
  * One inbound call through drachtio-server: the INVITE's transaction and the dialog live in
@@ -85,7 +87,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
         reject(new Error(`the dialog ended before the ACK: ${reason}`))
       })
       this.srf
-        .createUAS(this.req, this.res, { localSdp: sdp, headers: { Allow: ALLOW, Supported: SUPPORTED } })
+        .createUAS(this.req, this.res, { localSdp: sdp, headers: { Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
         .then((dialog) => {
           // a CANCEL that crossed our 200 ended the call: the dialog has no one left
           if (this.state !== 'answering') return void dialog.destroy()
@@ -190,7 +192,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
         decided = true
         this.localSdp = sdp
         if (this.dialog) this.dialog.local.sdp = sdp
-        res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: SUPPORTED } })
+        res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
         // an offerless re-INVITE: our 200 carried the offer and its ACK the answer
         if (method === 'UPDATE' || offer !== undefined || !this.dialog) return Promise.resolve(undefined)
         const dialog = this.dialog
