@@ -123,19 +123,23 @@ export async function startDrachtio(dir: string): Promise<DrachtioHandle> {
     if (open) break
     await new Promise((r) => setTimeout(r, 100))
   }
+  const group = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal)
+    } catch {
+      // the group is gone already
+    }
+  }
+  // a test that ends without its teardown (an assertion thrown in stop(), a timeout) must not leave the server behind
+  const orphanGuard = () => group('SIGKILL')
+  process.once('exit', orphanGuard)
   return {
     sipPort,
     adminPort,
     secret,
     log: () => log,
     async stop() {
-      const group = (signal: NodeJS.Signals) => {
-        try {
-          process.kill(-child.pid!, signal)
-        } catch {
-          // the group is gone already
-        }
-      }
+      process.off('exit', orphanGuard)
       if (!exited) {
         const gone = new Promise((r) => child.once('exit', r))
         group('SIGTERM')
