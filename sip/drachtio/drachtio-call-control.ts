@@ -73,8 +73,10 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       }, ms)
       this.srf.once('connect', (err: Error | null, hp: string) => {
         clearTimeout(timer)
-        if (err) reject(err)
-        else resolve(hp)
+        if (!err) return resolve(hp)
+        // drachtio-srf would go on retrying with the same secret
+        this.srf.disconnect()
+        reject(new Error(`drachtio-server at ${host}:${port}: ${err.message} (DRACHTIO_SECRET must be the secret of its <admin> element)`))
       })
       void this.srf.connect({ host, port, secret })
     })
