@@ -172,3 +172,13 @@ t.test('the cluster keys: REDIS_URL, INSTANCE_ID, REDIS_KEY_PREFIX, the lease an
   t.throws(() => loadConfig({ CLUSTER_LEASE_S: '4', CLUSTER_HEARTBEAT_MS: '3000' }), /CLUSTER_HEARTBEAT_MS/, 'a heartbeat over half the lease')
   t.throws(() => loadConfig({ CLUSTER_LEASE_S: '1' }), /CLUSTER_LEASE_S/)
 })
+
+t.test('SIP_BACKEND: embedded by default; drachtio needs the admin secret and takes its address from DRACHTIO_*', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.sipBackend, 'embedded')
+  t.throws(() => loadConfig({ SIP_BACKEND: 'drachtio' }), { constructor: ConfigError, message: /SIP_BACKEND=drachtio needs DRACHTIO_SECRET/ })
+  t.throws(() => loadConfig({ SIP_BACKEND: 'sofia' }), { constructor: ConfigError, message: /SIP_BACKEND must be embedded or drachtio/ })
+  const d = loadConfig({ SIP_BACKEND: 'drachtio', DRACHTIO_HOST: '10.0.0.5', DRACHTIO_PORT: '9023', DRACHTIO_SECRET: 's3' })
+  t.same(d.drachtio, { host: '10.0.0.5', port: 9023, secret: 's3' })
+  t.throws(() => loadConfig({ SIP_BACKEND: 'drachtio', DRACHTIO_SECRET: 's3', DRACHTIO_PORT: '0' }), { message: /DRACHTIO_PORT must be between 1 and 65535/ })
+})

@@ -24,6 +24,9 @@ export interface Config {
   /** t1Ms: RFC 3261 T1, the round-trip estimate every SIP timer derives from (64*T1: a lost ACK
    *  ends the call); 500 ms as the RFC has it, lower on a LAN (and in the fault tests). */
   sip: { host: string; port: number; t1Ms: number; sessionExpiresS: number; minSeS: number; tls: SipTlsConfig }
+  /** Who speaks SIP: the embedded stack, or drachtio-server in front (drachtio-srf connects to its admin port with the secret). */
+  sipBackend: string
+  drachtio: { host: string; port: number; secret: string }
   rtp: { portMin: number; portMax: number }
   publicIp: string
   httpPort: number
@@ -140,6 +143,9 @@ export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', i
 const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   // RFC 4028: 1800 s asked for, 90 s the least accepted (the RFC's own figures)
   sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '', ca: '' } },
+  sipBackend: 'embedded',
+  // no default secret: a well-known one would let anyone who reaches the admin port take the calls
+  drachtio: { host: '127.0.0.1', port: 9022, secret: '' },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
   httpPort: 8080,
@@ -204,6 +210,10 @@ const ENV_KEYS: Array<[string, string]> = [
   ['SIP_TLS_KEY', 'sip.tls.key'],
   ['SIP_TLS_CA', 'sip.tls.ca'],
   ['MIN_SE_S', 'sip.minSeS'],
+  ['SIP_BACKEND', 'sipBackend'],
+  ['DRACHTIO_HOST', 'drachtio.host'],
+  ['DRACHTIO_PORT', 'drachtio.port'],
+  ['DRACHTIO_SECRET', 'drachtio.secret'],
   ['RTP_PORT_MIN', 'rtp.portMin'],
   ['RTP_PORT_MAX', 'rtp.portMax'],
   ['PUBLIC_IP', 'publicIp'],
@@ -404,6 +414,14 @@ function validate(cfg: Config): void {
       throw new ConfigError(`trunk ${trunk.name}: transport tls needs SIP_TLS_PORT (with SIP_TLS_CERT and SIP_TLS_KEY)`)
   }
   port('HTTP_PORT', cfg.httpPort)
+  if (cfg.sipBackend !== 'embedded' && cfg.sipBackend !== 'drachtio') throw new ConfigError(`SIP_BACKEND must be embedded or drachtio, got "${cfg.sipBackend}"`)
+  if (cfg.sipBackend === 'drachtio') {
+    if (!cfg.drachtio.secret)
+      throw new ConfigError(
+        'SIP_BACKEND=drachtio needs DRACHTIO_SECRET: the secret of drachtio-server\'s admin port (<admin secret="..."> in drachtio.conf.xml)',
+      )
+    port('DRACHTIO_PORT', cfg.drachtio.port, 1)
+  }
   port('RTP_PORT_MIN', cfg.rtp.portMin, 1024)
   port('RTP_PORT_MAX', cfg.rtp.portMax, 1024)
   if (cfg.rtp.portMax - cfg.rtp.portMin < 1) {

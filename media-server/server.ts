@@ -4,8 +4,6 @@ import { Cluster } from '../cluster/cluster.ts'
 import { openDurableStore } from '../crm/open-store.ts'
 import { KnowledgeBase, type KnowledgeSearch } from '../dialog/knowledge/knowledge-base.ts'
 import { ScenarioRegistry } from '../dialog/scenario/registry.ts'
-import { DEFAULT_TIMERS } from '../sip/transaction/timers.ts'
-import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
 import { SileroVad } from '../vad/silero-vad.ts'
 import { CallManager } from './call/call-manager.ts'
 import type { CallDeps } from './call/call.ts'
@@ -16,6 +14,7 @@ import { MEDIA_CLOCK_MS, PacingClock } from '../rtp/pacing-clock.ts'
 import type { Config } from './config.ts'
 import { Drainer } from './drain.ts'
 import { createInboundGate } from './edge.ts'
+import { createSipBackend } from './sip-backend.ts'
 import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
@@ -167,20 +166,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     onBan: (source, ms) => cluster?.banned(source, ms),
     mediaHasRoom: () => media.available > 0,
   })
-  const sip = new EmbeddedCallControl({
-    gate,
-    host: config.sip.host,
-    port: config.sip.port,
-    publicHost: config.publicIp,
-    logger: logger.child({ component: 'sip' }),
-    stats: metrics.sipStats(),
-    timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
-    sessionTimer: { expiresS: config.sip.sessionExpiresS, minSeS: config.sip.minSeS },
-    ...(config.sip.tls.port > 0 && {
-      tls: { port: config.sip.tls.port, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key, caFile: config.sip.tls.ca || undefined },
-    }),
-    outbound: trunks.guard,
-  })
+  const { sip, registrar } = createSipBackend(config, { gate, outbound: trunks.guard, logger, stats: metrics.sipStats() })
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
   const callDeps: CallDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
     config,
@@ -220,7 +206,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     calls.useCluster(cluster)
     trunks.guard.useShared(cluster)
   }
-  trunks.start(sip)
+  if (registrar) trunks.start(registrar)
   // A trunk's signalling addresses are trusted (inbound calls from the carrier need no digest).
   for (const t of config.trunks) {
     void trustTrunkHost(gate.trust, t.name, t.host).catch((err) =>

@@ -9,6 +9,7 @@ import t from 'tap'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerProcess } from './helpers/server-process.ts'
+import { SIP_BACKENDS, startServerWith } from './helpers/sip-backend.ts'
 import { runSipp } from './helpers/sipp.ts'
 
 const RTP_MIN = 31400
@@ -44,3 +45,27 @@ t.test('SIPp delayed offer with 100rel, PRACK, session timers and UPDATE', async
   t.equal(call.result, 'caller-hangup')
   t.equal(call.endReason, 'remote-bye')
 })
+
+// Without 100rel and session timers (which drachtio-server's side does not do for us): the offer/answer alone.
+for (const backend of SIP_BACKENDS)
+  t.test(`SIPp delayed offer: our offer in the 200, the caller's answer in the ACK (${backend})`, async (t) => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-delayed-offer-'))
+    const server = await startServerWith(backend, { DATA_DIR: dataDir, RTP_PORT_MIN: String(RTP_MIN), RTP_PORT_MAX: String(RTP_MAX) })
+    t.teardown(() => server.stop())
+    const sipp = await runSipp(renderScenario('uac-delayed-offer-plain.xml', dataDir, { TALK_MS: 2000 }), `127.0.0.1:${server.sipPort}`, [
+      '-m',
+      '1',
+      '-l',
+      '1',
+      '-mp',
+      '32400',
+    ])
+    t.equal(sipp.code, 0, `SIPp passed its scenario: an offer with m=audio in the 200 (${sipp.stderr.slice(-600)})`)
+    let call: any
+    for (let i = 0; i < 50 && !call?.endReason; i++) {
+      call = (await server.api('/api/calls')).body.calls[0]
+      if (!call?.endReason) await new Promise((r) => setTimeout(r, 100))
+    }
+    t.equal(call.codec, 'PCMU', "the codec of the ACK's answer")
+    t.equal(call.endReason, 'remote-bye')
+  })

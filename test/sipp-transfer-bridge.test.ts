@@ -17,7 +17,8 @@ import { LoopbackCapture } from './helpers/capture.ts'
 import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
-import { REPO, startServerProcess, type ServerHandle } from './helpers/server-process.ts'
+import { REPO, type ServerHandle } from './helpers/server-process.ts'
+import { SIP_BACKENDS, startServerWith, type SipBackendName } from './helpers/sip-backend.ts'
 import { runSipp } from './helpers/sipp.ts'
 
 // The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up.
@@ -98,6 +99,8 @@ async function callRecord(server: ServerHandle, done: (call: any) => boolean, wi
 const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
 
 interface CallOptions {
+  /** who speaks SIP for the server */
+  backend: SipBackendName
   /** after its RTP the caller waits this long for a BYE, then hangs up */
   callerHoldMs: number
   /** the seller hangs up this long after answering unless our BYE comes first */
@@ -119,7 +122,7 @@ async function transferCall(t: Test, opts: CallOptions) {
   const sellerSipPort = await freePort()
   // a number the toll-fraud guard lets out (OUTBOUND_ALLOW_PREFIXES below): nothing else may be dialled
   const target = `sip:89990001122@127.0.0.1:${sellerSipPort}`
-  const server = await startServerProcess({
+  const server = await startServerWith(opts.backend, {
     DATA_DIR: dataDir,
     SCENARIO_DIR: scenarioDir,
     LANGUAGE: 'ru',
@@ -198,7 +201,10 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
 
   t.equal(call.result, 'completed')
   t.equal(call.leadOutcome, 'transferred')
-  t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId: /@/ })
+  // the seller's leg is named by the Call-ID its phone saw (each backend makes its own kind of id)
+  const sellerCallId = /^Call-ID:\s*(\S+)/im.exec(res.sellerMessages.find((m) => /^INVITE /m.test(m)) ?? '')?.[1]
+  t.ok(sellerCallId, "the seller's phone got an INVITE with a Call-ID")
+  t.match(call.lead.slots.transfer, { target, method: 'bridge', referStatus: 603, sellerCallId })
   t.same(
     call.rtpStats.relay.rtp,
     { callerToSeller: PACKETS, sellerToCaller: PACKETS, dropped: 0, filtered: 0, unauthenticated: 0 },
@@ -211,88 +217,92 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
 
 const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
 
-t.test('REFER refused with 603: the seller is called and bridged, RTP and keys relayed; the caller hangs up', async (t) => {
-  const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, {
-    callerHoldMs: 2000,
-    sellerHangsUpAfterMs: 60_000,
-    keyWhileBridged: true,
+for (const backend of SIP_BACKENDS)
+  t.test(`REFER refused with 603: the seller is called and bridged, RTP and keys relayed; the caller hangs up (${backend})`, async (t) => {
+    const { server, call, sent, packets, sellerMessages, callerMessages } = await bridgedCall(t, {
+      backend,
+      callerHoldMs: 2000,
+      sellerHangsUpAfterMs: 60_000,
+      keyWhileBridged: true,
+    })
+    t.equal(call.endReason, 'remote-bye', 'the caller hung up')
+    t.equal(byes(callerMessages).length, 1, "the one BYE on the caller's side is its own")
+    t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
+
+    // The seller's leg was offered the caller's codec and nothing else.
+    const invite = sellerMessages.find((m) => /^INVITE /m.test(m)) ?? ''
+    t.match(invite, new RegExp(`^m=audio ${SELLER_LEG_PORT} RTP/AVP 0\\r?$`, 'm'), 'the offer carries PCMU only, as negotiated with the caller')
+    t.same(
+      invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()),
+      ['a=rtpmap:0 PCMU/8000'],
+    )
+
+    const expected = sent.map((p) => p.payload.readUInt16BE(2))
+    const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
+    t.same(seqs(CALLER_MP, CALLER_PORT), expected, 'the caller sent its RTP to the port in our answer')
+    t.same(seqs(SELLER_LEG_PORT, SELLER_MP), expected, "every packet left the seller's leg port for the seller, unchanged in order")
+    t.same(seqs(SELLER_MP, SELLER_LEG_PORT), expected, "the seller's phone sent it back")
+    t.same(seqs(CALLER_PORT, CALLER_MP), expected, 'and it reached the caller from the port it talks to')
+    const back = packets.filter(
+      (p) => p.srcPort === CALLER_PORT && p.dstPort === CALLER_MP && p.payload.length >= 12 && p.payload.readUInt32BE(8) === CALLER_SSRC,
+    )
+    t.same(
+      back.map((p) => p.payload.toString('hex')),
+      sent.map((p) => p.payload.toString('hex')),
+      'headers and payloads byte for byte',
+    )
+
+    // The bot spoke (greeting, transfer prompt) and then left the line.
+    const bot = rtpPackets(
+      packets.filter((p) => p.dstPort === CALLER_MP),
+      (p) => p === CALLER_PORT,
+    ).filter((p) => p.ssrc !== CALLER_SSRC)
+    t.ok(bot.length > 100, `the bot's own RTP went out before the transfer (${bot.length} packets)`)
+    t.ok(
+      bot.every((p) => p.t < back[0].t),
+      'and none after the first relayed packet',
+    )
+    t.same(
+      call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step),
+      ['greeting', 'transfer'],
+      'greeting, then the transfer step',
+    )
+
+    const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
+    t.match(
+      logged('transfer: REFER refused, the seller is bridged'),
+      { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 },
+      'logged with the call ids',
+    )
+    t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
+
+    // A key the caller pressed by SIP INFO while bridged went on to the seller's leg as it came.
+    const info = sellerMessages.find((m) => /^INFO /m.test(m)) ?? ''
+    t.match(info, /^Content-Type: application\/dtmf-relay\r?$/m, "the seller's phone got the caller's INFO")
+    t.match(info, /^Signal=5\r?$/m)
+    t.match(logged('INFO passed on to the seller'), { callId: call.id, digit: '5', status: 200 })
+    t.match(call.dtmf.at(-1), { digit: '5', source: 'info' }, 'and the record keeps the digit')
+
+    // The recording runs on through the bridge: as long as the call, within a second.
+    const wav = readWav(readFileSync(call.recordingPath))
+    const recordedS = wav.samples.length / wav.channels / wav.sampleRate
+    const callS = (Date.parse(call.endedAt) - Date.parse(call.answeredAt)) / 1000
+    t.ok(Math.abs(recordedS - callS) < 1, `recording ${recordedS.toFixed(1)} s for a call of ${callS.toFixed(1)} s`)
   })
-  t.equal(call.endReason, 'remote-bye', 'the caller hung up')
-  t.equal(byes(callerMessages).length, 1, "the one BYE on the caller's side is its own")
-  t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
 
-  // The seller's leg was offered the caller's codec and nothing else.
-  const invite = sellerMessages.find((m) => /^INVITE /m.test(m)) ?? ''
-  t.match(invite, new RegExp(`^m=audio ${SELLER_LEG_PORT} RTP/AVP 0\\r?$`, 'm'), 'the offer carries PCMU only, as negotiated with the caller')
-  t.same(
-    invite.match(/^a=rtpmap:.*$/gm)?.map((l) => l.trim()),
-    ['a=rtpmap:0 PCMU/8000'],
-  )
-
-  const expected = sent.map((p) => p.payload.readUInt16BE(2))
-  const seqs = (from: number, to: number) => seqsOnWire(packets, CALLER_SSRC, from, to)
-  t.same(seqs(CALLER_MP, CALLER_PORT), expected, 'the caller sent its RTP to the port in our answer')
-  t.same(seqs(SELLER_LEG_PORT, SELLER_MP), expected, "every packet left the seller's leg port for the seller, unchanged in order")
-  t.same(seqs(SELLER_MP, SELLER_LEG_PORT), expected, "the seller's phone sent it back")
-  t.same(seqs(CALLER_PORT, CALLER_MP), expected, 'and it reached the caller from the port it talks to')
-  const back = packets.filter(
-    (p) => p.srcPort === CALLER_PORT && p.dstPort === CALLER_MP && p.payload.length >= 12 && p.payload.readUInt32BE(8) === CALLER_SSRC,
-  )
-  t.same(
-    back.map((p) => p.payload.toString('hex')),
-    sent.map((p) => p.payload.toString('hex')),
-    'headers and payloads byte for byte',
-  )
-
-  // The bot spoke (greeting, transfer prompt) and then left the line.
-  const bot = rtpPackets(
-    packets.filter((p) => p.dstPort === CALLER_MP),
-    (p) => p === CALLER_PORT,
-  ).filter((p) => p.ssrc !== CALLER_SSRC)
-  t.ok(bot.length > 100, `the bot's own RTP went out before the transfer (${bot.length} packets)`)
-  t.ok(
-    bot.every((p) => p.t < back[0].t),
-    'and none after the first relayed packet',
-  )
-  t.same(
-    call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step),
-    ['greeting', 'transfer'],
-    'greeting, then the transfer step',
-  )
-
-  const logged = (msg: string) => server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === msg)
-  t.match(
-    logged('transfer: REFER refused, the seller is bridged'),
-    { callId: call.id, sipCallId: call.sipCallId, method: 'bridge', referStatus: 603 },
-    'logged with the call ids',
-  )
-  t.match(logged('bridge ended'), { callId: call.id, relay: { rtp: { callerToSeller: PACKETS } } })
-
-  // A key the caller pressed by SIP INFO while bridged went on to the seller's leg as it came.
-  const info = sellerMessages.find((m) => /^INFO /m.test(m)) ?? ''
-  t.match(info, /^Content-Type: application\/dtmf-relay\r?$/m, "the seller's phone got the caller's INFO")
-  t.match(info, /^Signal=5\r?$/m)
-  t.match(logged('INFO passed on to the seller'), { callId: call.id, digit: '5', status: 200 })
-  t.match(call.dtmf.at(-1), { digit: '5', source: 'info' }, 'and the record keeps the digit')
-
-  // The recording runs on through the bridge: as long as the call, within a second.
-  const wav = readWav(readFileSync(call.recordingPath))
-  const recordedS = wav.samples.length / wav.channels / wav.sampleRate
-  const callS = (Date.parse(call.endedAt) - Date.parse(call.answeredAt)) / 1000
-  t.ok(Math.abs(recordedS - callS) < 1, `recording ${recordedS.toFixed(1)} s for a call of ${callS.toFixed(1)} s`)
-})
-
-t.test("the seller hangs up first: our BYE ends the caller's leg", async (t) => {
-  // The caller's RTP is over about 1.5 s after the seller answers; the seller hangs up at 3 s and
-  // the caller would wait 20 s before hanging up itself.
-  const { call, sellerMessages, callerMessages } = await bridgedCall(t, { callerHoldMs: 20_000, sellerHangsUpAfterMs: 3000 })
-  t.equal(call.endReason, 'local-bye', "the server ended the caller's dialog")
-  t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
-  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
-})
+for (const backend of SIP_BACKENDS)
+  t.test(`the seller hangs up first: our BYE ends the caller's leg (${backend})`, async (t) => {
+    // The caller's RTP is over about 1.5 s after the seller answers; the seller hangs up at 3 s and
+    // the caller would wait 20 s before hanging up itself.
+    const { call, sellerMessages, callerMessages } = await bridgedCall(t, { backend, callerHoldMs: 20_000, sellerHangsUpAfterMs: 3000 })
+    t.equal(call.endReason, 'local-bye', "the server ended the caller's dialog")
+    t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
+    t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
+  })
 
 t.test('the seller answers another codec: its leg is hung up, the bot carries on and files the lead', async (t) => {
   const { server, call, packets, metrics, sellerMessages, callerMessages } = await transferCall(t, {
+    backend: 'embedded',
     callerHoldMs: 30_000,
     sellerHangsUpAfterMs: 30_000,
     sellerCodec: { pt: 8, name: 'PCMA' },

@@ -5,15 +5,9 @@ import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, newTag } from '../dialog/dialog.ts'
 import type { InviteServerTransaction } from '../transaction/invite-server.ts'
 import { Retransmitter } from '../transaction/timers.ts'
-import {
-  DialError,
-  type InboundCall,
-  type InboundCallEvents,
-  type SessionChange,
-  type SipEndReason,
-  type TransferOptions,
-  type TransferResult,
-} from './call-control.ts'
+import { type InboundCall, type InboundCallEvents, type SessionChange, type SipEndReason, type TransferOptions, type TransferResult } from './call-control.ts'
+import { bridgeTransfer } from './bridge-transfer.ts'
+import { callerIdOf } from './caller-id.ts'
 import { ReferSubscription } from './refer-subscription.ts'
 import { transferTargetUri } from './transfer-target.ts'
 import { ReliableProvisionals } from './reliable-provisional.ts'
@@ -190,6 +184,11 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     this.end('rejected')
   }
 
+  /** Answered and not ended (what a bridged transfer needs to know). */
+  isUp(): boolean {
+    return this.state === 'confirmed'
+  }
+
   async hangup(reason: SipEndReason = 'local-bye'): Promise<void> {
     if (this.state === 'offered' || (this.state === 'answering' && !this.okSent)) return this.reject(480)
     if (this.state === 'ended') return
@@ -221,7 +220,8 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
         sub.finish({ ok: false, reason: 'REFER refused', status: res.status })
         this.log.info({ status: res.status }, 'REFER refused')
         // 481: the dialog is gone on the caller's side, there is nobody left to bridge.
-        if (opts.bridge && res.status !== 481 && this.state === 'confirmed') return await this.bridge(uri, opts.bridge, res.status)
+        if (opts.bridge && res.status !== 481 && this.state === 'confirmed')
+          return await bridgeTransfer(this, this.ctx.dial.bind(this.ctx), uri, opts.bridge, res.status, this.log)
         return { ok: false, reason: `REFER refused: ${res.status} ${res.reason}`.trim(), status: res.status }
       }
       sub.accepted(opts.notifyTimeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS)
@@ -232,29 +232,6 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
       return outcome
     } finally {
       this.off('ended', onEnded)
-    }
-  }
-
-  /** REFER refused: place the call to the target ourselves; the two dialogs then end together. */
-  private async bridge(uri: string, bridge: NonNullable<TransferOptions['bridge']>, referStatus: number): Promise<TransferResult> {
-    try {
-      const leg = await this.ctx.dial(uri, { sdp: bridge.sdp, fromUser: this.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
-      if (this.state !== 'confirmed') {
-        void leg.hangup()
-        return { ok: false, reason: 'the call ended while the target answered' }
-      }
-      const refused = bridge.refuseAnswer?.(leg.answer)
-      if (refused) {
-        this.log.warn({ reason: refused, leg: leg.sipCallId }, 'bridged call answered with media we cannot relay: hung up')
-        void leg.hangup()
-        return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call cannot be relayed: ${refused}`, status: referStatus }
-      }
-      leg.once('ended', () => void this.hangup())
-      this.once('ended', () => void leg.hangup())
-      return { ok: true, method: 'bridge', leg, referStatus }
-    } catch (err) {
-      const status = err instanceof DialError && typeof err.status === 'number' ? err.status : undefined
-      return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call failed: ${(err as Error).message}`, ...(status ? { status } : {}) }
     }
   }
 
@@ -456,11 +433,4 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
     // it), and it keeps this object: it must not keep the call's media and recording with it.
     this.removeAllListeners()
   }
-}
-
-/** The number a seller would dial back: P-Asserted-Identity user if present, else From user. */
-function callerIdOf(rq: SipRequest): string {
-  const pai = typeof rq.headers['p-asserted-identity'] === 'string' ? (rq.headers['p-asserted-identity'] as string) : ''
-  const source = /<([^>]+)>/.exec(pai)?.[1] ?? rq.headers.from.uri
-  return /^(?:sips?|tel):([^@;]+)/.exec(source)?.[1] ?? ''
 }

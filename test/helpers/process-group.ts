@@ -25,12 +25,16 @@ export function spawnGroup(cmd: string, args: string[], env?: NodeJS.ProcessEnv)
       // the group is gone already
     }
   }
+  // a test that ends without its teardown (a thrown assertion, tap's timeout) must not leave it behind
+  const orphanGuard = () => group('SIGKILL')
+  process.once('exit', orphanGuard)
   return {
     log: () => log,
     get exited() {
       return exited
     },
     async stop(graceMs = 5000) {
+      process.off('exit', orphanGuard)
       if (!exited) {
         const gone = new Promise((r) => child.once('exit', r))
         group('SIGTERM')

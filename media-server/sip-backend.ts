@@ -1,0 +1,55 @@
+import type { Logger } from 'pino'
+import { DrachtioCallControl } from '../sip/drachtio/drachtio-call-control.ts'
+import type { RegistrationUa } from '../sip/registration/registrar-client.ts'
+import type { InboundGate } from '../sip/security/inbound-gate.ts'
+import type { SipStats } from '../sip/transport/stats.ts'
+import { DEFAULT_TIMERS } from '../sip/transaction/timers.ts'
+import type { OutboundGuard } from '../sip/trunks/outbound-guard.ts'
+import type { CallControl } from '../sip/ua/call-control.ts'
+import { EmbeddedCallControl } from '../sip/ua/embedded-call-control.ts'
+import type { Config } from './config.ts'
+
+export interface SipBackend {
+  sip: CallControl
+  /** What registers the trunks that ask for it; drachtio mode has none yet. */
+  registrar?: RegistrationUa
+}
+
+/** The SIP side SIP_BACKEND names: the embedded stack (default) or drachtio-server through drachtio-srf. */
+export function createSipBackend(config: Config, deps: { gate: InboundGate; outbound: OutboundGuard; logger: Logger; stats: SipStats }): SipBackend {
+  const logger = deps.logger.child({ component: 'sip', backend: config.sipBackend })
+  if (config.sipBackend === 'drachtio') {
+    const { host, port, secret } = config.drachtio
+    if (config.trunks.some((t) => t.register))
+      logger.warn(
+        'SIP_BACKEND=drachtio does not register trunks: calls to and from a trunk that needs REGISTER fail until drachtio-server or the trunk is set up for it',
+      )
+    if (config.sip.tls.port > 0) logger.warn('SIP_BACKEND=drachtio: SIP_TLS_PORT is ignored, TLS is configured in drachtio-server')
+    const sip = new DrachtioCallControl({
+      host,
+      port,
+      secret,
+      publicHost: config.publicIp,
+      logger,
+      gate: deps.gate,
+      outbound: deps.outbound,
+      stats: deps.stats,
+    })
+    return { sip }
+  }
+  const sip = new EmbeddedCallControl({
+    gate: deps.gate,
+    host: config.sip.host,
+    port: config.sip.port,
+    publicHost: config.publicIp,
+    logger,
+    stats: deps.stats,
+    timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
+    sessionTimer: { expiresS: config.sip.sessionExpiresS, minSeS: config.sip.minSeS },
+    ...(config.sip.tls.port > 0 && {
+      tls: { port: config.sip.tls.port, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key, caFile: config.sip.tls.ca || undefined },
+    }),
+    outbound: deps.outbound,
+  })
+  return { sip, registrar: sip }
+}

@@ -1,0 +1,248 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type Srf from 'drachtio-srf'
+import type { Remote, SipRequest } from '../message/types.ts'
+import type {
+  DialOptions,
+  InboundCall,
+  InboundCallEvents,
+  OutboundCall,
+  SessionChange,
+  SipEndReason,
+  TransferOptions,
+  TransferResult,
+} from '../ua/call-control.ts'
+import { bridgeTransfer } from '../ua/bridge-transfer.ts'
+import { callerIdOf } from '../ua/caller-id.ts'
+import { ReferSubscription } from '../ua/refer-subscription.ts'
+import { transferTargetUri } from '../ua/transfer-target.ts'
+import { ALLOW } from '../ua/uas-checks.ts'
+import { dialogRequest, sipErrorStatus } from './srf-message.ts'
+
+const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
+/** 64*T1 with the RFC's T1: our 2xx is given up on when no ACK came (drachtio-server retransmits it meanwhile). */
+const ACK_TIMEOUT_MS = 32_000
+const SDP = { 'Content-Type': 'application/sdp' }
+/** Option tags in this mode: session timers are drachtio-server's; 100rel is not done (provisionals go unreliably). */
+export const DRACHTIO_SUPPORTED = 'timer'
+
+/**
+ * One inbound call through drachtio-server: the INVITE's transaction and the dialog live in
+ * drachtio-server (100 Trying, retransmissions, the 487 after a CANCEL are its own); this object
+ * keeps the call's state and turns drachtio-srf's events into the `InboundCall` contract.
+ */
+export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> implements InboundCall {
+  readonly sipCallId: string
+  readonly fromUri: string
+  readonly toUri: string
+  readonly callerId: string
+  readonly offer: string | undefined
+  private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
+  private dialog: Srf.Dialog | undefined
+  private referSub: ReferSubscription | undefined
+  private localSdp = ''
+  private readonly log: Logger
+
+  constructor(
+    private readonly srf: Srf,
+    private readonly req: Srf.SrfRequest,
+    private readonly res: Srf.SrfResponse,
+    invite: SipRequest,
+    readonly remote: Remote,
+    private readonly dial: (target: string, opts: DialOptions) => Promise<OutboundCall>,
+    logger: Logger,
+  ) {
+    super()
+    this.sipCallId = invite.headers['call-id']
+    this.fromUri = invite.headers.from.uri
+    this.toUri = invite.headers.to.uri
+    this.callerId = callerIdOf(invite)
+    this.offer = invite.content.length ? invite.content : undefined
+    this.log = logger.child({ sipCallId: this.sipCallId })
+    // drachtio-server has answered the CANCEL 200 and the INVITE 487 already
+    req.on('cancel', () => {
+      if (this.state !== 'offered' && this.state !== 'answering') return
+      this.emit('cancel')
+      this.end('cancelled')
+    })
+  }
+
+  progress(status: 180 | 183 = 180, sdp?: string): void {
+    if (this.state !== 'offered') return
+    this.res.send(status, sdp ? { body: sdp, headers: SDP } : {})
+  }
+
+  answer(sdp: string): Promise<string | undefined> {
+    if (this.state !== 'offered') return Promise.reject(new Error(`cannot answer a call in state ${this.state}`))
+    this.state = 'answering'
+    this.localSdp = sdp
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.log.warn('no ACK for our 200: hung up')
+        reject(new Error('the dialog ended before the ACK: ack-timeout'))
+        void this.bye('ack-timeout')
+      }, ACK_TIMEOUT_MS)
+      this.once('ended', (reason) => {
+        clearTimeout(timer)
+        reject(new Error(`the dialog ended before the ACK: ${reason}`))
+      })
+      this.srf
+        .createUAS(this.req, this.res, { localSdp: sdp, headers: { Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+        .then((dialog) => {
+          // a CANCEL that crossed our 200 ended the call: the dialog has no one left
+          if (this.state !== 'answering') return void dialog.destroy()
+          this.dialog = dialog
+          this.state = 'confirmed'
+          this.listen(dialog)
+          dialog.once('ack', (ack) => {
+            clearTimeout(timer)
+            resolve(this.offer === undefined ? (ack.body ?? '') : undefined)
+          })
+        })
+        .catch((err: unknown) => {
+          clearTimeout(timer)
+          if (this.state === 'ended') return
+          this.log.warn({ err, status: sipErrorStatus(err) }, '200 OK not sent')
+          reject(err instanceof Error ? err : new Error(String(err)))
+          this.end('rejected')
+        })
+    })
+  }
+
+  reject(status: number, reason?: string, headers?: Record<string, string>): void {
+    if (this.state !== 'offered') return
+    this.res.send(status, { headers: { ...headers, ...(reason && { Reason: `SIP;cause=${status};text="${reason}"` }) } })
+    this.end('rejected')
+  }
+
+  async hangup(reason: SipEndReason = 'local-bye'): Promise<void> {
+    if (this.state === 'offered') return this.reject(480)
+    if (this.state === 'ended') return
+    await this.bye(reason)
+  }
+
+  isUp(): boolean {
+    return this.state === 'confirmed'
+  }
+
+  async transfer(target: string, opts: TransferOptions = {}): Promise<TransferResult> {
+    const dialog = this.dialog
+    if (this.state !== 'confirmed' || !dialog) return { ok: false, reason: `cannot transfer a call in state ${this.state}` }
+    if (this.referSub && !this.referSub.settled) return { ok: false, reason: 'a transfer is already in progress' }
+    let uri: string
+    try {
+      uri = transferTargetUri(target, opts.domain)
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message }
+    }
+    // Created before the REFER goes out: a NOTIFY may overtake the 202.
+    const sub = new ReferSubscription()
+    this.referSub = sub
+    const onEnded = () => sub.finish({ ok: false, reason: 'the call ended during the transfer' })
+    this.once('ended', onEnded)
+    try {
+      this.log.info({ target: uri }, 'REFER sent')
+      const res = await dialogRequest(dialog, 'REFER', { 'Refer-To': `<${uri}>`, 'Referred-By': `<${this.toUri}>` }).catch(() => undefined)
+      if (!res) return { ok: false, reason: 'no response to the REFER' }
+      if (res.status >= 300) {
+        sub.finish({ ok: false, reason: 'REFER refused', status: res.status })
+        this.log.info({ status: res.status }, 'REFER refused')
+        // 481: the dialog is gone on the caller's side, there is nobody left to bridge.
+        if (opts.bridge && res.status !== 481 && this.isUp()) return await bridgeTransfer(this, this.dial, uri, opts.bridge, res.status, this.log)
+        return { ok: false, reason: `REFER refused: ${res.status} ${res.reason ?? ''}`.trim(), status: res.status }
+      }
+      sub.accepted(opts.notifyTimeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS)
+      const outcome = await sub.outcome
+      this.log.info({ outcome }, 'transfer outcome')
+      // RFC 5589 §6: the transferor ends its leg once the transferee reached the target.
+      if (outcome.ok) await this.bye('transferred')
+      return outcome
+    } finally {
+      this.off('ended', onEnded)
+    }
+  }
+
+  /** In-dialog requests: drachtio-srf answers what has no listener 200, so each method we do not serve gets one. */
+  private listen(dialog: Srf.Dialog): void {
+    dialog.on('destroy', () => {
+      if (this.state === 'ended') return
+      this.emit('bye')
+      this.end('remote-bye')
+    })
+    dialog.on('info', (req, res) => {
+      res.send(200)
+      this.emit('info', req.get('Content-Type') ?? '', req.body ?? '')
+    })
+    dialog.on('modify', (req, res) => this.changeSession('INVITE', req, res))
+    dialog.on('update', (req, res) => (req.body ? this.changeSession('UPDATE', req, res) : res.send(200)))
+    dialog.on('notify', (req, res) => this.onNotify(req, res))
+    // as the embedded stack: a REFER to us (we transfer nobody on a caller's behalf) is 405
+    dialog.on('refer', (_req, res) => res.send(405, { headers: { Allow: ALLOW } }))
+  }
+
+  /** A re-INVITE (hold, a codec change) or an UPDATE with an offer: the listener of `modify` decides. */
+  private changeSession(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    const offer = req.body ? req.body : undefined
+    let decided = false
+    const change: SessionChange = {
+      method,
+      offer,
+      accept: (sdp) => {
+        if (decided || this.state !== 'confirmed') return Promise.resolve(undefined)
+        decided = true
+        this.localSdp = sdp
+        if (this.dialog) this.dialog.local.sdp = sdp
+        res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+        // an offerless re-INVITE: our 200 carried the offer and its ACK the answer
+        if (method === 'UPDATE' || offer !== undefined || !this.dialog) return Promise.resolve(undefined)
+        const dialog = this.dialog
+        return new Promise((resolve) => {
+          const onEnded = () => resolve(undefined)
+          this.once('ended', onEnded)
+          dialog.once('ack', (ack) => {
+            this.off('ended', onEnded)
+            resolve(ack.body ?? '')
+          })
+        })
+      },
+      refuse: () => {
+        if (decided) return
+        decided = true
+        res.send(488)
+      },
+    }
+    if (this.listenerCount('modify') > 0) return void this.emit('modify', change)
+    if (offer) change.refuse()
+    else void change.accept(this.localSdp)
+  }
+
+  /** NOTIFY for the refer subscription of our REFER (RFC 3515 §2.4.4); anything else is refused. */
+  private onNotify(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
+    if (!/^\s*refer\b/i.test(req.get('Event') ?? '')) return res.send(489)
+    const sub = this.referSub
+    if (!sub || sub.closed) return res.send(481)
+    res.send(200)
+    sub.onNotify(req.body ?? '', req.has('Subscription-State') ? req.get('Subscription-State') : undefined)
+    if (sub.closed) this.referSub = undefined
+  }
+
+  private async bye(reason: SipEndReason): Promise<void> {
+    if (this.state === 'ended') return
+    const dialog = this.dialog
+    this.end(reason)
+    if (!dialog) return
+    try {
+      await new Promise<void>((resolve, reject) => dialog.destroy(undefined, (err) => (err ? reject(err) : resolve())))
+    } catch (err) {
+      this.log.warn({ err }, 'BYE not accepted')
+    }
+  }
+
+  private end(reason: SipEndReason): void {
+    if (this.state === 'ended') return
+    this.state = 'ended'
+    this.log.info({ reason }, 'dialog ended')
+    this.emit('ended', reason)
+    this.removeAllListeners()
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import { DrachtioCallControl } from '../../sip/drachtio/drachtio-call-control.ts'
+import type { CallControl } from '../../sip/ua/call-control.ts'
+import { EmbeddedCallControl } from '../../sip/ua/embedded-call-control.ts'
+import { startDrachtio } from './drachtio.ts'
+import { startServerProcess, type ServerHandle } from './server-process.ts'
+
+/** The SIP backends the call tests run against: SIP_BACKEND's values. */
+export const SIP_BACKENDS = ['embedded', 'drachtio'] as const
+export type SipBackendName = (typeof SIP_BACKENDS)[number]
+
+/**
+ * The server process with `backend` speaking SIP. For drachtio, a drachtio-server of its own is
+ * started first and `sipPort` is drachtio-server's, where callers send; stop() ends both.
+ */
+export async function startServerWith(backend: SipBackendName, env: Record<string, string> = {}): Promise<ServerHandle> {
+  if (backend === 'embedded') return startServerProcess(env)
+  const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')))
+  try {
+    const server = await startServerProcess({
+      SIP_BACKEND: 'drachtio',
+      DRACHTIO_HOST: '127.0.0.1',
+      DRACHTIO_PORT: String(drachtio.adminPort),
+      DRACHTIO_SECRET: drachtio.secret,
+      ...env,
+    })
+    const stop = server.stop.bind(server)
+    const kill = server.kill.bind(server)
+    return {
+      ...server,
+      async stop() {
+        try {
+          await stop()
+        } finally {
+          await drachtio.stop()
+        }
+      },
+      async kill(signal) {
+        try {
+          await kill(signal)
+        } finally {
+          await drachtio.stop()
+        }
+      },
+    }
+  } catch (err) {
+    await drachtio.stop()
+    throw err
+  }
+}
+
+/** A `CallControl` in this process on `backend`, on 127.0.0.1 (a port the OS picks); stop() ends it and its drachtio-server. */
+export async function startCallControl(backend: SipBackendName, logger: Logger): Promise<{ ua: CallControl; stop(): Promise<void> }> {
+  if (backend === 'embedded') {
+    const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger })
+    await ua.start()
+    return { ua, stop: () => ua.stop() }
+  }
+  const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')))
+  const ua = new DrachtioCallControl({ host: '127.0.0.1', port: drachtio.adminPort, secret: drachtio.secret, publicHost: '127.0.0.1', logger })
+  try {
+    await ua.start()
+  } catch (err) {
+    await drachtio.stop()
+    throw err
+  }
+  return {
+    ua,
+    async stop() {
+      try {
+        await ua.stop()
+      } finally {
+        await drachtio.stop()
+      }
+    },
+  }
+}
