@@ -263,13 +263,16 @@ t.test('40 calls finishing at once: the rate is kept and every one is delivered 
   t.equal(portal.leads.length, 40, 'one lead per call')
   t.same(new Set(portal.leads.map((l) => l.ORIGIN_ID)), new Set(ids))
   t.equal(portal.comments.length, 40, 'one comment per call')
-  // no one-second window holds more than RATE requests (+1 for the window's edge)
+  // The bucket spaces departures 1/RATE apart; the portal sees arrivals, which a loaded machine
+  // delays unevenly (a late request, then the next on time), so a one-second window of arrivals may
+  // hold a few more: allowed up to 10% over (+1 for the window's edge), where a missing or shared-less
+  // bucket would show twice the rate.
   const at = portal.calls.map((c) => c.at).sort((a, b) => a - b)
   let worst = 0
   for (let i = 0, j = 0; i < at.length; i++) {
     while (at[i] - at[j] >= 1000) j++
     worst = Math.max(worst, i - j + 1)
   }
-  t.ok(worst <= RATE + 1, `at most ${RATE} requests in any second (worst ${worst})`)
+  t.ok(worst <= RATE * 1.1 + 1, `at most ${RATE} requests in any second, give or take the arrivals' jitter (worst ${worst})`)
   t.comment(`40 calls, ${at.length} requests at ${RATE}/s: drained in ${drainS.toFixed(1)} s`)
 })
