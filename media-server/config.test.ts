@@ -182,3 +182,13 @@ t.test('SIP_BACKEND: embedded by default; drachtio needs the admin secret and ta
   t.same(d.drachtio, { host: '10.0.0.5', port: 9023, secret: 's3' })
   t.throws(() => loadConfig({ SIP_BACKEND: 'drachtio', DRACHTIO_SECRET: 's3', DRACHTIO_PORT: '0' }), { message: /DRACHTIO_PORT must be between 1 and 65535/ })
 })
+
+t.test('MEDIA_BACKEND: native by default; freeswitch needs drachtio and the ESL password', async (t) => {
+  t.equal(loadConfig({}).mediaBackend, 'native')
+  t.throws(() => loadConfig({ MEDIA_BACKEND: 'asterisk' }), { constructor: ConfigError, message: /MEDIA_BACKEND must be native or freeswitch/ })
+  t.throws(() => loadConfig({ MEDIA_BACKEND: 'freeswitch', FREESWITCH_SECRET: 'x' }), { message: /MEDIA_BACKEND=freeswitch needs SIP_BACKEND=drachtio/ })
+  const drachtio = { SIP_BACKEND: 'drachtio', DRACHTIO_SECRET: 's3' }
+  t.throws(() => loadConfig({ ...drachtio, MEDIA_BACKEND: 'freeswitch' }), { message: /needs FREESWITCH_SECRET/ })
+  const c = loadConfig({ ...drachtio, MEDIA_BACKEND: 'freeswitch', FREESWITCH_HOST: '10.0.0.6', FREESWITCH_PORT: '8022', FREESWITCH_SECRET: 'esl' })
+  t.same(c.freeswitch, { host: '10.0.0.6', port: 8022, secret: 'esl' })
+})

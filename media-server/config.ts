@@ -27,6 +27,9 @@ export interface Config {
   /** Who speaks SIP: the embedded stack, or drachtio-server in front (drachtio-srf connects to its admin port with the secret). */
   sipBackend: string
   drachtio: { host: string; port: number; secret: string }
+  /** Where the caller's RTP ends: the Node media core (native), or FreeSWITCH through ESL, which bridges it to the media core. */
+  mediaBackend: string
+  freeswitch: { host: string; port: number; secret: string }
   rtp: { portMin: number; portMax: number }
   publicIp: string
   httpPort: number
@@ -146,6 +149,9 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   sipBackend: 'embedded',
   // no default secret: a well-known one would let anyone who reaches the admin port take the calls
   drachtio: { host: '127.0.0.1', port: 9022, secret: '' },
+  mediaBackend: 'native',
+  // no default secret either: ESL gives whoever connects the calls' media
+  freeswitch: { host: '127.0.0.1', port: 8021, secret: '' },
   rtp: { portMin: 20000, portMax: 29999 },
   publicIp: '',
   httpPort: 8080,
@@ -214,6 +220,10 @@ const ENV_KEYS: Array<[string, string]> = [
   ['DRACHTIO_HOST', 'drachtio.host'],
   ['DRACHTIO_PORT', 'drachtio.port'],
   ['DRACHTIO_SECRET', 'drachtio.secret'],
+  ['MEDIA_BACKEND', 'mediaBackend'],
+  ['FREESWITCH_HOST', 'freeswitch.host'],
+  ['FREESWITCH_PORT', 'freeswitch.port'],
+  ['FREESWITCH_SECRET', 'freeswitch.secret'],
   ['RTP_PORT_MIN', 'rtp.portMin'],
   ['RTP_PORT_MAX', 'rtp.portMax'],
   ['PUBLIC_IP', 'publicIp'],
@@ -421,6 +431,17 @@ function validate(cfg: Config): void {
         'SIP_BACKEND=drachtio needs DRACHTIO_SECRET: the secret of drachtio-server\'s admin port (<admin secret="..."> in drachtio.conf.xml)',
       )
     port('DRACHTIO_PORT', cfg.drachtio.port, 1)
+  }
+  if (cfg.mediaBackend !== 'native' && cfg.mediaBackend !== 'freeswitch')
+    throw new ConfigError(`MEDIA_BACKEND must be native or freeswitch, got "${cfg.mediaBackend}"`)
+  if (cfg.mediaBackend === 'freeswitch') {
+    // fsmrf makes FreeSWITCH's endpoints with INVITEs from drachtio-server
+    if (cfg.sipBackend !== 'drachtio') throw new ConfigError('MEDIA_BACKEND=freeswitch needs SIP_BACKEND=drachtio')
+    if (!cfg.freeswitch.secret)
+      throw new ConfigError(
+        'MEDIA_BACKEND=freeswitch needs FREESWITCH_SECRET: the ESL password of FreeSWITCH (event_socket.conf.xml; FS_ESL_PASSWORD with freeswitch-conf/)',
+      )
+    port('FREESWITCH_PORT', cfg.freeswitch.port, 1)
   }
   port('RTP_PORT_MIN', cfg.rtp.portMin, 1024)
   port('RTP_PORT_MAX', cfg.rtp.portMax, 1024)

@@ -34,6 +34,13 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
       gate: deps.gate,
       outbound: deps.outbound,
       stats: deps.stats,
+      ...(config.mediaBackend === 'freeswitch' && {
+        freeswitch: {
+          ...config.freeswitch,
+          // where FreeSWITCH connects back for each endpoint (fsmrf's outbound ESL server)
+          callbackAddress: isLoopback(config.freeswitch.host) ? '127.0.0.1' : config.publicIp,
+        },
+      }),
     })
     return { sip }
   }
@@ -52,4 +59,8 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
     outbound: deps.outbound,
   })
   return { sip, registrar: sip }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
 }

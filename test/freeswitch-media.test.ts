@@ -1,7 +1,10 @@
-// The FreeSWITCH media mode's anchor against the real servers (drachtio-server and FreeSWITCH from
-// the offline kits): a caller's offer answered by FreeSWITCH, the media core's leg made and bridged,
-// RTP both ways through it (payloads intact), RFC 4733 digits carried across, and nothing after the
-// release. The one-way delay FreeSWITCH adds is printed (a figure, not asserted).
+// The FreeSWITCH media mode against the real servers (drachtio-server and FreeSWITCH from the
+// offline kits). The anchor: a caller's offer answered by FreeSWITCH, the media core's leg made and
+// bridged, RTP both ways through it (payloads intact), RFC 4733 digits carried across, and nothing
+// after the release; the one-way delay FreeSWITCH adds is printed (a figure, not asserted). Then the
+// whole server in this mode (SIP_BACKEND=drachtio, MEDIA_BACKEND=freeswitch): a SIPp caller answers
+// the three-questions scenario, the greeting reaches it from FreeSWITCH's ports as speech, its
+// answers reach the media core through FreeSWITCH (three caller turns, the lead), BYE from us.
 import dgram from 'node:dgram'
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
@@ -13,6 +16,13 @@ import { parseRtp, writeRtpHeader } from '../rtp/packet.ts'
 import { FreeswitchMedia } from '../sip/drachtio/freeswitch-media.ts'
 import { startDrachtio } from './helpers/drachtio.ts'
 import { startFreeswitch } from './helpers/freeswitch.ts'
+import { createCodec } from '../codecs/index.ts'
+import { buildCallerScript, THREE_QUESTIONS_DIR } from './helpers/caller-audio.ts'
+import { LoopbackCapture } from './helpers/capture.ts'
+import { rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
+import { renderScenario } from './helpers/scenario-file.ts'
+import { startServerWithFreeswitch } from './helpers/sip-backend.ts'
+import { runSipp } from './helpers/sipp.ts'
 
 const log = pino({ level: 'silent' })
 const sdp = (port: number) =>
@@ -116,4 +126,54 @@ t.test('FreeSWITCH anchors the caller and bridges it to the media core', async (
   await stream(caller.s, mediaPort(anchored.callerAnswer), 10, new Map())
   await new Promise((r) => setTimeout(r, 200))
   t.equal(core.got.length, before, 'released: nothing is bridged any more')
+})
+
+t.test('a SIPp caller answers the scenario with FreeSWITCH in the media path', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-call-'))
+  const script = await buildCallerScript(dataDir, 'ru', 700, 'PCMU')
+  const FS_RTP = { start: 23000, end: 23099 }
+  const SIPP_MEDIA_PORT = 32200
+  const server = await startServerWithFreeswitch(
+    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31200', RTP_PORT_MAX: '31299', LANGUAGE: 'ru' },
+    FS_RTP,
+  )
+  t.teardown(() => server.stop())
+  const cap = new LoopbackCapture(path.join(dataDir, 'call.pcap'), `udp and (port ${server.sipPort} or portrange ${FS_RTP.start}-${FS_RTP.end})`)
+  await cap.start()
+  const scenario = renderScenario('uac-answers.xml', dataDir, {
+    WAV: script.wav,
+    PT: 0,
+    CODEC: 'PCMU',
+    BYE_TIMEOUT_MS: Math.round((script.totalSeconds + 30) * 1000),
+  })
+  const sipp = await runSipp(scenario, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', String(SIPP_MEDIA_PORT)])
+  const packets = await cap.stop()
+  t.equal(sipp.successful, 1, `SIPp passed its scenario (${sipp.stderr.slice(-400)})`)
+
+  const sip = packets.filter((p) => p.srcPort === server.sipPort || p.dstPort === server.sipPort).map((p) => ({ ...p, text: p.payload.toString('latin1') }))
+  // the capture keeps 512 bytes of each packet, so the 200's SDP is cut: the RTP itself says where it comes from
+  const rtp = rtpPackets(
+    packets.filter((p) => p.dstPort === SIPP_MEDIA_PORT),
+    (p) => p >= FS_RTP.start && p <= FS_RTP.end,
+  )
+  t.ok(rtp.length > 100, `the caller's RTP comes from FreeSWITCH's ports, not the media core's (${rtp.length} packets)`)
+  const ack = sip.find((p) => p.dstPort === server.sipPort && p.text.startsWith('ACK '))
+  const first = rtp.find((p) => p.t >= (ack?.t ?? 0))
+  t.ok(ack && first, 'FreeSWITCH sends the caller RTP after the ACK')
+  const greeting = first ? rtp.filter((p) => p.t >= first.t + 300 && p.t < first.t + script.greetingSeconds * 1000) : []
+  const share = speechShare(greeting, createCodec('PCMU'))
+  t.ok(share > 0.3, `the greeting reaches the caller as speech through FreeSWITCH (${(share * 100).toFixed(0)}% of frames)`)
+
+  const list = await server.api('/api/calls')
+  const call = (await server.api(`/api/calls/${list.body.calls[0].id}`)).body
+  t.equal(call.result, 'completed')
+  t.same(
+    call.turns.filter((x: any) => x.who === 'caller').map((x: any) => x.step),
+    ['name', 'need', 'phone'],
+    "the caller's answers reached the media core through FreeSWITCH",
+  )
+  t.equal(call.lead?.outcome, 'qualified_lead')
+  const shares = call.turns.filter((x: any) => x.who === 'bot' && x.timing?.ownShareMs !== undefined).map((x: any) => x.timing.ownShareMs)
+  if (ack && first)
+    t.comment(`FreeSWITCH mode: ACK -> first RTP to the caller ${(first.t - ack.t).toFixed(1)} ms; own share per turn (ms): ${shares.join(', ')}`)
 })

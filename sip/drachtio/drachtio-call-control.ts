@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import Srf from 'drachtio-srf'
+import { FreeswitchMedia, type FreeswitchConfig } from './freeswitch-media.ts'
 import type { SipRequest } from '../message/types.ts'
 import { NO_STATS, type SipStats } from '../transport/stats.ts'
 import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
@@ -32,6 +33,8 @@ export interface DrachtioCallControlOptions {
   stats?: SipStats
   /** How long start() waits for drachtio-server to take the connection (default 10 s). */
   connectTimeoutMs?: number
+  /** MEDIA_BACKEND=freeswitch: every call's media is anchored in this FreeSWITCH (freeswitch-media.ts) */
+  freeswitch?: FreeswitchConfig
 }
 
 /**
@@ -41,6 +44,7 @@ export interface DrachtioCallControlOptions {
  */
 export class DrachtioCallControl extends EventEmitter<CallControlEvents> implements CallControl {
   private readonly srf = new Srf()
+  private media: FreeswitchMedia | undefined
   private readonly log: Logger
   private sipAddress = { host: '', port: 0 }
   private readonly calls = new Set<DrachtioInboundCall>()
@@ -82,11 +86,13 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     })
     this.sipAddress = sipEndpoint(hostport)
     this.log.info({ drachtio: `${host}:${port}`, sip: hostport }, 'connected to drachtio-server')
+    if (this.opts.freeswitch) this.media = await FreeswitchMedia.connect(this.srf, this.opts.freeswitch, this.log.child({ component: 'freeswitch' }))
   }
 
   async stop(): Promise<void> {
     for (const req of this.pendingDials) req.cancel(() => {})
     await Promise.allSettled([...this.calls, ...this.outCalls].map((c) => c.hangup()))
+    this.media?.close()
     this.srf.disconnect()
   }
 
@@ -136,7 +142,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     const remote = remoteOf(req)
     const limited = this.opts.gate?.admitCall(rq, remote)
     if (limited) return sendRefusal(res, limited)
-    const call = new DrachtioInboundCall(this.srf, req, res, rq, remote, (target, opts) => this.dial(target, opts), this.log)
+    const call = new DrachtioInboundCall(this.srf, req, res, rq, remote, (target, opts) => this.dial(target, opts), this.log, this.media)
     this.calls.add(call)
     const fromTag = rq.headers.from.params.tag ?? ''
     call.once('ended', () => {

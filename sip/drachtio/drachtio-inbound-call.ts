@@ -18,6 +18,8 @@ import { ReferSubscription } from '../ua/refer-subscription.ts'
 import { transferTargetUri } from '../ua/transfer-target.ts'
 import { ALLOW } from '../ua/uas-checks.ts'
 import { dialogRequest, sipErrorStatus } from './srf-message.ts'
+import type { AnchoredMedia, FreeswitchMedia } from './freeswitch-media.ts'
+import { audioKey } from '../sdp/re-offer.ts'
 
 const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
 /** 64*T1 with the RFC's T1: our 2xx is given up on when no ACK came (drachtio-server retransmits it meanwhile). */
@@ -37,6 +39,10 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   readonly toUri: string
   readonly callerId: string
   readonly offer: string | undefined
+  /** MEDIA_BACKEND=freeswitch: the caller's offer goes to FreeSWITCH, and the call is a delayed
+   *  offer to the media core (our offer in answer(), FreeSWITCH's answer as the ACK's) */
+  private readonly callerOffer: string | undefined
+  private anchored: AnchoredMedia | undefined
   private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
   private dialog: Srf.Dialog | undefined
   private referSub: ReferSubscription | undefined
@@ -51,13 +57,16 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     readonly remote: Remote,
     private readonly dial: (target: string, opts: DialOptions) => Promise<OutboundCall>,
     logger: Logger,
+    private readonly media?: FreeswitchMedia,
   ) {
     super()
     this.sipCallId = invite.headers['call-id']
     this.fromUri = invite.headers.from.uri
     this.toUri = invite.headers.to.uri
     this.callerId = callerIdOf(invite)
-    this.offer = invite.content.length ? invite.content : undefined
+    this.callerOffer = invite.content.length ? invite.content : undefined
+    // an INVITE without SDP has nothing for FreeSWITCH to answer: such a call's media stays native
+    this.offer = media && this.callerOffer ? undefined : this.callerOffer
     this.log = logger.child({ sipCallId: this.sipCallId })
     // drachtio-server has answered the CANCEL 200 and the INVITE 487 already
     req.on('cancel', () => {
@@ -74,6 +83,35 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
 
   answer(sdp: string): Promise<string | undefined> {
     if (this.state !== 'offered') return Promise.reject(new Error(`cannot answer a call in state ${this.state}`))
+    if (this.media && this.callerOffer) return this.answerThroughFreeswitch(this.media, this.callerOffer, sdp)
+    return this.answerCaller(sdp)
+  }
+
+  /**
+   * FreeSWITCH answers the caller's offer, a second endpoint of it answers the media core's offer
+   * (`coreOffer`), the two are bridged, and the caller gets FreeSWITCH's answer in our 200. The media
+   * core's answer comes back as a delayed offer's does, once the caller's ACK is in.
+   */
+  private async answerThroughFreeswitch(media: FreeswitchMedia, callerOffer: string, coreOffer: string): Promise<string> {
+    this.state = 'answering'
+    let coreAnswer: string
+    try {
+      this.anchored = await media.anchor(callerOffer, this.sipCallId)
+      this.anchored.once('ended', () => void this.hangup('local-bye'))
+      coreAnswer = await this.anchored.connectCore(coreOffer)
+    } catch (err) {
+      this.log.error({ err }, 'FreeSWITCH did not take the call: 503')
+      void this.anchored?.release()
+      this.state = 'offered'
+      this.reject(503, 'Media Server Unavailable')
+      throw err
+    }
+    await this.answerCaller(this.anchored.callerAnswer)
+    return coreAnswer
+  }
+
+  private answerCaller(sdp: string): Promise<string | undefined> {
+    if (this.state === 'ended') return Promise.reject(new Error('the call ended while its media was being set up'))
     this.state = 'answering'
     this.localSdp = sdp
     return new Promise((resolve, reject) => {
@@ -183,6 +221,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   /** A re-INVITE (hold, a codec change) or an UPDATE with an offer: the listener of `modify` decides. */
   private changeSession(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const offer = req.body ? req.body : undefined
+    if (this.anchored) return this.changeAnchoredSession(offer, res)
     let decided = false
     const change: SessionChange = {
       method,
@@ -238,8 +277,20 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     }
   }
 
+  /**
+   * A re-INVITE or UPDATE while FreeSWITCH holds the caller's media: a refresh, or a re-offer that
+   * leaves the caller's audio where it was, gets FreeSWITCH's answer again; one that moves it, 488
+   * (moving the caller's FreeSWITCH endpoint is not done).
+   */
+  private changeAnchoredSession(offer: string | undefined, res: Srf.SrfResponse): void {
+    const sdp = this.anchored!.callerAnswer
+    if (offer !== undefined && audioKey(offer) !== audioKey(this.callerOffer ?? '')) return void res.send(488)
+    res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+  }
+
   private end(reason: SipEndReason): void {
     if (this.state === 'ended') return
+    void this.anchored?.release()
     this.state = 'ended'
     this.log.info({ reason }, 'dialog ended')
     this.emit('ended', reason)

@@ -6,6 +6,7 @@ import { DrachtioCallControl } from '../../sip/drachtio/drachtio-call-control.ts
 import type { CallControl } from '../../sip/ua/call-control.ts'
 import { EmbeddedCallControl } from '../../sip/ua/embedded-call-control.ts'
 import { startDrachtio } from './drachtio.ts'
+import { startFreeswitch } from './freeswitch.ts'
 import { startServerProcess, type ServerHandle } from './server-process.ts'
 
 /** The SIP backends the call tests run against: SIP_BACKEND's values. */
@@ -18,6 +19,50 @@ export type SipBackendName = (typeof SIP_BACKENDS)[number]
  */
 export async function startServerWith(backend: SipBackendName, env: Record<string, string> = {}): Promise<ServerHandle> {
   if (backend === 'embedded') return startServerProcess(env)
+  return startServerBehindDrachtio(env)
+}
+
+/**
+ * The production shape's media mode: drachtio-server, FreeSWITCH (freeswitch-conf/, RTP on
+ * `fsRtp`) and the server with SIP_BACKEND=drachtio and MEDIA_BACKEND=freeswitch; stop() ends all three.
+ */
+export async function startServerWithFreeswitch(env: Record<string, string>, fsRtp: { start: number; end: number }): Promise<ServerHandle> {
+  const fs = await startFreeswitch(mkdtempSync(path.join(os.tmpdir(), 'freeswitch-')), fsRtp)
+  try {
+    return withCleanup(
+      await startServerBehindDrachtio({ MEDIA_BACKEND: 'freeswitch', FREESWITCH_PORT: String(fs.eslPort), FREESWITCH_SECRET: fs.secret, ...env }),
+      () => fs.stop(),
+    )
+  } catch (err) {
+    await fs.stop()
+    throw err
+  }
+}
+
+/** `server` whose stop() and kill() also run `cleanup` after it is down. */
+function withCleanup(server: ServerHandle, cleanup: () => Promise<void>): ServerHandle {
+  const stop = server.stop.bind(server)
+  const kill = server.kill.bind(server)
+  return {
+    ...server,
+    async stop() {
+      try {
+        await stop()
+      } finally {
+        await cleanup()
+      }
+    },
+    async kill(signal) {
+      try {
+        await kill(signal)
+      } finally {
+        await cleanup()
+      }
+    },
+  }
+}
+
+async function startServerBehindDrachtio(env: Record<string, string>): Promise<ServerHandle> {
   const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')))
   try {
     const server = await startServerProcess({
@@ -27,25 +72,7 @@ export async function startServerWith(backend: SipBackendName, env: Record<strin
       DRACHTIO_SECRET: drachtio.secret,
       ...env,
     })
-    const stop = server.stop.bind(server)
-    const kill = server.kill.bind(server)
-    return {
-      ...server,
-      async stop() {
-        try {
-          await stop()
-        } finally {
-          await drachtio.stop()
-        }
-      },
-      async kill(signal) {
-        try {
-          await kill(signal)
-        } finally {
-          await drachtio.stop()
-        }
-      },
-    }
+    return withCleanup(server, () => drachtio.stop())
   } catch (err) {
     await drachtio.stop()
     throw err
