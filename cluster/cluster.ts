@@ -97,7 +97,10 @@ export class Cluster {
         { redis: redactUrl(this.opts.url), instance: this.id },
         'redis not reachable at start: this instance runs alone (local limits, bans and calls) and keeps trying',
       )
-    void this.bans.start().catch((err) => this.log.warn({ err: err.message }, 'shared bans: subscription failed'))
+    // the bans in force are loaded before the first call is taken (a banned scanner must not slip in
+    // while the instance starts); a Redis that is up but slow delays the start by readyMs at most
+    if (up) await within(this.bans.start(), readyMs).catch((err) => this.log.warn({ err: err.message }, 'shared bans: not loaded at start'))
+    else void this.bans.start().catch((err) => this.log.warn({ err: err.message }, 'shared bans: subscription failed'))
     await this.beat()
     this.timer = setInterval(() => void this.beat(), this.opts.heartbeatMs).unref()
     this.log.info(
