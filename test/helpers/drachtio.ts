@@ -1,10 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { freeTcpPort, freeUdpPort, tcpOpen } from './free-port.ts'
 import { spawnGroup, waitUntil } from './process-group.ts'
 import { REPO } from './server-process.ts'
+import { requireKit } from './vendor-kit.ts'
 
 /** Where the kit unpacks (its binary is /opt/drachtio/bin/drachtio) and where the kit lies. */
 export const DRACHTIO_BIN = '/opt/drachtio/bin/drachtio'
@@ -20,36 +20,17 @@ export const DRACHTIO_RUNTIME_PACKAGES = [
   'libgoogle-perftools4',
 ]
 
-const runs = () => spawnSync(DRACHTIO_BIN, ['--version']).status === 0
-
-/**
- * The prebuilt drachtio-server: unpacked from the offline kit when /opt/drachtio is missing, its
- * runtime packages installed with apt when it does not run (root only, as for SIPp); otherwise an
- * error that says what to do.
- */
+/** The prebuilt drachtio-server, unpacked and able to run (vendor-kit.ts). */
 export function requireDrachtio(): void {
-  if (existsSync(DRACHTIO_BIN) && runs()) return
-  const root = process.getuid?.() === 0
-  if (!existsSync(DRACHTIO_BIN)) {
-    if (!existsSync(KIT)) throw new Error(`drachtio-server is missing: no ${DRACHTIO_BIN} and no kit at ${KIT} (set DRACHTIO_KIT to the prebuilt tarball)`)
-    try {
-      execFileSync('tar', ['-xzf', KIT, '-C', '/opt'], { stdio: 'pipe' })
-    } catch (err) {
-      throw new Error(`drachtio-server is missing and the kit could not be unpacked (run: tar -xzf ${KIT} -C /opt): ${(err as Error).message}`)
-    }
-  }
-  if (runs()) return
-  if (root) {
-    const install = () => execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...DRACHTIO_RUNTIME_PACKAGES], { stdio: 'ignore' })
-    try {
-      install()
-    } catch {
-      execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' })
-      install()
-    }
-    if (runs()) return
-  }
-  throw new Error(`${DRACHTIO_BIN} does not run: install its runtime packages (apt-get install -y ${DRACHTIO_RUNTIME_PACKAGES.join(' ')})`)
+  requireKit({
+    name: 'drachtio-server',
+    bin: DRACHTIO_BIN,
+    versionArgs: ['--version'],
+    kit: KIT,
+    untar: ['-xzf', KIT, '-C', '/opt'],
+    kitEnv: 'DRACHTIO_KIT',
+    packages: DRACHTIO_RUNTIME_PACKAGES,
+  })
 }
 
 export interface DrachtioHandle {

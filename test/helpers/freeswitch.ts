@@ -1,12 +1,12 @@
 // FreeSWITCH 1.10.12 from the offline kit (../shared/vendor/freeswitch) with the repository's
 // freeswitch-conf/, on free ports with a generated ESL password.
-import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { freeTcpPort, freeUdpPort, tcpOpen } from './free-port.ts'
 import { spawnGroup, waitUntil } from './process-group.ts'
 import { REPO } from './server-process.ts'
+import { requireKit } from './vendor-kit.ts'
 
 /** The prebuilt prefix must sit at /opt/freeswitch: its RUNPATH and default directories say so. */
 export const FREESWITCH_BIN = '/opt/freeswitch/bin/freeswitch'
@@ -26,21 +26,17 @@ export const FREESWITCH_RUNTIME_PACKAGES = [
   'libuuid1',
 ]
 
-const runs = () => spawnSync(FREESWITCH_BIN, ['-version']).status === 0
-
-/** Unpacks the kit when /opt/freeswitch is missing and installs its runtime packages when it does not run (root, as for SIPp). */
+/** The prebuilt FreeSWITCH, unpacked and able to run (vendor-kit.ts). */
 export function requireFreeswitch(): void {
-  if (existsSync(FREESWITCH_BIN) && runs()) return
-  if (!existsSync(FREESWITCH_BIN)) {
-    if (!existsSync(KIT)) throw new Error(`FreeSWITCH is missing: no ${FREESWITCH_BIN} and no kit at ${KIT} (set FREESWITCH_KIT to the prebuilt tarball)`)
-    execFileSync('tar', ['-C', '/opt', '-xJf', KIT], { stdio: 'pipe' })
-  }
-  if (runs()) return
-  if (process.getuid?.() === 0) {
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...FREESWITCH_RUNTIME_PACKAGES], { stdio: 'ignore' })
-    if (runs()) return
-  }
-  throw new Error(`${FREESWITCH_BIN} does not run: install its runtime packages (apt-get install -y ${FREESWITCH_RUNTIME_PACKAGES.join(' ')})`)
+  requireKit({
+    name: 'FreeSWITCH',
+    bin: FREESWITCH_BIN,
+    versionArgs: ['-version'],
+    kit: KIT,
+    untar: ['-C', '/opt', '-xJf', KIT],
+    kitEnv: 'FREESWITCH_KIT',
+    packages: FREESWITCH_RUNTIME_PACKAGES,
+  })
 }
 
 export interface FreeswitchHandle {
