@@ -12,16 +12,14 @@ import type {
   TransferOptions,
   TransferResult,
 } from '../ua/call-control.ts'
-import { bridgeTransfer } from '../ua/bridge-transfer.ts'
+import { referTransfer } from '../ua/refer-transfer.ts'
 import { callerIdOf } from '../ua/caller-id.ts'
 import { ReferSubscription } from '../ua/refer-subscription.ts'
-import { transferTargetUri } from '../ua/transfer-target.ts'
 import { ALLOW } from '../ua/uas-checks.ts'
 import { dialogRequest, sipErrorStatus } from './srf-message.ts'
 import type { AnchoredMedia, FreeswitchMedia } from './freeswitch-media.ts'
 import { audioKey } from '../sdp/re-offer.ts'
 
-const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
 /** 64*T1 with the RFC's T1: our 2xx is given up on when no ACK came (drachtio-server retransmits it meanwhile). */
 const ACK_TIMEOUT_MS = 32_000
 const SDP = { 'Content-Type': 'application/sdp' }
@@ -45,9 +43,9 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   private anchored: AnchoredMedia | undefined
   private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
   private dialog: Srf.Dialog | undefined
-  private referSub: ReferSubscription | undefined
+  referSub: ReferSubscription | undefined
   private localSdp = ''
-  private readonly log: Logger
+  readonly log: Logger
 
   constructor(
     private readonly srf: Srf,
@@ -55,7 +53,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     private readonly res: Srf.SrfResponse,
     invite: SipRequest,
     readonly remote: Remote,
-    private readonly dial: (target: string, opts: DialOptions) => Promise<OutboundCall>,
+    readonly dial: (target: string, opts: DialOptions) => Promise<OutboundCall>,
     logger: Logger,
     private readonly media?: FreeswitchMedia,
   ) {
@@ -164,40 +162,17 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   }
 
   async transfer(target: string, opts: TransferOptions = {}): Promise<TransferResult> {
-    const dialog = this.dialog
-    if (this.state !== 'confirmed' || !dialog) return { ok: false, reason: `cannot transfer a call in state ${this.state}` }
-    if (this.referSub && !this.referSub.settled) return { ok: false, reason: 'a transfer is already in progress' }
-    let uri: string
-    try {
-      uri = transferTargetUri(target, opts.domain)
-    } catch (err) {
-      return { ok: false, reason: (err as Error).message }
-    }
-    // Created before the REFER goes out: a NOTIFY may overtake the 202.
-    const sub = new ReferSubscription()
-    this.referSub = sub
-    const onEnded = () => sub.finish({ ok: false, reason: 'the call ended during the transfer' })
-    this.once('ended', onEnded)
-    try {
-      this.log.info({ target: uri }, 'REFER sent')
-      const res = await dialogRequest(dialog, 'REFER', { 'Refer-To': `<${uri}>`, 'Referred-By': `<${this.toUri}>` }).catch(() => undefined)
-      if (!res) return { ok: false, reason: 'no response to the REFER' }
-      if (res.status >= 300) {
-        sub.finish({ ok: false, reason: 'REFER refused', status: res.status })
-        this.log.info({ status: res.status }, 'REFER refused')
-        // 481: the dialog is gone on the caller's side, there is nobody left to bridge.
-        if (opts.bridge && res.status !== 481 && this.isUp()) return await bridgeTransfer(this, this.dial, uri, opts.bridge, res.status, this.log)
-        return { ok: false, reason: `REFER refused: ${res.status} ${res.reason ?? ''}`.trim(), status: res.status }
-      }
-      sub.accepted(opts.notifyTimeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS)
-      const outcome = await sub.outcome
-      this.log.info({ outcome }, 'transfer outcome')
-      // RFC 5589 §6: the transferor ends its leg once the transferee reached the target.
-      if (outcome.ok) await this.bye('transferred')
-      return outcome
-    } finally {
-      this.off('ended', onEnded)
-    }
+    if (this.state !== 'confirmed' || !this.dialog) return { ok: false, reason: `cannot transfer a call in state ${this.state}` }
+    return referTransfer(this, this.toUri, target, opts)
+  }
+
+  /** ReferringCall: REFER in the dialog. */
+  sendRefer(headers: { 'Refer-To': string; 'Referred-By': string }): Promise<{ status: number; reason?: string } | undefined> {
+    return dialogRequest(this.dialog!, 'REFER', headers).catch(() => undefined)
+  }
+
+  endTransferred(): Promise<void> {
+    return this.bye('transferred')
   }
 
   /** In-dialog requests: drachtio-srf answers what has no listener 200, so each method we do not serve gets one. */

@@ -5,18 +5,24 @@ import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, newTag } from '../dialog/dialog.ts'
 import type { InviteServerTransaction } from '../transaction/invite-server.ts'
 import { Retransmitter } from '../transaction/timers.ts'
-import { type InboundCall, type InboundCallEvents, type SessionChange, type SipEndReason, type TransferOptions, type TransferResult } from './call-control.ts'
-import { bridgeTransfer } from './bridge-transfer.ts'
+import {
+  type DialOptions,
+  type InboundCall,
+  type OutboundCall,
+  type InboundCallEvents,
+  type SessionChange,
+  type SipEndReason,
+  type TransferOptions,
+  type TransferResult,
+} from './call-control.ts'
+import { referTransfer } from './refer-transfer.ts'
 import { callerIdOf } from './caller-id.ts'
 import { ReferSubscription } from './refer-subscription.ts'
-import { transferTargetUri } from './transfer-target.ts'
 import { ReliableProvisionals } from './reliable-provisional.ts'
 import { SessionTimer, intervalTooSmall, optionTags } from './session-timer.ts'
 import { ALLOW, SUPPORTED } from './uas-checks.ts'
 import { sendSessionRefresh } from './session-refresh.ts'
 import type { DialogUsage, ServerTx, UaContext } from './ua-context.ts'
-
-const DEFAULT_NOTIFY_TIMEOUT_MS = 30_000
 
 /** A 2xx to an INVITE that is retransmitted until its ACK arrives (RFC 3261 §13.3.1.4). */
 interface PendingOk {
@@ -40,7 +46,7 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
   readonly offer: string | undefined
   private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
   private pendingOk: PendingOk | undefined
-  private referSub: ReferSubscription | undefined
+  referSub: ReferSubscription | undefined
   /** The last description we sent (answer or offer): offered again to an offerless re-INVITE nobody handles. */
   localSdp: string | undefined
   /** The 200 to the INVITE has gone out (until then a hang-up is a final error response). */
@@ -197,42 +203,24 @@ export class ServerCall extends EventEmitter<InboundCallEvents> implements Inbou
 
   async transfer(target: string, opts: TransferOptions = {}): Promise<TransferResult> {
     if (this.state !== 'confirmed') return { ok: false, reason: `cannot transfer a call in state ${this.state}` }
-    if (this.referSub && !this.referSub.settled) return { ok: false, reason: 'a transfer is already in progress' }
-    let uri: string
-    try {
-      uri = transferTargetUri(target, opts.domain)
-    } catch (err) {
-      return { ok: false, reason: (err as Error).message }
-    }
-    // Created before the REFER goes out: a NOTIFY may overtake the 202.
-    const sub = new ReferSubscription()
-    this.referSub = sub
-    const onEnded = () => sub.finish({ ok: false, reason: 'the call ended during the transfer' })
-    this.once('ended', onEnded)
-    try {
-      const refer = this.dialog.createRequest('REFER')
-      refer.headers['refer-to'] = `<${uri}>`
-      refer.headers['referred-by'] = `<${this.dialog.localUri.uri}>`
-      this.log.info({ target: uri }, 'REFER sent')
-      const res = await this.ctx.request(refer, this.remote)
-      if (res === 'timeout') return { ok: false, reason: 'no response to the REFER' }
-      if (res.status >= 300) {
-        sub.finish({ ok: false, reason: 'REFER refused', status: res.status })
-        this.log.info({ status: res.status }, 'REFER refused')
-        // 481: the dialog is gone on the caller's side, there is nobody left to bridge.
-        if (opts.bridge && res.status !== 481 && this.state === 'confirmed')
-          return await bridgeTransfer(this, this.ctx.dial.bind(this.ctx), uri, opts.bridge, res.status, this.log)
-        return { ok: false, reason: `REFER refused: ${res.status} ${res.reason}`.trim(), status: res.status }
-      }
-      sub.accepted(opts.notifyTimeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS)
-      const outcome = await sub.outcome
-      this.log.info({ outcome }, 'transfer outcome')
-      // RFC 5589 §6: the transferor ends its leg once the transferee reached the target.
-      if (outcome.ok) await this.sendBye('transferred')
-      return outcome
-    } finally {
-      this.off('ended', onEnded)
-    }
+    return referTransfer(this, this.dialog.localUri.uri, target, opts)
+  }
+
+  /** ReferringCall: REFER in the dialog. */
+  async sendRefer(headers: { 'Refer-To': string; 'Referred-By': string }): Promise<{ status: number; reason?: string } | undefined> {
+    const refer = this.dialog.createRequest('REFER')
+    refer.headers['refer-to'] = headers['Refer-To']
+    refer.headers['referred-by'] = headers['Referred-By']
+    const res = await this.ctx.request(refer, this.remote)
+    return res === 'timeout' ? undefined : res
+  }
+
+  endTransferred(): Promise<void> {
+    return this.sendBye('transferred')
+  }
+
+  dial(target: string, opts: DialOptions): Promise<OutboundCall> {
+    return this.ctx.dial(target, opts)
   }
 
   private async sendBye(reason: SipEndReason): Promise<void> {
