@@ -23,6 +23,8 @@ import { rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerWithFreeswitch } from './helpers/sip-backend.ts'
 import { runSipp } from './helpers/sipp.ts'
+import { header, peer, reply, request } from './helpers/raw-sip-peer.ts'
+import { waitFor } from './helpers/storage-call.ts'
 
 const log = pino({ level: 'silent' })
 const sdp = (port: number) =>
@@ -176,4 +178,69 @@ t.test('a SIPp caller answers the scenario with FreeSWITCH in the media path', a
   const shares = call.turns.filter((x: any) => x.who === 'bot' && x.timing?.ownShareMs !== undefined).map((x: any) => x.timing.ownShareMs)
   if (ack && first)
     t.comment(`FreeSWITCH mode: ACK -> first RTP to the caller ${(first.t - ack.t).toFixed(1)} ms; own share per turn (ms): ${shares.join(', ')}`)
+})
+
+t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 503 until it is back', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-crash-'))
+  const server = await startServerWithFreeswitch(
+    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31300', RTP_PORT_MAX: '31399' },
+    { start: 23100, end: 23199 },
+  )
+  t.teardown(() => server.stop())
+  const p = await peer(server.sipPort)
+  const media = await socket(t)
+  t.teardown(() => p.close())
+  const to = 'To: <sip:sales@127.0.0.1>'
+
+  p.send(request('INVITE', p.port, 'fs-crash-1', 1, [to], sdp(media.port)))
+  const ok = await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: fs-crash-1/m, 15_000)
+  const toTag = /^To:.*;tag=([^;\s]+)/im.exec(ok)![1]
+  p.send(request('ACK', p.port, 'fs-crash-1', 1, [`${to};tag=${toTag}`]))
+  await new Promise((r) => setTimeout(r, 1500))
+  t.ok(media.got.length > 20, `the greeting flows from FreeSWITCH before the crash (${media.got.length} packets)`)
+
+  await server.freeswitch.kill()
+  const crashedAt = Date.now()
+  const bye = await p.next(/^BYE [\s\S]*Call-ID: fs-crash-1/m, 10_000)
+  p.send(reply(bye, '200 OK'))
+  t.comment(`BYE to the caller ${Date.now() - crashedAt} ms after FreeSWITCH was killed`)
+
+  p.send(request('OPTIONS', p.port, 'fs-options-1', 1, [to]))
+  const options = await p.next(/^SIP\/2\.0 \d+[\s\S]*Call-ID: fs-options-1/m, 5000)
+  t.match(options, /^SIP\/2\.0 503/, 'OPTIONS answers 503 while FreeSWITCH is away (a dispatcher sends elsewhere)')
+  t.equal(header(options, 'Retry-After'), '5', 'with Retry-After')
+  const sentAt = Date.now()
+  p.send(request('INVITE', p.port, 'fs-crash-2', 1, [to], sdp(media.port)))
+  const refused = await p.next(/^SIP\/2\.0 [3-6]\d\d[\s\S]*Call-ID: fs-crash-2/m, 5000)
+  t.match(refused, /^SIP\/2\.0 503/, 'a new call gets 503 at once, not a wait for a dead FreeSWITCH')
+  t.ok(Date.now() - sentAt < 2000, `within ${Date.now() - sentAt} ms`)
+  p.send(request('ACK', p.port, 'fs-crash-2', 1, [`${to};tag=${/^To:.*;tag=([^;\s]+)/im.exec(refused)![1]}`]))
+
+  const record = await waitFor(
+    "the crashed call's record",
+    async () => {
+      const list = (await server.api('/api/calls')).body.calls as Array<{ id: string; sipCallId?: string; result?: string }>
+      const c = list.find((x) => x.result)
+      return c ? (await server.api(`/api/calls/${c.id}`)).body : undefined
+    },
+    10_000,
+  )
+  t.equal(record.result, 'failed', 'the call reached a final state: failed')
+  t.equal(record.endReason, 'media-lost', 'and says why')
+
+  await server.freeswitch.restart()
+  let back = ''
+  for (let i = 0; i < 60 && !back.startsWith('SIP/2.0 200'); i++) {
+    await new Promise((r) => setTimeout(r, 500))
+    p.send(request('OPTIONS', p.port, `fs-options-back-${i}`, 1, [to]))
+    back = await p.next(new RegExp(`^SIP/2\\.0 \\d+[\\s\\S]*Call-ID: fs-options-back-${i}\\r`, 'm'), 5000)
+  }
+  t.match(back, /^SIP\/2\.0 200/, 'OPTIONS answers 200 again once the ESL link is back')
+  p.send(request('INVITE', p.port, 'fs-crash-3', 1, [to], sdp(media.port)))
+  const again = await p.next(/^SIP\/2\.0 [2-6]\d\d[\s\S]*Call-ID: fs-crash-3/m, 15_000)
+  t.match(again, /^SIP\/2\.0 200/, 'and a new call is answered through the restarted FreeSWITCH')
+  const tag3 = /^To:.*;tag=([^;\s]+)/im.exec(again)![1]
+  p.send(request('ACK', p.port, 'fs-crash-3', 1, [`${to};tag=${tag3}`]))
+  p.send(request('BYE', p.port, 'fs-crash-3', 2, [`${to};tag=${tag3}`]))
+  await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/m, 5000)
 })

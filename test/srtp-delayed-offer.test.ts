@@ -7,28 +7,11 @@ import { parse } from 'sdp-transform'
 import { writeRtpHeader } from '../rtp/packet.ts'
 import { newMasterKey } from '../rtp/srtp/sdes.ts'
 import { SrtpReceiver, SrtpSender } from '../rtp/srtp/srtp-transform.ts'
-import { peer } from './helpers/raw-sip-peer.ts'
+import { peer, request } from './helpers/raw-sip-peer.ts'
 import { startServerProcess } from './helpers/server-process.ts'
 import { waitFor } from './helpers/storage-call.ts'
 
 const SUITE = 'AES_CM_128_HMAC_SHA1_32'
-
-function request(method: string, sipPort: number, callId: string, cseq: number, extra: string[], body = ''): string {
-  return [
-    `${method} sip:sales@127.0.0.1 SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${sipPort};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
-    `From: <sip:79990000000@127.0.0.1>;tag=${callId}-caller`,
-    `Call-ID: ${callId}`,
-    `CSeq: ${cseq} ${method}`,
-    `Contact: <sip:79990000000@127.0.0.1:${sipPort}>`,
-    'Max-Forwards: 70',
-    ...extra,
-    ...(body ? ['Content-Type: application/sdp'] : []),
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n')
-}
 
 t.test('delayed offer with SRTP=required: RTP/SAVP offered, the _32 suite answered, SRTP both ways', async (t) => {
   const s = await startServerProcess({ SRTP: 'required', MEDIA_WORKERS: '1', RTP_PORT_MIN: '33400', RTP_PORT_MAX: '33499' })

@@ -34,6 +34,8 @@ declare module 'drachtio-fsmrf' {
       createEndpoint(opts?: { remoteSdp?: string; codecs?: string | string[]; headers?: Record<string, string> }): Promise<Endpoint>
       connected(): boolean
       disconnect(): void
+      /** the inbound ESL connection (drachtio-modesl): `esl::ready` again after a reconnect */
+      readonly conn: EventEmitter
       on(event: 'end' | 'ready' | 'connect', listener: () => void): this
       on(event: 'error', listener: (err: Error) => void): this
     }

@@ -252,8 +252,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.summary = this.writeSummary()
     if (this.faultAt) return 'failed'
     if (this.endReason === 'shutdown') return 'shutdown'
-    // the caller's side went silent (no refresh), or answered our offer with nothing we can use
-    if (this.endReason === 'session-expired' || this.endReason === 'bad-answer') return 'failed'
+    // the caller's side went silent (no refresh), answered our offer with nothing we can use, or the media server went away
+    if (this.endReason === 'session-expired' || this.endReason === 'bad-answer' || this.endReason === 'media-lost') return 'failed'
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
   }
 
@@ -537,7 +537,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   private hangupOutcome(outcome: string): string {
     if (outcome !== 'caller-hangup') return outcome
     if (this.faultAt) return 'fault'
-    if (this.endReason === 'shutdown' || this.endReason === 'ack-timeout' || this.endReason === 'session-expired') return this.endReason
+    if (this.endReason === 'shutdown' || this.endReason === 'ack-timeout' || this.endReason === 'session-expired' || this.endReason === 'media-lost')
+      return this.endReason
     return outcome
   }
 

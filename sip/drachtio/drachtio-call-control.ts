@@ -10,7 +10,7 @@ import type { TrunkConfig } from '../trunks/trunk.ts'
 import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from '../ua/call-control.ts'
 import { optionTags } from '../ua/session-timer.ts'
 import { ALLOW, checkRequest } from '../ua/uas-checks.ts'
-import { DRACHTIO_SUPPORTED, DrachtioInboundCall } from './drachtio-inbound-call.ts'
+import { DRACHTIO_SUPPORTED, DrachtioInboundCall, MEDIA_RETRY_AFTER_S } from './drachtio-inbound-call.ts'
 import { DrachtioOutboundCall } from './drachtio-outbound-call.ts'
 import { challengeHeader, remoteOf, sipErrorStatus, toSipRequest } from './srf-message.ts'
 
@@ -122,6 +122,9 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     // Trust before the method checks, so an untrusted source learns nothing from a 405.
     const denied = toTag ? null : gate?.authorize(rq, remote)
     if (denied) return sendRefusal(res, denied)
+    // FreeSWITCH away: a dispatcher probing with OPTIONS sends elsewhere, a caller is told when to come back
+    if (!toTag && this.media && !this.media.available && (rq.method === 'INVITE' || rq.method === 'OPTIONS'))
+      return sendRefusal(res, { status: 503, reason: 'Media Server Unavailable', headers: { 'Retry-After': String(MEDIA_RETRY_AFTER_S) } })
     const refusal = checkRequest(rq)
     if (refusal) return sendRefusal(res, refusal)
     if (toTag) return res.send(481)

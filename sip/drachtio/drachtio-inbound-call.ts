@@ -23,6 +23,8 @@ import { audioKey } from '../sdp/re-offer.ts'
 /** 64*T1 with the RFC's T1: our 2xx is given up on when no ACK came (drachtio-server retransmits it meanwhile). */
 const ACK_TIMEOUT_MS = 32_000
 const SDP = { 'Content-Type': 'application/sdp' }
+/** Retry-After of a 503 while FreeSWITCH is away: drachtio-modesl retries its ESL link within seconds. */
+export const MEDIA_RETRY_AFTER_S = 5
 /** Option tags in this mode: session timers are drachtio-server's; 100rel is not done (provisionals go unreliably). */
 export const DRACHTIO_SUPPORTED = 'timer'
 
@@ -95,13 +97,13 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     let coreAnswer: string
     try {
       this.anchored = await media.anchor(callerOffer, this.sipCallId)
-      this.anchored.once('ended', () => void this.hangup('local-bye'))
+      this.anchored.once('ended', () => void this.hangup('media-lost'))
       coreAnswer = await this.anchored.connectCore(coreOffer)
     } catch (err) {
       this.log.error({ err }, 'FreeSWITCH did not take the call: 503')
       void this.anchored?.release()
       this.state = 'offered'
-      this.reject(503, 'Media Server Unavailable')
+      this.reject(503, 'Media Server Unavailable', { 'Retry-After': String(MEDIA_RETRY_AFTER_S) })
       throw err
     }
     await this.answerCaller(this.anchored.callerAnswer)

@@ -16,24 +16,56 @@ export interface FreeswitchConfig {
   callbackAddress: string
 }
 
-export class FreeswitchMedia {
+/** How long FreeSWITCH may take to answer for a new endpoint before the call gets 503 (a hung
+ *  FreeSWITCH keeps its ESL socket open, and the INVITE to it would otherwise wait out Timer B). */
+const ENDPOINT_TIMEOUT_MS = 5000
+
+/** FreeSWITCH is not there to take a call's media: the caller gets 503 with Retry-After. */
+export class MediaServerUnavailable extends Error {
+  override readonly name = 'MediaServerUnavailable'
+}
+
+export class FreeswitchMedia extends EventEmitter<{ down: []; up: [] }> {
+  /** false from the loss of the ESL link until drachtio-modesl has it back (it reconnects with backoff) */
+  private up = true
+
   private constructor(
     private readonly ms: Mrf.MediaServer,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super()
+    ms.on('error', (err) => log.error({ err: err.message }, 'FreeSWITCH connection error'))
+    ms.on('end', () => {
+      if (!this.up) return
+      this.up = false
+      // the calls it carries end by themselves: each endpoint's own ESL socket closes with FreeSWITCH
+      log.error('FreeSWITCH ESL connection lost: new calls get 503 until it is back')
+      this.emit('down')
+    })
+    ms.conn.on('esl::ready', () => {
+      if (this.up) return
+      this.up = true
+      log.info('FreeSWITCH ESL connection back: taking calls again')
+      this.emit('up')
+    })
+  }
 
   /** Connects over ESL; resolves once FreeSWITCH's profile is known (fsmrf asks `sofia status`). */
   static async connect(srf: Srf, cfg: FreeswitchConfig, log: Logger): Promise<FreeswitchMedia> {
     const ms = await new Mrf(srf).connect({ address: cfg.host, port: cfg.port, secret: cfg.secret, listenAddress: cfg.callbackAddress })
-    ms.on('error', (err) => log.error({ err: err.message }, 'FreeSWITCH connection error'))
-    ms.on('end', () => log.error('FreeSWITCH ESL connection lost: calls whose media it carries end'))
     log.info({ esl: `${cfg.host}:${cfg.port}` }, 'FreeSWITCH in the media path')
     return new FreeswitchMedia(ms, log)
   }
 
+  /** Whether a new call can have its media anchored (OPTIONS and INVITE answer 503 while not). */
+  get available(): boolean {
+    return this.up
+  }
+
   /** A new call's media: FreeSWITCH answers the caller's offer (AnchoredMedia.callerAnswer goes in our 200). */
   async anchor(callerOffer: string, callId: string): Promise<AnchoredMedia> {
-    const caller = await this.ms.createEndpoint({ remoteSdp: callerOffer })
+    if (!this.up) throw new MediaServerUnavailable('FreeSWITCH ESL connection is down')
+    const caller = await withTimeout(this.ms.createEndpoint({ remoteSdp: callerOffer }), (ep) => void ep.destroy().catch(() => {}))
     return new AnchoredMedia(this.ms, caller, this.log.child({ callId, fsCaller: caller.uuid }))
   }
 
@@ -66,7 +98,7 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
 
   /** The media core's offer: FreeSWITCH answers it from a second endpoint and bridges the caller to it; the answer. */
   async connectCore(coreOffer: string): Promise<string> {
-    this.core = await this.ms.createEndpoint({ remoteSdp: coreOffer })
+    this.core = await withTimeout(this.ms.createEndpoint({ remoteSdp: coreOffer }), (ep) => void ep.destroy().catch(() => {}))
     if (this.released) {
       await this.core.destroy().catch(() => {})
       throw new Error('call ended while its media core leg was being made')
@@ -83,4 +115,18 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
     const results = await Promise.allSettled([this.caller.destroy(), this.core?.destroy()])
     for (const r of results) if (r.status === 'rejected') this.log.warn({ err: (r.reason as Error).message }, 'FreeSWITCH endpoint not released cleanly')
   }
+}
+
+/** An endpoint FreeSWITCH has not made within ENDPOINT_TIMEOUT_MS: MediaServerUnavailable, and one that comes later is hung up. */
+function withTimeout(made: Promise<Mrf.Endpoint>, late: (ep: Mrf.Endpoint) => void): Promise<Mrf.Endpoint> {
+  let timer: NodeJS.Timeout | undefined
+  let timedOut = false
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true
+      reject(new MediaServerUnavailable(`FreeSWITCH made no endpoint within ${ENDPOINT_TIMEOUT_MS} ms`))
+    }, ENDPOINT_TIMEOUT_MS)
+  })
+  made.then((ep) => timedOut && late(ep)).catch(() => {})
+  return Promise.race([made, timeout]).finally(() => clearTimeout(timer))
 }

@@ -4,7 +4,8 @@ import type { Remote } from '../message/types.ts'
 /** How an ended call ended, from the signalling point of view. */
 // 'bad-answer': our offer (delayed-offer INVITE) got no usable answer in the ACK;
 // 'session-expired': no session refresh came before the RFC 4028 interval ran out;
-// 'prack-timeout': a reliable provisional response was never PRACKed (RFC 3262: 504 sent).
+// 'prack-timeout': a reliable provisional response was never PRACKed (RFC 3262: 504 sent);
+// 'media-lost': the media server carrying the call went away (MEDIA_BACKEND=freeswitch).
 export type SipEndReason =
   | 'remote-bye'
   | 'local-bye'
@@ -17,6 +18,7 @@ export type SipEndReason =
   | 'bad-answer'
   | 'session-expired'
   | 'prack-timeout'
+  | 'media-lost'
 
 export interface InboundCallEvents {
   /** The caller cancelled before we answered (a 487 has been sent). */

@@ -47,6 +47,10 @@ export interface FreeswitchHandle {
   sipPort: number
   log(): string
   stop(): Promise<void>
+  /** SIGKILL: FreeSWITCH crashes, its calls and ESL links with it */
+  kill(): Promise<void>
+  /** Starts it again on the same ports, password and directories (after kill()) */
+  restart(): Promise<void>
 }
 
 /** FreeSWITCH in the foreground with freeswitch-conf/ and its state in `dir`; resolves when ESL takes connections. */
@@ -57,7 +61,7 @@ export async function startFreeswitch(dir: string, rtp: { start: number; end: nu
   const eslPort = await freeTcpPort()
   const sipPort = await freeUdpPort()
   const secret = randomBytes(12).toString('hex')
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     FS_ESL_PORT: String(eslPort),
     FS_ESL_PASSWORD: secret,
@@ -67,7 +71,22 @@ export async function startFreeswitch(dir: string, rtp: { start: number; end: nu
   }
   // -conf, -log and -db go together or not at all
   const args = ['-nf', '-nc', '-nonat', '-conf', path.join(REPO, 'freeswitch-conf'), '-log', dirs[0], '-db', dirs[1], '-run', dirs[2]]
-  const proc = spawnGroup(FREESWITCH_BIN, args, env)
-  await waitUntil(proc, 'FreeSWITCH', 30_000, () => tcpOpen(eslPort))
-  return { eslPort, secret, sipPort, log: () => proc.log(), stop: () => proc.stop(12_000) }
+  const launch = async () => {
+    const p = spawnGroup(FREESWITCH_BIN, args, env)
+    await waitUntil(p, 'FreeSWITCH', 30_000, () => tcpOpen(eslPort))
+    return p
+  }
+  let proc = await launch()
+  return {
+    eslPort,
+    secret,
+    sipPort,
+    log: () => proc.log(),
+    stop: () => proc.stop(12_000),
+    kill: () => proc.kill(),
+    async restart() {
+      await proc.kill()
+      proc = await launch()
+    },
+  }
 }

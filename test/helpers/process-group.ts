@@ -9,6 +9,8 @@ export interface GroupProcess {
   readonly exited: boolean
   /** SIGTERM to the group, up to 5 s for it to go (FreeSWITCH takes ~9 s to stop: `graceMs`), then SIGKILL */
   stop(graceMs?: number): Promise<void>
+  /** SIGKILL to the group at once (a crash), and waits for the main process to be gone */
+  kill(): Promise<void>
 }
 
 export function spawnGroup(cmd: string, args: string[], env?: NodeJS.ProcessEnv): GroupProcess {
@@ -43,6 +45,11 @@ export function spawnGroup(cmd: string, args: string[], env?: NodeJS.ProcessEnv)
       group('SIGKILL') // what the main process left behind, if anything
       child.stdout!.destroy()
       child.stderr!.destroy()
+    },
+    async kill() {
+      const gone = exited ? Promise.resolve() : new Promise((r) => child.once('exit', r))
+      group('SIGKILL')
+      await gone
     },
   }
 }

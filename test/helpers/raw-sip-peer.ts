@@ -55,3 +55,21 @@ export function reply(rq: string, status: string, extra: string[] = [], body = '
     body,
   ].join('\r\n')
 }
+
+/** A request from a caller at 127.0.0.1:`sipPort` to sip:sales@127.0.0.1 (`extra`: To and anything else). */
+export function request(method: string, sipPort: number, callId: string, cseq: number, extra: string[], body = ''): string {
+  return [
+    `${method} sip:sales@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${sipPort};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    `From: <sip:79990000000@127.0.0.1>;tag=${callId}-caller`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} ${method}`,
+    `Contact: <sip:79990000000@127.0.0.1:${sipPort}>`,
+    'Max-Forwards: 70',
+    ...extra,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n')
+}

@@ -6,7 +6,7 @@ import { DrachtioCallControl } from '../../sip/drachtio/drachtio-call-control.ts
 import type { CallControl } from '../../sip/ua/call-control.ts'
 import { EmbeddedCallControl } from '../../sip/ua/embedded-call-control.ts'
 import { startDrachtio } from './drachtio.ts'
-import { startFreeswitch } from './freeswitch.ts'
+import { startFreeswitch, type FreeswitchHandle } from './freeswitch.ts'
 import { startServerProcess, type ServerHandle } from './server-process.ts'
 
 /** The SIP backends the call tests run against: SIP_BACKEND's values. */
@@ -26,13 +26,14 @@ export async function startServerWith(backend: SipBackendName, env: Record<strin
  * The production shape's media mode: drachtio-server, FreeSWITCH (freeswitch-conf/, RTP on
  * `fsRtp`) and the server with SIP_BACKEND=drachtio and MEDIA_BACKEND=freeswitch; stop() ends all three.
  */
-export async function startServerWithFreeswitch(env: Record<string, string>, fsRtp: { start: number; end: number }): Promise<ServerHandle> {
+export async function startServerWithFreeswitch(
+  env: Record<string, string>,
+  fsRtp: { start: number; end: number },
+): Promise<ServerHandle & { freeswitch: FreeswitchHandle }> {
   const fs = await startFreeswitch(mkdtempSync(path.join(os.tmpdir(), 'freeswitch-')), fsRtp)
   try {
-    return withCleanup(
-      await startServerBehindDrachtio({ MEDIA_BACKEND: 'freeswitch', FREESWITCH_PORT: String(fs.eslPort), FREESWITCH_SECRET: fs.secret, ...env }),
-      () => fs.stop(),
-    )
+    const server = await startServerBehindDrachtio({ MEDIA_BACKEND: 'freeswitch', FREESWITCH_PORT: String(fs.eslPort), FREESWITCH_SECRET: fs.secret, ...env })
+    return { ...withCleanup(server, () => fs.stop()), freeswitch: fs }
   } catch (err) {
     await fs.stop()
     throw err
