@@ -11,7 +11,7 @@ import type { Config } from './config.ts'
 
 export interface SipBackend {
   sip: CallControl
-  /** What registers the trunks that ask for it; drachtio mode has none yet. */
+  /** What sends the REGISTERs of the trunks that ask for it. */
   registrar?: RegistrationUa
 }
 
@@ -20,10 +20,6 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
   const logger = deps.logger.child({ component: 'sip', backend: config.sipBackend })
   if (config.sipBackend === 'drachtio') {
     const { host, port, secret } = config.drachtio
-    if (config.trunks.some((t) => t.register))
-      logger.warn(
-        'SIP_BACKEND=drachtio does not register trunks: calls to and from a trunk that needs REGISTER fail until drachtio-server or the trunk is set up for it',
-      )
     if (config.sip.tls.port > 0) logger.warn('SIP_BACKEND=drachtio: SIP_TLS_PORT is ignored, TLS is configured in drachtio-server')
     const sip = new DrachtioCallControl({
       host,
@@ -42,7 +38,7 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
         },
       }),
     })
-    return { sip }
+    return { sip, registrar: sip }
   }
   const sip = new EmbeddedCallControl({
     gate: deps.gate,

@@ -22,6 +22,8 @@ import { startKamailio } from './helpers/kamailio.ts'
 import { freeUdpPort } from './helpers/free-port.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { runSipp } from './helpers/sipp.ts'
+import { startCallControl } from './helpers/sip-backend.ts'
+import type { RegistrationUa } from '../sip/registration/registrar-client.ts'
 
 const T1 = 40
 const USER = '74951234567'
@@ -134,6 +136,65 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
   t.equal(refused.state, 'failed')
   t.equal(refused.lastError, 'the registrar refused our credentials')
   t.same(wrongResults.slice(0, 2), ['auth_failed', 'auth_failed'])
+})
+
+t.test('SIP_BACKEND=drachtio: the trunk registers through drachtio-server, refreshes on new challenges, unregisters at stop', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-drachtio-'))
+  const port = await freeUdpPort()
+  const kam = await startKamailio(dir, port, {
+    ALGORITHM: 'SHA-256',
+    NONCE_EXPIRE: 2,
+    MAX_EXPIRES: 4,
+    USERNAME: USER,
+    PASSWORD,
+    REALM,
+    CALLER_ID: USER,
+    SELLER: '127.0.0.1:9',
+  })
+  t.teardown(() => kam.stop())
+  const backend = await startCallControl('drachtio', logger)
+  t.teardown(() => backend.stop())
+  const d = backend.ua as unknown as RegistrationUa
+  const sent: Array<{ callId: string; cseq: number; expires: string; status: number | 'timeout' }> = []
+  const recording: RegistrationUa = {
+    get local() {
+      return d.local
+    },
+    async request(rq, remote) {
+      const res = await d.request(rq, remote)
+      sent.push({ callId: rq.headers['call-id'], cseq: rq.headers.cseq.seq, expires: String(rq.headers.expires), status: res === 'timeout' ? res : res.status })
+      return res
+    },
+  }
+  const client = new RegistrarClient({ trunk: trunk(port), ua: recording, logger, backoffMinMs: 300, backoffMaxMs: 1500 })
+  client.start()
+  const up = await waitFor(client, (s) => s.state === 'registered', 'the registration through drachtio-server')
+  t.equal(up.expiresS, 4, "Kamailio's granted expiry came back through drachtio-server")
+  await waitFor(client, () => sent.filter((s) => s.status === 200).length >= 3, 'two refreshes')
+  t.ok(
+    sent.some((s) => s.status === 401),
+    `challenged and answered (${sent.map((s) => s.status).join(',')})`,
+  )
+  t.equal(client.status().failures, 0, 'no failure on the way')
+  t.match(kam.log(), /kamailio: REGISTER sip:carrier\.test/)
+  await client.stop(2000)
+  const last = sent.at(-1)!
+  t.equal(last.expires, '0', 'stop() removes the binding (Expires: 0)')
+  t.equal(last.status, 200, 'and Kamailio accepted it')
+  // drachtio-server writes Via and runs the transaction; Call-ID and CSeq on the wire are ours, so a refresh replaces the binding
+  const registers = () => kam.log().match(/kamailio: REGISTER sip:carrier\.test/g)?.length ?? 0
+  for (let i = 0; i < 40 && registers() < sent.length; i++) await new Promise((r) => setTimeout(r, 50)) // its log comes through a pipe
+  const wire = [...kam.log().matchAll(/kamailio: REGISTER sip:carrier\.test from \S+ \(cseq (\d+), call-id (\S+)\)/g)].map((m) => ({
+    cseq: Number(m[1]),
+    callId: m[2],
+  }))
+  t.equal(wire.length, sent.length, `Kamailio saw each REGISTER we sent (${wire.length})`)
+  t.same(new Set(wire.map((w) => w.callId)), new Set([sent[0].callId]), 'with our one Call-ID')
+  t.same(
+    wire.map((w) => w.cseq),
+    sent.map((s) => s.cseq),
+    'and our CSeq, rising',
+  )
 })
 
 t.test('kamailio as the registrar over TCP', async (t) => {

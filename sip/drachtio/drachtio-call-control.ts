@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import Srf from 'drachtio-srf'
 import { FreeswitchMedia, type FreeswitchConfig } from './freeswitch-media.ts'
-import type { SipRequest } from '../message/types.ts'
+import type { LocalAddress } from '../dialog/dialog.ts'
+import type { Remote, SipRequest, SipResponse } from '../message/types.ts'
+import type { RegistrationUa } from '../registration/registrar-client.ts'
 import { NO_STATS, type SipStats } from '../transport/stats.ts'
 import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
@@ -13,6 +15,7 @@ import { ALLOW, checkRequest } from '../ua/uas-checks.ts'
 import { DRACHTIO_SUPPORTED, DrachtioInboundCall, MEDIA_RETRY_AFTER_S } from './drachtio-inbound-call.ts'
 import { DrachtioOutboundCall } from './drachtio-outbound-call.ts'
 import { challengeHeader, remoteOf, sipErrorStatus, toSipRequest } from './srf-message.ts'
+import { requestOutsideDialog } from './srf-out-of-dialog.ts'
 
 /** Out-of-dialog methods we answer as the embedded stack does (405/481 included); CANCEL and ACK drachtio-server handles. */
 const ROUTED_METHODS = ['invite', 'options', 'bye', 'info', 'notify', 'update', 'prack', 'refer', 'register', 'message', 'subscribe', 'publish']
@@ -42,7 +45,7 @@ export interface DrachtioCallControlOptions {
  * transactions, dialogs); this side screens each new request with the same SIP edge as the
  * embedded stack and hands calls out as `InboundCall`s. Media stays ours: the SDP is ours.
  */
-export class DrachtioCallControl extends EventEmitter<CallControlEvents> implements CallControl {
+export class DrachtioCallControl extends EventEmitter<CallControlEvents> implements CallControl, RegistrationUa {
   private readonly srf = new Srf()
   private media: FreeswitchMedia | undefined
   private readonly log: Logger
@@ -63,6 +66,16 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
 
   get address(): { host: string; port: number } {
     return this.sipAddress
+  }
+
+  /** RegistrationUa: the Contact of a trunk's REGISTER is drachtio-server's SIP port at our public address. */
+  get local(): LocalAddress {
+    return { host: this.opts.publicHost, port: this.sipAddress.port }
+  }
+
+  /** RegistrationUa: a REGISTER (built and authenticated by the REGISTER client) through drachtio-server. */
+  request(rq: SipRequest, remote: Remote): Promise<SipResponse | 'timeout'> {
+    return requestOutsideDialog(this.srf, rq, remote)
   }
 
   async start(): Promise<void> {
