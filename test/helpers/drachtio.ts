@@ -39,12 +39,13 @@ export interface DrachtioHandle {
   /** The admin port drachtio-srf connects to, and its secret (generated per run). */
   adminPort: number
   secret: string
+  pid: number
   log(): string
   stop(): Promise<void>
 }
 
 /** A loopback configuration: SIP on `sipPort` (UDP and TCP), the admin port with `secret`, logs to the console. */
-function drachtioConfig(sipPort: number, adminPort: number, secret: string): string {
+function drachtioConfig(sipPort: number, adminPort: number, secret: string, logLevel: string): string {
   return `<drachtio>
   <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
   <sip>
@@ -56,7 +57,7 @@ function drachtioConfig(sipPort: number, adminPort: number, secret: string): str
   <logging>
     <console/>
     <sofia-loglevel>3</sofia-loglevel>
-    <loglevel>info</loglevel>
+    <loglevel>${logLevel}</loglevel>
   </logging>
 </drachtio>
 `
@@ -66,15 +67,15 @@ function drachtioConfig(sipPort: number, adminPort: number, secret: string): str
  * drachtio-server in the foreground, in its own process group, on free ports with a generated
  * config and secret in `dir`. Resolves once the admin port takes connections.
  */
-export async function startDrachtio(dir: string): Promise<DrachtioHandle> {
+export async function startDrachtio(dir: string, logLevel = 'info'): Promise<DrachtioHandle> {
   requireDrachtio()
   mkdirSync(dir, { recursive: true })
   const sipPort = await freeUdpPort()
   const adminPort = await freeTcpPort()
   const secret = randomBytes(12).toString('hex')
   const file = path.join(dir, 'drachtio.conf.xml')
-  writeFileSync(file, drachtioConfig(sipPort, adminPort, secret))
+  writeFileSync(file, drachtioConfig(sipPort, adminPort, secret, logLevel))
   const proc = spawnGroup(DRACHTIO_BIN, ['-f', file])
   await waitUntil(proc, 'drachtio-server', 20_000, () => tcpOpen(adminPort))
-  return { sipPort, adminPort, secret, log: () => proc.log(), stop: () => proc.stop() }
+  return { sipPort, adminPort, secret, pid: proc.pid, log: () => proc.log(), stop: () => proc.stop() }
 }

@@ -45,6 +45,8 @@ export interface FreeswitchHandle {
   secret: string
   /** the drachtio_mrf profile's SIP port */
   sipPort: number
+  /** the running process's id (a new one after restart()) */
+  readonly pid: number
   log(): string
   stop(): Promise<void>
   /** SIGKILL: FreeSWITCH crashes, its calls and ESL links with it */
@@ -81,6 +83,9 @@ export async function startFreeswitch(dir: string, rtp: { start: number; end: nu
     eslPort,
     secret,
     sipPort,
+    get pid() {
+      return proc.pid
+    },
     log: () => proc.log(),
     stop: () => proc.stop(12_000),
     kill: () => proc.kill(),

@@ -4,6 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 
 export interface GroupProcess {
+  /** the main process's id (its CPU time is in /proc/<pid>/stat) */
+  readonly pid: number
   /** everything it printed so far */
   log(): string
   readonly exited: boolean
@@ -31,6 +33,7 @@ export function spawnGroup(cmd: string, args: string[], env?: NodeJS.ProcessEnv)
   const orphanGuard = () => group('SIGKILL')
   process.once('exit', orphanGuard)
   return {
+    pid: child.pid!,
     log: () => log,
     get exited() {
       return exited

@@ -13,13 +13,26 @@ import { startServerProcess, type ServerHandle } from './server-process.ts'
 export const SIP_BACKENDS = ['embedded', 'drachtio'] as const
 export type SipBackendName = (typeof SIP_BACKENDS)[number]
 
+/** A server the shape runs beside ours (drachtio-server, FreeSWITCH): the load test counts its CPU. */
+export interface Companion {
+  name: string
+  pid(): number
+}
+
+export type ShapeHandle = ServerHandle & { companions: Companion[] }
+
+/** drachtio-server's log level (its `<loglevel>`): a load test turns the per-message lines down. */
+export interface ShapeOptions {
+  drachtioLogLevel?: string
+}
+
 /**
  * The server process with `backend` speaking SIP. For drachtio, a drachtio-server of its own is
  * started first and `sipPort` is drachtio-server's, where callers send; stop() ends both.
  */
-export async function startServerWith(backend: SipBackendName, env: Record<string, string> = {}): Promise<ServerHandle> {
-  if (backend === 'embedded') return startServerProcess(env)
-  return startServerBehindDrachtio(env)
+export async function startServerWith(backend: SipBackendName, env: Record<string, string> = {}, opts: ShapeOptions = {}): Promise<ShapeHandle> {
+  if (backend === 'embedded') return { ...(await startServerProcess(env)), companions: [] }
+  return startServerBehindDrachtio(env, opts)
 }
 
 /**
@@ -29,11 +42,15 @@ export async function startServerWith(backend: SipBackendName, env: Record<strin
 export async function startServerWithFreeswitch(
   env: Record<string, string>,
   fsRtp: { start: number; end: number },
-): Promise<ServerHandle & { freeswitch: FreeswitchHandle }> {
+  opts: ShapeOptions = {},
+): Promise<ShapeHandle & { freeswitch: FreeswitchHandle }> {
   const fs = await startFreeswitch(mkdtempSync(path.join(os.tmpdir(), 'freeswitch-')), fsRtp)
   try {
-    const server = await startServerBehindDrachtio({ MEDIA_BACKEND: 'freeswitch', FREESWITCH_PORT: String(fs.eslPort), FREESWITCH_SECRET: fs.secret, ...env })
-    return { ...withCleanup(server, () => fs.stop()), freeswitch: fs }
+    const server = await startServerBehindDrachtio(
+      { MEDIA_BACKEND: 'freeswitch', FREESWITCH_PORT: String(fs.eslPort), FREESWITCH_SECRET: fs.secret, ...env },
+      opts,
+    )
+    return { ...withCleanup(server, () => fs.stop()), freeswitch: fs, companions: [...server.companions, { name: 'freeswitch', pid: () => fs.pid }] }
   } catch (err) {
     await fs.stop()
     throw err
@@ -41,7 +58,7 @@ export async function startServerWithFreeswitch(
 }
 
 /** `server` whose stop() and kill() also run `cleanup` after it is down. */
-function withCleanup(server: ServerHandle, cleanup: () => Promise<void>): ServerHandle {
+function withCleanup<H extends ServerHandle>(server: H, cleanup: () => Promise<void>): H {
   const stop = server.stop.bind(server)
   const kill = server.kill.bind(server)
   return {
@@ -63,8 +80,8 @@ function withCleanup(server: ServerHandle, cleanup: () => Promise<void>): Server
   }
 }
 
-async function startServerBehindDrachtio(env: Record<string, string>): Promise<ServerHandle> {
-  const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')))
+async function startServerBehindDrachtio(env: Record<string, string>, opts: ShapeOptions): Promise<ShapeHandle> {
+  const drachtio = await startDrachtio(mkdtempSync(path.join(os.tmpdir(), 'drachtio-')), opts.drachtioLogLevel)
   try {
     const server = await startServerProcess({
       SIP_BACKEND: 'drachtio',
@@ -73,7 +90,7 @@ async function startServerBehindDrachtio(env: Record<string, string>): Promise<S
       DRACHTIO_SECRET: drachtio.secret,
       ...env,
     })
-    return withCleanup(server, () => drachtio.stop())
+    return withCleanup({ ...server, companions: [{ name: 'drachtio', pid: () => drachtio.pid }] }, () => drachtio.stop())
   } catch (err) {
     await drachtio.stop()
     throw err

@@ -9,6 +9,9 @@
 //
 // LOAD_CALLS (default 50), LOAD_RATE calls started per second (default 20), LOAD_HTTP_RPS (50),
 // LOAD_RELOAD_AT_S (10: the scenario file is rewritten then), MEDIA_WORKERS as for the server.
+// LOAD_SHAPE: `embedded` (default), `drachtio` (SIP_BACKEND=drachtio, drachtio-server in front) or
+// `freeswitch` (drachtio-server and FreeSWITCH in the media path: the pacing is then FreeSWITCH's
+// packets to the callers, and the CPU is the three processes' together).
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,7 +19,7 @@ import { buildCallerScript, THREE_QUESTIONS_DIR } from '../helpers/caller-audio.
 import { LoopbackCapture, percentile } from '../helpers/capture.ts'
 import { pacingErrors, rtpPackets } from '../helpers/rtp-analysis.ts'
 import { renderScenario } from '../helpers/scenario-file.ts'
-import { startServerProcess } from '../helpers/server-process.ts'
+import { startServerWith, startServerWithFreeswitch } from '../helpers/sip-backend.ts'
 import { runSipp } from '../helpers/sipp.ts'
 import { requireTool } from '../helpers/system-tools.ts'
 
@@ -25,8 +28,14 @@ const CALLS = Number(env.LOAD_CALLS ?? 50)
 const RATE = Number(env.LOAD_RATE ?? 20)
 const HTTP_RPS = Number(env.LOAD_HTTP_RPS ?? 50)
 const RELOAD_AT_S = Number(env.LOAD_RELOAD_AT_S ?? 10)
+const SHAPE = env.LOAD_SHAPE ?? 'embedded'
+if (!['embedded', 'drachtio', 'freeswitch'].includes(SHAPE)) throw new Error(`LOAD_SHAPE must be embedded, drachtio or freeswitch, got "${SHAPE}"`)
 const RTP_MIN = 40000
 const RTP_MAX = 40000 + CALLS * 2 + 99
+/** FreeSWITCH's RTP range: two endpoints per call (the caller's and the media core's), RTP and RTCP each */
+const FS_RTP = { start: 46000, end: 46000 + CALLS * 4 + 199 }
+/** The ports whose packets the callers receive: ours, or FreeSWITCH's in that shape. */
+const [OUT_MIN, OUT_MAX] = SHAPE === 'freeswitch' ? [FS_RTP.start, FS_RTP.end] : [RTP_MIN, RTP_MAX]
 
 /** utime + stime of every thread of the process, in seconds (/proc/<pid>/stat fields 14, 15). */
 function cpuSeconds(pid: number): number {
@@ -63,20 +72,29 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-loadtest-'))
 const scenarioDir = path.join(dataDir, 'scenarios')
 cpSync(THREE_QUESTIONS_DIR, scenarioDir, { recursive: true })
 const script = await buildCallerScript(dataDir, 'ru', 700)
-const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and src portrange ${RTP_MIN}-${RTP_MAX}`)
+const cap = new LoopbackCapture(path.join(dataDir, 'load.pcap'), `udp and src portrange ${OUT_MIN}-${OUT_MAX}`)
 await cap.start()
 const t0 = Date.now()
-const server = await startServerProcess({
+const serverEnv = {
   SCENARIO_DIR: scenarioDir,
   DATA_DIR: dataDir,
   RTP_PORT_MIN: String(RTP_MIN),
   RTP_PORT_MAX: String(RTP_MAX),
   ...(env.MEDIA_WORKERS !== undefined && { MEDIA_WORKERS: env.MEDIA_WORKERS }),
-})
+}
+// drachtio-server at info logs a line per message: production runs it quieter
+const shapeOptions = { drachtioLogLevel: 'notice' }
+const server =
+  SHAPE === 'freeswitch'
+    ? await startServerWithFreeswitch(serverEnv, FS_RTP, shapeOptions)
+    : await startServerWith(SHAPE === 'drachtio' ? 'drachtio' : 'embedded', serverEnv, shapeOptions)
 const startMs = Date.now() - t0
 const pid = server.pid
 const idleRss = rssMiB(pid)
-const cpu0 = cpuSeconds(pid)
+/** CPU seconds of the server and of what its shape runs beside it, each by name */
+const cpuByProcess = () =>
+  Object.fromEntries([['server', cpuSeconds(pid)], ...server.companions.map((c) => [c.name, cpuSeconds(c.pid())])]) as Record<string, number>
+const cpu0 = cpuByProcess()
 const wall0 = Date.now()
 
 // The control plane busy meanwhile: HTTP requests, and the scenario rewritten (a hot reload).
@@ -108,7 +126,8 @@ const sipp = await runSipp(
   ['-m', String(CALLS), '-l', String(CALLS), '-r', String(RATE), '-rp', '1000', '-mp', '34000'],
   600_000,
 )
-const cpu = cpuSeconds(pid) - cpu0
+const cpuEach = Object.fromEntries(Object.entries(cpuByProcess()).map(([name, s]) => [name, s - cpu0[name]]))
+const cpu = Object.values(cpuEach).reduce((a, b) => a + b, 0)
 const wall = (Date.now() - wall0) / 1000
 clearInterval(http)
 clearInterval(rssTimer)
@@ -121,13 +140,16 @@ const metricsText = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).t
 )
 await server.stop()
 
-const rtp = rtpPackets(packets, (p) => p >= RTP_MIN && p <= RTP_MAX)
+// FreeSWITCH's packets to the media core are not what a caller sees: only those to the callers count
+const toCallers = packets.filter((p) => p.dstPort < RTP_MIN || p.dstPort > RTP_MAX)
+const rtp = rtpPackets(toCallers, (p) => p >= OUT_MIN && p <= OUT_MAX)
 const errors = pacingErrors(rtp)
 const first30 = pacingErrors(rtp.filter((p) => p.t <= rtp[0].t + 30_000))
 const streams = new Set(rtp.map((p) => p.ssrc)).size
 const max = (xs: number[]) => xs.reduce((m, x) => (x > m ? x : m), 0) // spread would overflow the stack
 const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(2)} ms, p99 ${percentile(xs, 99).toFixed(2)} ms, max ${max(xs).toFixed(2)} ms`
 const result = {
+  shape: SHAPE,
   calls: CALLS,
   mediaWorkers: env.MEDIA_WORKERS ?? `default (${os.availableParallelism()})`,
   sippSuccessful: sipp.successful,
@@ -139,6 +161,7 @@ const result = {
   pacingFirst30s: fmt(first30),
   cpuPercentOfOneCore: Math.round((cpu / wall) * 1000) / 10,
   cpuPerCallPercent: Math.round(((cpu / wall) * 100 * 1000) / CALLS) / 1000,
+  cpuPercentByProcess: Object.fromEntries(Object.entries(cpuEach).map(([name, s]) => [name, Math.round((s / wall) * 1000) / 10])),
   idleRssMiB: Math.round(idleRss),
   peakRssMiB: Math.round(peakRss),
   rssPerCallKiB: Math.round(((peakRss - idleRss) * 1024) / CALLS),
