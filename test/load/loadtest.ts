@@ -62,6 +62,15 @@ function gcPauses(text: string): Record<string, { count: number; totalMs: number
   return out
 }
 
+function complaints(logs: string[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const line of logs) {
+    const m = /"level":(4|5)\d.*"msg":"([^"]+)"/.exec(line)
+    if (m) out[m[2]] = (out[m[2]] ?? 0) + 1
+  }
+  return out
+}
+
 function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
 }
@@ -154,6 +163,8 @@ const result = {
   mediaWorkers: env.MEDIA_WORKERS ?? `default (${os.availableParallelism()})`,
   sippSuccessful: sipp.successful,
   sippFailed: sipp.failed,
+  // why calls failed, as the server logged it (the messages of its warn and error lines, counted)
+  ...(sipp.failed > 0 && { serverComplaints: complaints(server.logs) }),
   startMs,
   streams,
   intervals: errors.length,
