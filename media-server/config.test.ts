@@ -139,12 +139,14 @@ t.test('session timers: SESSION_EXPIRES_S and MIN_SE_S', async (t) => {
 })
 
 t.test('SIP over TLS: SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY files', async (t) => {
-  t.same(loadConfig({}).sip.tls, { port: 0, cert: '', key: '', ca: '' }, 'off by default')
+  t.same(loadConfig({}).sip.tls, { port: 0, cert: '', key: '', ca: '', verifyClient: 'off' }, 'off by default')
   t.throws(() => loadConfig({ SIP_TLS_PORT: '5061' }), /SIP_TLS_CERT must name a PEM file/)
   t.throws(() => loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: '/nonexistent.crt', SIP_TLS_KEY: '/nonexistent.key' }), /no such file/)
   const cert = configFile({})
   const cfg = loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert })
-  t.same(cfg.sip.tls, { port: 5061, cert, key: cert, ca: '' })
+  t.same(cfg.sip.tls, { port: 5061, cert, key: cert, ca: '', verifyClient: 'off' })
+  t.equal(loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert, SIP_TLS_VERIFY_CLIENT: 'required' }).sip.tls.verifyClient, 'required')
+  t.throws(() => loadConfig({ SIP_TLS_VERIFY_CLIENT: 'yes' }), /SIP_TLS_VERIFY_CLIENT must be off or required/)
   t.throws(() => loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert, SIP_TLS_CA: '/nonexistent.pem' }), /SIP_TLS_CA: no such file/)
   t.equal(loadConfig({ SIP_TLS_PORT: '5061', SIP_TLS_CERT: cert, SIP_TLS_KEY: cert, SIP_TLS_CA: cert }).sip.tls.ca, cert)
 })

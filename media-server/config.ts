@@ -18,6 +18,8 @@ export interface SipTlsConfig {
   key: string
   /** PEM CA certificates that TLS trunks' certificates may chain to, besides the system's */
   ca: string
+  /** required: mutual TLS, a peer connecting to SIP_TLS_PORT must present a certificate that chains to those CAs */
+  verifyClient: string
 }
 
 export interface Config {
@@ -145,7 +147,7 @@ export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', i
 
 const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   // RFC 4028: 1800 s asked for, 90 s the least accepted (the RFC's own figures)
-  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '', ca: '' } },
+  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '', ca: '', verifyClient: 'off' } },
   sipBackend: 'embedded',
   // no default secret: a well-known one would let anyone who reaches the admin port take the calls
   drachtio: { host: '127.0.0.1', port: 9022, secret: '' },
@@ -215,6 +217,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['SIP_TLS_CERT', 'sip.tls.cert'],
   ['SIP_TLS_KEY', 'sip.tls.key'],
   ['SIP_TLS_CA', 'sip.tls.ca'],
+  ['SIP_TLS_VERIFY_CLIENT', 'sip.tls.verifyClient'],
   ['MIN_SE_S', 'sip.minSeS'],
   ['SIP_BACKEND', 'sipBackend'],
   ['DRACHTIO_HOST', 'drachtio.host'],
@@ -418,6 +421,8 @@ function validate(cfg: Config): void {
     }
   }
   if (cfg.sip.tls.ca && !existsSync(cfg.sip.tls.ca)) throw new ConfigError(`SIP_TLS_CA: no such file ${cfg.sip.tls.ca}`)
+  if (!['off', 'required'].includes(cfg.sip.tls.verifyClient))
+    throw new ConfigError(`SIP_TLS_VERIFY_CLIENT must be off or required, got "${cfg.sip.tls.verifyClient}"`)
   for (const trunk of cfg.trunks) {
     // the carrier's requests come back over TLS too, to our TLS port with our certificate
     if (trunk.transport === 'tls' && !(cfg.sip.tls.port > 0))

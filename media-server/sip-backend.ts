@@ -50,7 +50,13 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
     timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
     sessionTimer: { expiresS: config.sip.sessionExpiresS, minSeS: config.sip.minSeS },
     ...(config.sip.tls.port > 0 && {
-      tls: { port: config.sip.tls.port, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key, caFile: config.sip.tls.ca || undefined },
+      tls: {
+        port: config.sip.tls.port,
+        certFile: config.sip.tls.cert,
+        keyFile: config.sip.tls.key,
+        caFile: config.sip.tls.ca || undefined,
+        verifyClient: config.sip.tls.verifyClient === 'required',
+      },
     }),
     outbound: deps.outbound,
   })

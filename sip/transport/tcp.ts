@@ -20,6 +20,15 @@ export interface TlsCredentials {
   key: string | Buffer
 }
 
+/** TLS on a stream transport: our certificate (presented both ways), and whom we trust. */
+export interface TlsSettings {
+  credentials: TlsCredentials
+  /** PEM CA certificates a peer may chain to, besides the system's (SIP_TLS_CA) */
+  ca?: string
+  /** mutual TLS (SIP_TLS_VERIFY_CLIENT=required): a peer connecting to us must present a certificate that chains to those CAs */
+  verifyClient?: boolean
+}
+
 /**
  * The SIP TCP listener. Connections are kept by peer address so that responses and
  * in-dialog requests go back over the connection the peer opened (RFC 3261 §18.2.2).
@@ -42,15 +51,16 @@ export class TcpTransport {
     private readonly handlers: TcpHandlers,
     opts: Partial<TcpOptions> = {},
     /** set: TLS on this listener and on the connections we open */
-    private readonly credentials?: TlsCredentials,
-    /** PEM CA certificates a peer we connect to may chain to, besides the system's */
-    extraCa?: string,
+    private readonly tlsSettings?: TlsSettings,
   ) {
     this.opts = { ...DEFAULT_TCP_OPTIONS, ...opts }
-    this.ca = extraCa ? [...tls.rootCertificates, extraCa] : undefined
+    this.ca = tlsSettings?.ca ? [...tls.rootCertificates, tlsSettings.ca] : undefined
+    this.credentials = tlsSettings?.credentials
   }
 
   private readonly ca: string[] | undefined
+  /** ours, replaced when the files change: the listener's and the client certificate of the connections we open */
+  private credentials: TlsCredentials | undefined
 
   get size(): number {
     return this.connections.size
@@ -58,8 +68,9 @@ export class TcpTransport {
 
   async listen(port = this.port): Promise<number> {
     // with TLS the socket is handed over once the handshake is done ('secureConnection')
+    const verify = this.tlsSettings?.verifyClient ? { requestCert: true, rejectUnauthorized: true, ...(this.ca && { ca: this.ca }) } : {}
     const server = this.credentials
-      ? tls.createServer({ ...this.credentials }, (socket) => this.accept(socket))
+      ? tls.createServer({ ...this.credentials, ...verify }, (socket) => this.accept(socket))
       : net.createServer((socket) => this.accept(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
@@ -125,10 +136,11 @@ export class TcpTransport {
         this.handlers.onClosedByUs?.('limit-total')
         return
       }
-      // a TLS connection we open checks the peer's certificate against the system's CAs (and SIP_TLS_CA)
+      // a TLS connection we open checks the peer's certificate against the system's CAs (and SIP_TLS_CA),
+      // and presents ours to a carrier that asks for one (mutual TLS)
       const name = serverName ?? (net.isIP(address) ? undefined : address)
       const opened = this.credentials
-        ? tls.connect({ host: address, port, ...(name && { servername: name }), ...(this.ca && { ca: this.ca }) })
+        ? tls.connect({ host: address, port, ...this.credentials, ...(name && { servername: name }), ...(this.ca && { ca: this.ca }) })
         : net.connect({ host: address, port })
       let up = false
       opened.once(this.credentials ? 'secureConnect' : 'connect', () => (up = true))
@@ -143,7 +155,8 @@ export class TcpTransport {
 
   /** New certificate and key (the files changed): connections from now on use them. */
   setCredentials(credentials: TlsCredentials): void {
-    if (this.server instanceof tls.Server) this.server.setSecureContext({ ...credentials })
+    this.credentials = credentials
+    if (this.server instanceof tls.Server) this.server.setSecureContext({ ...credentials, ...(this.tlsSettings?.verifyClient && this.ca && { ca: this.ca }) })
   }
 
   /** A dialog uses the connection to `key` as its flow: it is not closed for idleness. */

@@ -11,6 +11,7 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import { header, reply } from '../../test/helpers/raw-sip-peer.ts'
 import { makeCert } from '../../test/helpers/tls-cert.ts'
+import { SipTextBuffer } from '../../test/helpers/sip-text-buffer.ts'
 import { testTrunk } from '../../test/helpers/trunk.ts'
 import { freeTcpPort } from '../../test/helpers/free-port.ts'
 import { OutboundGuard } from '../trunks/outbound-guard.ts'
@@ -25,14 +26,14 @@ const ours = makeCert(dir, 'ours', 'agent.example')
 const carrierCert = makeCert(dir, 'carrier', 'localhost')
 
 /** The carrier's TLS listener: every message it received, split, with the name the client asked for. */
-async function carrier(t: Test) {
-  let data = ''
+async function carrier(t: Test, options: tls.TlsOptions = {}) {
+  const received = new SipTextBuffer()
   const names: string[] = []
   const sockets: tls.TLSSocket[] = []
-  const server = tls.createServer({ cert: readFileSync(carrierCert.cert), key: readFileSync(carrierCert.key) }, (s) => {
+  const server = tls.createServer({ cert: readFileSync(carrierCert.cert), key: readFileSync(carrierCert.key), ...options }, (s) => {
     names.push(String(s.servername))
     sockets.push(s)
-    s.on('data', (d) => (data += d.toString('latin1')))
+    s.on('data', received.push)
     s.on('error', () => {})
   })
   await new Promise<void>((r) => server.listen(0, r))
@@ -40,24 +41,14 @@ async function carrier(t: Test) {
     for (const s of sockets) s.destroy()
     server.close()
   })
-  const messages = () => data.split(/(?=^(?:SIP\/2\.0 \d{3}|[A-Z]+ sips?:[^ ]+ SIP\/2\.0)\r$)/m).filter(Boolean)
   return {
     port: (server.address() as { port: number }).port,
     names,
-    received: () => messages(),
+    /** the client certificate each connection presented (its subject CN; '' when none) */
+    clientNames: () => sockets.map((s) => String((s.getPeerCertificate()?.subject as { CN?: string } | undefined)?.CN ?? '')),
+    received: () => received.messages(),
     send: (text: string) => sockets[sockets.length - 1].write(Buffer.from(text, 'latin1')),
-    async next(match: RegExp, timeoutMs = 3000): Promise<string> {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        const m = messages().find((x) => match.test(x))
-        if (m) {
-          data = data.replace(m, '')
-          return m
-        }
-        await new Promise((r) => setTimeout(r, 5))
-      }
-      throw new Error(`carrier: no message matching ${match}; got ${data.slice(0, 300)}`)
-    },
+    next: (match: RegExp, timeoutMs = 3000) => received.next(match, timeoutMs),
   }
 }
 
@@ -115,4 +106,18 @@ t.test('a TCP trunk where nothing listens: 503 at once', async (t) => {
     (e) => e,
   )
   t.equal(err?.status, 503)
+})
+
+t.test('a carrier that requires a client certificate (mutual TLS) gets ours', async (t) => {
+  const c = await carrier(t, { requestCert: true, rejectUnauthorized: true, ca: [readFileSync(ours.cert)] })
+  const u = await ua(t, c.port, carrierCert.cert)
+  const dialling = u.dial('sip:89990001122@carrier.ru', { sdp: SDP })
+  const invite = await c.next(/^INVITE /)
+  t.same(c.clientNames(), ['agent.example'], 'the connection presented our certificate')
+  c.send(reply(invite, '486 Busy Here'))
+  const err = await dialling.then(
+    () => null,
+    (e) => e,
+  )
+  t.equal(err?.status, 486, 'and the call went on over it')
 })

@@ -2,13 +2,14 @@
 // caller (OPTIONS, an INVITE answered and ACKed, our BYE back over the caller's connection, with
 // Via and Contact saying TLS and the TLS port), and the certificate file replaced while the UA
 // runs: the next connection gets the new one.
-import { mkdtempSync, renameSync } from 'node:fs'
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import tls from 'node:tls'
 import pino from 'pino'
 import t from 'tap'
 import { makeCert } from '../../test/helpers/tls-cert.ts'
+import { SipTextBuffer } from '../../test/helpers/sip-text-buffer.ts'
 import type { InboundCall } from '../ua/call-control.ts'
 import { EmbeddedCallControl } from '../ua/embedded-call-control.ts'
 
@@ -16,28 +17,16 @@ const T1 = 40
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function client(port: number) {
-  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+async function client(port: number, credentials: Pick<tls.ConnectionOptions, 'cert' | 'key'> = {}) {
+  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...credentials })
   await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject))
-  let data = ''
-  socket.on('data', (d) => (data += d.toString('latin1')))
-  const messages = () => data.split(/(?=^(?:SIP\/2\.0 \d{3}|[A-Z]+ sip:[^ ]+ SIP\/2\.0)\r$)/m).filter(Boolean)
+  const received = new SipTextBuffer()
+  socket.on('data', received.push)
   return {
     socket,
     peerCn: () => (socket.getPeerCertificate().subject as { CN?: string }).CN,
     send: (text: string) => socket.write(Buffer.from(text, 'latin1')),
-    async next(match: RegExp, timeoutMs = 2000): Promise<string> {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        const m = messages().find((x) => match.test(x))
-        if (m) {
-          data = data.replace(m, '')
-          return m
-        }
-        await wait(5)
-      }
-      throw new Error(`no message matching ${match}; got ${data.slice(0, 500)}`)
-    },
+    next: (match: RegExp, timeoutMs?: number) => received.next(match, timeoutMs),
   }
 }
 
@@ -120,4 +109,47 @@ t.test('SIP over TLS', async (t) => {
     await wait(200)
   }
   t.equal(cn, 'second.example', 'the replaced certificate is served without a restart')
+})
+
+t.test('SIP_TLS_VERIFY_CLIENT=required: only a caller with a certificate from SIP_TLS_CA gets in', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sip-mtls-'))
+  const ours = makeCert(dir, 'ours', 'agent.example')
+  const pbx = makeCert(dir, 'pbx', 'pbx.example')
+  const stranger = makeCert(dir, 'stranger', 'stranger.example')
+  const ua = new EmbeddedCallControl({
+    host: '127.0.0.1',
+    port: 0,
+    publicHost: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
+    tls: { port: 0, certFile: ours.cert, keyFile: ours.key, caFile: pbx.cert, verifyClient: true },
+  })
+  await ua.start()
+  t.teardown(() => ua.stop())
+  const port = ua.address.tlsPort!
+
+  /** An OPTIONS over a new connection: the answer's status line, or why there was none. */
+  const options = async (credentials?: { cert: Buffer; key: Buffer }): Promise<string> => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...credentials })
+    const received = new SipTextBuffer()
+    socket.on('data', received.push)
+    const closed = new Promise<string>((resolve) => {
+      socket.once('error', (err) => resolve(`refused: ${err.message}`))
+      socket.once('close', () => resolve('refused: closed'))
+    })
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject))
+      // TLS 1.3: the server judges the client's certificate after the client thinks it is connected
+      socket.write(Buffer.from(request('OPTIONS', socket.localPort!, { callId: `mtls-${Math.random()}` }), 'latin1'))
+      return await Promise.race([received.next(/^SIP\/2\.0/, 3000).then((m) => m.split('\r\n')[0]), closed])
+    } catch (err) {
+      return `refused: ${(err as Error).message}`
+    } finally {
+      socket.destroy()
+    }
+  }
+  const read = (c: { cert: string; key: string }) => ({ cert: readFileSync(c.cert), key: readFileSync(c.key) })
+  t.match(await options(), /^refused/, 'no client certificate: refused in the handshake, no SIP answered')
+  t.match(await options(read(stranger)), /^refused/, 'a certificate from another CA: refused')
+  t.equal(await options(read(pbx)), 'SIP/2.0 200 OK', "the PBX's certificate: OPTIONS answered")
 })

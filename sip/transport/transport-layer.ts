@@ -5,7 +5,7 @@ import { parseDatagram, type ParseOutcome } from '../message/parse.ts'
 import { StreamFramer } from '../message/stream-framer.ts'
 import { makeResponse, serialize } from '../message/serialize.ts'
 import { isRequest, type RejectedRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
-import { TcpTransport, type TlsCredentials } from './tcp.ts'
+import { TcpTransport, type TlsCredentials, type TlsSettings } from './tcp.ts'
 import { tcpOptionsFromEnv, type TcpOptions } from './tcp-options.ts'
 import { UdpTransport } from './udp.ts'
 import { messageKind, NO_STATS, type SipStats } from './stats.ts'
@@ -13,11 +13,8 @@ import { messageKind, NO_STATS, type SipStats } from './stats.ts'
 const CRLF = Buffer.from('\r\n')
 
 /** SIP over TLS on its own port (SIP_TLS_PORT). */
-export interface TlsListen {
+export interface TlsListen extends TlsSettings {
   port: number
-  credentials: TlsCredentials
-  /** PEM CA certificates the peers we connect to (TLS trunks) may chain to, besides the system's (SIP_TLS_CA) */
-  ca?: string
 }
 
 export interface TransportLayerEvents {
@@ -80,8 +77,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
           onClosedByUs: (reason) => this.stats.tcpClosed?.(reason),
         },
         tcpOptions,
-        tlsListen.credentials,
-        tlsListen.ca,
+        tlsListen,
       )
     }
   }

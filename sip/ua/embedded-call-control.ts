@@ -42,7 +42,8 @@ export interface EmbeddedCallControlOptions {
   sessionTimer?: SessionTimerConfig
   /** SIP over TLS on this port (0: any free one) with the certificate and key in these PEM files,
    *  read again when either changes. */
-  tls?: { port: number; certFile: string; keyFile: string; caFile?: string }
+  /** verifyClient: mutual TLS, a caller must present a certificate chaining to the system's CAs or caFile */
+  tls?: { port: number; certFile: string; keyFile: string; caFile?: string; verifyClient?: boolean }
 }
 
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction
@@ -82,6 +83,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       port: opts.tls.port,
       credentials: readCredentials(opts.tls),
       ...(opts.tls.caFile && { ca: readFileSync(opts.tls.caFile, 'utf8') }),
+      verifyClient: opts.tls.verifyClient,
     }
     this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats, undefined, tls)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
