@@ -12,12 +12,16 @@
 // LOAD_SHAPE: `embedded` (default), `drachtio` (SIP_BACKEND=drachtio, drachtio-server in front) or
 // `freeswitch` (drachtio-server and FreeSWITCH in the media path: the pacing is then FreeSWITCH's
 // packets to the callers, and the CPU is the three processes' together).
+// Beside the server runs a reference clock (reference-clock.py: SCHED_RR above the media workers,
+// 10 ms deadlines): its lateness is the machine's, and the output says how many of the wire's late
+// episodes it shared (a host stall delays both; a late packet it did not see is ours).
+import { spawn } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildCallerScript, THREE_QUESTIONS_DIR } from '../helpers/caller-audio.ts'
 import { LoopbackCapture, percentile } from '../helpers/capture.ts'
-import { pacingErrors, rtpPackets } from '../helpers/rtp-analysis.ts'
+import { pacingErrors, rtpPackets, type RtpOnWire } from '../helpers/rtp-analysis.ts'
 import { renderScenario } from '../helpers/scenario-file.ts'
 import { startServerWith, startServerWithFreeswitch } from '../helpers/sip-backend.ts'
 import { runSipp } from '../helpers/sipp.ts'
@@ -60,6 +64,45 @@ function gcPauses(text: string): Record<string, { count: number; totalMs: number
   for (const m of text.matchAll(/^voice_media_gc_pause_seconds_sum\{kind="(\w+)"\} ([\d.e-]+)/gm)) of(m[1]).totalMs = Math.round(Number(m[2]) * 1000)
   for (const m of text.matchAll(/^voice_media_gc_pause_seconds_bucket\{le="0.005",kind="(\w+)"\} (\d+)/gm)) of(m[1]).over5ms = of(m[1]).count - Number(m[2])
   return out
+}
+
+/**
+ * The reference clock's lateness over the RTP's span, and the wire's late episodes (packets more
+ * than 3 ms late, within 50 ms of each other) that began within 30 ms after a late wakeup of it.
+ */
+function referenceClock(csv: string, rtp: RtpOnWire[]) {
+  const text = readFileSync(csv, 'utf8')
+  const policy = /^# policy (\w+)/.exec(text)?.[1] ?? 'unknown'
+  const [from, to] = [rtp[0]?.t ?? 0, rtp.at(-1)?.t ?? 0]
+  const wakeups = text
+    .split('\n')
+    .filter((l) => /^\d/.test(l))
+    .map((l) => l.split(',').map(Number))
+    .filter(([t]) => t * 1000 >= from && t * 1000 <= to)
+  const late = wakeups.map(([, ms]) => ms)
+  const lateAt = wakeups.filter(([, ms]) => ms > 3).map(([t, ms]) => t * 1000 - ms)
+  const episodes: number[] = []
+  for (const t of lateIntervals(rtp)) if (!episodes.length || t - episodes.at(-1)! > 50) episodes.push(t)
+  const shared = episodes.filter((t) => lateAt.some((r) => r >= t - 30 && r <= t + 10)).length
+  return {
+    policy,
+    lateness: `p50 ${percentile(late, 50).toFixed(2)} ms, p99 ${percentile(late, 99).toFixed(2)} ms, max ${Math.max(0, ...late).toFixed(2)} ms`,
+    wakeupsOver3ms: lateAt.length,
+    wireLateEpisodes: episodes.length,
+    wireLateEpisodesItShared: shared,
+  }
+}
+
+/** Departure times of packets that left more than 3 ms after their stream's previous one plus 20 ms, in order. */
+function lateIntervals(rtp: RtpOnWire[]): number[] {
+  const last = new Map<number, RtpOnWire>()
+  const out: number[] = []
+  for (const p of rtp) {
+    const prev = last.get(p.ssrc)
+    if (prev && p.seq === ((prev.seq + 1) & 0xffff) && p.t - prev.t - 20 > 3) out.push(p.t)
+    last.set(p.ssrc, p)
+  }
+  return out.sort((a, b) => a - b)
 }
 
 function complaints(logs: string[]): Record<string, number> {
@@ -123,6 +166,9 @@ const reload = setTimeout(() => {
 let peakRss = idleRss
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 500)
 
+const referenceCsv = path.join(dataDir, 'reference-clock.csv')
+const reference = spawn('python3', [path.join(import.meta.dirname, 'reference-clock.py'), referenceCsv, '900'], { stdio: 'ignore' })
+
 const scenario = renderScenario('uac-answers.xml', dataDir, {
   WAV: script.wav,
   PT: 0,
@@ -141,6 +187,7 @@ const wall = (Date.now() - wall0) / 1000
 clearInterval(http)
 clearInterval(rssTimer)
 clearTimeout(reload)
+reference.kill()
 const packets = await cap.stop()
 // The worker's own view of its clock, beside the wire's: a late tick (scheduling, GC) shows in both.
 const metricsText = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then(
@@ -179,6 +226,7 @@ const result = {
   httpRequests: httpDone,
   wallSeconds: Math.round(wall),
   clockLatenessInWorkers: latenessBuckets(metricsText),
+  referenceClock: referenceClock(referenceCsv, rtp),
   gcPausesInWorkers: gcPauses(metricsText),
 }
 console.log(JSON.stringify(result, null, 2))
