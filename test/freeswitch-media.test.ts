@@ -244,3 +244,47 @@ t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 5
   p.send(request('BYE', p.port, 'fs-crash-3', 2, [`${to};tag=${tag3}`]))
   await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/m, 5000)
 })
+
+t.test("the caller's re-INVITE moves its media through FreeSWITCH, and holds it", async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-reinvite-'))
+  const server = await startServerWithFreeswitch(
+    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31400', RTP_PORT_MAX: '31499' },
+    { start: 23200, end: 23299 },
+  )
+  t.teardown(() => server.stop())
+  const p = await peer(server.sipPort)
+  t.teardown(() => p.close())
+  const first = await socket(t)
+  const moved = await socket(t)
+  const to = 'To: <sip:sales@127.0.0.1>'
+  p.send(request('INVITE', p.port, 'fs-move-1', 1, [to], sdp(first.port)))
+  const ok = await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 1 INVITE/m, 15_000)
+  const toTag = /^To:.*;tag=([^;\s]+)/im.exec(ok)![1]
+  const dialog = `${to};tag=${toTag}`
+  p.send(request('ACK', p.port, 'fs-move-1', 1, [dialog]))
+  await new Promise((r) => setTimeout(r, 1000))
+  t.ok(first.got.length > 20, `the greeting reaches the first port (${first.got.length} packets)`)
+
+  // the caller's media moves to another port (a new offer, version up): FreeSWITCH follows
+  const movedOffer = sdp(moved.port).replace('o=- 1 1 ', 'o=- 1 2 ')
+  p.send(request('INVITE', p.port, 'fs-move-1', 2, [dialog], movedOffer))
+  const reAnswer = await p.next(/^SIP\/2\.0 [2-6]\d\d[\s\S]*CSeq: 2 INVITE/m, 10_000)
+  t.match(reAnswer, /^SIP\/2\.0 200/, 'the re-INVITE that moves the media is answered 200, not 488')
+  t.match(reAnswer, /^m=audio \d+ RTP\/AVP 0/m, "with FreeSWITCH's answer")
+  p.send(request('ACK', p.port, 'fs-move-1', 2, [dialog]))
+  const before = first.got.length
+  await new Promise((r) => setTimeout(r, 1000))
+  t.ok(moved.got.length > 20, `the bot's audio now reaches the new port (${moved.got.length} packets)`)
+  t.ok(first.got.length - before < 5, `and no longer the old one (${first.got.length - before} after the move)`)
+
+  // hold: the caller sends sendonly, FreeSWITCH answers recvonly
+  const hold = sdp(moved.port).replace('o=- 1 1 ', 'o=- 1 3 ').replace('a=sendrecv', 'a=sendonly')
+  p.send(request('INVITE', p.port, 'fs-move-1', 3, [dialog], hold))
+  const held = await p.next(/^SIP\/2\.0 [2-6]\d\d[\s\S]*CSeq: 3 INVITE/m, 10_000)
+  t.match(held, /^SIP\/2\.0 200/)
+  t.match(held, /^a=recvonly/m, 'a hold is answered recvonly')
+  p.send(request('ACK', p.port, 'fs-move-1', 3, [dialog]))
+
+  p.send(request('BYE', p.port, 'fs-move-1', 4, [dialog]))
+  await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 4 BYE/m, 5000)
+})

@@ -26,6 +26,8 @@ declare module 'drachtio-fsmrf' {
       local: NetworkConnection
       remote: NetworkConnection
       bridge(other: Endpoint | string): Promise<void>
+      /** a re-INVITE to FreeSWITCH with the far end's new offer; `local.sdp` is then its new answer */
+      modify(sdp: string): Promise<unknown>
       destroy(): Promise<void>
       on(event: 'destroy', listener: () => void): this
       on(event: 'dtmf', listener: (e: { dtmf: string; duration: string; source: string }) => void): this

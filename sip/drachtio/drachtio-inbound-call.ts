@@ -18,7 +18,7 @@ import { ReferSubscription } from '../ua/refer-subscription.ts'
 import { ALLOW } from '../ua/uas-checks.ts'
 import { dialogRequest, sipErrorStatus } from './srf-message.ts'
 import type { AnchoredMedia, FreeswitchMedia } from './freeswitch-media.ts'
-import { audioKey } from '../sdp/re-offer.ts'
+import { answerDirection, audioKey } from '../sdp/re-offer.ts'
 
 /** 64*T1 with the RFC's T1: our 2xx is given up on when no ACK came (drachtio-server retransmits it meanwhile). */
 const ACK_TIMEOUT_MS = 32_000
@@ -41,7 +41,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   readonly offer: string | undefined
   /** MEDIA_BACKEND=freeswitch: the caller's offer goes to FreeSWITCH, and the call is a delayed
    *  offer to the media core (our offer in answer(), FreeSWITCH's answer as the ACK's) */
-  private readonly callerOffer: string | undefined
+  private callerOffer: string | undefined
   private anchored: AnchoredMedia | undefined
   private state: 'offered' | 'answering' | 'confirmed' | 'ended' = 'offered'
   private dialog: Srf.Dialog | undefined
@@ -255,14 +255,26 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   }
 
   /**
-   * A re-INVITE or UPDATE while FreeSWITCH holds the caller's media: a refresh, or a re-offer that
-   * leaves the caller's audio where it was, gets FreeSWITCH's answer again; one that moves it, 488
-   * (moving the caller's FreeSWITCH endpoint is not done).
+   * A re-INVITE or UPDATE while FreeSWITCH holds the caller's media. A refresh (no offer, or the same
+   * one) gets FreeSWITCH's answer again; a changed offer (moved address, hold, another codec) goes to
+   * the caller's FreeSWITCH endpoint as a re-INVITE and its answer comes back; one FreeSWITCH refuses, 488.
+   * The media core's leg is untouched: the bridge inside FreeSWITCH carries on.
    */
   private changeAnchoredSession(offer: string | undefined, res: Srf.SrfResponse): void {
-    const sdp = this.anchored!.callerAnswer
-    if (offer !== undefined && audioKey(offer) !== audioKey(this.callerOffer ?? '')) return void res.send(488)
-    res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+    const anchored = this.anchored!
+    const ok = (sdp: string) => res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+    const last = this.callerOffer ?? ''
+    if (offer === undefined || (audioKey(offer) === audioKey(last) && answerDirection(offer) === answerDirection(last))) return ok(anchored.callerAnswer)
+    anchored.reoffer(offer).then(
+      (answer) => {
+        this.callerOffer = offer
+        ok(answer)
+      },
+      (err: unknown) => {
+        this.log.warn({ err }, "FreeSWITCH refused the caller's re-offer: 488")
+        res.send(488)
+      },
+    )
   }
 
   private end(reason: SipEndReason): void {

@@ -96,6 +96,12 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
     return this.caller.local.sdp
   }
 
+  /** The caller's re-offer (moved media, hold, another codec) given to its endpoint; FreeSWITCH's new answer. */
+  async reoffer(callerOffer: string): Promise<string> {
+    await this.caller.modify(callerOffer)
+    return this.caller.local.sdp
+  }
+
   /** The media core's offer: FreeSWITCH answers it from a second endpoint and bridges the caller to it; the answer. */
   async connectCore(coreOffer: string): Promise<string> {
     this.core = await withTimeout(this.ms.createEndpoint({ remoteSdp: coreOffer }), (ep) => void ep.destroy().catch(() => {}))
