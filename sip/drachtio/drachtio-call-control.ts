@@ -10,7 +10,6 @@ import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
 import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from '../ua/call-control.ts'
-import { optionTags } from '../ua/session-timer.ts'
 import { ALLOW, checkRequest } from '../ua/uas-checks.ts'
 import { DRACHTIO_SUPPORTED, DrachtioInboundCall, MEDIA_RETRY_AFTER_S } from './drachtio-inbound-call.ts'
 import { DrachtioOutboundCall } from './drachtio-outbound-call.ts'
@@ -140,7 +139,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       return sendRefusal(res, { status: 503, reason: 'Media Server Unavailable', headers: { 'Retry-After': String(MEDIA_RETRY_AFTER_S) } })
     const refusal = checkRequest(rq)
     if (refusal) return sendRefusal(res, refusal)
-    if (toTag) return res.send(481)
+    if (toTag) return this.inEarlyDialog(rq, res)
     switch (rq.method) {
       case 'INVITE':
         return this.onInvite(req, res, rq)
@@ -152,9 +151,14 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     }
   }
 
+  /** A request with a To tag drachtio-srf knows no dialog for: a PRACK of a call not yet answered, else 481. */
+  private inEarlyDialog(rq: SipRequest, res: Srf.SrfResponse): void {
+    const call = rq.method === 'PRACK' ? [...this.calls].find((c) => c.sipCallId === rq.headers['call-id']) : undefined
+    if (call) return call.prack(res)
+    res.send(481)
+  }
+
   private onInvite(req: Srf.SrfRequest, res: Srf.SrfResponse, rq: SipRequest): void {
-    // our provisionals go unreliably here (README: drachtio backend), so a caller that requires 100rel is told so (RFC 3262 §4)
-    if (optionTags(rq, 'require').includes('100rel')) return res.send(420, { headers: { Unsupported: '100rel' } })
     const remote = remoteOf(req)
     const limited = this.opts.gate?.admitCall(rq, remote)
     if (limited) return sendRefusal(res, limited)

@@ -16,6 +16,7 @@ import { referTransfer } from '../ua/refer-transfer.ts'
 import { callerIdOf } from '../ua/caller-id.ts'
 import { ReferSubscription } from '../ua/refer-subscription.ts'
 import { ALLOW } from '../ua/uas-checks.ts'
+import { optionTags } from '../ua/session-timer.ts'
 import { dialogRequest, sipErrorStatus } from './srf-message.ts'
 import type { AnchoredMedia, FreeswitchMedia } from './freeswitch-media.ts'
 import { answerDirection, audioKey } from '../sdp/re-offer.ts'
@@ -25,8 +26,9 @@ const ACK_TIMEOUT_MS = 32_000
 const SDP = { 'Content-Type': 'application/sdp' }
 /** Retry-After of a 503 while FreeSWITCH is away: drachtio-modesl retries its ESL link within seconds. */
 export const MEDIA_RETRY_AFTER_S = 5
-/** Option tags in this mode: session timers are drachtio-server's; 100rel is not done (provisionals go unreliably). */
-export const DRACHTIO_SUPPORTED = 'timer'
+/** Option tags in this mode: session timers are drachtio-server's; reliable provisionals are ours
+ *  (drachtio-server retransmits a 18x sent with Require: 100rel and passes its PRACK on). */
+export const DRACHTIO_SUPPORTED = '100rel, timer'
 
 /**
  * One inbound call through drachtio-server: the INVITE's transaction and the dialog live in
@@ -48,6 +50,10 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   referSub: ReferSubscription | undefined
   private localSdp = ''
   readonly log: Logger
+  /** RFC 3262: the caller supports or requires 100rel, so our 18x go reliably */
+  private readonly reliable: boolean
+  /** the reliable 18x not PRACKed yet (one at a time); the 200 waits for it */
+  private unacked: { prack: () => void; acked: Promise<void> } | undefined
 
   constructor(
     private readonly srf: Srf,
@@ -68,6 +74,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     // an INVITE without SDP has nothing for FreeSWITCH to answer: such a call's media stays native
     this.offer = media && this.callerOffer ? undefined : this.callerOffer
     this.log = logger.child({ sipCallId: this.sipCallId })
+    this.reliable = [...optionTags(invite, 'supported'), ...optionTags(invite, 'require')].includes('100rel')
     // drachtio-server has answered the CANCEL 200 and the INVITE 487 already
     req.on('cancel', () => {
       if (this.state !== 'offered' && this.state !== 'answering') return
@@ -78,7 +85,19 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
 
   progress(status: 180 | 183 = 180, sdp?: string): void {
     if (this.state !== 'offered') return
-    this.res.send(status, sdp ? { body: sdp, headers: SDP } : {})
+    if (!this.reliable) return this.res.send(status, sdp ? { body: sdp, headers: SDP } : {})
+    // one reliable provisional outstanding at a time (RFC 3262 §3): a later one would only repeat it
+    if (this.unacked) return
+    let prack = () => {}
+    const acked = new Promise<void>((resolve) => (prack = resolve))
+    this.unacked = { prack, acked }
+    this.res.send(status, { ...(sdp && { body: sdp }), headers: { ...(sdp && SDP), Require: '100rel' } })
+  }
+
+  /** The caller's PRACK (drachtio-server matched its RAck to our reliable 18x): 200, and the 200 to the INVITE may go. */
+  prack(res: Srf.SrfResponse): void {
+    res.send(200)
+    this.unacked?.prack()
   }
 
   answer(sdp: string): Promise<string | undefined> {
@@ -110,9 +129,30 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     return coreAnswer
   }
 
-  private answerCaller(sdp: string): Promise<string | undefined> {
-    if (this.state === 'ended') return Promise.reject(new Error('the call ended while its media was being set up'))
+  private async answerCaller(sdp: string): Promise<string | undefined> {
+    if (this.state === 'ended') throw new Error('the call ended while its media was being set up')
     this.state = 'answering'
+    if (this.unacked) await this.prackFor(this.unacked.acked)
+    return this.sendOk(sdp)
+  }
+
+  /** RFC 3262 §3: no 2xx before the reliable provisional is PRACKed; none in 64*T1 gets the INVITE a 504. */
+  private async prackFor(acked: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ACK_TIMEOUT_MS)))
+    const ended = new Promise<'ended'>((resolve) => this.once('ended', () => resolve('ended')))
+    const outcome = await Promise.race([acked.then(() => 'acked' as const), timedOut, ended])
+    clearTimeout(timer)
+    if (outcome === 'acked') return
+    if (outcome === 'ended') throw new Error('the call ended before its reliable provisional was PRACKed')
+    this.log.warn('no PRACK for our reliable provisional: 504')
+    this.res.send(504)
+    this.end('prack-timeout')
+    throw new Error('the reliable provisional was never PRACKed')
+  }
+
+  private sendOk(sdp: string): Promise<string | undefined> {
+    if (this.state === 'ended') return Promise.reject(new Error('the call ended while its media was being set up'))
     this.localSdp = sdp
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -189,7 +229,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
       this.emit('info', req.get('Content-Type') ?? '', req.body ?? '')
     })
     dialog.on('modify', (req, res) => this.changeSession('INVITE', req, res))
-    dialog.on('update', (req, res) => (req.body ? this.changeSession('UPDATE', req, res) : res.send(200)))
+    dialog.on('update', (req, res) => (req.body ? this.changeSession('UPDATE', req, res) : res.send(200, { headers: refreshHeaders(req) })))
     dialog.on('notify', (req, res) => this.onNotify(req, res))
     // as the embedded stack: a REFER to us (we transfer nobody on a caller's behalf) is 405
     dialog.on('refer', (_req, res) => res.send(405, { headers: { Allow: ALLOW } }))
@@ -198,7 +238,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   /** A re-INVITE (hold, a codec change) or an UPDATE with an offer: the listener of `modify` decides. */
   private changeSession(method: 'INVITE' | 'UPDATE', req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const offer = req.body ? req.body : undefined
-    if (this.anchored) return this.changeAnchoredSession(offer, res)
+    if (this.anchored) return this.changeAnchoredSession(offer, req, res)
     let decided = false
     const change: SessionChange = {
       method,
@@ -208,7 +248,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
         decided = true
         this.localSdp = sdp
         if (this.dialog) this.dialog.local.sdp = sdp
-        res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+        res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED, ...refreshHeaders(req) } })
         // an offerless re-INVITE: our 200 carried the offer and its ACK the answer
         if (method === 'UPDATE' || offer !== undefined || !this.dialog) return Promise.resolve(undefined)
         const dialog = this.dialog
@@ -260,9 +300,9 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
    * the caller's FreeSWITCH endpoint as a re-INVITE and its answer comes back; one FreeSWITCH refuses, 488.
    * The media core's leg is untouched: the bridge inside FreeSWITCH carries on.
    */
-  private changeAnchoredSession(offer: string | undefined, res: Srf.SrfResponse): void {
+  private changeAnchoredSession(offer: string | undefined, req: Srf.SrfRequest, res: Srf.SrfResponse): void {
     const anchored = this.anchored!
-    const ok = (sdp: string) => res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED } })
+    const ok = (sdp: string) => res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED, ...refreshHeaders(req) } })
     const last = this.callerOffer ?? ''
     if (offer === undefined || (audioKey(offer) === audioKey(last) && answerDirection(offer) === answerDirection(last))) return ok(anchored.callerAnswer)
     anchored.reoffer(offer).then(
@@ -285,4 +325,15 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     this.emit('ended', reason)
     this.removeAllListeners()
   }
+}
+
+/**
+ * The 2xx to a session refresh (RFC 4028 §9): the interval and refresher the request names, and
+ * Require: timer. drachtio-server rearms its own session timer from the request (and refuses one
+ * under its Min-SE with 422), but leaves these headers of the answer to us.
+ */
+function refreshHeaders(req: Srf.SrfRequest): Record<string, string> {
+  const se = req.has('Session-Expires') ? req.get('Session-Expires') : undefined
+  if (!se) return {}
+  return { 'Session-Expires': /refresher=/.test(se) ? se : `${se};refresher=uac`, Require: 'timer' }
 }
