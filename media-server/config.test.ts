@@ -138,6 +138,17 @@ t.test('session timers: SESSION_EXPIRES_S and MIN_SE_S', async (t) => {
   t.throws(() => loadConfig({ MIN_SE_S: '0' }), /MIN_SE_S must be/)
 })
 
+t.test('SIP TCP limits from SIP_TCP_*', async (t) => {
+  t.same(loadConfig({}).sip.tcp, { idleTimeoutS: 120, maxConnections: 2048, maxPerSource: 64 }, 'Kamailio-like defaults')
+  t.same(loadConfig({ SIP_TCP_IDLE_TIMEOUT_S: '30', SIP_TCP_MAX_CONNECTIONS: '500', SIP_TCP_MAX_PER_SOURCE: '8' }).sip.tcp, {
+    idleTimeoutS: 30,
+    maxConnections: 500,
+    maxPerSource: 8,
+  })
+  t.throws(() => loadConfig({ SIP_TCP_MAX_PER_SOURCE: '0' }), /SIP_TCP_MAX_PER_SOURCE must be a positive whole number/)
+  t.throws(() => loadConfig({ SIP_TCP_IDLE_TIMEOUT_S: 'soon' }), /must be an integer/)
+})
+
 t.test('SIP over TLS: SIP_TLS_PORT needs SIP_TLS_CERT and SIP_TLS_KEY files', async (t) => {
   t.same(loadConfig({}).sip.tls, { port: 0, cert: '', key: '', ca: '', verifyClient: 'off' }, 'off by default')
   t.throws(() => loadConfig({ SIP_TLS_PORT: '5061' }), /SIP_TLS_CERT must name a PEM file/)

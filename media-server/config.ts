@@ -10,6 +10,7 @@ import { parseProviderConfig, type ProviderConfig } from './provider-config.ts'
 import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
 import { validateEdge } from './edge-config.ts'
+import { DEFAULT_TCP_OPTIONS } from '../sip/transport/tcp-options.ts'
 
 /** SIP over TLS: off while port is 0; cert and key are PEM files, read again when they change. */
 export interface SipTlsConfig {
@@ -22,10 +23,17 @@ export interface SipTlsConfig {
   verifyClient: string
 }
 
+/** Limits on SIP TCP/TLS connections (sip/transport/tcp-options.ts says why these defaults). */
+export interface SipTcpConfig {
+  idleTimeoutS: number
+  maxConnections: number
+  maxPerSource: number
+}
+
 export interface Config {
   /** t1Ms: RFC 3261 T1, the round-trip estimate every SIP timer derives from (64*T1: a lost ACK
    *  ends the call); 500 ms as the RFC has it, lower on a LAN (and in the fault tests). */
-  sip: { host: string; port: number; t1Ms: number; sessionExpiresS: number; minSeS: number; tls: SipTlsConfig }
+  sip: { host: string; port: number; t1Ms: number; sessionExpiresS: number; minSeS: number; tls: SipTlsConfig; tcp: SipTcpConfig }
   /** Who speaks SIP: the embedded stack, or drachtio-server in front (drachtio-srf connects to its admin port with the secret). */
   sipBackend: string
   drachtio: { host: string; port: number; secret: string }
@@ -147,7 +155,19 @@ export const SHIPPED_SCENARIOS = fileURLToPath(new URL('../dialog/scenarios/', i
 
 const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   // RFC 4028: 1800 s asked for, 90 s the least accepted (the RFC's own figures)
-  sip: { host: '0.0.0.0', port: 5060, t1Ms: 500, sessionExpiresS: 1800, minSeS: 90, tls: { port: 0, cert: '', key: '', ca: '', verifyClient: 'off' } },
+  sip: {
+    host: '0.0.0.0',
+    port: 5060,
+    t1Ms: 500,
+    sessionExpiresS: 1800,
+    minSeS: 90,
+    tls: { port: 0, cert: '', key: '', ca: '', verifyClient: 'off' },
+    tcp: {
+      idleTimeoutS: DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000,
+      maxConnections: DEFAULT_TCP_OPTIONS.maxConnections,
+      maxPerSource: DEFAULT_TCP_OPTIONS.maxPerSource,
+    },
+  },
   sipBackend: 'embedded',
   // no default secret: a well-known one would let anyone who reaches the admin port take the calls
   drachtio: { host: '127.0.0.1', port: 9022, secret: '' },
@@ -219,6 +239,9 @@ const ENV_KEYS: Array<[string, string]> = [
   ['SIP_TLS_CA', 'sip.tls.ca'],
   ['SIP_TLS_VERIFY_CLIENT', 'sip.tls.verifyClient'],
   ['MIN_SE_S', 'sip.minSeS'],
+  ['SIP_TCP_IDLE_TIMEOUT_S', 'sip.tcp.idleTimeoutS'],
+  ['SIP_TCP_MAX_CONNECTIONS', 'sip.tcp.maxConnections'],
+  ['SIP_TCP_MAX_PER_SOURCE', 'sip.tcp.maxPerSource'],
   ['SIP_BACKEND', 'sipBackend'],
   ['DRACHTIO_HOST', 'drachtio.host'],
   ['DRACHTIO_PORT', 'drachtio.port'],
@@ -455,6 +478,12 @@ function validate(cfg: Config): void {
   }
   if (cfg.sip.t1Ms < 20 || cfg.sip.t1Ms > 4000) throw new ConfigError(`SIP_T1_MS must be between 20 and 4000 (T2 is 4 s), got ${cfg.sip.t1Ms}`)
   // RFC 4028 puts the floor at 90 s; lower values are accepted for tests on a LAN
+  for (const [name, v] of [
+    ['SIP_TCP_IDLE_TIMEOUT_S', cfg.sip.tcp.idleTimeoutS],
+    ['SIP_TCP_MAX_CONNECTIONS', cfg.sip.tcp.maxConnections],
+    ['SIP_TCP_MAX_PER_SOURCE', cfg.sip.tcp.maxPerSource],
+  ] as const)
+    if (!(v > 0)) throw new ConfigError(`${name} must be a positive whole number, got ${v}`)
   if (!Number.isInteger(cfg.sip.minSeS) || cfg.sip.minSeS < 1)
     throw new ConfigError(`MIN_SE_S must be a whole number of seconds, at least 1 (RFC 4028: 90), got ${cfg.sip.minSeS}`)
   if (!Number.isInteger(cfg.sip.sessionExpiresS) || cfg.sip.sessionExpiresS < cfg.sip.minSeS) {

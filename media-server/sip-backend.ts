@@ -49,6 +49,7 @@ export function createSipBackend(config: Config, deps: { gate: InboundGate; outb
     stats: deps.stats,
     timers: { ...DEFAULT_TIMERS, T1: config.sip.t1Ms },
     sessionTimer: { expiresS: config.sip.sessionExpiresS, minSeS: config.sip.minSeS },
+    tcp: { idleTimeoutMs: config.sip.tcp.idleTimeoutS * 1000, maxConnections: config.sip.tcp.maxConnections, maxPerSource: config.sip.tcp.maxPerSource },
     ...(config.sip.tls.port > 0 && {
       tls: {
         port: config.sip.tls.port,

@@ -13,20 +13,5 @@ export interface TcpOptions {
   maxPerSource: number
 }
 
+/** SIP_TCP_IDLE_TIMEOUT_S, SIP_TCP_MAX_CONNECTIONS, SIP_TCP_MAX_PER_SOURCE replace them (media-server/config.ts). */
 export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 120_000, maxConnections: 2048, maxPerSource: 64 }
-
-/** SIP_TCP_IDLE_TIMEOUT_S, SIP_TCP_MAX_CONNECTIONS, SIP_TCP_MAX_PER_SOURCE over the defaults. */
-export function tcpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TcpOptions {
-  const num = (name: string, fallback: number): number => {
-    const raw = env[name]
-    if (raw === undefined || raw === '') return fallback
-    const v = Number(raw)
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`)
-    return v
-  }
-  return {
-    idleTimeoutMs: Math.round(num('SIP_TCP_IDLE_TIMEOUT_S', DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000) * 1000),
-    maxConnections: Math.floor(num('SIP_TCP_MAX_CONNECTIONS', DEFAULT_TCP_OPTIONS.maxConnections)),
-    maxPerSource: Math.floor(num('SIP_TCP_MAX_PER_SOURCE', DEFAULT_TCP_OPTIONS.maxPerSource)),
-  }
-}

@@ -88,11 +88,7 @@ t.test('an idle TCP connection is closed and counted', async (t) => {
 })
 
 t.test('a connection a live dialog uses is kept however quiet; after the BYE it is closed when idle', async (t) => {
-  const prev = process.env.SIP_TCP_IDLE_TIMEOUT_S
-  process.env.SIP_TCP_IDLE_TIMEOUT_S = '0.3'
-  const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger })
-  if (prev === undefined) delete process.env.SIP_TCP_IDLE_TIMEOUT_S
-  else process.env.SIP_TCP_IDLE_TIMEOUT_S = prev
+  const ua = new EmbeddedCallControl({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', logger, tcp: { idleTimeoutMs: 300 } })
   ua.on('call', (call) => void call.answer(SDP).catch(() => {}))
   await ua.start()
   t.teardown(() => ua.stop())

@@ -6,7 +6,7 @@ import { StreamFramer } from '../message/stream-framer.ts'
 import { makeResponse, serialize } from '../message/serialize.ts'
 import { isRequest, type RejectedRequest, type Remote, type SipMessage, type SipRequest, type SipResponse } from '../message/types.ts'
 import { TcpTransport, type TlsCredentials, type TlsSettings } from './tcp.ts'
-import { tcpOptionsFromEnv, type TcpOptions } from './tcp-options.ts'
+import type { TcpOptions } from './tcp-options.ts'
 import { UdpTransport } from './udp.ts'
 import { messageKind, NO_STATS, type SipStats } from './stats.ts'
 
@@ -46,7 +46,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     port: number,
     private readonly logger: Logger,
     private readonly stats: SipStats = NO_STATS,
-    tcpOptions: Partial<TcpOptions> = tcpOptionsFromEnv(),
+    tcpOptions: Partial<TcpOptions> = {},
     tlsListen?: TlsListen,
   ) {
     super()

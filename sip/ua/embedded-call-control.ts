@@ -25,6 +25,7 @@ import { uriRemote } from './transfer-target.ts'
 import { DEFAULT_SESSION_TIMER, intervalTooSmall, type SessionTimerConfig } from './session-timer.ts'
 import { ALLOW, SUPPORTED, checkRequest } from './uas-checks.ts'
 import type { DialogUsage, UaContext } from './ua-context.ts'
+import type { TcpOptions } from '../transport/tcp-options.ts'
 
 export interface EmbeddedCallControlOptions {
   host: string
@@ -40,9 +41,11 @@ export interface EmbeddedCallControlOptions {
   gate?: InboundGate
   /** RFC 4028 session timers: the interval we ask for and the least we accept (default 1800 / 90 s). */
   sessionTimer?: SessionTimerConfig
+  /** Limits on TCP and TLS connections (idle timeout, caps in total and per source); defaults in tcp-options.ts. */
+  tcp?: Partial<TcpOptions>
   /** SIP over TLS on this port (0: any free one) with the certificate and key in these PEM files,
-   *  read again when either changes. */
-  /** verifyClient: mutual TLS, a caller must present a certificate chaining to the system's CAs or caFile */
+   *  read again when either changes; verifyClient: mutual TLS, a caller must present a certificate
+   *  chaining to the system's CAs or caFile. */
   tls?: { port: number; certFile: string; keyFile: string; caFile?: string; verifyClient?: boolean }
 }
 
@@ -85,7 +88,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
       ...(opts.tls.caFile && { ca: readFileSync(opts.tls.caFile, 'utf8') }),
       verifyClient: opts.tls.verifyClient,
     }
-    this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats, undefined, tls)
+    this.transport = new TransportLayer(opts.host, opts.port, opts.logger, opts.stats, opts.tcp, tls)
     this.transport.on('request', (rq, remote) => this.guard(() => this.onRequest(rq, remote), rq))
     this.transport.on('response', (res) => this.guard(() => this.onResponse(res), res))
     this.transport.on('unreachable', (remote, reason) => this.onUnreachable(remote, reason))
