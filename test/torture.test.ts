@@ -5,9 +5,10 @@ import dgram from 'node:dgram'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { REPO, startServerProcess } from './helpers/server-process.ts'
+import { startServerProcess } from './helpers/server-process.ts'
+import { RFC4475_DIR } from './helpers/rfc4475.ts'
 
-const DIR = path.join(REPO, '../shared/testdata/rfc4475')
+const DIR = RFC4475_DIR
 
 /**
  * Final statuses a compliant UAS may send (100 Trying is ignored); [] means no response.

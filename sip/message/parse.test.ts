@@ -1,14 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import path from 'node:path'
 import t, { type Test } from 'tap'
 import { parseDatagram, parseSipUri } from './parse.ts'
 import { makeResponse, serialize } from './serialize.ts'
 import type { ParseOutcome, SipMessage, SipRequest, SipResponse } from './types.ts'
+import { RFC4475_DIR } from '../../test/helpers/rfc4475.ts'
 
 // The RFC 4475 / RFC 5118 torture messages, one datagram per file (see its README.md).
-const DIR = fileURLToPath(new URL('../../../shared/testdata/rfc4475/', import.meta.url))
+const DIR = RFC4475_DIR
 const FILES = readdirSync(DIR).filter((f) => f.endsWith('.sip'))
-const read = (file: string): Buffer => readFileSync(DIR + file)
+const read = (file: string): Buffer => readFileSync(path.join(DIR, file))
 
 type Expect = { kind: 'message'; check?: (t: Test, m: SipMessage, raw: Buffer) => void } | { kind: 'reject'; status: 400 | 505 } | { kind: 'drop' }
 

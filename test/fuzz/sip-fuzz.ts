@@ -11,12 +11,12 @@
 // replays the last cases one at a time to name the one that killed it, then restarts it.
 import dgram from 'node:dgram'
 import net from 'node:net'
-import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { instantiate, freshen, tortureSeeds, VALID, type Endpoint, type Seed } from './corpus.ts'
 import { EXCLUDABLE, mutate } from './sip-mutator.ts'
 import { Prng } from './prng.ts'
+import { RFC4475_DIR } from '../helpers/rfc4475.ts'
 
 export interface SipFuzzOptions {
   host: string
@@ -62,7 +62,7 @@ export interface SipFuzzResult {
   recent: Array<{ index: number; seed: string; mutations: string[] }>
 }
 
-export const DEFAULT_TORTURE = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/testdata/rfc4475')
+export const DEFAULT_TORTURE = RFC4475_DIR
 
 export function corpus(torturePath = DEFAULT_TORTURE, only?: string[]): Seed[] {
   // Valid traffic weighs as much as the torture set: it is what reaches calls and media.
