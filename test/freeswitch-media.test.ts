@@ -96,14 +96,14 @@ t.test('FreeSWITCH anchors the caller and bridges it to the media core', async (
   const caller = await socket(t)
   const core = await socket(t)
   const anchored = await media.anchor(sdp(caller.port), 'fs-1')
-  t.match(anchored.callerAnswer, /^m=audio \d+ RTP\/AVP 0[ \r]/m, 'FreeSWITCH answers the caller with PCMU')
+  t.match(anchored.callerSdp, /^m=audio \d+ RTP\/AVP 0[ \r]/m, 'FreeSWITCH answers the caller with PCMU')
   const coreAnswer = await anchored.connectCore(sdp(core.port))
   t.match(coreAnswer, /^m=audio \d+ RTP\/AVP 0[ \r]/m, 'and the media core')
-  t.not(mediaPort(coreAnswer), mediaPort(anchored.callerAnswer), 'two endpoints, two ports')
+  t.not(mediaPort(coreAnswer), mediaPort(anchored.callerSdp), 'two endpoints, two ports')
 
   const sentUp = new Map<string, number>()
   const sentDown = new Map<string, number>()
-  await Promise.all([stream(caller.s, mediaPort(anchored.callerAnswer), 100, sentUp), stream(core.s, mediaPort(coreAnswer), 100, sentDown)])
+  await Promise.all([stream(caller.s, mediaPort(anchored.callerSdp), 100, sentUp), stream(core.s, mediaPort(coreAnswer), 100, sentDown)])
   await new Promise((r) => setTimeout(r, 300))
   const delays = (got: Arrival[], sent: Map<string, number>) =>
     got.flatMap((a) => (a.pt === 0 && sent.has(a.payload.toString('hex')) ? [a.at - sent.get(a.payload.toString('hex'))!] : []))
@@ -117,7 +117,7 @@ t.test('FreeSWITCH anchors the caller and bridges it to the media core', async (
     `one-way delay through FreeSWITCH: caller->core median ${median(up).toFixed(1)} ms, p95 ${p95(up).toFixed(1)} ms; core->caller median ${median(down).toFixed(1)} ms, p95 ${p95(down).toFixed(1)} ms`,
   )
 
-  telephoneEvent(caller.s, mediaPort(anchored.callerAnswer), 5)
+  telephoneEvent(caller.s, mediaPort(anchored.callerSdp), 5)
   await new Promise((r) => setTimeout(r, 500))
   const events = core.got.filter((a) => a.pt === 101)
   t.ok(events.length > 0, 'a digit the caller sends as RFC 4733 reaches the media core as RFC 4733')
@@ -125,7 +125,7 @@ t.test('FreeSWITCH anchors the caller and bridges it to the media core', async (
 
   await anchored.release()
   const before = core.got.length
-  await stream(caller.s, mediaPort(anchored.callerAnswer), 10, new Map())
+  await stream(caller.s, mediaPort(anchored.callerSdp), 10, new Map())
   await new Promise((r) => setTimeout(r, 200))
   t.equal(core.got.length, before, 'released: nothing is bridged any more')
 })
@@ -245,7 +245,7 @@ t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 5
   await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/m, 5000)
 })
 
-t.test("the caller's re-INVITE moves its media through FreeSWITCH, and holds it", async (t) => {
+t.test("FreeSWITCH follows the caller's re-INVITEs (moved media, hold) and makes the offer to an INVITE without SDP", async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-reinvite-'))
   const server = await startServerWithFreeswitch(
     { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31400', RTP_PORT_MAX: '31499' },
@@ -287,4 +287,18 @@ t.test("the caller's re-INVITE moves its media through FreeSWITCH, and holds it"
 
   p.send(request('BYE', p.port, 'fs-move-1', 4, [dialog]))
   await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 4 BYE/m, 5000)
+
+  // delayed offer: FreeSWITCH's offer in our 200, the caller's answer in the ACK goes on to it
+  const late = await socket(t)
+  p.send(request('INVITE', p.port, 'fs-late-1', 1, [to]))
+  const offer = await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: fs-late-1/m, 15_000)
+  const offered = Number(/^m=audio (\d+) RTP\/AVP/m.exec(offer)?.[1])
+  t.ok(offered >= 23200 && offered <= 23299, `the 200 to an INVITE without SDP carries FreeSWITCH's offer (port ${offered})`)
+  const lateDialog = `${to};tag=${/^To:.*;tag=([^;\s]+)/im.exec(offer)![1]}`
+  p.send(request('ACK', p.port, 'fs-late-1', 1, [lateDialog], sdp(late.port)))
+  await new Promise((r) => setTimeout(r, 1500))
+  const greeting = late.got.filter((a) => a.pt === 0)
+  t.ok(greeting.length > 20, `the greeting reaches the port the ACK's answer named (${greeting.length} packets)`)
+  p.send(request('BYE', p.port, 'fs-late-1', 2, [lateDialog]))
+  await p.next(/^SIP\/2\.0 200[\s\S]*Call-ID: fs-late-1/m, 5000)
 })

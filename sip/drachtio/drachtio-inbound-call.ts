@@ -71,8 +71,8 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     this.toUri = invite.headers.to.uri
     this.callerId = callerIdOf(invite)
     this.callerOffer = invite.content.length ? invite.content : undefined
-    // an INVITE without SDP has nothing for FreeSWITCH to answer: such a call's media stays native
-    this.offer = media && this.callerOffer ? undefined : this.callerOffer
+    // with FreeSWITCH the media core always offers (to FreeSWITCH's second endpoint), whatever the caller sent
+    this.offer = media ? undefined : this.callerOffer
     this.log = logger.child({ sipCallId: this.sipCallId })
     this.reliable = [...optionTags(invite, 'supported'), ...optionTags(invite, 'require')].includes('100rel')
     // drachtio-server has answered the CANCEL 200 and the INVITE 487 already
@@ -103,7 +103,43 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
   answer(sdp: string): Promise<string | undefined> {
     if (this.state !== 'offered') return Promise.reject(new Error(`cannot answer a call in state ${this.state}`))
     if (this.media && this.callerOffer) return this.answerThroughFreeswitch(this.media, this.callerOffer, sdp)
+    if (this.media) return this.offerThroughFreeswitch(this.media, sdp)
     return this.answerCaller(sdp)
+  }
+
+  /**
+   * An INVITE without SDP with FreeSWITCH in the path: FreeSWITCH's offer goes in our 200, the answer
+   * the ACK brings goes to its endpoint, and only then is the media core's endpoint made and bridged
+   * (FreeSWITCH drops a channel bridged before it has the caller's answer).
+   */
+  private async offerThroughFreeswitch(media: FreeswitchMedia, coreOffer: string): Promise<string> {
+    const anchored = await this.anchorOr503(() => media.anchor(undefined, this.sipCallId))
+    const answer = await this.answerCaller(anchored.callerSdp)
+    try {
+      if (!answer) throw new Error('the ACK carried no answer to our offer')
+      this.callerOffer = answer
+      await anchored.reoffer(answer)
+      return await anchored.connectCore(coreOffer)
+    } catch (err) {
+      this.log.warn({ err }, "the caller's answer did not reach FreeSWITCH: BYE")
+      void this.bye('bad-answer')
+      throw err
+    }
+  }
+
+  /** FreeSWITCH takes the call's media, or the caller gets 503 with Retry-After. */
+  private async anchorOr503(make: () => Promise<AnchoredMedia>): Promise<AnchoredMedia> {
+    this.state = 'answering'
+    try {
+      this.anchored = await make()
+      this.anchored.once('ended', () => void this.hangup('media-lost'))
+      return this.anchored
+    } catch (err) {
+      this.log.error({ err }, 'FreeSWITCH did not take the call: 503')
+      this.state = 'offered'
+      this.reject(503, 'Media Server Unavailable', { 'Retry-After': String(MEDIA_RETRY_AFTER_S) })
+      throw err
+    }
   }
 
   /**
@@ -112,20 +148,18 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
    * core's answer comes back as a delayed offer's does, once the caller's ACK is in.
    */
   private async answerThroughFreeswitch(media: FreeswitchMedia, callerOffer: string, coreOffer: string): Promise<string> {
-    this.state = 'answering'
-    let coreAnswer: string
-    try {
-      this.anchored = await media.anchor(callerOffer, this.sipCallId)
-      this.anchored.once('ended', () => void this.hangup('media-lost'))
-      coreAnswer = await this.anchored.connectCore(coreOffer)
-    } catch (err) {
-      this.log.error({ err }, 'FreeSWITCH did not take the call: 503')
-      void this.anchored?.release()
-      this.state = 'offered'
-      this.reject(503, 'Media Server Unavailable', { 'Retry-After': String(MEDIA_RETRY_AFTER_S) })
-      throw err
-    }
-    await this.answerCaller(this.anchored.callerAnswer)
+    let coreAnswer = ''
+    const anchored = await this.anchorOr503(async () => {
+      const a = await media.anchor(callerOffer, this.sipCallId)
+      try {
+        coreAnswer = await a.connectCore(coreOffer)
+        return a
+      } catch (err) {
+        void a.release()
+        throw err
+      }
+    })
+    await this.answerCaller(anchored.callerSdp)
     return coreAnswer
   }
 
@@ -304,7 +338,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     const anchored = this.anchored!
     const ok = (sdp: string) => res.send(200, { body: sdp, headers: { ...SDP, Allow: ALLOW, Supported: DRACHTIO_SUPPORTED, ...refreshHeaders(req) } })
     const last = this.callerOffer ?? ''
-    if (offer === undefined || (audioKey(offer) === audioKey(last) && answerDirection(offer) === answerDirection(last))) return ok(anchored.callerAnswer)
+    if (offer === undefined || (audioKey(offer) === audioKey(last) && answerDirection(offer) === answerDirection(last))) return ok(anchored.callerSdp)
     anchored.reoffer(offer).then(
       (answer) => {
         this.callerOffer = offer

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events'
 import Mrf from 'drachtio-fsmrf'
 import type Srf from 'drachtio-srf'
 import type { Logger } from 'pino'
+import { sipErrorStatus } from './srf-message.ts'
 
 /** FREESWITCH_HOST, FREESWITCH_PORT, FREESWITCH_SECRET */
 export interface FreeswitchConfig {
@@ -19,6 +20,8 @@ export interface FreeswitchConfig {
 /** How long FreeSWITCH may take to answer for a new endpoint before the call gets 503 (a hung
  *  FreeSWITCH keeps its ESL socket open, and the INVITE to it would otherwise wait out Timer B). */
 const ENDPOINT_TIMEOUT_MS = 5000
+/** Re-INVITEs to an endpoint answered 491 (Request Pending) before giving up, 100, 200, ... ms apart. */
+const GLARE_RETRIES = 5
 
 /** FreeSWITCH is not there to take a call's media: the caller gets 503 with Retry-After. */
 export class MediaServerUnavailable extends Error {
@@ -62,10 +65,13 @@ export class FreeswitchMedia extends EventEmitter<{ down: []; up: [] }> {
     return this.up
   }
 
-  /** A new call's media: FreeSWITCH answers the caller's offer (AnchoredMedia.callerAnswer goes in our 200). */
-  async anchor(callerOffer: string, callId: string): Promise<AnchoredMedia> {
+  /**
+   * A new call's media: FreeSWITCH answers the caller's offer, or makes one for an INVITE without
+   * SDP (AnchoredMedia.callerSdp goes in our 200; the ACK's answer then goes to reoffer()).
+   */
+  async anchor(callerOffer: string | undefined, callId: string): Promise<AnchoredMedia> {
     if (!this.up) throw new MediaServerUnavailable('FreeSWITCH ESL connection is down')
-    const caller = await withTimeout(this.ms.createEndpoint({ remoteSdp: callerOffer }), (ep) => void ep.destroy().catch(() => {}))
+    const caller = await withTimeout(this.ms.createEndpoint(callerOffer ? { remoteSdp: callerOffer } : {}), (ep) => void ep.destroy().catch(() => {}))
     return new AnchoredMedia(this.ms, caller, this.log.child({ callId, fsCaller: caller.uuid }))
   }
 
@@ -91,15 +97,27 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
     })
   }
 
-  /** FreeSWITCH's answer to the caller. */
-  get callerAnswer(): string {
+  /** FreeSWITCH's SDP towards the caller: its answer, or its offer when the caller sent none. */
+  get callerSdp(): string {
     return this.caller.local.sdp
   }
 
-  /** The caller's re-offer (moved media, hold, another codec) given to its endpoint; FreeSWITCH's new answer. */
-  async reoffer(callerOffer: string): Promise<string> {
-    await this.caller.modify(callerOffer)
-    return this.caller.local.sdp
+  /**
+   * The caller's new SDP given to its endpoint by a re-INVITE (a re-offer: moved media, hold, another
+   * codec; or the answer an ACK brought to FreeSWITCH's offer); FreeSWITCH's SDP towards the caller after it.
+   */
+  async reoffer(callerSdp: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.caller.modify(callerSdp)
+        return this.caller.local.sdp
+      } catch (err) {
+        // 491: FreeSWITCH is still in the endpoint's last offer/answer (right after an offerless
+        // INVITE's ACK). The INVITE was ours, so RFC 3261 §14.1 lets us retry within 2 s
+        if (sipErrorStatus(err) !== 491 || attempt >= GLARE_RETRIES) throw err
+        await new Promise((r) => setTimeout(r, 100 * attempt))
+      }
+    }
   }
 
   /** The media core's offer: FreeSWITCH answers it from a second endpoint and bridges the caller to it; the answer. */
