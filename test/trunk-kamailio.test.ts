@@ -32,6 +32,18 @@ const REALM = 'carrier.test'
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' })
 const SDP = 'v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 36002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n'
 
+/** Kamailio as a registrar that asks SHA-256, retires its nonces after 2 s and grants 4 s: refreshes meet new challenges. */
+const SHORT_LIVED_REGISTRAR = {
+  ALGORITHM: 'SHA-256',
+  NONCE_EXPIRE: 2,
+  MAX_EXPIRES: 4,
+  USERNAME: USER,
+  PASSWORD,
+  REALM,
+  CALLER_ID: USER,
+  SELLER: '127.0.0.1:9',
+}
+
 const trunk = (port: number, over: Partial<TrunkConfig> = {}): TrunkConfig =>
   testTrunk({ host: '127.0.0.1', port, username: USER, password: PASSWORD, realm: REALM, domain: REALM, callerId: USER, register: true, ...over })
 
@@ -85,16 +97,7 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
   const down = await waitFor(client, (s) => s.state === 'failed' && s.failures >= 1, 'the first failure')
   t.equal(down.lastError, 'no response from the registrar')
 
-  const kam = await startKamailio(dir, port, {
-    ALGORITHM: 'SHA-256',
-    NONCE_EXPIRE: 2,
-    MAX_EXPIRES: 4,
-    USERNAME: USER,
-    PASSWORD,
-    REALM,
-    CALLER_ID: USER,
-    SELLER: '127.0.0.1:9',
-  })
+  const kam = await startKamailio(dir, port, SHORT_LIVED_REGISTRAR)
   t.teardown(() => kam.stop())
   const up = await waitFor(client, (s) => s.state === 'registered', 'the registration')
   t.equal(up.expiresS, 4, 'Kamailio grants its max_expires, 4 s, not the 300 s asked')
@@ -141,16 +144,7 @@ t.test('kamailio as the registrar: down, backoff, register, refresh with a stale
 t.test('SIP_BACKEND=drachtio: the trunk registers through drachtio-server, refreshes on new challenges, unregisters at stop', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kamailio-drachtio-'))
   const port = await freeUdpPort()
-  const kam = await startKamailio(dir, port, {
-    ALGORITHM: 'SHA-256',
-    NONCE_EXPIRE: 2,
-    MAX_EXPIRES: 4,
-    USERNAME: USER,
-    PASSWORD,
-    REALM,
-    CALLER_ID: USER,
-    SELLER: '127.0.0.1:9',
-  })
+  const kam = await startKamailio(dir, port, SHORT_LIVED_REGISTRAR)
   t.teardown(() => kam.stop())
   const backend = await startCallControl('drachtio', logger)
   t.teardown(() => backend.stop())

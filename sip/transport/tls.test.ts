@@ -11,11 +11,22 @@ import t from 'tap'
 import { makeCert } from '../../test/helpers/tls-cert.ts'
 import { SipTextBuffer } from '../../test/helpers/sip-text-buffer.ts'
 import type { InboundCall } from '../ua/call-control.ts'
-import { EmbeddedCallControl } from '../ua/embedded-call-control.ts'
+import { EmbeddedCallControl, type EmbeddedCallControlOptions } from '../ua/embedded-call-control.ts'
 
 const T1 = 40
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n'
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The UA with TLS as given, on loopback, with short SIP timers. */
+const tlsUa = (tls: EmbeddedCallControlOptions['tls']) =>
+  new EmbeddedCallControl({
+    host: '127.0.0.1',
+    port: 0,
+    publicHost: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
+    tls,
+  })
 
 async function client(port: number, credentials: Pick<tls.ConnectionOptions, 'cert' | 'key'> = {}) {
   const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...credentials })
@@ -51,14 +62,7 @@ function request(method: string, localPort: number, o: { callId: string; toTag?:
 t.test('SIP over TLS', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sip-tls-'))
   const first = makeCert(dir, 'first', 'first.example')
-  const ua = new EmbeddedCallControl({
-    host: '127.0.0.1',
-    port: 0,
-    publicHost: '127.0.0.1',
-    logger: pino({ level: 'silent' }),
-    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
-    tls: { port: 0, certFile: first.cert, keyFile: first.key },
-  })
+  const ua = tlsUa({ port: 0, certFile: first.cert, keyFile: first.key })
   await ua.start()
   t.teardown(() => ua.stop())
   const tlsPort = ua.address.tlsPort!
@@ -116,14 +120,7 @@ t.test('SIP_TLS_VERIFY_CLIENT=required: only a caller with a certificate from SI
   const ours = makeCert(dir, 'ours', 'agent.example')
   const pbx = makeCert(dir, 'pbx', 'pbx.example')
   const stranger = makeCert(dir, 'stranger', 'stranger.example')
-  const ua = new EmbeddedCallControl({
-    host: '127.0.0.1',
-    port: 0,
-    publicHost: '127.0.0.1',
-    logger: pino({ level: 'silent' }),
-    timers: { T1, T2: 4 * T1, T4: 5 * T1 },
-    tls: { port: 0, certFile: ours.cert, keyFile: ours.key, caFile: pbx.cert, verifyClient: true },
-  })
+  const ua = tlsUa({ port: 0, certFile: ours.cert, keyFile: ours.key, caFile: pbx.cert, verifyClient: true })
   await ua.start()
   t.teardown(() => ua.stop())
   const port = ua.address.tlsPort!
