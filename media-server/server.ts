@@ -22,7 +22,7 @@ import { createCrmRoutes } from './http/crm-routes.ts'
 import { OutboxStore } from '../crm/outbox/outbox-store.ts'
 import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
 import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
-import { Bitrix24Client } from '../crm/bitrix24/bitrix24-client.ts'
+import { openBitrix24 } from '../crm/bitrix24/open-bitrix24.ts'
 import { BITRIX24_STEP, Bitrix24Connector } from '../crm/bitrix24/bitrix24-connector.ts'
 import type { Connector } from '../crm/outbox/outbox-worker.ts'
 import type { OutboxStep } from '../crm/outbox/outbox-store.ts'
@@ -93,15 +93,10 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       connectors[WEBHOOK_STEP] = new WebhookConnector({ secret: crm.webhookSecret || undefined, loadCall, recordingBaseUrl: crm.recordingBaseUrl || undefined })
       logger.info({ url: new URL(crm.webhookUrl).origin }, 'CRM webhook on')
     }
-    if (crm.bitrix24WebhookUrl) {
-      // the URL holds the webhook's secret code: the target names the portal only
-      const portal = new URL(crm.bitrix24WebhookUrl).origin
-      steps.push({ step: BITRIX24_STEP, target: portal, delayMs })
-      connectors[BITRIX24_STEP] = new Bitrix24Connector({
-        client: new Bitrix24Client({ webhookUrl: crm.bitrix24WebhookUrl, ratePerS: crm.bitrix24RatePerS }),
-        loadCall,
-      })
-      logger.info({ portal, ratePerS: crm.bitrix24RatePerS }, 'Bitrix24 connector on (webhook mode)')
+    const bitrix24 = await openBitrix24(crm, store.driver, logger)
+    if (bitrix24) {
+      steps.push({ step: BITRIX24_STEP, target: bitrix24.portal, delayMs })
+      connectors[BITRIX24_STEP] = new Bitrix24Connector({ client: bitrix24.client, loadCall })
     }
     if (steps.length) {
       store.outboxSteps = steps

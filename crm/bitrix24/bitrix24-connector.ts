@@ -34,7 +34,7 @@ export class Bitrix24Connector implements Connector {
     } catch (err) {
       if (!(err instanceof Bitrix24Error)) throw err // network, timeout: the worker retries
       // the portal's rate limit: back off longer than the bucket's pace
-      if (err.code === 'QUERY_LIMIT_EXCEEDED') return { kind: 'retry', error: err.message, retryAfterMs: 2000 }
+      if (err.retryAfterMs !== undefined) return { kind: 'retry', error: err.message, retryAfterMs: err.retryAfterMs }
       if (err.status >= 500 || err.status === 429 || err.status === 408) return { kind: 'retry', error: err.message }
       return { kind: 'dead', error: err.message }
     }

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -11,84 +9,7 @@ import { OutboxStore, type OutboxRow } from '../outbox/outbox-store.ts'
 import { OutboxWorker } from '../outbox/outbox-worker.ts'
 import { Bitrix24Client } from './bitrix24-client.ts'
 import { BITRIX24_STEP, Bitrix24Connector } from './bitrix24-connector.ts'
-
-/**
- * A portal that speaks Bitrix24's REST wire format over a socket: POST /rest/1/<code>/<method>.json
- * with a JSON body; `{"result": ...}`, or `{"error", "error_description"}` with the documented status.
- */
-class FakePortal {
-  readonly leads: Array<Record<string, unknown> & { ID: number }> = []
-  readonly comments: Array<{ ID: number; ENTITY_ID: number; ENTITY_TYPE: string; COMMENT: string }> = []
-  readonly calls: Array<{ method: string; at: number }> = []
-  /** answers to give before the real one, by method: a status+error, or 'lose' (do it, then drop the connection) */
-  readonly faults: Record<string, Array<{ status: number; error: string; description: string } | 'lose'>> = {}
-  private server = http.createServer((req, res) => void this.handle(req, res))
-  port = 0
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
-    this.port = (this.server.address() as AddressInfo).port
-  }
-  stop(): Promise<void> {
-    this.server.closeAllConnections()
-    return new Promise((r) => this.server.close(() => r()))
-  }
-  get url(): string {
-    return `http://127.0.0.1:${this.port}/rest/1/abc123secret/`
-  }
-
-  private send(res: http.ServerResponse, status: number, body: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    let raw = ''
-    for await (const c of req) raw += c
-    const m = /^\/rest\/1\/abc123secret\/([\w.]+)\.json$/.exec(req.url ?? '')
-    if (!m) return this.send(res, 401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' })
-    const method = m[1]
-    this.calls.push({ method, at: Date.now() })
-    const p = JSON.parse(raw || '{}')
-    const fault = this.faults[method]?.shift()
-    if (fault && fault !== 'lose') return this.send(res, fault.status, { error: fault.error, error_description: fault.description })
-    let result: unknown
-    switch (method) {
-      case 'crm.lead.list':
-        result = this.leads.filter((l) => Object.entries(p.filter ?? {}).every(([k, v]) => String(l[k]) === String(v))).map((l) => ({ ID: String(l.ID) }))
-        break
-      case 'crm.duplicate.findbycomm': {
-        const ids = this.leads
-          .filter((l) => ((l.PHONE as Array<{ VALUE: string }>) ?? []).some((ph) => (p.values as string[]).includes(ph.VALUE)))
-          .map((l) => l.ID)
-        result = ids.length ? { LEAD: ids } : []
-        break
-      }
-      case 'crm.lead.add': {
-        if (!p.fields?.TITLE) return this.send(res, 400, { error: 'ERROR_CORE', error_description: 'Поле "Название лида" обязательно' })
-        const lead = { ...p.fields, ID: this.leads.length + 1 }
-        this.leads.push(lead)
-        result = lead.ID
-        break
-      }
-      case 'crm.timeline.comment.list':
-        result = this.comments.filter((c) => c.ENTITY_ID === p.filter.ENTITY_ID && c.ENTITY_TYPE === p.filter.ENTITY_TYPE)
-        break
-      case 'crm.timeline.comment.add': {
-        const c = { ...p.fields, ID: this.comments.length + 1 }
-        this.comments.push(c)
-        result = c.ID
-        break
-      }
-      default:
-        return this.send(res, 404, { error: 'ERROR_METHOD_NOT_FOUND', error_description: 'Method not found!' })
-    }
-    if (fault === 'lose') {
-      req.socket.destroy()
-      return
-    }
-    this.send(res, 200, { result, time: { start: Date.now() / 1000 } })
-  }
-}
+import { FakePortal } from './fake-portal.ts'
 
 t.test('Bitrix24 webhook mode against a local portal', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-'))
@@ -104,7 +25,10 @@ t.test('Bitrix24 webhook mode against a local portal', async (t) => {
       db: store.driver,
       workerId: `w-${randomUUID()}`,
       connectors: {
-        [BITRIX24_STEP]: new Bitrix24Connector({ client: new Bitrix24Client({ webhookUrl: portal.url, ratePerS }), loadCall: (id) => store.getCall(id) }),
+        [BITRIX24_STEP]: new Bitrix24Connector({
+          client: new Bitrix24Client({ auth: { webhookUrl: portal.url }, ratePerS }),
+          loadCall: (id) => store.getCall(id),
+        }),
       },
       baseDelayMs: 20,
       maxDelayMs: 50,
@@ -201,7 +125,7 @@ t.test('Bitrix24 webhook mode against a local portal', async (t) => {
   })
 
   await t.test('the leaky bucket spaces requests at the configured rate', async (t) => {
-    const client = new Bitrix24Client({ webhookUrl: portal.url, ratePerS: 10 })
+    const client = new Bitrix24Client({ auth: { webhookUrl: portal.url }, ratePerS: 10 })
     const from = portal.calls.length
     await Promise.all(Array.from({ length: 6 }, () => client.call('crm.lead.list', { filter: { ID: 0 } })))
     const at = portal.calls.slice(from).map((c) => c.at)
@@ -241,7 +165,7 @@ t.test('40 calls finishing at once: the rate is kept and every one is delivered 
     }),
   )
   t.ok(Date.now() - t0 < 5000, 'all finished close together')
-  const client = new Bitrix24Client({ webhookUrl: portal.url, ratePerS: RATE })
+  const client = new Bitrix24Client({ auth: { webhookUrl: portal.url }, ratePerS: RATE })
   const workers = [0, 1].map(
     (i) =>
       new OutboxWorker({

@@ -1,0 +1,216 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** A refusal as Bitrix24 sends it: HTTP status and `{"error", "error_description"}`. */
+export interface PortalFault {
+  status: number
+  error: string
+  description: string
+  /** OPERATION_TIME_LIMIT: the Unix time (s) sent as time.operating_reset_at */
+  resetAt?: number
+}
+/** a refusal, or 'lose': do it, then drop the connection (the answer never arrives) */
+export type Fault = PortalFault | 'lose'
+
+type Lead = Record<string, unknown> & { ID: number }
+type Outcome = { result: unknown } | { fault: PortalFault }
+
+export const WEBHOOK_PATH = '/rest/1/abc123secret/'
+export const CLIENT_ID = 'local.app.1'
+export const CLIENT_SECRET = 'app-secret'
+
+/**
+ * A test portal speaking Bitrix24's REST wire protocol over a socket (a test helper, not product
+ * code): `POST /rest/1/<code>/<method>.json` (inbound webhook) or `POST /rest/<method>.json` with
+ * `auth` (application), JSON bodies, `{"result": ..., "time": {...}}` or `{"error",
+ * "error_description"}` with the documented status; `batch` with `cmd` query strings, `$result[...]`
+ * references and `result_error`; and the OAuth server's `GET /oauth/token/` with rotating refresh
+ * tokens (a spent one gets `invalid_grant`).
+ */
+export class FakePortal {
+  readonly leads: Lead[] = []
+  readonly comments: Array<{ ID: number; ENTITY_ID: number; ENTITY_TYPE: string; COMMENT: string }> = []
+  /** every HTTP request: its method (`batch` for a batch), and the commands in a batch */
+  readonly calls: Array<{ method: string; at: number; commands?: string[] }> = []
+  /** answers to give before the real one, by method (`batch` for a whole batch request) */
+  readonly faults: Record<string, Fault[]> = {}
+  /** OAuth: the live access tokens, the one refresh token that works, and how many refreshes */
+  private accessTokens = new Set<string>()
+  refreshToken = 'rt-0'
+  refreshes = 0
+  private tokenSeq = 0
+  private server = http.createServer((req, res) => void this.handle(req, res))
+  port = 0
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+    this.port = (this.server.address() as AddressInfo).port
+  }
+  stop(): Promise<void> {
+    this.server.closeAllConnections()
+    return new Promise((r) => this.server.close(() => r()))
+  }
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`
+  }
+  get url(): string {
+    return `${this.origin}${WEBHOOK_PATH}`
+  }
+  get oauthUrl(): string {
+    return `${this.origin}/oauth/token/`
+  }
+  /** every access token issued so far is refused with expired_token from now on */
+  expireTokens(): void {
+    this.accessTokens.clear()
+  }
+  /** commands run, by method, over all requests (batched or not) */
+  count(method: string): number {
+    return this.calls.reduce((n, c) => n + (c.commands ?? [c.method]).filter((m) => m === method).length, 0)
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  }
+  private refuse(res: http.ServerResponse, f: PortalFault): void {
+    this.send(res, f.status, {
+      error: f.error,
+      error_description: f.description,
+      ...(f.resetAt !== undefined && { time: { start: Date.now() / 1000, operating_reset_at: f.resetAt } }),
+    })
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let raw = ''
+    for await (const c of req) raw += c
+    const url = new URL(req.url ?? '/', this.origin)
+    if (url.pathname === '/oauth/token/') return this.token(url.searchParams, res)
+    const m = /^\/rest\/(?:1\/abc123secret\/)?([\w.]+)\.json$/.exec(url.pathname)
+    if (!m) return this.send(res, 401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' })
+    const p = JSON.parse(raw || '{}') as Record<string, unknown>
+    if (!url.pathname.startsWith(WEBHOOK_PATH)) {
+      if (typeof p.auth !== 'string') return this.send(res, 401, { error: 'NO_AUTH_FOUND', error_description: 'Wrong authorization data' })
+      if (!this.accessTokens.has(p.auth)) return this.send(res, 401, { error: 'expired_token', error_description: 'The access token provided has expired.' })
+    }
+    const method = m[1]
+    const entry: { method: string; at: number; commands?: string[] } = { method, at: Date.now() }
+    this.calls.push(entry)
+    const fault = this.faults[method]?.shift()
+    if (fault && fault !== 'lose') return this.refuse(res, fault)
+    let lose = fault === 'lose'
+    let result: unknown
+    if (method === 'batch') {
+      const out: Record<string, unknown> = {}
+      const errors: Record<string, { error: string; error_description: string }> = {}
+      entry.commands = []
+      for (const [name, line] of Object.entries(p.cmd as Record<string, string>)) {
+        const [inner, query = ''] = line.split('?', 2) as [string, string?]
+        entry.commands.push(inner)
+        const f = this.faults[inner]?.shift()
+        if (f === 'lose') lose = true
+        const o: Outcome = f && f !== 'lose' ? { fault: f } : this.exec(inner, resolve(parseQuery(query), out))
+        if ('fault' in o) errors[name] = { error: o.fault.error, error_description: o.fault.description }
+        else out[name] = o.result
+      }
+      // PHP's json_encode writes an empty map as []
+      result = { result: Object.keys(out).length ? out : [], result_error: Object.keys(errors).length ? errors : [], result_total: [], result_next: [] }
+    } else {
+      const o = this.exec(method, p)
+      if ('fault' in o) return this.refuse(res, o.fault)
+      result = o.result
+    }
+    if (lose) {
+      req.socket.destroy()
+      return
+    }
+    this.send(res, 200, { result, time: { start: Date.now() / 1000, operating: 0 } })
+  }
+
+  private token(q: URLSearchParams, res: http.ServerResponse): void {
+    if (q.get('client_id') !== CLIENT_ID || q.get('client_secret') !== CLIENT_SECRET)
+      return this.send(res, 401, { error: 'invalid_client', error_description: 'Invalid client credentials' })
+    if (q.get('grant_type') !== 'refresh_token' || q.get('refresh_token') !== this.refreshToken)
+      return this.send(res, 400, { error: 'invalid_grant', error_description: 'Invalid grant' })
+    this.refreshes++
+    const n = ++this.tokenSeq
+    this.refreshToken = `rt-${n}`
+    const access = `at-${n}`
+    this.accessTokens.add(access)
+    this.send(res, 200, {
+      access_token: access,
+      expires_in: 3600,
+      scope: 'crm,telephony',
+      domain: `127.0.0.1:${this.port}`,
+      server_endpoint: `${this.origin}/rest/`,
+      status: 'L',
+      client_endpoint: `${this.origin}/rest/`,
+      member_id: 'fake-member',
+      user_id: 1,
+      refresh_token: this.refreshToken,
+    })
+  }
+
+  /** One method on this portal's records. */
+  private exec(method: string, p: Record<string, any>): Outcome {
+    switch (method) {
+      case 'crm.lead.list':
+        return {
+          result: this.leads.filter((l) => Object.entries(p.filter ?? {}).every(([k, v]) => String(l[k]) === String(v))).map((l) => ({ ID: String(l.ID) })),
+        }
+      case 'crm.duplicate.findbycomm': {
+        const values = Object.values(p.values ?? {}) as string[]
+        const ids = this.leads.filter((l) => ((l.PHONE as Array<{ VALUE: string }>) ?? []).some((ph) => values.includes(ph.VALUE))).map((l) => l.ID)
+        return { result: ids.length ? { LEAD: ids } : [] }
+      }
+      case 'crm.lead.add': {
+        if (!p.fields?.TITLE) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Поле "Название лида" обязательно' } }
+        const lead = { ...p.fields, PHONE: list(p.fields.PHONE), EMAIL: list(p.fields.EMAIL), ID: this.leads.length + 1 }
+        this.leads.push(lead)
+        return { result: lead.ID }
+      }
+      case 'crm.timeline.comment.list':
+        return {
+          result: this.comments.filter((c) => String(c.ENTITY_ID) === String(p.filter?.ENTITY_ID) && c.ENTITY_TYPE === p.filter?.ENTITY_TYPE),
+        }
+      case 'crm.timeline.comment.add': {
+        const id = Number(p.fields?.ENTITY_ID)
+        if (!this.leads.some((l) => l.ID === id)) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Entity not found' } }
+        const c = { ...p.fields, ENTITY_ID: id, ID: this.comments.length + 1 }
+        this.comments.push(c)
+        return { result: c.ID }
+      }
+      default:
+        return { fault: { status: 404, error: 'ERROR_METHOD_NOT_FOUND', description: 'Method not found!' } }
+    }
+  }
+}
+
+/** A multi-field (PHONE, EMAIL) from JSON (an array) or a batch query (a map with keys 0, 1, ...). */
+function list(v: unknown): unknown[] | undefined {
+  return v === undefined ? undefined : Array.isArray(v) ? v : Object.values(v as object)
+}
+
+/** A query string as PHP reads it: `a[b][0]=x` becomes `{a: {b: {0: 'x'}}}`. */
+export function parseQuery(q: string): Record<string, any> {
+  const out: Record<string, any> = {}
+  for (const pair of q.split('&').filter(Boolean)) {
+    const [k, v = ''] = pair.split('=', 2).map((s) => decodeURIComponent(s.replace(/\+/g, ' ')))
+    const keys = k.replace(/\]/g, '').split('[')
+    let node = out
+    for (const key of keys.slice(0, -1)) node = node[key] ??= {}
+    node[keys[keys.length - 1]] = v
+  }
+  return out
+}
+
+/** Replaces `$result[name][key]...` values by what the batch's earlier commands returned. */
+function resolve(v: any, results: Record<string, unknown>): any {
+  if (typeof v === 'string') {
+    const m = /^\$result\[(\w+)\]((?:\[\w+\])*)$/.exec(v)
+    if (!m) return v
+    let x: any = results[m[1]]
+    for (const key of m[2].slice(1, -1).split('][').filter(Boolean)) x = x?.[key]
+    return x === undefined ? '' : x
+  }
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x, results)]))
+  return v
+}
