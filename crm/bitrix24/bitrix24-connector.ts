@@ -1,9 +1,9 @@
 import type { CallDetail } from '../call-store.ts'
 import type { Connector, DeliveryOutcome } from '../outbox/outbox-worker.ts'
 import type { OutboxRow } from '../outbox/outbox-store.ts'
-import { Bitrix24Client, Bitrix24Error } from './bitrix24-client.ts'
+import { BATCH_MAX, Bitrix24Client, Bitrix24Error, type BatchCommand, type BatchError } from './bitrix24-client.ts'
 
-/** The step a finished call enqueues when BITRIX24_WEBHOOK_URL is set. */
+/** The step a finished call enqueues when Bitrix24 is configured. */
 export const BITRIX24_STEP = 'bitrix24.lead'
 /** ORIGINATOR_ID of the leads we create: with ORIGIN_ID = our call id it finds them again. */
 export const ORIGINATOR = 'voice-agent'
@@ -15,89 +15,211 @@ export interface Bitrix24ConnectorOptions {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : undefined)
 
+/** One row in a delivery: its call, what is known of it so far, and how it ended (once it has). */
+interface Job {
+  row: OutboxRow
+  call: CallDetail
+  /** an earlier attempt may have done some steps (its answer lost, or the process died) */
+  retried: boolean
+  leadId?: string
+  /** a retried call's lead has no comment of this call yet */
+  commentMissing?: boolean
+  /** set when the job failed: the rest of its steps are skipped */
+  outcome?: DeliveryOutcome
+}
+
 /**
- * One finished call in Bitrix24 (webhook mode): the caller's lead (found by phone with
- * crm.duplicate.findbycomm, else created by crm.lead.add with ORIGIN_ID = our call id), then the
- * transcript and summary as a timeline comment. Each part first looks whether an earlier attempt
- * did it: the lead by crm.lead.list on ORIGIN_ID, the comment by the call id marker in its text.
+ * Finished calls in Bitrix24, several calls per `batch` request: the caller's lead (found by phone
+ * with crm.duplicate.findbycomm, else created by crm.lead.add with ORIGIN_ID = our call id), then
+ * the transcript and summary as a timeline comment. A first attempt knows nothing was done before
+ * (the row's attempt count); a retried one first looks whether an earlier attempt did each part:
+ * the lead by crm.lead.list on ORIGIN_ID, the comment by the call id marker in its text.
+ *
+ * Requests per group of calls, each a batch of at most 50 commands: 1. the lookups; 2. the lead adds
+ * with their comments (`$result[add]` as the comment's lead), the comments on found leads, and for
+ * retried calls the comment lookups; 3. only for retried calls, the comments not found.
  */
 export class Bitrix24Connector implements Connector {
   constructor(private readonly opts: Bitrix24ConnectorOptions) {}
 
   async deliver(row: OutboxRow, signal: AbortSignal): Promise<DeliveryOutcome> {
-    const call = await this.opts.loadCall(row.callId)
-    if (!call) return { kind: 'dead', error: `call ${row.callId} not found` }
-    try {
-      const leadId = await this.lead(call, signal)
-      await this.comment(call, leadId, signal)
-      return { kind: 'delivered' }
-    } catch (err) {
-      if (!(err instanceof Bitrix24Error)) throw err // network, timeout: the worker retries
-      // the portal's rate limit: back off longer than the bucket's pace
-      if (err.retryAfterMs !== undefined) return { kind: 'retry', error: err.message, retryAfterMs: err.retryAfterMs }
-      if (err.status >= 500 || err.status === 429 || err.status === 408) return { kind: 'retry', error: err.message }
-      return { kind: 'dead', error: err.message }
-    }
+    return (await this.deliverMany([row], signal))[0]
   }
 
-  private async lead(call: CallDetail, signal: AbortSignal): Promise<string> {
-    const b = this.opts.client
-    // a retried add after a lost answer: the lead is there already
-    const mine = await b.call<Array<{ ID: string }>>('crm.lead.list', { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: call.id }, select: ['ID'] }, signal)
-    if (mine.length) return String(mine[0].ID)
-    const phone = phoneOf(call)
-    if (phone) {
-      const found = await b.call<{ LEAD?: Array<number | string> } | []>(
-        'crm.duplicate.findbycomm',
-        { type: 'PHONE', values: [phone], entity_type: 'LEAD' },
-        signal,
-      )
-      const ids = Array.isArray(found) ? [] : (found.LEAD ?? [])
-      if (ids.length) return String(ids[0])
+  async deliverMany(rows: OutboxRow[], signal: AbortSignal): Promise<DeliveryOutcome[]> {
+    const jobs: Job[] = []
+    const out: DeliveryOutcome[] = []
+    for (const row of rows) {
+      const call = await this.opts.loadCall(row.callId)
+      if (!call) out.push({ kind: 'dead', error: `call ${row.callId} not found` })
+      else jobs.push({ row, call, retried: row.attempts > 1 })
     }
-    const f = call.lead?.slots ?? {}
-    const name = str(f.name)
-    const budget = Number(f.budget)
-    const id = await b.call<number | string>(
-      'crm.lead.add',
-      {
-        fields: {
-          TITLE: `Call ${phone ?? call.callerId}${name ? `: ${name}` : ''}`,
-          ...(name && { NAME: name }),
-          ...(str(f.company) && { COMPANY_TITLE: str(f.company) }),
-          ...(phone && { PHONE: [{ VALUE: phone, VALUE_TYPE: 'WORK' }] }),
-          ...(str(f.email) && { EMAIL: [{ VALUE: str(f.email), VALUE_TYPE: 'WORK' }] }),
-          COMMENTS: [str(f.need) && `Need: ${str(f.need)}`, call.lead?.summary].filter(Boolean).join('\n') || undefined,
-          ...(Number.isFinite(budget) && budget > 0 && { OPPORTUNITY: budget }),
-          SOURCE_ID: 'CALL',
-          ORIGINATOR_ID: ORIGINATOR,
-          ORIGIN_ID: call.id,
-        },
-        params: { REGISTER_SONET_EVENT: 'Y' },
+    await this.find(jobs, signal)
+    await this.write(jobs, signal)
+    await this.commentsNotFound(jobs, signal)
+    let j = 0
+    return rows.map((row) => (jobs[j]?.row === row ? (jobs[j++].outcome ?? { kind: 'delivered' }) : out.shift()!))
+  }
+
+  /** The caller's lead: ours from an earlier attempt (retries only), else theirs by phone. */
+  private async find(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs,
+      signal,
+      (job) => {
+        const phone = phoneOf(job.call)
+        return {
+          ...(job.retried && {
+            mine: { method: 'crm.lead.list', params: { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: job.call.id }, select: ['ID'] } },
+          }),
+          ...(phone && { dup: { method: 'crm.duplicate.findbycomm', params: { type: 'PHONE', values: [phone], entity_type: 'LEAD' } } }),
+        }
       },
-      signal,
+      (job, r) => {
+        const mine = r.mine as Array<{ ID: string | number }> | undefined
+        const dup = r.dup as { LEAD?: Array<string | number> } | [] | undefined
+        const id = mine?.[0]?.ID ?? (dup && !Array.isArray(dup) ? dup.LEAD?.[0] : undefined)
+        if (id !== undefined) job.leadId = String(id)
+      },
     )
-    return String(id)
   }
 
-  private async comment(call: CallDetail, leadId: string, signal: AbortSignal): Promise<void> {
-    const b = this.opts.client
-    const marker = `[voice call ${call.id}]`
-    const existing = await b.call<Array<{ COMMENT?: string }>>(
-      'crm.timeline.comment.list',
-      { filter: { ENTITY_ID: Number(leadId), ENTITY_TYPE: 'lead' }, select: ['ID', 'COMMENT'] },
+  /** A new caller's lead and comment; a known lead's comment (or, retried, its comment lookup). */
+  private async write(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs,
       signal,
+      (job): Record<string, BatchCommand> => {
+        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, '$result[add]') }
+        if (job.retried) return { comments: commentList(job.leadId) }
+        return { comment: commentAdd(job.call, job.leadId) }
+      },
+      (job, r) => {
+        if (r.add !== undefined) job.leadId = String(r.add)
+        if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
+      },
     )
-    if (existing.some((c) => c.COMMENT?.includes(marker))) return
-    const lines = [marker, `${call.direction} call, ${call.startedAt}, result: ${call.result ?? 'unknown'}`]
-    if (call.lead?.summary) lines.push('', call.lead.summary)
-    if (call.turns.length) {
-      lines.push('')
-      for (const t of call.turns) lines.push(`${t.who === 'bot' ? 'Bot' : 'Caller'}: ${t.text ?? '(audio clip)'}`)
-    }
-    if (call.recordingPath) lines.push('', `Recording: ${call.recordingPath}`)
-    await b.call('crm.timeline.comment.add', { fields: { ENTITY_ID: Number(leadId), ENTITY_TYPE: 'lead', COMMENT: lines.join('\n') } }, signal)
   }
+
+  private async commentsNotFound(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.commentMissing),
+      signal,
+      (job) => ({ comment: commentAdd(job.call, job.leadId!) }),
+      () => {},
+    )
+  }
+
+  /**
+   * Sends the jobs' commands (named `<name><job index>`) in as few batches as fit, and hands each
+   * job its results; a job with a failed command gets its outcome and takes no further part.
+   */
+  private async run(
+    jobs: Job[],
+    signal: AbortSignal,
+    commands: (job: Job) => Record<string, BatchCommand>,
+    take: (job: Job, results: Record<string, unknown>) => void,
+  ): Promise<void> {
+    let chunk: Array<{ job: Job; names: string[] }> = []
+    let cmd: Record<string, BatchCommand> = {}
+    const flush = async () => {
+      if (!chunk.length) return
+      const sent = chunk
+      const batch = cmd
+      chunk = []
+      cmd = {}
+      try {
+        const answer = await this.opts.client.batch(batch, signal)
+        for (const { job, names } of sent) {
+          const failed = names.find((n) => answer.errors[n])
+          if (failed) job.outcome = outcomeOf(answer.errors[failed], failed)
+          else take(job, Object.fromEntries(names.map((n) => [n.replace(/\d+$/, ''), answer.result[n]])))
+        }
+      } catch (err) {
+        const outcome = thrownOutcome(err)
+        for (const { job } of sent) job.outcome = outcome
+      }
+    }
+    for (const [i, job] of jobs.entries()) {
+      if (job.outcome) continue
+      const own = commands(job)
+      const names = Object.keys(own)
+      if (!names.length) continue
+      if (Object.keys(cmd).length + names.length > BATCH_MAX) await flush()
+      // one job's commands go in one batch: they refer to each other with $result[...]
+      for (const [n, c] of Object.entries(own)) cmd[`${n}${i}`] = resolveRefs(c, i)
+      chunk.push({ job, names: names.map((n) => `${n}${i}`) })
+    }
+    await flush()
+  }
+}
+
+/** `$result[add]` in a job's command names that job's own `add<i>`. */
+function resolveRefs(c: BatchCommand, i: number): BatchCommand {
+  return JSON.parse(JSON.stringify(c).replace(/\$result\[(\w+)\]/g, `$result[$1${i}]`)) as BatchCommand
+}
+
+/** A command's own error in a batch (`result_error`): business errors are final. */
+function outcomeOf(e: BatchError, name: string): DeliveryOutcome {
+  const error = `${name.replace(/\d+$/, '')}: ${e.error}${e.error_description ? `: ${e.error_description}` : ''}`
+  // a command that used a failed command's $result fails too; the first failure is the one reported
+  return /QUERY_LIMIT_EXCEEDED|OPERATION_TIME_LIMIT|INTERNAL_SERVER_ERROR|expired_token/.test(e.error) ? { kind: 'retry', error } : { kind: 'dead', error }
+}
+
+/** The whole request failed: rate refusals wait as the portal says, 5xx/408/429 and network errors retry, other 4xx are final. */
+function thrownOutcome(err: unknown): DeliveryOutcome {
+  if (!(err instanceof Bitrix24Error)) return { kind: 'retry', error: (err as Error).message || String(err) }
+  if (err.retryAfterMs !== undefined) return { kind: 'retry', error: err.message, retryAfterMs: err.retryAfterMs }
+  if (err.status >= 500 || err.status === 429 || err.status === 408) return { kind: 'retry', error: err.message }
+  return { kind: 'dead', error: err.message }
+}
+
+function leadAdd(call: CallDetail): Record<string, unknown> {
+  const phone = phoneOf(call)
+  const f = call.lead?.slots ?? {}
+  const name = str(f.name)
+  const budget = Number(f.budget)
+  const comments = [str(f.need) && `Need: ${str(f.need)}`, call.lead?.summary].filter(Boolean).join('\n')
+  return {
+    fields: {
+      TITLE: `Call ${phone ?? call.callerId}${name ? `: ${name}` : ''}`,
+      ...(name && { NAME: name }),
+      ...(str(f.company) && { COMPANY_TITLE: str(f.company) }),
+      ...(phone && { PHONE: [{ VALUE: phone, VALUE_TYPE: 'WORK' }] }),
+      ...(str(f.email) && { EMAIL: [{ VALUE: str(f.email), VALUE_TYPE: 'WORK' }] }),
+      ...(comments && { COMMENTS: comments }),
+      ...(Number.isFinite(budget) && budget > 0 && { OPPORTUNITY: budget }),
+      SOURCE_ID: 'CALL',
+      ORIGINATOR_ID: ORIGINATOR,
+      ORIGIN_ID: call.id,
+    },
+    params: { REGISTER_SONET_EVENT: 'Y' },
+  }
+}
+
+const marker = (callId: string) => `[voice call ${callId}]`
+
+function hasMarker(comments: unknown, callId: string): boolean {
+  return Array.isArray(comments) && comments.some((c: { COMMENT?: string }) => c.COMMENT?.includes(marker(callId)))
+}
+
+/** The lead's newest comments first: ours, if an earlier attempt added it, is among them. */
+function commentList(leadId: string): BatchCommand {
+  return {
+    method: 'crm.timeline.comment.list',
+    params: { filter: { ENTITY_ID: leadId, ENTITY_TYPE: 'lead' }, order: { ID: 'DESC' }, select: ['ID', 'COMMENT'] },
+  }
+}
+
+function commentAdd(call: CallDetail, leadId: string): BatchCommand {
+  const lines = [marker(call.id), `${call.direction} call, ${call.startedAt}, result: ${call.result ?? 'unknown'}`]
+  if (call.lead?.summary) lines.push('', call.lead.summary)
+  if (call.turns.length) {
+    lines.push('')
+    for (const t of call.turns) lines.push(`${t.who === 'bot' ? 'Bot' : 'Caller'}: ${t.text ?? '(audio clip)'}`)
+  }
+  if (call.recordingPath) lines.push('', `Recording: ${call.recordingPath}`)
+  return { method: 'crm.timeline.comment.add', params: { fields: { ENTITY_ID: leadId, ENTITY_TYPE: 'lead', COMMENT: lines.join('\n') } } }
 }
 
 /** The number to look the caller up by: what they gave, else the caller id; digits and a leading +. */

@@ -9,8 +9,11 @@ export interface PortalFault {
   /** OPERATION_TIME_LIMIT: the Unix time (s) sent as time.operating_reset_at */
   resetAt?: number
 }
-/** a refusal, or 'lose': do it, then drop the connection (the answer never arrives) */
-export type Fault = PortalFault | 'lose'
+/**
+ * A refusal; 'lose': do it, then drop the connection; 'stall': do it and never answer (the client
+ * times out); 'expire': the access tokens expire just before this request; 'ok': answer normally.
+ */
+export type Fault = PortalFault | 'lose' | 'stall' | 'expire' | 'ok'
 
 type Lead = Record<string, unknown> & { ID: number }
 type Outcome = { result: unknown } | { fault: PortalFault }
@@ -38,6 +41,8 @@ export class FakePortal {
   private accessTokens = new Set<string>()
   refreshToken = 'rt-0'
   refreshes = 0
+  /** requests refused with expired_token (they did nothing) */
+  expiredRefusals = 0
   private tokenSeq = 0
   private server = http.createServer((req, res) => void this.handle(req, res))
   port = 0
@@ -87,16 +92,21 @@ export class FakePortal {
     const m = /^\/rest\/(?:1\/abc123secret\/)?([\w.]+)\.json$/.exec(url.pathname)
     if (!m) return this.send(res, 401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' })
     const p = JSON.parse(raw || '{}') as Record<string, unknown>
+    const method = m[1]
+    let fault = this.faults[method]?.shift()
+    if (fault === 'expire') this.expireTokens()
     if (!url.pathname.startsWith(WEBHOOK_PATH)) {
       if (typeof p.auth !== 'string') return this.send(res, 401, { error: 'NO_AUTH_FOUND', error_description: 'Wrong authorization data' })
-      if (!this.accessTokens.has(p.auth)) return this.send(res, 401, { error: 'expired_token', error_description: 'The access token provided has expired.' })
+      if (!this.accessTokens.has(p.auth)) {
+        this.expiredRefusals++
+        return this.send(res, 401, { error: 'expired_token', error_description: 'The access token provided has expired.' })
+      }
     }
-    const method = m[1]
     const entry: { method: string; at: number; commands?: string[] } = { method, at: Date.now() }
     this.calls.push(entry)
-    const fault = this.faults[method]?.shift()
-    if (fault && fault !== 'lose') return this.refuse(res, fault)
-    let lose = fault === 'lose'
+    if (fault === 'expire' || fault === 'ok') fault = undefined
+    if (fault && typeof fault === 'object') return this.refuse(res, fault)
+    let lose: 'lose' | 'stall' | undefined = fault
     let result: unknown
     if (method === 'batch') {
       const out: Record<string, unknown> = {}
@@ -106,8 +116,8 @@ export class FakePortal {
         const [inner, query = ''] = line.split('?', 2) as [string, string?]
         entry.commands.push(inner)
         const f = this.faults[inner]?.shift()
-        if (f === 'lose') lose = true
-        const o: Outcome = f && f !== 'lose' ? { fault: f } : this.exec(inner, resolve(parseQuery(query), out))
+        if (f === 'lose' || f === 'stall') lose = f
+        const o: Outcome = f && typeof f === 'object' ? { fault: f } : this.exec(inner, resolve(parseQuery(query), out))
         if ('fault' in o) errors[name] = { error: o.fault.error, error_description: o.fault.description }
         else out[name] = o.result
       }
@@ -118,10 +128,8 @@ export class FakePortal {
       if ('fault' in o) return this.refuse(res, o.fault)
       result = o.result
     }
-    if (lose) {
-      req.socket.destroy()
-      return
-    }
+    if (lose === 'lose') req.socket.destroy()
+    if (lose) return
     this.send(res, 200, { result, time: { start: Date.now() / 1000, operating: 0 } })
   }
 
