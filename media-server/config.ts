@@ -110,6 +110,8 @@ export interface Config {
     bitrix24ClientSecret: string
     bitrix24RefreshToken: string
     bitrix24OAuthUrl: string
+    /** application mode: the bot's Bitrix24 user, as whom calls are recorded (0: no telephony) */
+    bitrix24UserId: number
   }
 }
 
@@ -227,6 +229,7 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
     bitrix24ClientSecret: '',
     bitrix24RefreshToken: '',
     bitrix24OAuthUrl: 'https://oauth.bitrix.info/oauth/token/',
+    bitrix24UserId: 0,
   },
 }
 
@@ -326,6 +329,7 @@ const ENV_KEYS: Array<[string, string]> = [
   ['BITRIX24_CLIENT_SECRET', 'crm.bitrix24ClientSecret'],
   ['BITRIX24_REFRESH_TOKEN', 'crm.bitrix24RefreshToken'],
   ['BITRIX24_OAUTH_URL', 'crm.bitrix24OAuthUrl'],
+  ['BITRIX24_USER_ID', 'crm.bitrix24UserId'],
 ]
 
 export class ConfigError extends Error {}
@@ -521,6 +525,9 @@ function validate(cfg: Config): void {
     if (!/^https?:\/\/[^/]/.test(crm.bitrix24OAuthUrl))
       throw new ConfigError(`BITRIX24_OAUTH_URL must be an http:// or https:// URL, got "${crm.bitrix24OAuthUrl}"`)
   }
+  if (crm.bitrix24UserId < 0) throw new ConfigError(`BITRIX24_USER_ID must be a Bitrix24 user id, got ${crm.bitrix24UserId}`)
+  if (crm.bitrix24UserId && !crm.bitrix24Portal)
+    throw new ConfigError('BITRIX24_USER_ID records calls through telephony.externalCall.*, which needs application mode (BITRIX24_PORTAL)')
   if (crm.bitrix24RatePerS < 1 || crm.bitrix24RatePerS > 100)
     throw new ConfigError(`BITRIX24_RATE_PER_S must be between 1 and 100, got ${crm.bitrix24RatePerS}`)
   if (crm.outboxMaxAttempts < 1 || crm.outboxMaxAttempts > 100)

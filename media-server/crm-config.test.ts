@@ -31,6 +31,7 @@ t.test('CRM settings from the environment', async (t) => {
     BITRIX24_CLIENT_ID: 'local.abc.123',
     BITRIX24_CLIENT_SECRET: 'sec',
     BITRIX24_REFRESH_TOKEN: 'rt',
+    BITRIX24_USER_ID: '17',
   }).crm
   t.match(app, {
     bitrix24Portal: 'example.bitrix24.ru',
@@ -38,7 +39,9 @@ t.test('CRM settings from the environment', async (t) => {
     bitrix24ClientSecret: 'sec',
     bitrix24RefreshToken: 'rt',
     bitrix24OAuthUrl: 'https://oauth.bitrix.info/oauth/token/',
+    bitrix24UserId: 17,
   })
+  t.throws(() => loadConfig({ BITRIX24_USER_ID: '17', BITRIX24_WEBHOOK_URL: 'https://p.bitrix24.ru/rest/1/c/' }), /BITRIX24_USER_ID .* needs application mode/)
   t.equal(
     loadConfig({
       BITRIX24_PORTAL: 'https://example.bitrix24.ru',

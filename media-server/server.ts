@@ -24,7 +24,7 @@ import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
 import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
 import { openBitrix24 } from '../crm/bitrix24/open-bitrix24.ts'
 import { BATCH_MAX } from '../crm/bitrix24/bitrix24-client.ts'
-import { BITRIX24_STEP, Bitrix24Connector } from '../crm/bitrix24/bitrix24-connector.ts'
+import { BITRIX24_STEP } from '../crm/bitrix24/bitrix24-connector.ts'
 import type { Connector } from '../crm/outbox/outbox-worker.ts'
 import type { OutboxStep } from '../crm/outbox/outbox-store.ts'
 import { checkStorage } from './http/storage-health.ts'
@@ -94,10 +94,10 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       connectors[WEBHOOK_STEP] = new WebhookConnector({ secret: crm.webhookSecret || undefined, loadCall, recordingBaseUrl: crm.recordingBaseUrl || undefined })
       logger.info({ url: new URL(crm.webhookUrl).origin }, 'CRM webhook on')
     }
-    const bitrix24 = await openBitrix24(crm, store.driver, logger)
+    const bitrix24 = await openBitrix24(crm, store.driver, logger, loadCall)
     if (bitrix24) {
       steps.push({ step: BITRIX24_STEP, target: bitrix24.portal, delayMs })
-      connectors[BITRIX24_STEP] = new Bitrix24Connector({ client: bitrix24.client, loadCall })
+      connectors[BITRIX24_STEP] = bitrix24.connector
     }
     if (steps.length) {
       store.outboxSteps = steps

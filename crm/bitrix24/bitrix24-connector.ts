@@ -1,7 +1,11 @@
 import type { CallDetail } from '../call-store.ts'
 import type { Connector, DeliveryOutcome } from '../outbox/outbox-worker.ts'
 import type { OutboxRow } from '../outbox/outbox-store.ts'
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import type { SqlExecutor } from '../sql-driver.ts'
 import { BATCH_MAX, Bitrix24Client, Bitrix24Error, type BatchCommand, type BatchError } from './bitrix24-client.ts'
+import { finishCommand, PortalCallStore, registerCommand, statisticCommand, type PortalCall } from './bitrix24-telephony.ts'
 
 /** The step a finished call enqueues when Bitrix24 is configured. */
 export const BITRIX24_STEP = 'bitrix24.lead'
@@ -11,6 +15,11 @@ export const ORIGINATOR = 'voice-agent'
 export interface Bitrix24ConnectorOptions {
   client: Bitrix24Client
   loadCall: (callId: string) => Promise<CallDetail | null>
+  /**
+   * Application mode with BITRIX24_USER_ID: each call also as a telephony call on the lead
+   * (register, finish, the recording), as that user; the portal's CALL_ID kept in `db`.
+   */
+  telephony?: { userId: number; db: SqlExecutor }
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : undefined)
@@ -24,6 +33,8 @@ interface Job {
   leadId?: string
   /** a retried call's lead has no comment of this call yet */
   commentMissing?: boolean
+  /** telephony: what is done of the call's record in the portal */
+  portal?: PortalCall
   /** set when the job failed: the rest of its steps are skipped */
   outcome?: DeliveryOutcome
 }
@@ -40,7 +51,11 @@ interface Job {
  * retried calls the comment lookups; 3. only for retried calls, the comments not found.
  */
 export class Bitrix24Connector implements Connector {
-  constructor(private readonly opts: Bitrix24ConnectorOptions) {}
+  private readonly portalCalls?: PortalCallStore
+
+  constructor(private readonly opts: Bitrix24ConnectorOptions) {
+    if (opts.telephony) this.portalCalls = new PortalCallStore(opts.telephony.db)
+  }
 
   async deliver(row: OutboxRow, signal: AbortSignal): Promise<DeliveryOutcome> {
     return (await this.deliverMany([row], signal))[0]
@@ -54,9 +69,18 @@ export class Bitrix24Connector implements Connector {
       if (!call) out.push({ kind: 'dead', error: `call ${row.callId} not found` })
       else jobs.push({ row, call, retried: row.attempts > 1 })
     }
+    if (this.portalCalls) {
+      const known = await this.portalCalls.get(jobs.map((j) => j.call.id))
+      for (const j of jobs) j.portal = known.get(j.call.id)
+    }
     await this.find(jobs, signal)
     await this.write(jobs, signal)
     await this.commentsNotFound(jobs, signal)
+    if (this.opts.telephony) {
+      await this.telephonyDone(jobs, signal)
+      await this.finish(jobs, signal, this.opts.telephony.userId)
+      await this.attachRecords(jobs, signal)
+    }
     let j = 0
     return rows.map((row) => (jobs[j]?.row === row ? (jobs[j++].outcome ?? { kind: 'delivered' }) : out.shift()!))
   }
@@ -90,13 +114,23 @@ export class Bitrix24Connector implements Connector {
       jobs,
       signal,
       (job): Record<string, BatchCommand> => {
-        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, '$result[add]') }
-        if (job.retried) return { comments: commentList(job.leadId) }
-        return { comment: commentAdd(job.call, job.leadId) }
+        const lead = job.leadId ?? '$result[add]'
+        const tel = this.opts.telephony
+        // registered once: a register whose answer was lost gives the same CALL_ID again (Bitrix24
+        // does so for 30 minutes while the call is not finished, and finish waits for the CALL_ID)
+        const register: Record<string, BatchCommand> = tel && !job.portal ? { register: registerCommand(job.call, lead, tel.userId) } : {}
+        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, lead), ...register }
+        if (job.retried) return { comments: commentList(job.leadId), ...register }
+        return { comment: commentAdd(job.call, job.leadId), ...register }
       },
-      (job, r) => {
+      async (job, r) => {
         if (r.add !== undefined) job.leadId = String(r.add)
         if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
+        const callId = (r.register as { CALL_ID?: string } | undefined)?.CALL_ID
+        if (callId) {
+          await this.portalCalls!.registered(job.call.id, callId)
+          job.portal = { portalCallId: callId, finished: false, recordAttached: false }
+        }
       },
     )
   }
@@ -110,6 +144,65 @@ export class Bitrix24Connector implements Connector {
     )
   }
 
+  /** Retried calls: did an earlier attempt finish the call or attach its record (its answer lost)? */
+  private async telephonyDone(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.retried && j.portal && (!j.portal.finished || (j.call.recordingPath && !j.portal.recordAttached))),
+      signal,
+      (job) => ({ stat: statisticCommand(job.portal!.portalCallId) }),
+      async (job, r) => {
+        const row = (r.stat as Array<{ RECORD_FILE_ID?: string | number | null }> | undefined)?.[0]
+        if (!row) return
+        const done = { finished: true, recordAttached: Number(row.RECORD_FILE_ID) > 0 }
+        await this.portalCalls!.mark(job.call.id, done)
+        job.portal = { ...job.portal!, finished: true, recordAttached: job.portal!.recordAttached || done.recordAttached }
+      },
+    )
+  }
+
+  /** telephony.externalCall.finish: duration and our SIP result as STATUS_CODE; the call activity appears. */
+  private async finish(jobs: Job[], signal: AbortSignal, userId: number): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.portal && !j.portal.finished),
+      signal,
+      (job) => ({ finish: finishCommand(job.call, job.portal!.portalCallId, userId) }),
+      async (job) => {
+        await this.portalCalls!.mark(job.call.id, { finished: true })
+        job.portal!.finished = true
+      },
+    )
+  }
+
+  /**
+   * telephony.externalCall.attachRecord with the WAV as FILE_CONTENT (base64): a self-hosted server
+   * has no public RECORD_URL. One request per call, outside batches: a recording is megabytes.
+   */
+  private async attachRecords(jobs: Job[], signal: AbortSignal): Promise<void> {
+    for (const job of jobs) {
+      const path = job.call.recordingPath
+      if (job.outcome || !path || !job.portal?.finished || job.portal.recordAttached) continue
+      let content: string
+      try {
+        content = (await readFile(path)).toString('base64')
+      } catch (err) {
+        // the recording is gone (disk cleaned): the call and its comment are there, say why there is no audio
+        job.outcome = { kind: 'dead', error: `recording ${basename(path)} unreadable: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }
+        continue
+      }
+      try {
+        await this.opts.client.call(
+          'telephony.externalCall.attachRecord',
+          { CALL_ID: job.portal.portalCallId, FILENAME: `${job.call.id}.wav`, FILE_CONTENT: content },
+          signal,
+        )
+        await this.portalCalls!.mark(job.call.id, { recordAttached: true })
+        job.portal.recordAttached = true
+      } catch (err) {
+        job.outcome = thrownOutcome(err)
+      }
+    }
+  }
+
   /**
    * Sends the jobs' commands (named `<name><job index>`) in as few batches as fit, and hands each
    * job its results; a job with a failed command gets its outcome and takes no further part.
@@ -118,7 +211,7 @@ export class Bitrix24Connector implements Connector {
     jobs: Job[],
     signal: AbortSignal,
     commands: (job: Job) => Record<string, BatchCommand>,
-    take: (job: Job, results: Record<string, unknown>) => void,
+    take: (job: Job, results: Record<string, unknown>) => void | Promise<void>,
   ): Promise<void> {
     let chunk: Array<{ job: Job; names: string[] }> = []
     let cmd: Record<string, BatchCommand> = {}
@@ -133,7 +226,7 @@ export class Bitrix24Connector implements Connector {
         for (const { job, names } of sent) {
           const failed = names.find((n) => answer.errors[n])
           if (failed) job.outcome = outcomeOf(answer.errors[failed], failed)
-          else take(job, Object.fromEntries(names.map((n) => [n.replace(/\d+$/, ''), answer.result[n]])))
+          else await take(job, Object.fromEntries(names.map((n) => [n.replace(/\d+$/, ''), answer.result[n]])))
         }
       } catch (err) {
         const outcome = thrownOutcome(err)

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import type { CallStore } from '../call-store.ts'
+import type { CallDetail, CallStore } from '../call-store.ts'
 import { openStore } from '../open-store.ts'
 import { OutboxStore, type OutboxRow } from '../outbox/outbox-store.ts'
 import { OutboxWorker } from '../outbox/outbox-worker.ts'
 import { BATCH_MAX, Bitrix24Client, QUERY_LIMIT_PAUSE_MS } from './bitrix24-client.ts'
 import { Bitrix24OAuth } from './bitrix24-oauth.ts'
 import { BITRIX24_STEP, Bitrix24Connector } from './bitrix24-connector.ts'
+import { statusCode } from './bitrix24-telephony.ts'
 import { CLIENT_ID, CLIENT_SECRET, FakePortal } from './fake-portal.ts'
 
 /** A finished inbound call with a lead, its Bitrix24 step enqueued as the call store does. */
@@ -213,6 +214,8 @@ t.test('40 calls finishing at once: the rate is kept and every one is delivered 
   t.comment(`40 calls, ${portal.calls.length} requests at ${RATE}/s: drained in ${drainS.toFixed(1)} s`)
 })
 
+const BOT_USER = 7
+
 t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-app-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
@@ -226,7 +229,7 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
   await oauth.bootstrap(portal.refreshToken)
   const workers: OutboxWorker[] = []
   t.teardown(() => Promise.all(workers.map((w) => w.stop())))
-  const worker = async (o: { ratePerS?: number; workerId?: string; attemptTimeoutMs?: number; batch?: number } = {}) => {
+  const worker = async (o: { ratePerS?: number; workerId?: string; attemptTimeoutMs?: number; batch?: number; telephony?: boolean } = {}) => {
     const w = new OutboxWorker({
       db: store.driver,
       workerId: o.workerId ?? `w-${randomUUID()}`,
@@ -234,6 +237,7 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
         [BITRIX24_STEP]: new Bitrix24Connector({
           client: new Bitrix24Client({ auth: { oauth }, ratePerS: o.ratePerS ?? 50 }),
           loadCall: (id) => store.getCall(id),
+          telephony: o.telephony ? { userId: BOT_USER, db: store.driver } : undefined,
         }),
       },
       baseDelayMs: 20,
@@ -332,6 +336,62 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
     t.ok(next.at >= resetAt * 1000, `the next request waited for operating_reset_at (${next.at - resetAt * 1000} ms after)`)
   })
 
+  await t.test('telephony: the call registered on the lead, finished with its status, the recording attached; lost answers do nothing twice', async (t) => {
+    const wav = Buffer.from('RIFF....WAVEfmt fake recording bytes')
+    const answered = async (phone: string) => {
+      const id = randomUUID()
+      const started = new Date(Date.now() - 65_000)
+      await store.createCall({
+        id,
+        sipCallId: `${id}@x`,
+        direction: 'inbound',
+        fromUri: `sip:${phone}@t`,
+        toUri: 'sip:sales@pbx',
+        callerId: phone,
+        startedAt: started,
+      })
+      await writeFile(join(dataDir, `${id}.wav`), wav)
+      await store.saveLead(id, { callerId: phone, clips: {}, slots: { name: 'Вера' }, outcome: 'qualified' })
+      await store.finishCall(
+        id,
+        {
+          answeredAt: new Date(started.getTime() + 2000),
+          endedAt: new Date(started.getTime() + 62_000),
+          result: 'completed',
+          recordingPath: join(dataDir, `${id}.wav`),
+        },
+        [{ step: BITRIX24_STEP, target: portal.origin }],
+      )
+      return id
+    }
+    const a = await answered('+79003360001')
+    const b = await answered('+79003360002')
+    // the finish batch and then a recording upload are done by the portal but their answers are lost
+    portal.faults['telephony.externalCall.attachRecord'] = ['lose']
+    portal.faults['telephony.externalCall.finish'] = ['lose']
+    const w = await worker({ telephony: true })
+    await until(t, 'delivered', () => delivered([a, b]))
+    await w.stop()
+    once(t, [a, b])
+    t.equal(portal.phoneCalls.size, 2, 'each call registered once')
+    for (const id of [a, b]) {
+      const lead = portal.leads.find((l) => l.ORIGIN_ID === id)!
+      const [, c] = [...portal.phoneCalls].find(([, c]) => c.params.EXTERNAL_CALL_ID === id)!
+      t.match(c.params, {
+        USER_ID: String(BOT_USER),
+        PHONE_NUMBER: /^\+7900336000/,
+        TYPE: '2',
+        CRM_ENTITY_TYPE: 'LEAD',
+        CRM_ENTITY_ID: String(lead.ID),
+        CRM_CREATE: '0',
+      })
+      t.match(c.finish, { STATUS_CODE: '200', DURATION: '60', USER_ID: String(BOT_USER) }, 'finished once, answered, 60 s')
+      t.same(c.records, [wav.toString('base64')], 'the recording attached once')
+    }
+    t.equal(portal.count('telephony.externalCall.finish'), 2)
+    t.equal(portal.count('telephony.externalCall.attachRecord'), 2, 'the lost upload was found by voximplant.statistic.get, not sent again')
+  })
+
   await t.test('100 calls finishing within one second at 2 requests/s: all delivered once, the rate kept', async (t) => {
     const ids = await calls(100, '+7900335')
     const from = portal.calls.length
@@ -345,4 +405,13 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
     t.ok(busiestSecond(portal, from) <= 3, `at most 2 requests in any second, +1 for the window's edge (worst ${busiestSecond(portal, from)})`)
     t.comment(`100 calls in ${requests} requests at 2/s: drained in ${drainS.toFixed(1)} s`)
   })
+})
+
+t.test('STATUS_CODE from our SIP result', async (t) => {
+  const call = (answeredAt: string | null, endReason: string | null) => ({ answeredAt, endReason }) as CallDetail
+  t.equal(statusCode(call('2026-12-06T10:00:00Z', 'remote-bye')), '200', 'answered')
+  t.equal(statusCode(call(null, '486 Busy Here')), '486', 'busy')
+  t.equal(statusCode(call(null, '603 Decline')), '603', 'declined')
+  t.equal(statusCode(call(null, 'cancelled')), '304', 'the caller gave up before the answer: missed')
+  t.equal(statusCode(call(null, '500 Server Error')), '304', 'a failure Bitrix24 has no code for: missed')
 })

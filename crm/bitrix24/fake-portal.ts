@@ -33,6 +33,8 @@ export const CLIENT_SECRET = 'app-secret'
 export class FakePortal {
   readonly leads: Lead[] = []
   readonly comments: Array<{ ID: number; ENTITY_ID: number; ENTITY_TYPE: string; COMMENT: string }> = []
+  /** telephony.externalCall.*: the portal's calls, by its CALL_ID */
+  readonly phoneCalls = new Map<string, { params: Record<string, any>; finish?: Record<string, any>; records: string[] }>()
   /** every HTTP request: its method (`batch` for a batch), and the commands in a batch */
   readonly calls: Array<{ method: string; at: number; commands?: string[] }> = []
   /** answers to give before the real one, by method (`batch` for a whole batch request) */
@@ -185,6 +187,31 @@ export class FakePortal {
         const c = { ...p.fields, ENTITY_ID: id, ID: this.comments.length + 1 }
         this.comments.push(c)
         return { result: c.ID }
+      }
+      case 'telephony.externalCall.register': {
+        // the same call registered again while not finished gets the same CALL_ID (documented, 30 min)
+        const same = [...this.phoneCalls].find(
+          ([, c]) => !c.finish && c.params.EXTERNAL_CALL_ID === p.EXTERNAL_CALL_ID && String(c.params.USER_ID) === String(p.USER_ID),
+        )
+        const id = same?.[0] ?? `externalCall.${this.phoneCalls.size + 1}.${Date.now()}`
+        if (!same) this.phoneCalls.set(id, { params: p, records: [] })
+        return { result: { CALL_ID: id, CRM_CREATED_LEAD: null, CRM_ENTITY_TYPE: p.CRM_ENTITY_TYPE, CRM_ENTITY_ID: Number(p.CRM_ENTITY_ID) } }
+      }
+      case 'telephony.externalCall.finish': {
+        const c = this.phoneCalls.get(p.CALL_ID)
+        if (!c || c.finish) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Call is not found or finished' } }
+        c.finish = p
+        return { result: { CALL_ID: p.CALL_ID, CALL_DURATION: Number(p.DURATION), CALL_FAILED_CODE: String(p.STATUS_CODE), CRM_ACTIVITY_ID: 1 } }
+      }
+      case 'telephony.externalCall.attachRecord': {
+        const c = this.phoneCalls.get(p.CALL_ID)
+        if (!c) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Call is not found' } }
+        c.records.push(String(p.FILE_CONTENT ?? ''))
+        return { result: { FILE_ID: c.records.length } }
+      }
+      case 'voximplant.statistic.get': {
+        const c = this.phoneCalls.get(p.FILTER?.CALL_ID)
+        return { result: c?.finish ? [{ CALL_ID: p.FILTER.CALL_ID, CALL_FAILED_CODE: c.finish.STATUS_CODE, RECORD_FILE_ID: c.records.length ? 1 : null }] : [] }
       }
       default:
         return { fault: { status: 404, error: 'ERROR_METHOD_NOT_FOUND', description: 'Method not found!' } }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import type { SqlDriver } from '../sql-driver.ts'
+import type { CallDetail } from '../call-store.ts'
 import { Bitrix24Client } from './bitrix24-client.ts'
+import { Bitrix24Connector } from './bitrix24-connector.ts'
 import { Bitrix24OAuth } from './bitrix24-oauth.ts'
 
 /** The BITRIX24_* settings (media-server/config.ts). */
@@ -12,20 +14,28 @@ export interface Bitrix24Settings {
   bitrix24ClientSecret: string
   bitrix24RefreshToken: string
   bitrix24OAuthUrl: string
+  /** application mode: the bot's Bitrix24 user for telephony (0: no telephony records) */
+  bitrix24UserId: number
 }
 
 /**
  * The Bitrix24 client the configuration asks for: inbound-webhook mode (BITRIX24_WEBHOOK_URL) or
  * local-application mode (BITRIX24_PORTAL with the app's credentials; the first refresh token from
  * BITRIX24_REFRESH_TOKEN when the database holds none); undefined when neither is set. `portal` is
+ * With BITRIX24_USER_ID, application mode also records each call as a telephony call. `portal` is
  * the outbox rows' target: the origin only, never the webhook's secret code.
  */
-export async function openBitrix24(crm: Bitrix24Settings, db: SqlDriver, logger: Logger): Promise<{ client: Bitrix24Client; portal: string } | undefined> {
+export async function openBitrix24(
+  crm: Bitrix24Settings,
+  db: SqlDriver,
+  logger: Logger,
+  loadCall: (callId: string) => Promise<CallDetail | null>,
+): Promise<{ connector: Bitrix24Connector; portal: string } | undefined> {
   const ratePerS = crm.bitrix24RatePerS
   if (crm.bitrix24WebhookUrl) {
     const portal = new URL(crm.bitrix24WebhookUrl).origin
     logger.info({ portal, ratePerS }, 'Bitrix24 connector on (webhook mode)')
-    return { client: new Bitrix24Client({ auth: { webhookUrl: crm.bitrix24WebhookUrl }, ratePerS }), portal }
+    return { connector: new Bitrix24Connector({ client: new Bitrix24Client({ auth: { webhookUrl: crm.bitrix24WebhookUrl }, ratePerS }), loadCall }), portal }
   }
   if (!crm.bitrix24Portal) return undefined
   const portal = new URL(/^https?:\/\//.test(crm.bitrix24Portal) ? crm.bitrix24Portal : `https://${crm.bitrix24Portal}`).origin
@@ -41,6 +51,12 @@ export async function openBitrix24(crm: Bitrix24Settings, db: SqlDriver, logger:
     // the database is down at start: the token is stored at the next start; delivery waits for it anyway
     logger.error({ err }, 'BITRIX24_REFRESH_TOKEN not stored'),
   )
-  logger.info({ portal, ratePerS }, 'Bitrix24 connector on (application mode)')
-  return { client: new Bitrix24Client({ auth: { oauth }, ratePerS }), portal }
+  const userId = crm.bitrix24UserId || undefined
+  logger.info({ portal, ratePerS, telephonyUserId: userId }, 'Bitrix24 connector on (application mode)')
+  const connector = new Bitrix24Connector({
+    client: new Bitrix24Client({ auth: { oauth }, ratePerS }),
+    loadCall,
+    telephony: userId ? { userId, db } : undefined,
+  })
+  return { connector, portal }
 }
