@@ -31,8 +31,13 @@ interface Job {
   /** an earlier attempt may have done some steps (its answer lost, or the process died) */
   retried: boolean
   leadId?: string
-  /** a retried call's lead has no comment of this call yet */
+  /** how the lead was found: ours from an earlier attempt, or the caller's by phone */
+  found?: 'mine' | 'dup'
+  /** the caller's existing lead as it is, to fill only its empty fields */
+  current?: Record<string, unknown>
+  /** a retried call's lead has no comment / to-do of this call yet */
   commentMissing?: boolean
+  todoMissing?: boolean
   /** telephony: what is done of the call's record in the portal */
   portal?: PortalCall
   /** set when the job failed: the rest of its steps are skipped */
@@ -74,8 +79,9 @@ export class Bitrix24Connector implements Connector {
       for (const j of jobs) j.portal = known.get(j.call.id)
     }
     await this.find(jobs, signal)
+    await this.read(jobs, signal)
     await this.write(jobs, signal)
-    await this.commentsNotFound(jobs, signal)
+    await this.notesNotFound(jobs, signal)
     if (this.opts.telephony) {
       await this.telephonyDone(jobs, signal)
       await this.finish(jobs, signal, this.opts.telephony.userId)
@@ -102,13 +108,29 @@ export class Bitrix24Connector implements Connector {
       (job, r) => {
         const mine = r.mine as Array<{ ID: string | number }> | undefined
         const dup = r.dup as { LEAD?: Array<string | number> } | [] | undefined
-        const id = mine?.[0]?.ID ?? (dup && !Array.isArray(dup) ? dup.LEAD?.[0] : undefined)
-        if (id !== undefined) job.leadId = String(id)
+        const dupId = dup && !Array.isArray(dup) ? dup.LEAD?.[0] : undefined
+        if (mine?.[0]) [job.leadId, job.found] = [String(mine[0].ID), 'mine']
+        else if (dupId !== undefined) [job.leadId, job.found] = [String(dupId), 'dup']
       },
     )
   }
 
-  /** A new caller's lead and comment; a known lead's comment (or, retried, its comment lookup). */
+  /** A returning caller's lead as it is, when the call gave fields it may lack. */
+  private async read(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.found === 'dup' && leadUpdate(j.call, {})),
+      signal,
+      (job) => ({ lead: { method: 'crm.lead.get', params: { id: job.leadId } } }),
+      (job, r) => {
+        job.current = r.lead as Record<string, unknown>
+      },
+    )
+  }
+
+  /**
+   * A new caller's lead and comment; a known lead's comment (or, retried, its comment lookup), its
+   * empty fields filled; the call-back to-do (or, retried, its lookup); the telephony registration.
+   */
   private async write(jobs: Job[], signal: AbortSignal): Promise<void> {
     await this.run(
       jobs,
@@ -119,13 +141,18 @@ export class Bitrix24Connector implements Connector {
         // registered once: a register whose answer was lost gives the same CALL_ID again (Bitrix24
         // does so for 30 minutes while the call is not finished, and finish waits for the CALL_ID)
         const register: Record<string, BatchCommand> = tel && !job.portal ? { register: registerCommand(job.call, lead, tel.userId) } : {}
-        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, lead), ...register }
-        if (job.retried) return { comments: commentList(job.leadId), ...register }
-        return { comment: commentAdd(job.call, job.leadId), ...register }
+        const todo = todoOf(job.call)
+        const todos: Record<string, BatchCommand> = !todo ? {} : job.retried && job.leadId ? { todos: todoList(job.leadId) } : todoAdd(job.call, lead, todo)
+        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, lead), ...register, ...todos }
+        const fill = job.current && leadUpdate(job.call, job.current)
+        const update: Record<string, BatchCommand> = fill ? { update: { method: 'crm.lead.update', params: { id: job.leadId, fields: fill } } } : {}
+        if (job.retried) return { comments: commentList(job.leadId), ...update, ...register, ...todos }
+        return { comment: commentAdd(job.call, job.leadId), ...update, ...register, ...todos }
       },
       async (job, r) => {
         if (r.add !== undefined) job.leadId = String(r.add)
         if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
+        if (r.todos !== undefined) job.todoMissing = !hasMarker(r.todos, job.call.id)
         const callId = (r.register as { CALL_ID?: string } | undefined)?.CALL_ID
         if (callId) {
           await this.portalCalls!.registered(job.call.id, callId)
@@ -135,11 +162,15 @@ export class Bitrix24Connector implements Connector {
     )
   }
 
-  private async commentsNotFound(jobs: Job[], signal: AbortSignal): Promise<void> {
+  /** Retried calls: the comment and to-do their lookups did not find. */
+  private async notesNotFound(jobs: Job[], signal: AbortSignal): Promise<void> {
     await this.run(
-      jobs.filter((j) => j.commentMissing),
+      jobs.filter((j) => j.commentMissing || j.todoMissing),
       signal,
-      (job) => ({ comment: commentAdd(job.call, job.leadId!) }),
+      (job) => ({
+        ...(job.commentMissing && { comment: commentAdd(job.call, job.leadId!) }),
+        ...(job.todoMissing && todoAdd(job.call, job.leadId!, todoOf(job.call)!)),
+      }),
       () => {},
     )
   }
@@ -290,10 +321,79 @@ function leadAdd(call: CallDetail): Record<string, unknown> {
   }
 }
 
+/**
+ * The fields the call gave that the caller's existing lead lacks (name, company, e-mail, budget);
+ * undefined when there are none. Filling only empty fields never overwrites a seller's edits, and
+ * sending it again on a retry changes nothing.
+ */
+export function leadUpdate(call: CallDetail, current: Record<string, unknown>): Record<string, unknown> | undefined {
+  const f = call.lead?.slots ?? {}
+  const empty = (v: unknown) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length)
+  const budget = Number(f.budget)
+  const fill: Record<string, unknown> = {
+    ...(str(f.name) && empty(current.NAME) && { NAME: str(f.name) }),
+    ...(str(f.company) && empty(current.COMPANY_TITLE) && { COMPANY_TITLE: str(f.company) }),
+    ...(str(f.email) && empty(current.EMAIL) && { EMAIL: [{ VALUE: str(f.email), VALUE_TYPE: 'WORK' }] }),
+    ...(Number.isFinite(budget) && budget > 0 && !(Number(current.OPPORTUNITY) > 0) && { OPPORTUNITY: budget }),
+  }
+  return Object.keys(fill).length ? fill : undefined
+}
+
+/** How soon a seller should call back a caller who hung up or whose call was missed. */
+const MISSED_CALLBACK_MS = 60 * 60_000
+
+/**
+ * The to-do a call asks for: a booked callback at its time (the agent's `callback.when`, or a
+ * scenario's date-time slot), else for an inbound call that was missed or that the caller left
+ * before the end, "call back" within the hour.
+ */
+export function todoOf(call: CallDetail): { deadline: string; text: string } | undefined {
+  const slots = call.lead?.slots ?? {}
+  const agent = slots.callback as { when?: string; note?: string } | undefined
+  const slot = Object.values(slots).find((v): v is { start: string } => !!v && typeof v === 'object' && typeof (v as { start?: unknown }).start === 'string')
+  const booked = agent?.when ?? slot?.start ?? str(slots.callbackTime)
+  if (booked) {
+    const at = Date.parse(booked)
+    // a time the agent wrote as words: due at once, the words in the text for the seller
+    const deadline = new Date(Number.isNaN(at) ? Date.parse(call.endedAt ?? call.startedAt) : at).toISOString()
+    return { deadline, text: `Booked callback: ${booked}${agent?.note ? ` (${agent.note})` : ''}` }
+  }
+  const missed = !call.answeredAt || call.result === 'caller-hangup' || call.result === 'cancelled'
+  if (call.direction !== 'inbound' || !missed) return undefined
+  const deadline = new Date(Date.parse(call.endedAt ?? call.startedAt) + MISSED_CALLBACK_MS).toISOString()
+  return { deadline, text: call.answeredAt ? 'Call back: the caller hung up before the end' : 'Call back: missed call' }
+}
+
+/** The to-do on the lead, assigned to the lead's responsible seller (read in the same batch). */
+function todoAdd(call: CallDetail, leadId: string, todo: { deadline: string; text: string }): Record<string, BatchCommand> {
+  return {
+    owner: { method: 'crm.lead.get', params: { id: leadId } },
+    todo: {
+      method: 'crm.activity.todo.add',
+      params: {
+        ownerTypeId: 1, // lead
+        ownerId: leadId,
+        deadline: todo.deadline,
+        title: todo.text.split(':')[0],
+        description: `${marker(call.id)} ${todo.text}; number ${phoneOf(call) ?? call.callerId}`,
+        responsibleId: '$result[owner][ASSIGNED_BY_ID]',
+      },
+    },
+  }
+}
+
+/** The lead's newest to-dos first: ours, if an earlier attempt added it, is among them. */
+function todoList(leadId: string): BatchCommand {
+  return {
+    method: 'crm.activity.list',
+    params: { filter: { OWNER_TYPE_ID: 1, OWNER_ID: leadId, PROVIDER_ID: 'CRM_TODO' }, order: { ID: 'DESC' }, select: ['ID', 'DESCRIPTION'] },
+  }
+}
+
 const marker = (callId: string) => `[voice call ${callId}]`
 
-function hasMarker(comments: unknown, callId: string): boolean {
-  return Array.isArray(comments) && comments.some((c: { COMMENT?: string }) => c.COMMENT?.includes(marker(callId)))
+function hasMarker(items: unknown, callId: string): boolean {
+  return Array.isArray(items) && items.some((c: { COMMENT?: string; DESCRIPTION?: string }) => (c.COMMENT ?? c.DESCRIPTION)?.includes(marker(callId)))
 }
 
 /** The lead's newest comments first: ours, if an earlier attempt added it, is among them. */

@@ -30,7 +30,7 @@ async function finished(s: CallStore, target: string, phone: string, slots: Reco
     { who: 'caller', startMs: 1200, endMs: 2000, text: String(slots.name ?? '') },
   ])
   await s.saveLead(id, { callerId: phone, clips: {}, slots, outcome: 'qualified' })
-  await s.finishCall(id, { endedAt: new Date(), result }, [{ step: BITRIX24_STEP, target }])
+  await s.finishCall(id, { answeredAt: new Date(), endedAt: new Date(), result }, [{ step: BITRIX24_STEP, target }])
   return id
 }
 
@@ -390,6 +390,42 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
     }
     t.equal(portal.count('telephony.externalCall.finish'), 2)
     t.equal(portal.count('telephony.externalCall.attachRecord'), 2, 'the lost upload was found by voximplant.statistic.get, not sent again')
+  })
+
+  await t.test("a returning caller's lead gets the fields it lacked; what a seller wrote stays", async (t) => {
+    const [first] = await Promise.all([finished(store, portal.origin, '+79003370001', { name: 'Олег' })])
+    let w = await worker()
+    await until(t, 'delivered', () => delivered([first]))
+    await w.stop()
+    const lead = portal.leads.find((l) => l.ORIGIN_ID === first)!
+    lead.NAME = 'Олег Петрович' // the seller's edit
+    const again = await finished(store, portal.origin, '+79003370001', { name: 'Олег', company: 'Ромашка', email: 'oleg@example.ru', budget: 90000 })
+    w = await worker()
+    await until(t, 'delivered', () => delivered([again]))
+    await w.stop()
+    t.equal(portal.leads.filter((l) => (l.PHONE as Array<{ VALUE: string }>)[0].VALUE === '+79003370001').length, 1, 'no twin')
+    t.match(lead, { NAME: 'Олег Петрович', COMPANY_TITLE: 'Ромашка', EMAIL: [{ VALUE: 'oleg@example.ru' }], OPPORTUNITY: '90000' })
+    t.equal(portal.comments.filter((c) => c.ENTITY_ID === lead.ID).length, 2, 'a comment per call on the one lead')
+  })
+
+  await t.test("an abandoned call and a booked callback become to-dos for the lead's seller, once though the answer was lost", async (t) => {
+    const abandoned = await finished(store, portal.origin, '+79003380001', { name: 'Лиза' }, 'caller-hangup')
+    const booked = await finished(store, portal.origin, '+79003380002', { name: 'Марк', callback: { when: '2026-12-08T10:00:00+03:00', note: 'после обеда' } })
+    const done = await finished(store, portal.origin, '+79003380003', { name: 'Ян' })
+    portal.faults['crm.activity.todo.add'] = ['lose']
+    const w = await worker()
+    await until(t, 'delivered', () => delivered([abandoned, booked, done]))
+    await w.stop()
+    once(t, [abandoned, booked, done])
+    const todoOf = (id: string) => portal.todos.filter((a) => a.DESCRIPTION.includes(`[voice call ${id}]`))
+    t.equal(todoOf(done).length, 0, 'a completed call asks for no call-back')
+    const [a] = todoOf(abandoned)
+    t.equal(todoOf(abandoned).length, 1)
+    t.match(a, { SUBJECT: 'Call back', OWNER_ID: portal.leads.find((l) => l.ORIGIN_ID === abandoned)!.ID, RESPONSIBLE_ID: 1, DESCRIPTION: /hung up/ })
+    const ended = Date.parse((await store.getCall(abandoned))!.endedAt!)
+    t.equal(Date.parse(a.DEADLINE), ended + 3600_000, 'due within the hour')
+    t.equal(todoOf(booked).length, 1)
+    t.match(todoOf(booked)[0], { SUBJECT: 'Booked callback', DEADLINE: '2026-12-08T07:00:00.000Z', DESCRIPTION: /после обеда/ })
   })
 
   await t.test('100 calls finishing within one second at 2 requests/s: all delivered once, the rate kept', async (t) => {

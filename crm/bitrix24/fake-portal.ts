@@ -32,6 +32,16 @@ export const CLIENT_SECRET = 'app-secret'
  */
 export class FakePortal {
   readonly leads: Lead[] = []
+  readonly todos: Array<{
+    ID: number
+    OWNER_TYPE_ID: number
+    OWNER_ID: number
+    PROVIDER_ID: string
+    DESCRIPTION: string
+    DEADLINE: string
+    RESPONSIBLE_ID: number
+    SUBJECT: string
+  }> = []
   readonly comments: Array<{ ID: number; ENTITY_ID: number; ENTITY_TYPE: string; COMMENT: string }> = []
   /** telephony.externalCall.*: the portal's calls, by its CALL_ID */
   readonly phoneCalls = new Map<string, { params: Record<string, any>; finish?: Record<string, any>; records: string[] }>()
@@ -173,10 +183,43 @@ export class FakePortal {
       }
       case 'crm.lead.add': {
         if (!p.fields?.TITLE) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Поле "Название лида" обязательно' } }
-        const lead = { ...p.fields, PHONE: list(p.fields.PHONE), EMAIL: list(p.fields.EMAIL), ID: this.leads.length + 1 }
+        const lead = { ASSIGNED_BY_ID: 1, ...p.fields, PHONE: list(p.fields.PHONE), EMAIL: list(p.fields.EMAIL), ID: this.leads.length + 1 }
         this.leads.push(lead)
         return { result: lead.ID }
       }
+      case 'crm.lead.get': {
+        const lead = this.leads.find((l) => String(l.ID) === String(p.id))
+        return lead ? { result: lead } : { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+      }
+      case 'crm.lead.update': {
+        const lead = this.leads.find((l) => String(l.ID) === String(p.id))
+        if (!lead) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+        Object.assign(lead, p.fields, p.fields?.EMAIL && { EMAIL: list(p.fields.EMAIL) })
+        return { result: true }
+      }
+      case 'crm.activity.todo.add': {
+        if (!this.leads.some((l) => String(l.ID) === String(p.ownerId)) || String(p.ownerTypeId) !== '1')
+          return { fault: { status: 400, error: 'ERROR_CORE', description: 'Owner not found' } }
+        const todo = {
+          ID: this.todos.length + 1,
+          OWNER_TYPE_ID: 1,
+          OWNER_ID: Number(p.ownerId),
+          PROVIDER_ID: 'CRM_TODO',
+          DESCRIPTION: String(p.description ?? ''),
+          DEADLINE: String(p.deadline),
+          RESPONSIBLE_ID: Number(p.responsibleId),
+          SUBJECT: String(p.title ?? ''),
+        }
+        this.todos.push(todo)
+        return { result: { id: todo.ID } }
+      }
+      case 'crm.activity.list':
+        return {
+          result: this.todos
+            .filter((a) => Object.entries(p.filter ?? {}).every(([k, v]) => String((a as Record<string, unknown>)[k]) === String(v)))
+            .reverse()
+            .map((a) => ({ ID: String(a.ID), DESCRIPTION: a.DESCRIPTION })),
+        }
       case 'crm.timeline.comment.list':
         return {
           result: this.comments.filter((c) => String(c.ENTITY_ID) === String(p.filter?.ENTITY_ID) && c.ENTITY_TYPE === p.filter?.ENTITY_TYPE),
