@@ -81,6 +81,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   const outbox = new OutboxStore(store.driver)
   const outboxHooks = metrics.watchOutbox(outbox)
   let crmWorker: OutboxWorker | undefined
+  let callerLookup: CallDeps['callerLookup']
   {
     const steps: OutboxStep[] = []
     const connectors: Record<string, Connector> = {}
@@ -98,6 +99,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     if (bitrix24) {
       steps.push({ step: BITRIX24_STEP, target: bitrix24.portal, delayMs })
       connectors[BITRIX24_STEP] = bitrix24.connector
+      callerLookup = (phone, log) => bitrix24.lookup.lookup(phone, log)
     }
     if (steps.length) {
       store.outboxSteps = steps
@@ -176,6 +178,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     vad,
     providers,
     knowledge,
+    callerLookup,
     scenarios,
     scenarioPrompts,
     srtpPolicy: srtpPolicyFor(config, (address) => gate.trust.match(address)),

@@ -15,6 +15,7 @@ import { buildCallerScript } from './helpers/caller-audio.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerProcess } from './helpers/server-process.ts'
 import { runSipp } from './helpers/sipp.ts'
+import { FakePortal } from '../crm/bitrix24/fake-portal.ts'
 
 const RTP_MIN = 31500
 const RTP_MAX = 31599
@@ -73,7 +74,7 @@ async function startLlmServer(firstTokenDelayMs: number, transfer = false): Prom
   }
 }
 
-async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs: number; transfer?: boolean }) {
+async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs: number; transfer?: boolean; env?: Record<string, string> }) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-llm-'))
   const script = await buildCallerScript(dataDir, 'ru', 700)
   const vosk = await startVoskServer()
@@ -96,6 +97,7 @@ async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs
     LISTEN_NO_INPUT_MS: '4000',
     TRANSFER_TARGET: '89990001122',
     TRANSFER_DOMAIN: 'pbx.example.com',
+    ...opts.env,
   })
   t.teardown(() => server.stop())
   const scenario = opts.transfer
@@ -192,4 +194,20 @@ t.test('transfer_to_seller: the caller is sent to the seller with REFER after th
     ['transfer'],
   )
   t.equal(call.lead?.summary, `Сводка: Клиент: ${FINAL_TEXT}`, 'a transferred call is summarised too')
+})
+
+t.test('a caller the CRM knows: the agent is told their name and lead; the call lands on that lead', async (t) => {
+  const portal = new FakePortal()
+  await portal.start()
+  t.teardown(() => portal.stop())
+  // SIPp calls from 79161234567
+  portal.leads.push({ ID: 1, ASSIGNED_BY_ID: 1, NAME: 'Анна', COMPANY_TITLE: 'Ромашка', STATUS_ID: 'IN_PROCESS', PHONE: [{ VALUE: '79161234567' }] })
+  const { call, llm } = await llmCall(t, { firstTokenDelayMs: 0, replyBudgetMs: 8000, env: { BITRIX24_WEBHOOK_URL: portal.url } })
+  const system = llm.requests[0]?.messages.find((m) => m.role === 'system')?.content ?? ''
+  t.match(system, /лид 1: Анна, компания Ромашка/, 'the known caller is among the facts of the first request')
+  t.equal(portal.calls[0]?.method, 'batch', 'looked up before the first reply')
+  // the outbox delivers the call (after the summary's 20 s in LLM mode) to the same lead
+  for (const end = Date.now() + 40_000; !portal.comments.length && Date.now() < end;) await new Promise((r) => setTimeout(r, 200))
+  t.equal(portal.leads.length, 1, 'no new lead')
+  t.match(portal.comments, [{ ENTITY_ID: 1, COMMENT: new RegExp(`voice call ${call.id}`) }])
 })
