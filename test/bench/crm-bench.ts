@@ -38,7 +38,7 @@ async function finish(store: CallStore, target: string, i: number): Promise<stri
   })
   await store.appendTurns(id, [{ who: 'caller', startMs: 0, endMs: 900, text: `Name ${i}` }])
   await store.saveLead(id, { callerId: phone, clips: {}, slots: { name: `Name ${i}` }, outcome: 'qualified' })
-  await store.finishCall(id, { endedAt: new Date(), result: 'completed' }, [{ step: BITRIX24_STEP, target }])
+  await store.finishCall(id, { answeredAt: new Date(), endedAt: new Date(), result: 'completed' }, [{ step: BITRIX24_STEP, target }])
   return id
 }
 
