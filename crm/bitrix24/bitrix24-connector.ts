@@ -78,6 +78,21 @@ export class Bitrix24Connector implements Connector {
       const known = await this.portalCalls.get(jobs.map((j) => j.call.id))
       for (const j of jobs) j.portal = known.get(j.call.id)
     }
+    // two calls from one number in a group: the later goes after the earlier's lead exists and finds
+    // it by phone (looked up side by side, a new caller's calls would each create a lead)
+    const seen = new Set<string>()
+    const rounds: Job[][] = [[], []]
+    for (const job of jobs) {
+      const phone = phoneOf(job.call)
+      rounds[phone && seen.has(phone) ? 1 : 0].push(job)
+      if (phone) seen.add(phone)
+    }
+    for (const round of rounds) if (round.length) await this.deliverJobs(round, signal)
+    let j = 0
+    return rows.map((row) => (jobs[j]?.row === row ? (jobs[j++].outcome ?? { kind: 'delivered' }) : out.shift()!))
+  }
+
+  private async deliverJobs(jobs: Job[], signal: AbortSignal): Promise<void> {
     await this.find(jobs, signal)
     await this.read(jobs, signal)
     await this.write(jobs, signal)
@@ -87,8 +102,6 @@ export class Bitrix24Connector implements Connector {
       await this.finish(jobs, signal, this.opts.telephony.userId)
       await this.attachRecords(jobs, signal)
     }
-    let j = 0
-    return rows.map((row) => (jobs[j]?.row === row ? (jobs[j++].outcome ?? { kind: 'delivered' }) : out.shift()!))
   }
 
   /** The caller's lead: ours from an earlier attempt (retries only), else theirs by phone. */

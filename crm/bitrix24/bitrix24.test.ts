@@ -392,6 +392,20 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
     t.equal(portal.count('telephony.externalCall.attachRecord'), 2, 'the lost upload was found by voximplant.statistic.get, not sent again')
   })
 
+  await t.test('a new caller who calls twice in one batch: one lead, a comment per call', async (t) => {
+    const ids = [
+      await finished(store, portal.origin, '+79003390001', { name: 'Ира' }),
+      await finished(store, portal.origin, '+79003390001', { name: 'Ира', company: 'Лютик' }),
+    ]
+    const w = await worker()
+    await until(t, 'delivered', () => delivered(ids))
+    await w.stop()
+    const leads = portal.leads.filter((l) => (l.PHONE as Array<{ VALUE: string }>)[0].VALUE === '+79003390001')
+    t.equal(leads.length, 1, 'no twin')
+    t.match(leads[0], { ORIGIN_ID: ids[0], COMPANY_TITLE: 'Лютик' }, "the second call's company filled in")
+    t.equal(portal.comments.filter((c) => c.ENTITY_ID === leads[0].ID).length, 2)
+  })
+
   await t.test("a returning caller's lead gets the fields it lacked; what a seller wrote stays", async (t) => {
     const [first] = await Promise.all([finished(store, portal.origin, '+79003370001', { name: 'Олег' })])
     let w = await worker()
