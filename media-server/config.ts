@@ -107,7 +107,22 @@ export interface Config {
   drainTimeoutS: number
   /** CRM delivery (crm/outbox/): the signed webhook (empty URL: off), attempts before a step is
    *  dead-lettered, and the base of a recording URL sent in the webhook (empty: path only). */
-  crm: { webhookUrl: string; webhookSecret: string; outboxMaxAttempts: number; recordingBaseUrl: string; bitrix24WebhookUrl: string; bitrix24RatePerS: number }
+  crm: {
+    webhookUrl: string
+    webhookSecret: string
+    outboxMaxAttempts: number
+    recordingBaseUrl: string
+    bitrix24WebhookUrl: string
+    bitrix24RatePerS: number
+    /** local-application mode: the portal, the app's credentials, the first refresh token, the token endpoint */
+    bitrix24Portal: string
+    bitrix24ClientId: string
+    bitrix24ClientSecret: string
+    bitrix24RefreshToken: string
+    bitrix24OAuthUrl: string
+    /** application mode: the bot's Bitrix24 user, as whom calls are recorded (0: no telephony) */
+    bitrix24UserId: number
+  }
 }
 
 export interface InboundConfig {
@@ -224,7 +239,20 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
   },
   drainTimeoutS: 300,
   cluster: { instanceId: '', keyPrefix: 'voice:', leaseS: 10, heartbeatMs: 3000 },
-  crm: { webhookUrl: '', webhookSecret: '', outboxMaxAttempts: 8, recordingBaseUrl: '', bitrix24WebhookUrl: '', bitrix24RatePerS: 2 },
+  crm: {
+    webhookUrl: '',
+    webhookSecret: '',
+    outboxMaxAttempts: 8,
+    recordingBaseUrl: '',
+    bitrix24WebhookUrl: '',
+    bitrix24RatePerS: 2,
+    bitrix24Portal: '',
+    bitrix24ClientId: '',
+    bitrix24ClientSecret: '',
+    bitrix24RefreshToken: '',
+    bitrix24OAuthUrl: 'https://oauth.bitrix.info/oauth/token/',
+    bitrix24UserId: 0,
+  },
 }
 
 /** Environment variable -> config path. The first block is the design's fixed contract. */
@@ -322,6 +350,12 @@ const ENV_KEYS: Array<[string, string]> = [
   ['CRM_RECORDING_BASE_URL', 'crm.recordingBaseUrl'],
   ['BITRIX24_WEBHOOK_URL', 'crm.bitrix24WebhookUrl'],
   ['BITRIX24_RATE_PER_S', 'crm.bitrix24RatePerS'],
+  ['BITRIX24_PORTAL', 'crm.bitrix24Portal'],
+  ['BITRIX24_CLIENT_ID', 'crm.bitrix24ClientId'],
+  ['BITRIX24_CLIENT_SECRET', 'crm.bitrix24ClientSecret'],
+  ['BITRIX24_REFRESH_TOKEN', 'crm.bitrix24RefreshToken'],
+  ['BITRIX24_OAUTH_URL', 'crm.bitrix24OAuthUrl'],
+  ['BITRIX24_USER_ID', 'crm.bitrix24UserId'],
 ]
 
 export class ConfigError extends Error {}
@@ -516,6 +550,18 @@ function validate(cfg: Config): void {
     throw new ConfigError(
       `BITRIX24_WEBHOOK_URL must have the form https://<portal>/rest/<user>/<code>/, got "${crm.bitrix24WebhookUrl.replace(/\/rest\/(\d+)\/[^/]+/, '/rest/$1/***')}"`,
     )
+  if (crm.bitrix24Portal) {
+    if (crm.bitrix24WebhookUrl) throw new ConfigError('set either BITRIX24_WEBHOOK_URL (inbound webhook) or BITRIX24_PORTAL (local application), not both')
+    if (!/^(https?:\/\/)?[\w.-]+(:\d+)?\/?$/.test(crm.bitrix24Portal))
+      throw new ConfigError(`BITRIX24_PORTAL must be the portal's address (example.bitrix24.ru), got "${crm.bitrix24Portal}"`)
+    if (!crm.bitrix24ClientId || !crm.bitrix24ClientSecret)
+      throw new ConfigError("BITRIX24_PORTAL needs BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET (the local application's credentials)")
+    if (!/^https?:\/\/[^/]/.test(crm.bitrix24OAuthUrl))
+      throw new ConfigError(`BITRIX24_OAUTH_URL must be an http:// or https:// URL, got "${crm.bitrix24OAuthUrl}"`)
+  }
+  if (crm.bitrix24UserId < 0) throw new ConfigError(`BITRIX24_USER_ID must be a Bitrix24 user id, got ${crm.bitrix24UserId}`)
+  if (crm.bitrix24UserId && !crm.bitrix24Portal)
+    throw new ConfigError('BITRIX24_USER_ID records calls through telephony.externalCall.*, which needs application mode (BITRIX24_PORTAL)')
   if (crm.bitrix24RatePerS < 1 || crm.bitrix24RatePerS > 100)
     throw new ConfigError(`BITRIX24_RATE_PER_S must be between 1 and 100, got ${crm.bitrix24RatePerS}`)
   if (crm.outboxMaxAttempts < 1 || crm.outboxMaxAttempts > 100)

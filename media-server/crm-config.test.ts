@@ -25,4 +25,45 @@ t.test('CRM settings from the environment', async (t) => {
     'https://portal.bitrix24.ru/rest/1/code',
     'no trailing slash is fine',
   )
+
+  const app = loadConfig({
+    BITRIX24_PORTAL: 'example.bitrix24.ru',
+    BITRIX24_CLIENT_ID: 'local.abc.123',
+    BITRIX24_CLIENT_SECRET: 'sec',
+    BITRIX24_REFRESH_TOKEN: 'rt',
+    BITRIX24_USER_ID: '17',
+  }).crm
+  t.match(app, {
+    bitrix24Portal: 'example.bitrix24.ru',
+    bitrix24ClientId: 'local.abc.123',
+    bitrix24ClientSecret: 'sec',
+    bitrix24RefreshToken: 'rt',
+    bitrix24OAuthUrl: 'https://oauth.bitrix.info/oauth/token/',
+    bitrix24UserId: 17,
+  })
+  t.throws(() => loadConfig({ BITRIX24_USER_ID: '17', BITRIX24_WEBHOOK_URL: 'https://p.bitrix24.ru/rest/1/c/' }), /BITRIX24_USER_ID .* needs application mode/)
+  t.equal(
+    loadConfig({
+      BITRIX24_PORTAL: 'https://example.bitrix24.ru',
+      BITRIX24_CLIENT_ID: 'a',
+      BITRIX24_CLIENT_SECRET: 'b',
+      BITRIX24_OAUTH_URL: 'http://127.0.0.1:9/oauth/token/',
+    }).crm.bitrix24OAuthUrl,
+    'http://127.0.0.1:9/oauth/token/',
+  )
+  t.throws(() => loadConfig({ BITRIX24_PORTAL: 'example.bitrix24.ru' }), /needs BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET/)
+  t.throws(
+    () => loadConfig({ BITRIX24_PORTAL: 'https://example.bitrix24.ru/rest/1/x/', BITRIX24_CLIENT_ID: 'a', BITRIX24_CLIENT_SECRET: 'b' }),
+    /BITRIX24_PORTAL must be/,
+  )
+  t.throws(
+    () =>
+      loadConfig({
+        BITRIX24_PORTAL: 'example.bitrix24.ru',
+        BITRIX24_CLIENT_ID: 'a',
+        BITRIX24_CLIENT_SECRET: 'b',
+        BITRIX24_WEBHOOK_URL: 'https://example.bitrix24.ru/rest/1/c/',
+      }),
+    /either BITRIX24_WEBHOOK_URL .* or BITRIX24_PORTAL/,
+  )
 })

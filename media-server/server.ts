@@ -22,8 +22,9 @@ import { createCrmRoutes } from './http/crm-routes.ts'
 import { OutboxStore } from '../crm/outbox/outbox-store.ts'
 import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
 import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
-import { Bitrix24Client } from '../crm/bitrix24/bitrix24-client.ts'
-import { BITRIX24_STEP, Bitrix24Connector } from '../crm/bitrix24/bitrix24-connector.ts'
+import { openBitrix24 } from '../crm/bitrix24/open-bitrix24.ts'
+import { BATCH_MAX } from '../crm/bitrix24/bitrix24-client.ts'
+import { BITRIX24_STEP } from '../crm/bitrix24/bitrix24-connector.ts'
 import type { Connector } from '../crm/outbox/outbox-worker.ts'
 import type { OutboxStep } from '../crm/outbox/outbox-store.ts'
 import { checkStorage } from './http/storage-health.ts'
@@ -80,6 +81,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   const outbox = new OutboxStore(store.driver)
   const outboxHooks = metrics.watchOutbox(outbox)
   let crmWorker: OutboxWorker | undefined
+  let callerLookup: CallDeps['callerLookup']
   {
     const steps: OutboxStep[] = []
     const connectors: Record<string, Connector> = {}
@@ -93,15 +95,11 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       connectors[WEBHOOK_STEP] = new WebhookConnector({ secret: crm.webhookSecret || undefined, loadCall, recordingBaseUrl: crm.recordingBaseUrl || undefined })
       logger.info({ url: new URL(crm.webhookUrl).origin }, 'CRM webhook on')
     }
-    if (crm.bitrix24WebhookUrl) {
-      // the URL holds the webhook's secret code: the target names the portal only
-      const portal = new URL(crm.bitrix24WebhookUrl).origin
-      steps.push({ step: BITRIX24_STEP, target: portal, delayMs })
-      connectors[BITRIX24_STEP] = new Bitrix24Connector({
-        client: new Bitrix24Client({ webhookUrl: crm.bitrix24WebhookUrl, ratePerS: crm.bitrix24RatePerS }),
-        loadCall,
-      })
-      logger.info({ portal, ratePerS: crm.bitrix24RatePerS }, 'Bitrix24 connector on (webhook mode)')
+    const bitrix24 = await openBitrix24(crm, store.driver, logger, loadCall)
+    if (bitrix24) {
+      steps.push({ step: BITRIX24_STEP, target: bitrix24.portal, delayMs })
+      connectors[BITRIX24_STEP] = bitrix24.connector
+      callerLookup = (phone, log) => bitrix24.lookup.lookup(phone, log)
     }
     if (steps.length) {
       store.outboxSteps = steps
@@ -111,6 +109,8 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
         workerId: store.instanceId,
         connectors,
         maxAttempts: crm.outboxMaxAttempts,
+        // Bitrix24 takes 50 commands per batch request: a claim that large drains a backlog in few requests
+        batch: bitrix24 ? BATCH_MAX : undefined,
         logger,
         hooks: outboxHooks,
       })
@@ -178,6 +178,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     vad,
     providers,
     knowledge,
+    callerLookup,
     scenarios,
     scenarioPrompts,
     srtpPolicy: srtpPolicyFor(config, (address) => gate.trust.match(address)),

@@ -1,108 +1,312 @@
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
 import type { CallDetail } from '../call-store.ts'
 import type { Connector, DeliveryOutcome } from '../outbox/outbox-worker.ts'
 import type { OutboxRow } from '../outbox/outbox-store.ts'
-import { Bitrix24Client, Bitrix24Error } from './bitrix24-client.ts'
+import type { SqlExecutor } from '../sql-driver.ts'
+import { BATCH_MAX, Bitrix24Client, Bitrix24Error, type BatchCommand, type BatchError } from './bitrix24-client.ts'
+import { commentAdd, commentList, hasMarker, leadAdd, leadUpdate, ORIGINATOR, phoneOf, todoAdd, todoList, todoOf } from './bitrix24-commands.ts'
+import { finishCommand, PortalCallStore, registerCommand, statisticCommand, type PortalCall } from './bitrix24-telephony.ts'
 
-/** The step a finished call enqueues when BITRIX24_WEBHOOK_URL is set. */
+/** The step a finished call enqueues when Bitrix24 is configured. */
 export const BITRIX24_STEP = 'bitrix24.lead'
-/** ORIGINATOR_ID of the leads we create: with ORIGIN_ID = our call id it finds them again. */
-export const ORIGINATOR = 'voice-agent'
 
 export interface Bitrix24ConnectorOptions {
   client: Bitrix24Client
   loadCall: (callId: string) => Promise<CallDetail | null>
+  /**
+   * Application mode with BITRIX24_USER_ID: each call also as a telephony call on the lead
+   * (register, finish, the recording), as that user; the portal's CALL_ID kept in `db`.
+   */
+  telephony?: { userId: number; db: SqlExecutor }
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : undefined)
+/** One row in a delivery: its call, what is known of it so far, and how it ended (once it has). */
+interface Job {
+  row: OutboxRow
+  call: CallDetail
+  /** an earlier attempt may have done some steps (its answer lost, or the process died) */
+  retried: boolean
+  leadId?: string
+  /** how the lead was found: ours from an earlier attempt, or the caller's by phone */
+  found?: 'mine' | 'dup'
+  /** the caller's existing lead as it is, to fill only its empty fields */
+  current?: Record<string, unknown>
+  /** a retried call's lead has no comment / to-do of this call yet */
+  commentMissing?: boolean
+  todoMissing?: boolean
+  /** telephony: what is done of the call's record in the portal */
+  portal?: PortalCall
+  /** set when the job failed: the rest of its steps are skipped */
+  outcome?: DeliveryOutcome
+}
 
 /**
- * One finished call in Bitrix24 (webhook mode): the caller's lead (found by phone with
- * crm.duplicate.findbycomm, else created by crm.lead.add with ORIGIN_ID = our call id), then the
- * transcript and summary as a timeline comment. Each part first looks whether an earlier attempt
- * did it: the lead by crm.lead.list on ORIGIN_ID, the comment by the call id marker in its text.
+ * Finished calls in Bitrix24, several calls per `batch` request: the caller's lead (found by phone
+ * with crm.duplicate.findbycomm, else created by crm.lead.add with ORIGIN_ID = our call id, or its
+ * empty fields filled), the transcript and summary as a timeline comment, a call-back to-do, and in
+ * application mode the call as a telephony call with its recording. A first attempt knows nothing
+ * was done before (the row's attempt count); a retried one first looks whether an earlier attempt
+ * did each part: the lead by ORIGIN_ID, the comment and to-do by the call id marker in their text,
+ * the telephony parts in crm_bitrix24_calls and voximplant.statistic.get.
+ *
+ * Requests per group of calls, each a batch of at most 50 commands: the lookups; the returning
+ * callers' leads (only when the call gave fields); the writes (`$result[add]` for a new lead);
+ * for retried calls the comments and to-dos not found; the telephony finishes; one request per
+ * recording.
  */
 export class Bitrix24Connector implements Connector {
-  constructor(private readonly opts: Bitrix24ConnectorOptions) {}
+  private readonly portalCalls?: PortalCallStore
+
+  constructor(private readonly opts: Bitrix24ConnectorOptions) {
+    if (opts.telephony) this.portalCalls = new PortalCallStore(opts.telephony.db)
+  }
 
   async deliver(row: OutboxRow, signal: AbortSignal): Promise<DeliveryOutcome> {
-    const call = await this.opts.loadCall(row.callId)
-    if (!call) return { kind: 'dead', error: `call ${row.callId} not found` }
-    try {
-      const leadId = await this.lead(call, signal)
-      await this.comment(call, leadId, signal)
-      return { kind: 'delivered' }
-    } catch (err) {
-      if (!(err instanceof Bitrix24Error)) throw err // network, timeout: the worker retries
-      // the portal's rate limit: back off longer than the bucket's pace
-      if (err.code === 'QUERY_LIMIT_EXCEEDED') return { kind: 'retry', error: err.message, retryAfterMs: 2000 }
-      if (err.status >= 500 || err.status === 429 || err.status === 408) return { kind: 'retry', error: err.message }
-      return { kind: 'dead', error: err.message }
+    return (await this.deliverMany([row], signal))[0]
+  }
+
+  async deliverMany(rows: OutboxRow[], signal: AbortSignal): Promise<DeliveryOutcome[]> {
+    const jobs: Job[] = []
+    const out: DeliveryOutcome[] = []
+    for (const row of rows) {
+      const call = await this.opts.loadCall(row.callId)
+      if (!call) out.push({ kind: 'dead', error: `call ${row.callId} not found` })
+      else jobs.push({ row, call, retried: row.attempts > 1 })
+    }
+    if (this.portalCalls) {
+      const known = await this.portalCalls.get(jobs.map((j) => j.call.id))
+      for (const j of jobs) j.portal = known.get(j.call.id)
+    }
+    // two calls from one number in a group: the later goes after the earlier's lead exists and finds
+    // it by phone (looked up side by side, a new caller's calls would each create a lead)
+    const seen = new Set<string>()
+    const rounds: Job[][] = [[], []]
+    for (const job of jobs) {
+      const phone = phoneOf(job.call)
+      rounds[phone && seen.has(phone) ? 1 : 0].push(job)
+      if (phone) seen.add(phone)
+    }
+    for (const round of rounds) if (round.length) await this.deliverJobs(round, signal)
+    let j = 0
+    return rows.map((row) => (jobs[j]?.row === row ? (jobs[j++].outcome ?? { kind: 'delivered' }) : out.shift()!))
+  }
+
+  private async deliverJobs(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.find(jobs, signal)
+    await this.read(jobs, signal)
+    await this.write(jobs, signal)
+    await this.notesNotFound(jobs, signal)
+    if (this.opts.telephony) {
+      await this.telephonyDone(jobs, signal)
+      await this.finish(jobs, signal, this.opts.telephony.userId)
+      await this.attachRecords(jobs, signal)
     }
   }
 
-  private async lead(call: CallDetail, signal: AbortSignal): Promise<string> {
-    const b = this.opts.client
-    // a retried add after a lost answer: the lead is there already
-    const mine = await b.call<Array<{ ID: string }>>('crm.lead.list', { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: call.id }, select: ['ID'] }, signal)
-    if (mine.length) return String(mine[0].ID)
-    const phone = phoneOf(call)
-    if (phone) {
-      const found = await b.call<{ LEAD?: Array<number | string> } | []>(
-        'crm.duplicate.findbycomm',
-        { type: 'PHONE', values: [phone], entity_type: 'LEAD' },
-        signal,
-      )
-      const ids = Array.isArray(found) ? [] : (found.LEAD ?? [])
-      if (ids.length) return String(ids[0])
-    }
-    const f = call.lead?.slots ?? {}
-    const name = str(f.name)
-    const budget = Number(f.budget)
-    const id = await b.call<number | string>(
-      'crm.lead.add',
-      {
-        fields: {
-          TITLE: `Call ${phone ?? call.callerId}${name ? `: ${name}` : ''}`,
-          ...(name && { NAME: name }),
-          ...(str(f.company) && { COMPANY_TITLE: str(f.company) }),
-          ...(phone && { PHONE: [{ VALUE: phone, VALUE_TYPE: 'WORK' }] }),
-          ...(str(f.email) && { EMAIL: [{ VALUE: str(f.email), VALUE_TYPE: 'WORK' }] }),
-          COMMENTS: [str(f.need) && `Need: ${str(f.need)}`, call.lead?.summary].filter(Boolean).join('\n') || undefined,
-          ...(Number.isFinite(budget) && budget > 0 && { OPPORTUNITY: budget }),
-          SOURCE_ID: 'CALL',
-          ORIGINATOR_ID: ORIGINATOR,
-          ORIGIN_ID: call.id,
-        },
-        params: { REGISTER_SONET_EVENT: 'Y' },
+  /** The caller's lead: ours from an earlier attempt (retries only), else theirs by phone. */
+  private async find(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs,
+      signal,
+      (job) => {
+        const phone = phoneOf(job.call)
+        return {
+          ...(job.retried && {
+            mine: { method: 'crm.lead.list', params: { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: job.call.id }, select: ['ID'] } },
+          }),
+          ...(phone && { dup: { method: 'crm.duplicate.findbycomm', params: { type: 'PHONE', values: [phone], entity_type: 'LEAD' } } }),
+        }
       },
-      signal,
+      (job, r) => {
+        const mine = r.mine as Array<{ ID: string | number }> | undefined
+        const dup = r.dup as { LEAD?: Array<string | number> } | [] | undefined
+        const dupId = dup && !Array.isArray(dup) ? dup.LEAD?.[0] : undefined
+        if (mine?.[0]) [job.leadId, job.found] = [String(mine[0].ID), 'mine']
+        else if (dupId !== undefined) [job.leadId, job.found] = [String(dupId), 'dup']
+      },
     )
-    return String(id)
   }
 
-  private async comment(call: CallDetail, leadId: string, signal: AbortSignal): Promise<void> {
-    const b = this.opts.client
-    const marker = `[voice call ${call.id}]`
-    const existing = await b.call<Array<{ COMMENT?: string }>>(
-      'crm.timeline.comment.list',
-      { filter: { ENTITY_ID: Number(leadId), ENTITY_TYPE: 'lead' }, select: ['ID', 'COMMENT'] },
+  /** A returning caller's lead as it is, when the call gave fields it may lack. */
+  private async read(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.found === 'dup' && leadUpdate(j.call, {})),
       signal,
+      (job) => ({ lead: { method: 'crm.lead.get', params: { id: job.leadId } } }),
+      (job, r) => {
+        job.current = r.lead as Record<string, unknown>
+      },
     )
-    if (existing.some((c) => c.COMMENT?.includes(marker))) return
-    const lines = [marker, `${call.direction} call, ${call.startedAt}, result: ${call.result ?? 'unknown'}`]
-    if (call.lead?.summary) lines.push('', call.lead.summary)
-    if (call.turns.length) {
-      lines.push('')
-      for (const t of call.turns) lines.push(`${t.who === 'bot' ? 'Bot' : 'Caller'}: ${t.text ?? '(audio clip)'}`)
+  }
+
+  /**
+   * A new caller's lead and comment; a known lead's comment (or, retried, its comment lookup), its
+   * empty fields filled; the call-back to-do (or, retried, its lookup); the telephony registration.
+   */
+  private async write(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs,
+      signal,
+      (job): Record<string, BatchCommand> => {
+        const lead = job.leadId ?? '$result[add]'
+        const tel = this.opts.telephony
+        // registered once: a register whose answer was lost gives the same CALL_ID again (Bitrix24
+        // does so for 30 minutes while the call is not finished, and finish waits for the CALL_ID)
+        const register: Record<string, BatchCommand> = tel && !job.portal ? { register: registerCommand(job.call, lead, tel.userId) } : {}
+        const todo = todoOf(job.call)
+        const todos: Record<string, BatchCommand> = !todo ? {} : job.retried && job.leadId ? { todos: todoList(job.leadId) } : todoAdd(job.call, lead, todo)
+        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, lead), ...register, ...todos }
+        const fill = job.current && leadUpdate(job.call, job.current)
+        const update: Record<string, BatchCommand> = fill ? { update: { method: 'crm.lead.update', params: { id: job.leadId, fields: fill } } } : {}
+        if (job.retried) return { comments: commentList(job.leadId), ...update, ...register, ...todos }
+        return { comment: commentAdd(job.call, job.leadId), ...update, ...register, ...todos }
+      },
+      async (job, r) => {
+        if (r.add !== undefined) job.leadId = String(r.add)
+        if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
+        if (r.todos !== undefined) job.todoMissing = !hasMarker(r.todos, job.call.id)
+        const callId = (r.register as { CALL_ID?: string } | undefined)?.CALL_ID
+        if (callId) {
+          await this.portalCalls!.registered(job.call.id, callId)
+          job.portal = { portalCallId: callId, finished: false, recordAttached: false }
+        }
+      },
+    )
+  }
+
+  /** Retried calls: the comment and to-do their lookups did not find. */
+  private async notesNotFound(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.commentMissing || j.todoMissing),
+      signal,
+      (job) => ({
+        ...(job.commentMissing && { comment: commentAdd(job.call, job.leadId!) }),
+        ...(job.todoMissing && todoAdd(job.call, job.leadId!, todoOf(job.call)!)),
+      }),
+      () => {},
+    )
+  }
+
+  /** Retried calls: did an earlier attempt finish the call or attach its record (its answer lost)? */
+  private async telephonyDone(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.retried && j.portal && (!j.portal.finished || (j.call.recordingPath && !j.portal.recordAttached))),
+      signal,
+      (job) => ({ stat: statisticCommand(job.portal!.portalCallId) }),
+      async (job, r) => {
+        const row = (r.stat as Array<{ RECORD_FILE_ID?: string | number | null }> | undefined)?.[0]
+        if (!row) return
+        const done = { finished: true, recordAttached: Number(row.RECORD_FILE_ID) > 0 }
+        await this.portalCalls!.mark(job.call.id, done)
+        job.portal = { ...job.portal!, finished: true, recordAttached: job.portal!.recordAttached || done.recordAttached }
+      },
+    )
+  }
+
+  /** telephony.externalCall.finish: duration and our SIP result as STATUS_CODE; the call activity appears. */
+  private async finish(jobs: Job[], signal: AbortSignal, userId: number): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.portal && !j.portal.finished),
+      signal,
+      (job) => ({ finish: finishCommand(job.call, job.portal!.portalCallId, userId) }),
+      async (job) => {
+        await this.portalCalls!.mark(job.call.id, { finished: true })
+        job.portal!.finished = true
+      },
+    )
+  }
+
+  /**
+   * telephony.externalCall.attachRecord with the WAV as FILE_CONTENT (base64): a self-hosted server
+   * has no public RECORD_URL. One request per call, outside batches: a recording is megabytes.
+   */
+  private async attachRecords(jobs: Job[], signal: AbortSignal): Promise<void> {
+    for (const job of jobs) {
+      const path = job.call.recordingPath
+      if (job.outcome || !path || !job.portal?.finished || job.portal.recordAttached) continue
+      let content: string
+      try {
+        content = (await readFile(path)).toString('base64')
+      } catch (err) {
+        // the recording is gone (disk cleaned): the call and its comment are there, say why there is no audio
+        job.outcome = { kind: 'dead', error: `recording ${basename(path)} unreadable: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }
+        continue
+      }
+      try {
+        await this.opts.client.call(
+          'telephony.externalCall.attachRecord',
+          { CALL_ID: job.portal.portalCallId, FILENAME: `${job.call.id}.wav`, FILE_CONTENT: content },
+          signal,
+        )
+        await this.portalCalls!.mark(job.call.id, { recordAttached: true })
+        job.portal.recordAttached = true
+      } catch (err) {
+        job.outcome = thrownOutcome(err)
+      }
     }
-    if (call.recordingPath) lines.push('', `Recording: ${call.recordingPath}`)
-    await b.call('crm.timeline.comment.add', { fields: { ENTITY_ID: Number(leadId), ENTITY_TYPE: 'lead', COMMENT: lines.join('\n') } }, signal)
+  }
+
+  /**
+   * Sends the jobs' commands (named `<name><job index>`) in as few batches as fit, and hands each
+   * job its results; a job with a failed command gets its outcome and takes no further part.
+   */
+  private async run(
+    jobs: Job[],
+    signal: AbortSignal,
+    commands: (job: Job) => Record<string, BatchCommand>,
+    take: (job: Job, results: Record<string, unknown>) => void | Promise<void>,
+  ): Promise<void> {
+    let chunk: Array<{ job: Job; names: string[] }> = []
+    let cmd: Record<string, BatchCommand> = {}
+    const flush = async () => {
+      if (!chunk.length) return
+      const sent = chunk
+      const batch = cmd
+      chunk = []
+      cmd = {}
+      try {
+        const answer = await this.opts.client.batch(batch, signal)
+        for (const { job, names } of sent) {
+          const failed = names.find((n) => answer.errors[n])
+          if (failed) job.outcome = outcomeOf(answer.errors[failed], failed)
+          else await take(job, Object.fromEntries(names.map((n) => [n.replace(/\d+$/, ''), answer.result[n]])))
+        }
+      } catch (err) {
+        const outcome = thrownOutcome(err)
+        for (const { job } of sent) job.outcome = outcome
+      }
+    }
+    for (const [i, job] of jobs.entries()) {
+      if (job.outcome) continue
+      const own = commands(job)
+      const names = Object.keys(own)
+      if (!names.length) continue
+      if (Object.keys(cmd).length + names.length > BATCH_MAX) await flush()
+      // one job's commands go in one batch: they refer to each other with $result[...]
+      for (const [n, c] of Object.entries(own)) cmd[`${n}${i}`] = resolveRefs(c, i)
+      chunk.push({ job, names: names.map((n) => `${n}${i}`) })
+    }
+    await flush()
   }
 }
 
-/** The number to look the caller up by: what they gave, else the caller id; digits and a leading +. */
-export function phoneOf(call: CallDetail): string | undefined {
-  const raw = call.lead?.phoneDigits ?? str(call.lead?.slots.phone) ?? call.callerId
-  const p = raw?.replace(/[^\d+]/g, '')
-  return p && /\d{5,}/.test(p) ? p : undefined
+/** `$result[add]` in a job's command names that job's own `add<i>`. */
+function resolveRefs(c: BatchCommand, i: number): BatchCommand {
+  return JSON.parse(JSON.stringify(c).replace(/\$result\[(\w+)\]/g, `$result[$1${i}]`)) as BatchCommand
+}
+
+/** A command's own error in a batch (`result_error`): business errors are final. */
+function outcomeOf(e: BatchError, name: string): DeliveryOutcome {
+  const error = `${name.replace(/\d+$/, '')}: ${e.error}${e.error_description ? `: ${e.error_description}` : ''}`
+  // a command that used a failed command's $result fails too; the first failure is the one reported
+  return /QUERY_LIMIT_EXCEEDED|OPERATION_TIME_LIMIT|INTERNAL_SERVER_ERROR|expired_token/.test(e.error) ? { kind: 'retry', error } : { kind: 'dead', error }
+}
+
+/** The whole request failed: rate refusals wait as the portal says, 5xx/408/429 and network errors retry, other 4xx are final. */
+function thrownOutcome(err: unknown): DeliveryOutcome {
+  if (!(err instanceof Bitrix24Error)) return { kind: 'retry', error: (err as Error).message || String(err) }
+  if (err.retryAfterMs !== undefined) return { kind: 'retry', error: err.message, retryAfterMs: err.retryAfterMs }
+  if (err.status >= 500 || err.status === 429 || err.status === 408) return { kind: 'retry', error: err.message }
+  return { kind: 'dead', error: err.message }
 }

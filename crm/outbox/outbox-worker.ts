@@ -16,6 +16,11 @@ export type DeliveryOutcome =
  */
 export interface Connector {
   deliver(row: OutboxRow, signal: AbortSignal): Promise<DeliveryOutcome>
+  /**
+   * Several rows of this step in one go (a CRM with batch requests); an outcome per row, in order.
+   * The signal allows one attempt's time per row.
+   */
+  deliverMany?(rows: OutboxRow[], signal: AbortSignal): Promise<DeliveryOutcome[]>
 }
 
 /** Counters the process exports (prom-client lives in media-server/). */
@@ -121,9 +126,20 @@ export class OutboxWorker {
   /** Claims and delivers one batch; the number of rows handled. Exposed for tests. */
   async runOnce(): Promise<number> {
     const rows = await this.store.claim(this.o.workerId, this.o.batch, this.o.leaseMs)
-    // one at a time: a connector's rate limit (Bitrix24's 2 requests/s) then paces whole rows, and no
-    // attempt times out waiting behind the others; rows not reached before a stop are released at the next start
+    // a connector that batches gets its step's rows together; the others one at a time, so a
+    // connector's rate limit (Bitrix24's 2 requests/s) paces whole rows and no attempt times out
+    // waiting behind the others; rows not reached before a stop are released at the next start
+    const single: OutboxRow[] = []
+    const grouped = new Map<string, OutboxRow[]>()
     for (const r of rows) {
+      if (this.o.connectors[r.step]?.deliverMany) grouped.set(r.step, [...(grouped.get(r.step) ?? []), r])
+      else single.push(r)
+    }
+    for (const [step, group] of grouped) {
+      if (this.abort.signal.aborted) break
+      await this.deliverGroup(this.o.connectors[step], group)
+    }
+    for (const r of single) {
       if (this.abort.signal.aborted) break
       await this.deliver(r)
     }
@@ -156,7 +172,6 @@ export class OutboxWorker {
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
-    const log = this.log?.child({ callId: row.callId, outboxId: row.id, step: row.step, attempt: row.attempts })
     const connector = this.o.connectors[row.step]
     let outcome: DeliveryOutcome
     if (!connector) outcome = { kind: 'dead', error: `no connector for step ${row.step}` }
@@ -168,6 +183,23 @@ export class OutboxWorker {
         outcome = { kind: 'retry', error: (err as Error).message || String(err) }
       }
     }
+    await this.record(row, outcome)
+  }
+
+  private async deliverGroup(connector: Connector, rows: OutboxRow[]): Promise<void> {
+    // the lease allows attemptTimeoutMs per claimed row
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.attemptTimeoutMs * rows.length)])
+    let outcomes: DeliveryOutcome[]
+    try {
+      outcomes = await connector.deliverMany!(rows, signal)
+    } catch (err) {
+      outcomes = rows.map(() => ({ kind: 'retry', error: (err as Error).message || String(err) }))
+    }
+    for (const [i, row] of rows.entries()) await this.record(row, outcomes[i])
+  }
+
+  private async record(row: OutboxRow, outcome: DeliveryOutcome): Promise<void> {
+    const log = this.log?.child({ callId: row.callId, outboxId: row.id, step: row.step, attempt: row.attempts })
     // stopped mid-attempt: leave the row delivering; releaseOwn at the next start queues it again
     if (this.abort.signal.aborted && outcome.kind !== 'delivered') return
     const id = this.o.workerId

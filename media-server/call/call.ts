@@ -15,10 +15,19 @@ import type { MediaPlane, MediaSession } from '../media/media-session.ts'
 import { Agent } from '../../dialog/agent/agent.ts'
 import { summarizeCall } from '../../dialog/agent/summary.ts'
 import type { KnowledgeAnswers } from '../../dialog/knowledge/knowledge-base.ts'
+import type { KnownCaller } from '../../crm/bitrix24/caller-lookup.ts'
 import { vadRateFor, type SileroVad } from '../../vad/silero-vad.ts'
 import type { AsrProvider, LlmProvider, TtsProvider } from '../../providers/types.ts'
 import { SpeechPipeline } from '../../providers/tts/speech-pipeline.ts'
-import { defaultProfile, recordActions, runConversation, type ConversationIO, type ConversationRecord, type ReplyResult } from './conversation.ts'
+import {
+  defaultProfile,
+  knownCallerFact,
+  recordActions,
+  runConversation,
+  type ConversationIO,
+  type ConversationRecord,
+  type ReplyResult,
+} from './conversation.ts'
 import { digitFromInfo } from './dtmf-relay.ts'
 import { failpoint, stallpoint, type FailpointName } from '../failpoints.ts'
 import { CallMedia } from './call-media.ts'
@@ -40,6 +49,8 @@ export interface CallDeps {
   /** with an ASR and an LLM provider the call runs the LLM agent; TTS speaks its replies */
   providers?: { asr?: AsrProvider; tts: TtsProvider; llm?: LlmProvider }
   knowledge?: KnowledgeAnswers
+  /** the CRM's record of the caller (LLM agent mode), bounded by its own short deadline */
+  callerLookup?: (phone: string, log: Logger) => Promise<KnownCaller | undefined>
   /** calls without the LLM agent run the YAML scenario for their dialled number */
   scenarios: Pick<ScenarioRegistry, 'forNumber'>
   /** the scenarios' prompts synthesised ahead of the call */
@@ -258,13 +269,17 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   /** The LLM agent when an ASR and an LLM are configured, else the YAML scenario of the number. */
-  private runDialog(): Promise<ScenarioResult> {
+  private async runDialog(): Promise<ScenarioResult> {
     const p = this.deps.providers
     if (!p?.asr || !p.llm) return this.runScenario()
     const record: ConversationRecord = { lead: {}, actions: [] }
     this.conversation = record
+    // a returning caller: the agent knows their name and lead (greets by name, skips what is known)
+    const known = await this.deps.callerLookup?.(this.sip.callerId, this.log)
+    if (known) this.log.info({ leadId: known.leadId }, 'caller known to the CRM')
+    const profile = defaultProfile(this.deps.config.language)
     const agent = new Agent({
-      profile: defaultProfile(this.deps.config.language),
+      profile: known ? { ...profile, facts: [...profile.facts, knownCallerFact(known, profile.language)] } : profile,
       llm: p.llm,
       sink: recordActions(record),
       knowledge: this.deps.knowledge,

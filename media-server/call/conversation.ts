@@ -3,6 +3,7 @@ import type { AgentAction } from '../../dialog/agent/tools.ts'
 import type { AgentProfile } from '../../dialog/agent/profile.ts'
 import type { Answer, ScenarioIO, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { Lang } from '../../dialog/lang.ts'
+import type { KnownCaller } from '../../crm/bitrix24/caller-lookup.ts'
 
 export type ReplyResult = 'played' | 'interrupted' | 'failed'
 
@@ -60,6 +61,14 @@ export async function runConversation(io: ConversationIO, agent: Agent, record: 
     }
   }
   return { outcome: 'lead', answers }
+}
+
+/** What the CRM knows of a returning caller, as a fact the agent may use (and state). */
+export function knownCallerFact(known: KnownCaller, language: Lang): string {
+  const who = [known.name, known.company && (language === 'ru' ? `компания ${known.company}` : `company ${known.company}`)].filter(Boolean).join(', ')
+  return language === 'ru'
+    ? `Звонящий уже есть в CRM (лид ${known.leadId}${who ? `: ${who}` : ''}); обращайтесь по имени и не спрашивайте снова то, что известно.`
+    : `The caller is already in the CRM (lead ${known.leadId}${who ? `: ${who}` : ''}); address them by name and do not ask again for what is known.`
 }
 
 /** The agent's brief when the deployment gives none: a polite qualifier that promises nothing. */

@@ -1,0 +1,133 @@
+import type { CallDetail } from '../call-store.ts'
+import type { BatchCommand } from './bitrix24-client.ts'
+
+// The CRM commands one call turns into (the lead, its comment and to-do), built from the call record.
+
+/** ORIGINATOR_ID of the leads we create: with ORIGIN_ID = our call id it finds them again. */
+export const ORIGINATOR = 'voice-agent'
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : undefined)
+
+export function leadAdd(call: CallDetail): Record<string, unknown> {
+  const phone = phoneOf(call)
+  const f = call.lead?.slots ?? {}
+  const name = str(f.name)
+  const budget = Number(f.budget)
+  const comments = [str(f.need) && `Need: ${str(f.need)}`, call.lead?.summary].filter(Boolean).join('\n')
+  return {
+    fields: {
+      TITLE: `Call ${phone ?? call.callerId}${name ? `: ${name}` : ''}`,
+      ...(name && { NAME: name }),
+      ...(str(f.company) && { COMPANY_TITLE: str(f.company) }),
+      ...(phone && { PHONE: [{ VALUE: phone, VALUE_TYPE: 'WORK' }] }),
+      ...(str(f.email) && { EMAIL: [{ VALUE: str(f.email), VALUE_TYPE: 'WORK' }] }),
+      ...(comments && { COMMENTS: comments }),
+      ...(Number.isFinite(budget) && budget > 0 && { OPPORTUNITY: budget }),
+      SOURCE_ID: 'CALL',
+      ORIGINATOR_ID: ORIGINATOR,
+      ORIGIN_ID: call.id,
+    },
+    params: { REGISTER_SONET_EVENT: 'Y' },
+  }
+}
+
+/**
+ * The fields the call gave that the caller's existing lead lacks (name, company, e-mail, budget);
+ * undefined when there are none. Filling only empty fields never overwrites a seller's edits, and
+ * sending it again on a retry changes nothing.
+ */
+export function leadUpdate(call: CallDetail, current: Record<string, unknown>): Record<string, unknown> | undefined {
+  const f = call.lead?.slots ?? {}
+  const empty = (v: unknown) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length)
+  const budget = Number(f.budget)
+  const fill: Record<string, unknown> = {
+    ...(str(f.name) && empty(current.NAME) && { NAME: str(f.name) }),
+    ...(str(f.company) && empty(current.COMPANY_TITLE) && { COMPANY_TITLE: str(f.company) }),
+    ...(str(f.email) && empty(current.EMAIL) && { EMAIL: [{ VALUE: str(f.email), VALUE_TYPE: 'WORK' }] }),
+    ...(Number.isFinite(budget) && budget > 0 && !(Number(current.OPPORTUNITY) > 0) && { OPPORTUNITY: budget }),
+  }
+  return Object.keys(fill).length ? fill : undefined
+}
+
+/** How soon a seller should call back a caller who hung up or whose call was missed. */
+const MISSED_CALLBACK_MS = 60 * 60_000
+
+/**
+ * The to-do a call asks for: a booked callback at its time (the agent's `callback.when`, or a
+ * scenario's date-time slot), else for an inbound call that was missed or that the caller left
+ * before the end, "call back" within the hour.
+ */
+export function todoOf(call: CallDetail): { deadline: string; text: string } | undefined {
+  const slots = call.lead?.slots ?? {}
+  const agent = slots.callback as { when?: string; note?: string } | undefined
+  const slot = Object.values(slots).find((v): v is { start: string } => !!v && typeof v === 'object' && typeof (v as { start?: unknown }).start === 'string')
+  const booked = agent?.when ?? slot?.start ?? str(slots.callbackTime)
+  if (booked) {
+    const at = Date.parse(booked)
+    // a time the agent wrote as words: due at once, the words in the text for the seller
+    const deadline = new Date(Number.isNaN(at) ? Date.parse(call.endedAt ?? call.startedAt) : at).toISOString()
+    return { deadline, text: `Booked callback: ${booked}${agent?.note ? ` (${agent.note})` : ''}` }
+  }
+  const missed = !call.answeredAt || call.result === 'caller-hangup' || call.result === 'cancelled'
+  if (call.direction !== 'inbound' || !missed) return undefined
+  const deadline = new Date(Date.parse(call.endedAt ?? call.startedAt) + MISSED_CALLBACK_MS).toISOString()
+  return { deadline, text: call.answeredAt ? 'Call back: the caller hung up before the end' : 'Call back: missed call' }
+}
+
+/** The to-do on the lead, assigned to the lead's responsible seller (read in the same batch). */
+export function todoAdd(call: CallDetail, leadId: string, todo: { deadline: string; text: string }): Record<string, BatchCommand> {
+  return {
+    owner: { method: 'crm.lead.get', params: { id: leadId } },
+    todo: {
+      method: 'crm.activity.todo.add',
+      params: {
+        ownerTypeId: 1, // lead
+        ownerId: leadId,
+        deadline: todo.deadline,
+        title: todo.text.split(':')[0],
+        description: `${marker(call.id)} ${todo.text}; number ${phoneOf(call) ?? call.callerId}`,
+        responsibleId: '$result[owner][ASSIGNED_BY_ID]',
+      },
+    },
+  }
+}
+
+/** The lead's newest to-dos first: ours, if an earlier attempt added it, is among them. */
+export function todoList(leadId: string): BatchCommand {
+  return {
+    method: 'crm.activity.list',
+    params: { filter: { OWNER_TYPE_ID: 1, OWNER_ID: leadId, PROVIDER_ID: 'CRM_TODO' }, order: { ID: 'DESC' }, select: ['ID', 'DESCRIPTION'] },
+  }
+}
+
+export const marker = (callId: string) => `[voice call ${callId}]`
+
+export function hasMarker(items: unknown, callId: string): boolean {
+  return Array.isArray(items) && items.some((c: { COMMENT?: string; DESCRIPTION?: string }) => (c.COMMENT ?? c.DESCRIPTION)?.includes(marker(callId)))
+}
+
+/** The lead's newest comments first: ours, if an earlier attempt added it, is among them. */
+export function commentList(leadId: string): BatchCommand {
+  return {
+    method: 'crm.timeline.comment.list',
+    params: { filter: { ENTITY_ID: leadId, ENTITY_TYPE: 'lead' }, order: { ID: 'DESC' }, select: ['ID', 'COMMENT'] },
+  }
+}
+
+export function commentAdd(call: CallDetail, leadId: string): BatchCommand {
+  const lines = [marker(call.id), `${call.direction} call, ${call.startedAt}, result: ${call.result ?? 'unknown'}`]
+  if (call.lead?.summary) lines.push('', call.lead.summary)
+  if (call.turns.length) {
+    lines.push('')
+    for (const t of call.turns) lines.push(`${t.who === 'bot' ? 'Bot' : 'Caller'}: ${t.text ?? '(audio clip)'}`)
+  }
+  if (call.recordingPath) lines.push('', `Recording: ${call.recordingPath}`)
+  return { method: 'crm.timeline.comment.add', params: { fields: { ENTITY_ID: leadId, ENTITY_TYPE: 'lead', COMMENT: lines.join('\n') } } }
+}
+
+/** The number to look the caller up by: what they gave, else the caller id; digits and a leading +. */
+export function phoneOf(call: CallDetail): string | undefined {
+  const raw = call.lead?.phoneDigits ?? str(call.lead?.slots.phone) ?? call.callerId
+  const p = raw?.replace(/[^\d+]/g, '')
+  return p && /\d{5,}/.test(p) ? p : undefined
+}

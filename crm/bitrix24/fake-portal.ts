@@ -1,0 +1,294 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** A refusal as Bitrix24 sends it: HTTP status and `{"error", "error_description"}`. */
+export interface PortalFault {
+  status: number
+  error: string
+  description: string
+  /** OPERATION_TIME_LIMIT: the Unix time (s) sent as time.operating_reset_at */
+  resetAt?: number
+}
+/**
+ * A refusal; 'lose': do it, then drop the connection; 'stall': do it and never answer (the client
+ * times out); 'expire': the access tokens expire just before this request; 'ok': answer normally.
+ */
+export type Fault = PortalFault | 'lose' | 'stall' | 'expire' | 'ok'
+
+type Lead = Record<string, unknown> & { ID: number }
+type Outcome = { result: unknown } | { fault: PortalFault }
+
+export const WEBHOOK_PATH = '/rest/1/abc123secret/'
+export const CLIENT_ID = 'local.app.1'
+export const CLIENT_SECRET = 'app-secret'
+
+/**
+ * A test portal speaking Bitrix24's REST wire protocol over a socket (a test helper, not product
+ * code): `POST /rest/1/<code>/<method>.json` (inbound webhook) or `POST /rest/<method>.json` with
+ * `auth` (application), JSON bodies, `{"result": ..., "time": {...}}` or `{"error",
+ * "error_description"}` with the documented status; `batch` with `cmd` query strings, `$result[...]`
+ * references and `result_error`; and the OAuth server's `GET /oauth/token/` with rotating refresh
+ * tokens (a spent one gets `invalid_grant`).
+ */
+export class FakePortal {
+  readonly leads: Lead[] = []
+  readonly todos: Array<{
+    ID: number
+    OWNER_TYPE_ID: number
+    OWNER_ID: number
+    PROVIDER_ID: string
+    DESCRIPTION: string
+    DEADLINE: string
+    RESPONSIBLE_ID: number
+    SUBJECT: string
+  }> = []
+  readonly comments: Array<{ ID: number; ENTITY_ID: number; ENTITY_TYPE: string; COMMENT: string }> = []
+  /** telephony.externalCall.*: the portal's calls, by its CALL_ID */
+  readonly phoneCalls = new Map<string, { params: Record<string, any>; finish?: Record<string, any>; records: string[] }>()
+  /** every HTTP request: its method (`batch` for a batch), and the commands in a batch */
+  readonly calls: Array<{ method: string; at: number; commands?: string[] }> = []
+  /** answers to give before the real one, by method (`batch` for a whole batch request) */
+  readonly faults: Record<string, Fault[]> = {}
+  /** OAuth: the live access tokens, the one refresh token that works, and how many refreshes */
+  private accessTokens = new Set<string>()
+  refreshToken = 'rt-0'
+  refreshes = 0
+  /** requests refused with expired_token (they did nothing) */
+  expiredRefusals = 0
+  private tokenSeq = 0
+  private server = http.createServer((req, res) => void this.handle(req, res))
+  port = 0
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+    this.port = (this.server.address() as AddressInfo).port
+  }
+  stop(): Promise<void> {
+    this.server.closeAllConnections()
+    return new Promise((r) => this.server.close(() => r()))
+  }
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`
+  }
+  get url(): string {
+    return `${this.origin}${WEBHOOK_PATH}`
+  }
+  get oauthUrl(): string {
+    return `${this.origin}/oauth/token/`
+  }
+  /** every access token issued so far is refused with expired_token from now on */
+  expireTokens(): void {
+    this.accessTokens.clear()
+  }
+  /** commands run, by method, over all requests (batched or not) */
+  count(method: string): number {
+    return this.calls.reduce((n, c) => n + (c.commands ?? [c.method]).filter((m) => m === method).length, 0)
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  }
+  private refuse(res: http.ServerResponse, f: PortalFault): void {
+    this.send(res, f.status, {
+      error: f.error,
+      error_description: f.description,
+      ...(f.resetAt !== undefined && { time: { start: Date.now() / 1000, operating_reset_at: f.resetAt } }),
+    })
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let raw = ''
+    for await (const c of req) raw += c
+    const url = new URL(req.url ?? '/', this.origin)
+    if (url.pathname === '/oauth/token/') return this.token(url.searchParams, res)
+    const m = /^\/rest\/(?:1\/abc123secret\/)?([\w.]+)\.json$/.exec(url.pathname)
+    if (!m) return this.send(res, 401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' })
+    const p = JSON.parse(raw || '{}') as Record<string, unknown>
+    const method = m[1]
+    let fault = this.faults[method]?.shift()
+    if (fault === 'expire') this.expireTokens()
+    if (!url.pathname.startsWith(WEBHOOK_PATH)) {
+      if (typeof p.auth !== 'string') return this.send(res, 401, { error: 'NO_AUTH_FOUND', error_description: 'Wrong authorization data' })
+      if (!this.accessTokens.has(p.auth)) {
+        this.expiredRefusals++
+        return this.send(res, 401, { error: 'expired_token', error_description: 'The access token provided has expired.' })
+      }
+    }
+    const entry: { method: string; at: number; commands?: string[] } = { method, at: Date.now() }
+    this.calls.push(entry)
+    if (fault === 'expire' || fault === 'ok') fault = undefined
+    if (fault && typeof fault === 'object') return this.refuse(res, fault)
+    let lose: 'lose' | 'stall' | undefined = fault
+    let result: unknown
+    if (method === 'batch') {
+      const out: Record<string, unknown> = {}
+      const errors: Record<string, { error: string; error_description: string }> = {}
+      entry.commands = []
+      for (const [name, line] of Object.entries(p.cmd as Record<string, string>)) {
+        const [inner, query = ''] = line.split('?', 2) as [string, string?]
+        entry.commands.push(inner)
+        const f = this.faults[inner]?.shift()
+        if (f === 'lose' || f === 'stall') lose = f
+        const o: Outcome = f && typeof f === 'object' ? { fault: f } : this.exec(inner, resolve(parseQuery(query), out))
+        if ('fault' in o) errors[name] = { error: o.fault.error, error_description: o.fault.description }
+        else out[name] = o.result
+      }
+      // PHP's json_encode writes an empty map as []
+      result = { result: Object.keys(out).length ? out : [], result_error: Object.keys(errors).length ? errors : [], result_total: [], result_next: [] }
+    } else {
+      const o = this.exec(method, p)
+      if ('fault' in o) return this.refuse(res, o.fault)
+      result = o.result
+    }
+    if (lose === 'lose') req.socket.destroy()
+    if (lose) return
+    this.send(res, 200, { result, time: { start: Date.now() / 1000, operating: 0 } })
+  }
+
+  private token(q: URLSearchParams, res: http.ServerResponse): void {
+    if (q.get('client_id') !== CLIENT_ID || q.get('client_secret') !== CLIENT_SECRET)
+      return this.send(res, 401, { error: 'invalid_client', error_description: 'Invalid client credentials' })
+    if (q.get('grant_type') !== 'refresh_token' || q.get('refresh_token') !== this.refreshToken)
+      return this.send(res, 400, { error: 'invalid_grant', error_description: 'Invalid grant' })
+    this.refreshes++
+    const n = ++this.tokenSeq
+    this.refreshToken = `rt-${n}`
+    const access = `at-${n}`
+    this.accessTokens.add(access)
+    this.send(res, 200, {
+      access_token: access,
+      expires_in: 3600,
+      scope: 'crm,telephony',
+      domain: `127.0.0.1:${this.port}`,
+      server_endpoint: `${this.origin}/rest/`,
+      status: 'L',
+      client_endpoint: `${this.origin}/rest/`,
+      member_id: 'fake-member',
+      user_id: 1,
+      refresh_token: this.refreshToken,
+    })
+  }
+
+  /** One method on this portal's records. */
+  private exec(method: string, p: Record<string, any>): Outcome {
+    switch (method) {
+      case 'crm.lead.list':
+        return {
+          result: this.leads.filter((l) => Object.entries(p.filter ?? {}).every(([k, v]) => String(l[k]) === String(v))).map((l) => ({ ID: String(l.ID) })),
+        }
+      case 'crm.duplicate.findbycomm': {
+        const values = Object.values(p.values ?? {}) as string[]
+        const ids = this.leads.filter((l) => ((l.PHONE as Array<{ VALUE: string }>) ?? []).some((ph) => values.includes(ph.VALUE))).map((l) => l.ID)
+        return { result: ids.length ? { LEAD: ids } : [] }
+      }
+      case 'crm.lead.add': {
+        if (!p.fields?.TITLE) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Поле "Название лида" обязательно' } }
+        const lead = { ASSIGNED_BY_ID: 1, ...p.fields, PHONE: list(p.fields.PHONE), EMAIL: list(p.fields.EMAIL), ID: this.leads.length + 1 }
+        this.leads.push(lead)
+        return { result: lead.ID }
+      }
+      case 'crm.lead.get': {
+        const lead = this.leads.find((l) => String(l.ID) === String(p.id))
+        return lead ? { result: lead } : { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+      }
+      case 'crm.lead.update': {
+        const lead = this.leads.find((l) => String(l.ID) === String(p.id))
+        if (!lead) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+        Object.assign(lead, p.fields, p.fields?.EMAIL && { EMAIL: list(p.fields.EMAIL) })
+        return { result: true }
+      }
+      case 'crm.activity.todo.add': {
+        if (!this.leads.some((l) => String(l.ID) === String(p.ownerId)) || String(p.ownerTypeId) !== '1')
+          return { fault: { status: 400, error: 'ERROR_CORE', description: 'Owner not found' } }
+        const todo = {
+          ID: this.todos.length + 1,
+          OWNER_TYPE_ID: 1,
+          OWNER_ID: Number(p.ownerId),
+          PROVIDER_ID: 'CRM_TODO',
+          DESCRIPTION: String(p.description ?? ''),
+          DEADLINE: String(p.deadline),
+          RESPONSIBLE_ID: Number(p.responsibleId),
+          SUBJECT: String(p.title ?? ''),
+        }
+        this.todos.push(todo)
+        return { result: { id: todo.ID } }
+      }
+      case 'crm.activity.list':
+        return {
+          result: this.todos
+            .filter((a) => Object.entries(p.filter ?? {}).every(([k, v]) => String((a as Record<string, unknown>)[k]) === String(v)))
+            .reverse()
+            .map((a) => ({ ID: String(a.ID), DESCRIPTION: a.DESCRIPTION })),
+        }
+      case 'crm.timeline.comment.list':
+        return {
+          result: this.comments.filter((c) => String(c.ENTITY_ID) === String(p.filter?.ENTITY_ID) && c.ENTITY_TYPE === p.filter?.ENTITY_TYPE),
+        }
+      case 'crm.timeline.comment.add': {
+        const id = Number(p.fields?.ENTITY_ID)
+        if (!this.leads.some((l) => l.ID === id)) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Entity not found' } }
+        const c = { ...p.fields, ENTITY_ID: id, ID: this.comments.length + 1 }
+        this.comments.push(c)
+        return { result: c.ID }
+      }
+      case 'telephony.externalCall.register': {
+        // the same call registered again while not finished gets the same CALL_ID (documented, 30 min)
+        const same = [...this.phoneCalls].find(
+          ([, c]) => !c.finish && c.params.EXTERNAL_CALL_ID === p.EXTERNAL_CALL_ID && String(c.params.USER_ID) === String(p.USER_ID),
+        )
+        const id = same?.[0] ?? `externalCall.${this.phoneCalls.size + 1}.${Date.now()}`
+        if (!same) this.phoneCalls.set(id, { params: p, records: [] })
+        return { result: { CALL_ID: id, CRM_CREATED_LEAD: null, CRM_ENTITY_TYPE: p.CRM_ENTITY_TYPE, CRM_ENTITY_ID: Number(p.CRM_ENTITY_ID) } }
+      }
+      case 'telephony.externalCall.finish': {
+        const c = this.phoneCalls.get(p.CALL_ID)
+        if (!c || c.finish) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Call is not found or finished' } }
+        c.finish = p
+        return { result: { CALL_ID: p.CALL_ID, CALL_DURATION: Number(p.DURATION), CALL_FAILED_CODE: String(p.STATUS_CODE), CRM_ACTIVITY_ID: 1 } }
+      }
+      case 'telephony.externalCall.attachRecord': {
+        const c = this.phoneCalls.get(p.CALL_ID)
+        if (!c) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Call is not found' } }
+        c.records.push(String(p.FILE_CONTENT ?? ''))
+        return { result: { FILE_ID: c.records.length } }
+      }
+      case 'voximplant.statistic.get': {
+        const c = this.phoneCalls.get(p.FILTER?.CALL_ID)
+        return { result: c?.finish ? [{ CALL_ID: p.FILTER.CALL_ID, CALL_FAILED_CODE: c.finish.STATUS_CODE, RECORD_FILE_ID: c.records.length ? 1 : null }] : [] }
+      }
+      default:
+        return { fault: { status: 404, error: 'ERROR_METHOD_NOT_FOUND', description: 'Method not found!' } }
+    }
+  }
+}
+
+/** A multi-field (PHONE, EMAIL) from JSON (an array) or a batch query (a map with keys 0, 1, ...). */
+function list(v: unknown): unknown[] | undefined {
+  return v === undefined ? undefined : Array.isArray(v) ? v : Object.values(v as object)
+}
+
+/** A query string as PHP reads it: `a[b][0]=x` becomes `{a: {b: {0: 'x'}}}`. */
+export function parseQuery(q: string): Record<string, any> {
+  const out: Record<string, any> = {}
+  for (const pair of q.split('&').filter(Boolean)) {
+    const [k, v = ''] = pair.split('=', 2).map((s) => decodeURIComponent(s.replace(/\+/g, ' ')))
+    const keys = k.replace(/\]/g, '').split('[')
+    let node = out
+    for (const key of keys.slice(0, -1)) node = node[key] ??= {}
+    node[keys[keys.length - 1]] = v
+  }
+  return out
+}
+
+/** Replaces `$result[name][key]...` values by what the batch's earlier commands returned. */
+function resolve(v: any, results: Record<string, unknown>): any {
+  if (typeof v === 'string') {
+    const m = /^\$result\[(\w+)\]((?:\[\w+\])*)$/.exec(v)
+    if (!m) return v
+    let x: any = results[m[1]]
+    for (const key of m[2].slice(1, -1).split('][').filter(Boolean)) x = x?.[key]
+    return x === undefined ? '' : x
+  }
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x, results)]))
+  return v
+}
