@@ -169,17 +169,24 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       timedOut = true
       invite?.cancel(() => {})
     }, ringMs)
+    const abort = () => invite?.cancel(() => {})
+    opts.signal?.addEventListener('abort', abort, { once: true })
     try {
       const dialog = await this.srf.createUAC(
         target,
-        { localSdp: opts.sdp, ...uacRoute(trunk, opts.fromUser ?? 'agent', this.opts.publicHost) },
+        { localSdp: opts.sdp, ...uacRoute(trunk, opts.callerId ?? opts.fromUser ?? 'agent', this.opts.publicHost, opts.callerId) },
         {
           // drachtio-srf calls it (err, req), not (req) as its typings say
           cbRequest: ((err: unknown, r: Srf.SrfRequest | undefined) => {
             if (err || !r) return
             invite = r
             this.pendingDials.add(r)
+            opts.onInvite?.(r.get('Call-ID'))
+            if (opts.signal?.aborted) abort()
           }) as unknown as (req: Srf.SrfRequest) => void,
+          cbProvisional: (res: Srf.SrfResponse) => {
+            if (res.status > 100) opts.onProgress?.(res.status, res.body || undefined)
+          },
         },
       )
       const res = (dialog as unknown as { res: Srf.SrfRequest }).res
@@ -198,6 +205,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       throw new DialError(status ?? 'timeout', `the call to ${target} failed: ${status ?? (err as Error).message}`)
     } finally {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', abort)
       if (invite) this.pendingDials.delete(invite)
     }
   }
@@ -219,9 +227,14 @@ function sipEndpoint(hostport: string): { host: string; port: number } {
 }
 
 /** From (and P-Asserted-Identity), proxy and credentials of an INVITE through a trunk; without one, from us. */
-function uacRoute(trunk: TrunkConfig | undefined, fromUser: string, publicHost: string): Pick<Srf.CreateUACOptions, 'headers' | 'proxy' | 'auth'> {
+function uacRoute(
+  trunk: TrunkConfig | undefined,
+  fromUser: string,
+  publicHost: string,
+  callerId?: string,
+): Pick<Srf.CreateUACOptions, 'headers' | 'proxy' | 'auth'> {
   if (!trunk) return { headers: { From: `<sip:${fromUser}@${publicHost}>` } }
-  const user = trunk.callerId || trunk.username
+  const user = callerId ?? (trunk.callerId || trunk.username)
   const from = `<sip:${user}@${trunk.domain}>`
   return {
     headers: { From: from, 'P-Asserted-Identity': from },

@@ -59,8 +59,8 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
   ) {
     super()
     const host = hostForUri(ctx.local.host)
-    const user = trunk?.fromUser ?? opts.fromUser ?? 'agent'
-    const fromUri = trunk ? `sip:${trunk.fromUser}@${trunk.fromHost}` : `sip:${user}@${host}`
+    const user = opts.callerId ?? trunk?.fromUser ?? opts.fromUser ?? 'agent'
+    const fromUri = trunk ? `sip:${user}@${trunk.fromHost}` : `sip:${user}@${host}`
     this.sipCallId = `${randomBytes(8).toString('hex')}@${host}`
     this.localSdp = opts.sdp
     const transport = remote.protocol === 'UDP' ? '' : `;transport=${remote.protocol.toLowerCase()}`
@@ -119,6 +119,10 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         else fail(new DialError('timeout', `no answer from ${this.targetUri} in ${this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS} ms`))
       }, this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS)
       this.send(resolve, fail)
+      this.opts.onInvite?.(this.sipCallId)
+      const signal = this.opts.signal
+      if (signal?.aborted) this.cancel()
+      else signal?.addEventListener('abort', () => this.cancel(), { once: true })
     })
   }
 
@@ -131,6 +135,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         if (res.status < 200) {
           if (res.status > 100 && optionTags(res, 'require').includes('100rel')) this.prack(res)
           this.provisional = true
+          if (res.status > 100 && this.state === 'calling') this.opts.onProgress?.(res.status, res.content || undefined)
           // A CANCEL asked for before any response can go now (§9.1).
           if (this.state === 'cancelling') this.sendCancel()
           return
@@ -313,6 +318,10 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         return tx.respond(makeResponse(rq, 481))
       case 'UPDATE':
         return this.onUpdate(rq, tx)
+      case 'INFO':
+        tx.respond(makeResponse(rq, 200))
+        this.emit('info', String(rq.headers['content-type'] ?? ''), rq.content)
+        return
       default:
         tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW }))
     }
