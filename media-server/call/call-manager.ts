@@ -61,7 +61,8 @@ export interface ClusterHooks {
 /**
  * Admission and lifecycle of inbound calls: a record from the first INVITE, an RTP
  * port pair (503 when none is left), SDP negotiation (488 when nothing fits), then the
- * Call runs and everything is released whatever the outcome. A watchdog checks that every
+ * Call runs and everything is released whatever the outcome. Calls we place (Originator)
+ * join at runAnswered once the callee answered; while they ring their ports are tracked here. A watchdog checks that every
  * call reaches a final state: a call still live well after its dialog ended is ended by force.
  */
 export class CallManager {
