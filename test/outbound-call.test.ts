@@ -1,5 +1,5 @@
-// Calls the server places on request (POST /api/calls), with SIPp as the called phone behind a
-// trunk (TRUNK_HOST is SIPp's address; no registration): it answers and the bot greets first
+// Calls the server places on request (POST /api/calls), through either SIP backend, with SIPp as
+// the called phone behind a trunk (TRUNK_HOST is SIPp's address; no registration): it answers and the bot greets first
 // (speech on the wire at SIPp's media port, the record answered and outbound), it is busy (486),
 // nobody answers (our CANCEL at the ring timeout, 487), 480, 404, 183 early media then 200, and
 // a 401 challenge answered with digest. The API refuses a number outside the allowed prefixes
@@ -14,7 +14,8 @@ import { LoopbackCapture } from './helpers/capture.ts'
 import { freeUdpPort } from './helpers/free-port.ts'
 import { rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
-import { startServerProcess, type ServerHandle } from './helpers/server-process.ts'
+import type { ServerHandle } from './helpers/server-process.ts'
+import { SIP_BACKENDS, startServerWith, type SipBackendName } from './helpers/sip-backend.ts'
 import { runSipp, type SippResult } from './helpers/sipp.ts'
 
 // This file's share of ports: RTP 38500-38599, SIPp media 38700 and up.
@@ -145,10 +146,10 @@ async function placeCall(
   return { id, sipp: done, call }
 }
 
-async function startEnv(t: Test, extra: Record<string, string> = {}): Promise<Env> {
+async function startEnv(t: Test, backend: SipBackendName): Promise<Env> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-outbound-'))
   const calleePort = await freeUdpPort()
-  const server = await startServerProcess({
+  const server = await startServerWith(backend, {
     DATA_DIR: dataDir,
     LANGUAGE: 'ru',
     RTP_PORT_MIN: String(RTP_MIN),
@@ -161,104 +162,104 @@ async function startEnv(t: Test, extra: Record<string, string> = {}): Promise<En
     TRUNK_REGISTER: 'false',
     OUTBOUND_ALLOW_PREFIXES: '8999',
     OUTBOUND_RING_TIMEOUT_S: '3',
-    ...extra,
   })
   t.teardown(() => server.stop())
   return { server, calleePort, dataDir }
 }
 
-t.test('outbound calls with SIPp as the callee', async (t) => {
-  const env = await startEnv(t)
+for (const backend of SIP_BACKENDS)
+  t.test(`outbound calls with SIPp as the callee (${backend})`, async (t) => {
+    const env = await startEnv(t, backend)
 
-  await t.test('answered: the bot greets first, its speech reaches the callee; the record is answered and outbound', async (t) => {
-    const cap = new LoopbackCapture(path.join(env.dataDir, 'answer.pcap'), `udp and dst port ${CALLEE_MP}`)
-    await cap.start()
-    const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 6000 }, [
-      '-mp',
-      String(CALLEE_MP),
-    ])
-    const packets = await cap.stop()
-    t.equal(sipp.code, 0, `SIPp passed (${sipp.stderr.slice(-400)})`)
-    t.match(call, {
-      direction: 'outbound',
-      callerId: NUMBER,
-      toUri: `sip:${NUMBER}@127.0.0.1`,
-      codec: 'PCMU',
-      outbound: { sipResult: 'answered', sipStatus: 200 },
-    })
-    t.ok(call.answeredAt, 'answered')
-    t.equal(call.result, 'caller-hangup', 'the callee hung up after 6 s')
-    t.equal(call.turns[0]?.who, 'bot', 'the bot spoke first')
-    t.equal(call.turns[0]?.step, 'greeting')
-    const rtp = rtpPackets(packets, (port) => port >= RTP_MIN && port <= RTP_MAX)
-    t.ok(rtp.length > 100, `RTP from the server reached SIPp's media port: ${rtp.length} packets`)
-    const start = rtp.findIndex((p) => p.marker)
-    t.ok(start >= 0, 'a packet with the marker bit starts the greeting')
-    const greeting = rtp.slice(start, start + 75)
-    const share = speechShare(greeting, createCodec('PCMU'))
-    t.ok(share > 0.4, `the greeting's first 1.5 s are speech: ${(share * 100).toFixed(0)}% of frames above -40 dBFS`)
-  })
-
-  await t.test('183 with early media, then 200: the dialog starts at the 200', async (t) => {
-    const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: EARLY_MEDIA, HANG_UP_AFTER_MS: 3000 }, [
-      '-mp',
-      String(CALLEE_MP + 10),
-      '-rtp_echo',
-    ])
-    t.equal(sipp.code, 0, `SIPp passed (${sipp.stderr.slice(-400)})`)
-    t.match(call, { direction: 'outbound', outbound: { sipResult: 'answered', sipStatus: 200 } })
-    const ringing = Date.parse(call.answeredAt) - Date.parse(call.startedAt)
-    t.ok(ringing >= 900, `answered after the early media, ${ringing} ms after the INVITE`)
-    t.equal(call.turns[0]?.step, 'greeting')
-  })
-
-  await t.test("the trunk's 401 is answered with digest", async (t) => {
-    const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE, PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 2000 }, [
-      '-mp',
-      String(CALLEE_MP + 20),
-      '-rtp_echo',
-    ])
-    t.equal(sipp.code, 0, `SIPp verified our credentials (${sipp.stderr.slice(-400)})`)
-    t.match(call, { outbound: { sipResult: 'answered' } })
-  })
-
-  for (const [status, reason, result] of [
-    [486, 'Busy Here', 'busy'],
-    [480, 'Temporarily Unavailable', 'no-answer'],
-    [404, 'Not Found', 'rejected'],
-  ] as const) {
-    await t.test(`${status} ${reason}: ${result}`, async (t) => {
-      const { sipp, call } = await placeCall(env, 'uas-callee-refuses.xml', { RING_MS: 300, STATUS: status, REASON: reason })
+    await t.test('answered: the bot greets first, its speech reaches the callee; the record is answered and outbound', async (t) => {
+      const cap = new LoopbackCapture(path.join(env.dataDir, 'answer.pcap'), `udp and dst port ${CALLEE_MP}`)
+      await cap.start()
+      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 6000 }, [
+        '-mp',
+        String(CALLEE_MP),
+      ])
+      const packets = await cap.stop()
       t.equal(sipp.code, 0, `SIPp passed (${sipp.stderr.slice(-400)})`)
-      t.match(call, { direction: 'outbound', result, answeredAt: null, endReason: `${status} ${reason}`, outbound: { sipResult: result, sipStatus: status } })
+      t.match(call, {
+        direction: 'outbound',
+        callerId: NUMBER,
+        toUri: `sip:${NUMBER}@127.0.0.1`,
+        codec: 'PCMU',
+        outbound: { sipResult: 'answered', sipStatus: 200 },
+      })
+      t.ok(call.answeredAt, 'answered')
+      t.equal(call.result, 'caller-hangup', 'the callee hung up after 6 s')
+      t.equal(call.turns[0]?.who, 'bot', 'the bot spoke first')
+      t.equal(call.turns[0]?.step, 'greeting')
+      const rtp = rtpPackets(packets, (port) => port >= RTP_MIN && port <= RTP_MAX)
+      t.ok(rtp.length > 100, `RTP from the server reached SIPp's media port: ${rtp.length} packets`)
+      const start = rtp.findIndex((p) => p.marker)
+      t.ok(start >= 0, 'a packet with the marker bit starts the greeting')
+      const greeting = rtp.slice(start, start + 75)
+      const share = speechShare(greeting, createCodec('PCMU'))
+      t.ok(share > 0.4, `the greeting's first 1.5 s are speech: ${(share * 100).toFixed(0)}% of frames above -40 dBFS`)
     })
-  }
 
-  await t.test('nobody answers: our CANCEL at the ring timeout, 487, no-answer', async (t) => {
-    const started = Date.now()
-    const { sipp, call } = await placeCall(env, 'uas-callee-no-answer.xml', { CANCEL_WITHIN_MS: 6000 })
-    t.equal(sipp.code, 0, `SIPp got the CANCEL (${sipp.stderr.slice(-400)})`)
-    t.ok(Date.now() - started >= 3000, 'not before OUTBOUND_RING_TIMEOUT_S')
-    t.match(call, { result: 'no-answer', endReason: '487 ring timeout (3 s)', outbound: { sipResult: 'no-answer', sipStatus: 487 } })
-  })
+    await t.test('183 with early media, then 200: the dialog starts at the 200', async (t) => {
+      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: EARLY_MEDIA, HANG_UP_AFTER_MS: 3000 }, [
+        '-mp',
+        String(CALLEE_MP + 10),
+        '-rtp_echo',
+      ])
+      t.equal(sipp.code, 0, `SIPp passed (${sipp.stderr.slice(-400)})`)
+      t.match(call, { direction: 'outbound', outbound: { sipResult: 'answered', sipStatus: 200 } })
+      const ringing = Date.parse(call.answeredAt) - Date.parse(call.startedAt)
+      t.ok(ringing >= 900, `answered after the early media, ${ringing} ms after the INVITE`)
+      t.equal(call.turns[0]?.step, 'greeting')
+    })
 
-  await t.test('the list shows the outbound calls with their results; metrics count them', async (t) => {
-    const { calls } = await get(env, '/api/calls')
-    const outbound = calls.filter((c: any) => c.direction === 'outbound')
-    t.equal(outbound.length, 7)
-    t.same(
-      outbound.map((c: any) => c.outbound.sipResult),
-      ['no-answer', 'rejected', 'no-answer', 'busy', 'answered', 'answered', 'answered'],
-    )
-    const metrics = await fetch(`http://127.0.0.1:${env.server.httpPort}/metrics`).then((r) => r.text())
-    t.match(metrics, /^voice_outbound_calls_total\{result="answered"\} 3$/m)
-    t.match(metrics, /^voice_outbound_calls_total\{result="busy"\} 1$/m)
-    t.match(metrics, /^voice_outbound_calls_total\{result="no-answer"\} 2$/m)
+    await t.test("the trunk's 401 is answered with digest", async (t) => {
+      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE, PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 2000 }, [
+        '-mp',
+        String(CALLEE_MP + 20),
+        '-rtp_echo',
+      ])
+      t.equal(sipp.code, 0, `SIPp verified our credentials (${sipp.stderr.slice(-400)})`)
+      t.match(call, { outbound: { sipResult: 'answered' } })
+    })
+
+    for (const [status, reason, result] of [
+      [486, 'Busy Here', 'busy'],
+      [480, 'Temporarily Unavailable', 'no-answer'],
+      [404, 'Not Found', 'rejected'],
+    ] as const) {
+      await t.test(`${status} ${reason}: ${result}`, async (t) => {
+        const { sipp, call } = await placeCall(env, 'uas-callee-refuses.xml', { RING_MS: 300, STATUS: status, REASON: reason })
+        t.equal(sipp.code, 0, `SIPp passed (${sipp.stderr.slice(-400)})`)
+        t.match(call, { direction: 'outbound', result, answeredAt: null, endReason: `${status} ${reason}`, outbound: { sipResult: result, sipStatus: status } })
+      })
+    }
+
+    await t.test('nobody answers: our CANCEL at the ring timeout, 487, no-answer', async (t) => {
+      const started = Date.now()
+      const { sipp, call } = await placeCall(env, 'uas-callee-no-answer.xml', { CANCEL_WITHIN_MS: 6000 })
+      t.equal(sipp.code, 0, `SIPp got the CANCEL (${sipp.stderr.slice(-400)})`)
+      t.ok(Date.now() - started >= 3000, 'not before OUTBOUND_RING_TIMEOUT_S')
+      t.match(call, { result: 'no-answer', endReason: '487 ring timeout (3 s)', outbound: { sipResult: 'no-answer', sipStatus: 487 } })
+    })
+
+    await t.test('the list shows the outbound calls with their results; metrics count them', async (t) => {
+      const { calls } = await get(env, '/api/calls')
+      const outbound = calls.filter((c: any) => c.direction === 'outbound')
+      t.equal(outbound.length, 7)
+      t.same(
+        outbound.map((c: any) => c.outbound.sipResult),
+        ['no-answer', 'rejected', 'no-answer', 'busy', 'answered', 'answered', 'answered'],
+      )
+      const metrics = await fetch(`http://127.0.0.1:${env.server.httpPort}/metrics`).then((r) => r.text())
+      t.match(metrics, /^voice_outbound_calls_total\{result="answered"\} 3$/m)
+      t.match(metrics, /^voice_outbound_calls_total\{result="busy"\} 1$/m)
+      t.match(metrics, /^voice_outbound_calls_total\{result="no-answer"\} 2$/m)
+    })
   })
-})
 
 t.test('the API refuses what it must not dial', async (t) => {
-  const env = await startEnv(t)
+  const env = await startEnv(t, 'embedded')
   // a listener where a refused call would go: it must hear nothing
   const trap = dgram.createSocket('udp4')
   await new Promise<void>((r) => trap.bind(0, '127.0.0.1', r))

@@ -15,7 +15,8 @@ t.test('final responses map to the SIP result with their status', async (t) => {
 })
 
 t.test('our CANCEL: the ring timeout is no answer, a shutdown is a failure; silence is a failure', async (t) => {
-  t.same(dialOutcome(new DialError('cancelled', 'x'), how), { result: 'no-answer', status: 487, reason: '487 ring timeout (30 s)' })
+  t.same(dialOutcome(new DialError('cancelled', 'x', true), how), { result: 'no-answer', status: 487, reason: '487 ring timeout (30 s)' })
+  t.same(dialOutcome(new DialError('timeout', 'x', true), how), { result: 'no-answer', reason: 'ring timeout (30 s)' })
   t.match(dialOutcome(new DialError('cancelled', 'x'), { ...how, aborted: true }), { result: 'failed', status: 487 })
   t.match(dialOutcome(new DialError('timeout', 'no response (Timer B)'), how), { result: 'failed', status: undefined, reason: /^timeout/ })
   t.match(dialOutcome(new Error('ENOTFOUND'), how), { result: 'failed', reason: /ENOTFOUND/ })

@@ -19,14 +19,17 @@ const BUSY = new Set([486, 600])
 const NO_ANSWER = new Set([408, 480])
 
 /**
- * `aborted`: the server cancelled the INVITE (shutdown). Otherwise a 'cancelled' dial was our ring
- * timeout's CANCEL (the 487 that follows is ours), and a 'timeout' one heard nothing at all.
+ * `aborted`: the server cancelled the INVITE (shutdown). The dial's own ring timeout is no answer
+ * (with 487 when its CANCEL got one); a 'timeout' without it heard nothing at all (Timer B).
  */
 export function dialOutcome(err: unknown, how: { aborted: boolean; ringTimeoutS: number }): DialOutcome {
   if (!(err instanceof DialError)) return { result: 'failed', reason: `error: ${(err as Error)?.message ?? String(err)}` }
   const s = err.status
-  if (s === 'cancelled' && how.aborted) return { result: 'failed', status: 487, reason: '487 cancelled: the server stopped' }
-  if (s === 'cancelled') return { result: 'no-answer', status: 487, reason: `487 ring timeout (${how.ringTimeoutS} s)` }
+  const cancelled = s === 'cancelled'
+  if (cancelled && how.aborted) return { result: 'failed', status: 487, reason: '487 cancelled: the server stopped' }
+  if (err.ringTimedOut)
+    return { result: 'no-answer', ...(cancelled && { status: 487 }), reason: `${cancelled ? '487 ' : ''}ring timeout (${how.ringTimeoutS} s)` }
+  if (cancelled) return { result: 'failed', status: 487, reason: `487 ${err.message}` }
   if (s === 'timeout') return { result: 'failed', reason: `timeout: ${err.message}` }
   if (s === 'refused') return { result: 'failed', reason: `refused: ${err.message}` }
   const phrase = /answered \d{3} (.*)$/.exec(err.message)?.[1] ?? ''

@@ -199,8 +199,8 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       return call
     } catch (err) {
       release()
-      if (timedOut) throw new DialError('timeout', `no answer from ${target} within ${ringMs} ms`)
       const status = sipErrorStatus(err)
+      if (timedOut) throw new DialError(status === 487 ? 'cancelled' : 'timeout', `no answer from ${target} within ${ringMs} ms`, true)
       if (status === 487) throw new DialError('cancelled', `the call to ${target} was cancelled`)
       throw new DialError(status ?? 'timeout', `the call to ${target} failed: ${status ?? (err as Error).message}`)
     } finally {

@@ -147,6 +147,8 @@ export class DialError extends Error {
   constructor(
     readonly status: number | 'timeout' | 'cancelled' | 'refused',
     message: string,
+    /** the dial's own ring timeout ended it (its CANCEL, or giving up with no provisional) */
+    readonly ringTimedOut = false,
   ) {
     super(message)
   }

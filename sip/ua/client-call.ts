@@ -31,6 +31,8 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
   /** The INVITE last sent: after a 401/407, the one with credentials (new CSeq, same Call-ID). */
   private invite: SipRequest
   private authAnswered = false
+  /** our ring timeout fired: a CANCEL that follows is its */
+  private ringTimedOut = false
   private ack: SipRequest | undefined
   private provisional = false
   private ringTimer: NodeJS.Timeout | undefined
@@ -115,8 +117,9 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         reject(err)
       }
       this.ringTimer = setTimeout(() => {
+        this.ringTimedOut = true
         if (this.provisional) this.cancel()
-        else fail(new DialError('timeout', `no answer from ${this.targetUri} in ${this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS} ms`))
+        else fail(new DialError('timeout', `no answer from ${this.targetUri} in ${this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS} ms`, true))
       }, this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS)
       this.send(resolve, fail)
       this.opts.onInvite?.(this.sipCallId)
@@ -144,7 +147,10 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
           if (this.state === 'ended') return
           if ((res.status === 401 || res.status === 407) && this.state === 'calling' && this.retryWithCredentials(res)) return this.send(resolve, fail)
           if (res.status === 422 && this.state === 'calling' && this.retryWithLongerInterval(res)) return this.send(resolve, fail)
-          return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
+          const cancelled = this.state === 'cancelling'
+          return fail(
+            new DialError(cancelled ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`, cancelled && this.ringTimedOut),
+          )
         }
         this.onOk(res, resolve, fail)
       },
