@@ -202,7 +202,9 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       const status = sipErrorStatus(err)
       if (timedOut) throw new DialError(status === 487 ? 'cancelled' : 'timeout', `no answer from ${target} within ${ringMs} ms`, true)
       if (status === 487) throw new DialError('cancelled', `the call to ${target} was cancelled`)
-      throw new DialError(status ?? 'timeout', `the call to ${target} failed: ${status ?? (err as Error).message}`)
+      // worded as the embedded stack words it: the record's end reason is "<status> <reason phrase>"
+      if (status !== undefined) throw new DialError(status, `${target} answered ${status} ${(err as { reason?: string }).reason ?? ''}`.trimEnd())
+      throw new DialError('timeout', `the call to ${target} failed: ${(err as Error).message}`)
     } finally {
       clearTimeout(timer)
       opts.signal?.removeEventListener('abort', abort)
