@@ -26,6 +26,7 @@ const TOKEN = 'outbound-test-token'
 const USER = '74951234567'
 const PASSWORD = 'Trunk-Pa55'
 const NUMBER = '89990001122'
+const PCMU = { ANSWER_PT: 0, ANSWER_CODEC: 'PCMU' }
 
 const RINGING = `
   <send>
@@ -174,7 +175,7 @@ for (const backend of SIP_BACKENDS)
     await t.test('answered: the bot greets first, its speech reaches the callee; the record is answered and outbound', async (t) => {
       const cap = new LoopbackCapture(path.join(env.dataDir, 'answer.pcap'), `udp and dst port ${CALLEE_MP}`)
       await cap.start()
-      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 6000 }, [
+      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { ...PCMU, CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 6000 }, [
         '-mp',
         String(CALLEE_MP),
       ])
@@ -201,11 +202,12 @@ for (const backend of SIP_BACKENDS)
     })
 
     await t.test('183 with early media, then 200: the dialog starts at the 200', async (t) => {
-      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: EARLY_MEDIA, HANG_UP_AFTER_MS: 3000 }, [
-        '-mp',
-        String(CALLEE_MP + 10),
-        '-rtp_echo',
-      ])
+      const { sipp, call } = await placeCall(
+        env,
+        'uas-callee.xml',
+        { ...PCMU, CALLER_ID: USER, CHALLENGE: '', PROVISIONAL: EARLY_MEDIA, HANG_UP_AFTER_MS: 3000 },
+        ['-mp', String(CALLEE_MP + 10), '-rtp_echo'],
+      )
       t.equal(sipp.code, 0, `SIPp passed (${sipp.stderr.slice(-400)})`)
       t.match(call, { direction: 'outbound', outbound: { sipResult: 'answered', sipStatus: 200 } })
       const ringing = Date.parse(call.answeredAt) - Date.parse(call.startedAt)
@@ -214,7 +216,7 @@ for (const backend of SIP_BACKENDS)
     })
 
     await t.test("the trunk's 401 is answered with digest", async (t) => {
-      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { CALLER_ID: USER, CHALLENGE, PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 2000 }, [
+      const { sipp, call } = await placeCall(env, 'uas-callee.xml', { ...PCMU, CALLER_ID: USER, CHALLENGE, PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 2000 }, [
         '-mp',
         String(CALLEE_MP + 20),
         '-rtp_echo',
@@ -255,6 +257,19 @@ for (const backend of SIP_BACKENDS)
       t.match(metrics, /^voice_outbound_calls_total\{result="answered"\} 3$/m)
       t.match(metrics, /^voice_outbound_calls_total\{result="busy"\} 1$/m)
       t.match(metrics, /^voice_outbound_calls_total\{result="no-answer"\} 2$/m)
+    })
+
+    await t.test('a 200 whose SDP we cannot use: BYE, failed with 200', async (t) => {
+      const { sipp, call } = await placeCall(env, 'uas-callee.xml', {
+        ANSWER_PT: 18,
+        ANSWER_CODEC: 'G729',
+        CALLER_ID: USER,
+        CHALLENGE: '',
+        PROVISIONAL: RINGING,
+        HANG_UP_AFTER_MS: 5000,
+      })
+      t.equal(sipp.code, 0, `SIPp got our BYE (${sipp.stderr.slice(-400)})`)
+      t.match(call, { result: 'failed', answeredAt: null, endReason: /^200 with no usable SDP/, outbound: { sipResult: 'failed', sipStatus: 200 } })
     })
   })
 

@@ -164,29 +164,36 @@ export class Originator {
 
   /** The callee answered: its SDP sets where our RTP goes, and the conversation runs. */
   private async answered(p: Placing, leg: OutboundCall, port: number, local: LocalMedia, req: OriginateRequest, startedAt: Date, log: Logger): Promise<void> {
-    p.view.state = 'answered'
-    p.view.sipStatus = 200
     await p.created
     const neg = readAnswer(leg.answer, local)
     if (!neg.ok) {
       log.warn({ reason: neg.reason }, 'outbound call answered with no usable SDP: BYE')
       await leg.hangup()
-      return this.finishUnanswered(p, port, { result: 'failed', reason: `200 answered with no usable SDP: ${neg.reason}` }, log)
+      return this.finishUnanswered(p, port, { result: 'failed', status: 200, reason: `200 with no usable SDP: ${neg.reason}` }, log)
     }
+    p.view.state = 'answered'
+    p.view.sipStatus = 200
     this.deps.metrics.outboundCalls.labels('answered').inc()
     const sip = new AnsweredLeg(leg, this.fromUri(req), req.to)
-    await this.deps.calls.runAnswered({
-      id: p.id,
-      sip,
-      port,
-      neg,
-      local,
-      answer: null,
-      startedAt,
-      direction: 'outbound',
-      log: log.child({ sipCallId: leg.sipCallId }),
-      options: { scenarioFile: req.scenario, variables: req.variables },
-    })
+    try {
+      await this.deps.calls.runAnswered({
+        id: p.id,
+        sip,
+        port,
+        neg,
+        local,
+        answer: null,
+        startedAt,
+        direction: 'outbound',
+        log: log.child({ sipCallId: sip.sipCallId }),
+        options: { scenarioFile: req.scenario, variables: req.variables },
+      })
+    } catch (err) {
+      // the media session did not open: nothing holds the call yet, so it ends here
+      log.error({ err }, 'answered call could not start: BYE')
+      await leg.hangup()
+      return this.finishUnanswered(p, port, { result: 'failed', status: 200, reason: `200, then the call could not start: ${(err as Error).message}` }, log)
+    }
   }
 
   private async unanswered(p: Placing, err: unknown, port: number, req: OriginateRequest, startedAt: Date, log: Logger): Promise<void> {
@@ -196,12 +203,13 @@ export class Originator {
     return this.finishUnanswered(p, port, outcome, log)
   }
 
+  /** The call ends without a conversation: its port freed, its row finished with the SIP result. */
   private async finishUnanswered(p: Placing, port: number, outcome: { result: OutboundState; status?: number; reason: string }, log: Logger): Promise<void> {
     const { store, media, metrics, calls } = this.deps
     calls.untrack(p.id)
     media.release(port)
     metrics.rtpPortsFree.set(media.available)
-    metrics.outboundCalls.labels(outcome.result).inc()
+    if (p.view.state !== 'answered') metrics.outboundCalls.labels(outcome.result).inc()
     metrics.calls.labels(outcome.result).inc()
     log.info({ result: outcome.result, status: outcome.status, reason: outcome.reason }, 'outbound call not answered')
     await store

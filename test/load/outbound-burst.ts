@@ -44,7 +44,14 @@ const server = await startServerProcess({
 })
 try {
   const messages = path.join(dataDir, 'callee-messages.log')
-  const scenario = renderScenario('uas-callee.xml', dataDir, { CALLER_ID: '74950000000', CHALLENGE: '', PROVISIONAL: RINGING, HANG_UP_AFTER_MS: 3000 })
+  const scenario = renderScenario('uas-callee.xml', dataDir, {
+    ANSWER_PT: 0,
+    ANSWER_CODEC: 'PCMU',
+    CALLER_ID: '74950000000',
+    CHALLENGE: '',
+    PROVISIONAL: RINGING,
+    HANG_UP_AFTER_MS: 3000,
+  })
   const sipp = runSipp(
     scenario,
     `127.0.0.1:${server.sipPort}`,
