@@ -108,6 +108,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   })
+  readonly outboundCalls = new client.Counter({
+    name: 'voice_outbound_calls_total',
+    help: 'Calls placed through POST /api/calls, by SIP result: answered, busy, no-answer, rejected, failed',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  })
   readonly bargeIns = new client.Counter({
     name: 'voice_barge_ins_total',
     help: 'Prompts dropped because the caller talked over them',

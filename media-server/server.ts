@@ -17,6 +17,9 @@ import { createInboundGate } from './edge.ts'
 import { createSipBackend } from './sip-backend.ts'
 import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
+import { createOriginateRoute } from './http/originate-route.ts'
+import { Originator } from './call/originator.ts'
+import type { OriginateContext } from './call/originate-request.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
 import { createCrmRoutes } from './http/crm-routes.ts'
 import { OutboxStore } from '../crm/outbox/outbox-store.ts'
@@ -223,6 +226,12 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   })
   draining = () => drainer.active
 
+  const originator = new Originator({ config, logger, metrics, store, media, sip, calls, draining: () => drainer.active })
+  const originateContext: OriginateContext = {
+    trunks: config.trunks,
+    trunkFor: (uri) => trunks.guard.trunkFor(uri),
+    scenarioFile: (name) => [name, `${name}.yaml`].find((f) => scenarios.get(f)),
+  }
   const http = createHttpServer({
     store,
     metrics,
@@ -232,6 +241,10 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     storage: () => checkStorage({ store, recordingsDir: `${config.dataDir}/calls`, minFreeDiskMb: config.storage.minFreeDiskMb }),
     degradedStatus: config.storage.healthDegradedStatus,
     trunks: () => trunks.status(),
+    originate: {
+      route: createOriginateRoute(originator, originateContext, { maxBodyBytes: config.api.maxBodyBytes, logger: logger.child({ component: 'http' }) }),
+      placed: (id) => originator.placed(id),
+    },
     crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
@@ -269,7 +282,8 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     drain: (why) => drainer.drain(why),
     skipDrain: () => drainer.skipWait(),
     async stop() {
-      // Every call gets its BYE and its final record before SIP, the clock and storage stop.
+      // Every call gets its BYE (or CANCEL) and its final record before SIP, the clock and storage stop.
+      await originator.shutdown(3000)
       await calls.shutdown(3000)
       await trunks.stop()
       await sip.stop()

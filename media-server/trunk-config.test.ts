@@ -17,7 +17,7 @@ function configFile(body: unknown): string {
 t.test('defaults: no trunk, nothing may be dialled, 60 calls an hour', async (t) => {
   const cfg = loadConfig({})
   t.same(cfg.trunks, [])
-  t.same(cfg.outbound, { allowPrefixes: [], maxCallsPerHour: 60 })
+  t.same(cfg.outbound, { allowPrefixes: [], maxCallsPerHour: 60, ringTimeoutS: 30 })
 })
 
 t.test('the one-trunk case from TRUNK_* variables', async (t) => {
@@ -43,7 +43,7 @@ t.test('the one-trunk case from TRUNK_* variables', async (t) => {
       expires: 300,
     },
   ])
-  t.same(cfg.outbound, { allowPrefixes: ['+7', '8'], maxCallsPerHour: 20 })
+  t.same(cfg.outbound, { allowPrefixes: ['+7', '8'], maxCallsPerHour: 20, ringTimeoutS: 30 })
   t.equal(loadConfig({ TRUNK_HOST: '10.0.0.1' }).trunks[0].register, false, 'no username: an IP-authenticated trunk, no REGISTER')
 })
 
@@ -70,7 +70,7 @@ t.test('a trunks list in the file, and the TRUNK_* trunk replacing the one of it
   })
   const cfg = loadConfig({ CONFIG_FILE: file })
   t.equal(cfg.sip.port, 5070)
-  t.same(cfg.outbound, { allowPrefixes: ['+7', '8'], maxCallsPerHour: 10 })
+  t.same(cfg.outbound, { allowPrefixes: ['+7', '8'], maxCallsPerHour: 10, ringTimeoutS: 30 })
   t.match(cfg.trunks, [
     {
       name: 'main',

@@ -11,9 +11,12 @@ export interface OutboundConfig {
   allowPrefixes: string[]
   /** OUTBOUND_MAX_CALLS_PER_HOUR: outbound calls in any 60 minutes, all trunks together. */
   maxCallsPerHour: number
+  /** OUTBOUND_RING_TIMEOUT_S: how long a call placed through POST /api/calls may ring before our CANCEL. */
+  ringTimeoutS: number
 }
 
 export const DEFAULT_MAX_CALLS_PER_HOUR = 60
+const DEFAULT_RING_TIMEOUT_S = 30
 const DEFAULT_EXPIRES = 300
 
 /** Variables of the one-trunk case -> keys of a trunk entry. TRUNK_HOST turns it on. */
@@ -153,12 +156,14 @@ export function parseOutbound(section: unknown, env: NodeJS.ProcessEnv): Outboun
   if (section !== undefined && (!section || typeof section !== 'object' || Array.isArray(section)))
     throw new ConfigError('config file: "outbound" must be an object')
   const s = (section ?? {}) as Record<string, unknown>
-  for (const k of Object.keys(s))
-    if (k !== 'allowPrefixes' && k !== 'maxCallsPerHour') throw new ConfigError(`outbound: unknown key "${k}" (known: allowPrefixes, maxCallsPerHour)`)
+  const known = ['allowPrefixes', 'maxCallsPerHour', 'ringTimeoutS']
+  for (const k of Object.keys(s)) if (!known.includes(k)) throw new ConfigError(`outbound: unknown key "${k}" (known: ${known.join(', ')})`)
   const prefixes = env.OUTBOUND_ALLOW_PREFIXES ?? s.allowPrefixes
   const cap = env.OUTBOUND_MAX_CALLS_PER_HOUR ?? s.maxCallsPerHour
+  const ring = env.OUTBOUND_RING_TIMEOUT_S ?? s.ringTimeoutS
   return {
     allowPrefixes: prefixes === undefined ? [] : parsePrefixes(prefixes as string | string[]),
     maxCallsPerHour: cap === undefined || cap === '' ? DEFAULT_MAX_CALLS_PER_HOUR : int(cap, 'OUTBOUND_MAX_CALLS_PER_HOUR', 0, 1_000_000),
+    ringTimeoutS: ring === undefined || ring === '' ? DEFAULT_RING_TIMEOUT_S : int(ring, 'OUTBOUND_RING_TIMEOUT_S', 1, 600),
   }
 }

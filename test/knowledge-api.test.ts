@@ -67,8 +67,9 @@ t.test('delete a document and its chunks', async (t) => {
   )
 })
 
-t.test('the rest of the API is still read-only', async (t) => {
-  t.equal((await request('POST', '/api/calls')).status, 405)
+t.test('the rest of the API is read-only but for placing a call', async (t) => {
+  t.equal((await request('PUT', '/api/calls')).status, 405)
+  t.equal((await request('POST', '/api/calls/00000000-0000-0000-0000-000000000000')).status, 405)
   t.equal((await server.api('/api/calls')).status, 200)
   t.ok(
     server.logs.some((l) => l.includes('"msg":"providers"')),

@@ -4,7 +4,23 @@ import type { Logger } from 'pino'
 import { createOffer, negotiate, offerCrypto, readAnswer, type LocalMedia, type ReadAnswerResult } from '../../sip/sdp/negotiate.ts'
 import type { CallControl, InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { AdmitVerdict, LiveCallSummary } from '../../cluster/types.ts'
-import { Call, type CallDeps, type CallResult } from './call.ts'
+import { Call, type CallDeps, type CallOptions, type CallResult } from './call.ts'
+import type { CallDirection } from '../../crm/call-store.ts'
+
+/** A call ready to talk: what runAnswered needs of either direction. */
+export interface AnsweredCall {
+  id: string
+  sip: InboundCall
+  port: number
+  neg: Extract<ReadAnswerResult, { ok: true }>
+  local: LocalMedia
+  /** our SDP answer still to send in the 200 (inbound with an offer); null: answered already */
+  answer: string | null
+  startedAt: Date
+  direction: CallDirection
+  log: Logger
+  options?: CallOptions
+}
 
 /** A live call as the manager keeps it: the call, its port, and when its dialog ended. */
 interface LiveCall {
@@ -45,7 +61,8 @@ export interface ClusterHooks {
 /**
  * Admission and lifecycle of inbound calls: a record from the first INVITE, an RTP
  * port pair (503 when none is left), SDP negotiation (488 when nothing fits), then the
- * Call runs and everything is released whatever the outcome. A watchdog checks that every
+ * Call runs and everything is released whatever the outcome. Calls we place (Originator)
+ * join at runAnswered once the callee answered; while they ring their ports are tracked here. A watchdog checks that every
  * call reaches a final state: a call still live well after its dialog ended is ended by force.
  */
 export class CallManager {
@@ -91,6 +108,22 @@ export class CallManager {
 
   get liveCount(): number {
     return this.calls.size
+  }
+
+  /** False once shutting down: no new call, either way. */
+  get accepting(): boolean {
+    return !this.closing
+  }
+
+  /** A call placed by us holds `port` while it rings: it is the call's (see invariants), and so is its open row. */
+  track(id: string, port: number): void {
+    this.admitting.set(id, port)
+    this.seen.add(id)
+  }
+
+  /** The placed call ended before it was answered (its port is released by the caller). */
+  untrack(id: string): void {
+    this.admitting.delete(id)
   }
 
   /** With REDIS_URL: admission takes a cluster-wide slot, and live calls are published. */
@@ -185,6 +218,17 @@ export class CallManager {
       neg = delayed.neg
     }
 
+    await this.runAnswered({ id, sip, port, neg, local, answer, startedAt, direction: 'inbound', log })
+  }
+
+  /**
+   * A call whose media is negotiated (inbound: before our 200; outbound: after the callee's):
+   * its media session opens, the conversation runs, and everything is released and recorded
+   * whatever the outcome. The port is the call's from here on.
+   */
+  async runAnswered(a: AnsweredCall): Promise<void> {
+    const { metrics, config, media } = this.deps
+    const { id, sip, port, neg, local, answer, startedAt, log } = a
     log.info({ codec: neg.codec.name, srtp: neg.srtp?.suite ?? 'off' }, 'media negotiated')
     const session = media.open(
       {
@@ -207,11 +251,11 @@ export class CallManager {
       },
       log,
     )
-    const call = new Call(id, sip, session, neg, local, { ...this.deps, logger: log })
+    const call = new Call(id, sip, session, neg, local, { ...this.deps, logger: log }, a.options)
     const summary = {
       id,
       sipCallId: sip.sipCallId,
-      direction: 'inbound' as const,
+      direction: a.direction,
       fromUri: sip.fromUri,
       toUri: sip.toUri,
       callerId: sip.callerId,

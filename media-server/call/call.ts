@@ -52,11 +52,20 @@ export interface CallDeps {
   /** the CRM's record of the caller (LLM agent mode), bounded by its own short deadline */
   callerLookup?: (phone: string, log: Logger) => Promise<KnownCaller | undefined>
   /** calls without the LLM agent run the YAML scenario for their dialled number */
-  scenarios: Pick<ScenarioRegistry, 'forNumber'>
+  /** (get: a scenario asked for by name, e.g. by POST /api/calls) */
+  scenarios: Pick<ScenarioRegistry, 'forNumber'> & Partial<Pick<ScenarioRegistry, 'get'>>
   /** the scenarios' prompts synthesised ahead of the call */
   scenarioPrompts?: Pick<ScenarioPrompts, 'get'>
   /** SRTP for a call from this address: its trunk's `srtp` when it has one; absent: config.srtp */
   srtpPolicy?: (address: string) => SrtpPolicy
+}
+
+/** What the placer of a call (POST /api/calls) chose for it. */
+export interface CallOptions {
+  /** a loaded scenario file instead of the one for the dialled number */
+  scenarioFile?: string
+  /** kept with the lead, for the CRM */
+  variables?: Record<string, string | number | boolean>
 }
 
 /** The bot turn being played: what barge-in and the first packet write into. */
@@ -115,6 +124,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     format: StreamFormat,
     local: LocalMedia,
     private readonly deps: CallDeps,
+    private readonly options: CallOptions = {},
   ) {
     this.log = deps.logger // the call manager's, bound to callId and sipCallId already
     this.media = new CallMedia(rtp, format, local, sip, deps, this.log)
@@ -291,7 +301,8 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 
   private async runScenario(): Promise<ScenarioDialogResult> {
     const { scenarios, config } = this.deps
-    const scenario = scenarios.forNumber(dialledNumber(this.sip.toUri))
+    const chosen = this.options.scenarioFile && scenarios.get?.(this.options.scenarioFile)
+    const scenario = chosen || scenarios.forNumber(dialledNumber(this.sip.toUri))
     let engine: ScenarioEngine
     try {
       engine = new ScenarioEngine({ scenario, language: config.language })
@@ -567,6 +578,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         ...(questions.length && { openQuestions: questions }),
         ...(answeredFromKnowledge.length && { answeredFromKnowledge }),
         ...(this.media.transferred && { transfer: this.media.transferred }),
+        ...(this.options.variables && { variables: this.options.variables }),
       }
       return this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, clips, slots: fields, outcome }))
     }
@@ -577,7 +589,13 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       if (a.kind === 'digits') phoneDigits = a.digits
     }
     const c = this.conversation
-    const slots = c && { ...c.lead, agentActions: c.actions, conversation: c.history, ...(this.media.transferred && { transfer: this.media.transferred }) }
+    const slots = c && {
+      ...c.lead,
+      agentActions: c.actions,
+      conversation: c.history,
+      ...(this.media.transferred && { transfer: this.media.transferred }),
+      ...(this.options.variables && { variables: this.options.variables }),
+    }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
     await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: this.hangupOutcome(result.outcome) }))
   }

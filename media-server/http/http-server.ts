@@ -6,6 +6,9 @@ import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
 import type { ApiGuard } from './api-guard.ts'
 import type { CrmRoutes } from './crm-routes.ts'
+import type { OriginateRoute } from './originate-route.ts'
+import type { PlacedCallView } from '../call/originator.ts'
+import { recordedOutcome } from '../call/sip-outcome.ts'
 import type { KnowledgeRoutes } from './knowledge-routes.ts'
 import type { StorageHealth } from './storage-health.ts'
 
@@ -24,6 +27,8 @@ export interface HttpDeps {
   knowledge?: KnowledgeRoutes
   /** /api/crm/outbox (list, one row, retry of a dead row) */
   crm?: CrmRoutes
+  /** POST /api/calls: place a call; `placed` shows one still ringing */
+  originate?: { route: OriginateRoute; placed(id: string): PlacedCallView | undefined }
   /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
   trunks?: () => unknown[]
   /** Bearer token / loopback check and body limits (api-guard.ts) */
@@ -75,6 +80,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   // the knowledge API takes uploads and deletes, so it goes before the read-only rest
   if (deps.knowledge && (await deps.knowledge(req, res, url))) return
   if (deps.crm && (await deps.crm(req, res, url))) return
+  if (deps.originate && (await deps.originate.route(req, res, url))) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     return json(res, 405, { error: 'method not allowed' })
@@ -103,8 +109,8 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   if (url.pathname === '/api/calls') {
     const limit = intParam(url.searchParams.get('limit'), 50, 500)
     const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
-    const calls = await deps.store.listCalls({ limit, offset })
-    if (!deps.cluster) return json(res, 200, { calls: calls.map((c) => ({ ...c, live: deps.calls.liveCall(c.id) !== undefined })) })
+    const calls = (await deps.store.listCalls({ limit, offset })).map((c) => withOutbound(deps, c))
+    if (!deps.cluster) return json(res, 200, { calls: calls.map((c) => ({ ...c, live: c.live ?? deps.calls.liveCall(c.id) !== undefined })) })
     return json(res, 200, { calls: await withClusterCalls(deps, deps.cluster, calls, offset) })
   }
   const m = /^\/api\/calls\/([^/]+)$/.exec(url.pathname)
@@ -119,9 +125,28 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
       return elsewhere ? json(res, 200, elsewhere) : json(res, 404, { error: `no call ${id}` })
     }
     const live = deps.calls.liveCall(id)
-    return json(res, 200, live ? { ...call, ...live.liveView() } : { ...call, live: false })
+    const detail = withOutbound(deps, call)
+    return json(res, 200, live ? { ...detail, ...live.liveView() } : { live: false, ...detail })
   }
   json(res, 404, { error: 'not found' })
+}
+
+/**
+ * An outbound call's SIP side: while it rings, the placer's view (live); after, what its record
+ * says (answered, else busy, no-answer, rejected or failed with the final status code).
+ */
+function withOutbound<C extends CallSummary>(deps: HttpDeps, c: C): C & { live?: true; outbound?: object } {
+  if (c.direction !== 'outbound') return c
+  const placed = deps.originate?.placed(c.id)
+  if (placed)
+    return {
+      ...c,
+      live: true,
+      outbound: { target: placed.target, trunk: placed.trunk, sipResult: placed.state, sipStatus: placed.sipStatus, earlyMedia: placed.earlyMedia },
+    }
+  // answered and talking: the row gets its answer time when the call is finished
+  const talking = deps.calls.liveCall(c.id) !== undefined
+  return { ...c, outbound: { target: c.callerId, ...(talking ? { sipResult: 'answered', sipStatus: 200 } : recordedOutcome(c)) } }
 }
 
 /**

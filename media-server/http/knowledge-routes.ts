@@ -2,6 +2,7 @@ import type http from 'node:http'
 import type { Logger } from 'pino'
 import { DocumentError } from '../../dialog/knowledge/ingest.ts'
 import type { KnowledgeBase } from '../../dialog/knowledge/knowledge-base.ts'
+import { readBody } from './read-body.ts'
 
 export interface KnowledgeRoutesOptions {
   /** uploads larger than this get 413 */
@@ -21,21 +22,6 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 function notAllowed(res: http.ServerResponse, allow: string): void {
   res.setHeader('allow', allow)
   json(res, 405, { error: 'method not allowed' })
-}
-
-/** The body, or undefined once more than max bytes arrived (the rest is drained, not buffered). */
-async function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
-  const parts: Buffer[] = []
-  let size = 0
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length
-    if (size > max) {
-      req.resume()
-      return undefined
-    }
-    parts.push(part)
-  }
-  return Buffer.concat(parts)
 }
 
 /** A header carries only Latin-1, so a non-ASCII file name arrives percent-encoded. */

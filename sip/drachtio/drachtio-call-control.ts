@@ -189,17 +189,24 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       timedOut = true
       invite?.cancel(() => {})
     }, ringMs)
+    const abort = () => invite?.cancel(() => {})
+    opts.signal?.addEventListener('abort', abort, { once: true })
     try {
       const dialog = await this.srf.createUAC(
         target,
-        { localSdp: opts.sdp, ...uacRoute(trunk, opts.fromUser ?? 'agent', this.opts.publicHost) },
+        { localSdp: opts.sdp, ...uacRoute(trunk, opts.callerId ?? opts.fromUser ?? 'agent', this.opts.publicHost, opts.callerId) },
         {
           // drachtio-srf calls it (err, req), not (req) as its typings say
           cbRequest: ((err: unknown, r: Srf.SrfRequest | undefined) => {
             if (err || !r) return
             invite = r
             this.pendingDials.add(r)
+            opts.onInvite?.(r.get('Call-ID'))
+            if (opts.signal?.aborted) abort()
           }) as unknown as (req: Srf.SrfRequest) => void,
+          cbProvisional: (res: Srf.SrfResponse) => {
+            if (res.status > 100) opts.onProgress?.(res.status, res.body || undefined)
+          },
         },
       )
       const res = (dialog as unknown as { res: Srf.SrfRequest }).res
@@ -212,12 +219,15 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
       return call
     } catch (err) {
       release()
-      if (timedOut) throw new DialError('timeout', `no answer from ${target} within ${ringMs} ms`)
       const status = sipErrorStatus(err)
+      if (timedOut) throw new DialError(status === 487 ? 'cancelled' : 'timeout', `no answer from ${target} within ${ringMs} ms`, true)
       if (status === 487) throw new DialError('cancelled', `the call to ${target} was cancelled`)
-      throw new DialError(status ?? 'timeout', `the call to ${target} failed: ${status ?? (err as Error).message}`)
+      // worded as the embedded stack words it: the record's end reason is "<status> <reason phrase>"
+      if (status !== undefined) throw new DialError(status, `${target} answered ${status} ${(err as { reason?: string }).reason ?? ''}`.trimEnd())
+      throw new DialError('timeout', `the call to ${target} failed: ${(err as Error).message}`)
     } finally {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', abort)
       if (invite) this.pendingDials.delete(invite)
     }
   }
@@ -239,9 +249,14 @@ function sipEndpoint(hostport: string): { host: string; port: number } {
 }
 
 /** From (and P-Asserted-Identity), proxy and credentials of an INVITE through a trunk; without one, from us. */
-function uacRoute(trunk: TrunkConfig | undefined, fromUser: string, publicHost: string): Pick<Srf.CreateUACOptions, 'headers' | 'proxy' | 'auth'> {
+function uacRoute(
+  trunk: TrunkConfig | undefined,
+  fromUser: string,
+  publicHost: string,
+  callerId?: string,
+): Pick<Srf.CreateUACOptions, 'headers' | 'proxy' | 'auth'> {
   if (!trunk) return { headers: { From: `<sip:${fromUser}@${publicHost}>` } }
-  const user = trunk.callerId || trunk.username
+  const user = callerId ?? (trunk.callerId || trunk.username)
   const from = `<sip:${user}@${trunk.domain}>`
   return {
     headers: { From: from, 'P-Asserted-Identity': from },

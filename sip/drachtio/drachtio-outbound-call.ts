@@ -22,6 +22,11 @@ export class DrachtioOutboundCall extends EventEmitter<OutboundCallEvents> imple
     this.sipCallId = dialog.sip.callId
     this.answer = dialog.remote.sdp ?? ''
     this.log = logger.child({ sipCallId: this.sipCallId })
+    // the callee's keypad as INFO (application/dtmf-relay): answered, and handed to the call
+    dialog.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      res.send(200)
+      this.emit('info', req.get('Content-Type') ?? '', req.body ?? '')
+    })
     dialog.on('destroy', () => {
       if (this.ended) return
       this.emit('bye')

@@ -108,6 +108,8 @@ export type TransferResult =
 export interface OutboundCallEvents {
   /** The callee hung up (our 200 to its BYE has been sent). */
   bye: []
+  /** An in-dialog INFO from the callee (e.g. a key as application/dtmf-relay); answered 200. */
+  info: [contentType: string, body: string]
   ended: [reason: SipEndReason]
 }
 
@@ -131,6 +133,14 @@ export interface DialOptions {
   fromUser?: string
   /** CANCEL when no final response comes in this time (default 60 s). */
   ringTimeoutMs?: number
+  /** User part of From (and P-Asserted-Identity through a trunk) instead of the trunk's caller id. */
+  callerId?: string
+  /** The guard let the call out and the INVITE is on its way, with this Call-ID. */
+  onInvite?: (sipCallId: string) => void
+  /** A provisional response (180, 183 ...), with its SDP when it carries one (early media). */
+  onProgress?: (status: number, sdp?: string) => void
+  /** Aborted before the answer: CANCEL, and the dial rejects with 'cancelled'. */
+  signal?: AbortSignal
 }
 
 /** An outbound INVITE that did not end in an established call. */
@@ -139,6 +149,8 @@ export class DialError extends Error {
   constructor(
     readonly status: number | 'timeout' | 'cancelled' | 'refused',
     message: string,
+    /** the dial's own ring timeout ended it (its CANCEL, or giving up with no provisional) */
+    readonly ringTimedOut = false,
   ) {
     super(message)
   }

@@ -31,6 +31,8 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
   /** The INVITE last sent: after a 401/407, the one with credentials (new CSeq, same Call-ID). */
   private invite: SipRequest
   private authAnswered = false
+  /** our ring timeout fired: a CANCEL that follows is its */
+  private ringTimedOut = false
   private ack: SipRequest | undefined
   private provisional = false
   private ringTimer: NodeJS.Timeout | undefined
@@ -59,8 +61,8 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
   ) {
     super()
     const host = hostForUri(ctx.local.host)
-    const user = trunk?.fromUser ?? opts.fromUser ?? 'agent'
-    const fromUri = trunk ? `sip:${trunk.fromUser}@${trunk.fromHost}` : `sip:${user}@${host}`
+    const user = opts.callerId ?? trunk?.fromUser ?? opts.fromUser ?? 'agent'
+    const fromUri = trunk ? `sip:${user}@${trunk.fromHost}` : `sip:${user}@${host}`
     this.sipCallId = `${randomBytes(8).toString('hex')}@${host}`
     this.localSdp = opts.sdp
     const transport = remote.protocol === 'UDP' ? '' : `;transport=${remote.protocol.toLowerCase()}`
@@ -115,10 +117,15 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         reject(err)
       }
       this.ringTimer = setTimeout(() => {
+        this.ringTimedOut = true
         if (this.provisional) this.cancel()
-        else fail(new DialError('timeout', `no answer from ${this.targetUri} in ${this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS} ms`))
+        else fail(new DialError('timeout', `no answer from ${this.targetUri} in ${this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS} ms`, true))
       }, this.opts.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS)
       this.send(resolve, fail)
+      this.opts.onInvite?.(this.sipCallId)
+      const signal = this.opts.signal
+      if (signal?.aborted) this.cancel()
+      else signal?.addEventListener('abort', () => this.cancel(), { once: true })
     })
   }
 
@@ -131,6 +138,7 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         if (res.status < 200) {
           if (res.status > 100 && optionTags(res, 'require').includes('100rel')) this.prack(res)
           this.provisional = true
+          if (res.status > 100 && this.state === 'calling') this.opts.onProgress?.(res.status, res.content || undefined)
           // A CANCEL asked for before any response can go now (§9.1).
           if (this.state === 'cancelling') this.sendCancel()
           return
@@ -139,7 +147,10 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
           if (this.state === 'ended') return
           if ((res.status === 401 || res.status === 407) && this.state === 'calling' && this.retryWithCredentials(res)) return this.send(resolve, fail)
           if (res.status === 422 && this.state === 'calling' && this.retryWithLongerInterval(res)) return this.send(resolve, fail)
-          return fail(new DialError(this.state === 'cancelling' ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`))
+          const cancelled = this.state === 'cancelling'
+          return fail(
+            new DialError(cancelled ? 'cancelled' : res.status, `${this.targetUri} answered ${res.status} ${res.reason}`, cancelled && this.ringTimedOut),
+          )
         }
         this.onOk(res, resolve, fail)
       },
@@ -313,6 +324,10 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
         return tx.respond(makeResponse(rq, 481))
       case 'UPDATE':
         return this.onUpdate(rq, tx)
+      case 'INFO':
+        tx.respond(makeResponse(rq, 200))
+        this.emit('info', String(rq.headers['content-type'] ?? ''), rq.content)
+        return
       default:
         tx.respond(makeResponse(rq, 200, undefined, { Allow: ALLOW }))
     }
