@@ -11,6 +11,7 @@ import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { parseOutbound, parseTrunks, type OutboundConfig } from './trunk-config.ts'
 import { validateEdge } from './edge-config.ts'
 import { DEFAULT_TCP_OPTIONS } from '../sip/transport/tcp-options.ts'
+import type { Bitrix24Settings } from '../crm/bitrix24/open-bitrix24.ts'
 
 /** SIP over TLS: off while port is 0; cert and key are PEM files, read again when they change. */
 export interface SipTlsConfig {
@@ -112,17 +113,7 @@ export interface Config {
     webhookSecret: string
     outboxMaxAttempts: number
     recordingBaseUrl: string
-    bitrix24WebhookUrl: string
-    bitrix24RatePerS: number
-    /** local-application mode: the portal, the app's credentials, the first refresh token, the token endpoint */
-    bitrix24Portal: string
-    bitrix24ClientId: string
-    bitrix24ClientSecret: string
-    bitrix24RefreshToken: string
-    bitrix24OAuthUrl: string
-    /** application mode: the bot's Bitrix24 user, as whom calls are recorded (0: no telephony) */
-    bitrix24UserId: number
-  }
+  } & Bitrix24Settings
 }
 
 export interface InboundConfig {

@@ -17,6 +17,7 @@ import { renderScenario } from './helpers/scenario-file.ts'
 import type { ServerHandle } from './helpers/server-process.ts'
 import { SIP_BACKENDS, startServerWith, type SipBackendName } from './helpers/sip-backend.ts'
 import { runSipp, type SippResult } from './helpers/sipp.ts'
+import { ringingFor } from './helpers/sipp-callee.ts'
 
 // This file's share of ports: RTP 38500-38599, SIPp media 38700 and up.
 const RTP_MIN = 38500
@@ -28,21 +29,7 @@ const PASSWORD = 'Trunk-Pa55'
 const NUMBER = '89990001122'
 const PCMU = { ANSWER_PT: 0, ANSWER_CODEC: 'PCMU' }
 
-const RINGING = `
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:callee@[local_ip]:[local_port]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="300" />`
+const RINGING = ringingFor(300)
 
 // 183 with SDP: ringback as early media for a second, then the answer
 const EARLY_MEDIA = `

@@ -8,8 +8,10 @@ import { Bitrix24OAuth } from './bitrix24-oauth.ts'
 
 /** The BITRIX24_* settings (media-server/config.ts). */
 export interface Bitrix24Settings {
+  /** inbound-webhook mode: `https://<portal>/rest/<user>/<code>/` */
   bitrix24WebhookUrl: string
   bitrix24RatePerS: number
+  /** local-application mode: the portal, the app's credentials, the first refresh token, the token endpoint */
   bitrix24Portal: string
   bitrix24ClientId: string
   bitrix24ClientSecret: string

@@ -9,24 +9,11 @@ import { freeUdpPort } from '../helpers/free-port.ts'
 import { renderScenario } from '../helpers/scenario-file.ts'
 import { startServerProcess } from '../helpers/server-process.ts'
 import { runSipp } from '../helpers/sipp.ts'
+import { ringingFor } from '../helpers/sipp-callee.ts'
 
 const CALLS = Number(process.env.OUTBOUND_BURST_CALLS ?? 50)
 const TOKEN = 'burst-token'
-const RINGING = `
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:callee@[local_ip]:[local_port]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="100" />`
+const RINGING = ringingFor(100)
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-outbound-burst-'))
 const calleePort = await freeUdpPort()
