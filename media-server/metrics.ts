@@ -75,7 +75,6 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
     registers: [this.registry],
   })
-  readonly rtpPortsFree = new client.Gauge({ name: 'voice_rtp_ports_free', help: 'RTP port pairs left in the pool', registers: [this.registry] })
   readonly ackToFirstAudio = new client.Histogram({
     name: 'voice_ack_to_first_audio_seconds',
     help: 'From the ACK of our 200 OK to the first RTP packet of the greeting',
@@ -164,6 +163,18 @@ export class Metrics {
   }
 
   /** Silero VAD counters, read from the shared model at scrape time. */
+  /** Read at scrape time: the pool's count as the media plane knows it then. */
+  watchPorts(media: { readonly available: number }): void {
+    new client.Gauge({
+      name: 'voice_rtp_ports_free',
+      help: 'RTP port pairs left in the pool',
+      registers: [this.registry],
+      collect() {
+        this.set(media.available)
+      },
+    })
+  }
+
   watchVad(stats: VadStats): void {
     const counter = (name: string, help: string, read: () => number) =>
       new client.Gauge({

@@ -158,7 +158,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
           metrics,
           clock: new PacingClock(MEDIA_CLOCK_MS, (lateMs) => metrics.pacingLateness.observe(Math.max(0, lateMs) / 1000)),
         })
-  metrics.rtpPortsFree.set(media.available)
+  metrics.watchPorts(media)
   const trunks = new Trunks(config, logger.child({ component: 'trunks' }), metrics.registry)
   trunks.checkTransferTargets()
   // the banned-sources gauge reads the gate at scrape time, after both exist

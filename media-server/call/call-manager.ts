@@ -181,7 +181,6 @@ export class CallManager {
     if (verdict === 'source') return refuse(503, 'Too Many Calls From This Source', 'failed', retry)
     const port = await media.allocate()
     this.admitting.set(id, port ?? undefined)
-    metrics.rtpPortsFree.set(media.available)
     if (port === null) return refuse(503, 'no RTP ports left', 'failed')
 
     const local: LocalMedia = {
@@ -198,7 +197,6 @@ export class CallManager {
       const answered = negotiate(sip.offer, local)
       if (!answered.ok) {
         media.release(port)
-        metrics.rtpPortsFree.set(media.available)
         return refuse(488, answered.reason, 'failed')
       }
       neg = answered
@@ -210,7 +208,6 @@ export class CallManager {
       const delayed = await this.answerDelayedOffer(sip, local, log)
       if (!delayed.ok) {
         media.release(port)
-        metrics.rtpPortsFree.set(media.available)
         metrics.calls.labels(delayed.result).inc()
         await store.updateCall(id, { endedAt: new Date(), result: delayed.result, endReason: delayed.endReason }).catch(() => {})
         return
@@ -290,7 +287,6 @@ export class CallManager {
       this.cluster?.release(id)
       this.cluster?.callsChanged()
       media.release(port)
-      metrics.rtpPortsFree.set(media.available)
       metrics.activeCalls.dec()
       metrics.calls.labels(result).inc()
       log.info({ result }, 'call finished')

@@ -164,7 +164,6 @@ export class CallMedia {
     }
     const port = await media.allocate(this.session) // the same media worker relays both legs
     this.transferPort = port ?? undefined
-    metrics.rtpPortsFree.set(media.available)
     let seller: PinnedAnswerResult | undefined
     const bridge = port !== null && {
       // the seller's leg is plain RTP: an SRTP caller's packets are unprotected and protected in the relay
@@ -188,7 +187,6 @@ export class CallMedia {
     this.transferPort = undefined
     if (port !== null) {
       media.release(port)
-      metrics.rtpPortsFree.set(media.available)
     }
     this.transferred = result.ok
       ? { target, method: 'refer' }
@@ -221,7 +219,6 @@ export class CallMedia {
     const closed = await this.session.close()
     if (this.bridge) {
       this.deps.media.release(this.bridge.port)
-      this.deps.metrics.rtpPortsFree.set(this.deps.media.available)
       this.log.info({ sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
     }
     const recording = closed.recording

@@ -73,12 +73,11 @@ export class Originator {
    * 403 from the guard, 503 when draining or out of capacity. The call goes on after.
    */
   async originate(req: OriginateRequest): Promise<OriginateResult> {
-    const { config, media, metrics, calls } = this.deps
+    const { config, media, calls } = this.deps
     if (!calls.accepting || this.deps.draining()) return { ok: false, status: 503, error: 'draining: no new calls' }
     const max = config.inbound.maxCalls
     if (max > 0 && calls.liveCount + this.placing.size >= max) return { ok: false, status: 503, error: `at capacity: ${max} calls (SIP_MAX_CALLS)` }
     const port = await media.allocate()
-    metrics.rtpPortsFree.set(media.available)
     if (port === null) return { ok: false, status: 503, error: 'at capacity: no RTP ports left' }
     const id = randomUUID()
     calls.track(id, port)
@@ -135,7 +134,6 @@ export class Originator {
     this.placing.delete(id)
     calls.untrack(id)
     media.release(port)
-    metrics.rtpPortsFree.set(media.available)
     return { ok: false, status: 403, error: refusal.message }
   }
 
@@ -208,7 +206,6 @@ export class Originator {
     const { store, media, metrics, calls } = this.deps
     calls.untrack(p.id)
     media.release(port)
-    metrics.rtpPortsFree.set(media.available)
     if (p.view.state !== 'answered') metrics.outboundCalls.labels(outcome.result).inc()
     metrics.calls.labels(outcome.result).inc()
     log.info({ result: outcome.result, status: outcome.status, reason: outcome.reason }, 'outbound call not answered')

@@ -11,7 +11,7 @@ import { RtpCounters } from '../../rtp/rtp-metrics.ts'
 import { LocalMediaPlane, type LocalMediaSession } from './local-media.ts'
 import { PcmRing } from './pcm-ring.ts'
 import { raiseForMedia } from '../../threads/thread-priority.ts'
-import type { Command, GcKind, PlayAudio, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+import type { Command, GcKind, PlayAudio, PoolCount, WorkerCounts, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -97,11 +97,15 @@ function crashpoint(): void {
   }
 }
 
+let released = 0
+const pool = (): PoolCount => ({ available: plane.available, released })
+
 async function handle(cmd: Command): Promise<void> {
   switch (cmd.t) {
     case 'allocate':
-      return post({ t: 'allocated', req: cmd.req, port: await plane.allocate(), available: plane.available })
+      return post({ t: 'allocated', req: cmd.req, port: await plane.allocate(), pool: pool() })
     case 'release':
+      released++
       return plane.release(cmd.port)
     case 'open':
       return open(cmd)
@@ -146,7 +150,7 @@ async function handle(cmd: Command): Promise<void> {
     case 'close': {
       sessions.delete(cmd.id)
       const closed = await s.close()
-      return post({ t: 'closed', id: cmd.id, req: cmd.req, ...closed, available: plane.available })
+      return post({ t: 'closed', id: cmd.id, req: cmd.req, ...closed, pool: pool() })
     }
   }
 }
@@ -164,7 +168,7 @@ setInterval(() => {
   const stats: Record<string, Record<string, unknown>> = {}
   for (const [id, live] of sessions) stats[id] = live.session.stats()
   const rtp = { rtpIn: metrics.packetsIn, rtpOut: metrics.packetsOut, dropped: metrics.dropped }
-  post({ t: 'report', stats, counts: { ...rtp, ...counts }, available: plane.available })
+  post({ t: 'report', stats, counts: { ...rtp, ...counts }, pool: pool() })
   metrics.reset()
   counts.lateness = []
   counts.gcPauses = {}

@@ -123,6 +123,25 @@ t.test('a call through a media worker', async (t) => {
   t.equal(plane.inUse.size, 0)
 })
 
+t.test('a port pair released while a report was on its way stays free', async (t) => {
+  const metrics = new Metrics()
+  const plane = await WorkerMediaPlane.start({ workers: 1, realtime: false, portMin: 36400, portMax: 36409, host: '127.0.0.1', metrics, logger })
+  t.teardown(() => plane.close())
+  metrics.watchPorts(plane)
+  const port = (await plane.allocate())!
+  t.equal(plane.available, 4)
+  // The main thread busy past the worker's once-a-second report, then the release: the report
+  // (counted with the pair still held) is read after the release.
+  const until = Date.now() + 1200
+  while (Date.now() < until);
+  plane.release(port)
+  await wait(100)
+  t.equal(plane.available, 5, 'the late report does not take the pair back')
+  t.equal(await metric(metrics, 'voice_rtp_ports_free'), 5, 'nor does the gauge')
+  await wait(1100) // a report counted after the release
+  t.equal(plane.available, 5)
+})
+
 t.test("the least loaded worker takes the next call; a seller leg goes to its call's worker", async (t) => {
   const plane = await WorkerMediaPlane.start({ workers: 2, realtime: false, portMin: 36100, portMax: 36119, host: '127.0.0.1', metrics: new Metrics(), logger })
   t.teardown(() => plane.close())

@@ -7,7 +7,7 @@ import type { MediaDirection } from '../../rtp/rtp-session.ts'
 import { startWorker } from '../../threads/worker-thread.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
 import { PcmRing } from './pcm-ring.ts'
-import type { Command, PlayAudio, WorkerEvent, WorkerInit } from './worker-protocol.ts'
+import type { Command, PlayAudio, PoolCount, WorkerEvent, WorkerInit } from './worker-protocol.ts'
 
 /** Int16 slots of a call's audio ring: 2 s of a 16 kHz call's audio at both rates (128 KB). */
 const RING_SLOTS = 64_000
@@ -149,6 +149,7 @@ class MediaWorker {
   private readonly sessions = new Map<string, RemoteMediaSession>()
   private readonly waiting = new Map<number, (ev: WorkerEvent) => void>()
   private nextReq = 1
+  private releasesSent = 0
   private readonly bell: Int32Array
   private seen = 0
   private spawned = false
@@ -163,6 +164,11 @@ class MediaWorker {
     this.log = opts.logger.child({ component: 'media-workers', worker: init.index })
     this.spawn()
     void this.listen()
+  }
+
+  /** Port pairs in this worker's slice of the range. */
+  private get capacity(): number {
+    return Math.floor((this.init.portMax - this.init.portMin + 1) / 2)
   }
 
   /** Calls on this worker: what "least loaded" compares. */
@@ -191,7 +197,13 @@ class MediaWorker {
     worker.on('message', (ev: WorkerEvent) => this.onEvent(ev))
     worker.on('error', (err) => this.log.error({ err }, 'media worker failed'))
     worker.on('exit', (code) => this.onExit(worker, code))
-    this.available = Math.floor((this.init.portMax - this.init.portMin + 1) / 2)
+    this.available = this.capacity
+    this.releasesSent = 0
+  }
+
+  /** The worker's count, plus the releases it had not handled yet when it counted. */
+  private learn(pool: PoolCount): void {
+    this.available = pool.available + this.releasesSent - pool.released
   }
 
   /** Sleeps on the doorbell; each ring drains every call's audio ring of this worker. */
@@ -219,12 +231,13 @@ class MediaWorker {
 
   async allocate(): Promise<number | null> {
     const ev = await this.request<Extract<WorkerEvent, { t: 'allocated' }>>((req) => ({ t: 'allocate', req }))
-    this.available = ev.available
+    this.learn(ev.pool)
     return ev.port
   }
 
   release(port: number): void {
     this.send({ t: 'release', port })
+    this.releasesSent++
     this.available++
   }
 
@@ -244,7 +257,7 @@ class MediaWorker {
       const resolve = this.waiting.get(ev.req)
       this.waiting.delete(ev.req)
       resolve?.(ev)
-      if (ev.t === 'closed') this.available = ev.available
+      if (ev.t === 'closed') this.learn(ev.pool)
       return
     }
     switch (ev.t) {
@@ -265,7 +278,7 @@ class MediaWorker {
 
   private onReport(ev: Extract<WorkerEvent, { t: 'report' }>): void {
     const m = this.opts.metrics
-    this.available = ev.available
+    this.learn(ev.pool)
     for (const [id, stats] of Object.entries(ev.stats)) this.sessions.get(id)?.setStats(stats)
     m.rtpIn.inc(ev.counts.rtpIn)
     m.rtpOut.inc(ev.counts.rtpOut)
@@ -280,7 +293,9 @@ class MediaWorker {
     if (worker !== this.worker || this.plane.isClosing) return
     this.log.error({ code, calls: this.sessions.size }, 'media worker exited: its calls end, it is started again')
     this.opts.metrics.mediaWorkerRestarts.inc()
-    for (const resolve of this.waiting.values()) resolve({ t: 'allocated', req: 0, port: null, available: 0 })
+    // answered with the new worker's whole pool, so that the answer does not undo its count
+    const pool = { available: this.capacity, released: 0 }
+    for (const resolve of this.waiting.values()) resolve({ t: 'allocated', req: 0, port: null, pool })
     this.waiting.clear()
     const err = new Error(`media worker ${this.init.index} exited with code ${code}`)
     for (const s of [...this.sessions.values()]) s.workerGone(err)

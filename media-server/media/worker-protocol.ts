@@ -50,19 +50,27 @@ export interface WorkerCounts {
   ringDropped: number
 }
 
+/** A worker's free port pairs, and how many release commands it had handled when it counted them:
+ *  the main thread adds the releases it sent since, so that a count that crossed a release on the
+ *  way never takes back a pair already freed. */
+export interface PoolCount {
+  available: number
+  released: number
+}
+
 export type WorkerEvent =
   | { t: 'ready' }
-  | { t: 'allocated'; req: number; port: number | null; available: number }
+  | { t: 'allocated'; req: number; port: number | null; pool: PoolCount }
   | { t: 'played'; id: string; req: number; ok: boolean }
   | { t: 'recorded'; id: string; req: number; error?: string }
-  | { t: 'closed'; id: string; req: number; recording?: RecordingResult; stats: Record<string, unknown>; available: number }
+  | { t: 'closed'; id: string; req: number; recording?: RecordingResult; stats: Record<string, unknown>; pool: PoolCount }
   | { t: 'dtmf'; id: string; digit: string; source: DtmfSource }
   | { t: 'promptStart'; id: string }
   /** step one of barge-in: the worker held the prompt itself (MediaSession.onHeld) */
   | { t: 'held'; id: string; onsetMs: number; atMs: number }
   | { t: 'fault'; id: string; where: MediaFault; message: string }
   /** the statistics of every live session, and the counters, once a second */
-  | { t: 'report'; stats: Record<string, Record<string, unknown>>; counts: WorkerCounts; available: number }
+  | { t: 'report'; stats: Record<string, Record<string, unknown>>; counts: WorkerCounts; pool: PoolCount }
 
 /** What a worker is started with (workerData). */
 export interface WorkerInit {
