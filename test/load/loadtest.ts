@@ -15,6 +15,7 @@
 // Beside the server runs a reference clock (reference-clock.py: SCHED_RR above the media workers,
 // 10 ms deadlines): its lateness is the machine's, and the output says how many of the wire's late
 // episodes it shared (a host stall delays both; a late packet it did not see is ours).
+// LOAD_REFERENCE_PRIORITY (50): 10 puts it beside the workers, to see what their threads wait for.
 import { spawn } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -33,6 +34,7 @@ const RATE = Number(env.LOAD_RATE ?? 20)
 const HTTP_RPS = Number(env.LOAD_HTTP_RPS ?? 50)
 const RELOAD_AT_S = Number(env.LOAD_RELOAD_AT_S ?? 10)
 const SHAPE = env.LOAD_SHAPE ?? 'embedded'
+const REFERENCE_PRIORITY = env.LOAD_REFERENCE_PRIORITY ?? '50'
 if (!['embedded', 'drachtio', 'freeswitch'].includes(SHAPE)) throw new Error(`LOAD_SHAPE must be embedded, drachtio or freeswitch, got "${SHAPE}"`)
 const RTP_MIN = 40000
 const RTP_MAX = 40000 + CALLS * 2 + 99
@@ -72,7 +74,7 @@ function gcPauses(text: string): Record<string, { count: number; totalMs: number
  */
 function referenceClock(csv: string, rtp: RtpOnWire[]) {
   const text = readFileSync(csv, 'utf8')
-  const policy = /^# policy (\w+)/.exec(text)?.[1] ?? 'unknown'
+  const policy = /^# policy (\w+ \d+)/.exec(text)?.[1] ?? 'unknown'
   const [from, to] = [rtp[0]?.t ?? 0, rtp.at(-1)?.t ?? 0]
   const wakeups = text
     .split('\n')
@@ -167,7 +169,7 @@ let peakRss = idleRss
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 500)
 
 const referenceCsv = path.join(dataDir, 'reference-clock.csv')
-const reference = spawn('python3', [path.join(import.meta.dirname, 'reference-clock.py'), referenceCsv, '900'], { stdio: 'ignore' })
+const reference = spawn('python3', [path.join(import.meta.dirname, 'reference-clock.py'), referenceCsv, '900', REFERENCE_PRIORITY], { stdio: 'ignore' })
 
 const scenario = renderScenario('uac-answers.xml', dataDir, {
   WAV: script.wav,
