@@ -184,6 +184,31 @@ t.test('windows wait in order while a batch is in the pool; the window is 32 ms'
   s.close()
 })
 
+t.test('a model that fell behind: the backlog drops its oldest windows, and a silent one after a drop never blocks the runs', async (t) => {
+  const errors: Error[] = []
+  const vad = await SileroVad.load({ tickMs: 1000, onError: (e) => errors.push(e) })
+  t.teardown(() => vad.close())
+  const order: number[] = []
+  const s = vad.open(16000, (_p, i) => order.push(i))
+  const loud = noise(512, -20, 5)
+  for (let i = 0; i < 64; i++) s.push(loud) // the backlog is full (64 windows)
+  s.push(new Int16Array(512)) // silence: window 0 is dropped for it, and it queues behind 1-63
+  t.equal(vad.stats.dropped, 1)
+  t.equal(s.waiting, 64)
+  for (let i = 0; i < 63; i++) s.push(new Int16Array(512)) // more silence: each drop releases the silence behind it
+  await vad.tick()
+  t.same(errors, [], 'every tick ran (a silent window left at the head made each one throw, and the VAD of every call stopped)')
+  t.equal(s.waiting, 0, 'nothing left waiting')
+  t.ok(
+    order.every((v, i) => i === 0 || v > order[i - 1]),
+    'answers in order',
+  )
+  const other = vad.open(16000, () => {})
+  other.push(loud)
+  await vad.tick()
+  t.equal(other.waiting, 0, 'and the next loud window of another call is answered')
+})
+
 t.test('close() during a batch lets it finish, then ends the inference thread', async (t) => {
   const vad = await SileroVad.load({ tickMs: 1000 })
   const noise = Int16Array.from({ length: 512 * 4 }, (_, i) => Math.round(8000 * Math.sin(i * 0.3) + ((i * 7919) % 2000) - 1000))

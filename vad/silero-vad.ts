@@ -111,16 +111,18 @@ export class VadStream {
     const index = this.nextIndex++
     const silent = levelDb(this.fill.subarray(this.context)) < this.owner.gateDb
     if (silent) this.owner.stats.gated++
-    if (silent && !this.pending.length) {
-      // Clear silence with nothing queued ahead of it: answered at once, without the model.
-      this.silence(index)
-      return
-    }
     if (this.pending.length >= MAX_PENDING) {
       this.recycle(this.pending.shift()!)
       this.owner.stats.dropped++
       this.deliveredIndex++
       this.releaseGated()
+    }
+    // After the drop: a silent window that found the queue emptied by it must not wait at its head,
+    // where no batch would ever take it (peek() gives the model real windows only).
+    if (silent && !this.pending.length) {
+      // Clear silence with nothing queued ahead of it: answered at once, without the model.
+      this.silence(index)
+      return
     }
     if (silent) {
       // Behind a backlog: it keeps its place and is answered in turn, still without the model,

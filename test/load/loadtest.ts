@@ -107,11 +107,18 @@ function lateIntervals(rtp: RtpOnWire[]): number[] {
   return out.sort((a, b) => a - b)
 }
 
+/** The server's warnings and errors by message, with the error's own message when it logged one. */
 function complaints(logs: string[]): Record<string, number> {
   const out: Record<string, number> = {}
   for (const line of logs) {
-    const m = /"level":(4|5)\d.*"msg":"([^"]+)"/.exec(line)
-    if (m) out[m[2]] = (out[m[2]] ?? 0) + 1
+    if (!/"level":(4|5)\d/.test(line)) continue
+    try {
+      const entry = JSON.parse(line) as { msg: string; err?: { message?: string } }
+      const key = entry.err?.message ? `${entry.msg} (${entry.err.message})` : entry.msg
+      out[key] = (out[key] ?? 0) + 1
+    } catch {
+      // not a log line of ours
+    }
   }
   return out
 }
