@@ -81,6 +81,31 @@ t.test('RtpRelay drops datagrams from anyone but the peers', async (t) => {
   t.equal(relay.remotes.a.port, 9, 'and does not move the latch')
 })
 
+t.test('a phone whose SDP names another address (behind NAT) is taken from its SIP address, and answered there', async (t) => {
+  const [relayA, relayB, caller] = await Promise.all([socket(), socket(), socket()])
+  const natted = dgram.createSocket('udp4') // the seller's phone: SDP says 192.0.2.77, it sends from 127.0.0.2
+  await new Promise<void>((r) => natted.bind(0, '127.0.0.2', r))
+  t.teardown(() => [relayA, relayB, caller, natted].forEach((s) => s.close()))
+  const relay = new RtpRelay(
+    { socket: relayA, remote: { address: '127.0.0.1', port: caller.address().port } },
+    { socket: relayB, remote: { address: '192.0.2.77', port: 4000 }, signallingAddress: '127.0.0.2' },
+  )
+  relay.start()
+  t.teardown(() => relay.stop())
+  let toCaller = 0
+  let toPhone = 0
+  caller.on('message', () => toCaller++)
+  natted.on('message', () => toPhone++)
+  natted.send(rtp(1, 2), relayB.address().port, '127.0.0.1')
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal(toCaller, 1, 'its packet from the SIP address reaches the caller')
+  t.same(relay.remotes.b, { address: '127.0.0.2', port: natted.address().port }, 'and the relay answers where it came from')
+  caller.send(rtp(2, 3), relayA.address().port, '127.0.0.1')
+  await new Promise((r) => setTimeout(r, 50))
+  t.equal(toPhone, 1, "the caller's packet reaches the phone at its real address")
+  t.equal(relay.counts.dropped, 0)
+})
+
 t.test('RtpRelay with an SRTP side: unprotected towards the plain side, protected back, forgeries dropped', async (t) => {
   const [relayA, relayB, caller, seller] = await Promise.all([socket(), socket(), socket(), socket()])
   t.teardown(() => [relayA, relayB, caller, seller].forEach((s) => s.close()))

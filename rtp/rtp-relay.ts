@@ -4,8 +4,11 @@ import type { SrtpContext } from './srtp/srtp-context.ts'
 /** One side of a relay: our socket that this side's peer sends to, and where the peer receives. */
 export interface RelaySide {
   socket: Socket
-  /** From the peer's SDP; the port follows the peer's real source once it sends (symmetric RTP). */
+  /** From the peer's SDP; it follows the peer's real source once it sends (symmetric RTP). */
   remote: { address: string; port: number }
+  /** The peer's SIP address: its media may come from there while its SDP names another (a phone
+   *  behind NAT writes its private address), as the call's own RTP session allows. */
+  signallingAddress?: string
   /** RTP payload types this side's peer negotiated; others sent to it are dropped (RTCP passes). */
   accepts?: ReadonlySet<number>
   /** The peer speaks SRTP with these keys: what it sends is unprotected before it goes on, what
@@ -33,8 +36,8 @@ export interface RelayCounts {
  * share a codec; a side that lists the payload types it takes gets no others (a caller's
  * telephone-event never reaches a seller whose answer left it out). Use one relay for RTP and,
  * when wanted, a second one for the RTCP sockets.
- * Packets from a source address other than the peer's are dropped; the sockets stay the
- * owner's (stop() detaches, it does not close them).
+ * Packets from a source address other than the peer's (its SDP's, or its SIP one) are dropped;
+ * the sockets stay the owner's (stop() detaches, it does not close them).
  */
 export class RtpRelay {
   readonly counts: RelayCounts = { aToB: 0, bToA: 0, dropped: 0, filtered: 0, unauthenticated: 0 }
@@ -73,7 +76,7 @@ export class RtpRelay {
   }
 
   private forward(msg: Buffer, from: RemoteInfo, inSide: RelaySide, outSide: RelaySide, dir: 'aToB' | 'bToA'): void {
-    if (from.address !== inSide.remote.address) {
+    if (from.address !== inSide.remote.address && from.address !== inSide.signallingAddress) {
       this.counts.dropped++
       return
     }
@@ -84,6 +87,7 @@ export class RtpRelay {
       this.counts.unauthenticated++ // and the port does not latch onto a forger
       return
     }
+    inSide.remote.address = from.address
     inSide.remote.port = from.port
     if (outSide.accepts && !rtcp && !outSide.accepts.has(clear[1] & 0x7f)) {
       this.counts.filtered++

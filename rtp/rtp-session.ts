@@ -615,11 +615,23 @@ export class RtpSession implements ClockSubscriber {
    * socket is no longer connect()ed to the peer, so the new owner can send where it needs to.
    * Returns the sockets and where the peer receives RTP and RTCP now (latched). The sockets stay open.
    */
-  handOver(): { ports: RtpPortPair; rtp: { address: string; port: number }; rtcp: { address: string; port: number }; srtp?: SrtpContext } {
+  handOver(): {
+    ports: RtpPortPair
+    rtp: { address: string; port: number }
+    rtcp: { address: string; port: number }
+    signallingAddress: string
+    srtp?: SrtpContext
+  } {
     this.close()
     this.disconnect()
     const srtp = this.opts.srtp && this.srtp && relayContext(this.opts.srtp, this.srtp)
-    return { ports: this.opts.ports, rtp: { ...this.remote }, rtcp: { ...this.rtcpRemote }, ...(srtp && { srtp }) }
+    return {
+      ports: this.opts.ports,
+      rtp: { ...this.remote },
+      rtcp: { ...this.rtcpRemote },
+      signallingAddress: this.opts.signallingAddress,
+      ...(srtp && { srtp }),
+    }
   }
 
   close(): void {

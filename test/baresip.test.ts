@@ -11,26 +11,9 @@ import { baresipCall, type BaresipCallOptions } from './helpers/baresip.ts'
 import { startServerProcess } from './helpers/server-process.ts'
 import { waitFor } from './helpers/storage-call.ts'
 import { requireTool } from './helpers/system-tools.ts'
-import { toneAmplitude } from './helpers/tone.ts'
+import { channel, loudShare, toneAmplitude } from './helpers/tone.ts'
 import { freeTcpPort } from './helpers/free-port.ts'
 import { makeCert } from './helpers/tls-cert.ts'
-
-/** Share of 20 ms frames (of channel `ch`) louder than -40 dBFS: prompts, not silence or noise. */
-function loudShare(w: WavData, ch = 0): number {
-  const frame = (w.sampleRate / 50) * w.channels
-  let loud = 0
-  let frames = 0
-  for (let i = 0; i + frame <= w.samples.length; i += frame, frames++) {
-    let sum = 0
-    for (let j = i + ch; j < i + frame; j += w.channels) sum += w.samples[j] ** 2
-    if (Math.sqrt(sum / (frame / w.channels)) > 328) loud++
-  }
-  return frames ? loud / frames : 0
-}
-
-function channel(w: WavData, ch: number): Int16Array {
-  return w.samples.filter((_, i) => i % w.channels === ch)
-}
 
 t.test('baresip calls the server', async (t) => {
   requireTool('openssl', 'openssl')

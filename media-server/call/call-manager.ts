@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { createOffer, negotiate, offerCrypto, readAnswer, type LocalMedia, type ReadAnswerResult } from '../../sip/sdp/negotiate.ts'
+import { createOffer, negotiate, offerCryptoFor, readAnswer, type LocalMedia, type ReadAnswerResult } from '../../sip/sdp/negotiate.ts'
 import type { CallControl, InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { AdmitVerdict, LiveCallSummary } from '../../cluster/types.ts'
 import { Call, type CallDeps, type CallOptions, type CallResult } from './call.ts'
@@ -314,8 +314,7 @@ export class CallManager {
     if (delay > 0) await new Promise((r) => setTimeout(r, delay))
     if (sipEnd.reason) return { ok: false, result: sipEnd.reason === 'cancelled' ? 'cancelled' : 'failed', endReason: sipEnd.reason }
     let ackBody: string | undefined
-    // SRTP=required offers RTP/SAVP; otherwise the plain offer every caller can take
-    const crypto = local.srtp === 'required' ? offerCrypto() : undefined
+    const crypto = offerCryptoFor(local.srtp ?? 'off')
     try {
       ackBody = await sip.answer(createOffer({ ...local, crypto }))
     } catch (err) {

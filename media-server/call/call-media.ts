@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import {
   createPinnedOffer,
   negotiate,
+  newLegKeying,
   pinnedCrypto,
   readAnswer,
   readPinnedAnswer,
@@ -10,7 +11,7 @@ import {
   type StreamFormat,
 } from '../../sip/sdp/negotiate.ts'
 import type { SrtpKeying } from '../../rtp/srtp/crypto-suite.ts'
-import type { InboundCall, OutboundCall, SessionChange } from '../../sip/ua/call-control.ts'
+import type { DialRoute, InboundCall, OutboundCall, SessionChange } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { ClosedSession, MediaPlane, MediaSession } from '../media/media-session.ts'
 import type { Metrics } from '../metrics.ts'
@@ -165,12 +166,18 @@ export class CallMedia {
     const port = await media.allocate(this.session) // the same media worker relays both legs
     this.transferPort = port ?? undefined
     let seller: PinnedAnswerResult | undefined
+    // The seller's leg has keys of its own: SRTP when its route requires it, else plain RTP; the
+    // relay unprotects what one phone sends and protects it again for the other as each leg needs.
+    let sellerFormat: StreamFormat = { ...this.format, srtp: undefined }
     const bridge = port !== null && {
-      // the seller's leg is plain RTP: an SRTP caller's packets are unprotected and protected in the relay
-      sdp: createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, { ...this.format, srtp: undefined }),
+      sdp: (route: DialRoute) => {
+        const srtp = (route.srtp ?? config.srtp) === 'required' ? newLegKeying(this.format.srtp?.suite) : undefined
+        sellerFormat = { ...this.format, srtp }
+        return createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, sellerFormat)
+      },
       ringTimeoutMs,
       refuseAnswer: (answer: string) => {
-        seller = readPinnedAnswer(answer, { ...this.format, srtp: undefined })
+        seller = readPinnedAnswer(answer, sellerFormat)
         return seller.ok ? undefined : seller.reason
       },
     }
@@ -205,8 +212,10 @@ export class CallMedia {
       seller: {
         rtp: { address: seller.remote.address, port: seller.remote.port },
         rtcp: { address: seller.remote.address, port: seller.remote.rtcpPort },
+        signallingAddress: leg.remote.address,
         rtcpMux: seller.rtcpMux,
         payloadTypes: seller.telephoneEvent && te !== undefined ? [codec, te] : [codec],
+        srtp: seller.srtp,
       },
       caller: { rtcpMux: !!this.format.rtcpMux, payloadTypes: te === undefined ? [codec] : [codec, te] },
       codec: this.format.codec,

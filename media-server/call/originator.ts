@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { CallStore } from '../../crm/call-store.ts'
-import { createOffer, readAnswer, type LocalMedia } from '../../sip/sdp/negotiate.ts'
+import { fromUserOf, trunkUser } from '../../sip/trunks/trunk-route.ts'
+import { createOffer, offerCryptoFor, readAnswer, type LocalMedia } from '../../sip/sdp/negotiate.ts'
+import type { SdesCrypto } from '../../rtp/srtp/sdes.ts'
 import { DialError, type CallControl, type OutboundCall } from '../../sip/ua/call-control.ts'
 import type { Config } from '../config.ts'
 import type { MediaPlane } from '../media/media-session.ts'
@@ -34,6 +36,12 @@ export interface PlacedCallView {
   /** the last status above 100 the callee's side sent */
   sipStatus: number | null
   earlyMedia: boolean
+}
+
+/** Our offer to the callee: our side of the stream, and the a=crypto lines when it was RTP/SAVP. */
+interface OurOffer {
+  local: LocalMedia
+  crypto?: SdesCrypto[]
 }
 
 /** One call we are placing: from the guard's yes to the answer or the final response. */
@@ -87,15 +95,19 @@ export class Originator {
       view: { sipCallId: '', target: req.to, trunk: req.trunk ?? null, state: 'calling', sipStatus: null, earlyMedia: false },
     }
     this.placing.set(id, p)
-    // our legs are plain RTP (the guard refuses a trunk that requires SRTP)
-    const local: LocalMedia = { address: config.publicIp, port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1, srtp: 'off' }
+    // the offer is made once the route is known: RTP/SAVP when its trunk (else SRTP) requires it
+    const ours: OurOffer = { local: { address: config.publicIp, port, codecs: config.codecs, sessionId: String(Date.now()), sessionVersion: 1 } }
     const log = this.log.child({ callId: id, target: req.uri })
     const ringTimeoutS = config.outbound.ringTimeoutS
     const startedAt = new Date()
     let invited!: (ok: boolean) => void
     const inviteOut = new Promise<boolean>((resolve) => (invited = resolve))
     const dial = this.deps.sip.dial(req.uri, {
-      sdp: createOffer(local),
+      sdp: (route) => {
+        ours.local.srtp = route.srtp ?? config.srtp
+        ours.crypto = offerCryptoFor(ours.local.srtp)
+        return createOffer({ ...ours.local, crypto: ours.crypto })
+      },
       ringTimeoutMs: ringTimeoutS * 1000,
       callerId: req.callerId,
       signal: p.abort.signal,
@@ -121,7 +133,7 @@ export class Originator {
       if ('err' in r && r.err instanceof DialError && r.err.status === 'refused') return invited(false)
       invited(true)
       try {
-        if ('leg' in r) await this.answered(p, r.leg, port, local, req, startedAt, log)
+        if ('leg' in r) await this.answered(p, r.leg, port, ours, req, startedAt, log)
         else await this.unanswered(p, r.err, port, req, startedAt, log)
       } catch (err) {
         log.error({ err }, 'outbound call failed')
@@ -140,7 +152,7 @@ export class Originator {
   /** Who the callee sees calling: the asked caller id, else the trunk's. */
   private fromUri(req: OriginateRequest): string {
     const trunk = this.deps.config.trunks.find((t) => t.name === req.trunk)
-    const user = req.callerId ?? (trunk ? trunk.callerId || trunk.username : 'agent')
+    const user = fromUserOf(trunkUser(trunk), { callerId: req.callerId })
     return `sip:${user}@${trunk?.domain ?? this.deps.config.publicIp}`
   }
 
@@ -161,9 +173,10 @@ export class Originator {
   }
 
   /** The callee answered: its SDP sets where our RTP goes, and the conversation runs. */
-  private async answered(p: Placing, leg: OutboundCall, port: number, local: LocalMedia, req: OriginateRequest, startedAt: Date, log: Logger): Promise<void> {
+  private async answered(p: Placing, leg: OutboundCall, port: number, ours: OurOffer, req: OriginateRequest, startedAt: Date, log: Logger): Promise<void> {
     await p.created
-    const neg = readAnswer(leg.answer, local)
+    const { local, crypto } = ours
+    const neg = readAnswer(leg.answer, local, crypto)
     if (!neg.ok) {
       log.warn({ reason: neg.reason }, 'outbound call answered with no usable SDP: BYE')
       await leg.hangup()

@@ -7,10 +7,12 @@ export interface BridgeSide {
   ports: RtpPortPair
   rtp: { address: string; port: number }
   rtcp: { address: string; port: number }
+  /** the phone's SIP address, trusted as a media source too (see RelaySide) */
+  signallingAddress?: string
   rtcpMux: boolean
   /** The RTP payload types this phone negotiated: the codec's, and telephone-event's if any. */
   payloadTypes: ReadonlySet<number>
-  /** this phone's SRTP keys, when its leg is SRTP (the caller's; the seller's leg is plain RTP) */
+  /** this phone's SRTP keys, when its leg is SRTP (each leg has its own) */
   srtp?: SrtpContext
 }
 
@@ -29,9 +31,9 @@ export interface BridgeCounts {
  * A caller put through to a seller by the server itself (the caller's phone refused the REFER):
  * the caller's socket pair and the seller leg's, with RTP relayed unchanged between them and
  * RTCP too, on its own sockets when neither side muxes it and inside the RTP relay when both do.
- * No decoding: the seller's leg was offered the caller's codec only. An SRTP caller's packets are
- * unprotected on the way to the seller and the seller's protected on the way back (the same keys
- * as the call's). The sockets stay the owner's.
+ * No decoding: the seller's leg was offered the caller's codec only. A keyed leg's packets are
+ * unprotected on the way in and protected with the other leg's keys on the way out (each leg has
+ * its own SDES keys; either may be plain). The sockets stay the owner's.
  */
 export class TransferBridge {
   private readonly rtp: RtpRelay
@@ -39,8 +41,8 @@ export class TransferBridge {
 
   constructor(caller: BridgeSide, seller: BridgeSide) {
     this.rtp = new RtpRelay(
-      { socket: caller.ports.rtp, remote: caller.rtp, accepts: caller.payloadTypes, srtp: caller.srtp },
-      { socket: seller.ports.rtp, remote: seller.rtp, accepts: seller.payloadTypes, srtp: seller.srtp },
+      { socket: caller.ports.rtp, remote: caller.rtp, signallingAddress: caller.signallingAddress, accepts: caller.payloadTypes, srtp: caller.srtp },
+      { socket: seller.ports.rtp, remote: seller.rtp, signallingAddress: seller.signallingAddress, accepts: seller.payloadTypes, srtp: seller.srtp },
     )
     // Both muxed: RTCP rides in the RTP relay. A caller that muxes and a seller that declined it:
     // the caller's RTCP reaches the seller's RTP port and the seller's is not relayed; RTP flows.
@@ -48,8 +50,8 @@ export class TransferBridge {
       caller.rtcpMux || seller.rtcpMux
         ? undefined
         : new RtpRelay(
-            { socket: caller.ports.rtcp, remote: caller.rtcp, srtp: caller.srtp },
-            { socket: seller.ports.rtcp, remote: seller.rtcp, srtp: seller.srtp },
+            { socket: caller.ports.rtcp, remote: caller.rtcp, signallingAddress: caller.signallingAddress, srtp: caller.srtp },
+            { socket: seller.ports.rtcp, remote: seller.rtcp, signallingAddress: seller.signallingAddress, srtp: seller.srtp },
           )
   }
 

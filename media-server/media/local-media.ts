@@ -12,6 +12,7 @@ import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import { RtpPortPool, type RtpPortPair } from '../../rtp/port-pool.ts'
 import type { RtpMetrics } from '../../rtp/rtp-metrics.ts'
 import { RtpSession, type MediaDirection } from '../../rtp/rtp-session.ts'
+import { srtpContext } from '../../rtp/srtp/srtp-context.ts'
 import { BargeInHold } from '../../vad/barge-in-hold.ts'
 import type { BridgeSpec, ClosedSession, MediaFault, MediaPlane, MediaSession, SessionSpec } from './media-session.ts'
 
@@ -215,7 +216,12 @@ export class LocalMediaSession implements MediaSession {
     const caller = this.rtp.handOver()
     const bridge = new TransferBridge(
       { ...caller, rtcpMux: spec.caller.rtcpMux, payloadTypes: new Set(spec.caller.payloadTypes) },
-      { ports: this.plane.pair(spec.sellerPort), ...spec.seller, payloadTypes: new Set(spec.seller.payloadTypes) },
+      {
+        ports: this.plane.pair(spec.sellerPort),
+        ...spec.seller,
+        payloadTypes: new Set(spec.seller.payloadTypes),
+        srtp: spec.seller.srtp && srtpContext(spec.seller.srtp),
+      },
     )
     // The recording goes on: the relayed audio of both phones, decoded, on the clock's ticks.
     const recording = this.recorder && new BridgeRecording(this.recorder, spec.codec, (INTERNAL_RATE * this.clock.periodMs) / 1000)

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { CodecName } from '../../codecs/index.ts'
 import type { DtmfSource, MediaDirection, MediaFaultPlace, RtpSessionOptions } from '../../rtp/rtp-session.ts'
+import type { SrtpKeying } from '../../rtp/srtp/crypto-suite.ts'
 import type { BargeInHoldOptions } from '../../vad/barge-in-hold.ts'
 
 /**
@@ -30,7 +31,16 @@ export type SessionSpec = Pick<
 export interface BridgeSpec {
   /** the seller leg's port pair, allocated on the same media plane */
   sellerPort: number
-  seller: { rtp: { address: string; port: number }; rtcp: { address: string; port: number }; rtcpMux: boolean; payloadTypes: number[] }
+  seller: {
+    rtp: { address: string; port: number }
+    rtcp: { address: string; port: number }
+    /** the seller's SIP address: its media may come from there (behind NAT) */
+    signallingAddress: string
+    rtcpMux: boolean
+    payloadTypes: number[]
+    /** the seller's leg is SRTP with these keys (its own, not the caller's) */
+    srtp?: SrtpKeying
+  }
   caller: { rtcpMux: boolean; payloadTypes: number[] }
   /** the codec both legs use, decoded for the recording */
   codec: { name: CodecName; payloadType: number }

@@ -9,7 +9,8 @@ import { NO_STATS, type SipStats } from '../transport/stats.ts'
 import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
-import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from '../ua/call-control.ts'
+import { fromUserOf, trunkUser } from '../trunks/trunk-route.ts'
+import { DialError, offerFor, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from '../ua/call-control.ts'
 import { ALLOW, checkRequest } from '../ua/uas-checks.ts'
 import { DRACHTIO_SUPPORTED, DrachtioInboundCall, MEDIA_RETRY_AFTER_S } from './drachtio-inbound-call.ts'
 import { DrachtioOutboundCall } from './drachtio-outbound-call.ts'
@@ -182,6 +183,13 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
     const release = decision?.ok ? decision.release : () => {}
     const trunk = decision?.ok ? decision.trunk : undefined
+    let sdp: string
+    try {
+      sdp = offerFor(opts.sdp, trunk)
+    } catch (err) {
+      release()
+      throw err
+    }
     let invite: Srf.SrfRequest | undefined
     let timedOut = false
     const ringMs = opts.ringTimeoutMs ?? 60_000
@@ -194,7 +202,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
     try {
       const dialog = await this.srf.createUAC(
         target,
-        { localSdp: opts.sdp, ...uacRoute(trunk, opts.callerId ?? opts.fromUser ?? 'agent', this.opts.publicHost, opts.callerId) },
+        { localSdp: sdp, ...uacRoute(trunk, fromUserOf(trunkUser(trunk), opts), this.opts.publicHost) },
         {
           // drachtio-srf calls it (err, req), not (req) as its typings say
           cbRequest: ((err: unknown, r: Srf.SrfRequest | undefined) => {
@@ -249,15 +257,9 @@ function sipEndpoint(hostport: string): { host: string; port: number } {
 }
 
 /** From (and P-Asserted-Identity), proxy and credentials of an INVITE through a trunk; without one, from us. */
-function uacRoute(
-  trunk: TrunkConfig | undefined,
-  fromUser: string,
-  publicHost: string,
-  callerId?: string,
-): Pick<Srf.CreateUACOptions, 'headers' | 'proxy' | 'auth'> {
+function uacRoute(trunk: TrunkConfig | undefined, fromUser: string, publicHost: string): Pick<Srf.CreateUACOptions, 'headers' | 'proxy' | 'auth'> {
   if (!trunk) return { headers: { From: `<sip:${fromUser}@${publicHost}>` } }
-  const user = callerId ?? (trunk.callerId || trunk.username)
-  const from = `<sip:${user}@${trunk.domain}>`
+  const from = `<sip:${fromUser}@${trunk.domain}>`
   return {
     headers: { From: from, 'P-Asserted-Identity': from },
     proxy: `sip:${trunk.outboundProxy || `${trunk.host}:${trunk.port}`}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`,

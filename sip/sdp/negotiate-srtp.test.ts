@@ -1,7 +1,18 @@
 import t from 'tap'
 import { parse } from 'sdp-transform'
 import { newMasterKey } from '../../rtp/srtp/sdes.ts'
-import { createOffer, createPinnedOffer, negotiate, offerCrypto, readAnswer, type LocalMedia, type SrtpPolicy } from './negotiate.ts'
+import {
+  createOffer,
+  createPinnedOffer,
+  negotiate,
+  newLegKeying,
+  offerCrypto,
+  offerCryptoFor,
+  readAnswer,
+  readPinnedAnswer,
+  type LocalMedia,
+  type SrtpPolicy,
+} from './negotiate.ts'
 
 const local = (srtp: SrtpPolicy): LocalMedia => ({ address: '192.0.2.10', port: 20000, codecs: ['PCMU', 'PCMA'], sessionId: '1', sessionVersion: 1, srtp })
 const KEY80 = newMasterKey('AES_CM_128_HMAC_SHA1_80')
@@ -103,4 +114,34 @@ t.test('the pinned offer of an SRTP stream carries our key again', async (t) => 
   const m = parse(sdp).media[0]
   t.equal(m.protocol, 'RTP/SAVP')
   t.same(m.crypto, [{ id: 1, suite: 'AES_CM_128_HMAC_SHA1_80', config: `inline:${KEY80}` }])
+})
+
+t.test('an offer of ours is RTP/SAVP only under SRTP=required (SDES cannot offer "SRTP if you can")', async (t) => {
+  t.equal(offerCryptoFor('off'), undefined)
+  t.equal(offerCryptoFor('optional'), undefined)
+  t.same(
+    offerCryptoFor('required')?.map((c) => [c.tag, c.suite]),
+    [
+      [1, 'AES_CM_128_HMAC_SHA1_80'],
+      [2, 'AES_CM_128_HMAC_SHA1_32'],
+    ],
+  )
+})
+
+t.test("a new leg's pinned SRTP offer: its answer must be RTP/SAVP under our tag and suite, and gives the peer's key", async (t) => {
+  const keying = newLegKeying()
+  t.equal(keying.suite, 'AES_CM_128_HMAC_SHA1_80', 'the suite every SDES peer must speak (RFC 4568 §6.2)')
+  t.equal(newLegKeying('AES_CM_128_HMAC_SHA1_32').suite, 'AES_CM_128_HMAC_SHA1_32', "the caller's suite when it has one")
+  const format = { codec: { name: 'PCMU' as const, payloadType: 0 }, ptime: 20, srtp: keying }
+  t.match(parse(createPinnedOffer(local('required'), format)).media[0].crypto, [{ id: 1, suite: 'AES_CM_128_HMAC_SHA1_80', config: `inline:${keying.local}` }])
+  const theirs = newMasterKey('AES_CM_128_HMAC_SHA1_80')
+  const ok = readPinnedAnswer(offer('RTP/SAVP', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${theirs}`), format)
+  t.match(ok, { ok: true, srtp: { suite: 'AES_CM_128_HMAC_SHA1_80', local: keying.local, remote: theirs } })
+  t.match(readPinnedAnswer(offer('RTP/AVP'), format), { ok: false, reason: 'the answer is RTP/AVP to our RTP/SAVP offer' })
+  t.match(readPinnedAnswer(offer('RTP/SAVP', `a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:${theirs}`), format), { ok: false, reason: /matches none/ })
+  t.match(readPinnedAnswer(offer('RTP/SAVP', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${theirs}`), { ...format, srtp: undefined }), {
+    ok: false,
+    reason: 'the answer is RTP/SAVP to our RTP/AVP offer',
+  })
+  t.notOk('srtp' in readPinnedAnswer(offer('RTP/AVP'), { ...format, srtp: undefined }), 'a plain leg has no keys')
 })

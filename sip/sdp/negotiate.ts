@@ -2,7 +2,7 @@
 import { isIP } from 'node:net'
 import { parse, write } from 'sdp-transform'
 import type { MediaDescription, SessionDescription } from 'sdp-transform'
-import { SUITE_NAMES, type SrtpKeying } from '../../rtp/srtp/crypto-suite.ts'
+import { SUITE_NAMES, type SrtpKeying, type SrtpSuiteName } from '../../rtp/srtp/crypto-suite.ts'
 import { chooseCrypto, formatCrypto, newMasterKey, type SdesCrypto } from '../../rtp/srtp/sdes.ts'
 import { CODECS, codecOf, type CodecName, type CodecSpec } from './codec-catalogue.ts'
 
@@ -227,7 +227,7 @@ function profilesFor(policy: SrtpPolicy): string[] {
  * for its suite (the one in use when the dialog has one). An answer to our own offer (`offered`):
  * its line must carry the tag and suite of one of ours, whose key is ours.
  */
-function keyingOf(m: MediaDescription, local: LocalMedia, offered: SdesCrypto[] | undefined): { keying: SrtpKeying; ours: SdesCrypto } | string {
+function keyingOf(m: MediaDescription, inUse: SrtpKeying | undefined, offered: SdesCrypto[] | undefined): { keying: SrtpKeying; ours: SdesCrypto } | string {
   const theirs = chooseCrypto(m.crypto)
   if (typeof theirs === 'string') return theirs
   if (offered) {
@@ -235,7 +235,7 @@ function keyingOf(m: MediaDescription, local: LocalMedia, offered: SdesCrypto[] 
     if (!ours) return `the answer's a=crypto ${theirs.tag} ${theirs.suite} matches none offered`
     return { keying: { suite: ours.suite, local: ours.key, remote: theirs.key }, ours }
   }
-  const key = local.keying?.suite === theirs.suite ? local.keying.local : newMasterKey(theirs.suite)
+  const key = inUse?.suite === theirs.suite ? inUse.local : newMasterKey(theirs.suite)
   return { keying: { suite: theirs.suite, local: key, remote: theirs.key }, ours: { tag: theirs.tag, suite: theirs.suite, key } }
 }
 
@@ -283,7 +283,7 @@ export function negotiate(offerSdp: string, local: LocalMedia, ourCrypto?: SdesC
   const m = offer.media[chosen.index]
   const remote = remoteOf(offer, m)
   if (typeof remote === 'string') return reject(remote)
-  const secure = SECURE_PROFILES.has(m.protocol.toUpperCase()) ? keyingOf(m, local, ourCrypto) : undefined
+  const secure = SECURE_PROFILES.has(m.protocol.toUpperCase()) ? keyingOf(m, local.keying, ourCrypto) : undefined
   if (typeof secure === 'string') return reject(secure)
 
   // Events share the audio's timeline, so only a telephone-event at the codec's clock rate fits (RFC 4733 §2.1).
@@ -336,6 +336,20 @@ export function negotiate(offerSdp: string, local: LocalMedia, ourCrypto?: SdesC
 /** The a=crypto lines of an RTP/SAVP offer of ours: one per suite we speak, each with a fresh key. */
 export function offerCrypto(): SdesCrypto[] {
   return SUITE_NAMES.map((suite, i) => ({ tag: i + 1, suite, key: newMasterKey(suite) }))
+}
+
+/**
+ * The a=crypto lines of an offer of ours under an SRTP policy: only `required` offers RTP/SAVP.
+ * An SDES offer is SAVP or AVP, never "SRTP if you can" (that needs RFC 5939's capability
+ * negotiation, which trunks rarely speak), so `optional` offers the plain stream every peer takes.
+ */
+export function offerCryptoFor(policy: SrtpPolicy): SdesCrypto[] | undefined {
+  return policy === 'required' ? offerCrypto() : undefined
+}
+
+/** The keying of a new leg of ours that must be SRTP (a seller's): a fresh key of ours; the peer's comes with its answer. */
+export function newLegKeying(suite: SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80'): SrtpKeying {
+  return { suite, local: newMasterKey(suite), remote: '' }
 }
 
 /** An offer for outbound calls and for re-INVITEs that arrive without SDP. */
@@ -412,6 +426,8 @@ export type PinnedAnswerResult =
       rtcpMux: boolean
       /** the answer kept telephone-event under the offered payload type */
       telephoneEvent: boolean
+      /** the offer was RTP/SAVP (format.srtp: our key): both keys */
+      srtp?: SrtpKeying
     }
   | { ok: false; reason: string }
 
@@ -434,9 +450,20 @@ export function readPinnedAnswer(answerSdp: string, format: StreamFormat): Pinne
   }
   const remote = remoteOf(answer, m)
   if (typeof remote === 'string') return { ok: false, reason: remote }
+  // the answer's transport is the offer's: RTP/SAVP exactly when we offered a key
+  if (SECURE_PROFILES.has(m.protocol.toUpperCase()) !== !!format.srtp)
+    return { ok: false, reason: `the answer is ${m.protocol} to our ${format.srtp ? 'RTP/SAVP' : 'RTP/AVP'} offer` }
+  const secure = format.srtp && keyingOf(m, undefined, [pinnedCrypto(format.srtp)])
+  if (typeof secure === 'string') return { ok: false, reason: secure }
   const te = format.telephoneEvent?.payloadType
   const telephoneEvent = te !== undefined && formats(m).some((pt) => pt === te && formatName(m, pt).toLowerCase() === 'telephone-event')
-  return { ok: true, remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort }, rtcpMux: remote.rtcpMux, telephoneEvent }
+  return {
+    ok: true,
+    remote: { address: remote.address, port: remote.port, rtcpPort: remote.rtcpPort },
+    rtcpMux: remote.rtcpMux,
+    telephoneEvent,
+    ...(secure && { srtp: secure.keying }),
+  }
 }
 
 export type ReadAnswerResult = Omit<Extract<AnswerResult, { ok: true }>, 'answer'> | { ok: false; reason: string }

@@ -14,10 +14,24 @@ export interface TrunkRoute {
   route?: string
 }
 
+/**
+ * The user part of our From: the caller id the dial asked for, else the trunk's identity (its caller
+ * id or login), else the dial's own user (a bridged transfer: the caller's number), else "agent".
+ * Empty strings count as unset: `sip:@host` is no URI.
+ */
+export function fromUserOf(trunkUser: string | undefined, dial: { callerId?: string; fromUser?: string }): string {
+  return dial.callerId || trunkUser || dial.fromUser || 'agent'
+}
+
+/** Who the carrier knows us as: the trunk's caller id, else its login ('' when it has neither). */
+export function trunkUser(trunk: TrunkConfig | undefined): string {
+  return trunk ? trunk.callerId || trunk.username : ''
+}
+
 export function routeFor(trunk: TrunkConfig): TrunkRoute {
   return {
     trunk: trunk.name,
-    fromUser: trunk.callerId || trunk.username,
+    fromUser: trunkUser(trunk),
     fromHost: trunk.domain,
     // A session per call: its nonce and nc belong to this INVITE's challenges only.
     ...(trunk.username && { credentials: new DigestSession({ username: trunk.username, password: trunk.password }, trunk.realm) }),

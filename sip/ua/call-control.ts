@@ -1,5 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { Remote } from '../message/types.ts'
+import type { SrtpPolicy } from '../sdp/negotiate.ts'
+import type { TrunkConfig } from '../trunks/trunk.ts'
 
 /** How an ended call ended, from the signalling point of view. */
 // 'bad-answer': our offer (delayed-offer INVITE) got no usable answer in the ACK;
@@ -94,7 +96,7 @@ export interface TransferOptions {
    * `refuseAnswer` sees the target's answer SDP before the dialogs are tied: a reason it returns
    * hangs the new leg up alone and the transfer fails with that reason (the call stays up).
    */
-  bridge?: { sdp: string; ringTimeoutMs?: number; refuseAnswer?: (answer: string) => string | undefined }
+  bridge?: { sdp: DialOffer; ringTimeoutMs?: number; refuseAnswer?: (answer: string) => string | undefined }
 }
 
 export type TransferResult =
@@ -126,9 +128,25 @@ export interface OutboundCall extends EventEmitter<OutboundCallEvents> {
   info(contentType: string, body: string): Promise<number | 'timeout'>
 }
 
+/** Where a dial goes, once the guard has chosen: the trunk, and the SRTP it asks for when it says. */
+export interface DialRoute {
+  trunk?: string
+  srtp?: SrtpPolicy
+}
+
+/** Our SDP offer, or its maker, called once the route is known (a trunk may require SRTP). */
+export type DialOffer = string | ((route: DialRoute) => string)
+
+/** The offer for a dial through `trunk`; a trunk that requires SRTP never gets a plain one. */
+export function offerFor(offer: DialOffer, trunk: TrunkConfig | undefined): string {
+  const sdp = typeof offer === 'string' ? offer : offer({ trunk: trunk?.name, srtp: trunk?.srtp })
+  if (trunk?.srtp === 'required' && !/^m=audio \d+ RTP\/SAVP /m.test(sdp))
+    throw new DialError('refused', `outbound call through trunk ${trunk.name} refused: the trunk requires SRTP and the offer is plain RTP`)
+  return sdp
+}
+
 export interface DialOptions {
-  /** Our SDP offer. */
-  sdp: string
+  sdp: DialOffer
   /** User part for From and Contact (default "agent"). */
   fromUser?: string
   /** CANCEL when no final response comes in this time (default 60 s). */

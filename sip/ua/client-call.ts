@@ -5,7 +5,7 @@ import { makeResponse } from '../message/serialize.ts'
 import type { NameAddr, Remote, SipRequest, SipResponse } from '../message/types.ts'
 import { Dialog, hostForUri, localPort, newBranch, newTag } from '../dialog/dialog.ts'
 import { DialError, type DialOptions, type OutboundCall, type OutboundCallEvents, type SipEndReason } from './call-control.ts'
-import type { TrunkRoute } from '../trunks/trunk-route.ts'
+import { fromUserOf, type TrunkRoute } from '../trunks/trunk-route.ts'
 import { ALLOW, SUPPORTED } from './uas-checks.ts'
 import type { DialogUsage, ServerTx, UaContext } from './ua-context.ts'
 import type { InviteServerTransaction } from '../transaction/invite-server.ts'
@@ -55,13 +55,13 @@ export class ClientCall extends EventEmitter<OutboundCallEvents> implements Outb
     private readonly ctx: UaContext,
     readonly targetUri: string,
     readonly remote: Remote,
-    private readonly opts: DialOptions,
+    private readonly opts: DialOptions & { sdp: string },
     /** Through a trunk: its caller id in From and P-Asserted-Identity, its credentials, its proxy. */
     private readonly trunk?: TrunkRoute,
   ) {
     super()
     const host = hostForUri(ctx.local.host)
-    const user = opts.callerId ?? trunk?.fromUser ?? opts.fromUser ?? 'agent'
+    const user = fromUserOf(trunk?.fromUser, opts)
     const fromUri = trunk ? `sip:${user}@${trunk.fromHost}` : `sip:${user}@${host}`
     this.sipCallId = `${randomBytes(8).toString('hex')}@${host}`
     this.localSdp = opts.sdp

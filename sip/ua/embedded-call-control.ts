@@ -16,7 +16,7 @@ import type { SipStats } from '../transport/stats.ts'
 import { resolveRemote, trunkProtocol } from '../trunks/trunk.ts'
 import type { OutboundGuard } from '../trunks/outbound-guard.ts'
 import { routeFor } from '../trunks/trunk-route.ts'
-import { DialError, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from './call-control.ts'
+import { DialError, offerFor, type CallControl, type CallControlEvents, type DialOptions, type OutboundCall } from './call-control.ts'
 import type { GateRefusal, InboundGate } from '../security/inbound-gate.ts'
 import { ClientCall } from './client-call.ts'
 import { InviteClientTransaction } from './invite-client.ts'
@@ -198,16 +198,12 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
     const decision = await this.outbound?.decide(target)
     if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
     const trunk = decision?.trunk
-    // our legs carry plain RTP (the bridge relays packets unchanged): never to a trunk that demands SRTP
-    if (decision?.ok && trunk?.srtp === 'required') {
-      decision.release()
-      throw new DialError('refused', `outbound call through trunk ${trunk.name} refused: the trunk requires SRTP and our outbound legs are plain RTP`)
-    }
     const release = decision?.ok ? decision.release : () => {}
     let call: ClientCall | undefined
     try {
+      const sdp = offerFor(opts.sdp, trunk)
       const remote = trunk ? await resolveRemote(trunk.outboundProxy || `${trunk.host}:${trunk.port}`, trunkProtocol(trunk)) : await uriRemote(target)
-      call = new ClientCall(this, target, remote, opts, trunk && routeFor(trunk))
+      call = new ClientCall(this, target, remote, { ...opts, sdp }, trunk && routeFor(trunk))
       call.once('ended', release)
       this.pendingDials.add(call)
       await call.start()

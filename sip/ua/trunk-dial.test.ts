@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { testTrunk } from '../../test/helpers/trunk.ts'
 import { OutboundGuard } from '../trunks/outbound-guard.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
-import { DialError, type InboundCall } from './call-control.ts'
+import { DialError, type DialRoute, type InboundCall } from './call-control.ts'
 import { EmbeddedCallControl } from './embedded-call-control.ts'
 import { header, peer, reply } from '../../test/helpers/raw-sip-peer.ts'
 
@@ -93,7 +93,7 @@ t.test('a refused password is not tried twice: the dial fails with the 401', asy
   t.equal(guard.liveCalls('carrier'), 0)
 })
 
-t.test('a trunk with srtp: required gets no call from us: our legs are plain RTP', async (t) => {
+t.test('a trunk with srtp: required: the offer is made for it (RTP/SAVP), and a plain one never leaves', async (t) => {
   const proxy = await peer()
   t.teardown(() => proxy.close())
   const guard = new OutboundGuard({
@@ -107,9 +107,24 @@ t.test('a trunk with srtp: required gets no call from us: our legs are plain RTP
     () => null,
     (e) => e,
   )
-  t.ok(err instanceof DialError && err.status === 'refused' && /requires SRTP/.test(err.message), `${err}`)
+  t.ok(err instanceof DialError && err.status === 'refused' && /requires SRTP and the offer is plain RTP/.test(err.message), `${err}`)
   t.equal(proxy.received.length, 0, 'no INVITE left')
   t.equal(guard.liveCalls('carrier'), 0, 'the channel is given back')
+
+  const routes: DialRoute[] = []
+  const secure = SDP.replace('RTP/AVP 0', 'RTP/SAVP 0') + 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n'
+  const dialling = u.dial('sip:89990001122@carrier.ru', {
+    sdp: (route) => {
+      routes.push(route)
+      return route.srtp === 'required' ? secure : SDP
+    },
+  })
+  const invite = await proxy.next(/^INVITE /)
+  t.same(routes, [{ trunk: 'carrier', srtp: 'required' }], 'the offer maker is told the trunk and its SRTP')
+  t.match(invite, /^m=audio 40000 RTP\/SAVP 0$/m, 'the INVITE offers RTP/SAVP')
+  t.match(invite, /^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/m)
+  proxy.send(reply(invite, '486 Busy Here'), u.address.port)
+  t.match(await dialling.catch((e) => e), { status: 486 })
 })
 
 t.test('a REFER from the caller is answered 405 and the server dials nothing', async (t) => {

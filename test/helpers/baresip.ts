@@ -1,8 +1,8 @@
-// baresip (Debian's `baresip`, 1.0.0) as a headless caller: a generated config directory, a
+// baresip (Debian's `baresip`, 1.0.0) as a headless caller or callee: a generated config directory, a
 // 440 Hz tone from ausine as its microphone, the sndfile filter writing what it decodes to a WAV,
-// one /dial command at start, and commands for the call (hold, resume) over ctrl_tcp once it is
-// established; `-t` ends it. It runs in its own process group, which is killed
-// whole if it outlives its time.
+// one /dial command at start (a callee: none, and `answermode=auto` in its account line), and
+// commands for the call (hold, resume) over ctrl_tcp once it is established; `-t` ends it. It runs
+// in its own process group, which is killed whole if it outlives its time.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
@@ -14,8 +14,8 @@ import { requireTool } from './system-tools.ts'
 export interface BaresipCallOptions {
   /** the account line: `<sip:user@host;transport=tls>;mediaenc=srtp-mand;audio_codecs=G722;auth_pass=...` */
   account: string
-  /** the URI dialled */
-  target: string
+  /** the URI dialled; none: it waits for a call (answered when the account says answermode=auto) */
+  target?: string
   /** baresip quits this long after its start, hanging up */
   seconds: number
   /** its SIP address (UDP, TCP and TLS listen here) */
@@ -60,13 +60,14 @@ function config(dir: string, o: BaresipCallOptions): string {
   ].join('\n')
 }
 
-/** Places one call with baresip and returns when baresip has quit. */
+/** Places (or takes) one call with baresip and returns when baresip has quit. */
 export async function baresipCall(dir: string, o: BaresipCallOptions): Promise<BaresipCall> {
   requireTool('baresip', 'baresip')
   mkdirSync(dir, { recursive: true })
   writeFileSync(path.join(dir, 'config'), config(dir, o) + '\n')
   writeFileSync(path.join(dir, 'accounts'), o.account + '\n')
-  const child = spawn('baresip', ['-f', dir, '-e', `/dial ${o.target}`, '-t', String(o.seconds)], {
+  const dial = o.target ? ['-e', `/dial ${o.target}`] : []
+  const child = spawn('baresip', ['-f', dir, ...dial, '-t', String(o.seconds)], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

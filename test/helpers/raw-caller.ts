@@ -3,6 +3,7 @@
 // which a well-behaved SIP stack such as SIPp's does not do on purpose.
 import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
+import { linearToUlaw } from '../../codecs/g711.ts'
 import { writeRtpHeader } from '../../rtp/packet.ts'
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -10,8 +11,12 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 export interface RawCallerOptions {
   /** the server's SIP port on 127.0.0.1 */
   sipPort: number
+  /** the caller's own address, a loopback one (default 127.0.0.1) */
+  host?: string
   /** the audio m= line's port and extra SDP lines; default: our RTP socket's port, PCMU */
   sdp?: (rtpPort: number) => string
+  /** a REFER from the server gets this final response (default: none, it goes unanswered) */
+  referAnswer?: { status: number; reason: string }
 }
 
 /** One call from one caller: a SIP socket and an RTP/RTCP socket pair of its own. */
@@ -28,6 +33,8 @@ export class RawCaller {
   private serverRtp: { port: number } | undefined
   /** answer the server's BYE with 200 (false: a lost BYE, as seen from the server) */
   answerBye = true
+  /** what startRtp sends from the next packet on: a sine of this frequency, or silence (0) */
+  toneHz = 0
 
   private constructor(
     private readonly opts: RawCallerOptions,
@@ -44,7 +51,7 @@ export class RawCaller {
       const s = dgram.createSocket('udp4')
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject)
-        s.bind(port, '127.0.0.1', () => resolve())
+        s.bind(port, opts.host ?? '127.0.0.1', () => resolve())
       })
       return s
     }
@@ -64,6 +71,10 @@ export class RawCaller {
     return this.rtp.address().port
   }
 
+  private get host(): string {
+    return this.opts.host ?? '127.0.0.1'
+  }
+
   private get sipPort(): number {
     return this.sip.address().port
   }
@@ -71,6 +82,7 @@ export class RawCaller {
   private onSip(msg: string): void {
     this.received.push(msg)
     if (/^BYE /.test(msg) && this.answerBye) this.respond(msg, 200, 'OK')
+    if (/^REFER /.test(msg) && this.opts.referAnswer) this.respond(msg, this.opts.referAnswer.status, this.opts.referAnswer.reason)
     const m = /^SIP\/2\.0 (\d+)/.exec(msg)
     if (m && /CSeq: \d+ INVITE/i.test(msg)) {
       this.toTag ||= /^To:.*;tag=([^;\s]+)/im.exec(msg)?.[1] ?? ''
@@ -86,13 +98,13 @@ export class RawCaller {
     const cseq = opts.cseq ?? (method === 'ACK' || method === 'CANCEL' ? 1 : this.cseq++)
     const text = [
       `${method} sip:sales@127.0.0.1:${this.opts.sipPort} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${this.sipPort};branch=${branch};rport`,
+      `Via: SIP/2.0/UDP ${this.host}:${this.sipPort};branch=${branch};rport`,
       'Max-Forwards: 70',
-      `From: <sip:79990001122@127.0.0.1>;tag=rawcaller`,
+      `From: <sip:79990001122@${this.host}>;tag=rawcaller`,
       `To: <sip:sales@127.0.0.1>${this.toTag && method !== 'CANCEL' ? `;tag=${this.toTag}` : ''}`,
       `Call-ID: ${this.callId}`,
       `CSeq: ${cseq} ${method}`,
-      `Contact: <sip:79990001122@127.0.0.1:${this.sipPort}>`,
+      `Contact: <sip:79990001122@${this.host}:${this.sipPort}>`,
       ...(body ? [`Content-Type: ${opts.contentType ?? 'application/sdp'}`] : []),
       `Content-Length: ${Buffer.byteLength(body)}`,
       '',
@@ -110,7 +122,7 @@ export class RawCaller {
   invite(): void {
     const sdp =
       this.opts.sdp?.(this.rtpPort) ??
-      `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${this.rtpPort} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n`
+      `v=0\r\no=- 1 1 IN IP4 ${this.host}\r\ns=-\r\nc=IN IP4 ${this.host}\r\nt=0 0\r\nm=audio ${this.rtpPort} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n`
     this.inviteBranch = this.request('INVITE', { body: sdp, cseq: this.cseq++ })
   }
 
@@ -131,15 +143,16 @@ export class RawCaller {
     this.request('INFO', { body: `Signal=${digit}\r\nDuration=160\r\n`, contentType: 'application/dtmf-relay' })
   }
 
-  /** PCMU silence at 50 packets a second to the port the server's answer named, and an RTCP RR a second. */
+  /** PCMU (silence, or the tone) at 50 packets a second to the port the server's answer named, and an RTCP RR a second. */
   startRtp(): void {
     if (!this.serverRtp) throw new Error('no answer SDP yet')
     const { port } = this.serverRtp
     let seq = 1
     let ts = 0
     const pkt = Buffer.alloc(172)
-    pkt.fill(0xff, 12)
     this.rtpTimer = setInterval(() => {
+      const hz = this.toneHz
+      for (let i = 0; i < 160; i++) pkt[12 + i] = hz ? linearToUlaw(Math.round(8000 * Math.sin((2 * Math.PI * hz * (ts + i)) / 8000))) : 0xff
       writeRtpHeader(pkt, { marker: seq === 1, payloadType: 0, sequenceNumber: seq++ & 0xffff, timestamp: ts, ssrc: 0x0c0ffee })
       ts += 160
       this.rtp.send(pkt, port, '127.0.0.1')

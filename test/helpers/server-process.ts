@@ -105,7 +105,8 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
     logs,
     exitCode,
     async api(p) {
-      const res = await fetch(base + p)
+      // with API_TOKEN set, as an operator's client would call it
+      const res = await fetch(base + p, env.API_TOKEN ? { headers: { authorization: `Bearer ${env.API_TOKEN}` } } : undefined)
       return { status: res.status, body: await res.json() }
     },
     async stop() {
