@@ -212,7 +212,7 @@ export class SileroVad {
   }
 
   private startWorker(): Promise<void> {
-    const worker = startWorker(new URL('./silero-worker.ts', import.meta.url))
+    const worker = startWorker(new URL('./silero-worker.ts', import.meta.url), { threadName: 'vad' })
     this.worker = worker
     worker.unref()
     const failAll = (err: Error) => {

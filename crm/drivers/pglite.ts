@@ -40,7 +40,7 @@ class PgliteWorkerDriver implements SqlDriver {
 
   private constructor(opts: PgliteDriverOptions) {
     const workerData: WorkerData = { dataDir: opts.dataDir }
-    this.worker = startWorker(new URL('./pglite-worker.ts', import.meta.url), { workerData })
+    this.worker = startWorker(new URL('./pglite-worker.ts', import.meta.url), { workerData, threadName: 'pglite' })
     this.started = new Promise((resolve, reject) => this.pending.set(0, { resolve: () => resolve(), reject }))
     this.worker.on('message', (reply: WorkerReply) => this.settle(reply))
     this.worker.on('error', (err) => {

@@ -59,7 +59,7 @@ export class DocumentIngester {
   }
 
   private start(): Worker {
-    const worker = startWorker(new URL('./ingest-worker.ts', import.meta.url))
+    const worker = startWorker(new URL('./ingest-worker.ts', import.meta.url), { threadName: 'kb-ingest' })
     worker.on('message', (reply: IngestReply) => this.settle(reply.id, reply.ok ? reply.document : new DocumentError(reply.error)))
     // A replaced worker's late exit must not stop its successor.
     worker.on('error', (err) => this.worker === worker && this.stop(err))

@@ -169,7 +169,7 @@ export class ScenarioRegistry extends EventEmitter<ScenarioRegistryEvents> {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker
-    const w = startWorker(new URL('./loader-worker.ts', import.meta.url))
+    const w = startWorker(new URL('./loader-worker.ts', import.meta.url), { threadName: 'scenario-load' })
     w.on('message', (reply: LoadReply) => {
       const done = this.jobs.get(reply.id)
       this.jobs.delete(reply.id)

@@ -182,7 +182,7 @@ class MediaWorker {
     const armed = this.init.index === 0 && !this.spawned
     this.spawned = true
     const env = armed ? process.env : { ...process.env, VOICE_FAILPOINTS: '' }
-    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init, env })
+    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init, env, threadName: `media-w${this.init.index}` })
     this.worker = worker
     this.prompts = new WorkerPrompts((prompt) => this.send({ t: 'forget', prompt }))
     this.ready = new Promise((resolve, reject) => {

@@ -121,7 +121,7 @@ export class EspeakTts {
   }
 
   private spawn(): Worker {
-    const worker = startWorker(this.workerUrl)
+    const worker = startWorker(this.workerUrl, { threadName: 'tts-espeak' })
     worker.on('message', (reply: SynthReply) => {
       // a reply for a request that already timed out is dropped
       if (this.current?.job.req.id !== reply.id) return

@@ -17,7 +17,7 @@
 // episodes it shared (a host stall delays both; a late packet it did not see is ours).
 // LOAD_REFERENCE_PRIORITY (50): 10 puts it beside the workers, to see what their threads wait for.
 import { spawn } from 'node:child_process'
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildCallerScript, THREE_QUESTIONS_DIR } from '../helpers/caller-audio.ts'
@@ -47,6 +47,23 @@ const [OUT_MIN, OUT_MAX] = SHAPE === 'freeswitch' ? [FS_RTP.start, FS_RTP.end] :
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** The same per thread name of the process's live threads (the server names its workers: media-w0,
+ *  vad, ...; "node" is the main thread with libuv's and V8's helpers). */
+function cpuSecondsByThread(pid: number): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out
 }
 
 /** The pacing clock's lateness histogram from /metrics, as "<= le ms: count" per bucket. */
@@ -156,6 +173,7 @@ const idleRss = rssMiB(pid)
 const cpuByProcess = () =>
   Object.fromEntries([['server', cpuSeconds(pid)], ...server.companions.map((c) => [c.name, cpuSeconds(c.pid())])]) as Record<string, number>
 const cpu0 = cpuByProcess()
+const threadCpu0 = cpuSecondsByThread(pid)
 const wall0 = Date.now()
 
 // The control plane busy meanwhile: HTTP requests, and the scenario rewritten (a hot reload).
@@ -191,6 +209,7 @@ const sipp = await runSipp(
   600_000,
 )
 const cpuEach = Object.fromEntries(Object.entries(cpuByProcess()).map(([name, s]) => [name, s - cpu0[name]]))
+const threadCpu = Object.entries(cpuSecondsByThread(pid)).map(([name, s]) => [name, s - (threadCpu0[name] ?? 0)] as const)
 const cpu = Object.values(cpuEach).reduce((a, b) => a + b, 0)
 const wall = (Date.now() - wall0) / 1000
 clearInterval(http)
@@ -229,6 +248,7 @@ const result = {
   cpuPercentOfOneCore: Math.round((cpu / wall) * 1000) / 10,
   cpuPerCallPercent: Math.round(((cpu / wall) * 100 * 1000) / CALLS) / 1000,
   cpuPercentByProcess: Object.fromEntries(Object.entries(cpuEach).map(([name, s]) => [name, Math.round((s / wall) * 1000) / 10])),
+  serverCpuPercentByThread: Object.fromEntries(threadCpu.map(([name, s]) => [name, Math.round((s / wall) * 1000) / 10])),
   idleRssMiB: Math.round(idleRss),
   peakRssMiB: Math.round(peakRss),
   rssPerCallKiB: Math.round(((peakRss - idleRss) * 1024) / CALLS),
