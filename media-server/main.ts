@@ -1,3 +1,5 @@
+import v8 from 'node:v8'
+if (process.env.V8_FLAGS_EXPERIMENT) v8.setFlagsFromString(process.env.V8_FLAGS_EXPERIMENT)
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { startServer } from './server.ts'
