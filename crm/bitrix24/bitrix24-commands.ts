@@ -49,15 +49,16 @@ export function leadUpdate(call: CallDetail, current: Record<string, unknown>): 
   return Object.keys(fill).length ? fill : undefined
 }
 
-/** How soon a seller should call back a caller who hung up or whose call was missed. */
-const MISSED_CALLBACK_MS = 60 * 60_000
+/** How soon a seller should call back a caller who hung up or whose call was missed (BITRIX24_CALLBACK_MIN). */
+export const CALLBACK_MS = 60 * 60_000
 
 /**
  * The to-do a call asks for: a booked callback at its time (the agent's `callback.when`, or a
  * scenario's date-time slot), else for an inbound call that was missed or that the caller left
- * before the end, "call back" within the hour.
+ * before the end (caller-hangup), or that rang and was never answered (cancelled while ringing,
+ * refused at capacity), "call back" due `callbackMs` after the call's end.
  */
-export function todoOf(call: CallDetail): { deadline: string; text: string } | undefined {
+export function todoOf(call: CallDetail, callbackMs = CALLBACK_MS): { deadline: string; text: string } | undefined {
   const slots = call.lead?.slots ?? {}
   const agent = slots.callback as { when?: string; note?: string } | undefined
   const slot = Object.values(slots).find((v): v is { start: string } => !!v && typeof v === 'object' && typeof (v as { start?: unknown }).start === 'string')
@@ -70,7 +71,7 @@ export function todoOf(call: CallDetail): { deadline: string; text: string } | u
   }
   const missed = !call.answeredAt || call.result === 'caller-hangup' || call.result === 'cancelled'
   if (call.direction !== 'inbound' || !missed) return undefined
-  const deadline = new Date(Date.parse(call.endedAt ?? call.startedAt) + MISSED_CALLBACK_MS).toISOString()
+  const deadline = new Date(Date.parse(call.endedAt ?? call.startedAt) + callbackMs).toISOString()
   return { deadline, text: call.answeredAt ? 'Call back: the caller hung up before the end' : 'Call back: missed call' }
 }
 

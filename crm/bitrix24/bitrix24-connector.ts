@@ -19,6 +19,8 @@ export interface Bitrix24ConnectorOptions {
    * (register, finish, the recording), as that user; the portal's CALL_ID kept in `db`.
    */
   telephony?: { userId: number; db: SqlExecutor }
+  /** a missed or abandoned inbound call's "call back" to-do is due this long after the call (default an hour) */
+  callbackMs?: number
 }
 
 /** One row in a delivery: its call, what is known of it so far, and how it ended (once it has). */
@@ -154,7 +156,7 @@ export class Bitrix24Connector implements Connector {
         // registered once: a register whose answer was lost gives the same CALL_ID again (Bitrix24
         // does so for 30 minutes while the call is not finished, and finish waits for the CALL_ID)
         const register: Record<string, BatchCommand> = tel && !job.portal ? { register: registerCommand(job.call, lead, tel.userId) } : {}
-        const todo = todoOf(job.call)
+        const todo = todoOf(job.call, this.opts.callbackMs)
         const todos: Record<string, BatchCommand> = !todo ? {} : job.retried && job.leadId ? { todos: todoList(job.leadId) } : todoAdd(job.call, lead, todo)
         if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, lead), ...register, ...todos }
         const fill = job.current && leadUpdate(job.call, job.current)
@@ -182,7 +184,7 @@ export class Bitrix24Connector implements Connector {
       signal,
       (job) => ({
         ...(job.commentMissing && { comment: commentAdd(job.call, job.leadId!) }),
-        ...(job.todoMissing && todoAdd(job.call, job.leadId!, todoOf(job.call)!)),
+        ...(job.todoMissing && todoAdd(job.call, job.leadId!, todoOf(job.call, this.opts.callbackMs)!)),
       }),
       () => {},
     )
