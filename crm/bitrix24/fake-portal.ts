@@ -80,6 +80,34 @@ export class FakePortal {
   get oauthUrl(): string {
     return `${this.origin}/oauth/token/`
   }
+  /**
+   * The application installed on this portal: fresh tokens, as the ONAPPINSTALL event's form fields
+   * (`event`, `auth[...]`) Bitrix24 POSTs to the application's handler URL.
+   */
+  install(applicationToken = 'app-token-1'): Record<string, string> {
+    const n = ++this.tokenSeq
+    this.refreshToken = `rt-${n}`
+    this.accessTokens.add(`at-${n}`)
+    return {
+      event: 'ONAPPINSTALL',
+      'data[VERSION]': '1',
+      'data[LANGUAGE_ID]': 'ru',
+      ts: String(Math.floor(Date.now() / 1000)),
+      'auth[access_token]': `at-${n}`,
+      'auth[expires]': String(Math.floor(Date.now() / 1000) + 3600),
+      'auth[expires_in]': '3600',
+      'auth[scope]': 'crm,telephony',
+      'auth[domain]': `127.0.0.1:${this.port}`,
+      'auth[server_endpoint]': 'https://oauth.bitrix.info/rest/',
+      'auth[status]': 'L',
+      'auth[client_endpoint]': `${this.origin}/rest/`,
+      'auth[member_id]': 'fake-member',
+      'auth[user_id]': '1',
+      'auth[refresh_token]': this.refreshToken,
+      'auth[application_token]': applicationToken,
+    }
+  }
+
   /** every access token issued so far is refused with expired_token from now on */
   expireTokens(): void {
     this.accessTokens.clear()
@@ -182,6 +210,8 @@ export class FakePortal {
   /** One method on this portal's records. */
   private exec(method: string, p: Record<string, any>): Outcome {
     switch (method) {
+      case 'app.info':
+        return { result: { ID: 1, CODE: CLIENT_ID, VERSION: 1, STATUS: 'L', INSTALLED: true, PAYMENT_EXPIRED: 'N', DAYS: null, LICENSE: 'ru_pro' } }
       case 'crm.lead.list':
         return {
           result: this.leads.filter((l) => Object.entries(p.filter ?? {}).every(([k, v]) => String(l[k]) === String(v))).map((l) => ({ ID: String(l.ID) })),

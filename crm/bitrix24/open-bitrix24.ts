@@ -37,7 +37,7 @@ export async function openBitrix24(
   db: SqlDriver,
   logger: Logger,
   loadCall: (callId: string) => Promise<CallDetail | null>,
-): Promise<{ connector: Bitrix24Connector; lookup: CallerLookup; portal: string } | undefined> {
+): Promise<{ connector: Bitrix24Connector; lookup: CallerLookup; portal: string; oauth?: Bitrix24OAuth } | undefined> {
   const ratePerS = crm.bitrix24RatePerS
   const connectorOptions = { callbackMs: crm.bitrix24CallbackMin * 60_000, currency: crm.bitrix24Currency, logger: logger.child({ component: 'bitrix24' }) }
   if (crm.bitrix24WebhookUrl) {
@@ -64,5 +64,5 @@ export async function openBitrix24(
   logger.info({ portal, ratePerS, telephonyUserId: userId }, 'Bitrix24 connector on (application mode)')
   const client = new Bitrix24Client({ auth: { oauth }, ratePerS })
   const connector = new Bitrix24Connector({ client, loadCall, ...connectorOptions, telephony: userId ? { userId, db } : undefined })
-  return { connector, lookup: new CallerLookup(client), portal }
+  return { connector, lookup: new CallerLookup(client), portal, oauth }
 }
