@@ -500,6 +500,23 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
     )
   })
 
+  await t.test('telephony for a known company: the call activity on the company, the comment on its new deal', async (t) => {
+    portal.companies.push({ ID: 78, TITLE: 'Лютик', PHONE: [{ VALUE: '+79003390005', VALUE_TYPE: 'WORK' }] })
+    const id = await finished(store, portal.origin, '+79003390005', { name: 'Ольга' })
+    const w = await worker({ telephony: true })
+    await until(t, 'delivered', () => delivered([id]))
+    await w.stop()
+    const [deal] = portal.deals.filter((d) => d.ORIGIN_ID === id)
+    t.match(deal, { COMPANY_ID: '78' })
+    const [phoneCall] = [...portal.phoneCalls.values()].filter((c) => c.params.EXTERNAL_CALL_ID === id)
+    t.match(phoneCall?.params, { CRM_ENTITY_TYPE: 'COMPANY', CRM_ENTITY_ID: '78' }, 'registered on the company (the method takes no deal)')
+    t.ok(phoneCall?.finish, 'finished')
+    t.match(
+      portal.comments.filter((c) => c.COMMENT.includes(`[voice call ${id}]`)),
+      [{ ENTITY_TYPE: 'deal', ENTITY_ID: deal.ID }],
+    )
+  })
+
   await t.test('a deal add whose answer was lost is found by ORIGIN_ID on the retry: no twin deal, one comment', async (t) => {
     portal.contacts.push({ ID: 503, NAME: 'Ада', PHONE: [{ VALUE: '+79003390004', VALUE_TYPE: 'WORK' }] })
     portal.faults['crm.deal.add'] = ['lose']
