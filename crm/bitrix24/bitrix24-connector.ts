@@ -222,11 +222,11 @@ export class Bitrix24Connector implements Connector {
       },
       async (job, r) => {
         if (r.add !== undefined) job.ownerId = String(r.add)
-        if (job.kind === 'deal' && (r.add !== undefined || r.update !== undefined))
-          this.opts.logger?.info(
-            { callId: job.call.id, dealId: job.ownerId, client: job.client, budget: r.update !== undefined || undefined },
-            r.add !== undefined ? 'Bitrix24: new deal for a known client' : "Bitrix24: the client's open deal updated",
-          )
+        if (job.kind === 'deal') {
+          const deal = r.add !== undefined ? 'new' : job.found === 'mine' ? 'ours, from an earlier attempt' : 'their open deal'
+          const fields = { callId: job.call.id, dealId: job.ownerId, client: job.client, deal, budgetFilled: r.update !== undefined }
+          this.opts.logger?.info(fields, 'Bitrix24: the call goes on a deal of a known client')
+        }
         if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
         if (r.todos !== undefined) job.todoMissing = !hasMarker(r.todos, job.call.id)
         const callId = (r.register as { CALL_ID?: string } | undefined)?.CALL_ID
