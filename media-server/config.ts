@@ -243,6 +243,8 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
     bitrix24RefreshToken: '',
     bitrix24OAuthUrl: 'https://oauth.bitrix.info/oauth/token/',
     bitrix24UserId: 0,
+    bitrix24CallbackMin: 60,
+    bitrix24Currency: 'RUB',
   },
 }
 
@@ -347,6 +349,8 @@ const ENV_KEYS: Array<[string, string]> = [
   ['BITRIX24_REFRESH_TOKEN', 'crm.bitrix24RefreshToken'],
   ['BITRIX24_OAUTH_URL', 'crm.bitrix24OAuthUrl'],
   ['BITRIX24_USER_ID', 'crm.bitrix24UserId'],
+  ['BITRIX24_CALLBACK_MIN', 'crm.bitrix24CallbackMin'],
+  ['BITRIX24_CURRENCY', 'crm.bitrix24Currency'],
 ]
 
 export class ConfigError extends Error {}
@@ -553,6 +557,10 @@ function validate(cfg: Config): void {
   if (crm.bitrix24UserId < 0) throw new ConfigError(`BITRIX24_USER_ID must be a Bitrix24 user id, got ${crm.bitrix24UserId}`)
   if (crm.bitrix24UserId && !crm.bitrix24Portal)
     throw new ConfigError('BITRIX24_USER_ID records calls through telephony.externalCall.*, which needs application mode (BITRIX24_PORTAL)')
+  if (!/^[A-Z]{3}$/.test(crm.bitrix24Currency))
+    throw new ConfigError(`BITRIX24_CURRENCY must be a currency code (RUB, USD, ...), got "${crm.bitrix24Currency}"`)
+  if (crm.bitrix24CallbackMin < 0 || crm.bitrix24CallbackMin > 7 * 24 * 60)
+    throw new ConfigError(`BITRIX24_CALLBACK_MIN must be between 0 and 10080 (a week), got ${crm.bitrix24CallbackMin}`)
   if (crm.bitrix24RatePerS < 1 || crm.bitrix24RatePerS > 100)
     throw new ConfigError(`BITRIX24_RATE_PER_S must be between 1 and 100, got ${crm.bitrix24RatePerS}`)
   if (crm.outboxMaxAttempts < 1 || crm.outboxMaxAttempts > 100)

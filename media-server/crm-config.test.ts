@@ -41,6 +41,12 @@ t.test('CRM settings from the environment', async (t) => {
     bitrix24OAuthUrl: 'https://oauth.bitrix.info/oauth/token/',
     bitrix24UserId: 17,
   })
+  t.equal(loadConfig({}).crm.bitrix24CallbackMin, 60, 'a missed call is called back within the hour by default')
+  t.equal(loadConfig({ BITRIX24_CALLBACK_MIN: '15' }).crm.bitrix24CallbackMin, 15)
+  t.equal(loadConfig({}).crm.bitrix24Currency, 'RUB')
+  t.equal(loadConfig({ BITRIX24_CURRENCY: 'USD' }).crm.bitrix24Currency, 'USD')
+  t.throws(() => loadConfig({ BITRIX24_CURRENCY: 'rubles' }), /BITRIX24_CURRENCY must be a currency code/)
+  t.throws(() => loadConfig({ BITRIX24_CALLBACK_MIN: '-1' }), /BITRIX24_CALLBACK_MIN must be between 0 and 10080/)
   t.throws(() => loadConfig({ BITRIX24_USER_ID: '17', BITRIX24_WEBHOOK_URL: 'https://p.bitrix24.ru/rest/1/c/' }), /BITRIX24_USER_ID .* needs application mode/)
   t.equal(
     loadConfig({

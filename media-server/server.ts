@@ -23,6 +23,7 @@ import type { OriginateContext } from './call/originate-request.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
 import { createCrmRoutes } from './http/crm-routes.ts'
 import { OutboxStore } from '../crm/outbox/outbox-store.ts'
+import { createBitrix24InstallRoute, type Bitrix24InstallRoute } from './http/bitrix24-install-route.ts'
 import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
 import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
 import { openBitrix24 } from '../crm/bitrix24/open-bitrix24.ts'
@@ -85,6 +86,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   const outboxHooks = metrics.watchOutbox(outbox)
   let crmWorker: OutboxWorker | undefined
   let callerLookup: CallDeps['callerLookup']
+  let bitrix24Install: Bitrix24InstallRoute | undefined
   {
     const steps: OutboxStep[] = []
     const connectors: Record<string, Connector> = {}
@@ -103,6 +105,8 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       steps.push({ step: BITRIX24_STEP, target: bitrix24.portal, delayMs })
       connectors[BITRIX24_STEP] = bitrix24.connector
       callerLookup = (phone, log) => bitrix24.lookup.lookup(phone, log)
+      // application mode: the portal's install event brings the tokens (POST /crm/bitrix24/install)
+      if (bitrix24.oauth) bitrix24Install = createBitrix24InstallRoute({ oauth: bitrix24.oauth, portal: bitrix24.portal, logger })
     }
     if (steps.length) {
       store.outboxSteps = steps
@@ -245,6 +249,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       route: createOriginateRoute(originator, originateContext, { maxBodyBytes: config.api.maxBodyBytes, logger: logger.child({ component: 'http' }) }),
       placed: (id) => originator.placed(id),
     },
+    bitrix24Install,
     crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),

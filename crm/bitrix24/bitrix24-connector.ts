@@ -1,11 +1,28 @@
 import { readFile } from 'node:fs/promises'
+import type { Logger } from 'pino'
 import { basename } from 'node:path'
 import type { CallDetail } from '../call-store.ts'
 import type { Connector, DeliveryOutcome } from '../outbox/outbox-worker.ts'
 import type { OutboxRow } from '../outbox/outbox-store.ts'
 import type { SqlExecutor } from '../sql-driver.ts'
 import { BATCH_MAX, Bitrix24Client, Bitrix24Error, type BatchCommand, type BatchError } from './bitrix24-client.ts'
-import { commentAdd, commentList, hasMarker, leadAdd, leadUpdate, ORIGINATOR, phoneOf, todoAdd, todoList, todoOf } from './bitrix24-commands.ts'
+import {
+  commentAdd,
+  commentList,
+  dealAdd,
+  dealUpdate,
+  hasMarker,
+  leadAdd,
+  leadUpdate,
+  openDeals,
+  ORIGINATOR,
+  phoneOf,
+  todoAdd,
+  todoList,
+  todoOf,
+  type Client,
+  type Owner,
+} from './bitrix24-commands.ts'
 import { finishCommand, PortalCallStore, registerCommand, statisticCommand, type PortalCall } from './bitrix24-telephony.ts'
 
 /** The step a finished call enqueues when Bitrix24 is configured. */
@@ -19,6 +36,11 @@ export interface Bitrix24ConnectorOptions {
    * (register, finish, the recording), as that user; the portal's CALL_ID kept in `db`.
    */
   telephony?: { userId: number; db: SqlExecutor }
+  /** a missed or abandoned inbound call's "call back" to-do is due this long after the call (default an hour) */
+  callbackMs?: number
+  logger?: Logger
+  /** CURRENCY_ID of the deals we create or give a budget (default RUB) */
+  currency?: string
 }
 
 /** One row in a delivery: its call, what is known of it so far, and how it ended (once it has). */
@@ -27,10 +49,15 @@ interface Job {
   call: CallDetail
   /** an earlier attempt may have done some steps (its answer lost, or the process died) */
   retried: boolean
-  leadId?: string
-  /** how the lead was found: ours from an earlier attempt, or the caller's by phone */
+  /** a new or known caller's lead; a deal for a caller known as a contact or company */
+  kind: Owner['kind']
+  /** the lead or deal, once known (unset: created in the writes' batch, `$result[add]`) */
+  ownerId?: string
+  /** the caller as Bitrix24 knows them (a contact or company): the call goes on a deal of theirs */
+  client?: Client
+  /** how the lead or deal was found: ours from an earlier attempt, or the caller's (by phone, or their open deal) */
   found?: 'mine' | 'dup'
-  /** the caller's existing lead as it is, to fill only its empty fields */
+  /** the caller's existing lead or open deal as it is, to fill only its empty fields */
   current?: Record<string, unknown>
   /** a retried call's lead has no comment / to-do of this call yet */
   commentMissing?: boolean
@@ -44,10 +71,11 @@ interface Job {
 /**
  * Finished calls in Bitrix24, several calls per `batch` request: the caller's lead (found by phone
  * with crm.duplicate.findbycomm, else created by crm.lead.add with ORIGIN_ID = our call id, or its
- * empty fields filled), the transcript and summary as a timeline comment, a call-back to-do, and in
+ * empty fields filled), or for a caller known as a contact or company their open deal (its budget
+ * filled when empty) or a new deal (crm.deal.add, ORIGIN_ID = our call id); the transcript and summary as a timeline comment, a call-back to-do, and in
  * application mode the call as a telephony call with its recording. A first attempt knows nothing
  * was done before (the row's attempt count); a retried one first looks whether an earlier attempt
- * did each part: the lead by ORIGIN_ID, the comment and to-do by the call id marker in their text,
+ * did each part: the lead or deal by ORIGIN_ID, the comment and to-do by the call id marker in their text,
  * the telephony parts in crm_bitrix24_calls and voximplant.statistic.get.
  *
  * Requests per group of calls, each a batch of at most 50 commands: the lookups; the returning
@@ -72,7 +100,7 @@ export class Bitrix24Connector implements Connector {
     for (const row of rows) {
       const call = await this.opts.loadCall(row.callId)
       if (!call) out.push({ kind: 'dead', error: `call ${row.callId} not found` })
-      else jobs.push({ row, call, retried: row.attempts > 1 })
+      else jobs.push({ row, call, retried: row.attempts > 1, kind: 'lead' })
     }
     if (this.portalCalls) {
       const known = await this.portalCalls.get(jobs.map((j) => j.call.id))
@@ -94,6 +122,7 @@ export class Bitrix24Connector implements Connector {
 
   private async deliverJobs(jobs: Job[], signal: AbortSignal): Promise<void> {
     await this.find(jobs, signal)
+    await this.openDeal(jobs, signal)
     await this.read(jobs, signal)
     await this.write(jobs, signal)
     await this.notesNotFound(jobs, signal)
@@ -104,26 +133,49 @@ export class Bitrix24Connector implements Connector {
     }
   }
 
-  /** The caller's lead: ours from an earlier attempt (retries only), else theirs by phone. */
+  /**
+   * The caller: by phone (crm.duplicate.findbycomm over leads, contacts and companies); a contact or
+   * company means a deal (theirs or a new one), else their lead or a new one. A retried call first
+   * looks for the lead or deal an earlier attempt created (ORIGIN_ID = our call id).
+   */
   private async find(jobs: Job[], signal: AbortSignal): Promise<void> {
+    const mineOf = (kind: Owner['kind'], id: string): BatchCommand => ({
+      method: `crm.${kind}.list`,
+      params: { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: id }, select: ['ID'] },
+    })
     await this.run(
       jobs,
       signal,
       (job) => {
         const phone = phoneOf(job.call)
         return {
-          ...(job.retried && {
-            mine: { method: 'crm.lead.list', params: { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: job.call.id }, select: ['ID'] } },
-          }),
-          ...(phone && { dup: { method: 'crm.duplicate.findbycomm', params: { type: 'PHONE', values: [phone], entity_type: 'LEAD' } } }),
+          ...(job.retried && { mine: mineOf('lead', job.call.id), mineDeal: mineOf('deal', job.call.id) }),
+          ...(phone && { dup: { method: 'crm.duplicate.findbycomm', params: { type: 'PHONE', values: [phone] } } }),
         }
       },
       (job, r) => {
-        const mine = r.mine as Array<{ ID: string | number }> | undefined
-        const dup = r.dup as { LEAD?: Array<string | number> } | [] | undefined
-        const dupId = dup && !Array.isArray(dup) ? dup.LEAD?.[0] : undefined
-        if (mine?.[0]) [job.leadId, job.found] = [String(mine[0].ID), 'mine']
-        else if (dupId !== undefined) [job.leadId, job.found] = [String(dupId), 'dup']
+        const first = (v: unknown) => (v as Array<{ ID: string | number }> | undefined)?.[0]?.ID
+        const dup = (r.dup && !Array.isArray(r.dup) ? r.dup : {}) as Partial<Record<'LEAD' | 'CONTACT' | 'COMPANY', Array<string | number>>>
+        const client = dup.CONTACT?.[0] ?? dup.COMPANY?.[0]
+        if (client !== undefined) [job.kind, job.client] = ['deal', { type: dup.CONTACT?.[0] !== undefined ? 'CONTACT' : 'COMPANY', id: String(client) }]
+        const mine = first(r.mineDeal)
+        // our own lead from an earlier attempt stays the call's lead (its call activity too)
+        if (first(r.mine) !== undefined) [job.kind, job.ownerId, job.found, job.client] = ['lead', String(first(r.mine)), 'mine', undefined]
+        else if (mine !== undefined) [job.kind, job.ownerId, job.found] = ['deal', String(mine), 'mine']
+        else if (!job.client && dup.LEAD?.[0] !== undefined) [job.ownerId, job.found] = [String(dup.LEAD[0]), 'dup']
+      },
+    )
+  }
+
+  /** A known client (contact or company) without our deal: their newest open deal, to update rather than twin. */
+  private async openDeal(jobs: Job[], signal: AbortSignal): Promise<void> {
+    await this.run(
+      jobs.filter((j) => j.client && !j.ownerId),
+      signal,
+      (job) => ({ open: openDeals(job.client!) }),
+      (job, r) => {
+        const deal = (r.open as Array<Record<string, unknown>> | undefined)?.[0]
+        if (deal) [job.ownerId, job.found, job.current] = [String(deal.ID), 'dup', deal]
       },
     )
   }
@@ -131,9 +183,9 @@ export class Bitrix24Connector implements Connector {
   /** A returning caller's lead as it is, when the call gave fields it may lack. */
   private async read(jobs: Job[], signal: AbortSignal): Promise<void> {
     await this.run(
-      jobs.filter((j) => j.found === 'dup' && leadUpdate(j.call, {})),
+      jobs.filter((j) => j.kind === 'lead' && j.found === 'dup' && leadUpdate(j.call, {})),
       signal,
-      (job) => ({ lead: { method: 'crm.lead.get', params: { id: job.leadId } } }),
+      (job) => ({ lead: { method: 'crm.lead.get', params: { id: job.ownerId } } }),
       (job, r) => {
         job.current = r.lead as Record<string, unknown>
       },
@@ -149,21 +201,32 @@ export class Bitrix24Connector implements Connector {
       jobs,
       signal,
       (job): Record<string, BatchCommand> => {
-        const lead = job.leadId ?? '$result[add]'
+        const owner: Owner = { kind: job.kind, id: job.ownerId ?? '$result[add]' }
+        const currency = this.opts.currency ?? 'RUB'
         const tel = this.opts.telephony
         // registered once: a register whose answer was lost gives the same CALL_ID again (Bitrix24
-        // does so for 30 minutes while the call is not finished, and finish waits for the CALL_ID)
-        const register: Record<string, BatchCommand> = tel && !job.portal ? { register: registerCommand(job.call, lead, tel.userId) } : {}
-        const todo = todoOf(job.call)
-        const todos: Record<string, BatchCommand> = !todo ? {} : job.retried && job.leadId ? { todos: todoList(job.leadId) } : todoAdd(job.call, lead, todo)
-        if (!job.leadId) return { add: { method: 'crm.lead.add', params: leadAdd(job.call) }, comment: commentAdd(job.call, lead), ...register, ...todos }
-        const fill = job.current && leadUpdate(job.call, job.current)
-        const update: Record<string, BatchCommand> = fill ? { update: { method: 'crm.lead.update', params: { id: job.leadId, fields: fill } } } : {}
-        if (job.retried) return { comments: commentList(job.leadId), ...update, ...register, ...todos }
-        return { comment: commentAdd(job.call, job.leadId), ...update, ...register, ...todos }
+        // does so for 30 minutes while the call is not finished, and finish waits for the CALL_ID);
+        // a deal's call goes on the client (the method takes a lead, contact or company)
+        const entity = job.client ?? { type: 'LEAD' as const, id: owner.id }
+        const register: Record<string, BatchCommand> = tel && !job.portal ? { register: registerCommand(job.call, entity, tel.userId) } : {}
+        const todo = todoOf(job.call, this.opts.callbackMs)
+        const todos: Record<string, BatchCommand> = !todo ? {} : job.retried && job.ownerId ? { todos: todoList(owner) } : todoAdd(job.call, owner, todo)
+        if (!job.ownerId) {
+          const add = job.client ? dealAdd(job.call, job.client, currency) : leadAdd(job.call)
+          return { add: { method: `crm.${job.kind}.add`, params: add }, comment: commentAdd(job.call, owner), ...register, ...todos }
+        }
+        const fill = job.current && (job.kind === 'deal' ? dealUpdate(job.call, job.current, currency) : leadUpdate(job.call, job.current))
+        const update: Record<string, BatchCommand> = fill ? { update: { method: `crm.${job.kind}.update`, params: { id: job.ownerId, fields: fill } } } : {}
+        if (job.retried) return { comments: commentList(owner), ...update, ...register, ...todos }
+        return { comment: commentAdd(job.call, owner), ...update, ...register, ...todos }
       },
       async (job, r) => {
-        if (r.add !== undefined) job.leadId = String(r.add)
+        if (r.add !== undefined) job.ownerId = String(r.add)
+        if (job.kind === 'deal') {
+          const deal = r.add !== undefined ? 'new' : job.found === 'mine' ? 'ours, from an earlier attempt' : 'their open deal'
+          const fields = { callId: job.call.id, dealId: job.ownerId, client: job.client, deal, budgetFilled: r.update !== undefined }
+          this.opts.logger?.info(fields, 'Bitrix24: the call goes on a deal of a known client')
+        }
         if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
         if (r.todos !== undefined) job.todoMissing = !hasMarker(r.todos, job.call.id)
         const callId = (r.register as { CALL_ID?: string } | undefined)?.CALL_ID
@@ -181,8 +244,8 @@ export class Bitrix24Connector implements Connector {
       jobs.filter((j) => j.commentMissing || j.todoMissing),
       signal,
       (job) => ({
-        ...(job.commentMissing && { comment: commentAdd(job.call, job.leadId!) }),
-        ...(job.todoMissing && todoAdd(job.call, job.leadId!, todoOf(job.call)!)),
+        ...(job.commentMissing && { comment: commentAdd(job.call, { kind: job.kind, id: job.ownerId! }) }),
+        ...(job.todoMissing && todoAdd(job.call, { kind: job.kind, id: job.ownerId! }, todoOf(job.call, this.opts.callbackMs)!)),
       }),
       () => {},
     )

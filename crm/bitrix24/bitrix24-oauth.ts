@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { SqlDriver } from '../sql-driver.ts'
 import { Bitrix24Error } from './bitrix24-error.ts'
@@ -69,6 +70,64 @@ export class Bitrix24OAuth {
     return rows.length > 0
   }
 
+  /**
+   * The install event's tokens (ONAPPINSTALL): stored for the portal, with its application_token.
+   * Once a token is stored, only an event with the same one is taken ('forbidden' otherwise): the
+   * handler is reachable without the API's bearer token, so the token is what proves the portal; and
+   * the event's access token must work on the portal (`app.info`), so a forged first install is
+   * refused ('unverified'; 'unreachable' when the portal did not answer).
+   */
+  async install(e: {
+    accessToken: string
+    refreshToken: string
+    expiresIn: number
+    applicationToken: string
+    memberId?: string
+  }): Promise<'installed' | 'forbidden' | 'unverified' | 'unreachable'> {
+    const known = await this.o.db.query<{ application_token: string | null }>(`SELECT application_token FROM crm_oauth_tokens WHERE portal = $1`, [
+      this.o.portal,
+    ])
+    const stored = known.rows[0]?.application_token
+    if (stored && !sameSecret(stored, e.applicationToken)) return 'forbidden'
+    const verified = await this.verify(e.accessToken)
+    if (verified !== 'ok') return verified
+    const outcome = await this.o.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ application_token: string | null }>(`SELECT application_token FROM crm_oauth_tokens WHERE portal = $1 FOR UPDATE`, [
+        this.o.portal,
+      ])
+      const known = rows[0]?.application_token
+      if (known && !sameSecret(known, e.applicationToken)) return 'forbidden' as const
+      await tx.query(
+        `INSERT INTO crm_oauth_tokens (portal, access_token, refresh_token, expires_at, application_token, member_id, updated_at)
+         VALUES ($1, $2, $3, now() + $4::int * interval '1 second', $5, $6, now())
+         ON CONFLICT (portal) DO UPDATE SET access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
+           expires_at = EXCLUDED.expires_at, application_token = EXCLUDED.application_token, member_id = EXCLUDED.member_id, updated_at = now()`,
+        [this.o.portal, e.accessToken, e.refreshToken, e.expiresIn, e.applicationToken, e.memberId ?? null],
+      )
+      return 'installed' as const
+    })
+    // the next request reads the new pair from the database
+    if (outcome === 'installed') [this.cached, this.cachedUntil] = [undefined, 0]
+    return outcome
+  }
+
+  /** Does the portal take this access token? `app.info` answers any application's own token. */
+  private async verify(token: string): Promise<'ok' | 'unverified' | 'unreachable'> {
+    try {
+      const res = await fetch(`${this.restUrl}app.info.json`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ auth: token }),
+        signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS),
+      })
+      const body = (await res.json().catch(() => ({}))) as { result?: unknown; error?: string }
+      return res.ok && body.result && !body.error ? 'ok' : 'unverified'
+    } catch (err) {
+      this.log?.warn({ err: (err as Error).message }, 'Bitrix24 install event: the portal did not answer app.info')
+      return 'unreachable'
+    }
+  }
+
   /** The token to send: the one in memory, else the database's, refreshed when it is (nearly) expired. */
   async accessToken(): Promise<string> {
     if (this.cached && this.now() < this.cachedUntil) return this.cached
@@ -120,7 +179,13 @@ export class Bitrix24OAuth {
 
   private async load(db: Pick<SqlDriver, 'query'>, lock = ''): Promise<TokenRow> {
     const { rows } = await db.query<TokenRow>(`SELECT access_token, refresh_token, expires_at FROM crm_oauth_tokens WHERE portal = $1 ${lock}`, [this.o.portal])
-    if (!rows[0]) throw new Bitrix24Error(401, 'NO_TOKENS', 'no OAuth tokens stored for the portal: set BITRIX24_REFRESH_TOKEN', 'oauth/token')
+    if (!rows[0])
+      throw new Bitrix24Error(
+        401,
+        'NO_TOKENS',
+        'no OAuth tokens stored for the portal: install the application (its handler URL is /crm/bitrix24/install) or set BITRIX24_REFRESH_TOKEN',
+        'oauth/token',
+      )
     return rows[0]
   }
 
@@ -133,4 +198,10 @@ export class Bitrix24OAuth {
     this.cachedUntil = row.expires_at ? row.expires_at.getTime() - EXPIRY_MARGIN_MS : Number.POSITIVE_INFINITY
     return row.access_token
   }
+}
+
+/** Equal secrets, compared in constant time (hashed to one length first). */
+function sameSecret(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(h(a), h(b))
 }

@@ -55,7 +55,8 @@ export function lineNumber(call: CallDetail): string {
  * telephony.externalCall.register: the call in the lead's timeline, as the bot's user. No lead is
  * created by Bitrix24 (we made or found it) and no call card pops up.
  */
-export function registerCommand(call: CallDetail, leadId: string, userId: number): BatchCommand {
+/** `entity`: the CRM record the call activity goes on (a lead, or a known caller's contact or company; Bitrix24 takes no deal here). */
+export function registerCommand(call: CallDetail, entity: { type: 'LEAD' | 'CONTACT' | 'COMPANY'; id: string }, userId: number): BatchCommand {
   return {
     method: 'telephony.externalCall.register',
     params: {
@@ -64,8 +65,8 @@ export function registerCommand(call: CallDetail, leadId: string, userId: number
       CALL_START_DATE: call.startedAt,
       TYPE: call.direction === 'outbound' ? 1 : 2,
       CRM_CREATE: 0,
-      CRM_ENTITY_TYPE: 'LEAD',
-      CRM_ENTITY_ID: leadId,
+      CRM_ENTITY_TYPE: entity.type,
+      CRM_ENTITY_ID: entity.id,
       SHOW: 0,
       EXTERNAL_CALL_ID: call.id,
     },

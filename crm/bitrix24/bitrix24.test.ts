@@ -444,6 +444,96 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
     t.match(todoOf(booked)[0], { SUBJECT: 'Booked callback', DEADLINE: '2026-12-08T07:00:00.000Z', DESCRIPTION: /после обеда/ })
   })
 
+  await t.test('a caller known as a contact: a new deal on the contact, comment and to-do on the deal, no lead', async (t) => {
+    portal.contacts.push({ ID: 501, NAME: 'Вера', PHONE: [{ VALUE: '+79003390001', VALUE_TYPE: 'WORK' }] })
+    const leads = portal.leads.length
+    const id = await finished(store, portal.origin, '+79003390001', { name: 'Вера', need: 'склад', budget: 120000 }, 'caller-hangup')
+    const w = await worker()
+    await until(t, 'delivered', () => delivered([id]))
+    await w.stop()
+    t.equal(portal.leads.length, leads, 'no lead for a known contact')
+    const deals = portal.deals.filter((d) => d.ORIGIN_ID === id)
+    t.equal(deals.length, 1, 'one deal')
+    t.match(deals[0], {
+      TITLE: 'Call +79003390001: Вера',
+      CONTACT_ID: '501',
+      OPPORTUNITY: '120000',
+      CURRENCY_ID: 'RUB',
+      SOURCE_ID: 'CALL',
+      ORIGINATOR_ID: 'voice-agent',
+      COMMENTS: /склад/,
+    })
+    t.match(
+      portal.comments.filter((c) => c.COMMENT.includes(`[voice call ${id}]`)),
+      [{ ENTITY_TYPE: 'deal', ENTITY_ID: deals[0].ID }],
+    )
+    t.match(
+      portal.todos.filter((a) => a.DESCRIPTION.includes(`[voice call ${id}]`)),
+      [{ OWNER_TYPE_ID: 2, OWNER_ID: deals[0].ID, SUBJECT: 'Call back', RESPONSIBLE_ID: 1 }],
+    )
+  })
+
+  await t.test("a contact's open deal gets the call (its budget filled only when empty); a closed deal is left alone", async (t) => {
+    portal.contacts.push({ ID: 502, NAME: 'Глеб', PHONE: [{ VALUE: '+79003390002', VALUE_TYPE: 'WORK' }] })
+    portal.companies.push({ ID: 77, TITLE: 'Ромашка', PHONE: [{ VALUE: '+79003390003', VALUE_TYPE: 'WORK' }] })
+    portal.deals.push({ ID: portal.deals.length + 1, TITLE: 'won', CONTACT_ID: 502, STAGE_ID: 'WON', STAGE_SEMANTIC_ID: 'S', OPPORTUNITY: 5 })
+    const open = { ID: portal.deals.length + 1, TITLE: 'open', CONTACT_ID: 502, STAGE_ID: 'NEW', STAGE_SEMANTIC_ID: 'P', OPPORTUNITY: 0 }
+    portal.deals.push(open)
+    const companyOpen = { ID: portal.deals.length + 1, TITLE: 'company', COMPANY_ID: 77, STAGE_SEMANTIC_ID: 'P', OPPORTUNITY: 300 }
+    portal.deals.push(companyOpen)
+    const count = portal.deals.length
+    const a = await finished(store, portal.origin, '+79003390002', { name: 'Глеб', budget: 40000 })
+    const b = await finished(store, portal.origin, '+79003390003', { budget: 999 })
+    const w = await worker()
+    await until(t, 'delivered', () => delivered([a, b]))
+    await w.stop()
+    t.equal(portal.deals.length, count, 'no second deal')
+    t.match(open, { OPPORTUNITY: '40000', CURRENCY_ID: 'RUB' }, 'the open deal had no budget: filled')
+    t.equal(companyOpen.OPPORTUNITY, 300, "a company's deal keeps the seller's budget")
+    t.match(
+      portal.comments.filter((c) => c.COMMENT.includes(`[voice call ${a}]`)),
+      [{ ENTITY_TYPE: 'deal', ENTITY_ID: open.ID }],
+    )
+    t.match(
+      portal.comments.filter((c) => c.COMMENT.includes(`[voice call ${b}]`)),
+      [{ ENTITY_TYPE: 'deal', ENTITY_ID: companyOpen.ID }],
+    )
+  })
+
+  await t.test('telephony for a known company: the call activity on the company, the comment on its new deal', async (t) => {
+    portal.companies.push({ ID: 78, TITLE: 'Лютик', PHONE: [{ VALUE: '+79003390005', VALUE_TYPE: 'WORK' }] })
+    const id = await finished(store, portal.origin, '+79003390005', { name: 'Ольга' })
+    const w = await worker({ telephony: true })
+    await until(t, 'delivered', () => delivered([id]))
+    await w.stop()
+    const [deal] = portal.deals.filter((d) => d.ORIGIN_ID === id)
+    t.match(deal, { COMPANY_ID: '78' })
+    const [phoneCall] = [...portal.phoneCalls.values()].filter((c) => c.params.EXTERNAL_CALL_ID === id)
+    t.match(phoneCall?.params, { CRM_ENTITY_TYPE: 'COMPANY', CRM_ENTITY_ID: '78' }, 'registered on the company (the method takes no deal)')
+    t.ok(phoneCall?.finish, 'finished')
+    t.match(
+      portal.comments.filter((c) => c.COMMENT.includes(`[voice call ${id}]`)),
+      [{ ENTITY_TYPE: 'deal', ENTITY_ID: deal.ID }],
+    )
+  })
+
+  await t.test('a deal add whose answer was lost is found by ORIGIN_ID on the retry: no twin deal, one comment', async (t) => {
+    portal.contacts.push({ ID: 503, NAME: 'Ада', PHONE: [{ VALUE: '+79003390004', VALUE_TYPE: 'WORK' }] })
+    portal.faults['crm.deal.add'] = ['lose']
+    const lists = portal.count('crm.deal.list')
+    const id = await finished(store, portal.origin, '+79003390004', { name: 'Ада' }, 'caller-hangup')
+    const w = await worker()
+    await until(t, 'delivered', () => delivered([id]))
+    await w.stop()
+    t.ok((await outbox.list({ callId: id }))[0].attempts >= 2, 'retried')
+    t.equal(portal.deals.filter((d) => d.ORIGIN_ID === id).length, 1, 'one deal')
+    t.equal(portal.count('crm.deal.add'), portal.deals.filter((d) => d.ORIGINATOR_ID === 'voice-agent').length, 'no add sent twice')
+    // first attempt: the open-deal lookup; the retry: the ORIGIN_ID lookup finds it, no open-deal lookup after it
+    t.equal(portal.count('crm.deal.list') - lists, 2, 'found by ORIGIN_ID, not taken for an open deal')
+    t.equal(portal.comments.filter((c) => c.COMMENT.includes(`[voice call ${id}]`)).length, 1, 'one comment')
+    t.equal(portal.todos.filter((c) => c.DESCRIPTION.includes(`[voice call ${id}]`)).length, 1, 'one to-do')
+  })
+
   await t.test('100 calls finishing within one second at 2 requests/s: all delivered once, the rate kept', async (t) => {
     const ids = await calls(100, '+7900335')
     const from = portal.calls.length

@@ -32,6 +32,10 @@ export const CLIENT_SECRET = 'app-secret'
  */
 export class FakePortal {
   readonly leads: Lead[] = []
+  /** contacts and companies (a test puts them here, with PHONE as Bitrix24 keeps it) and deals */
+  readonly contacts: Lead[] = []
+  readonly companies: Lead[] = []
+  readonly deals: Lead[] = []
   readonly todos: Array<{
     ID: number
     OWNER_TYPE_ID: number
@@ -76,6 +80,34 @@ export class FakePortal {
   get oauthUrl(): string {
     return `${this.origin}/oauth/token/`
   }
+  /**
+   * The application installed on this portal: fresh tokens, as the ONAPPINSTALL event's form fields
+   * (`event`, `auth[...]`) Bitrix24 POSTs to the application's handler URL.
+   */
+  install(applicationToken = 'app-token-1'): Record<string, string> {
+    const n = ++this.tokenSeq
+    this.refreshToken = `rt-${n}`
+    this.accessTokens.add(`at-${n}`)
+    return {
+      event: 'ONAPPINSTALL',
+      'data[VERSION]': '1',
+      'data[LANGUAGE_ID]': 'ru',
+      ts: String(Math.floor(Date.now() / 1000)),
+      'auth[access_token]': `at-${n}`,
+      'auth[expires]': String(Math.floor(Date.now() / 1000) + 3600),
+      'auth[expires_in]': '3600',
+      'auth[scope]': 'crm,telephony',
+      'auth[domain]': `127.0.0.1:${this.port}`,
+      'auth[server_endpoint]': 'https://oauth.bitrix.info/rest/',
+      'auth[status]': 'L',
+      'auth[client_endpoint]': `${this.origin}/rest/`,
+      'auth[member_id]': 'fake-member',
+      'auth[user_id]': '1',
+      'auth[refresh_token]': this.refreshToken,
+      'auth[application_token]': applicationToken,
+    }
+  }
+
   /** every access token issued so far is refused with expired_token from now on */
   expireTokens(): void {
     this.accessTokens.clear()
@@ -169,17 +201,57 @@ export class FakePortal {
     })
   }
 
+  /** A lead (owner type 1) or deal (2) by id. */
+  private owner(typeId: unknown, id: unknown): Lead | undefined {
+    const list = String(typeId) === '1' ? this.leads : String(typeId) === '2' ? this.deals : []
+    return list.find((l) => String(l.ID) === String(id))
+  }
+
   /** One method on this portal's records. */
   private exec(method: string, p: Record<string, any>): Outcome {
     switch (method) {
+      case 'app.info':
+        return { result: { ID: 1, CODE: CLIENT_ID, VERSION: 1, STATUS: 'L', INSTALLED: true, PAYMENT_EXPIRED: 'N', DAYS: null, LICENSE: 'ru_pro' } }
       case 'crm.lead.list':
         return {
           result: this.leads.filter((l) => Object.entries(p.filter ?? {}).every(([k, v]) => String(l[k]) === String(v))).map((l) => ({ ID: String(l.ID) })),
         }
       case 'crm.duplicate.findbycomm': {
+        // documented: entity_type one of LEAD, CONTACT, COMPANY; omitted, all three; only the types with matches appear
         const values = Object.values(p.values ?? {}) as string[]
-        const ids = this.leads.filter((l) => ((l.PHONE as Array<{ VALUE: string }>) ?? []).some((ph) => values.includes(ph.VALUE))).map((l) => l.ID)
-        return { result: ids.length ? { LEAD: ids } : [] }
+        const all = { LEAD: this.leads, CONTACT: this.contacts, COMPANY: this.companies }
+        const types = p.entity_type && p.entity_type in all ? [p.entity_type as keyof typeof all] : (Object.keys(all) as Array<keyof typeof all>)
+        const out: Record<string, number[]> = {}
+        for (const type of types) {
+          const ids = all[type].filter((l) => ((l.PHONE as Array<{ VALUE: string }>) ?? []).some((ph) => values.includes(ph.VALUE))).map((l) => l.ID)
+          if (ids.length) out[type] = ids
+        }
+        return { result: Object.keys(out).length ? out : [] }
+      }
+      case 'crm.deal.add': {
+        const f = p.fields ?? {}
+        if (f.CONTACT_ID && !this.contacts.some((c) => String(c.ID) === String(f.CONTACT_ID)))
+          return { fault: { status: 400, error: 'ERROR_CORE', description: 'Contact not found' } }
+        const deal = { ASSIGNED_BY_ID: 1, STAGE_ID: 'NEW', STAGE_SEMANTIC_ID: 'P', ...f, ID: this.deals.length + 1 }
+        this.deals.push(deal)
+        return { result: deal.ID }
+      }
+      case 'crm.deal.list': {
+        // filter on a field's value; the answer holds ID and the `select`ed fields (all when none)
+        const select = p.select ? (Object.values(p.select) as string[]) : undefined
+        const rows = this.deals.filter((d) => Object.entries(p.filter ?? {}).every(([k, v]) => String(d[k] ?? '') === String(v)))
+        if (p.order?.ID === 'DESC') rows.reverse()
+        return { result: rows.map((d) => (select ? Object.fromEntries(['ID', ...select].map((k) => [k, k === 'ID' ? String(d.ID) : (d[k] ?? null)])) : d)) }
+      }
+      case 'crm.deal.get': {
+        const deal = this.deals.find((d) => String(d.ID) === String(p.id))
+        return deal ? { result: deal } : { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+      }
+      case 'crm.deal.update': {
+        const deal = this.deals.find((d) => String(d.ID) === String(p.id))
+        if (!deal) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+        Object.assign(deal, p.fields)
+        return { result: true }
       }
       case 'crm.lead.add': {
         if (!p.fields?.TITLE) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Поле "Название лида" обязательно' } }
@@ -198,11 +270,10 @@ export class FakePortal {
         return { result: true }
       }
       case 'crm.activity.todo.add': {
-        if (!this.leads.some((l) => String(l.ID) === String(p.ownerId)) || String(p.ownerTypeId) !== '1')
-          return { fault: { status: 400, error: 'ERROR_CORE', description: 'Owner not found' } }
+        if (!this.owner(p.ownerTypeId, p.ownerId)) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Owner not found' } }
         const todo = {
           ID: this.todos.length + 1,
-          OWNER_TYPE_ID: 1,
+          OWNER_TYPE_ID: Number(p.ownerTypeId),
           OWNER_ID: Number(p.ownerId),
           PROVIDER_ID: 'CRM_TODO',
           DESCRIPTION: String(p.description ?? ''),
@@ -226,7 +297,8 @@ export class FakePortal {
         }
       case 'crm.timeline.comment.add': {
         const id = Number(p.fields?.ENTITY_ID)
-        if (!this.leads.some((l) => l.ID === id)) return { fault: { status: 400, error: 'ERROR_CORE', description: 'Entity not found' } }
+        if (!this.owner({ lead: 1, deal: 2 }[String(p.fields?.ENTITY_TYPE)], id))
+          return { fault: { status: 400, error: 'ERROR_CORE', description: 'Entity not found' } }
         const c = { ...p.fields, ENTITY_ID: id, ID: this.comments.length + 1 }
         this.comments.push(c)
         return { result: c.ID }

@@ -19,6 +19,10 @@ export interface Bitrix24Settings {
   bitrix24OAuthUrl: string
   /** application mode: the bot's Bitrix24 user for telephony (0: no telephony records) */
   bitrix24UserId: number
+  /** a missed or abandoned inbound call's "call back" to-do is due this many minutes after the call */
+  bitrix24CallbackMin: number
+  /** CURRENCY_ID of a known client's deal (its budget) */
+  bitrix24Currency: string
 }
 
 /**
@@ -33,13 +37,14 @@ export async function openBitrix24(
   db: SqlDriver,
   logger: Logger,
   loadCall: (callId: string) => Promise<CallDetail | null>,
-): Promise<{ connector: Bitrix24Connector; lookup: CallerLookup; portal: string } | undefined> {
+): Promise<{ connector: Bitrix24Connector; lookup: CallerLookup; portal: string; oauth?: Bitrix24OAuth } | undefined> {
   const ratePerS = crm.bitrix24RatePerS
+  const connectorOptions = { callbackMs: crm.bitrix24CallbackMin * 60_000, currency: crm.bitrix24Currency, logger: logger.child({ component: 'bitrix24' }) }
   if (crm.bitrix24WebhookUrl) {
     const portal = new URL(crm.bitrix24WebhookUrl).origin
     logger.info({ portal, ratePerS }, 'Bitrix24 connector on (webhook mode)')
     const client = new Bitrix24Client({ auth: { webhookUrl: crm.bitrix24WebhookUrl }, ratePerS })
-    return { connector: new Bitrix24Connector({ client, loadCall }), lookup: new CallerLookup(client), portal }
+    return { connector: new Bitrix24Connector({ client, loadCall, ...connectorOptions }), lookup: new CallerLookup(client), portal }
   }
   if (!crm.bitrix24Portal) return undefined
   const portal = new URL(/^https?:\/\//.test(crm.bitrix24Portal) ? crm.bitrix24Portal : `https://${crm.bitrix24Portal}`).origin
@@ -58,6 +63,6 @@ export async function openBitrix24(
   const userId = crm.bitrix24UserId || undefined
   logger.info({ portal, ratePerS, telephonyUserId: userId }, 'Bitrix24 connector on (application mode)')
   const client = new Bitrix24Client({ auth: { oauth }, ratePerS })
-  const connector = new Bitrix24Connector({ client, loadCall, telephony: userId ? { userId, db } : undefined })
-  return { connector, lookup: new CallerLookup(client), portal }
+  const connector = new Bitrix24Connector({ client, loadCall, ...connectorOptions, telephony: userId ? { userId, db } : undefined })
+  return { connector, lookup: new CallerLookup(client), portal, oauth }
 }

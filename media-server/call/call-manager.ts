@@ -5,7 +5,7 @@ import { createOffer, negotiate, offerCryptoFor, readAnswer, type LocalMedia, ty
 import type { CallControl, InboundCall, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { AdmitVerdict, LiveCallSummary } from '../../cluster/types.ts'
 import { Call, type CallDeps, type CallOptions, type CallResult } from './call.ts'
-import type { CallDirection } from '../../crm/call-store.ts'
+import type { CallDirection, CallPatch } from '../../crm/call-store.ts'
 
 /** A call ready to talk: what runAnswered needs of either direction. */
 export interface AnsweredCall {
@@ -170,18 +170,20 @@ export class CallManager {
     } catch (err) {
       log.error({ err }, 'call record not created; the call goes on without it')
     }
-    const refuse = async (status: number, reason: string, result: CallResult, headers?: Record<string, string>) => {
-      log.warn({ status, reason }, 'call refused')
-      sip.reject(status, reason, headers)
+    // a caller refused at capacity rang for nothing: `missed` writes the end with the CRM steps (a
+    // "call back" to-do), as for a call cancelled while ringing; a call we cannot talk to (488) gets none
+    const refuse = async (status: number, reason: string, result: CallResult, opts: { headers?: Record<string, string>; missed?: boolean } = {}) => {
+      log.warn({ status, reason, missed: !!opts.missed }, 'call refused')
+      sip.reject(status, reason, opts.headers)
       metrics.calls.labels(result).inc()
-      await store.updateCall(id, { endedAt: new Date(), result, endReason: `${status} ${reason}` }).catch(() => {})
+      await this.endUnanswered(id, { endedAt: new Date(), result, endReason: `${status} ${reason}` }, !!opts.missed, log)
     }
-    const retry = { 'Retry-After': String(this.deps.config.inbound.retryAfterS) }
+    const retry = { headers: { 'Retry-After': String(this.deps.config.inbound.retryAfterS) }, missed: true }
     if (verdict === 'total') return refuse(503, 'Too Many Calls', 'failed', retry)
     if (verdict === 'source') return refuse(503, 'Too Many Calls From This Source', 'failed', retry)
     const port = await media.allocate()
     this.admitting.set(id, port ?? undefined)
-    if (port === null) return refuse(503, 'no RTP ports left', 'failed')
+    if (port === null) return refuse(503, 'no RTP ports left', 'failed', { missed: true })
 
     const local: LocalMedia = {
       address: config.publicIp,
@@ -209,13 +211,29 @@ export class CallManager {
       if (!delayed.ok) {
         media.release(port)
         metrics.calls.labels(delayed.result).inc()
-        await store.updateCall(id, { endedAt: new Date(), result: delayed.result, endReason: delayed.endReason }).catch(() => {})
+        // cancelled while ringing: a missed call, with its CRM steps
+        await this.endUnanswered(id, { endedAt: new Date(), result: delayed.result, endReason: delayed.endReason }, delayed.result === 'cancelled', log)
         return
       }
       neg = delayed.neg
     }
 
     await this.runAnswered({ id, sip, port, neg, local, answer, startedAt, direction: 'inbound', log })
+  }
+
+  /**
+   * The record of an inbound call that ends before our answer. A missed one (the caller rang: it was
+   * cancelled while ringing, or refused at capacity) is finished with the CRM steps in the same
+   * transaction (CallStore.finishCall), so the CRM gets a "call back" for it; any other only gets its end.
+   */
+  private async endUnanswered(id: string, end: CallPatch, missed: boolean, log: Logger): Promise<void> {
+    try {
+      if (missed) await this.deps.store.finishCall(id, end)
+      else await this.deps.store.updateCall(id, end)
+      if (missed) log.info({ result: end.result, endReason: end.endReason }, 'missed call recorded with its CRM steps')
+    } catch (err) {
+      log.warn({ err }, 'call record not finished')
+    }
   }
 
   /**
@@ -311,7 +329,8 @@ export class CallManager {
     const endedWith = (): SipEndReason | undefined => sipEnd.reason
     sip.progress(180)
     const delay = this.deps.config.answerDelayMs
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay))
+    // a CANCEL during the delay ends the wait: the missed call is recorded at once
+    if (delay > 0) await new Promise<void>((r) => (setTimeout(r, delay).unref(), sip.once('ended', () => r())))
     if (sipEnd.reason) return { ok: false, result: sipEnd.reason === 'cancelled' ? 'cancelled' : 'failed', endReason: sipEnd.reason }
     let ackBody: string | undefined
     const crypto = offerCryptoFor(local.srtp ?? 'off')

@@ -251,7 +251,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   /** `answer` null: the call was answered already (a delayed offer, answered in its ACK). */
   async run(answer: string | null): Promise<CallResult> {
     await this.media.openRecording(this.dir)
-    if (answer !== null && this.deps.config.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.deps.config.answerDelayMs))
+    // a CANCEL while ringing ends the wait: the port is free and the missed call recorded at once
+    if (answer !== null && this.deps.config.answerDelayMs > 0)
+      await new Promise<void>((r) => (setTimeout(r, this.deps.config.answerDelayMs).unref(), this.sip.once('ended', () => r())))
     if (this.ended) return answer === null ? (this.endReason === 'remote-bye' ? 'caller-hangup' : 'failed') : 'cancelled'
     this.rtp.start() // the clock runs from the 200 OK on; RTP flows once the ACK or the caller's RTP confirms the peer
     try {

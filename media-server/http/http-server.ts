@@ -6,6 +6,7 @@ import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
 import type { ApiGuard } from './api-guard.ts'
 import type { CrmRoutes } from './crm-routes.ts'
+import type { Bitrix24InstallRoute } from './bitrix24-install-route.ts'
 import type { OriginateRoute } from './originate-route.ts'
 import type { PlacedCallView } from '../call/originator.ts'
 import { recordedOutcome } from '../call/sip-outcome.ts'
@@ -27,6 +28,8 @@ export interface HttpDeps {
   knowledge?: KnowledgeRoutes
   /** /api/crm/outbox (list, one row, retry of a dead row) */
   crm?: CrmRoutes
+  /** POST /crm/bitrix24/install (application mode): the portal calls it, so no bearer token */
+  bitrix24Install?: Bitrix24InstallRoute
   /** POST /api/calls: place a call; `placed` shows one still ringing */
   originate?: { route: OriginateRoute; placed(id: string): PlacedCallView | undefined }
   /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
@@ -68,6 +71,8 @@ export function createHttpServer(deps: HttpDeps): http.Server {
 
 async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost')
+  // Bitrix24 calls the install handler itself: it checks the portal and application_token, not API_TOKEN
+  if (deps.bitrix24Install && (await deps.bitrix24Install(req, res, url))) return
   if (deps.guard?.(req, res, url)) return
   if (url.pathname === '/api/drain' && deps.drain) {
     if (req.method !== 'POST') {
