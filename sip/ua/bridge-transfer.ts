@@ -28,11 +28,16 @@ export async function bridgeTransfer(
       void leg.hangup()
       return { ok: false, reason: 'the call ended while the target answered' }
     }
-    const refused = bridge.refuseAnswer?.(leg.answer)
+    const refused = await bridge.refuseAnswer?.(leg.answer)
     if (refused) {
       log.warn({ reason: refused, leg: leg.sipCallId }, 'bridged call answered with media we cannot relay: hung up')
       void leg.hangup()
       return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call cannot be relayed: ${refused}`, status: referStatus }
+    }
+    // the caller may have hung up while the answer's media was being connected
+    if (!call.isUp()) {
+      void leg.hangup()
+      return { ok: false, reason: 'the call ended while the target answered' }
     }
     leg.once('ended', () => void call.hangup())
     call.once('ended', () => void leg.hangup())
