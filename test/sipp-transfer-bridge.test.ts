@@ -7,18 +7,24 @@
 // byte, and the bot must send nothing more. A BYE from either phone ends the other's leg too, and
 // the call record tells how the caller got to the seller. A seller's phone that answers another
 // codec than the one offered is hung up, and the call goes on with the bot.
-import { mkdirSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
+// With MEDIA_BACKEND=freeswitch the same call is bridged in FreeSWITCH: the seller is offered a
+// FreeSWITCH endpoint, both phones' RTP comes from FreeSWITCH's ports and none from the media core's
+// after the hand-over, the recording (FreeSWITCH's of the bridge joined onto the call's) has both
+// parties; a BYE from either side, a seller that refuses, and FreeSWITCH killed during the bridge.
+import { mkdirSync, mkdtempSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import dgram from 'node:dgram'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
+import { ulawToLinear } from '../codecs/g711.ts'
 import { readWav } from '../codecs/wav.ts'
 import { LoopbackCapture } from './helpers/capture.ts'
 import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { REPO, type ServerHandle } from './helpers/server-process.ts'
-import { SIP_BACKENDS, startServerWith, type SipBackendName } from './helpers/sip-backend.ts'
+import { SIP_BACKENDS, startServerWith, startServerWithFreeswitch, type SipBackendName } from './helpers/sip-backend.ts'
+import type { FreeswitchHandle } from './helpers/freeswitch.ts'
 import { runSipp } from './helpers/sipp.ts'
 
 // The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up.
@@ -29,6 +35,10 @@ const SELLER_LEG_PORT = RTP_MIN + 2 // the seller's leg: the next one
 const CALLER_MP = 35100
 const SELLER_MP = 35120
 const CALLER_SSRC = 0x5e11e402
+/** MEDIA_BACKEND=freeswitch: FreeSWITCH's RTP ports, the rest of the share */
+const FS_RTP = { start: 34200, end: 34299 }
+const fromFreeswitch = (port: number) => port >= FS_RTP.start && port <= FS_RTP.end
+const fromMediaCore = (port: number) => port >= RTP_MIN && port <= RTP_MAX
 const PACKETS = 50
 
 /** A key by SIP INFO from the caller, as the n-th request of its dialog. */
@@ -99,8 +109,8 @@ async function callRecord(server: ServerHandle, done: (call: any) => boolean, wi
 const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
 
 interface CallOptions {
-  /** who speaks SIP for the server */
-  backend: SipBackendName
+  /** who speaks SIP for the server; 'freeswitch': drachtio-server, and FreeSWITCH in the media path */
+  backend: SipBackendName | 'freeswitch'
   /** after its RTP the caller waits this long for a BYE, then hangs up */
   callerHoldMs: number
   /** the seller hangs up this long after answering unless our BYE comes first */
@@ -111,6 +121,10 @@ interface CallOptions {
   liveWhen?: (call: any) => boolean
   /** the caller presses 5 by INFO while bridged, and the seller's phone must receive it */
   keyWhileBridged?: boolean
+  /** the seller's phone refuses the call with this status instead of answering */
+  sellerRefuses?: { status: number; reason: string }
+  /** done once the live record satisfied `liveWhen` */
+  meanwhile?: (server: ServerHandle & { freeswitch?: FreeswitchHandle }) => Promise<void>
 }
 
 /** One call up to the REFER refused with 603 and the seller's phone answering; both SIPps must pass. */
@@ -122,7 +136,7 @@ async function transferCall(t: Test, opts: CallOptions) {
   const sellerSipPort = await freePort()
   // a number the toll-fraud guard lets out (OUTBOUND_ALLOW_PREFIXES below): nothing else may be dialled
   const target = `sip:89990001122@127.0.0.1:${sellerSipPort}`
-  const server = await startServerWith(opts.backend, {
+  const env = {
     DATA_DIR: dataDir,
     SCENARIO_DIR: scenarioDir,
     LANGUAGE: 'ru',
@@ -131,24 +145,28 @@ async function transferCall(t: Test, opts: CallOptions) {
     TRANSFER_TARGET: target,
     TRANSFER_RING_TIMEOUT_MS: '10000',
     OUTBOUND_ALLOW_PREFIXES: '8',
-  })
+  }
+  const server = opts.backend === 'freeswitch' ? await startServerWithFreeswitch(env, FS_RTP) : await startServerWith(opts.backend, env)
   t.teardown(() => server.stop())
 
   const pcap = path.join(dataDir, 'caller.pcap')
   const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP })
-  const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${RTP_MAX} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
+  const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${FS_RTP.end} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
   await cap.start()
 
   const sellerMessages = path.join(dataDir, 'seller-messages.log')
   const callerMessages = path.join(dataDir, 'caller-messages.log')
-  const sellerXml = renderScenario('uas-seller.xml', dataDir, {
-    OFFER_PORT: SELLER_LEG_PORT,
-    CALLER_ID: '79161234567',
-    HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
-    ANSWER_PT: opts.sellerCodec?.pt ?? 0,
-    ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
-    ON_ANSWER: opts.keyWhileBridged ? SELLER_TAKES_FIVE : '',
-  })
+  const sellerXml = opts.sellerRefuses
+    ? renderScenario('uas-callee-refuses.xml', dataDir, { RING_MS: 500, STATUS: opts.sellerRefuses.status, REASON: opts.sellerRefuses.reason })
+    : renderScenario('uas-seller.xml', dataDir, {
+        // with FreeSWITCH the offer is a FreeSWITCH endpoint's, on a port of its own range
+        OFFER_PORT: opts.backend === 'freeswitch' ? '34[0-9]+' : SELLER_LEG_PORT,
+        CALLER_ID: '79161234567',
+        HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
+        ANSWER_PT: opts.sellerCodec?.pt ?? 0,
+        ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
+        ON_ANSWER: opts.keyWhileBridged ? SELLER_TAKES_FIVE : '',
+      })
   const seller = runSipp(
     sellerXml,
     `127.0.0.1:${server.sipPort}`,
@@ -171,6 +189,7 @@ async function transferCall(t: Test, opts: CallOptions) {
     90_000,
   )
   const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
+  if (opts.meanwhile) await opts.meanwhile(server)
   const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
   const packets = await cap.stop()
   t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, the call ended by BYE (${callerSipp.stderr.slice(-400)})`)
@@ -180,6 +199,7 @@ async function transferCall(t: Test, opts: CallOptions) {
     `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`,
   )
   const call = await callRecord(server, (c) => !c.live && c.endedAt)
+  writeFileSync(path.join(dataDir, 'server.log'), server.logs.join('\n')) // for a failure's post-mortem
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
   t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
   return { server, target, live, call, sent, packets, metrics, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
@@ -326,4 +346,154 @@ t.test('the seller answers another codec: its leg is hung up, the bot carries on
   t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m)
   const warned = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'bridged call answered with media we cannot relay: hung up')
   t.match(warned, { sipCallId: call.sipCallId, reason: /PCMA\/8/ }, 'logged why')
+})
+
+/** The audio level of a stereo recording's tail in 20 ms frames: how many are loud on each side. */
+function loudFrames(file: string, tailSeconds: number): { left: number; right: number; frames: number } {
+  const wav = readWav(readFileSync(file))
+  const frame = (wav.sampleRate / 50) * 2
+  const tail = wav.samples.subarray(Math.max(0, wav.samples.length - Math.round(tailSeconds * wav.sampleRate) * 2))
+  let left = 0
+  let right = 0
+  for (let at = 0; at + frame <= tail.length; at += frame) {
+    let l = 0
+    let r = 0
+    for (let i = at; i < at + frame; i += 2) {
+      l += tail[i] * tail[i]
+      r += tail[i + 1] * tail[i + 1]
+    }
+    // -40 dBFS, the speech floor of the other checks
+    const floor = (32768 * 0.01) ** 2 * (frame / 2)
+    if (l > floor) left++
+    if (r > floor) right++
+  }
+  return { left, right, frames: Math.floor(tail.length / frame) }
+}
+
+/** A call bridged in FreeSWITCH: what every such call must show, on the wire and in its record. */
+async function freeswitchBridgedCall(t: Test, opts: Omit<CallOptions, 'backend' | 'liveWhen' | 'sellerCodec'>) {
+  const res = await transferCall(t, { ...opts, backend: 'freeswitch', liveWhen: (c) => c.live && c.lead?.slots?.transfer?.method === 'bridge' })
+  const { live, target, packets, sent, sellerMessages } = res
+  t.match(
+    live?.lead,
+    { outcome: 'transferred', slots: { transfer: { target, method: 'bridge', referStatus: 603, bridgedIn: 'freeswitch' } } },
+    'the lead, filed at the hand-over, says bridged in FreeSWITCH after a 603',
+  )
+  const invite = sellerMessages.find((m) => /^INVITE /m.test(m)) ?? ''
+  const offered = Number(/^m=audio (\d+) RTP\/AVP/m.exec(invite)?.[1])
+  t.ok(fromFreeswitch(offered), `the seller was offered a FreeSWITCH endpoint (port ${offered})`)
+  t.match(invite, /^a=rtpmap:0 PCMU\/8000/m, "with the caller's codec among FreeSWITCH's")
+
+  const marks = new Set(sent.map((p) => p.payload.subarray(12).toString('hex')))
+  const toSellerPort = packets.filter((p) => p.dstPort === SELLER_MP)
+  const toSeller = rtpPackets(toSellerPort, () => true)
+  t.ok(toSeller.length > 0, `the seller's phone got RTP (${toSeller.length} packets)`)
+  t.same([...new Set(toSellerPort.map((p) => p.srcPort))], [offered], "all of it from FreeSWITCH's port in the offer, none from the media core's")
+  const callerFrames = toSeller.filter((p) => marks.has(p.payload.toString('hex')))
+  t.ok(callerFrames.length >= PACKETS * 0.9, `the caller's frames reached the seller through FreeSWITCH (${callerFrames.length} of ${PACKETS})`)
+  const echoed = rtpPackets(
+    packets.filter((p) => p.dstPort === CALLER_MP),
+    fromFreeswitch,
+  ).filter((p) => p.t > callerFrames[0]?.t && marks.has(p.payload.toString('hex')))
+  t.ok(echoed.length >= PACKETS * 0.9, `and the seller's (its echo of them) reached the caller from FreeSWITCH (${echoed.length} of ${PACKETS})`)
+  t.equal(
+    rtpPackets(
+      packets.filter((p) => p.dstPort === CALLER_MP),
+      fromMediaCore,
+    ).length,
+    0,
+    'the caller never got RTP from the media core',
+  )
+  const handOver = toSeller[0]?.t ?? Infinity
+  const coreAfter = rtpPackets(
+    packets.filter((p) => p.t > handOver + 200),
+    fromMediaCore,
+  )
+  t.equal(coreAfter.length, 0, 'the media core sent nothing after the hand-over: it is out of the audio path')
+  return res
+}
+
+t.test('MEDIA_BACKEND=freeswitch: FreeSWITCH bridges the seller to the caller itself; keys relayed, recording whole; the caller hangs up', async (t) => {
+  const { server, call, sent, metrics, sellerMessages, callerMessages } = await freeswitchBridgedCall(t, {
+    callerHoldMs: 2000,
+    sellerHangsUpAfterMs: 60_000,
+    keyWhileBridged: true,
+  })
+  t.equal(call.result, 'completed')
+  t.equal(call.endReason, 'remote-bye', 'the caller hung up')
+  t.equal(call.leadOutcome, 'transferred')
+  t.match(call.lead.slots.transfer, { method: 'bridge', referStatus: 603, bridgedIn: 'freeswitch' }, 'the stored lead says so too')
+  t.equal(byes(callerMessages).length, 1, "the one BYE on the caller's side is its own")
+  t.equal(byes(sellerMessages).length, 1, "the caller's BYE ended the seller's leg with ours")
+  t.match(metrics, /^voice_transfers_total\{outcome="bridge"\} 1$/m, 'counted as a bridged transfer')
+
+  const info = sellerMessages.find((m) => /^INFO /m.test(m)) ?? ''
+  t.match(info, /^Signal=5\r?$/m, "the caller's INFO reached the seller's phone")
+  t.match(call.dtmf.at(-1), { digit: '5', source: 'info' }, 'and the record keeps the digit')
+
+  const logs = server.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) // drachtio-fsmrf writes to the console too
+  t.match(
+    logs.find((l) => l.msg === 'caller bridged to the seller in FreeSWITCH: the media core left the audio path'),
+    { callId: call.sipCallId },
+    'logged with the call id (the SIP one, as every FreeSWITCH line)',
+  )
+  const joined = logs.find((l) => l.msg === "FreeSWITCH's recording of the bridged call joined to the call's")
+  t.match(joined, { callId: call.id }, "FreeSWITCH's recording of the bridge was joined to the call's")
+  t.notOk(call.recordingError, 'nothing is missing from the recording')
+  const wav = readWav(readFileSync(call.recordingPath))
+  const recordedS = wav.samples.length / wav.channels / wav.sampleRate
+  const callS = (Date.parse(call.endedAt) - Date.parse(call.answeredAt)) / 1000
+  t.ok(Math.abs(recordedS - callS) < 1, `recording ${recordedS.toFixed(1)} s for a call of ${callS.toFixed(1)} s`)
+  // the marked frames are each one μ-law code over and over: the codes near zero are quiet
+  const loudSent = sent.filter((p) => Math.abs(ulawToLinear(p.payload[12])) > 32768 * 0.01).length
+  const bridged = loudFrames(call.recordingPath, joined?.seconds ?? 0)
+  t.ok(bridged.left >= loudSent - 5, `the bridged part has the caller on the left (${bridged.left} loud frames of ${bridged.frames}, ${loudSent} sent)`)
+  t.ok(bridged.right >= loudSent - 5, `and the seller on the right (${bridged.right} loud frames)`)
+})
+
+t.test("MEDIA_BACKEND=freeswitch: the seller hangs up first: our BYE ends the caller's leg", async (t) => {
+  const { call, sellerMessages, callerMessages } = await freeswitchBridgedCall(t, { callerHoldMs: 20_000, sellerHangsUpAfterMs: 3000 })
+  t.equal(call.result, 'completed')
+  t.equal(call.endReason, 'local-bye', "the server ended the caller's dialog")
+  t.equal(byes(sellerMessages).length, 1, "the seller's own BYE")
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'and the caller received ours')
+})
+
+t.test('MEDIA_BACKEND=freeswitch: FreeSWITCH dies during the bridge: both phones get BYE, the call is failed, media-lost', async (t) => {
+  let killedAt = 0
+  const { call, sellerMessages, callerMessages } = await freeswitchBridgedCall(t, {
+    callerHoldMs: 30_000,
+    sellerHangsUpAfterMs: 30_000,
+    meanwhile: async (server) => {
+      await new Promise((r) => setTimeout(r, 2500)) // the caller's RTP is through the bridge
+      killedAt = Date.now()
+      await server.freeswitch!.kill()
+    },
+  })
+  t.ok(killedAt > 0)
+  t.equal(call.result, 'failed', 'the call reached a final state: failed')
+  t.equal(call.endReason, 'media-lost', 'and says why')
+  t.match(call.lead.slots.transfer, { method: 'bridge', bridgedIn: 'freeswitch' }, 'with the transfer noted')
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m, 'the caller got our BYE')
+  t.equal(byes(sellerMessages).length, 1, 'and the seller too')
+  t.ok(call.recordingPath, 'the recording is kept')
+})
+
+t.test('MEDIA_BACKEND=freeswitch: the seller refuses (486): the bot carries on and files the lead', async (t) => {
+  const { call, metrics, callerMessages } = await transferCall(t, {
+    backend: 'freeswitch',
+    callerHoldMs: 30_000,
+    sellerHangsUpAfterMs: 30_000,
+    sellerRefuses: { status: 486, reason: 'Busy Here' },
+  })
+  t.match(metrics, /^voice_transfers_total\{outcome="failed"\} 1$/m, 'counted as a failed transfer')
+  t.match(call.lead.slots.transfer, { failed: /486/, status: 486 }, 'the lead says why the transfer failed')
+  t.equal(call.leadOutcome, 'qualified_lead', 'the scenario files the lead for a callback')
+  t.same(
+    call.turns.filter((x: any) => x.who === 'bot').map((x: any) => x.step),
+    ['greeting', 'transfer', 'thanks'],
+    'the bot, still on the line through FreeSWITCH, said thanks after the failed transfer',
+  )
+  t.equal(call.endReason, 'local-bye', 'and hung up itself')
+  t.match(byes(callerMessages)[0] ?? '', /^BYE sip:79161234567@/m)
 })

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { MediaAnchor } from '../ua/call-control.ts'
 import { eslApi, modifyEndpoint } from './freeswitch-endpoint.ts'
 import { FreeswitchSellerLeg } from './freeswitch-seller-leg.ts'
+import { placeholderOffer } from './seller-offer.ts'
 
 /** FREESWITCH_HOST, FREESWITCH_PORT, FREESWITCH_SECRET */
 export interface FreeswitchConfig {
@@ -135,10 +136,11 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaA
     return this.core.local.sdp
   }
 
-  /** MediaAnchor: a transfer's seller leg, an endpoint made without SDP whose offer goes to the seller. */
+  /** MediaAnchor: a transfer's seller leg, an endpoint whose SDP goes to the seller (seller-offer.ts). */
   async sellerLeg(): Promise<FreeswitchSellerLeg> {
     if (this.released) throw new Error('the call ended before its seller leg was made')
-    const ep = await withTimeout(this.ms.createEndpoint({}), (late) => void late.destroy().catch(() => {}))
+    const offer = placeholderOffer(this.caller.local.sdp)
+    const ep = await withTimeout(this.ms.createEndpoint({ remoteSdp: offer }), (late) => void late.destroy().catch(() => {}))
     return new FreeswitchSellerLeg(ep, this, this.log.child({ fsSeller: ep.uuid }))
   }
 
@@ -162,7 +164,7 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaA
     seller.on('destroy', () => this.lost())
     const core = this.core
     this.core = undefined
-    await core?.destroy().catch((err: Error) => this.log.warn({ err: err.message }, "the media core's FreeSWITCH endpoint not released cleanly"))
+    void core?.destroy().catch((err: Error) => this.log.warn({ err: err.message }, "the media core's FreeSWITCH endpoint not released cleanly"))
     this.log.info({ fsSeller: seller.uuid, recording: this.recording }, 'caller bridged to the seller in FreeSWITCH: the media core left the audio path')
   }
 

@@ -1,8 +1,9 @@
 // MEDIA_BACKEND=freeswitch: the seller's leg of a bridged transfer ends in FreeSWITCH, as the
-// caller's does, and FreeSWITCH bridges the two; the media core leaves the audio path. The way
-// jambonz's feature-server dials out from an anchored call: an endpoint made without a remote SDP
-// (3pcc) offers, the offer goes to the seller, the seller's answer goes back to the endpoint by a
-// re-INVITE, and only then is the caller's endpoint bridged to it.
+// caller's does, and FreeSWITCH bridges the two; the media core leaves the audio path. Much as
+// jambonz's feature-server dials out from an anchored call: an endpoint's SDP goes to the seller,
+// the seller's answer goes back to the endpoint by a re-INVITE, and only then is the caller's
+// endpoint bridged to it (the endpoint is made from an offer of ours, not without SDP as jambonz
+// does: see seller-offer.ts).
 import type Mrf from 'drachtio-fsmrf'
 import type { Logger } from 'pino'
 import type { AnchoredSellerLeg } from '../ua/call-control.ts'
@@ -18,7 +19,7 @@ export class FreeswitchSellerLeg implements AnchoredSellerLeg {
     private readonly log: Logger,
   ) {}
 
-  /** FreeSWITCH's offer (its codecs and telephone-event, plain RTP): it transcodes when the seller picks another codec than the caller's. */
+  /** FreeSWITCH's SDP for the seller: plain RTP, the caller's codec (seller-offer.ts) */
   get offer(): string {
     return this.ep.local.sdp
   }
