@@ -11,9 +11,7 @@ import { appendWavFile } from '../../codecs/wav.ts'
 import { INTERNAL_RATE } from '../../rtp/codec-pipeline.ts'
 import type { AnchoredSellerLeg, MediaAnchor, OutboundCall } from '../../sip/ua/call-control.ts'
 import type { Bridge, SellerMedia } from './call-media.ts'
-
-/** The file the media server records the bridged call to, beside the call's own recording. */
-const BRIDGE_RECORDING = 'bridge.wav'
+import { bridgeRecordingOf } from './crash-recovery.ts'
 
 /**
  * The seller's media in the media server, or undefined when it cannot make an endpoint for it (the
@@ -35,7 +33,7 @@ export async function anchoredSeller(
     return undefined
   }
   // an absolute path: FreeSWITCH runs in a directory of its own
-  const recording = callRecording ? { path: path.resolve(path.dirname(callRecording), BRIDGE_RECORDING), sampleRate: INTERNAL_RATE } : undefined
+  const recording = callRecording ? { path: path.resolve(bridgeRecordingOf(callRecording)), sampleRate: INTERNAL_RATE } : undefined
   let connected = false
   return {
     options: {
