@@ -3,7 +3,7 @@
 // FreeSWITCH and the server as real processes, SIPp as both phones. The seller is offered a
 // FreeSWITCH endpoint; after the hand-over both phones' RTP comes from FreeSWITCH's ports and the
 // media core sends nothing; the caller's frames reach the seller and the seller's the caller (by
-// payload); the caller's INFO reaches the seller; the recording (FreeSWITCH's of the bridge joined
+// payload); the caller's INFO key and its RFC 4733 key reach the seller; the recording (FreeSWITCH's of the bridge joined
 // onto the call's) is as long as the call with both parties in its bridged part; a BYE from either
 // side ends both; FreeSWITCH killed during the bridge ends the call cleanly (media-lost); a seller
 // that refuses leaves the caller with the bot, as in the native mode.
@@ -98,10 +98,11 @@ async function freeswitchBridgedCall(t: Test, opts: Omit<CallOptions, 'backend' 
 }
 
 t.test('MEDIA_BACKEND=freeswitch: FreeSWITCH bridges the seller to the caller itself; keys relayed, recording whole; the caller hangs up', async (t) => {
-  const { call, sent, logs, metrics, sellerMessages, callerMessages } = await freeswitchBridgedCall(t, {
+  const { call, sent, logs, packets, metrics, sellerMessages, callerMessages } = await freeswitchBridgedCall(t, {
     callerHoldMs: 2000,
     sellerHangsUpAfterMs: 60_000,
     keyWhileBridged: true,
+    telephoneEvent: true,
   })
   t.equal(call.result, 'completed')
   t.equal(call.endReason, 'remote-bye', 'the caller hung up')
@@ -114,6 +115,12 @@ t.test('MEDIA_BACKEND=freeswitch: FreeSWITCH bridges the seller to the caller it
   const info = sellerMessages.find((m) => /^INFO /m.test(m)) ?? ''
   t.match(info, /^Signal=5\r?$/m, "the caller's INFO reached the seller's phone")
   t.match(call.dtmf.at(-1), { digit: '5', source: 'info' }, 'and the record keeps the digit')
+  const events = rtpPackets(
+    packets.filter((p) => p.dstPort === SELLER_MP),
+    fromFreeswitch,
+  ).filter((p) => p.pt === 101)
+  t.ok(events.length > 0, `the caller's RFC 4733 key reached the seller through FreeSWITCH's bridge (${events.length} event packets)`)
+  t.equal(events[0]?.payload[0], 5, 'the same key')
 
   t.match(
     logs.find((l) => l.msg === 'caller bridged to the seller in FreeSWITCH: the media core left the audio path'),

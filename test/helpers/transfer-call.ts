@@ -112,6 +112,8 @@ export interface CallOptions {
   liveWhen?: (call: any) => boolean
   /** the caller presses 5 by INFO while bridged, and the seller's phone must receive it */
   keyWhileBridged?: boolean
+  /** both phones negotiate telephone-event (101), and the caller's RTP ends with key 5 as an RFC 4733 event */
+  telephoneEvent?: boolean
   /** the seller's phone refuses the call with this status instead of answering */
   sellerRefuses?: { status: number; reason: string }
   /** done once the live record satisfied `liveWhen` */
@@ -141,7 +143,9 @@ export async function transferCall(t: Test, opts: CallOptions) {
   t.teardown(() => server.stop())
 
   const pcap = path.join(dataDir, 'caller.pcap')
-  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP })
+  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP, ...(opts.telephoneEvent && { digit: { key: 5, pt: 101 } }) })
+  // SIPp puts each line of a message on its own line: the telephone-event rtpmap follows the codec's
+  const te = opts.telephoneEvent ? { pt: ' 101', map: '\n      a=rtpmap:101 telephone-event/8000' } : { pt: '', map: '' }
   const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${FS_RTP.end} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
   await cap.start()
 
@@ -157,6 +161,8 @@ export async function transferCall(t: Test, opts: CallOptions) {
         ANSWER_PT: opts.sellerCodec?.pt ?? 0,
         ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
         ON_ANSWER: opts.keyWhileBridged ? SELLER_TAKES_FIVE : '',
+        ANSWER_TE_PT: te.pt,
+        ANSWER_TE_MAP: te.map,
       })
   const seller = runSipp(
     sellerXml,
@@ -172,6 +178,8 @@ export async function transferCall(t: Test, opts: CallOptions) {
     PCAP: pcap,
     HOLD_MS: opts.callerHoldMs,
     AFTER_MEDIA: opts.keyWhileBridged ? pressKey('5', 3) : '',
+    OFFER_TE_PT: te.pt,
+    OFFER_TE_MAP: te.map,
   })
   const caller = runSipp(
     callerXml,
