@@ -12,7 +12,15 @@ import t, { type Test } from 'tap'
 import { ulawToLinear } from '../codecs/g711.ts'
 import { readWav } from '../codecs/wav.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
-import { byes, CALLER_MP, fromFreeswitch, fromMediaCore, PACKETS, SELLER_MP, transferCall, type CallOptions } from './helpers/transfer-call.ts'
+import { byes, FREESWITCH_PORTS, PACKETS, transferCall, type CallOptions } from './helpers/transfer-call.ts'
+
+const { callerMp: CALLER_MP, sellerMp: SELLER_MP, rtp, freeswitchRtp } = FREESWITCH_PORTS
+const fromFreeswitch = (port: number) => port >= freeswitchRtp.start && port <= freeswitchRtp.end
+const fromMediaCore = (port: number) => port >= rtp.min && port <= rtp.max
+
+// four whole calls through three real servers take ~135 s: more room than the 180 s per file
+// leaves on a loaded 2-core machine (the root test passes this on to tap's runner)
+t.setTimeout(300_000)
 
 /** The audio level of a stereo recording's tail in 20 ms frames: how many are loud on each side. */
 function loudFrames(file: string, tailSeconds: number): { left: number; right: number; frames: number } {

@@ -13,7 +13,11 @@ import { readWav } from '../codecs/wav.ts'
 import { seqsOnWire } from './helpers/marked-rtp.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
 import { SIP_BACKENDS } from './helpers/sip-backend.ts'
-import { byes, CALLER_MP, CALLER_PORT, CALLER_SSRC, PACKETS, SELLER_LEG_PORT, SELLER_MP, transferCall, type CallOptions } from './helpers/transfer-call.ts'
+import { byes, CALLER_SSRC, PACKETS, RELAY_PORTS, transferCall, type CallOptions } from './helpers/transfer-call.ts'
+
+const { callerMp: CALLER_MP, sellerMp: SELLER_MP } = RELAY_PORTS
+const CALLER_PORT = RELAY_PORTS.rtp.min // the server's answer to the caller: the pool's first pair
+const SELLER_LEG_PORT = CALLER_PORT + 2 // the seller's leg: the next one
 
 /** A call that ends up bridged: what every such call's record must show. */
 async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'sellerCodec'>) {

@@ -17,19 +17,27 @@ import { REPO, type ServerHandle } from './server-process.ts'
 import { startServerWith, startServerWithFreeswitch, type SipBackendName } from './sip-backend.ts'
 import { runSipp } from './sipp.ts'
 
-// The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up (the two files run
-// one after the other: tap's jobs is 1).
-export const RTP_MIN = 34100
-export const RTP_MAX = 34199
-export const CALLER_PORT = RTP_MIN // the server's answer to the caller: the pool's first pair
-export const SELLER_LEG_PORT = RTP_MIN + 2 // the seller's leg: the next one
-export const CALLER_MP = 35100
-export const SELLER_MP = 35120
+/** Where a transfer test's calls run: the server's RTP range (the caller's pair first, then the
+ *  seller leg's), SIPp's media ports for the two phones, and FreeSWITCH's RTP range. */
+export interface TransferPorts {
+  rtp: { min: number; max: number }
+  callerMp: number
+  sellerMp: number
+  /** MEDIA_BACKEND=freeswitch only */
+  freeswitchRtp?: { start: number; end: number }
+}
+
+// Each file its own share, so that the two may run at once (another worktree, tap --jobs).
+/** test/sipp-transfer-bridge.test.ts (the media core's relay): RTP 34100-34199, SIPp media 35100 and up */
+export const RELAY_PORTS: TransferPorts = { rtp: { min: 34100, max: 34199 }, callerMp: 35100, sellerMp: 35120 }
+/** test/freeswitch-transfer.test.ts: RTP 30100-30199, FreeSWITCH's 30200-30299, SIPp media 30400 and up */
+export const FREESWITCH_PORTS = {
+  rtp: { min: 30100, max: 30199 },
+  callerMp: 30400,
+  sellerMp: 30420,
+  freeswitchRtp: { start: 30200, end: 30299 },
+} satisfies TransferPorts
 export const CALLER_SSRC = 0x5e11e402
-/** MEDIA_BACKEND=freeswitch: FreeSWITCH's RTP ports, the rest of the share */
-export const FS_RTP = { start: 34200, end: 34299 }
-export const fromFreeswitch = (port: number) => port >= FS_RTP.start && port <= FS_RTP.end
-export const fromMediaCore = (port: number) => port >= RTP_MIN && port <= RTP_MAX
 export const PACKETS = 50
 
 /** A key by SIP INFO from the caller, as the n-th request of its dialog. */
@@ -122,6 +130,8 @@ export interface CallOptions {
 
 /** One call up to the REFER refused with 603 and the seller's phone answering; both SIPps must pass. */
 export async function transferCall(t: Test, opts: CallOptions) {
+  const { callerMp, sellerMp, rtp } = opts.backend === 'freeswitch' ? FREESWITCH_PORTS : RELAY_PORTS
+  const fsRtp = FREESWITCH_PORTS.freeswitchRtp
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bridge-'))
   const scenarioDir = path.join(dataDir, 'scenarios')
   mkdirSync(scenarioDir)
@@ -133,20 +143,24 @@ export async function transferCall(t: Test, opts: CallOptions) {
     DATA_DIR: dataDir,
     SCENARIO_DIR: scenarioDir,
     LANGUAGE: 'ru',
-    RTP_PORT_MIN: String(RTP_MIN),
-    RTP_PORT_MAX: String(RTP_MAX),
+    RTP_PORT_MIN: String(rtp.min),
+    RTP_PORT_MAX: String(rtp.max),
     TRANSFER_TARGET: target,
     TRANSFER_RING_TIMEOUT_MS: '10000',
     OUTBOUND_ALLOW_PREFIXES: '8',
   }
-  const server = opts.backend === 'freeswitch' ? await startServerWithFreeswitch(env, FS_RTP) : await startServerWith(opts.backend, env)
+  const server = opts.backend === 'freeswitch' ? await startServerWithFreeswitch(env, fsRtp) : await startServerWith(opts.backend, env)
   t.teardown(() => server.stop())
 
   const pcap = path.join(dataDir, 'caller.pcap')
-  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP, ...(opts.telephoneEvent && { digit: { key: 5, pt: 101 } }) })
+  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: callerMp, ...(opts.telephoneEvent && { digit: { key: 5, pt: 101 } }) })
   // SIPp puts each line of a message on its own line: the telephone-event rtpmap follows the codec's
   const te = opts.telephoneEvent ? { pt: ' 101', map: '\n      a=rtpmap:101 telephone-event/8000' } : { pt: '', map: '' }
-  const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${FS_RTP.end} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
+  const fsPorts = opts.backend === 'freeswitch' ? ` or portrange ${fsRtp.start}-${fsRtp.end}` : ''
+  const cap = new LoopbackCapture(
+    path.join(dataDir, 'bridge.pcap'),
+    `udp and (portrange ${rtp.min}-${rtp.max}${fsPorts} or portrange ${callerMp}-${sellerMp + 19})`,
+  )
   await cap.start()
 
   const sellerMessages = path.join(dataDir, 'seller-messages.log')
@@ -155,7 +169,7 @@ export async function transferCall(t: Test, opts: CallOptions) {
     ? renderScenario('uas-callee-refuses.xml', dataDir, { RING_MS: 500, STATUS: opts.sellerRefuses.status, REASON: opts.sellerRefuses.reason })
     : renderScenario('uas-seller.xml', dataDir, {
         // with FreeSWITCH the offer is a FreeSWITCH endpoint's, on a port of its own range
-        OFFER_PORT: opts.backend === 'freeswitch' ? '34[0-9]+' : SELLER_LEG_PORT,
+        OFFER_PORT: opts.backend === 'freeswitch' ? '[0-9]+' : rtp.min + 2,
         CALLER_ID: '79161234567',
         HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
         ANSWER_PT: opts.sellerCodec?.pt ?? 0,
@@ -167,7 +181,7 @@ export async function transferCall(t: Test, opts: CallOptions) {
   const seller = runSipp(
     sellerXml,
     `127.0.0.1:${server.sipPort}`,
-    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages],
+    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(sellerMp), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages],
     90_000,
   )
   const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
@@ -184,7 +198,7 @@ export async function transferCall(t: Test, opts: CallOptions) {
   const caller = runSipp(
     callerXml,
     `127.0.0.1:${server.sipPort}`,
-    ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages],
+    ['-m', '1', '-l', '1', '-mp', String(callerMp), '-trace_msg', '-message_file', callerMessages],
     90_000,
   )
   const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
@@ -200,7 +214,7 @@ export async function transferCall(t: Test, opts: CallOptions) {
   const call = await callRecord(server, (c) => !c.live && c.endedAt)
   writeFileSync(path.join(dataDir, 'server.log'), server.logs.join('\n')) // for a failure's post-mortem
   const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
-  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
+  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(rtp.max - rtp.min + 1) / 2}$`, 'm'), 'every port pair back in the pool')
   return { server, target, live, call, sent, packets, metrics, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
 }
 
