@@ -24,10 +24,11 @@ export async function bridgeTransfer(
 ): Promise<TransferResult> {
   try {
     const leg = await dial(uri, { sdp: bridge.sdp, fromUser: call.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
-    if (!call.isUp()) {
+    const callGone = (): TransferResult => {
       void leg.hangup()
       return { ok: false, reason: 'the call ended while the target answered' }
     }
+    if (!call.isUp()) return callGone()
     const refused = await bridge.refuseAnswer?.(leg.answer)
     if (refused) {
       log.warn({ reason: refused, leg: leg.sipCallId }, 'bridged call answered with media we cannot relay: hung up')
@@ -35,10 +36,7 @@ export async function bridgeTransfer(
       return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call cannot be relayed: ${refused}`, status: referStatus }
     }
     // the caller may have hung up while the answer's media was being connected
-    if (!call.isUp()) {
-      void leg.hangup()
-      return { ok: false, reason: 'the call ended while the target answered' }
-    }
+    if (!call.isUp()) return callGone()
     leg.once('ended', () => void call.hangup())
     call.once('ended', () => void leg.hangup())
     return { ok: true, method: 'bridge', leg, referStatus }
