@@ -14,34 +14,26 @@ import type { Bridge, SellerMedia } from './call-media.ts'
 import { bridgeRecordingOf } from './crash-recovery.ts'
 
 /**
- * The seller's media in the media server, or undefined when it cannot make an endpoint for it (the
- * transfer is then a REFER only). `callRecording`: the call's WAV when it is being recorded;
- * `leaveLine`: stops the bot's media session (its RTP, its recording) once the seller is bridged.
+ * The seller's media in the media server, its endpoint made once the REFER is refused (none for a
+ * REFER that works). `callRecording`: the call's WAV when it is being recorded; `leaveLine`: stops
+ * the bot's media session (its RTP, its recording) once the seller is bridged.
  */
-export async function anchoredSeller(
-  anchor: MediaAnchor,
-  callRecording: string | undefined,
-  ringTimeoutMs: number,
-  leaveLine: () => void,
-  log: Logger,
-): Promise<SellerMedia | undefined> {
-  let seller: AnchoredSellerLeg
-  try {
-    seller = await anchor.sellerLeg()
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'FreeSWITCH made no endpoint for the seller leg: REFER only')
-    return undefined
-  }
+export function anchoredSeller(anchor: MediaAnchor, callRecording: string | undefined, ringTimeoutMs: number, leaveLine: () => void, log: Logger): SellerMedia {
+  let seller: AnchoredSellerLeg | undefined
   // an absolute path: FreeSWITCH runs in a directory of its own
   const recording = callRecording ? { path: path.resolve(bridgeRecordingOf(callRecording)), sampleRate: INTERNAL_RATE } : undefined
   let connected = false
   return {
     options: {
-      sdp: seller.offer,
+      sdp: async () => {
+        seller = await anchor.sellerLeg()
+        return seller.offer
+      },
       ringTimeoutMs,
-      // the seller answered: FreeSWITCH takes the answer (it transcodes another codec) and bridges
+      // the seller answered: FreeSWITCH takes the answer and bridges
       refuseAnswer: async (answer) => {
         try {
+          if (!seller) throw new Error('no endpoint was made for the seller')
           await seller.connect(answer, recording)
           connected = true
           return undefined
@@ -51,12 +43,13 @@ export async function anchoredSeller(
       },
     },
     start(leg: OutboundCall): Bridge | undefined {
-      if (!connected) return undefined
+      if (!connected || !seller) return undefined
       leaveLine()
-      return { leg, bridgedIn: 'freeswitch', close: () => joinRecording(seller, callRecording, recording?.path, log) }
+      const made = seller
+      return { leg, bridgedIn: 'freeswitch', close: () => joinRecording(made, callRecording, recording?.path, log) }
     },
     abandon() {
-      void seller.release()
+      void seller?.release()
     },
   }
 }

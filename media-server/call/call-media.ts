@@ -185,7 +185,7 @@ export class CallMedia {
       return false
     }
     const seller = this.sip.anchor
-      ? await anchoredSeller(this.sip.anchor, this.recordingPath, ringTimeoutMs, () => void this.closeSession(), this.log)
+      ? anchoredSeller(this.sip.anchor, this.recordingPath, ringTimeoutMs, () => void this.closeSession(), this.log)
       : await this.relayedSeller(ringTimeoutMs)
     const result = await this.sip.transfer(target, { domain: domain || undefined, ...(seller && { bridge: seller.options }) })
     const bridge = result.ok && result.method === 'bridge' ? seller?.start(result.leg) : undefined

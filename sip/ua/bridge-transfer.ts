@@ -23,7 +23,8 @@ export async function bridgeTransfer(
   log: Logger,
 ): Promise<TransferResult> {
   try {
-    const leg = await dial(uri, { sdp: bridge.sdp, fromUser: call.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
+    const sdp = typeof bridge.sdp === 'string' ? bridge.sdp : await bridge.sdp()
+    const leg = await dial(uri, { sdp, fromUser: call.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
     const callGone = (): TransferResult => {
       void leg.hangup()
       return { ok: false, reason: 'the call ended while the target answered' }

@@ -123,7 +123,12 @@ export interface TransferOptions {
    * hangs the new leg up alone and the transfer fails with that reason (the call stays up); it may
    * connect the answer's media first (a media server's bridge), the dialogs tied once it resolves.
    */
-  bridge?: { sdp: string; ringTimeoutMs?: number; refuseAnswer?: (answer: string) => string | undefined | Promise<string | undefined> }
+  bridge?: {
+    /** the offer, or what makes it once the REFER is refused (a media server's endpoint: none is made for a REFER that works) */
+    sdp: string | (() => Promise<string>)
+    ringTimeoutMs?: number
+    refuseAnswer?: (answer: string) => string | undefined | Promise<string | undefined>
+  }
 }
 
 export type TransferResult =
