@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { alawToLinear, ulawToLinear } from './g711.ts'
-import { encodeWav, encodeWavCoded, readWav, repairWavHeader, WavFileWriter } from './wav.ts'
+import { appendWavFile, encodeWav, encodeWavCoded, readWav, repairWavHeader, WavFileWriter } from './wav.ts'
 
 // Header layout: the canonical 44-byte RIFF/WAVE header of Microsoft's "Multimedia Programming
 // Interface and Data Specifications 1.0" (RIFF, size, WAVE, 16-byte fmt chunk, data chunk);
@@ -242,6 +242,29 @@ t.test('repairWavHeader sets the sizes from the data a crashed writer left', asy
   t.same(await repairWavHeader(path), { seconds: 1.5, repaired: false }, 'a sound file is left alone')
   await writeFile(join(dir, 'not.wav'), 'hello')
   t.equal(await repairWavHeader(join(dir, 'not.wav')), null)
+})
+
+t.test('appendWavFile joins a second recording (another writer, a LIST chunk, an unpatched header) onto the first', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wav-test-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const first = new Int16Array(16000 * 2).map((_, i) => i % 100) // 1 s stereo
+  const second = new Int16Array(8000 * 2 + 1).map((_, i) => -(i % 50)) // 0.5 s, and half a frame torn off
+  const target = join(dir, 'call.wav')
+  const source = join(dir, 'bridge.wav')
+  await writeFile(target, encodeWav(first, 16000, 2))
+  const data = Buffer.alloc(second.length * 2)
+  second.forEach((v, i) => data.writeInt16LE(v, 2 * i))
+  const unpatched = chunk('data', data)
+  unpatched.writeUInt32LE(0, 4) // a writer killed before it patched its sizes
+  await writeFile(source, riff(chunk('fmt ', fmtBody(1, 2, 16000, 16)), chunk('LIST', Buffer.from('INFOISFT')), unpatched))
+  t.equal(await appendWavFile(target, source), 0.5, 'the whole frames of the second, in seconds')
+  const joined = readWav(await readFile(target))
+  t.equal(joined.samples.length, first.length + second.length - 1)
+  t.same([...joined.samples.subarray(first.length - 2, first.length + 2)], [first.at(-2), first.at(-1), second[0], second[1]], 'end to end')
+
+  await writeFile(source, encodeWav(new Int16Array(80), 8000, 1))
+  await t.rejects(appendWavFile(target, source), /1 channels at 8000 Hz cannot join 2 at 16000 Hz/, 'another layout is refused')
+  t.equal(readWav(await readFile(target)).samples.length, first.length + second.length - 1, 'and the target is left as it was')
 })
 
 t.test('WavFileWriter on a disk that fills: stops, and the header declares what reached the disk', async (t) => {

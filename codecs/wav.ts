@@ -313,3 +313,68 @@ export async function repairWavHeader(path: string): Promise<{ seconds: number; 
     await fh.close()
   }
 }
+
+/** Where a WAV file's 16-bit PCM data starts, and its layout, from the chunks in its first 4 KiB. */
+async function pcmDataOf(fh: FileHandle): Promise<{ start: number; sampleRate: number; channels: number }> {
+  const head = Buffer.alloc(4096)
+  const { bytesRead } = await fh.read(head, 0, head.length, 0)
+  if (bytesRead < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') throw new Error('WAV: not a RIFF/WAVE file')
+  let fmt: { sampleRate: number; channels: number } | undefined
+  for (let off = 12; off + 8 <= bytesRead;) {
+    const id = head.toString('latin1', off, off + 4)
+    const size = head.readUInt32LE(off + 4)
+    if (id === 'fmt ' && off + 24 <= bytesRead) {
+      const tag = head.readUInt16LE(off + 8)
+      if (tag !== FORMAT_PCM || head.readUInt16LE(off + 22) !== 16) throw new Error(`WAV: format tag ${tag}, not 16-bit PCM`)
+      fmt = { channels: head.readUInt16LE(off + 10), sampleRate: head.readUInt32LE(off + 12) }
+    } else if (id === 'data') {
+      if (!fmt) throw new Error('WAV: data before fmt')
+      return { start: off + 8, ...fmt }
+    }
+    off += 8 + size + (size & 1)
+  }
+  throw new Error('WAV: no data chunk in the first 4 KiB')
+}
+
+/**
+ * Appends the audio of the WAV file `source` to the WAV file `target` (both 16-bit PCM of the same
+ * rate and channels, `target` closed by its writer), streamed, and rewrites `target`'s sizes. The
+ * source's data is taken to run to its end (a writer that never patched its header, a killed one,
+ * still counts). Returns the seconds appended.
+ */
+export async function appendWavFile(target: string, source: string): Promise<number> {
+  let seconds = 0
+  const src = await open(source, 'r')
+  try {
+    const dst = await open(target, 'r+')
+    try {
+      const [from, to] = await Promise.all([pcmDataOf(src), pcmDataOf(dst)])
+      if (from.sampleRate !== to.sampleRate || from.channels !== to.channels)
+        throw new Error(`WAV: ${from.channels} channels at ${from.sampleRate} Hz cannot join ${to.channels} at ${to.sampleRate} Hz`)
+      const frame = 2 * to.channels
+      const srcBytes = (await src.stat()).size - from.start
+      const bytes = srcBytes - (srcBytes % frame)
+      // the target's audio ends where its data chunk says, in whole frames
+      const size = Buffer.alloc(4)
+      await dst.read(size, 0, 4, to.start - 4)
+      const dstBytes = Math.min(size.readUInt32LE(0), (await dst.stat()).size - to.start)
+      let at = to.start + dstBytes - (dstBytes % frame)
+      const chunk = Buffer.alloc(1 << 16)
+      for (let done = 0; done < bytes;) {
+        const { bytesRead } = await src.read(chunk, 0, Math.min(chunk.length, bytes - done), from.start + done)
+        if (bytesRead === 0) break
+        await dst.write(chunk, 0, bytesRead, at)
+        at += bytesRead
+        done += bytesRead
+      }
+      await dst.truncate(at)
+      seconds = bytes / (frame * to.sampleRate)
+    } finally {
+      await dst.close()
+    }
+  } finally {
+    await src.close()
+  }
+  await repairWavHeader(target)
+  return seconds
+}

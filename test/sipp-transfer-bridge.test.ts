@@ -7,183 +7,17 @@
 // byte, and the bot must send nothing more. A BYE from either phone ends the other's leg too, and
 // the call record tells how the caller got to the seller. A seller's phone that answers another
 // codec than the one offered is hung up, and the call goes on with the bot.
-import { mkdirSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
-import dgram from 'node:dgram'
-import os from 'node:os'
-import path from 'node:path'
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { readWav } from '../codecs/wav.ts'
-import { LoopbackCapture } from './helpers/capture.ts'
-import { seqsOnWire, writeMarkedRtp } from './helpers/marked-rtp.ts'
+import { seqsOnWire } from './helpers/marked-rtp.ts'
 import { rtpPackets } from './helpers/rtp-analysis.ts'
-import { renderScenario } from './helpers/scenario-file.ts'
-import { REPO, type ServerHandle } from './helpers/server-process.ts'
-import { SIP_BACKENDS, startServerWith, type SipBackendName } from './helpers/sip-backend.ts'
-import { runSipp } from './helpers/sipp.ts'
+import { SIP_BACKENDS } from './helpers/sip-backend.ts'
+import { byes, CALLER_SSRC, PACKETS, RELAY_PORTS, transferCall, type CallOptions } from './helpers/transfer-call.ts'
 
-// The transfer tests' share of ports: RTP 34100-34299, SIPp media 35100 and up.
-const RTP_MIN = 34100
-const RTP_MAX = 34199
-const CALLER_PORT = RTP_MIN // the server's answer to the caller: the pool's first pair
-const SELLER_LEG_PORT = RTP_MIN + 2 // the seller's leg: the next one
-const CALLER_MP = 35100
-const SELLER_MP = 35120
-const CALLER_SSRC = 0x5e11e402
-const PACKETS = 50
-
-/** A key by SIP INFO from the caller, as the n-th request of its dialog. */
-const pressKey = (key: string, cseq: number) => `
-  <send retrans="500">
-    <![CDATA[
-      INFO sip:sales@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: "SIPp caller" <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:sales@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: ${cseq} INFO
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal=${key}
-      Duration=160
-    ]]>
-  </send>
-  <recv response="200" />`
-
-/** The caller asks for a person: key 0, which the sales scenario's greeting maps to a transfer. */
-const PRESS_ZERO = pressKey('0', 2)
-
-/** The seller's phone takes one INFO carrying key 5 (check_it: anything else fails its SIPp). */
-const SELLER_TAKES_FIVE = `
-  <recv request="INFO">
-    <action>
-      <ereg regexp="Signal=5" search_in="body" check_it="true" assign_to="five" />
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="five" />`
-
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
-  const port = s.address().port
-  s.close()
-  return port
-}
-
-/** The call's record from the API once `done` holds for it (polled every 100 ms), or the last one seen. */
-async function callRecord(server: ServerHandle, done: (call: any) => boolean, withinMs = 10_000): Promise<any> {
-  let call: any
-  for (let i = 0; i < withinMs / 100; i++) {
-    const id = (await server.api('/api/calls')).body.calls[0]?.id
-    if (id) call = (await server.api(`/api/calls/${id}`)).body
-    if (call && done(call)) return call
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return call
-}
-
-/** Messages of a SIPp -message_file. */
-const messagesOf = (file: string) => readFileSync(file, 'latin1').split(/-{20,}/)
-
-interface CallOptions {
-  /** who speaks SIP for the server */
-  backend: SipBackendName
-  /** after its RTP the caller waits this long for a BYE, then hangs up */
-  callerHoldMs: number
-  /** the seller hangs up this long after answering unless our BYE comes first */
-  sellerHangsUpAfterMs: number
-  /** what the seller's phone answers (default PCMU, as offered) */
-  sellerCodec?: { pt: number; name: string }
-  /** a state of the live record to wait for while the call runs */
-  liveWhen?: (call: any) => boolean
-  /** the caller presses 5 by INFO while bridged, and the seller's phone must receive it */
-  keyWhileBridged?: boolean
-}
-
-/** One call up to the REFER refused with 603 and the seller's phone answering; both SIPps must pass. */
-async function transferCall(t: Test, opts: CallOptions) {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-bridge-'))
-  const scenarioDir = path.join(dataDir, 'scenarios')
-  mkdirSync(scenarioDir)
-  copyFileSync(path.join(REPO, 'dialog/scenarios/sales.yaml'), path.join(scenarioDir, 'sales.yaml'))
-  const sellerSipPort = await freePort()
-  // a number the toll-fraud guard lets out (OUTBOUND_ALLOW_PREFIXES below): nothing else may be dialled
-  const target = `sip:89990001122@127.0.0.1:${sellerSipPort}`
-  const server = await startServerWith(opts.backend, {
-    DATA_DIR: dataDir,
-    SCENARIO_DIR: scenarioDir,
-    LANGUAGE: 'ru',
-    RTP_PORT_MIN: String(RTP_MIN),
-    RTP_PORT_MAX: String(RTP_MAX),
-    TRANSFER_TARGET: target,
-    TRANSFER_RING_TIMEOUT_MS: '10000',
-    OUTBOUND_ALLOW_PREFIXES: '8',
-  })
-  t.teardown(() => server.stop())
-
-  const pcap = path.join(dataDir, 'caller.pcap')
-  const sent = writeMarkedRtp(pcap, { count: PACKETS, ssrc: CALLER_SSRC, srcPort: CALLER_MP })
-  const cap = new LoopbackCapture(path.join(dataDir, 'bridge.pcap'), `udp and (portrange ${RTP_MIN}-${RTP_MAX} or portrange ${CALLER_MP}-${SELLER_MP + 19})`)
-  await cap.start()
-
-  const sellerMessages = path.join(dataDir, 'seller-messages.log')
-  const callerMessages = path.join(dataDir, 'caller-messages.log')
-  const sellerXml = renderScenario('uas-seller.xml', dataDir, {
-    OFFER_PORT: SELLER_LEG_PORT,
-    CALLER_ID: '79161234567',
-    HANG_UP_AFTER_MS: opts.sellerHangsUpAfterMs,
-    ANSWER_PT: opts.sellerCodec?.pt ?? 0,
-    ANSWER_CODEC: opts.sellerCodec?.name ?? 'PCMU',
-    ON_ANSWER: opts.keyWhileBridged ? SELLER_TAKES_FIVE : '',
-  })
-  const seller = runSipp(
-    sellerXml,
-    `127.0.0.1:${server.sipPort}`,
-    ['-p', String(sellerSipPort), '-m', '1', '-mp', String(SELLER_MP), '-rtp_echo', '-trace_msg', '-message_file', sellerMessages],
-    90_000,
-  )
-  const callerXml = renderScenario('uac-transfer-refuse.xml', dataDir, {
-    ASK: PRESS_ZERO,
-    TARGET_RE: target.replaceAll('.', '\\.'),
-    REFUSE_STATUS: 603,
-    REFUSE_REASON: 'Decline',
-    PCAP: pcap,
-    HOLD_MS: opts.callerHoldMs,
-    AFTER_MEDIA: opts.keyWhileBridged ? pressKey('5', 3) : '',
-  })
-  const caller = runSipp(
-    callerXml,
-    `127.0.0.1:${server.sipPort}`,
-    ['-m', '1', '-l', '1', '-mp', String(CALLER_MP), '-trace_msg', '-message_file', callerMessages],
-    90_000,
-  )
-  const live = opts.liveWhen && (await callRecord(server, opts.liveWhen, 80_000))
-  const [callerSipp, sellerSipp] = await Promise.all([caller, seller])
-  const packets = await cap.stop()
-  t.equal(callerSipp.code, 0, `SIPp (caller) passed: Refer-To named the seller, 603 sent, the call ended by BYE (${callerSipp.stderr.slice(-400)})`)
-  t.equal(
-    sellerSipp.code,
-    0,
-    `SIPp (seller) passed: called from the caller's number on the offered port, the call ended by BYE (${sellerSipp.stderr.slice(-400)})`,
-  )
-  const call = await callRecord(server, (c) => !c.live && c.endedAt)
-  const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`).then((r) => r.text())
-  t.match(metrics, new RegExp(`^voice_rtp_ports_free ${(RTP_MAX - RTP_MIN + 1) / 2}$`, 'm'), 'every port pair back in the pool')
-  return { server, target, live, call, sent, packets, metrics, sellerMessages: messagesOf(sellerMessages), callerMessages: messagesOf(callerMessages) }
-}
+const { callerMp: CALLER_MP, sellerMp: SELLER_MP } = RELAY_PORTS
+const CALLER_PORT = RELAY_PORTS.rtp.min // the server's answer to the caller: the pool's first pair
+const SELLER_LEG_PORT = CALLER_PORT + 2 // the seller's leg: the next one
 
 /** A call that ends up bridged: what every such call's record must show. */
 async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'sellerCodec'>) {
@@ -214,8 +48,6 @@ async function bridgedCall(t: Test, opts: Omit<CallOptions, 'liveWhen' | 'seller
   t.match(res.metrics, /^voice_transfers_total\{outcome="bridge"\} 1$/m, 'counted as a bridged transfer')
   return res
 }
-
-const byes = (messages: string[]) => messages.filter((m) => /^BYE /m.test(m))
 
 for (const backend of SIP_BACKENDS)
   t.test(`REFER refused with 603: the seller is called and bridged, RTP and keys relayed; the caller hangs up (${backend})`, async (t) => {

@@ -158,7 +158,9 @@ for (const backend of SIP_BACKENDS)
       })
       const [{ call, result, ended }, callerSipp] = await Promise.all([
         answerAndTransfer(ua, async (call) => {
-          const result = await call.transfer(`sip:seller@127.0.0.1:${sellerPort}`, { bridge: { sdp: sdp(RELAY_SELLER_PORT), ringTimeoutMs: 10_000 } })
+          const result = await call.transfer(`sip:seller@127.0.0.1:${sellerPort}`, {
+            bridge: { offer: async () => sdp(RELAY_SELLER_PORT), ringTimeoutMs: 10_000 },
+          })
           // What the media owner does with a bridged result: relay the caller's endpoint to the seller's answer.
           if (result.ok && result.method === 'bridge') {
             relay = new RtpRelay({ socket: callerSide, remote: mediaOf(call.offer ?? '') }, { socket: sellerSide, remote: mediaOf(result.leg.answer) })

@@ -29,6 +29,8 @@ declare module 'drachtio-fsmrf' {
       /** a re-INVITE to FreeSWITCH with the far end's new offer; `local.sdp` is then its new answer */
       modify(sdp: string): Promise<unknown>
       destroy(): Promise<void>
+      /** a FreeSWITCH API command on the endpoint's ESL connection; resolves with the reply event */
+      api(command: string, args?: string[] | string): Promise<{ getBody(): string }>
       on(event: 'destroy', listener: () => void): this
       on(event: 'dtmf', listener: (e: { dtmf: string; duration: string; source: string }) => void): this
     }

@@ -11,22 +11,41 @@ import {
   type StreamFormat,
 } from '../../sip/sdp/negotiate.ts'
 import type { SrtpKeying } from '../../rtp/srtp/crypto-suite.ts'
-import type { DialRoute, InboundCall, OutboundCall, SessionChange } from '../../sip/ua/call-control.ts'
+import type { DialRoute, InboundCall, OutboundCall, SessionChange, TransferOptions } from '../../sip/ua/call-control.ts'
 import { transferTarget, type Config } from '../config.ts'
 import type { ClosedSession, MediaPlane, MediaSession } from '../media/media-session.ts'
 import type { Metrics } from '../metrics.ts'
+import { anchoredSeller } from './anchored-transfer.ts'
 
 /** How a transfer to the seller went, for the lead: the CRM shows how the caller got there. */
 export type TransferRecord =
   | { target: string; method: 'refer' }
-  /** the caller's phone refused the REFER with referStatus; the server called the seller and relays */
-  | { target: string; method: 'bridge'; referStatus: number; sellerCallId: string }
+  /** the caller's phone refused the REFER with referStatus; the server called the seller and relays
+   *  (or FreeSWITCH, holding the caller's media, bridges: `bridgedIn`) */
+  | { target: string; method: 'bridge'; referStatus: number; sellerCallId: string; bridgedIn?: 'freeswitch' }
   | { target: string; failed: string; status?: number }
 
-/** The seller's leg of a bridged transfer, relayed by the media session to the caller's sockets. */
-interface Bridge {
+/** The seller's leg of a bridged transfer, while the two talk. */
+export interface Bridge {
   leg: OutboundCall
-  port: number
+  /** the seller leg's port pair when the media session relays (MEDIA_BACKEND=native) */
+  port?: number
+  /** where the relay sends the seller's RTP, as its answer said */
+  remote?: { address: string; port: number }
+  /** the media server in front of the media core bridges the two itself */
+  bridgedIn?: 'freeswitch'
+  /** the call is over: the bridge's media let go; resolves with why the recording is incomplete, if it is */
+  close(): Promise<string | undefined>
+}
+
+/** Where a bridged transfer's media runs: relayed by the media session, or bridged in FreeSWITCH (anchored-transfer.ts). */
+export interface SellerMedia {
+  /** the offer to the seller, and what takes its answer */
+  readonly options: NonNullable<TransferOptions['bridge']>
+  /** the seller answered and its answer was taken: the bot leaves the line; undefined when it was not taken */
+  start(leg: OutboundCall): Bridge | undefined
+  /** no bridge came of the transfer */
+  abandon(): void
 }
 
 export interface CallMediaDeps {
@@ -45,6 +64,8 @@ export interface CallMediaDeps {
 export class CallMedia {
   private sdpVersion = 1
   private bridge: Bridge | undefined
+  /** the media session closing: at the end of the call, or when the bot left a bridge in FreeSWITCH */
+  private sessionClosed: Promise<ClosedSession> | undefined
   /** the seller leg's port while the transfer is being tried */
   private transferPort: number | undefined
   /** how the transfer went, for the lead */
@@ -73,7 +94,7 @@ export class CallMedia {
     return this.bridge?.leg
   }
 
-  /** The port of the seller's leg, from the transfer's start (ringing the seller) while bridged:
+  /** The port of the seller's leg, from the transfer's start (ringing the seller) while relayed:
    *  it belongs to this call too. */
   get bridgePort(): number | undefined {
     return this.bridge?.port ?? this.transferPort
@@ -150,51 +171,39 @@ export class CallMedia {
 
   /**
    * Transfer to the seller: REFER first. Should the caller's phone refuse it, the server calls the
-   * seller itself on a fresh port pair, offering only the caller's codec, and relays the packets
-   * between the two phones unchanged; a seller that answers another codec is hung up and the bot
-   * carries on. Without a free port pair only the REFER is tried. `name`: a scenario's transfer
-   * target (TRANSFER_TARGETS), else TRANSFER_TARGET.
+   * seller itself: on a fresh port pair, offering only the caller's codec, relaying the packets
+   * between the two phones unchanged (a seller that answers another codec is hung up and the bot
+   * carries on; without a free port pair only the REFER is tried); or, when FreeSWITCH holds the
+   * caller's media, from a FreeSWITCH endpoint that FreeSWITCH bridges to the caller's. `name`: a
+   * scenario's transfer target (TRANSFER_TARGETS), else TRANSFER_TARGET.
    */
   async transfer(reason: string, name: string | undefined, ended: boolean): Promise<boolean> {
-    const { media, metrics, config } = this.deps
+    const { metrics, config } = this.deps
     const { domain, ringTimeoutMs } = config.transfer
     const target = transferTarget(config, name)
     if (!target || ended) {
       this.log.info({ reason, name }, 'transfer asked for, but no TRANSFER_TARGET is configured')
       return false
     }
-    const port = await media.allocate(this.session) // the same media worker relays both legs
-    this.transferPort = port ?? undefined
-    let seller: PinnedAnswerResult | undefined
-    // The seller's leg has keys of its own: SRTP when its route requires it, else plain RTP; the
-    // relay unprotects what one phone sends and protects it again for the other as each leg needs.
-    let sellerFormat: StreamFormat = { ...this.format, srtp: undefined }
-    const bridge = port !== null && {
-      sdp: (route: DialRoute) => {
-        const srtp = (route.srtp ?? config.srtp) === 'required' ? newLegKeying(this.format.srtp?.suite) : undefined
-        sellerFormat = { ...this.format, srtp }
-        return createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, sellerFormat)
-      },
-      ringTimeoutMs,
-      refuseAnswer: (answer: string) => {
-        seller = readPinnedAnswer(answer, sellerFormat)
-        return seller.ok ? undefined : seller.reason
-      },
-    }
-    if (port === null) this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
-    const result = await this.sip.transfer(target, { domain: domain || undefined, ...(bridge && { bridge }) })
-    if (result.ok && result.method === 'bridge' && port !== null && seller?.ok) {
-      this.startBridge(result.leg, port, seller)
-      this.transferPort = undefined // the bridge holds it now
-      this.transferred = { target, method: 'bridge', referStatus: result.referStatus, sellerCallId: result.leg.sipCallId }
-      this.log.info({ reason, ...this.transferred, seller: seller.remote }, 'transfer: REFER refused, the seller is bridged')
+    const seller = this.sip.anchor
+      ? anchoredSeller(this.sip.anchor, this.recordingPath, ringTimeoutMs, () => void this.closeSession(), this.log)
+      : await this.relayedSeller(ringTimeoutMs)
+    const result = await this.sip.transfer(target, { domain: domain || undefined, ...(seller && { bridge: seller.options }) })
+    const bridge = result.ok && result.method === 'bridge' ? seller?.start(result.leg) : undefined
+    if (result.ok && result.method === 'bridge' && bridge) {
+      this.bridge = bridge
+      this.transferred = {
+        target,
+        method: 'bridge',
+        referStatus: result.referStatus,
+        sellerCallId: result.leg.sipCallId,
+        ...(bridge.bridgedIn && { bridgedIn: bridge.bridgedIn }),
+      }
+      this.log.info({ reason, ...this.transferred, ...(bridge.remote && { seller: bridge.remote }) }, 'transfer: REFER refused, the seller is bridged')
       metrics.transfers.labels('bridge').inc()
       return true
     }
-    this.transferPort = undefined
-    if (port !== null) {
-      media.release(port)
-    }
+    seller?.abandon()
     this.transferred = result.ok
       ? { target, method: 'refer' }
       : { target, failed: result.reason, ...(result.status !== undefined && { status: result.status }) }
@@ -203,8 +212,60 @@ export class CallMedia {
     return result.ok
   }
 
+  /**
+   * The seller's leg relayed by the media session: a port pair near the call's session (the same
+   * media worker relays both legs), offered the caller's codec only; undefined without a free pair.
+   */
+  private async relayedSeller(ringTimeoutMs: number): Promise<SellerMedia | undefined> {
+    const { media, config } = this.deps
+    const port = await media.allocate(this.session)
+    if (port === null) {
+      this.log.warn('no RTP port pair left for a bridged transfer: REFER only')
+      return undefined
+    }
+    this.transferPort = port
+    let seller: PinnedAnswerResult | undefined
+    // The seller's leg has keys of its own: SRTP when its route requires it, else plain RTP; the
+    // relay unprotects what one phone sends and protects it again for the other as each leg needs.
+    let sellerFormat: StreamFormat = { ...this.format, srtp: undefined }
+    const done = () => {
+      this.transferPort = undefined
+      media.release(port)
+    }
+    return {
+      options: {
+        offer: async () => (route: DialRoute) => {
+          const srtp = (route.srtp ?? config.srtp) === 'required' ? newLegKeying(this.format.srtp?.suite) : undefined
+          sellerFormat = { ...this.format, srtp }
+          return createPinnedOffer({ address: config.publicIp, port, sessionId: String(Date.now()), sessionVersion: 1 }, sellerFormat)
+        },
+        ringTimeoutMs,
+        refuseAnswer: (answer: string) => {
+          seller = readPinnedAnswer(answer, sellerFormat)
+          return seller.ok ? undefined : seller.reason
+        },
+      },
+      start: (leg) => {
+        if (!seller?.ok) return undefined
+        this.startRelay(leg, port, seller)
+        this.transferPort = undefined // the bridge holds it now
+        return {
+          leg,
+          port,
+          remote: seller.remote,
+          close: () => {
+            done()
+            this.log.info({ sellerCallId: leg.sipCallId }, 'bridge ended')
+            return Promise.resolve(undefined)
+          },
+        }
+      },
+      abandon: done,
+    }
+  }
+
   /** The bot leaves the line: its media session relays the caller's packets to the seller's leg. */
-  private startBridge(leg: OutboundCall, port: number, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
+  private startRelay(leg: OutboundCall, port: number, seller: Extract<PinnedAnswerResult, { ok: true }>): void {
     const codec = this.format.codec.payloadType
     const te = this.format.telephoneEvent?.payloadType
     this.session.bridge({
@@ -220,21 +281,28 @@ export class CallMedia {
       caller: { rtcpMux: !!this.format.rtcpMux, payloadTypes: te === undefined ? [codec] : [codec, te] },
       codec: this.format.codec,
     })
-    this.bridge = { leg, port }
+  }
+
+  /** The media session's end, once (a second close would wait forever on a media worker). */
+  private closeSession(): Promise<ClosedSession> {
+    this.sessionClosed ??= this.session.close()
+    return this.sessionClosed
   }
 
   /** Stops the media, closes the recording and frees the seller's leg: the final statistics. */
   async close(): Promise<ClosedSession> {
-    const closed = await this.session.close()
-    if (this.bridge) {
-      this.deps.media.release(this.bridge.port)
-      this.log.info({ sellerCallId: this.bridge.leg.sipCallId }, 'bridge ended')
-    }
+    const closed = await this.closeSession()
     const recording = closed.recording
     if (recording?.error) {
       this.recordingError = `truncated at ${recording.seconds.toFixed(1)} s: ${recording.error}`
       this.deps.metrics.recordingFailures.labels('write').inc()
       this.log.error({ error: recording.error, seconds: recording.seconds }, 'recording cut short')
+    }
+    // after the session's recording is closed: FreeSWITCH's of a bridge in it joins on
+    const bridgeError = await this.bridge?.close()
+    if (bridgeError && !this.recordingError) {
+      this.recordingError = bridgeError
+      this.deps.metrics.recordingFailures.labels('write').inc()
     }
     return closed
   }

@@ -6,6 +6,7 @@ import type {
   DialOptions,
   InboundCall,
   InboundCallEvents,
+  MediaAnchor,
   OutboundCall,
   SessionChange,
   SipEndReason,
@@ -81,6 +82,11 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
       this.emit('cancel')
       this.end('cancelled')
     })
+  }
+
+  /** InboundCall: FreeSWITCH holding the caller's media, once answered (a bridged transfer is put through in it) */
+  get anchor(): MediaAnchor | undefined {
+    return this.anchored
   }
 
   progress(status: 180 | 183 = 180, sdp?: string): void {

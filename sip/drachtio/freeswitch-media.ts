@@ -6,7 +6,10 @@ import { EventEmitter } from 'node:events'
 import Mrf from 'drachtio-fsmrf'
 import type Srf from 'drachtio-srf'
 import type { Logger } from 'pino'
-import { sipErrorStatus } from './srf-message.ts'
+import type { MediaAnchor } from '../ua/call-control.ts'
+import { eslApi, modifyEndpoint } from './freeswitch-endpoint.ts'
+import { FreeswitchSellerLeg } from './freeswitch-seller-leg.ts'
+import { placeholderOffer } from './seller-offer.ts'
 
 /** FREESWITCH_HOST, FREESWITCH_PORT, FREESWITCH_SECRET */
 export interface FreeswitchConfig {
@@ -20,8 +23,6 @@ export interface FreeswitchConfig {
 /** How long FreeSWITCH may take to answer for a new endpoint before the call gets 503 (a hung
  *  FreeSWITCH keeps its ESL socket open, and the INVITE to it would otherwise wait out Timer B). */
 const ENDPOINT_TIMEOUT_MS = 5000
-/** Re-INVITEs to an endpoint answered 491 (Request Pending) before giving up, 100, 200, ... ms apart. */
-const GLARE_RETRIES = 5
 
 /** FreeSWITCH is not there to take a call's media: the caller gets 503 with Retry-After. */
 export class MediaServerUnavailable extends Error {
@@ -80,10 +81,20 @@ export class FreeswitchMedia extends EventEmitter<{ down: []; up: [] }> {
   }
 }
 
-/** One call's two FreeSWITCH endpoints: the caller's, and the media core's once connected. */
-export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
+/**
+ * One call's FreeSWITCH endpoints: the caller's, the media core's once connected, and after a
+ * bridged transfer the seller's in the media core's place (freeswitch-seller-leg.ts).
+ */
+export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaAnchor {
   private core: Mrf.Endpoint | undefined
+  private seller: Mrf.Endpoint | undefined
+  /** the bridged call's recording in progress (uuid_record on the caller's channel) */
+  private recording: string | undefined
   private released = false
+  private releasing: Promise<void> | undefined
+  private resolveClosed!: () => void
+  /** resolves once release() is done: the endpoints hung up, the bridged recording closed */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve))
 
   constructor(
     private readonly ms: Mrf.MediaServer,
@@ -92,9 +103,11 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
   ) {
     super()
     // FreeSWITCH hung up the caller's channel (it lost the ESL link, or ran out of something)
-    caller.on('destroy', () => {
-      if (!this.released) this.emit('ended')
-    })
+    caller.on('destroy', () => this.lost())
+  }
+
+  private lost(): void {
+    if (!this.released) this.emit('ended')
   }
 
   /** FreeSWITCH's SDP towards the caller: its answer, or its offer when the caller sent none. */
@@ -107,17 +120,8 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
    * codec; or the answer an ACK brought to FreeSWITCH's offer); FreeSWITCH's SDP towards the caller after it.
    */
   async reoffer(callerSdp: string): Promise<string> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.caller.modify(callerSdp)
-        return this.caller.local.sdp
-      } catch (err) {
-        // 491: FreeSWITCH is still in the endpoint's last offer/answer (right after an offerless
-        // INVITE's ACK). The INVITE was ours, so RFC 3261 §14.1 lets us retry within 2 s
-        if (sipErrorStatus(err) !== 491 || attempt >= GLARE_RETRIES) throw err
-        await new Promise((r) => setTimeout(r, 100 * attempt))
-      }
-    }
+    await modifyEndpoint(this.caller, callerSdp)
+    return this.caller.local.sdp
   }
 
   /** The media core's offer: FreeSWITCH answers it from a second endpoint and bridges the caller to it; the answer. */
@@ -132,11 +136,72 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> {
     return this.core.local.sdp
   }
 
-  /** Hangs up both endpoints (never throws: an endpoint FreeSWITCH already dropped is gone). */
-  async release(): Promise<void> {
-    if (this.released) return
+  /** MediaAnchor: a transfer's seller leg, an endpoint whose SDP goes to the seller (seller-offer.ts). */
+  async sellerLeg(): Promise<FreeswitchSellerLeg> {
+    if (this.released) throw new Error('the call ended before its seller leg was made')
+    const offer = placeholderOffer(this.caller.local.sdp)
+    const ep = await withTimeout(this.ms.createEndpoint({ remoteSdp: offer }), (late) => void late.destroy().catch(() => {}))
+    return new FreeswitchSellerLeg(ep, this, this.log.child({ fsSeller: ep.uuid }))
+  }
+
+  /**
+   * The seller's endpoint has the seller's answer: FreeSWITCH records the caller's channel from
+   * now on (RECORD_STEREO: what the caller sends left, what it hears, the seller, right; at the
+   * media core's recording rate so that the two files join), bridges the caller to the seller, and
+   * the media core's endpoint is hung up: the media core is out of the audio path.
+   */
+  async bridgeSeller(seller: Mrf.Endpoint, recording: { path: string; sampleRate: number } | undefined): Promise<void> {
+    if (this.released) throw new Error('the call ended while the seller answered')
+    if (recording) await this.record(recording.path, recording.sampleRate)
+    try {
+      await this.caller.bridge(seller)
+    } catch (err) {
+      await this.stopRecording()
+      throw err
+    }
+    this.seller = seller
+    // from here a seller endpoint FreeSWITCH drops ends the call as the caller's would
+    seller.on('destroy', () => this.lost())
+    const core = this.core
+    this.core = undefined
+    void core?.destroy().catch((err: Error) => this.log.warn({ err: err.message }, "the media core's FreeSWITCH endpoint not released cleanly"))
+    this.log.info({ fsSeller: seller.uuid, recording: this.recording }, 'caller bridged to the seller in FreeSWITCH: the media core left the audio path')
+  }
+
+  /** uuid_record on the caller's channel: an API command, since a bridged channel runs no queued application. */
+  private async record(path: string, rate: number): Promise<void> {
+    try {
+      await eslApi(this.caller, 'uuid_setvar', [this.caller.uuid, 'RECORD_STEREO', 'true'])
+      await eslApi(this.caller, 'uuid_setvar', [this.caller.uuid, 'record_sample_rate', String(rate)])
+      await eslApi(this.caller, 'uuid_record', [this.caller.uuid, 'start', path])
+      this.recording = path
+    } catch (err) {
+      // the transfer is worth more than its recording: the call goes on, the record says what is missing
+      this.log.error({ err: (err as Error).message, path }, 'FreeSWITCH did not start recording the bridged call')
+    }
+  }
+
+  /** Stops the bridged recording, so that its file is complete (never throws). */
+  private async stopRecording(): Promise<void> {
+    const path = this.recording
+    if (!path) return
+    this.recording = undefined
+    await eslApi(this.caller, 'uuid_record', [this.caller.uuid, 'stop', path]).catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'FreeSWITCH did not stop the bridged recording (it closes with the channel)'),
+    )
+  }
+
+  /** Hangs up every endpoint (never throws: an endpoint FreeSWITCH already dropped is gone); the
+   *  bridged recording is stopped first, so its file is complete when `closed` resolves. */
+  release(): Promise<void> {
+    this.releasing ??= this.releaseAll().finally(() => this.resolveClosed())
+    return this.releasing
+  }
+
+  private async releaseAll(): Promise<void> {
     this.released = true
-    const results = await Promise.allSettled([this.caller.destroy(), this.core?.destroy()])
+    await this.stopRecording()
+    const results = await Promise.allSettled([this.caller.destroy(), this.core?.destroy(), this.seller?.destroy()])
     for (const r of results) if (r.status === 'rejected') this.log.warn({ err: (r.reason as Error).message }, 'FreeSWITCH endpoint not released cleanly')
   }
 }

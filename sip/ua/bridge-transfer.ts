@@ -23,17 +23,20 @@ export async function bridgeTransfer(
   log: Logger,
 ): Promise<TransferResult> {
   try {
-    const leg = await dial(uri, { sdp: bridge.sdp, fromUser: call.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
-    if (!call.isUp()) {
+    const leg = await dial(uri, { sdp: await bridge.offer(), fromUser: call.callerId || undefined, ringTimeoutMs: bridge.ringTimeoutMs })
+    const callGone = (): TransferResult => {
       void leg.hangup()
       return { ok: false, reason: 'the call ended while the target answered' }
     }
-    const refused = bridge.refuseAnswer?.(leg.answer)
+    if (!call.isUp()) return callGone()
+    const refused = await bridge.refuseAnswer?.(leg.answer)
     if (refused) {
       log.warn({ reason: refused, leg: leg.sipCallId }, 'bridged call answered with media we cannot relay: hung up')
       void leg.hangup()
       return { ok: false, reason: `REFER refused (${referStatus}) and the bridged call cannot be relayed: ${refused}`, status: referStatus }
     }
+    // the caller may have hung up while the answer's media was being connected
+    if (!call.isUp()) return callGone()
     leg.once('ended', () => void call.hangup())
     call.once('ended', () => void leg.hangup())
     return { ok: true, method: 'bridge', leg, referStatus }

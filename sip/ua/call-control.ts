@@ -83,6 +83,34 @@ export interface InboundCall extends EventEmitter<InboundCallEvents> {
    * Never rejects; a transfer that cannot be tried resolves `{ ok: false }`.
    */
   transfer(target: string, opts?: TransferOptions): Promise<TransferResult>
+  /**
+   * MEDIA_BACKEND=freeswitch, once answered: the media server the caller's RTP ends in, which puts
+   * a bridged transfer's seller leg through itself. Undefined when the caller's RTP is the media core's.
+   */
+  readonly anchor?: MediaAnchor
+}
+
+/** A media server in front of the media core (FreeSWITCH) holding the caller's media. */
+export interface MediaAnchor {
+  /** A new endpoint for a transfer's seller leg; its offer goes in the INVITE to the seller. */
+  sellerLeg(): Promise<AnchoredSellerLeg>
+}
+
+/** The seller's endpoint of a transfer bridged in the media server. */
+export interface AnchoredSellerLeg {
+  /** the media server's SDP offer to the seller */
+  readonly offer: string
+  /**
+   * The seller's answer: the media server takes it, records the caller's channel to
+   * `recording.path` (a 16-bit stereo WAV at `recording.sampleRate`: caller left, seller right) and
+   * bridges the caller to the seller; the media core's leg is hung up, out of the audio path.
+   * Rejects, the caller still with the media core, when the media server refuses the answer.
+   */
+  connect(answer: string, recording?: { path: string; sampleRate: number }): Promise<void>
+  /** The transfer ended before connect: the endpoint is hung up (never throws). */
+  release(): Promise<void>
+  /** Resolves once the call's media is released in the media server and the bridged recording is closed. */
+  readonly closed: Promise<void>
 }
 
 export interface TransferOptions {
@@ -94,9 +122,19 @@ export interface TransferOptions {
    * Fallback when the caller's UA refuses the REFER (a final 4xx-6xx other than 481): dial the
    * target from the server with this offer and tie the two dialogs together.
    * `refuseAnswer` sees the target's answer SDP before the dialogs are tied: a reason it returns
-   * hangs the new leg up alone and the transfer fails with that reason (the call stays up).
+   * hangs the new leg up alone and the transfer fails with that reason (the call stays up); it may
+   * connect the answer's media first (a media server's bridge), the dialogs tied once it resolves.
    */
-  bridge?: { sdp: DialOffer; ringTimeoutMs?: number; refuseAnswer?: (answer: string) => string | undefined }
+  bridge?: {
+    /**
+     * Makes the offer once the REFER is refused (a media server's endpoint: none is made for a
+     * REFER that works). The offer may itself wait for the route the guard chooses (DialOffer: a
+     * trunk that requires SRTP gets RTP/SAVP).
+     */
+    offer: () => Promise<DialOffer>
+    ringTimeoutMs?: number
+    refuseAnswer?: (answer: string) => string | undefined | Promise<string | undefined>
+  }
 }
 
 export type TransferResult =
