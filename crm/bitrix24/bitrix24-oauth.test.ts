@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import pino from 'pino'
 import t, { type Test } from 'tap'
@@ -10,15 +8,14 @@ import { openStore, type OpenStoreOptions } from '../open-store.ts'
 import type { SqlDriver } from '../sql-driver.ts'
 import { Bitrix24Client } from './bitrix24-client.ts'
 import { Bitrix24OAuth } from './bitrix24-oauth.ts'
-import { CLIENT_ID, CLIENT_SECRET, FakePortal } from './fake-portal.ts'
+import { CLIENT_ID, CLIENT_SECRET } from './fake-portal.ts'
+import { startedPortal, tempStore } from '../../test/helpers/crm-fixture.ts'
 
 const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test'
 
 /** The OAuth cases on one database; `second` is another instance's connection (the same one on PGlite). */
 async function suite(t: Test, first: SqlDriver, second: SqlDriver): Promise<void> {
-  const portal = new FakePortal()
-  await portal.start()
-  t.teardown(() => portal.stop())
+  const portal = await startedPortal(t)
   const logs: string[] = []
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) })
   const oauth = (db: SqlDriver) =>
@@ -80,10 +77,7 @@ async function suite(t: Test, first: SqlDriver, second: SqlDriver): Promise<void
 }
 
 t.test('PGlite', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-oauth-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const store = await openStore({ dataDir })
-  t.teardown(() => store.close())
+  const { store } = await tempStore(t, 'crm-b24-oauth-')
   await suite(t, store.driver, store.driver)
 })
 

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { CallDetail, CallStore } from '../call-store.ts'
-import { openStore } from '../open-store.ts'
 import { OutboxStore, type OutboxRow } from '../outbox/outbox-store.ts'
 import { OutboxWorker } from '../outbox/outbox-worker.ts'
 import { BATCH_MAX, Bitrix24Client, QUERY_LIMIT_PAUSE_MS } from './bitrix24-client.ts'
@@ -12,6 +10,7 @@ import { Bitrix24OAuth } from './bitrix24-oauth.ts'
 import { BITRIX24_STEP, Bitrix24Connector } from './bitrix24-connector.ts'
 import { statusCode } from './bitrix24-telephony.ts'
 import { CLIENT_ID, CLIENT_SECRET, FakePortal } from './fake-portal.ts'
+import { startedPortal, tempStore } from '../../test/helpers/crm-fixture.ts'
 
 /** A finished inbound call with a lead, its Bitrix24 step enqueued as the call store does. */
 async function finished(s: CallStore, target: string, phone: string, slots: Record<string, unknown>, result = 'completed'): Promise<string> {
@@ -58,14 +57,9 @@ function busiestSecond(portal: FakePortal, from = 0): number {
 }
 
 t.test('Bitrix24 webhook mode against a local portal', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const store = await openStore({ dataDir })
-  t.teardown(() => store.close())
+  const { store } = await tempStore(t, 'crm-b24-')
   const outbox = new OutboxStore(store.driver)
-  const portal = new FakePortal()
-  await portal.start()
-  t.teardown(() => portal.stop())
+  const portal = await startedPortal(t)
   const worker = (ratePerS = 50) =>
     new OutboxWorker({
       db: store.driver,
@@ -154,13 +148,8 @@ t.test('Bitrix24 webhook mode against a local portal', async (t) => {
 })
 
 t.test('40 calls finishing at once: the rate is kept and every one is delivered once', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-burst-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const store = await openStore({ dataDir })
-  t.teardown(() => store.close())
-  const portal = new FakePortal()
-  await portal.start()
-  t.teardown(() => portal.stop())
+  const { store } = await tempStore(t, 'crm-b24-burst-')
+  const portal = await startedPortal(t)
   const RATE = 40
   const ids: string[] = []
   const t0 = Date.now()
@@ -217,14 +206,9 @@ t.test('40 calls finishing at once: the rate is kept and every one is delivered 
 const BOT_USER = 7
 
 t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'crm-b24-app-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const store = await openStore({ dataDir })
-  t.teardown(() => store.close())
+  const { dataDir, store } = await tempStore(t, 'crm-b24-app-')
   const outbox = new OutboxStore(store.driver)
-  const portal = new FakePortal()
-  await portal.start()
-  t.teardown(() => portal.stop())
+  const portal = await startedPortal(t)
   const oauth = new Bitrix24OAuth({ db: store.driver, portal: portal.origin, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, oauthUrl: portal.oauthUrl })
   await oauth.bootstrap(portal.refreshToken)
   const workers: OutboxWorker[] = []
@@ -283,12 +267,13 @@ t.test('Bitrix24 application mode: batches, token expiry, rate refusals', async 
   })
 
   await t.test('a create that timed out but succeeded is found by ORIGIN_ID on the retry: no duplicate', async (t) => {
-    // only this worker, with its short attempt timeout: the earlier subtests' workers (3 s attempts) would otherwise take the row too
+    // only this worker, whose attempt timeout cuts the stalled add (long enough for a whole attempt at
+    // the portal's rate on a loaded machine): the earlier subtests' workers would take the row too
     await Promise.all(workers.splice(0).map((x) => x.stop()))
     const [id] = await calls(1, '+7900331')
     portal.faults['crm.lead.add'] = ['stall']
-    const w = await worker({ attemptTimeoutMs: 300 })
-    await until(t, 'delivered', () => delivered([id]), 30_000)
+    const w = await worker({ attemptTimeoutMs: 5000 })
+    await until(t, 'delivered', () => delivered([id]), 60_000)
     await w.stop()
     once(t, [id])
     const row = (await outbox.list({ callId: id }))[0]

@@ -1,12 +1,10 @@
 import t from 'tap'
 import { Bitrix24Client } from './bitrix24-client.ts'
 import { CallerLookup } from './caller-lookup.ts'
-import { FakePortal } from './fake-portal.ts'
+import { startedPortal } from '../../test/helpers/crm-fixture.ts'
 
 t.test('caller lookup during a call', async (t) => {
-  const portal = new FakePortal()
-  await portal.start()
-  t.teardown(() => portal.stop())
+  const portal = await startedPortal(t)
   portal.leads.push({
     ID: 1,
     ASSIGNED_BY_ID: 1,

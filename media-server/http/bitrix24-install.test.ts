@@ -1,31 +1,23 @@
 // The Bitrix24 local application's install event over HTTP, through the server's HTTP layer with
 // API_TOKEN set (the portal sends no bearer token): the tokens are stored and used, a forged event
 // (another portal, a token the portal refuses, another application_token) gets 403 and is logged, the bearer token still guards /api.
-import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { Bitrix24Client } from '../../crm/bitrix24/bitrix24-client.ts'
 import { Bitrix24OAuth } from '../../crm/bitrix24/bitrix24-oauth.ts'
-import { CLIENT_ID, CLIENT_SECRET, FakePortal } from '../../crm/bitrix24/fake-portal.ts'
-import { openStore } from '../../crm/open-store.ts'
+import { CLIENT_ID, CLIENT_SECRET } from '../../crm/bitrix24/fake-portal.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import { loadConfig } from '../config.ts'
 import { Metrics } from '../metrics.ts'
 import { createApiGuard } from './api-guard.ts'
 import { createBitrix24InstallRoute } from './bitrix24-install-route.ts'
 import { createHttpServer } from './http-server.ts'
+import { startedPortal, tempStore } from '../../test/helpers/crm-fixture.ts'
 
 t.test('POST /crm/bitrix24/install stores the tokens of the configured portal only', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'b24-install-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const store = await openStore({ dataDir })
-  t.teardown(() => store.close())
-  const portal = new FakePortal()
-  await portal.start()
-  t.teardown(() => portal.stop())
+  const { store } = await tempStore(t, 'b24-install-')
+  const portal = await startedPortal(t)
   const lines: Array<Record<string, unknown>> = []
   const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) })
   const oauth = new Bitrix24OAuth({
