@@ -288,7 +288,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.conversation = record
     // a returning caller: the agent knows their name and lead (greets by name, skips what is known)
     const known = await this.deps.callerLookup?.(this.sip.callerId, this.log)
-    if (known) this.log.info({ leadId: known.leadId }, 'caller known to the CRM')
+    if (known) this.log.info({ leadId: known.leadId, contactId: known.contactId, dealId: known.deal?.id }, 'caller known to the CRM')
     const profile = defaultProfile(this.deps.config.language)
     const agent = new Agent({
       profile: known ? { ...profile, facts: [...profile.facts, knownCallerFact(known, profile.language)] } : profile,
