@@ -55,7 +55,7 @@ export interface CallDeps {
   /** (get: a scenario asked for by name, e.g. by POST /api/calls) */
   scenarios: Pick<ScenarioRegistry, 'forNumber'> & Partial<Pick<ScenarioRegistry, 'get'>>
   /** the scenarios' prompts synthesised ahead of the call */
-  scenarioPrompts?: Pick<ScenarioPrompts, 'get'>
+  scenarioPrompts?: Pick<ScenarioPrompts, 'get'> & Partial<Pick<ScenarioPrompts, 'synthesizeNow'>>
   /** SRTP for a call from this address: its trunk's `srtp` when it has one; absent: config.srtp */
   srtpPolicy?: (address: string) => SrtpPolicy
 }
@@ -305,9 +305,14 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const { scenarios, config } = this.deps
     const chosen = this.options.scenarioFile && scenarios.get?.(this.options.scenarioFile)
     const scenario = chosen || scenarios.forNumber(dialledNumber(this.sip.toUri))
+    // a returning caller: what the CRM knows fills the scenario's slots (bounded by the lookup's own deadline)
+    const caller = await this.deps.callerLookup?.(this.sip.callerId, this.log)
+    const known = caller ? knownSlots(caller) : undefined
+    if (caller)
+      this.log.info({ leadId: caller.leadId, contactId: caller.contactId, dealId: caller.deal?.id, slots: Object.keys(known ?? {}) }, 'caller known to the CRM')
     let engine: ScenarioEngine
     try {
-      engine = new ScenarioEngine({ scenario, language: config.language })
+      engine = new ScenarioEngine({ scenario, language: config.language, ...(known && { known }) })
     } catch (err) {
       this.log.error({ err, scenario: scenario.id }, 'scenario cannot run in this language')
       await this.say('apology', { interruptible: false })
@@ -318,9 +323,17 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   /** A scenario prompt: synthesised ahead when it could be, else streamed through TTS like a reply. */
-  async sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult> {
+  async sayText(text: string, opts: { interruptible: boolean; step: string; fallback?: string }): Promise<ReplyResult> {
     const pcm = this.deps.scenarioPrompts?.get(text)
     if (pcm) return (await this.play(pcm, text, opts.step, opts.interruptible)) ? 'played' : 'interrupted'
+    if (opts.fallback !== undefined) {
+      // made for this call (a known caller's greeting): said when it is ready within the budget, else the ordinary prompt
+      // the turn budget (REPLY_BUDGET_MS) counted from the answer, the CRM lookup included
+      const made = await this.deps.scenarioPrompts?.synthesizeNow?.(text, Math.max(0, this.deps.config.budget.replyMs - this.now()))
+      if (made) return (await this.play(made, text, opts.step, opts.interruptible)) ? 'played' : 'interrupted'
+      this.log.info({ step: opts.step }, 'prompt for this call not ready in time; the ordinary one is said')
+      return this.sayText(opts.fallback, { interruptible: opts.interruptible, step: opts.step })
+    }
     return this.reply(
       async function* () {
         yield text
@@ -660,6 +673,16 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 }
 
 /** The user part of the dialled URI (To), what the number map is keyed by. */
+/** What the CRM knows of a caller, as the scenario slots it fills (see KNOWN_CALLER_SLOTS). */
+export function knownSlots(c: KnownCaller): Record<string, string | number> {
+  const out: Record<string, string | number> = {}
+  if (c.name) out.name = c.name
+  if (c.company) out.company = c.company
+  if (c.need) out.need = c.need
+  if (c.budget) out.budget = c.budget
+  return out
+}
+
 function dialledNumber(uri: string): string | undefined {
   return /sips?:([^@;>]+)@/.exec(uri)?.[1]
 }
