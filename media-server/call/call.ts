@@ -6,6 +6,7 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
+import { KNOWN_CALLER_SLOTS } from '../../dialog/scenario/schema.ts'
 import type { LocalMedia, SrtpPolicy, StreamFormat } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { Config } from '../config.ts'
@@ -306,7 +307,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const chosen = this.options.scenarioFile && scenarios.get?.(this.options.scenarioFile)
     const scenario = chosen || scenarios.forNumber(dialledNumber(this.sip.toUri))
     // a returning caller: what the CRM knows fills the scenario's slots (bounded by the lookup's own deadline)
-    const caller = await this.deps.callerLookup?.(this.sip.callerId, this.log)
+    // (not asked when the scenario has no slot the lookup could fill: no silence for nothing)
+    const usesCrm = KNOWN_CALLER_SLOTS.some((k) => scenario.slots[k])
+    const caller = usesCrm ? await this.deps.callerLookup?.(this.sip.callerId, this.log) : undefined
     const known = caller ? knownSlots(caller) : undefined
     if (caller)
       this.log.info({ leadId: caller.leadId, contactId: caller.contactId, dealId: caller.deal?.id, slots: Object.keys(known ?? {}) }, 'caller known to the CRM')
