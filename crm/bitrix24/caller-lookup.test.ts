@@ -25,6 +25,28 @@ t.test('caller lookup during a call', async (t) => {
     t.equal(portal.calls.length - from, 2)
   })
 
+  await t.test('a contact with an open deal: name, the deal, its need and budget, in the same one request', async (t) => {
+    portal.contacts.push({ ID: 5, NAME: 'Борис', LAST_NAME: 'Козлов', PHONE: [{ VALUE: '+79004440002' }] })
+    // a deal without a contact (what an empty reference would list) and a closed one are not his
+    portal.deals.push({ ID: 1, TITLE: 'Чужая', STAGE_SEMANTIC_ID: 'P', OPPORTUNITY: 1 })
+    portal.deals.push({ ID: 2, CONTACT_ID: 5, TITLE: 'Старая', STAGE_SEMANTIC_ID: 'S', OPPORTUNITY: 5 })
+    portal.deals.push({ ID: 3, CONTACT_ID: 5, TITLE: 'CRM на 20 мест', STAGE_SEMANTIC_ID: 'P', OPPORTUNITY: 700000, COMMENTS: 'Need: CRM для отдела продаж' })
+    const lookup = new CallerLookup(new Bitrix24Client({ auth: { webhookUrl: portal.url } }))
+    const from = portal.calls.length
+    t.same(await lookup.lookup('+79004440002'), {
+      contactId: '5',
+      name: 'Борис Козлов',
+      deal: { id: '3', title: 'CRM на 20 мест', opportunity: 700000 },
+      need: 'CRM для отдела продаж',
+      budget: 700000,
+    })
+    t.equal(portal.calls.length - from, 1, 'one batch request')
+    portal.deals.splice(2, 1)
+    t.same(await lookup.lookup('+79004440002'), { contactId: '5', name: 'Борис Козлов' }, 'no open deal: the contact alone')
+    portal.contacts.length = 0
+    portal.deals.length = 0
+  })
+
   await t.test('a CRM that does not answer: unknown caller at the deadline, nothing thrown', async (t) => {
     const lookup = new CallerLookup(new Bitrix24Client({ auth: { webhookUrl: portal.url } }), 200)
     portal.faults.batch = ['stall']

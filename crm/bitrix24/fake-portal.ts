@@ -259,6 +259,10 @@ export class FakePortal {
         this.leads.push(lead)
         return { result: lead.ID }
       }
+      case 'crm.contact.get': {
+        const contact = this.contacts.find((c) => String(c.ID) === String(p.id))
+        return contact ? { result: contact } : { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }
+      }
       case 'crm.lead.get': {
         const lead = this.leads.find((l) => String(l.ID) === String(p.id))
         return lead ? { result: lead } : { fault: { status: 400, error: 'ERROR_CORE', description: 'Not found' } }

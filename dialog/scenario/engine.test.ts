@@ -300,3 +300,62 @@ t.test('state: history, start once, languages', async (t) => {
   t.same(e.onUtterance('да'), [], 'nothing before start()')
   t.throws(() => new ScenarioEngine({ scenario: { ...scenario, languages: ['ru'] }, language: 'en' }), /has no en prompts/)
 })
+
+t.test('a caller the CRM knows: slots filled before the first step, their questions skipped, greeted by name', async (t) => {
+  const run = (known: Record<string, string | number>, events: string[], lang: Lang = 'ru') => {
+    const e = new ScenarioEngine({ scenario, language: lang, now: () => NOW, known })
+    const all = [e.start(), ...events.map((ev) => e.onUtterance(ev))].flat()
+    return {
+      e,
+      all,
+      listens: all.filter((a) => a.type === 'listen').map((a) => a.step),
+      said: all.filter((a) => a.type === 'say').map((a) => a.text),
+    }
+  }
+  await t.test('name and company known: greeting by name, then straight to the need', async (t) => {
+    const r = run({ name: 'Анна Смирнова', company: 'Ромашка' }, ['да'])
+    const greeting = r.all.find((a) => a.type === 'say')
+    t.match(greeting, { step: 'greeting', prompt: 'promptKnown', text: /^Здравствуйте, Анна Смирнова! Рады снова/, fallback: /^Здравствуйте! Вы позвонили/ })
+    t.same(r.listens, ['greeting', 'ask_need'], 'ask_name and ask_company skipped')
+    t.notOk(
+      r.said.some((s) => /Как вас зовут|Какую компанию/.test(s)),
+      'neither question asked',
+    )
+    t.match(r.e.state.slots, { name: { display: 'Анна Смирнова', source: 'crm' }, company: { source: 'crm' } })
+    t.ok(
+      r.all.some((a) => a.type === 'saveSlot' && a.name === 'name' && a.slot.source === 'crm'),
+      'the lead gets the known slots',
+    )
+    t.ok(r.e.state.history.some((h) => h.event === 'skip' && h.step === 'ask_name'))
+  })
+  await t.test('a known need and budget: those questions skipped too', async (t) => {
+    const r = run({ name: 'Anna', need: 'CRM for twenty sellers', budget: 700000 }, ['yes', 'Acme Inc'], 'en')
+    t.match(r.said[0], /^Hello, Anna! Good to hear/)
+    t.same(r.listens, ['greeting', 'ask_company', 'ask_phone'], 'need and budget not asked')
+    t.equal(r.e.state.slots.budget?.value, 700000)
+  })
+  await t.test('only the company known: the ordinary greeting, the name asked, the company not', async (t) => {
+    const r = run({ company: 'Ромашка' }, ['да', 'меня зовут Иван'])
+    t.match(
+      r.all.find((a) => a.type === 'say'),
+      { prompt: 'prompt', text: /^Здравствуйте! Вы позвонили/ },
+    )
+    t.same(r.listens, ['greeting', 'ask_name', 'ask_need'])
+  })
+  await t.test('nothing known (no lookup, or a slow CRM): the call runs as for a new caller', async (t) => {
+    const r = run({}, ['да'])
+    t.match(r.said[0], /^Здравствуйте! Вы позвонили/)
+    t.same(r.listens, ['greeting', 'ask_name'])
+  })
+  await t.test('a slot the caller fills is asked again when its step comes back; only CRM values skip', async (t) => {
+    const r = run({ name: 'Анна' }, [
+      'да',
+      'Ромашка',
+      'нужна CRM',
+      'двести тысяч',
+      'восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь',
+      'нет',
+    ])
+    t.same(r.listens, ['greeting', 'ask_company', 'ask_need', 'ask_budget', 'ask_phone', 'confirm_phone', 'ask_phone'])
+  })
+})

@@ -17,8 +17,10 @@ export type Action =
       /** the caller may barge in */
       interruptible: boolean
       step: string
-      /** which prompt of the step: prompt, noInput, noMatch, followup, redirect, corrected, faq:<id> */
+      /** which prompt of the step: prompt, promptKnown, noInput, noMatch, followup, redirect, corrected, faq:<id> */
       prompt: string
+      /** a text made for this call (promptKnown): the ordinary prompt, synthesised ahead, to say when this one is not ready in time */
+      fallback?: string
     }
   | {
       type: 'listen'
@@ -42,7 +44,8 @@ export interface SlotValue {
   raw: string
   /** how prompts say it back */
   display: string
-  source: 'speech' | 'dtmf' | 'clip'
+  /** crm: known before the call (the CRM's caller lookup); its step is not asked */
+  source: 'speech' | 'dtmf' | 'clip' | 'crm'
   /** the recorded answer, when there was no recogniser */
   clip?: string
   details?: Record<string, unknown>
@@ -53,7 +56,7 @@ export interface SlotValue {
 export interface HistoryEntry {
   at: string
   step: string
-  event: 'enter' | 'say' | 'utterance' | 'dtmf' | 'noInput' | 'noMatch' | 'clip' | 'slot' | 'intent' | 'faq' | 'question' | 'correction' | 'outcome'
+  event: 'enter' | 'say' | 'utterance' | 'dtmf' | 'noInput' | 'noMatch' | 'clip' | 'slot' | 'intent' | 'faq' | 'question' | 'correction' | 'outcome' | 'skip'
   text?: string
 }
 
@@ -73,6 +76,12 @@ export interface EngineOptions {
   language: Lang
   /** the clock relative dates are resolved against; injected so tests are deterministic */
   now?: () => Date
+  /**
+   * What the CRM knows of the caller, by slot name (e.g. name, company, need, budget): these slots
+   * are filled before the first step, steps asking only for them are skipped, and the start step's
+   * promptKnown is said instead of its prompt. Slots the scenario does not declare are ignored.
+   */
+  known?: Record<string, string | number>
 }
 
 const QUESTION_START: Record<Lang, RegExp> = {
@@ -92,6 +101,7 @@ export class ScenarioEngine {
   private readonly lang: Lang
   private readonly now: () => Date
   private started = false
+  private readonly known: Record<string, string | number>
 
   constructor(opts: EngineOptions) {
     if (!opts.scenario.languages.includes(opts.language)) {
@@ -100,6 +110,7 @@ export class ScenarioEngine {
     this.scenario = opts.scenario
     this.lang = opts.language
     this.now = opts.now ?? (() => new Date())
+    this.known = opts.known ?? {}
     this.state = { step: opts.scenario.start, slots: {}, retries: { noInput: 0, noMatch: 0 }, history: [], questions: [], ended: false }
   }
 
@@ -112,8 +123,27 @@ export class ScenarioEngine {
     if (this.started) return []
     this.started = true
     const out: Action[] = []
+    this.prefill(out)
     this.enter(this.scenario.start, out)
     return out
+  }
+
+  /** The CRM's values go into the scenario's slots of those names (read by the slot's extractor when it can). */
+  private prefill(out: Action[]): void {
+    for (const [name, raw] of Object.entries(this.known)) {
+      const slot = this.scenario.slots[name]
+      const text = String(raw).trim()
+      if (!slot || !text) continue
+      const got = this.extract(slot.type, text) ?? (slot.type === 'text' || slot.type === 'name' ? { value: text, display: text } : undefined)
+      if (!got) continue
+      this.save(name, { ...got, raw: text, source: 'crm', step: this.state.step, at: this.iso() }, out)
+    }
+  }
+
+  /** The caller's slot came from the CRM: the step is not asked, it goes on by its transitions. */
+  private skippable(step: Step, seen: Set<string>, name: string): string | undefined {
+    if (step.kind !== 'ask' || !step.slot || this.state.slots[step.slot]?.source !== 'crm' || seen.has(name)) return undefined
+    return step.transitions.find((t) => !t.when || this.holds(t.when, new Set()))?.to
   }
 
   /** A recognised utterance (an ASR final). */
@@ -322,16 +352,38 @@ export class ScenarioEngine {
   // --- steps ---
 
   private enter(name: string, out: Action[]): void {
-    // say and route steps chain without listening; validation rules out cycles among them
+    // say and route steps chain without listening; validation rules out cycles among them (and
+    // skipped steps are skipped once per entry)
+    const skipped = new Set<string>()
     for (;;) {
       const step: Step = this.scenario.steps[name]
       this.state.retries = { noInput: 0, noMatch: 0 }
       this.state.step = name
       this.log('enter')
+      const skipTo = this.skippable(step, skipped, name)
+      if (skipTo) {
+        skipped.add(name)
+        this.log('skip', `${(step as AskStep).slot} known from the CRM`)
+        name = skipTo
+        continue
+      }
       switch (step.kind) {
         case 'ask':
         case 'faq':
-          this.say(step.prompt, 'prompt', step.interruptible, out)
+          if (step.kind === 'ask' && step.promptKnown && name === this.scenario.start && this.knownPromptRenders(step.promptKnown)) {
+            const rendered = this.render(step.promptKnown[this.lang] ?? '')
+            const ordinary = this.render(step.prompt[this.lang] ?? '')
+            this.log('say', rendered)
+            out.push({
+              type: 'say',
+              text: rendered,
+              language: this.lang,
+              interruptible: step.interruptible,
+              step: name,
+              prompt: 'promptKnown',
+              fallback: ordinary,
+            })
+          } else this.say(step.prompt, 'prompt', step.interruptible, out)
           this.listen(step, out)
           return
         case 'say':
@@ -367,6 +419,12 @@ export class ScenarioEngine {
     if (!rendered) return
     this.log('say', rendered)
     out.push({ type: 'say', text: rendered, language: this.lang, interruptible, step: this.state.step, prompt })
+  }
+
+  /** promptKnown is said when every slot it names came from the CRM. */
+  private knownPromptRenders(text: Text): boolean {
+    const s = text[this.lang] ?? ''
+    return !!s && [...s.matchAll(/\{([^}]+)\}/g)].every((m) => this.state.slots[m[1]]?.source === 'crm')
   }
 
   private listen(step: AskStep, out: Action[]): void {

@@ -135,3 +135,24 @@ t.test('files: the shipped sales scenario loads; a missing file is named', async
   for (const o of OUTCOMES) t.ok(ends.has(o), `outcome ${o} has a step`)
   await t.rejects(loadScenarioFile('/nonexistent/x.yaml'), { name: 'ScenarioError', message: /^x\.yaml:0: cannot be read: ENOENT/ })
 })
+
+t.test('promptKnown: the start step greeting a known caller, with placeholders for what the CRM gives', async (t) => {
+  const ok = MINI.replace(
+    '    slot: budget\n',
+    '    promptKnown: { ru: "Здравствуйте, {name}! Какой бюджет?", en: "Hello, {name}! What budget?" }\n    slot: budget\n',
+  )
+  t.match(parseScenario(ok, 'mini.yaml').steps.ask_budget, { promptKnown: { ru: 'Здравствуйте, {name}! Какой бюджет?', en: 'Hello, {name}! What budget?' } })
+  const src = ok.replace('  name: name\n', '  name: name\n  email: email\n').replace('"Hello, {name}! What budget?"', '"Hello, {email}! What budget?"')
+  t.same(problems(src), [
+    `sales.yaml:${lineOf(src, '{email}')}: steps.ask_budget.promptKnown.en: placeholder {email} is not known before the call (use {name}, {company}, {need}, {budget})`,
+  ])
+  const plain = ok.replace('"Hello, {name}! What budget?"', '"Hello! What budget?"')
+  t.same(problems(plain), [
+    `sales.yaml:${lineOf(plain, 'Hello! What')}: steps.ask_budget.promptKnown.en: names nothing known of the caller (use a placeholder such as {name})`,
+  ])
+  const notStart = MINI.replace(
+    '    prompt: { ru: Спасибо, en: Thank you }\n',
+    '    prompt: { ru: Спасибо, en: Thank you }\n    promptKnown: { ru: "{name}", en: "{name}" }\n',
+  )
+  t.match(problems(notStart), [/steps\.qualify\.promptKnown: unknown field/])
+})

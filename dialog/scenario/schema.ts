@@ -6,6 +6,8 @@ import { expandContractions, words } from '../slots/words.ts'
 import { assertTimeZone } from '../slots/zoned-time.ts'
 
 export const LANGS: readonly Lang[] = ['ru', 'en']
+/** The slots a CRM caller lookup can fill before the call (and a promptKnown may name). */
+export const KNOWN_CALLER_SLOTS = ['name', 'company', 'need', 'budget'] as const
 export const OUTCOMES = ['qualified_lead', 'callback_booked', 'transferred', 'not_interested', 'wrong_number', 'no_answer'] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
@@ -52,6 +54,11 @@ export interface RetryPolicy {
 export interface AskStep {
   kind: 'ask' | 'faq'
   prompt: Text
+  /**
+   * The start step only: said instead of prompt to a caller the CRM knows, with placeholders for
+   * what the lookup gives (KNOWN_CALLER_SLOTS); synthesised at the call.
+   */
+  promptKnown?: Text
   /** faq steps: said after an answer, instead of the whole prompt again */
   followup?: Text
   slot?: string
@@ -534,6 +541,7 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
       only(s, path, [
         'type',
         'prompt',
+        'promptKnown',
         'followup',
         'slot',
         'confirms',
@@ -555,9 +563,26 @@ export function validateScenario(raw: unknown, file: string): { scenario?: Scena
       const transitions = transitionList()
       const dt = dtmf(s.dtmf, [...path, 'dtmf'])
       const onClip = s.onClip === undefined ? undefined : stepRef(s.onClip, [...path, 'onClip'])
+      const promptKnown = text(s.promptKnown, [...path, 'promptKnown'], false)
+      if (s.promptKnown !== undefined) {
+        if (kind !== 'ask' || name !== root.start) report([...path, 'promptKnown'], 'only the start step (an ask step) has a greeting for a known caller')
+        for (const l of languages) {
+          const txt = promptKnown?.[l] ?? ''
+          for (const m of txt.matchAll(/\{([^}]*)\}/g)) {
+            if (!(KNOWN_CALLER_SLOTS as readonly string[]).includes(m[1]))
+              report(
+                [...path, 'promptKnown', l],
+                `placeholder {${m[1]}} is not known before the call (use ${KNOWN_CALLER_SLOTS.map((k) => `{${k}}`).join(', ')})`,
+              )
+          }
+          if (promptKnown?.[l] !== undefined && !/\{[^}]*\}/.test(txt))
+            report([...path, 'promptKnown', l], 'names nothing known of the caller (use a placeholder such as {name})')
+        }
+      }
       const step: AskStep = {
         kind,
         prompt,
+        ...(promptKnown && { promptKnown }),
         followup: text(s.followup, [...path, 'followup'], false),
         slot,
         confirms,

@@ -6,6 +6,7 @@ import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../di
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
 import type { ScenarioRegistry } from '../../dialog/scenario/registry.ts'
+import { KNOWN_CALLER_SLOTS } from '../../dialog/scenario/schema.ts'
 import type { LocalMedia, SrtpPolicy, StreamFormat } from '../../sip/sdp/negotiate.ts'
 import type { InboundCall, OutboundCall, SessionChange, SipEndReason } from '../../sip/ua/call-control.ts'
 import type { Config } from '../config.ts'
@@ -55,7 +56,7 @@ export interface CallDeps {
   /** (get: a scenario asked for by name, e.g. by POST /api/calls) */
   scenarios: Pick<ScenarioRegistry, 'forNumber'> & Partial<Pick<ScenarioRegistry, 'get'>>
   /** the scenarios' prompts synthesised ahead of the call */
-  scenarioPrompts?: Pick<ScenarioPrompts, 'get'>
+  scenarioPrompts?: Pick<ScenarioPrompts, 'get'> & Partial<Pick<ScenarioPrompts, 'synthesizeNow'>>
   /** SRTP for a call from this address: its trunk's `srtp` when it has one; absent: config.srtp */
   srtpPolicy?: (address: string) => SrtpPolicy
 }
@@ -288,7 +289,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.conversation = record
     // a returning caller: the agent knows their name and lead (greets by name, skips what is known)
     const known = await this.deps.callerLookup?.(this.sip.callerId, this.log)
-    if (known) this.log.info({ leadId: known.leadId }, 'caller known to the CRM')
+    if (known) this.log.info({ leadId: known.leadId, contactId: known.contactId, dealId: known.deal?.id }, 'caller known to the CRM')
     const profile = defaultProfile(this.deps.config.language)
     const agent = new Agent({
       profile: known ? { ...profile, facts: [...profile.facts, knownCallerFact(known, profile.language)] } : profile,
@@ -305,9 +306,16 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     const { scenarios, config } = this.deps
     const chosen = this.options.scenarioFile && scenarios.get?.(this.options.scenarioFile)
     const scenario = chosen || scenarios.forNumber(dialledNumber(this.sip.toUri))
+    // a returning caller: what the CRM knows fills the scenario's slots (bounded by the lookup's own deadline)
+    // (not asked when the scenario has no slot the lookup could fill: no silence for nothing)
+    const usesCrm = KNOWN_CALLER_SLOTS.some((k) => scenario.slots[k])
+    const caller = usesCrm ? await this.deps.callerLookup?.(this.sip.callerId, this.log) : undefined
+    const known = caller ? knownSlots(caller) : undefined
+    if (caller)
+      this.log.info({ leadId: caller.leadId, contactId: caller.contactId, dealId: caller.deal?.id, slots: Object.keys(known ?? {}) }, 'caller known to the CRM')
     let engine: ScenarioEngine
     try {
-      engine = new ScenarioEngine({ scenario, language: config.language })
+      engine = new ScenarioEngine({ scenario, language: config.language, ...(known && { known }) })
     } catch (err) {
       this.log.error({ err, scenario: scenario.id }, 'scenario cannot run in this language')
       await this.say('apology', { interruptible: false })
@@ -318,9 +326,17 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   }
 
   /** A scenario prompt: synthesised ahead when it could be, else streamed through TTS like a reply. */
-  async sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult> {
+  async sayText(text: string, opts: { interruptible: boolean; step: string; fallback?: string }): Promise<ReplyResult> {
     const pcm = this.deps.scenarioPrompts?.get(text)
     if (pcm) return (await this.play(pcm, text, opts.step, opts.interruptible)) ? 'played' : 'interrupted'
+    if (opts.fallback !== undefined) {
+      // made for this call (a known caller's greeting): said when it is ready within the budget, else the ordinary prompt
+      // the turn budget (REPLY_BUDGET_MS) counted from the answer, the CRM lookup included
+      const made = await this.deps.scenarioPrompts?.synthesizeNow?.(text, Math.max(0, this.deps.config.budget.replyMs - this.now()))
+      if (made) return (await this.play(made, text, opts.step, opts.interruptible)) ? 'played' : 'interrupted'
+      this.log.info({ step: opts.step }, 'prompt for this call not ready in time; the ordinary one is said')
+      return this.sayText(opts.fallback, { interruptible: opts.interruptible, step: opts.step })
+    }
     return this.reply(
       async function* () {
         yield text
@@ -660,6 +676,16 @@ export class Call implements ConversationIO, ScenarioDialogIO {
 }
 
 /** The user part of the dialled URI (To), what the number map is keyed by. */
+/** What the CRM knows of a caller, as the scenario slots it fills (see KNOWN_CALLER_SLOTS). */
+export function knownSlots(c: KnownCaller): Record<string, string | number> {
+  const out: Record<string, string | number> = {}
+  if (c.name) out.name = c.name
+  if (c.company) out.company = c.company
+  if (c.need) out.need = c.need
+  if (c.budget) out.budget = c.budget
+  return out
+}
+
 function dialledNumber(uri: string): string | undefined {
   return /sips?:([^@;>]+)@/.exec(uri)?.[1]
 }

@@ -66,9 +66,15 @@ export async function runConversation(io: ConversationIO, agent: Agent, record: 
 /** What the CRM knows of a returning caller, as a fact the agent may use (and state). */
 export function knownCallerFact(known: KnownCaller, language: Lang): string {
   const who = [known.name, known.company && (language === 'ru' ? `компания ${known.company}` : `company ${known.company}`)].filter(Boolean).join(', ')
+  const entry = known.leadId ? `${language === 'ru' ? 'лид' : 'lead'} ${known.leadId}` : `${language === 'ru' ? 'контакт' : 'contact'} ${known.contactId}`
+  const deal = known.deal
+    ? language === 'ru'
+      ? `; открытая сделка ${known.deal.id}${known.deal.title ? ` «${known.deal.title}»` : ''}${known.deal.opportunity ? `, сумма ${known.deal.opportunity}` : ''}`
+      : `; open deal ${known.deal.id}${known.deal.title ? ` "${known.deal.title}"` : ''}${known.deal.opportunity ? `, amount ${known.deal.opportunity}` : ''}`
+    : ''
   return language === 'ru'
-    ? `Звонящий уже есть в CRM (лид ${known.leadId}${who ? `: ${who}` : ''}); обращайтесь по имени и не спрашивайте снова то, что известно.`
-    : `The caller is already in the CRM (lead ${known.leadId}${who ? `: ${who}` : ''}); address them by name and do not ask again for what is known.`
+    ? `Звонящий уже есть в CRM (${entry}${who ? `: ${who}` : ''}${deal}); обращайтесь по имени и не спрашивайте снова то, что известно.`
+    : `The caller is already in the CRM (${entry}${who ? `: ${who}` : ''}${deal}); address them by name and do not ask again for what is known.`
 }
 
 /** The agent's brief when the deployment gives none: a polite qualifier that promises nothing. */

@@ -12,7 +12,7 @@ import type { ReplyResult } from './conversation.ts'
 /** The media side of a scenario call. */
 export interface ScenarioDialogIO extends ScenarioIO {
   /** Speak a rendered prompt through the TTS provider; 'interrupted' on barge-in. */
-  sayText(text: string, opts: { interruptible: boolean; step: string }): Promise<ReplyResult>
+  sayText(text: string, opts: { interruptible: boolean; step: string; fallback?: string }): Promise<ReplyResult>
   /** Hand the caller to the step's target (SIP REFER); false when there is none or it failed. */
   transfer(reason: string, target?: string): Promise<boolean>
 }
@@ -84,7 +84,7 @@ export async function runScenarioDialog(io: ScenarioDialogIO, engine: ScenarioEn
       case 'say': {
         if (interrupted) break
         const text = action.prompt === 'redirect' ? await redirectOrAnswer(action.text) : action.text
-        const said = await io.sayText(text, { interruptible: action.interruptible, step: action.step })
+        const said = await io.sayText(text, { interruptible: action.interruptible, step: action.step, ...(action.fallback && { fallback: action.fallback }) })
         if (said === 'interrupted') interrupted = true
         if (said === 'failed') {
           opts.logger?.error({ step: action.step }, 'scenario prompt could not be spoken; ending the call')

@@ -96,3 +96,26 @@ t.test('a reloaded scenario keeps the audio of what it still says and drops the 
   t.equal(prompts.get(old), undefined, 'the text it no longer says is gone from memory')
   t.ok(prompts.get(texts[0]), 'the texts it still says stay')
 })
+
+t.test('a prompt made for one call: its audio within the budget, nothing past it, never on disk', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'scenario-prompts-'))
+  const tts = new CountingTts()
+  const prompts = new ScenarioPrompts(tts, dir, 'en', 'en | counting', logger)
+  const pcm = await prompts.synthesizeNow('Hello, Anna!', 1000)
+  t.equal(pcm?.length, 'Hello, Anna!'.length * 160, 'ready in time: the audio at 16 kHz')
+  t.equal(readdirSync(dir).filter((f) => f.endsWith('.wav')).length, 0, 'a caller-specific text is not cached')
+  t.equal(prompts.get('Hello, Anna!'), undefined)
+  class SlowTts extends CountingTts {
+    override async *synthesize(r: TtsRequest): AsyncIterable<TtsChunk> {
+      await new Promise((res) => setTimeout(res, 500))
+      yield* super.synthesize(r)
+    }
+  }
+  const slow = new ScenarioPrompts(new SlowTts(), dir, 'en', 'en | slow', logger)
+  const started = Date.now()
+  t.equal(await slow.synthesizeNow('Hello, Anna!', 100), undefined, 'not ready within the budget: nothing')
+  t.ok(Date.now() - started < 400, `given up at the budget (${Date.now() - started} ms)`)
+  const failing = new CountingTts()
+  failing.failOn = 'Hello, Boris!'
+  t.equal(await new ScenarioPrompts(failing, dir, 'en', 'en | counting', logger).synthesizeNow('Hello, Boris!', 1000), undefined, 'a failed synthesis: nothing')
+})

@@ -75,6 +75,26 @@ export class ScenarioPrompts {
     return this.audio.get(text)
   }
 
+  /**
+   * A text made for one call (a known caller's greeting): synthesised now, not cached (it names
+   * the caller); undefined when it is not ready within `budgetMs` or the TTS fails.
+   */
+  async synthesizeNow(text: string, budgetMs: number): Promise<Int16Array | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<undefined>((r) => {
+      timer = setTimeout(() => r(undefined), budgetMs)
+    })
+    const made = this.synthesize(text).then(
+      (s) => s.pcm,
+      (err: unknown) => (this.logger.warn({ err }, 'prompt for this call not synthesised'), undefined),
+    )
+    try {
+      return await Promise.race([made, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   /** The scenario's first prompt is ready: a call to it starts without waiting for TTS. */
   ready(scenario: Scenario): boolean {
     const first = promptTexts(scenario, this.language)[0]
