@@ -83,7 +83,7 @@ t.test('a caller the CRM knows, in YAML-scenario mode; and a portal too slow for
   const call = async (): Promise<any> => {
     // the key after the greeting (about 4 s of eSpeak); the bot hangs up after the goodbye
     const xml = renderScenario('uac-scenario-dtmf.xml', dataDir, { DIGIT: '1', DIGIT_AT_MS: 6000, BYE_TIMEOUT_MS: 30_000 })
-    const sipp = await runSipp(xml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '33300'])
+    const sipp = await runSipp(xml, `127.0.0.1:${server.sipPort}`, ['-m', '1', '-l', '1', '-mp', '32500'])
     t.equal(sipp.code, 0, `SIPp passed its scenario: the bot hung up (${sipp.stderr.slice(-400)})`)
     for (let i = 0; i < 50; i++) {
       const id = (await server.api('/api/calls')).body.calls.map((c: any) => c.id).find((x: string) => !seen.has(x))
