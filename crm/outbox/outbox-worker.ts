@@ -178,7 +178,7 @@ export class OutboxWorker {
     else {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.attemptTimeoutMs)])
       try {
-        outcome = await connector.deliver(row, signal)
+        outcome = await untilAborted(connector.deliver(row, signal), signal)
       } catch (err) {
         outcome = { kind: 'retry', error: (err as Error).message || String(err) }
       }
@@ -191,7 +191,7 @@ export class OutboxWorker {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.attemptTimeoutMs * rows.length)])
     let outcomes: DeliveryOutcome[]
     try {
-      outcomes = await connector.deliverMany!(rows, signal)
+      outcomes = await untilAborted(connector.deliverMany!(rows, signal), signal)
     } catch (err) {
       outcomes = rows.map(() => ({ kind: 'retry', error: (err as Error).message || String(err) }))
     }
@@ -226,4 +226,27 @@ export class OutboxWorker {
       log?.error({ err, outcome: outcome.kind }, 'outbox row outcome not recorded')
     }
   }
+}
+
+/**
+ * The connector's answer, or the signal's reason once it aborts: an attempt ends at its timeout
+ * even when something inside a connector does not heed the signal (a wait, a socket that never
+ * answers). Its late answer is dropped; the retry checks first whether the step already happened.
+ */
+function untilAborted<T>(attempt: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    attempt.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
 }

@@ -302,6 +302,20 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
     })
   }
 
+  await t.test('a connector that never answers and ignores the signal: the attempt still ends at its timeout', async (t) => {
+    await stopAll()
+    const id = await finishedCall(store, receiver.url)
+    let calls = 0
+    const stuckOnce = {
+      deliver: () => (++calls === 1 ? new Promise<never>(() => {}) : Promise.resolve({ kind: 'delivered' as const })),
+    }
+    const w = worker({ connectors: { [WEBHOOK_STEP]: stuckOnce }, attemptTimeoutMs: 300 })
+    await w.start()
+    await until(t, 'delivered', async () => (await rowOf(id)).state === 'delivered', 10_000)
+    await w.stop()
+    t.match(await rowOf(id), { state: 'delivered', attempts: 2 }, 'the stuck first attempt timed out; the second delivered')
+  })
+
   await t.test('stats for the metrics', async (t) => {
     const s = await outbox.stats()
     t.ok(s.rows.delivered > 0)
