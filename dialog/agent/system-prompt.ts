@@ -13,6 +13,7 @@ const TEXT = {
       'На вопросы о продукте сначала вызывай search_knowledge.',
       'Данные клиента (имя, компания, потребность, бюджет, телефон, почта) сохраняй через create_or_update_lead, как только их узнаешь.',
       'Если клиент просит перезвонить — schedule_callback; хочет говорить с человеком или готов купить — transfer_to_seller; разговор окончен — end_call.',
+      'Если клиент просит больше не звонить — извинись, пообещай не звонить и вызови end_call с outcome do_not_call.',
     ],
   },
   en: {
@@ -27,6 +28,7 @@ const TEXT = {
       'For product questions call search_knowledge first.',
       "Save the customer's details (name, company, need, budget, phone, email) with create_or_update_lead as soon as you learn them.",
       'If the customer asks to be called back use schedule_callback; wants a human or is ready to buy: transfer_to_seller; the conversation is over: end_call.',
+      'If the customer asks not to be called again, apologise, promise not to call and call end_call with outcome do_not_call.',
     ],
   },
 } as const

@@ -14,7 +14,7 @@ export interface LeadFields {
   notes?: string
 }
 
-export type CallOutcome = 'qualified' | 'callback' | 'transferred' | 'not_interested' | 'wrong_number' | 'other'
+export type CallOutcome = 'qualified' | 'callback' | 'transferred' | 'not_interested' | 'do_not_call' | 'wrong_number' | 'other'
 
 /** What the agent asks of the call; the sink (the call, the CRM) carries it out. */
 export type AgentAction =
@@ -88,7 +88,7 @@ export const TOOLS: Record<ToolName, ChatTool> = {
     parameters: {
       type: 'object',
       properties: {
-        outcome: { type: 'string', enum: ['qualified', 'callback', 'transferred', 'not_interested', 'wrong_number', 'other'] },
+        outcome: { type: 'string', enum: ['qualified', 'callback', 'transferred', 'not_interested', 'do_not_call', 'wrong_number', 'other'] },
         summary: str('a short summary of the call for the CRM'),
       },
       required: ['outcome'],

@@ -140,6 +140,16 @@ t.test('not interested: at the greeting and in the middle of the call', async (t
   t.equal(converse('en', ['yes', 'John', "sorry, we're not interested"]).outcome, 'not_interested')
 })
 
+t.test('do not call: asked at the greeting or later, it ends the call with its own outcome (not "not interested")', async (t) => {
+  t.equal(converse('ru', ['больше мне не звоните']).outcome, 'do_not_call')
+  const ru = converse('ru', ['да', 'Иван', 'удалите мой номер пожалуйста'])
+  t.equal(ru.outcome, 'do_not_call')
+  t.equal(sayText(ru.last)[0], 'Понятно, больше вам не позвоним. Извините за беспокойство. Всего доброго!')
+  t.equal(converse('en', ["please don't call me again"]).outcome, 'do_not_call')
+  t.equal(converse('en', ['yes', 'John', 'stop calling this number']).outcome, 'do_not_call')
+  t.equal(converse('ru', ['нет, спасибо, не интересно']).outcome, 'not_interested')
+})
+
 t.test('wrong number, in both languages, at any step', async (t) => {
   t.equal(converse('ru', ['вы ошиблись номером']).outcome, 'wrong_number')
   t.equal(converse('ru', ['да', 'куда я попал? я никуда не звонил']).outcome, 'wrong_number')

@@ -8,7 +8,7 @@ import { assertTimeZone } from '../slots/zoned-time.ts'
 export const LANGS: readonly Lang[] = ['ru', 'en']
 /** The slots a CRM caller lookup can fill before the call (and a promptKnown may name). */
 export const KNOWN_CALLER_SLOTS = ['name', 'company', 'need', 'budget'] as const
-export const OUTCOMES = ['qualified_lead', 'callback_booked', 'transferred', 'not_interested', 'wrong_number', 'no_answer'] as const
+export const OUTCOMES = ['qualified_lead', 'callback_booked', 'transferred', 'not_interested', 'do_not_call', 'wrong_number', 'no_answer'] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
 /** A text per language the scenario declares. */

@@ -615,7 +615,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       ...(this.options.variables && { variables: this.options.variables }),
     }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
-    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome: this.hangupOutcome(result.outcome) }))
+    // the one outcome of the model's that acts beyond the record: no campaign calls this number again
+    const doNotCall = c?.actions.some((a) => a.type === 'end_call' && a.outcome === 'do_not_call')
+    const outcome = doNotCall ? 'do_not_call' : this.hangupOutcome(result.outcome)
+    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome }))
   }
 
   /**
