@@ -2,6 +2,7 @@
 // Row problems are reported per row and the good rows kept; problems with the whole file (no header, no phone
 // column, broken quoting, over the limits) throw, since no row of such a file can be trusted.
 import { parse } from 'csv-parse/sync'
+import { normalizePhone } from './phone-number.ts'
 
 export interface ContactInput {
   /** Normalised: +7XXXXXXXXXX for Russian numbers, otherwise digits with an optional leading +. */
@@ -45,21 +46,6 @@ const ALIASES = new Map<string, Known>(
     регион: 'region',
   } as const),
 )
-
-const SEPARATORS = /[\s\-\u2010-\u2015().]/g
-const PHONE = /^\+?[0-9]{3,15}$/
-
-/**
- * A phone number as the dialer keeps it, or undefined when it is not one. Visual separators go; Russian national
- * forms become +7: 8XXXXXXXXXX, 7XXXXXXXXXX and a bare 10-digit 9XXXXXXXXX (a mobile number without its prefix).
- */
-export function normalizePhone(raw: string): string | undefined {
-  const s = raw.replace(SEPARATORS, '')
-  if (/^8[0-9]{10}$/.test(s)) return `+7${s.slice(1)}`
-  if (/^7[0-9]{10}$/.test(s)) return `+${s}`
-  if (/^9[0-9]{9}$/.test(s)) return `+7${s}`
-  return PHONE.test(s) ? s : undefined
-}
 
 /** Contacts from CSV text: header row required, ',' or ';' as the delimiter (whichever the header uses more), BOM ignored. */
 export function importContactsCsv(text: string): ContactImportResult {
