@@ -60,6 +60,8 @@ export class Cluster {
   private readonly slots: CallSlots
   /** per trunk with a channel limit: its channels across the instances */
   private readonly trunkSlots = new Map<string, CallSlots>()
+  /** per campaign: its slots and their limit (the campaign's concurrency, which an operator may change) */
+  private readonly campaignSlots = new Map<string, { slots: CallSlots; limits: SlotLimits }>()
   private readonly windows: DialWindows
   private readonly bans: SharedBans
   private readonly metrics: ClusterMetrics
@@ -185,9 +187,43 @@ export class Cluster {
     return slots
   }
 
-  /** Every set of slots this instance holds: inbound calls and each trunk's channels. */
+  /**
+   * A slot among campaign `campaignId`'s `max` concurrent calls across the instances, within
+   * ADMIT_TIMEOUT_MS: 'ok', 'full', or 'fallback' (Redis did not answer: the instance's own count decides).
+   */
+  async campaignSlot(campaignId: string, callId: string, max: number): Promise<'ok' | 'full' | 'fallback'> {
+    let entry = this.campaignSlots.get(campaignId)
+    if (!entry) {
+      const limits = { maxCalls: max, maxCallsPerSource: 0 }
+      entry = { limits, slots: new CallSlots(this.link.client, this.keys.campaignCalls(campaignId), this.id, limits, this.opts.leaseMs) }
+      this.campaignSlots.set(campaignId, entry)
+    }
+    // the slots read the limit at every admission: a changed concurrency applies to the next call
+    entry.limits.maxCalls = max
+    if (!this.link.isUp) {
+      entry.slots.hold(callId, '')
+      return 'fallback'
+    }
+    try {
+      return (await within(entry.slots.admit(callId, ''), ADMIT_TIMEOUT_MS)) === 'ok' ? 'ok' : 'full'
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, callId, campaignId }, 'campaign slot: no answer from redis in time; the local count decides')
+      return 'fallback'
+    }
+  }
+
+  /** The campaign's call ended (or never started): its slot is free again. */
+  campaignEnded(campaignId: string, callId: string): void {
+    const entry = this.campaignSlots.get(campaignId)
+    if (!entry) return
+    void entry.slots
+      .release(callId)
+      .catch((err) => this.log.debug({ err: err.message, callId }, 'campaign slot release failed; it is rewritten when redis answers'))
+  }
+
+  /** Every set of slots this instance holds: inbound calls, each trunk's channels, each campaign's calls. */
   private allSlots(): CallSlots[] {
-    return [this.slots, ...this.trunkSlots.values()]
+    return [this.slots, ...this.trunkSlots.values(), ...[...this.campaignSlots.values()].map((e) => e.slots)]
   }
 
   /** This instance's live calls changed: they are published (coalesced). */

@@ -40,6 +40,11 @@ export class ClusterKeys {
     return new ClusterKeys(`${this.prefix}dial:${trunk}:`)
   }
 
+  /** The keys of a campaign's concurrent calls (a CallSlots of its own per campaign). */
+  campaignCalls(campaignId: string): ClusterKeys {
+    return new ClusterKeys(`${this.prefix}campaign:${campaignId}:`)
+  }
+
   /** sorted set: outbound calls started in the last hour, over all trunks (OUTBOUND_MAX_CALLS_PER_HOUR) */
   get dialHour(): string {
     return `${this.prefix}dial-hour`

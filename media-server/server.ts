@@ -18,6 +18,10 @@ import { createSipBackend } from './sip-backend.ts'
 import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createOriginateRoute } from './http/originate-route.ts'
+import { createCampaignRoutes } from './http/campaign-routes.ts'
+import { CampaignStore } from '../dialer/campaign-store.ts'
+import { campaignCall } from '../dialer/campaign-call.ts'
+import { Dialer } from '../dialer/dialer.ts'
 import { Originator } from './call/originator.ts'
 import type { OriginateContext } from './call/originate-request.ts'
 import { createKnowledgeRoutes } from './http/knowledge-routes.ts'
@@ -236,6 +240,18 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     trunkFor: (uri) => trunks.guard.trunkFor(uri),
     scenarioFile: (name) => [name, `${name}.yaml`].find((f) => scenarios.get(f)),
   }
+  const campaigns = new CampaignStore(store.driver)
+  const dialer = new Dialer({
+    store: campaigns,
+    callRecord: (id) => store.getCall(id),
+    request: (campaign, contact, trunk) => campaignCall(campaign, contact, trunk, originateContext),
+    originate: (req, opts) => originator.originate(req, opts),
+    capacity: () => (config.inbound.maxCalls > 0 ? config.inbound.maxCalls - calls.liveCount - originator.count : Number.POSITIVE_INFINITY),
+    slots: cluster,
+    instanceId: store.instanceId,
+    logger,
+    registry: metrics.registry,
+  })
   const http = createHttpServer({
     store,
     metrics,
@@ -250,6 +266,13 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       placed: (id) => originator.placed(id),
     },
     bitrix24Install,
+    campaigns: createCampaignRoutes({
+      store: campaigns,
+      ctx: originateContext,
+      logger: logger.child({ component: 'campaigns' }),
+      maxUploadBytes: config.api.maxUploadBytes,
+      kick: () => void dialer.tick(),
+    }),
     crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),
@@ -270,6 +293,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   httpAddress = `${config.httpHost === '0.0.0.0' ? config.publicIp : config.httpHost}:${httpPort}`
   // joins the cluster: its record (with the HTTP address) and heartbeat; Redis down does not stop the start
   await cluster?.start()
+  await dialer.start()
   if (!config.api.token)
     logger.warn(
       { http: httpPort },
@@ -288,11 +312,13 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     skipDrain: () => drainer.skipWait(),
     async stop() {
       // Every call gets its BYE (or CANCEL) and its final record before SIP, the clock and storage stop.
+      await dialer.stop()
       await originator.shutdown(3000)
       await calls.shutdown(3000)
       await trunks.stop()
       await sip.stop()
       await cluster?.stop()
+      await dialer.settled() // the campaign attempts of the calls just ended
       await calls.settle() // LLM summaries of the last calls, before the providers and storage close
       await crmWorker?.stop()
       await media.close()

@@ -5,6 +5,7 @@ import { fromUserOf, trunkUser } from '../../sip/trunks/trunk-route.ts'
 import { createOffer, offerCryptoFor, readAnswer, type LocalMedia } from '../../sip/sdp/negotiate.ts'
 import type { SdesCrypto } from '../../rtp/srtp/sdes.ts'
 import { DialError, type CallControl, type OutboundCall } from '../../sip/ua/call-control.ts'
+import type { RefusalReason } from '../../sip/trunks/outbound-guard.ts'
 import type { Config } from '../config.ts'
 import type { MediaPlane } from '../media/media-session.ts'
 import type { Metrics } from '../metrics.ts'
@@ -25,7 +26,17 @@ export interface OriginatorDeps {
   draining: () => boolean
 }
 
-export type OriginateResult = { ok: true; id: string } | { ok: false; status: 403 | 503; error: string }
+/** A refusal before any INVITE: 403 with the guard's reason, 503 when draining or at capacity. */
+export type OriginateResult =
+  { ok: true; id: string } | { ok: false; status: 403; error: string; refusal?: RefusalReason | 'srtp' } | { ok: false; status: 503; error: string }
+
+/** What a placer of many calls (the campaign dialer) gives with each. */
+export interface OriginateOptions {
+  /** the call's id, chosen by the caller (it is written on the contact before the INVITE) */
+  id?: string
+  /** called once when a call whose INVITE went out is over and its record finished */
+  onEnd?: () => void
+}
 
 /** A placed call as the API shows it until it is answered or over. */
 export interface PlacedCallView {
@@ -80,14 +91,14 @@ export class Originator {
    * Resolves once the INVITE is out (202 for the API, the row written), or with the refusal:
    * 403 from the guard, 503 when draining or out of capacity. The call goes on after.
    */
-  async originate(req: OriginateRequest): Promise<OriginateResult> {
+  async originate(req: OriginateRequest, opts: OriginateOptions = {}): Promise<OriginateResult> {
     const { config, media, calls } = this.deps
     if (!calls.accepting || this.deps.draining()) return { ok: false, status: 503, error: 'draining: no new calls' }
     const max = config.inbound.maxCalls
     if (max > 0 && calls.liveCount + this.placing.size >= max) return { ok: false, status: 503, error: `at capacity: ${max} calls (SIP_MAX_CALLS)` }
     const port = await media.allocate()
     if (port === null) return { ok: false, status: 503, error: 'at capacity: no RTP ports left' }
-    const id = randomUUID()
+    const id = opts.id ?? randomUUID()
     calls.track(id, port)
     const p: Placing = {
       id,
@@ -139,6 +150,7 @@ export class Originator {
         log.error({ err }, 'outbound call failed')
       } finally {
         this.placing.delete(id)
+        opts.onEnd?.()
       }
     })
     if (await inviteOut) return { ok: true, id }
@@ -146,7 +158,7 @@ export class Originator {
     this.placing.delete(id)
     calls.untrack(id)
     media.release(port)
-    return { ok: false, status: 403, error: refusal.message }
+    return { ok: false, status: 403, error: refusal.message, refusal: refusal.refusal }
   }
 
   /** Who the callee sees calling: the asked caller id, else the trunk's. */

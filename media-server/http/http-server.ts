@@ -8,6 +8,7 @@ import type { ApiGuard } from './api-guard.ts'
 import type { CrmRoutes } from './crm-routes.ts'
 import type { Bitrix24InstallRoute } from './bitrix24-install-route.ts'
 import type { OriginateRoute } from './originate-route.ts'
+import type { CampaignRoutes } from './campaign-routes.ts'
 import type { PlacedCallView } from '../call/originator.ts'
 import { recordedOutcome } from '../call/sip-outcome.ts'
 import type { KnowledgeRoutes } from './knowledge-routes.ts'
@@ -32,6 +33,8 @@ export interface HttpDeps {
   bitrix24Install?: Bitrix24InstallRoute
   /** POST /api/calls: place a call; `placed` shows one still ringing */
   originate?: { route: OriginateRoute; placed(id: string): PlacedCallView | undefined }
+  /** /api/campaigns (create, control, contacts, results) and /api/do-not-call */
+  campaigns?: CampaignRoutes
   /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
   trunks?: () => unknown[]
   /** Bearer token / loopback check and body limits (api-guard.ts) */
@@ -86,6 +89,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   if (deps.knowledge && (await deps.knowledge(req, res, url))) return
   if (deps.crm && (await deps.crm(req, res, url))) return
   if (deps.originate && (await deps.originate.route(req, res, url))) return
+  if (deps.campaigns && (await deps.campaigns(req, res, url))) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     return json(res, 405, { error: 'method not allowed' })

@@ -180,7 +180,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
    */
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
     const decision = this.opts.outbound?.check(target)
-    if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
+    if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`, false, decision.reason)
     const release = decision?.ok ? decision.release : () => {}
     const trunk = decision?.ok ? decision.trunk : undefined
     let sdp: string

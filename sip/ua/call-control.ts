@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { Remote } from '../message/types.ts'
 import type { SrtpPolicy } from '../sdp/negotiate.ts'
 import type { TrunkConfig } from '../trunks/trunk.ts'
+import type { RefusalReason } from '../trunks/outbound-guard.ts'
 
 /** How an ended call ended, from the signalling point of view. */
 // 'bad-answer': our offer (delayed-offer INVITE) got no usable answer in the ACK;
@@ -179,7 +180,7 @@ export type DialOffer = string | ((route: DialRoute) => string)
 export function offerFor(offer: DialOffer, trunk: TrunkConfig | undefined): string {
   const sdp = typeof offer === 'string' ? offer : offer({ trunk: trunk?.name, srtp: trunk?.srtp })
   if (trunk?.srtp === 'required' && !/^m=audio \d+ RTP\/SAVP /m.test(sdp))
-    throw new DialError('refused', `outbound call through trunk ${trunk.name} refused: the trunk requires SRTP and the offer is plain RTP`)
+    throw new DialError('refused', `outbound call through trunk ${trunk.name} refused: the trunk requires SRTP and the offer is plain RTP`, false, 'srtp')
   return sdp
 }
 
@@ -207,6 +208,8 @@ export class DialError extends Error {
     message: string,
     /** the dial's own ring timeout ended it (its CANCEL, or giving up with no provisional) */
     readonly ringTimedOut = false,
+    /** why a 'refused' dial was refused: the guard's reason, or 'srtp' (a plain offer to a trunk that requires SRTP) */
+    readonly refusal?: RefusalReason | 'srtp',
   ) {
     super(message)
   }

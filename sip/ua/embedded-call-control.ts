@@ -196,7 +196,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
    */
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
     const decision = await this.outbound?.decide(target)
-    if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`)
+    if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`, false, decision.reason)
     const trunk = decision?.trunk
     const release = decision?.ok ? decision.release : () => {}
     let call: ClientCall | undefined
