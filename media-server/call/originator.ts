@@ -121,6 +121,7 @@ export class Originator {
       },
       ringTimeoutMs: ringTimeoutS * 1000,
       callerId: req.callerId,
+      trunk: req.trunk,
       signal: p.abort.signal,
       onInvite: (sipCallId) => {
         p.view.sipCallId = sipCallId

@@ -179,7 +179,7 @@ export class DrachtioCallControl extends EventEmitter<CallControlEvents> impleme
    * and a URI naming a trunk goes through that trunk (its proxy, identity and credentials).
    */
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
-    const decision = this.opts.outbound?.check(target)
+    const decision = this.opts.outbound?.check(target, opts.trunk)
     if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`, false, decision.reason)
     const release = decision?.ok ? decision.release : () => {}
     const trunk = decision?.ok ? decision.trunk : undefined

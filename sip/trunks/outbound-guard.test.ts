@@ -37,6 +37,15 @@ t.test('prefixes: the global list, and a trunk list that replaces it', async (t)
   t.equal(g.allows('89990001122'), true, 'a bare number is matched too (start-up check of transfer targets)')
 })
 
+t.test('a trunk chosen by name: two accounts at one carrier share its domain, each call goes through the one asked for', async (t) => {
+  const second = trunk({ name: 'mts-2', username: '74950003344', allowPrefixes: ['+7999'] })
+  const g = new OutboundGuard({ trunks: [trunk(), second], allowPrefixes: ['+7'], maxCallsPerHour: 100, logger })
+  t.equal(g.check('sip:+79990001122@sip.carrier.ru').trunk?.name, 'mts', 'by the domain alone: the first')
+  const named = g.check('sip:+79990001122@sip.carrier.ru', 'mts-2')
+  t.equal(named.trunk?.name, 'mts-2')
+  t.equal(g.check('sip:+74950001122@sip.carrier.ru', 'mts-2').ok, false, "and that trunk's own prefixes apply")
+})
+
 t.test('the hourly cap counts over all trunks and frees up as the hour slides', async (t) => {
   let now = 0
   const refused: string[] = []

@@ -77,8 +77,8 @@ export class OutboundGuard {
    * Decides one dial against this instance's counts and then, with a cluster, against everyone's;
    * an allowed one holds a channel and a place in the hourly count.
    */
-  async decide(target: string): Promise<DialDecision> {
-    const local = this.check(target)
+  async decide(target: string, trunkName?: string): Promise<DialDecision> {
+    const local = this.check(target, trunkName)
     if (!local.ok || !this.shared) return local
     const id = randomUUID()
     const verdict = await this.shared.dial(id, local.trunk, this.opts.maxCallsPerHour)
@@ -110,9 +110,13 @@ export class OutboundGuard {
     return { ok: false, number, trunk, reason, message }
   }
 
-  /** Decides one dial on this instance's counts alone; an allowed one holds a channel and a place in the hourly count. */
-  check(target: string): DialDecision {
-    const trunk = this.trunkFor(target)
+  /**
+   * Decides one dial on this instance's counts alone; an allowed one holds a channel and a place in
+   * the hourly count. `trunkName`: the trunk the caller chose (two trunks may share a domain, e.g.
+   * two accounts at one carrier); else the one the URI names.
+   */
+  check(target: string, trunkName?: string): DialDecision {
+    const trunk = trunkName === undefined ? this.trunkFor(target) : this.opts.trunks.find((t) => t.name === trunkName)
     const number = dialledNumber(target)
     const name = trunk?.name ?? ''
     const refuse = (reason: RefusalReason, message: string) => this.refuse(target, number, trunk, reason, message)

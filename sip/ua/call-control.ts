@@ -188,6 +188,8 @@ export interface DialOptions {
   sdp: DialOffer
   /** User part for From and Contact (default "agent"). */
   fromUser?: string
+  /** The trunk to go through, by name; else the one the URI's host names. */
+  trunk?: string
   /** CANCEL when no final response comes in this time (default 60 s). */
   ringTimeoutMs?: number
   /** User part of From (and P-Asserted-Identity through a trunk) instead of the trunk's caller id. */

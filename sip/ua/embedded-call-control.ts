@@ -195,7 +195,7 @@ export class EmbeddedCallControl extends EventEmitter<CallControlEvents> impleme
    * a guard, the guard decides first, and a URI naming a trunk goes through that trunk.
    */
   async dial(target: string, opts: DialOptions): Promise<OutboundCall> {
-    const decision = await this.outbound?.decide(target)
+    const decision = await this.outbound?.decide(target, opts.trunk)
     if (decision && !decision.ok) throw new DialError('refused', `outbound call to ${decision.number} refused: ${decision.message}`, false, decision.reason)
     const trunk = decision?.trunk
     const release = decision?.ok ? decision.release : () => {}
