@@ -197,6 +197,9 @@ export class Originator {
     }
     p.view.state = 'answered'
     p.view.sipStatus = 200
+    // written now, not only with the final record: after a crash the answer is known (a campaign
+    // does not call again someone who picked up)
+    void this.deps.store.updateCall(p.id, { answeredAt: new Date() }).catch((err) => log.error({ err }, 'answer time not recorded'))
     this.deps.metrics.outboundCalls.labels('answered').inc()
     const sip = new AnsweredLeg(leg, this.fromUri(req), req.to)
     try {
