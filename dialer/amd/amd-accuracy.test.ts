@@ -1,10 +1,15 @@
 // AMD accuracy on the labelled set under test/amd/ (made by test/amd/generate-set.ts): every
-// clip goes through what an 8 kHz call does, 20 ms packets into the real Silero VAD at the
-// line's rate, each VAD window with its probability into the AmdDetector, on the clip's own
-// timeline (0 = the answer). The confusion matrix and the decision times are printed.
-import { readFile } from 'node:fs/promises'
+// clip goes the way an 8 kHz call's audio goes, 20 ms packets into the call's Listener (the line
+// at 8 kHz for the real Silero VAD, upsampled to 16 kHz for the rest) and each VAD window with
+// its probability from the Listener to the AmdDetector, on the clip's own timeline (0 = the
+// answer). The confusion matrix and the decision times are printed.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import { REALTIME, Resampler } from '../../codecs/resample.ts'
 import { readWav } from '../../codecs/wav.ts'
+import { Listener } from '../../media-server/call/listener.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
 import type { ClipLabel } from '../../test/amd/generate-set.ts'
 import { AmdDetector, DEFAULTS, type AmdDecision } from './amd-detector.ts'
@@ -16,19 +21,31 @@ const PACKET = RATE / 50
  *  reads as a greeting), 4 of 72; a detector below 90% misses plain cases too. */
 const MIN_ACCURACY = 0.9
 
-async function decide(vad: SileroVad, pcm: Int16Array): Promise<AmdDecision> {
-  const amd = new AmdDetector(RATE)
-  let sent = 0
-  const s = vad.open(RATE, (speechProb, i) => {
-    const end = (i + 1) * s.window
-    amd.push({ pcm: pcm.subarray(end - s.window, end), endMs: (end * 1000) / RATE, speechProb })
+async function decide(vad: SileroVad, pcm: Int16Array, clipDir: string): Promise<AmdDecision> {
+  let nowMs = 0
+  const listener = new Listener({
+    vad,
+    sampleRate: 16000,
+    vadRate: RATE,
+    turn: { minSpeechMs: 96, endSilenceMs: 700, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
+    bargeIn: { minSpeechMs: 200, confirmMs: 600 },
+    clipDir,
+    now: () => nowMs,
+    onBargeIn: () => {},
+    onLoudDb: () => {},
+    onError: (err) => t.fail(err.message),
   })
-  for (; sent + PACKET <= pcm.length && !amd.decision; sent += PACKET) {
-    s.push(pcm.subarray(sent, sent + PACKET))
+  const amd = new AmdDetector(RATE)
+  listener.watchWindows({ window: (w) => amd.push(w), transcript: (text, atMs) => amd.pushTranscript(text, atMs) })
+  const up = new Resampler(RATE, 16000, REALTIME)
+  for (let sent = 0; sent + PACKET <= pcm.length && !amd.decision; sent += PACKET) {
+    const line = pcm.subarray(sent, sent + PACKET)
+    nowMs = ((sent + PACKET) * 1000) / RATE
+    listener.onAudio(up.process(line), true, line)
     await vad.tick()
   }
-  s.close()
-  return amd.decision ?? amd.timeout((pcm.length * 1000) / RATE)
+  listener.close()
+  return amd.decision ?? amd.timeout(nowMs)
 }
 
 function percentile(xs: number[], p: number): number {
@@ -39,7 +56,11 @@ function percentile(xs: number[], p: number): number {
 t.test('AMD on the labelled set: confusion matrix, decision times', async (t) => {
   const labels: Record<string, ClipLabel> = JSON.parse(await readFile(new URL('labels.json', SET), 'utf8'))
   const vad = await SileroVad.load({ tickMs: 1000 })
-  t.teardown(() => vad.close())
+  const clipDir = await mkdtemp(join(tmpdir(), 'amd-'))
+  t.teardown(async () => {
+    await vad.close()
+    await rm(clipDir, { recursive: true, force: true })
+  })
   const matrix: Record<string, Record<string, number>> = { human: { human: 0, machine: 0, unknown: 0 }, machine: { human: 0, machine: 0, unknown: 0 } }
   const reasons: Record<string, number> = {}
   const times: number[] = []
@@ -47,7 +68,7 @@ t.test('AMD on the labelled set: confusion matrix, decision times', async (t) =>
   for (const [file, label] of Object.entries(labels)) {
     const wav = readWav(await readFile(new URL(`clips/${file}`, SET)))
     t.equal(wav.sampleRate, RATE, `${file} is 8 kHz`)
-    const d = await decide(vad, wav.samples)
+    const d = await decide(vad, wav.samples, clipDir)
     matrix[label.label][d.result]++
     reasons[`${d.result}/${d.reason}`] = (reasons[`${d.result}/${d.reason}`] ?? 0) + 1
     times.push(d.decisionMs)

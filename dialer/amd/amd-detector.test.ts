@@ -83,3 +83,35 @@ t.test('words from a recogniser; one decision only; timeout()', async (t) => {
   t.same(amd.timeout(3500), { result: 'machine', reason: 'many-words', decisionMs: 1200 }, 'timeout() returns the decision made')
   t.same(new AmdDetector(16000).timeout(3500), { result: 'unknown', reason: 'timeout', decisionMs: 3500 }, 'no audio at all: unknown')
 })
+
+t.test('after a machine decision: the greeting ends at its beep, or at a long silence', async (t) => {
+  const bySilence = new AmdDetector(8000)
+  let endMs = 0
+  const feed = (amd: AmdDetector, p: number, ms: number, pcm = QUIET) => {
+    for (let i = 0; i < ms; i += 32) amd.push({ pcm, endMs: (endMs += 32), speechProb: p })
+  }
+  feed(bySilence, 0.9, 1600)
+  t.equal(bySilence.decision?.reason, 'long-greeting')
+  feed(bySilence, 0.9, 1024)
+  feed(bySilence, 0, 800) // a pause between sentences
+  feed(bySilence, 0.9, 512)
+  t.equal(bySilence.greetingEnd, undefined, 'a pause shorter than endOfGreetingSilenceMs is not the end')
+  feed(bySilence, 0, 1500)
+  t.same(bySilence.greetingEnd, { by: 'silence', atMs: 1600 + 1024 + 800 + 512 + 1216 })
+
+  const byBeep = new AmdDetector(8000)
+  endMs = 0
+  feed(byBeep, 0.9, 1600)
+  feed(byBeep, 0.9, 320)
+  const beep = concat(tones([1000], 480, 6000), silence(32))
+  for (let i = 0; i + W <= beep.length; i += W) byBeep.push({ pcm: beep.subarray(i, i + W), endMs: (endMs += 32), speechProb: 0 })
+  t.match(byBeep.greetingEnd, { by: 'beep' })
+  t.ok(byBeep.greetingEnd!.atMs - 1920 <= 200, `the beep heard ${byBeep.greetingEnd!.atMs - 1920} ms into it`)
+
+  const human = new AmdDetector(8000)
+  endMs = 0
+  feed(human, 0.9, 300)
+  feed(human, 0, 3000)
+  t.equal(human.decision?.result, 'human')
+  t.equal(human.greetingEnd, undefined, 'a person has no greeting to wait for')
+})

@@ -32,6 +32,9 @@ export interface AmdOptions {
   /** Silero probability hysteresis, as the Listener uses it: speech from speechOn, until below speechOff. */
   speechOn: number
   speechOff: number
+  /** After a machine decision: silence this long after speech ends its greeting (when no beep
+   *  comes first), so a message left then is recorded. Longer than a pause between sentences. */
+  endOfGreetingSilenceMs: number
   beep: Partial<BeepOptions>
 }
 
@@ -53,11 +56,12 @@ export const DEFAULTS: AmdOptions = {
   maxTranscriptWords: 5,
   speechOn: 0.5,
   speechOff: 0.35,
+  endOfGreetingSilenceMs: 1200,
   beep: {},
 }
 
 export type AmdResult = 'human' | 'machine' | 'unknown'
-export type AmdReason = 'beep' | 'long-greeting' | 'many-words' | 'short-greeting-then-silence' | 'initial-silence' | 'timeout'
+export type AmdReason = 'beep' | 'long-greeting' | 'many-words' | 'short-greeting-then-silence' | 'initial-silence' | 'timeout' | 'hangup'
 
 export interface AmdDecision {
   result: AmdResult
@@ -75,10 +79,17 @@ export interface AmdWindow {
   speechProb: number
 }
 
+/** How and when (call timeline, ms) a machine's greeting ended: its beep, or a long silence. */
+export interface GreetingEnd {
+  by: 'beep' | 'silence'
+  atMs: number
+}
+
 export class AmdDetector {
   private readonly opts: AmdOptions
   private readonly beep: BeepDetector
   private decided: AmdDecision | undefined
+  private ended: GreetingEnd | undefined
   private speaking = false
   private inWord = false
   private words = 0
@@ -98,14 +109,24 @@ export class AmdDetector {
     return this.decided
   }
 
+  /** After a machine decision, once its greeting is over (windows keep coming until then). */
+  get greetingEnd(): GreetingEnd | undefined {
+    return this.ended
+  }
+
   /** The next window; returns the decision on the window that makes it, undefined otherwise. */
   push(w: AmdWindow): AmdDecision | undefined {
-    if (this.decided) return undefined
+    if (this.decided) {
+      if (this.decided.result === 'machine') this.watchGreetingEnd(w)
+      return undefined
+    }
     const o = this.opts
     const ms = (w.pcm.length * 1000) / this.sampleRate
-    if (this.beep.push(w.pcm)) return this.decide('machine', 'beep', w.endMs)
-    this.speaking = w.speechProb >= o.speechOn || (this.speaking && w.speechProb >= o.speechOff)
-    if (this.speaking) {
+    if (this.beep.push(w.pcm)) {
+      this.ended = { by: 'beep', atMs: w.endMs }
+      return this.decide('machine', 'beep', w.endMs)
+    }
+    if (this.hear(w)) {
       this.runMs += ms
       this.voiceMs += ms
       this.silenceMs = 0
@@ -136,6 +157,24 @@ export class AmdDetector {
   /** The analysis time ran out on the caller's clock (no audio may have come at all). */
   timeout(atMs: number): AmdDecision {
     return this.decided ?? this.decide('unknown', 'timeout', atMs)
+  }
+
+  /** The line went away before a decision. */
+  hangup(atMs: number): AmdDecision {
+    return this.decided ?? this.decide('unknown', 'hangup', atMs)
+  }
+
+  /** Speech by the model's probability, with the Listener's hysteresis. */
+  private hear(w: AmdWindow): boolean {
+    this.speaking = w.speechProb >= this.opts.speechOn || (this.speaking && w.speechProb >= this.opts.speechOff)
+    return this.speaking
+  }
+
+  private watchGreetingEnd(w: AmdWindow): void {
+    if (this.ended) return
+    if (this.beep.push(w.pcm)) this.ended = { by: 'beep', atMs: w.endMs }
+    else if (this.hear(w)) this.silenceMs = 0
+    else if ((this.silenceMs += (w.pcm.length * 1000) / this.sampleRate) >= this.opts.endOfGreetingSilenceMs) this.ended = { by: 'silence', atMs: w.endMs }
   }
 
   private decide(result: AmdResult, reason: AmdReason, atMs: number): AmdDecision {
