@@ -79,7 +79,7 @@ export interface AmdWindow {
   speechProb: number
 }
 
-/** How and when (call timeline, ms) a machine's greeting ended: its beep, or a long silence. */
+/** How and when (call timeline, ms) a machine's greeting ended: its beep stopped, or a long silence. */
 export interface GreetingEnd {
   by: 'beep' | 'silence'
   atMs: number
@@ -90,6 +90,7 @@ export class AmdDetector {
   private readonly beep: BeepDetector
   private decided: AmdDecision | undefined
   private ended: GreetingEnd | undefined
+  private beepHeard = false
   private speaking = false
   private inWord = false
   private words = 0
@@ -123,7 +124,7 @@ export class AmdDetector {
     const o = this.opts
     const ms = (w.pcm.length * 1000) / this.sampleRate
     if (this.beep.push(w.pcm)) {
-      this.ended = { by: 'beep', atMs: w.endMs }
+      this.beepHeard = true
       return this.decide('machine', 'beep', w.endMs)
     }
     if (this.hear(w)) {
@@ -172,8 +173,11 @@ export class AmdDetector {
 
   private watchGreetingEnd(w: AmdWindow): void {
     if (this.ended) return
-    if (this.beep.push(w.pcm)) this.ended = { by: 'beep', atMs: w.endMs }
-    else if (this.hear(w)) this.silenceMs = 0
+    if (this.beep.push(w.pcm)) this.beepHeard = true
+    if (this.beepHeard) {
+      // the recording starts when the tone stops
+      if (!this.beep.sounding) this.ended = { by: 'beep', atMs: w.endMs }
+    } else if (this.hear(w)) this.silenceMs = 0
     else if ((this.silenceMs += (w.pcm.length * 1000) / this.sampleRate) >= this.opts.endOfGreetingSilenceMs) this.ended = { by: 'silence', atMs: w.endMs }
   }
 

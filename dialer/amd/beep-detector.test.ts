@@ -54,3 +54,17 @@ t.test('speech is not a beep: every clip of the AMD set without one', async (t) 
   t.ok(speech.length >= 30, `${speech.length} clips of speech only`)
   for (const [file] of speech) t.equal(run(readWav(await readFile(new URL(`clips/${file}`, set))).samples), null, file)
 })
+
+t.test('a beep is reported once while it sounds; sounding tells when it has stopped', async (t) => {
+  const d = new BeepDetector(8000)
+  const audio = concat(silence(200), tones([1000], 600, 6000), silence(300), tones([1000], 300, 6000), silence(100))
+  const beeps: number[] = []
+  let stoppedAtMs: number | undefined
+  for (let i = 0; i < audio.length; i += 160) {
+    const b = d.push(audio.subarray(i, i + 160))
+    if (b) beeps.push(b.atMs)
+    if (beeps.length === 1 && !d.sounding && stoppedAtMs === undefined) stoppedAtMs = ((i + 160) * 1000) / 8000
+  }
+  t.equal(beeps.length, 2, `two beeps, one report each: ${beeps.join(', ')} ms`)
+  t.ok(stoppedAtMs !== undefined && stoppedAtMs >= 800 && stoppedAtMs <= 840, `the first stopped sounding at ${stoppedAtMs} ms (it ends at 800)`)
+})

@@ -48,7 +48,8 @@ export class BeepDetector {
   private samplesSeen = 0
   private hits = 0
   private lastBin = -1
-  private reported = false
+  /** A beep was reported and its tone goes on. */
+  private tone = false
 
   constructor(
     private readonly sampleRate: 8000 | 16000,
@@ -68,7 +69,12 @@ export class BeepDetector {
     this.buf = new Float64Array(this.blockSize)
   }
 
-  /** Feeds audio of any length; returns the beep the first time one is complete, else null. */
+  /** A reported beep is still sounding (a message is said once it has stopped). */
+  get sounding(): boolean {
+    return this.tone
+  }
+
+  /** Feeds audio of any length; returns a beep once it is complete (once per beep), else null. */
   push(pcm: Int16Array): Beep | null {
     let found: Beep | null = null
     for (let i = 0; i < pcm.length; i++) {
@@ -76,8 +82,9 @@ export class BeepDetector {
       this.samplesSeen++
       if (this.fill < this.blockSize) continue
       const hz = this.toneOf()
-      if (hz !== null && !this.reported && this.hits >= this.hitsNeeded) {
-        this.reported = true
+      if (hz === null) this.tone = false
+      else if (!this.tone && this.hits >= this.hitsNeeded) {
+        this.tone = true
         found = { atMs: (this.samplesSeen * 1000) / this.sampleRate, hz }
       }
       this.buf.copyWithin(0, this.hop)
