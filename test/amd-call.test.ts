@@ -3,13 +3,14 @@
 // greeting is hung up on with the record's result 'machine' and no greeting said; a short
 // "Алло?" is a person, and the bot greets; a short greeting with its beep gets the message,
 // said after the beep.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { linearToUlaw } from '../codecs/g711.ts'
-import { encodeWavCoded, readWav } from '../codecs/wav.ts'
+import { encodeWavCoded } from '../codecs/wav.ts'
 import { BeepDetector } from '../dialer/amd/beep-detector.ts'
+import { readClip } from './amd/labels.ts'
 import { freeUdpPort } from './helpers/free-port.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerWith, type ShapeHandle } from './helpers/sip-backend.ts'
@@ -32,8 +33,8 @@ interface Env {
 }
 
 /** A clip of the AMD set as the μ-law WAV SIPp's rtp_stream sends, followed by silence. */
-function calleeAudio(dataDir: string, clip: string): string {
-  const wav = readWav(readFileSync(new URL(`amd/clips/${clip}`, import.meta.url)))
+async function calleeAudio(dataDir: string, clip: string): Promise<string> {
+  const wav = await readClip(clip)
   const pcm = new Int16Array(wav.samples.length + (wav.sampleRate * TAIL_MS) / 1000)
   pcm.set(wav.samples)
   const out = path.join(dataDir, clip)
@@ -70,7 +71,7 @@ async function callClip(env: Env, clip: string, amd: object, mediaPort: number, 
     CHALLENGE: '',
     PROVISIONAL: ringingFor(200),
     HANG_UP_AFTER_MS: hangUpAfterMs,
-    AFTER_ACK: `<nop><action><exec rtp_stream="${calleeAudio(env.dataDir, clip)},1,0" /></action></nop>`,
+    AFTER_ACK: `<nop><action><exec rtp_stream="${await calleeAudio(env.dataDir, clip)},1,0" /></action></nop>`,
   })
   const started = Date.now()
   const sipp = runSipp(file, `127.0.0.1:${env.server.sipPort}`, ['-p', String(env.calleePort), '-m', '1', '-mp', String(mediaPort)], 60_000)
@@ -126,7 +127,7 @@ t.test('answering-machine detection on outbound calls, SIPp as the callee', asyn
 
   await t.test('a short greeting and its beep: the message is left after the beep, then BYE', async (t) => {
     const clip = 'machine-ru-35.wav'
-    const beepEndMs = beepEnd(readWav(readFileSync(new URL(`amd/clips/${clip}`, import.meta.url))).samples)
+    const beepEndMs = beepEnd((await readClip(clip)).samples)
     t.ok(beepEndMs, `the clip's beep ends ${beepEndMs} ms into it`)
     const message = 'Здравствуйте, это компания Ромашка, перезвоните нам, пожалуйста.'
     const { sipp, call } = await callClip(env, clip, { onMachine: 'message', message }, CALLEE_MP + 20)

@@ -3,18 +3,16 @@
 // at 8 kHz for the real Silero VAD, upsampled to 16 kHz for the rest) and each VAD window with
 // its probability from the Listener to the AmdDetector, on the clip's own timeline (0 = the
 // answer). The confusion matrix and the decision times are printed.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { REALTIME, Resampler } from '../../codecs/resample.ts'
-import { readWav } from '../../codecs/wav.ts'
 import { Listener } from '../../media-server/call/listener.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
-import type { ClipLabel } from '../../test/amd/generate-set.ts'
+import { readClip, readLabels } from '../../test/amd/labels.ts'
 import { AmdDetector, DEFAULTS, type AmdDecision } from './amd-detector.ts'
 
-const SET = new URL('../../test/amd/', import.meta.url)
 const RATE = 8000
 const PACKET = RATE / 50
 /** The floor asserted: the set's hard cases are meant to be missed (a person's whole sentence
@@ -54,7 +52,7 @@ function percentile(xs: number[], p: number): number {
 }
 
 t.test('AMD on the labelled set: confusion matrix, decision times', async (t) => {
-  const labels: Record<string, ClipLabel> = JSON.parse(await readFile(new URL('labels.json', SET), 'utf8'))
+  const labels = await readLabels()
   const vad = await SileroVad.load({ tickMs: 1000 })
   const clipDir = await mkdtemp(join(tmpdir(), 'amd-'))
   t.teardown(async () => {
@@ -66,7 +64,7 @@ t.test('AMD on the labelled set: confusion matrix, decision times', async (t) =>
   const times: number[] = []
   const misses: string[] = []
   for (const [file, label] of Object.entries(labels)) {
-    const wav = readWav(await readFile(new URL(`clips/${file}`, SET)))
+    const wav = await readClip(file)
     t.equal(wav.sampleRate, RATE, `${file} is 8 kHz`)
     const d = await decide(vad, wav.samples, clipDir)
     matrix[label.label][d.result]++

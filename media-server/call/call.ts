@@ -228,6 +228,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       turns: this.turns.map((t, i) => ({ seq: i + 1, ...t })),
       dtmf: this.dtmf,
       rtpStats: this.liveStats,
+      amd: this.amd ?? null,
     }
   }
 

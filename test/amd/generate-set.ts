@@ -12,21 +12,13 @@ import { rm, mkdir, writeFile } from 'node:fs/promises'
 import { resample } from '../../codecs/resample.ts'
 import { encodeWav } from '../../codecs/wav.ts'
 import { EspeakTts, type Voice } from '../../providers/tts/espeak-engine.ts'
+import { CLIPS_DIR, LABELS_FILE, type ClipLabel } from './labels.ts'
 import { CLIP_RATE, concat, fit, mix, noise, silence, tones } from './signals.ts'
 
 /** A clip covers the detector's whole analysis (3.5 s) and a little more. */
-export const CLIP_MS = 3600
-const DIR = new URL('./clips/', import.meta.url)
+const CLIP_MS = 3600
 
 type Part = { say: string } | { pauseMs: number } | { beepHz: number; ms: number }
-
-export interface ClipLabel {
-  label: 'human' | 'machine'
-  text: string
-  /** why the clip is hard, when it is one of the deliberately hard cases */
-  hard?: string
-  provenance: string
-}
 
 interface Spec {
   name: string
@@ -140,19 +132,19 @@ async function render(tts: EspeakTts, spec: Spec, pick: <T>(xs: readonly T[]) =>
 
 const tts = new EspeakTts()
 try {
-  await rm(DIR, { recursive: true, force: true })
-  await mkdir(DIR, { recursive: true })
+  await rm(CLIPS_DIR, { recursive: true, force: true })
+  await mkdir(CLIPS_DIR, { recursive: true })
   const pick = rng(2026)
   const labels: Record<string, ClipLabel> = {}
   for (const [i, spec] of specs().entries()) {
     const { pcm, provenance } = await render(tts, spec, pick, 1000 + i)
     const file = `${spec.name}.wav`
-    await writeFile(new URL(file, DIR), encodeWav(pcm, CLIP_RATE, 1))
+    await writeFile(new URL(file, CLIPS_DIR), encodeWav(pcm, CLIP_RATE, 1))
     const text = spec.parts.flatMap((p) => ('say' in p ? [p.say] : [])).join(' … ')
     labels[file] = { label: spec.label, text, ...(spec.hard && { hard: spec.hard }), provenance }
   }
-  await writeFile(new URL('./labels.json', import.meta.url), JSON.stringify(labels, null, 2) + '\n')
-  console.log(`${Object.keys(labels).length} clips in ${DIR.pathname}`)
+  await writeFile(LABELS_FILE, JSON.stringify(labels, null, 2) + '\n')
+  console.log(`${Object.keys(labels).length} clips in ${CLIPS_DIR.pathname}`)
 } finally {
   await tts.close()
 }
