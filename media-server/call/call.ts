@@ -208,6 +208,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.ended = true
     this.rtp.flush()
     this.listener.cancel()
+    this.screen?.close()
     this.sip.hangup().catch((e) => this.log.warn({ err: e }, 'hang-up after a fault failed'))
   }
 
@@ -277,7 +278,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.t0 = performance.now()
     this.rtp.confirm(performance.timeOrigin + this.t0) // now the peer is known to be real: our RTP may flow before its own
     this.answeredAt = new Date()
-    if (this.options.amd && (await this.screenedOut(this.options.amd))) {
+    if (this.options.amd && !this.ended && (await this.screenedOut(this.options.amd))) {
       if (!this.ended) await this.sip.hangup()
       return this.faultAt ? 'failed' : 'machine'
     }
