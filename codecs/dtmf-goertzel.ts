@@ -12,6 +12,8 @@
 // 19.7 ms never fills three quarters of two blocks) and is released after two blocks
 // without it, so a long press is one digit and a repeated key needs a real gap.
 
+import { goertzelCoef, goertzelPower } from './goertzel.ts'
+
 const ROWS = [697, 770, 852, 941]
 const COLS = [1209, 1336, 1477, 1633]
 const KEYS = ['123A', '456B', '789C', '*0#D']
@@ -52,7 +54,7 @@ export class DtmfToneDetector {
     this.blockSize = Math.round((sampleRate * BLOCK_MS) / 1000)
     this.block = new Int16Array(this.blockSize)
     ;[...ROWS, ...COLS].forEach((f, i) => {
-      this.coefs[i] = 2 * Math.cos((2 * Math.PI * f) / sampleRate)
+      this.coefs[i] = goertzelCoef(f, sampleRate)
     })
     this.minPower = ((MIN_AMPLITUDE * this.blockSize) / 2) ** 2
   }
@@ -82,17 +84,7 @@ export class DtmfToneDetector {
     const n = this.blockSize
     let energy = 0
     for (let i = 0; i < n; i++) energy += block[i] * block[i]
-    for (let k = 0; k < 8; k++) {
-      const c = coefs[k]
-      let s1 = 0
-      let s2 = 0
-      for (let i = 0; i < n; i++) {
-        const s = block[i] + c * s1 - s2
-        s2 = s1
-        s1 = s
-      }
-      power[k] = s1 * s1 + s2 * s2 - c * s1 * s2
-    }
+    for (let k = 0; k < 8; k++) power[k] = goertzelPower(block, coefs[k])
     const row = strongest(power, 0)
     const col = strongest(power, 4)
     const pr = power[row]

@@ -87,6 +87,7 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
       endReason: 'caller-bye',
       recordingPath: 'rec/a/call.wav',
       rtpStats,
+      amd: { result: 'human', reason: 'short-greeting-then-silence', decisionMs: 1312 },
     })
 
     const got = await store.getCall(c.id)
@@ -113,6 +114,7 @@ async function storeSuite(t: Test, variant: Variant): Promise<void> {
         turnCount: 2,
         leadOutcome: 'callback',
         rtpStats,
+        amd: { result: 'human', reason: 'short-greeting-then-silence', decisionMs: 1312 },
         turns: [
           { seq: 1, who: 'bot', startMs: 0, endMs: 2400, text: 'Здравствуйте!', clipPath: null, step: 'greet', timing: BARGE_IN, interrupted: true },
           {

@@ -29,6 +29,16 @@ export interface CallPatch {
   recordingError?: string
   codec?: string
   rtpStats?: object
+  /** the answering-machine detection of an outbound call */
+  amd?: AmdRecord
+}
+
+/** What answering-machine detection decided on the answer, by which rule, and when (ms on the
+ *  call's timeline). */
+export interface AmdRecord {
+  result: string
+  reason: string
+  decisionMs: number
 }
 
 export interface NewTurn {
@@ -141,6 +151,8 @@ export interface Lead {
 
 export interface CallDetail extends CallSummary {
   rtpStats: Record<string, unknown> | null
+  /** null: the call was not screened for an answering machine */
+  amd: AmdRecord | null
   turns: Turn[]
   dtmf: DtmfEvent[]
   lead: Lead | null
@@ -215,7 +227,7 @@ const PATCH_COLUMNS = {
   recordingError: 'recording_error',
   codec: 'codec',
   rtpStats: 'rtp_stats',
-} as const satisfies Record<keyof CallPatch, string>
+} as const satisfies Record<Exclude<keyof CallPatch, 'amd'>, string>
 
 /**
  * Call records (calls, turns, DTMF, leads). The SQL here is the only copy: it runs unchanged on
@@ -244,13 +256,17 @@ export class CallStore {
   async updateCall(id: string, patch: CallPatch): Promise<void> {
     const sets: string[] = []
     const params: unknown[] = [id]
-    for (const key of Object.keys(PATCH_COLUMNS) as (keyof CallPatch)[]) {
+    for (const key of Object.keys(PATCH_COLUMNS) as (keyof typeof PATCH_COLUMNS)[]) {
       const value = patch[key]
       if (value === undefined) continue
       if (value instanceof Date) params.push(value.toISOString())
       else if (key === 'rtpStats') params.push(JSON.stringify(value))
       else params.push(value)
       sets.push(`${PATCH_COLUMNS[key]} = $${params.length}${key === 'rtpStats' ? '::jsonb' : ''}`)
+    }
+    if (patch.amd) {
+      params.push(patch.amd.result, patch.amd.reason, patch.amd.decisionMs)
+      sets.push(`amd_result = $${params.length - 2}, amd_reason = $${params.length - 1}, amd_ms = $${params.length}`)
     }
     if (sets.length === 0) return
     const { rows } = await this.db.query(`UPDATE calls SET ${sets.join(', ')} WHERE id = $1 RETURNING id`, params)
@@ -390,8 +406,8 @@ export class CallStore {
 
   async getCall(id: string): Promise<CallDetail | null> {
     const [call, turns, dtmf, lead] = await Promise.all([
-      this.db.query<CallRow & { rtp_stats: Record<string, unknown> | null }>(
-        `${SUMMARY_SELECT}, c.rtp_stats
+      this.db.query<CallRow & { rtp_stats: Record<string, unknown> | null; amd_result: string | null; amd_reason: string | null; amd_ms: number | null }>(
+        `${SUMMARY_SELECT}, c.rtp_stats, c.amd_result, c.amd_reason, c.amd_ms
          FROM calls c LEFT JOIN leads l ON l.call_id = c.id
          WHERE c.id = $1`,
         [id],
@@ -414,6 +430,7 @@ export class CallStore {
     return {
       ...toSummary(row),
       rtpStats: row.rtp_stats,
+      amd: row.amd_result === null ? null : { result: row.amd_result, reason: row.amd_reason ?? '', decisionMs: row.amd_ms ?? 0 },
       turns: turns.rows.map((t) => ({
         seq: t.seq,
         who: t.who,

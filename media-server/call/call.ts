@@ -33,6 +33,8 @@ import { digitFromInfo } from './dtmf-relay.ts'
 import { failpoint, stallpoint, type FailpointName } from '../failpoints.ts'
 import { CallMedia } from './call-media.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
+import { AmdScreen, type AmdPolicy } from '../../dialer/amd/amd-screen.ts'
+import type { AmdDecision } from '../../dialer/amd/amd-detector.ts'
 import type { PromptLibrary } from './prompt-library.ts'
 import type { ScenarioPrompts } from './scenario-prompts.ts'
 import { runScenarioDialog, type ScenarioDialogIO, type ScenarioDialogResult } from './scenario-dialog.ts'
@@ -67,6 +69,8 @@ export interface CallOptions {
   scenarioFile?: string
   /** kept with the lead, for the CRM */
   variables?: Record<string, string | number | boolean>
+  /** outbound: screen the answer for an answering machine before the greeting */
+  amd?: AmdPolicy
 }
 
 /** The bot turn being played: what barge-in and the first packet write into. */
@@ -82,8 +86,9 @@ interface Speaking {
 /** How long the model may take to summarise a finished call before the lead goes without one. */
 const SUMMARY_TIMEOUT_MS = 15_000
 
-/** 'shutdown': cut short by the server stopping (the caller got our BYE). */
-export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed' | 'shutdown'
+/** 'shutdown': cut short by the server stopping (the caller got our BYE). 'machine': an outbound
+ *  call answered by an answering machine (AMD), hung up on or left a message. */
+export type CallResult = 'completed' | 'caller-hangup' | 'cancelled' | 'failed' | 'shutdown' | 'machine'
 
 /**
  * One answered call's turn loop: the listener, the scenario or the agent, the bot's prompts and
@@ -116,6 +121,9 @@ export class Call implements ConversationIO, ScenarioDialogIO {
   /** Turns and digits stay in memory until hang-up and are written in one go (see finish). */
   readonly turns: NewTurn[] = []
   readonly dtmf: NewDtmf[] = []
+  /** answering-machine detection: while it runs, and what it decided */
+  private screen: AmdScreen | undefined
+  private amd: AmdDecision | undefined
 
   constructor(
     readonly id: string,
@@ -200,6 +208,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.ended = true
     this.rtp.flush()
     this.listener.cancel()
+    this.screen?.close()
     this.sip.hangup().catch((e) => this.log.warn({ err: e }, 'hang-up after a fault failed'))
   }
 
@@ -220,6 +229,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       turns: this.turns.map((t, i) => ({ seq: i + 1, ...t })),
       dtmf: this.dtmf,
       rtpStats: this.liveStats,
+      amd: this.amd ?? null,
     }
   }
 
@@ -268,6 +278,10 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.t0 = performance.now()
     this.rtp.confirm(performance.timeOrigin + this.t0) // now the peer is known to be real: our RTP may flow before its own
     this.answeredAt = new Date()
+    if (this.options.amd && !this.ended && (await this.screenedOut(this.options.amd))) {
+      if (!this.ended) await this.sip.hangup()
+      return this.faultAt ? 'failed' : 'machine'
+    }
     const result = await this.runDialog()
     await this.fileLead(result)
     // Bridged to the seller: the call lasts while they talk; either side's BYE ends both dialogs.
@@ -279,6 +293,30 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     // the caller's side went silent (no refresh), answered our offer with nothing we can use, or the media server went away
     if (this.endReason === 'session-expired' || this.endReason === 'bad-answer' || this.endReason === 'media-lost') return 'failed'
     return this.endReason === 'remote-bye' && result.outcome === 'caller-hangup' ? 'caller-hangup' : 'completed'
+  }
+
+  /**
+   * The greeting waits for answering-machine detection (at most its analysis time). A machine:
+   * true, after the policy's message if it has one, said once the greeting's beep or its end
+   * has passed (so the voicemail records it). A person, or no telling: false, the call goes on.
+   */
+  private async screenedOut(policy: AmdPolicy): Promise<boolean> {
+    const screen = (this.screen = new AmdScreen(vadRateFor(this.rtp.lineRate), () => this.now()))
+    this.listener.watchWindows(screen)
+    try {
+      const amd = (this.amd = await screen.decision())
+      this.log.info(amd, 'answering-machine detection')
+      if (amd.result !== 'machine' || this.ended) return amd.result === 'machine'
+      if (policy.onMachine === 'message' && policy.message) {
+        const end = await screen.greetingEnd()
+        this.log.info({ greetingEnd: end ?? 'not heard' }, 'machine: leaving the message')
+        if (!this.ended) await this.sayText(policy.message, { interruptible: false, step: 'amd-message' })
+      }
+      return true
+    } finally {
+      this.listener.watchWindows(undefined)
+      this.screen = undefined
+    }
   }
 
   /** The LLM agent when an ASR and an LLM are configured, else the YAML scenario of the number. */
@@ -575,6 +613,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
     this.endReason = reason
     this.rtp.flush()
     this.listener.cancel()
+    this.screen?.close()
   }
 
   /** A dialog that stopped because the line went away says 'caller-hangup'; it was not always the caller. */
@@ -659,6 +698,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         recordingPath: this.media.recordingPath,
         recordingError: this.media.recordingError,
         rtpStats: this.withCallStats(stats),
+        amd: this.amd,
       }),
     )
   }

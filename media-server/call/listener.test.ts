@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { speechAndVad } from '../../test/helpers/speech-and-vad.ts'
 import { BargeInHold } from '../../vad/barge-in-hold.ts'
 import { SileroVad } from '../../vad/silero-vad.ts'
+import type { AsrProvider } from '../../providers/types.ts'
 import { Listener, type BargeInEvent } from './listener.ts'
 
 const CHUNK = 320 // 20 ms at 16 kHz, as the jitter buffer hands it over
@@ -173,4 +174,65 @@ t.test('an answer ends on the packet that completes the end silence, whatever th
     late.every((ms) => ms >= 0 && ms < 20),
     'never early, and at most one packet late',
   )
+})
+
+t.test('a window watcher gets every VAD window (its audio, end, probability) and the recogniser’s text, until unset', async (t) => {
+  const { vad, speak } = await speechAndVad(t)
+  const speech = await speak('Алло, слушаю.', 'ru')
+  const audio = new Int16Array(speech.length + 16000) // a second of silence after it
+  audio.set(speech)
+  // A recogniser that gives a partial at once and its final when the utterance ends.
+  const asr: AsrProvider = {
+    name: 'fake',
+    close: async () => {},
+    stream: () => {
+      let ended!: () => void
+      const end = new Promise<void>((resolve) => (ended = resolve))
+      return {
+        write() {},
+        end: () => ended(),
+        cancel: () => ended(),
+        async *results() {
+          yield { text: 'алло', final: false }
+          await end
+          yield { text: 'алло слушаю', final: true }
+        },
+      }
+    },
+  }
+  let now = 0
+  const listener = new Listener({
+    vad,
+    sampleRate: 16000,
+    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
+    bargeIn: { minSpeechMs: 60, confirmMs: 400 },
+    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
+    now: () => now,
+    onBargeIn: () => {},
+    onLoudDb: () => {},
+    onError: (err) => t.fail(err.message),
+    asr: { provider: asr, language: 'ru-RU', finalTimeoutMs: 1000 },
+  })
+  t.teardown(() => listener.close())
+  const windows: Array<{ pcm: Int16Array; endMs: number; speechProb: number }> = []
+  const texts: string[] = []
+  listener.watchWindows({ window: (w) => windows.push({ ...w, pcm: w.pcm.slice() }), transcript: (text) => texts.push(text) })
+  const half = audio.length / 2 - ((audio.length / 2) % CHUNK)
+  for (let i = 0; i + CHUNK <= audio.length; i += CHUNK) {
+    if (i === half) listener.watchWindows(undefined)
+    now = ((i + CHUNK) * 1000) / 16000
+    listener.onAudio(audio.subarray(i, i + CHUNK), true)
+    await vad.tick()
+  }
+  await new Promise((r) => setImmediate(r))
+  t.equal(windows.length, Math.floor(half / 512), `the windows of the first half only: ${windows.length}`)
+  t.ok(
+    windows.every((w, i) => w.endMs === ((i + 1) * 512 * 1000) / 16000 && w.pcm.every((s, k) => s === audio[i * 512 + k])),
+    'each with its own samples and its end on the timeline',
+  )
+  t.ok(
+    windows.some((w) => w.speechProb > 0.5),
+    'and the model’s probability',
+  )
+  t.same(texts, ['алло'], 'the partial text came while watched; the final after it was unset does not')
 })

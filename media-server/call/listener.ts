@@ -5,6 +5,7 @@ import { Endpointer, type EndpointEvent } from '../../vad/endpointer.ts'
 import { energyDb } from '../../vad/level.ts'
 import { WINDOW_MS, type SileroVad, type VadRate, type VadStream } from '../../vad/silero-vad.ts'
 import type { AsrProvider, AsrStream } from '../../providers/types.ts'
+import type { AmdWindow } from '../../dialer/amd/amd-detector.ts'
 
 export interface BargeInOptions {
   /** The model must call the caller's audio speech this long before the prompt is dropped (coughs);
@@ -40,6 +41,13 @@ export interface ListenerOptions {
   onError: (err: Error) => void
   /** streams each utterance to the recogniser while it is spoken; the clip is kept as well */
   asr?: { provider: AsrProvider; language: string; finalTimeoutMs: number }
+}
+
+/** Sees every VAD window and the recogniser's text while set (answering-machine detection). */
+export interface WindowWatcher {
+  /** `pcm` is valid during the call only */
+  window(w: AmdWindow): void
+  transcript(text: string, atMs: number): void
 }
 
 /** The recogniser's view of the utterance being spoken. */
@@ -101,6 +109,8 @@ export class Listener {
   private digitsAtMs = 0
   private capturing = false
   private recognition: Recognition | undefined
+  /** While watched: the watcher, and each window in flight's audio at the VAD's rate (RING slots). */
+  private watching: { watcher: WindowWatcher; pcm: Int16Array } | undefined
 
   constructor(private readonly opts: ListenerOptions) {
     this.rate = opts.sampleRate
@@ -116,6 +126,11 @@ export class Listener {
 
   private historySize(maxUtteranceMs: number): number {
     return (this.rate * (maxUtteranceMs + PRE_ROLL_MS + 1000)) / 1000
+  }
+
+  /** Every window from now on goes to `watcher` too, until unset (its ring is kept only meanwhile). */
+  watchWindows(watcher: WindowWatcher | undefined): void {
+    this.watching = watcher && { watcher, pcm: new Int16Array(RING * this.windowSamples) }
   }
 
   /** The bot is about to speak; barge-in is watched for while it does, if interruptible. */
@@ -207,8 +222,10 @@ export class Listener {
     if (nearEnd) this.nearChunksInWindow++
     const W = this.windowSamples
     const v = vadPcm
+    const kept = this.watching?.pcm
     for (let i = 0; i < v.length; i++) {
       this.windowSumSq += v[i] * v[i]
+      if (kept) kept[(this.windowIndex % RING) * W + this.windowFill] = v[i]
       if (++this.windowFill < W) continue
       const slot = this.windowIndex++ % RING
       // The window's last sample is i; the chunk's last sample arrived at arrivedMs.
@@ -246,6 +263,10 @@ export class Listener {
     // The bot's voice coming back on the line is not the caller.
     const speech = this.speaking && this.windowNearEnd[index % RING] === 1
     const nearEnd = this.windowNearEnd[index % RING] === 1
+    if (this.watching) {
+      const at = (index % RING) * this.windowSamples
+      this.watching.watcher.window({ pcm: this.watching.pcm.subarray(at, at + this.windowSamples), endMs, speechProb: probability })
+    }
     this.watchBargeIn(speech, nearEnd && this.endpointer.aboveFloor(this.windowDb[index % RING]), startMs)
     if (this.digits && this.armed?.opts.digits) return
     const ev = this.endpointer.push(speech, startMs, WINDOW_MS, this.windowDb[index % RING])
@@ -281,7 +302,10 @@ export class Listener {
     const text = (async () => {
       const finals: string[] = []
       try {
-        for await (const r of stream.results()) if (r.final && r.text) finals.push(r.text)
+        for await (const r of stream.results()) {
+          if (r.final && r.text) finals.push(r.text)
+          if (r.text) this.watching?.watcher.transcript([...finals, ...(r.final ? [] : [r.text])].join(' '), this.opts.now())
+        }
       } catch (err) {
         this.opts.onError(err as Error) // the clip still answers: recording mode for this turn
         return undefined

@@ -37,6 +37,25 @@ t.test('scenario, caller id and variables are checked', async (t) => {
   t.match(parse({ to: '84951234567', variables: { a: 'x'.repeat(1001) } }), { ok: false, error: /must be a string/ })
 })
 
+t.test('answering-machine detection: hang up, or leave a message', async (t) => {
+  t.same(parse({ to: '84951234567', amd: { onMachine: 'hangup' } }), {
+    ok: true,
+    request: { to: '84951234567', uri: 'sip:84951234567@carrier.ru', trunk: 'carrier', amd: { onMachine: 'hangup' } },
+  })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'message', message: ' Перезвоните нам. ' } }), {
+    ok: true,
+    request: { amd: { onMachine: 'message', message: 'Перезвоните нам.' } },
+  })
+  t.notMatch(parse({ to: '84951234567' }), { request: { amd: {} } }, 'no amd asked: none')
+  t.match(parse({ to: '84951234567', amd: true }), { ok: false, error: /"amd" must be an object/ })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'voicemail' } }), { ok: false, error: /"amd.onMachine" must be/ })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'message' } }), { ok: false, error: /"amd.message" must be the text/ })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'message', message: '   ' } }), { ok: false, error: /"amd.message" must be the text/ })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'message', message: 'x'.repeat(501) } }), { ok: false, error: /"amd.message" must be the text/ })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'hangup', message: 'hi' } }), { ok: false, error: /only said when/ })
+  t.match(parse({ to: '84951234567', amd: { onMachine: 'hangup', retry: 3 } }), { ok: false, error: /unknown field\(s\) in "amd": retry/ })
+})
+
 t.test('hostile or malformed input is refused', async (t) => {
   const bad: unknown[] = [
     null,

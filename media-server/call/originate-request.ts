@@ -2,6 +2,7 @@
 // Request-URI and a From header, so only what a number or a plain sip:/sips: URI needs passes:
 // no display names, no URI headers (?...), no brackets, quotes or line breaks to inject with.
 import type { TrunkConfig } from '../../sip/trunks/trunk.ts'
+import type { AmdPolicy } from '../../dialer/amd/amd-screen.ts'
 
 /** One call to place, as the API asked for it. */
 export interface OriginateRequest {
@@ -17,6 +18,8 @@ export interface OriginateRequest {
   callerId?: string
   /** passed with the call to the lead record */
   variables?: Record<string, string | number | boolean>
+  /** screen the answer for an answering machine, and what to do with one */
+  amd?: AmdPolicy
 }
 
 export interface OriginateContext {
@@ -29,7 +32,10 @@ export interface OriginateContext {
 
 export type ParsedOriginate = { ok: true; request: OriginateRequest } | { ok: false; error: string }
 
-const KEYS = new Set(['to', 'trunk', 'scenario', 'callerId', 'variables'])
+const KEYS = new Set(['to', 'trunk', 'scenario', 'callerId', 'variables', 'amd'])
+const AMD_KEYS = new Set(['onMachine', 'message'])
+/** A voicemail message is a sentence or two; TTS says it while the recording runs. */
+const MAX_AMD_MESSAGE = 500
 /** E.164 and national forms: up to 15 digits, a leading + allowed; visual separators are removed first. */
 const NUMBER = /^\+?[0-9]{3,15}$/
 const SEPARATORS = /[\s().-]/g
@@ -91,6 +97,20 @@ export function parseOriginate(body: unknown, ctx: OriginateContext): ParsedOrig
     }
     variables = Object.fromEntries(entries) as OriginateRequest['variables']
   }
+  let amd: AmdPolicy | undefined
+  if (b.amd !== undefined) {
+    const a = b.amd
+    if (typeof a !== 'object' || a === null || Array.isArray(a))
+      return fail('"amd" must be an object: {"onMachine": "hangup"} or {"onMachine": "message", "message": "..."}')
+    const extra = Object.keys(a).filter((k) => !AMD_KEYS.has(k))
+    if (extra.length) return fail(`unknown field(s) in "amd": ${extra.slice(0, 5).join(', ')}`)
+    const { onMachine, message } = a as Record<string, unknown>
+    if (onMachine !== 'hangup' && onMachine !== 'message') return fail('"amd.onMachine" must be "hangup" or "message"')
+    if (onMachine === 'message' && (typeof message !== 'string' || !message.trim() || message.length > MAX_AMD_MESSAGE))
+      return fail(`"amd.message" must be the text to leave (1-${MAX_AMD_MESSAGE} characters) when "onMachine" is "message"`)
+    if (onMachine === 'hangup' && message !== undefined) return fail('"amd.message" is only said when "onMachine" is "message"')
+    amd = onMachine === 'message' ? { onMachine, message: (message as string).trim() } : { onMachine }
+  }
   return {
     ok: true,
     request: {
@@ -100,6 +120,7 @@ export function parseOriginate(body: unknown, ctx: OriginateContext): ParsedOrig
       ...(scenario && { scenario }),
       ...(callerId && { callerId }),
       ...(variables && { variables }),
+      ...(amd && { amd }),
     },
   }
 }

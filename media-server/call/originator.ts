@@ -213,7 +213,7 @@ export class Originator {
         startedAt,
         direction: 'outbound',
         log: log.child({ sipCallId: sip.sipCallId }),
-        options: { scenarioFile: req.scenario, variables: req.variables },
+        options: { scenarioFile: req.scenario, variables: req.variables, amd: req.amd },
       })
     } catch (err) {
       // the media session did not open: nothing holds the call yet, so it ends here

@@ -14,7 +14,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * POST /api/calls {"to", "trunk"?, "scenario"?, "callerId"?, "variables"?}: 202 {"id"} once the
+ * POST /api/calls {"to", "trunk"?, "scenario"?, "callerId"?, "variables"?, "amd"?}: 202 {"id"} once the
  * INVITE is out; 400 for a body that is not a call we can place, 403 with the toll-fraud guard's
  * reason, 503 while draining or at capacity.
  */
