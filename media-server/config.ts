@@ -245,6 +245,8 @@ const DEFAULTS: Omit<Config, 'providers' | 'trunks' | 'outbound'> = {
     bitrix24UserId: 0,
     bitrix24CallbackMin: 60,
     bitrix24Currency: 'RUB',
+    bitrix24DncStatusId: '',
+    bitrix24WrongNumberStatusId: '',
   },
 }
 
@@ -351,6 +353,8 @@ const ENV_KEYS: Array<[string, string]> = [
   ['BITRIX24_USER_ID', 'crm.bitrix24UserId'],
   ['BITRIX24_CALLBACK_MIN', 'crm.bitrix24CallbackMin'],
   ['BITRIX24_CURRENCY', 'crm.bitrix24Currency'],
+  ['BITRIX24_DNC_STATUS_ID', 'crm.bitrix24DncStatusId'],
+  ['BITRIX24_WRONG_NUMBER_STATUS_ID', 'crm.bitrix24WrongNumberStatusId'],
 ]
 
 export class ConfigError extends Error {}

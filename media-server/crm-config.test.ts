@@ -45,6 +45,7 @@ t.test('CRM settings from the environment', async (t) => {
   t.equal(loadConfig({ BITRIX24_CALLBACK_MIN: '15' }).crm.bitrix24CallbackMin, 15)
   t.equal(loadConfig({}).crm.bitrix24Currency, 'RUB')
   t.equal(loadConfig({ BITRIX24_CURRENCY: 'USD' }).crm.bitrix24Currency, 'USD')
+  t.match(loadConfig({ BITRIX24_DNC_STATUS_ID: 'JUNK' }).crm, { bitrix24DncStatusId: 'JUNK', bitrix24WrongNumberStatusId: '' })
   t.throws(() => loadConfig({ BITRIX24_CURRENCY: 'rubles' }), /BITRIX24_CURRENCY must be a currency code/)
   t.throws(() => loadConfig({ BITRIX24_CALLBACK_MIN: '-1' }), /BITRIX24_CALLBACK_MIN must be between 0 and 10080/)
   t.throws(() => loadConfig({ BITRIX24_USER_ID: '17', BITRIX24_WEBHOOK_URL: 'https://p.bitrix24.ru/rest/1/c/' }), /BITRIX24_USER_ID .* needs application mode/)

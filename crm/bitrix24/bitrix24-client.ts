@@ -37,6 +37,9 @@ export const QUERY_LIMIT_PAUSE_MS = 2000
 
 interface Answer {
   result?: unknown
+  /** a list method's paging: the next page's `start` (absent on the last page), all matches */
+  next?: number
+  total?: number
   error?: string
   error_description?: string
   time?: { operating_reset_at?: number }
@@ -64,6 +67,12 @@ export class Bitrix24Client {
 
   async call<T>(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
     return (await this.request(method, params, signal)).result as T
+  }
+
+  /** One page (50 rows) of a `*.list` method from `params.start`; `next` is absent on the last page. */
+  async page<T>(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<{ rows: T[]; total: number; next?: number }> {
+    const answer = await this.request(method, params, signal)
+    return { rows: (answer.result as T[]) ?? [], total: Number(answer.total ?? 0), ...(answer.next !== undefined && { next: Number(answer.next) }) }
   }
 
   /**

@@ -160,12 +160,19 @@ export function todoList(owner: Owner): BatchCommand {
 
 export const marker = (callId: string) => `[voice call ${callId}]`
 
-export function hasMarker(items: unknown, callId: string): boolean {
-  return Array.isArray(items) && items.some((c: { COMMENT?: string; DESCRIPTION?: string }) => (c.COMMENT ?? c.DESCRIPTION)?.includes(marker(callId)))
+/** Whether a comment or to-do among `items` carries `mark` (one of our markers): an earlier attempt added it. */
+export function hasMarker(items: unknown, mark: string): boolean {
+  return Array.isArray(items) && items.some((c: { COMMENT?: string; DESCRIPTION?: string }) => (c.COMMENT ?? c.DESCRIPTION)?.includes(mark))
+}
+
+/** What a timeline comment can go on: a call's lead or deal, or a campaign contact's lead, contact or company. */
+export interface TimelineEntity {
+  kind: Owner['kind'] | 'contact' | 'company'
+  id: string
 }
 
 /** The lead's or deal's newest comments first: ours, if an earlier attempt added it, is among them. */
-export function commentList(owner: Owner): BatchCommand {
+export function commentList(owner: TimelineEntity): BatchCommand {
   return {
     method: 'crm.timeline.comment.list',
     params: { filter: { ENTITY_ID: owner.id, ENTITY_TYPE: owner.kind }, order: { ID: 'DESC' }, select: ['ID', 'COMMENT'] },
@@ -180,7 +187,11 @@ export function commentAdd(call: CallDetail, owner: Owner): BatchCommand {
     for (const t of call.turns) lines.push(`${t.who === 'bot' ? 'Bot' : 'Caller'}: ${t.text ?? '(audio clip)'}`)
   }
   if (call.recordingPath) lines.push('', `Recording: ${call.recordingPath}`)
-  return { method: 'crm.timeline.comment.add', params: { fields: { ENTITY_ID: owner.id, ENTITY_TYPE: owner.kind, COMMENT: lines.join('\n') } } }
+  return timelineComment(owner, lines.join('\n'))
+}
+
+export function timelineComment(entity: TimelineEntity, text: string): BatchCommand {
+  return { method: 'crm.timeline.comment.add', params: { fields: { ENTITY_ID: entity.id, ENTITY_TYPE: entity.kind, COMMENT: text } } }
 }
 
 /** The number to look the caller up by: what they gave, else the caller id; digits and a leading +. */

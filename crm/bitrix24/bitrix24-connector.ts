@@ -5,7 +5,8 @@ import type { CallDetail } from '../call-store.ts'
 import type { Connector, DeliveryOutcome } from '../outbox/outbox-worker.ts'
 import type { OutboxRow } from '../outbox/outbox-store.ts'
 import type { SqlExecutor } from '../sql-driver.ts'
-import { BATCH_MAX, Bitrix24Client, Bitrix24Error, type BatchCommand, type BatchError } from './bitrix24-client.ts'
+import type { Bitrix24Client, BatchCommand } from './bitrix24-client.ts'
+import { runJobs, thrownOutcome } from './batch-jobs.ts'
 import {
   commentAdd,
   commentList,
@@ -14,6 +15,7 @@ import {
   hasMarker,
   leadAdd,
   leadUpdate,
+  marker,
   openDeals,
   ORIGINATOR,
   phoneOf,
@@ -143,7 +145,8 @@ export class Bitrix24Connector implements Connector {
       method: `crm.${kind}.list`,
       params: { filter: { ORIGINATOR_ID: ORIGINATOR, ORIGIN_ID: id }, select: ['ID'] },
     })
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs,
       signal,
       (job) => {
@@ -169,7 +172,8 @@ export class Bitrix24Connector implements Connector {
 
   /** A known client (contact or company) without our deal: their newest open deal, to update rather than twin. */
   private async openDeal(jobs: Job[], signal: AbortSignal): Promise<void> {
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs.filter((j) => j.client && !j.ownerId),
       signal,
       (job) => ({ open: openDeals(job.client!) }),
@@ -182,7 +186,8 @@ export class Bitrix24Connector implements Connector {
 
   /** A returning caller's lead as it is, when the call gave fields it may lack. */
   private async read(jobs: Job[], signal: AbortSignal): Promise<void> {
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs.filter((j) => j.kind === 'lead' && j.found === 'dup' && leadUpdate(j.call, {})),
       signal,
       (job) => ({ lead: { method: 'crm.lead.get', params: { id: job.ownerId } } }),
@@ -197,7 +202,8 @@ export class Bitrix24Connector implements Connector {
    * empty fields filled; the call-back to-do (or, retried, its lookup); the telephony registration.
    */
   private async write(jobs: Job[], signal: AbortSignal): Promise<void> {
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs,
       signal,
       (job): Record<string, BatchCommand> => {
@@ -227,8 +233,8 @@ export class Bitrix24Connector implements Connector {
           const fields = { callId: job.call.id, dealId: job.ownerId, client: job.client, deal, budgetFilled: r.update !== undefined }
           this.opts.logger?.info(fields, 'Bitrix24: the call goes on a deal of a known client')
         }
-        if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, job.call.id)
-        if (r.todos !== undefined) job.todoMissing = !hasMarker(r.todos, job.call.id)
+        if (r.comments !== undefined) job.commentMissing = !hasMarker(r.comments, marker(job.call.id))
+        if (r.todos !== undefined) job.todoMissing = !hasMarker(r.todos, marker(job.call.id))
         const callId = (r.register as { CALL_ID?: string } | undefined)?.CALL_ID
         if (callId) {
           await this.portalCalls!.registered(job.call.id, callId)
@@ -240,7 +246,8 @@ export class Bitrix24Connector implements Connector {
 
   /** Retried calls: the comment and to-do their lookups did not find. */
   private async notesNotFound(jobs: Job[], signal: AbortSignal): Promise<void> {
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs.filter((j) => j.commentMissing || j.todoMissing),
       signal,
       (job) => ({
@@ -253,7 +260,8 @@ export class Bitrix24Connector implements Connector {
 
   /** Retried calls: did an earlier attempt finish the call or attach its record (its answer lost)? */
   private async telephonyDone(jobs: Job[], signal: AbortSignal): Promise<void> {
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs.filter((j) => j.retried && j.portal && (!j.portal.finished || (j.call.recordingPath && !j.portal.recordAttached))),
       signal,
       (job) => ({ stat: statisticCommand(job.portal!.portalCallId) }),
@@ -269,7 +277,8 @@ export class Bitrix24Connector implements Connector {
 
   /** telephony.externalCall.finish: duration and our SIP result as STATUS_CODE; the call activity appears. */
   private async finish(jobs: Job[], signal: AbortSignal, userId: number): Promise<void> {
-    await this.run(
+    await runJobs(
+      this.opts.client,
       jobs.filter((j) => j.portal && !j.portal.finished),
       signal,
       (job) => ({ finish: finishCommand(job.call, job.portal!.portalCallId, userId) }),
@@ -309,67 +318,4 @@ export class Bitrix24Connector implements Connector {
       }
     }
   }
-
-  /**
-   * Sends the jobs' commands (named `<name><job index>`) in as few batches as fit, and hands each
-   * job its results; a job with a failed command gets its outcome and takes no further part.
-   */
-  private async run(
-    jobs: Job[],
-    signal: AbortSignal,
-    commands: (job: Job) => Record<string, BatchCommand>,
-    take: (job: Job, results: Record<string, unknown>) => void | Promise<void>,
-  ): Promise<void> {
-    let chunk: Array<{ job: Job; names: string[] }> = []
-    let cmd: Record<string, BatchCommand> = {}
-    const flush = async () => {
-      if (!chunk.length) return
-      const sent = chunk
-      const batch = cmd
-      chunk = []
-      cmd = {}
-      try {
-        const answer = await this.opts.client.batch(batch, signal)
-        for (const { job, names } of sent) {
-          const failed = names.find((n) => answer.errors[n])
-          if (failed) job.outcome = outcomeOf(answer.errors[failed], failed)
-          else await take(job, Object.fromEntries(names.map((n) => [n.replace(/\d+$/, ''), answer.result[n]])))
-        }
-      } catch (err) {
-        const outcome = thrownOutcome(err)
-        for (const { job } of sent) job.outcome = outcome
-      }
-    }
-    for (const [i, job] of jobs.entries()) {
-      if (job.outcome) continue
-      const own = commands(job)
-      const names = Object.keys(own)
-      if (!names.length) continue
-      if (Object.keys(cmd).length + names.length > BATCH_MAX) await flush()
-      // one job's commands go in one batch: they refer to each other with $result[...]
-      for (const [n, c] of Object.entries(own)) cmd[`${n}${i}`] = resolveRefs(c, i)
-      chunk.push({ job, names: names.map((n) => `${n}${i}`) })
-    }
-    await flush()
-  }
-}
-
-/** `$result[add]` in a job's command names that job's own `add<i>`. */
-function resolveRefs(c: BatchCommand, i: number): BatchCommand {
-  return JSON.parse(JSON.stringify(c).replace(/\$result\[(\w+)\]/g, `$result[$1${i}]`)) as BatchCommand
-}
-
-/** A command's own error in a batch (`result_error`): business errors are final. */
-function outcomeOf(e: BatchError, name: string): DeliveryOutcome {
-  const error = `${name.replace(/\d+$/, '')}: ${e.error}${e.error_description ? `: ${e.error_description}` : ''}`
-  // a command that used a failed command's $result fails too; the first failure is the one reported
-  return /QUERY_LIMIT_EXCEEDED|OPERATION_TIME_LIMIT|INTERNAL_SERVER_ERROR|expired_token/.test(e.error) ? { kind: 'retry', error } : { kind: 'dead', error }
-}
-
-/** The whole request failed: rate refusals wait as the portal says, 5xx/408/429 and network errors retry, other 4xx are final. */
-function thrownOutcome(err: unknown): DeliveryOutcome {
-  if (!(err instanceof Bitrix24Error)) return { kind: 'retry', error: (err as Error).message || String(err) }
-  if (err.retryAfterMs !== undefined) return { kind: 'retry', error: err.message, retryAfterMs: err.retryAfterMs }
-  if (err.status >= 500 || err.status === 429 || err.status === 408) return { kind: 'retry', error: err.message }
-  return { kind: 'dead', error: err.message }
 }

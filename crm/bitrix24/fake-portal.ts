@@ -16,7 +16,11 @@ export interface PortalFault {
 export type Fault = PortalFault | 'lose' | 'stall' | 'expire' | 'ok'
 
 type Lead = Record<string, unknown> & { ID: number }
-type Outcome = { result: unknown } | { fault: PortalFault }
+/** next/total: a list method's paging (`start` of the next page, the count of all matches) */
+type Outcome = { result: unknown; next?: number; total?: number } | { fault: PortalFault }
+
+/** A list method's page size, as Bitrix24 fixes it. */
+export const PAGE = 50
 
 export const WEBHOOK_PATH = '/rest/1/abc123secret/'
 export const CLIENT_ID = 'local.app.1'
@@ -152,9 +156,12 @@ export class FakePortal {
     if (fault && typeof fault === 'object') return this.refuse(res, fault)
     let lose: 'lose' | 'stall' | undefined = fault
     let result: unknown
+    let paging = {}
     if (method === 'batch') {
       const out: Record<string, unknown> = {}
       const errors: Record<string, { error: string; error_description: string }> = {}
+      const totals: Record<string, number> = {}
+      const nexts: Record<string, number> = {}
       entry.commands = []
       for (const [name, line] of Object.entries(p.cmd as Record<string, string>)) {
         const [inner, query = ''] = line.split('?', 2) as [string, string?]
@@ -163,18 +170,24 @@ export class FakePortal {
         if (f === 'lose' || f === 'stall') lose = f
         const o: Outcome = f && typeof f === 'object' ? { fault: f } : this.exec(inner, resolve(parseQuery(query), out))
         if ('fault' in o) errors[name] = { error: o.fault.error, error_description: o.fault.description }
-        else out[name] = o.result
+        else {
+          out[name] = o.result
+          if (o.total !== undefined) totals[name] = o.total
+          if (o.next !== undefined) nexts[name] = o.next
+        }
       }
       // PHP's json_encode writes an empty map as []
-      result = { result: Object.keys(out).length ? out : [], result_error: Object.keys(errors).length ? errors : [], result_total: [], result_next: [] }
+      const map = (m: Record<string, unknown>) => (Object.keys(m).length ? m : [])
+      result = { result: map(out), result_error: map(errors), result_total: map(totals), result_next: map(nexts) }
     } else {
       const o = this.exec(method, p)
       if ('fault' in o) return this.refuse(res, o.fault)
       result = o.result
+      paging = { ...(o.next !== undefined && { next: o.next }), ...(o.total !== undefined && { total: o.total }) }
     }
     if (lose === 'lose') req.socket.destroy()
     if (lose) return
-    this.send(res, 200, { result, time: { start: Date.now() / 1000, operating: 0 } })
+    this.send(res, 200, { result, ...paging, time: { start: Date.now() / 1000, operating: 0 } })
   }
 
   private token(q: URLSearchParams, res: http.ServerResponse): void {
@@ -201,10 +214,10 @@ export class FakePortal {
     })
   }
 
-  /** A lead (owner type 1) or deal (2) by id. */
+  /** A lead (owner type 1), deal (2), contact (3) or company (4) by id. */
   private owner(typeId: unknown, id: unknown): Lead | undefined {
-    const list = String(typeId) === '1' ? this.leads : String(typeId) === '2' ? this.deals : []
-    return list.find((l) => String(l.ID) === String(id))
+    const lists: Record<string, Lead[]> = { 1: this.leads, 2: this.deals, 3: this.contacts, 4: this.companies }
+    return lists[String(typeId)]?.find((l) => String(l.ID) === String(id))
   }
 
   /** One method on this portal's records. */
@@ -213,9 +226,7 @@ export class FakePortal {
       case 'app.info':
         return { result: { ID: 1, CODE: CLIENT_ID, VERSION: 1, STATUS: 'L', INSTALLED: true, PAYMENT_EXPIRED: 'N', DAYS: null, LICENSE: 'ru_pro' } }
       case 'crm.lead.list':
-        return {
-          result: this.leads.filter((l) => Object.entries(p.filter ?? {}).every(([k, v]) => String(l[k]) === String(v))).map((l) => ({ ID: String(l.ID) })),
-        }
+        return listPage(this.leads, p)
       case 'crm.duplicate.findbycomm': {
         // documented: entity_type one of LEAD, CONTACT, COMPANY; omitted, all three; only the types with matches appear
         const values = Object.values(p.values ?? {}) as string[]
@@ -301,7 +312,7 @@ export class FakePortal {
         }
       case 'crm.timeline.comment.add': {
         const id = Number(p.fields?.ENTITY_ID)
-        if (!this.owner({ lead: 1, deal: 2 }[String(p.fields?.ENTITY_TYPE)], id))
+        if (!this.owner({ lead: 1, deal: 2, contact: 3, company: 4 }[String(p.fields?.ENTITY_TYPE)], id))
           return { fault: { status: 400, error: 'ERROR_CORE', description: 'Entity not found' } }
         const c = { ...p.fields, ENTITY_ID: id, ID: this.comments.length + 1 }
         this.comments.push(c)
@@ -336,6 +347,29 @@ export class FakePortal {
         return { fault: { status: 404, error: 'ERROR_METHOD_NOT_FOUND', description: 'Method not found!' } }
     }
   }
+}
+
+/**
+ * One page of a `*.list` method: `filter` with Bitrix24's key prefixes (`>=DATE_CREATE`, `>ID`, ...;
+ * an array value is "any of"), `order` by ID, `select` (ID always; all fields when none), `start`
+ * (the offset, 50 a page); `next` while more remain, and `total`.
+ */
+function listPage(records: Lead[], p: Record<string, any>): Outcome {
+  const rows = records.filter((r) => Object.entries(p.filter ?? {}).every(([key, want]) => matches(r, key, want)))
+  if (p.order?.ID === 'DESC') rows.reverse()
+  const start = Number(p.start ?? 0) || 0
+  const select = p.select ? (Object.values(p.select) as string[]) : undefined
+  const page = rows.slice(start, start + PAGE).map((r) => (select ? Object.fromEntries(['ID', ...select].map((k) => [k, r[k] ?? null])) : r))
+  return { result: page.map((r) => ({ ...r, ID: String(r.ID) })), total: rows.length, ...(start + PAGE < rows.length && { next: start + PAGE }) }
+}
+
+function matches(r: Lead, key: string, want: unknown): boolean {
+  const [, op = '=', field] = /^(>=|<=|>|<|=|!)?(.+)$/.exec(key)!
+  const have = r[field]
+  if (typeof want === 'object' && want !== null) return Object.values(want).some((w) => String(have) === String(w))
+  const [a, b] = [have, want].map((v) => (/^\d{4}-\d\d-\d\d/.test(String(v)) ? Date.parse(String(v)) : Number(v)))
+  const cmp = Number.isNaN(a) || Number.isNaN(b) ? String(have ?? '').localeCompare(String(want)) : a - b
+  return { '=': cmp === 0, '!': cmp !== 0, '>': cmp > 0, '<': cmp < 0, '>=': cmp >= 0, '<=': cmp <= 0 }[op]!
 }
 
 /** A multi-field (PHONE, EMAIL) from JSON (an array) or a batch query (a map with keys 0, 1, ...). */

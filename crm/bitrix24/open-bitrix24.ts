@@ -3,6 +3,7 @@ import type { SqlDriver } from '../sql-driver.ts'
 import type { CallDetail } from '../call-store.ts'
 import { Bitrix24Client } from './bitrix24-client.ts'
 import { Bitrix24Connector } from './bitrix24-connector.ts'
+import { Bitrix24CampaignConnector } from './bitrix24-campaign.ts'
 import { CallerLookup } from './caller-lookup.ts'
 import { Bitrix24OAuth } from './bitrix24-oauth.ts'
 
@@ -23,6 +24,22 @@ export interface Bitrix24Settings {
   bitrix24CallbackMin: number
   /** CURRENCY_ID of a known client's deal (its budget) */
   bitrix24Currency: string
+  /** campaigns: the lead status for a contact who asked not to be called, and for a wrong number (empty: a comment only) */
+  bitrix24DncStatusId: string
+  bitrix24WrongNumberStatusId: string
+}
+
+/** What the process uses of the portal: one client (one rate bucket) behind all of it. */
+export interface Bitrix24 {
+  /** the call steps (BITRIX24_STEP) */
+  connector: Bitrix24Connector
+  /** campaign contacts' outcomes (CAMPAIGN_BITRIX24_STEP) */
+  campaignConnector: Bitrix24CampaignConnector
+  lookup: CallerLookup
+  /** for reading leads into a campaign (leadsForCampaign) */
+  client: Bitrix24Client
+  portal: string
+  oauth?: Bitrix24OAuth
 }
 
 /**
@@ -37,14 +54,25 @@ export async function openBitrix24(
   db: SqlDriver,
   logger: Logger,
   loadCall: (callId: string) => Promise<CallDetail | null>,
-): Promise<{ connector: Bitrix24Connector; lookup: CallerLookup; portal: string; oauth?: Bitrix24OAuth } | undefined> {
+): Promise<Bitrix24 | undefined> {
   const ratePerS = crm.bitrix24RatePerS
+  const shared = (client: Bitrix24Client) => ({
+    client,
+    lookup: new CallerLookup(client),
+    campaignConnector: new Bitrix24CampaignConnector({
+      client,
+      db,
+      dncStatusId: crm.bitrix24DncStatusId || undefined,
+      wrongNumberStatusId: crm.bitrix24WrongNumberStatusId || undefined,
+      logger: connectorOptions.logger,
+    }),
+  })
   const connectorOptions = { callbackMs: crm.bitrix24CallbackMin * 60_000, currency: crm.bitrix24Currency, logger: logger.child({ component: 'bitrix24' }) }
   if (crm.bitrix24WebhookUrl) {
     const portal = new URL(crm.bitrix24WebhookUrl).origin
     logger.info({ portal, ratePerS }, 'Bitrix24 connector on (webhook mode)')
     const client = new Bitrix24Client({ auth: { webhookUrl: crm.bitrix24WebhookUrl }, ratePerS })
-    return { connector: new Bitrix24Connector({ client, loadCall, ...connectorOptions }), lookup: new CallerLookup(client), portal }
+    return { connector: new Bitrix24Connector({ client, loadCall, ...connectorOptions }), ...shared(client), portal }
   }
   if (!crm.bitrix24Portal) return undefined
   const portal = new URL(/^https?:\/\//.test(crm.bitrix24Portal) ? crm.bitrix24Portal : `https://${crm.bitrix24Portal}`).origin
@@ -64,5 +92,5 @@ export async function openBitrix24(
   logger.info({ portal, ratePerS, telephonyUserId: userId }, 'Bitrix24 connector on (application mode)')
   const client = new Bitrix24Client({ auth: { oauth }, ratePerS })
   const connector = new Bitrix24Connector({ client, loadCall, ...connectorOptions, telephony: userId ? { userId, db } : undefined })
-  return { connector, lookup: new CallerLookup(client), portal, oauth }
+  return { connector, ...shared(client), portal, oauth }
 }

@@ -5,6 +5,8 @@ import type { OutboxRow } from './outbox-store.ts'
 
 /** The step a finished call enqueues when CRM_WEBHOOK_URL is set. */
 export const WEBHOOK_STEP = 'webhook.lead'
+/** The step a campaign contact's final state enqueues (crm/outbox/campaign-outcome.ts); its body is the row's payload. */
+export const CAMPAIGN_WEBHOOK_STEP = 'webhook.campaign-contact'
 
 /** The JSON body POSTed to CRM_WEBHOOK_URL for each finished call (README "CRM"). */
 export interface WebhookLeadPayload {
@@ -93,7 +95,8 @@ export interface WebhookConnectorOptions {
 }
 
 /**
- * POSTs the finished call's lead to the row's target (CRM_WEBHOOK_URL). Every attempt of a step
+ * POSTs the finished call's lead (or, for a campaign step, the contact's `campaign.contact` event
+ * as enqueued) to the row's target (CRM_WEBHOOK_URL). Every attempt of a step
  * carries the same Idempotency-Key (call id + step): the receiver is asked to dedupe on it, which is
  * how a retry after a lost 2xx is not applied twice. 2xx delivered; 408, 429, 5xx, timeouts and
  * network errors retry (Retry-After honoured); any other 4xx is dead with the receiver's body.
@@ -102,9 +105,13 @@ export class WebhookConnector implements Connector {
   constructor(private readonly opts: WebhookConnectorOptions) {}
 
   async deliver(row: OutboxRow, signal: AbortSignal): Promise<DeliveryOutcome> {
-    const call = await this.opts.loadCall(row.callId)
-    if (!call) return { kind: 'dead', error: `call ${row.callId} not found` }
-    const body = JSON.stringify(leadPayload(call, row.idempotencyKey, this.opts.recordingBaseUrl))
+    let body: string
+    if (row.step === CAMPAIGN_WEBHOOK_STEP) body = JSON.stringify({ ...row.payload, idempotencyKey: row.idempotencyKey })
+    else {
+      const call = await this.opts.loadCall(row.callId)
+      if (!call) return { kind: 'dead', error: `call ${row.callId} not found` }
+      body = JSON.stringify(leadPayload(call, row.idempotencyKey, this.opts.recordingBaseUrl))
+    }
     const timestamp = String(Math.floor(Date.now() / 1000))
     const headers: Record<string, string> = {
       'content-type': 'application/json',
