@@ -18,6 +18,7 @@ export function campaignCall(
       ...(trunk && { trunk }),
       ...(campaign.scenario && { scenario: campaign.scenario }),
       ...(campaign.callerId && { callerId: campaign.callerId }),
+      ...(campaign.amd && { amd: campaign.amd }),
     },
     ctx,
   )

@@ -2,7 +2,8 @@
 // stored can be run (its window, policy, trunks and scenario are known good).
 import type { TrunkConfig } from '../sip/trunks/trunk.ts'
 import { DEFAULT_WINDOW, parseCallingWindow } from './calling-window.ts'
-import type { AmdSetting, NewCampaign } from './campaign-store.ts'
+import { parseAmdPolicy } from '../media-server/call/originate-request.ts'
+import type { NewCampaign } from './campaign-store.ts'
 import { parseRetryPolicy } from './retry-policy.ts'
 
 export interface CampaignContext {
@@ -15,7 +16,6 @@ export interface CampaignContext {
 const KEYS = new Set(['name', 'trunks', 'scenario', 'callerId', 'maxConcurrent', 'callingWindow', 'timeZone', 'retryPolicy', 'amd'])
 const NUMBER = /^\+?[0-9]{3,15}$/
 const MAX_CONCURRENT = 1000
-const MAX_MESSAGE = 1000
 export const DEFAULT_TIME_ZONE = 'Europe/Moscow'
 
 export type ParsedCampaign = { ok: true; campaign: Omit<NewCampaign, 'id'> } | { ok: false; error: string }
@@ -70,7 +70,7 @@ export function parseCampaign(body: Record<string, unknown>, ctx: CampaignContex
   } catch (err) {
     return fail(`"retryPolicy": ${(err as Error).message}`)
   }
-  const amd = parseAmd(body.amd)
+  const amd = parseAmdPolicy(body.amd)
   if (typeof amd === 'string') return fail(amd)
   return {
     ok: true,
@@ -83,20 +83,7 @@ export function parseCampaign(body: Record<string, unknown>, ctx: CampaignContex
       callingWindow,
       defaultTimeZone: timeZone,
       retryPolicy,
-      amd,
+      amd: amd ?? null,
     },
   }
-}
-
-/** null: no detection; a string: what is wrong. */
-function parseAmd(v: unknown): AmdSetting | null | string {
-  if (v === undefined || v === null || v === false) return null
-  if (typeof v !== 'object' || Array.isArray(v)) return '"amd" must be an object {"onMachine": "hangup" | "message", "message"?}'
-  const a = v as Record<string, unknown>
-  const extra = Object.keys(a).filter((k) => k !== 'onMachine' && k !== 'message')
-  if (extra.length) return `"amd": unknown field(s): ${extra.join(', ')}`
-  if (a.onMachine !== 'hangup' && a.onMachine !== 'message') return '"amd.onMachine" must be "hangup" or "message"'
-  if (a.onMachine === 'message' && (typeof a.message !== 'string' || !a.message.trim() || a.message.length > MAX_MESSAGE))
-    return `"amd.message" must be the text to leave (at most ${MAX_MESSAGE} characters)`
-  return a.onMachine === 'message' ? { onMachine: 'message', message: (a.message as string).trim() } : { onMachine: 'hangup' }
 }

@@ -1,14 +1,10 @@
 import type { SqlDriver, SqlExecutor } from '../crm/sql-driver.ts'
+import { enqueueCampaignOutcome, type CampaignCrmTargets } from '../crm/outbox/campaign-outcome.ts'
+import type { AmdPolicy } from './amd/amd-screen.ts'
 
 export type CampaignState = 'draft' | 'running' | 'paused' | 'stopped' | 'finished'
 export type ContactState = 'pending' | 'dialing' | 'done' | 'failed' | 'exhausted' | 'do-not-call'
 export const CONTACT_STATES: readonly ContactState[] = ['pending', 'dialing', 'done', 'failed', 'exhausted', 'do-not-call']
-
-/** What answering-machine detection does with a machine (null on the campaign: no detection). */
-export interface AmdSetting {
-  onMachine: 'hangup' | 'message'
-  message?: string
-}
 
 /** A campaign as created: its window and retry policy are stored as given (checked by the API). */
 export interface NewCampaign {
@@ -21,7 +17,7 @@ export interface NewCampaign {
   callingWindow: unknown
   defaultTimeZone: string
   retryPolicy: unknown
-  amd: AmdSetting | null
+  amd: AmdPolicy | null
 }
 
 /** Timestamps are ISO 8601 strings. */
@@ -106,7 +102,7 @@ interface CampaignRow {
   calling_window: unknown
   default_time_zone: string
   retry_policy: unknown
-  amd: AmdSetting | null
+  amd: AmdPolicy | null
   paused_reason: string | null
   created_at: Date
   updated_at: Date
@@ -136,6 +132,8 @@ interface ContactRow {
   updated_at: Date
 }
 
+/** The contact's campaign's name, next to a contact row that UPDATE ... RETURNING gives. */
+const CAMPAIGN_NAME = `(SELECT name FROM campaigns WHERE campaigns.id = campaign_contacts.campaign_id) AS campaign_name`
 const CONTACT_COLUMNS = `id, campaign_id, phone, name, time_zone, zone_source, region, fields, state, attempts, trunk_index, next_attempt_at,
   last_call_id, last_result, last_status, last_amd, last_rule, outcome, updated_at`
 
@@ -158,7 +156,11 @@ export type CampaignAction = keyof typeof TRANSITIONS
  * is called, and the call's id is on the row before its INVITE.
  */
 export class CampaignStore {
-  constructor(private readonly db: SqlDriver) {}
+  /** `crm`: where a contact's final state is told (the outbox's campaign steps); none: nowhere */
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly crm: CampaignCrmTargets = {},
+  ) {}
 
   /** The campaign and its contacts (due from `at`), in one transaction; phones already in it are skipped. */
   async create(c: NewCampaign, contacts: NewContact[], at: Date): Promise<{ campaign: Campaign; added: number }> {
@@ -283,14 +285,18 @@ export class CampaignStore {
     )
   }
 
-  /** The number is on the do-not-call list: the contact is never called. */
+  /** The number is on the do-not-call list: the contact is never called (and the CRM is told). */
   async markDoNotCall(c: Claimed, instance: string, at: Date): Promise<void> {
-    await this.db.query(
-      `UPDATE campaign_contacts SET state = 'do-not-call', attempts = attempts - 1, locked_by = NULL, locked_until = NULL, last_call_id = NULL,
-              last_rule = 'do-not-call-list', updated_at = $4
-       WHERE id = $1 AND locked_by = $2 AND last_call_id = $3 AND state = 'dialing'`,
-      [c.id, instance, c.callId, at],
-    )
+    await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<ContactRow & { campaign_name: string }>(
+        `UPDATE campaign_contacts SET state = 'do-not-call', attempts = attempts - 1, locked_by = NULL, locked_until = NULL, last_call_id = NULL,
+                last_rule = 'do-not-call-list', updated_at = $4
+         WHERE id = $1 AND locked_by = $2 AND last_call_id = $3 AND state = 'dialing'
+         RETURNING ${CONTACT_COLUMNS}, ${CAMPAIGN_NAME}`,
+        [c.id, instance, c.callId, at],
+      )
+      if (rows[0]) await this.tellCrm(tx, c.callId, rows[0], at)
+    })
   }
 
   /** The attempt's row, written before its INVITE: from here on a restart counts the contact as called. */
@@ -316,12 +322,12 @@ export class CampaignStore {
          WHERE call_id = $1`,
         [callId, at, rec.sipResult, rec.sipStatus, rec.amd, rec.conversation, rec.rule, rec.action],
       )
-      const { rows } = await tx.query<{ phone: string }>(
+      const { rows } = await tx.query<ContactRow & { campaign_name: string }>(
         `UPDATE campaign_contacts SET state = $4, next_attempt_at = coalesce($5, next_attempt_at), trunk_index = $6,
                 attempts = attempts - CASE WHEN $7 THEN 1 ELSE 0 END, locked_by = NULL, locked_until = NULL,
                 last_result = $8, last_status = $9, last_amd = $10, last_rule = $11, outcome = coalesce($12, outcome), updated_at = $13
          WHERE id = $1 AND last_call_id = $2 AND state = 'dialing' AND ($3::text IS NULL OR locked_by = $3)
-         RETURNING phone`,
+         RETURNING ${CONTACT_COLUMNS}, ${CAMPAIGN_NAME}`,
         [
           contactId,
           callId,
@@ -347,8 +353,15 @@ export class CampaignStore {
           at,
         ])
       }
+      await this.tellCrm(tx, callId, rows[0], at)
       return true
     })
+  }
+
+  /** A final state's CRM steps, in the transaction that wrote it (nothing for pending). */
+  private async tellCrm(tx: SqlExecutor, settledBy: string, row: ContactRow & { campaign_name: string }, at: Date): Promise<void> {
+    const contact = toContact(row)
+    await enqueueCampaignOutcome(tx, settledBy, { id: contact.campaignId, name: row.campaign_name }, contact, this.crm, at)
   }
 
   /** Keeps this instance's contacts (the ones being called) its own for another lease. */

@@ -13,6 +13,8 @@ import type { CallRecordView } from './attempt-outcome.ts'
 import { CampaignStore, type NewCampaign, type NewContact } from './campaign-store.ts'
 import { Dialer } from './dialer.ts'
 import { DEFAULT_POLICY } from './retry-policy.ts'
+import type { CampaignCrmTargets } from '../crm/outbox/campaign-outcome.ts'
+import { CAMPAIGN_WEBHOOK_STEP } from '../crm/outbox/webhook.ts'
 
 /** Monday 7 December 2026, 05:30 UTC: 08:30 in Moscow, 15:30 in Vladivostok, 07:30 in Kaliningrad. */
 const MONDAY_0530Z = new Date('2026-12-07T05:30:00Z')
@@ -94,10 +96,11 @@ class World {
 }
 
 // one embedded database for the file (opening one costs seconds); each test has its own campaigns and numbers
-const shared = tempStore(t, 'voice-dialer-').then(({ store }) => new CampaignStore(store.driver))
+const driver = tempStore(t, 'voice-dialer-').then(({ store }) => store.driver)
 
-async function world(): Promise<World> {
-  return new World(await shared)
+/** `crm`: where the store tells contacts' final states (the outbox's campaign steps) */
+async function world(crm?: CampaignCrmTargets): Promise<World> {
+  return new World(new CampaignStore(await driver, crm))
 }
 
 function contact(phone: string, timeZone = 'Europe/Moscow'): NewContact {
@@ -191,6 +194,24 @@ t.test('retries: busy is called again after the policy delay, and no sooner; aft
   t.equal(w.calledTo('+74951120001'), 3, 'an exhausted contact is never called again')
 })
 
+t.test('answering machine: called again at another time of day; a person reached after it is done', async (t) => {
+  const w = await world()
+  w.now = new Date('2026-12-07T08:00:00Z') // 11:00 in Moscow
+  const id = await campaign(t, w, [contact('+74951130001')], { amd: { onMachine: 'hangup' } })
+  w.script = () => ({ ...answered(null), result: 'machine', endReason: 'local-bye', amd: { result: 'machine' } })
+  const d = w.dialer()
+  await w.round(d)
+  let c = await contactOf(w, id, '+74951130001')
+  const machineDelay = DEFAULT_POLICY.rules.machine.delayMinutes!
+  t.match(c, { state: 'pending', attempts: 1, lastResult: 'answered', lastAmd: 'machine', lastRule: 'machine' })
+  t.equal(Date.parse(c.nextAttemptAt) - w.now.getTime(), machineDelay * 60_000, `next try in ${machineDelay} min`)
+  w.script = () => ({ ...answered('callback_booked'), amd: { result: 'human' } })
+  w.advance(machineDelay)
+  await w.round(d)
+  c = await contactOf(w, id, '+74951130001')
+  t.match(c, { state: 'done', attempts: 2, lastAmd: 'human', lastRule: 'answered', outcome: 'callback' })
+})
+
 t.test('outcomes: 404 is never retried; 503 fails over to the next trunk uncounted; 401 pauses the campaign', async (t) => {
   const w = await world()
   w.now = new Date('2026-12-07T08:00:00Z')
@@ -238,6 +259,37 @@ t.test('do-not-call: a callee who asked is never called again, by this campaign 
   t.equal(w.calledTo('+74951140001'), 1, 'the second campaign does not call it')
   t.equal(w.calledTo('+74951140002'), 1)
   t.match(await contactOf(w, second, '+74951140001'), { state: 'do-not-call', attempts: 0 })
+})
+
+t.test('CRM: a final state is enqueued once, with the write that made it; a contact still to be called is not', async (t) => {
+  const w = await world({ webhookUrl: 'http://crm.test/hook' })
+  w.now = new Date('2026-12-07T08:00:00Z')
+  await w.store.addDoNotCall('+74951150004', 'asked on an earlier call', w.now)
+  w.script = (to) =>
+    to === '+74951150001' ? answered('callback_booked') : to === '+74951150002' ? unanswered('rejected', 404, 'Not Found') : unanswered('busy', 486)
+  const id = await campaign(
+    t,
+    w,
+    ['+74951150001', '+74951150002', '+74951150003', '+74951150004'].map((p) => contact(p)),
+  )
+  const d = w.dialer()
+  await w.round(d)
+  await w.round(d)
+  const { rows } = await (
+    await driver
+  ).query<{ step: string; target: string; payload: { contact: { phone: string }; state: string; outcome: string | null; rule: string } }>(
+    `SELECT step, target, payload FROM crm_outbox WHERE payload->'campaign'->>'id' = $1 ORDER BY payload->'contact'->>'phone'`,
+    [id],
+  )
+  t.same(
+    rows.map((r) => [r.step, r.target, r.payload.contact.phone, r.payload.state, r.payload.outcome, r.payload.rule]),
+    [
+      [CAMPAIGN_WEBHOOK_STEP, 'http://crm.test/hook', '+74951150001', 'done', 'callback', 'answered'],
+      [CAMPAIGN_WEBHOOK_STEP, 'http://crm.test/hook', '+74951150002', 'failed', null, 'invalid-number'],
+      [CAMPAIGN_WEBHOOK_STEP, 'http://crm.test/hook', '+74951150004', 'do-not-call', null, 'do-not-call-list'],
+    ],
+    'one step per final state; the busy number, still to be called, has none',
+  )
 })
 
 t.test('concurrency: never more calls at once than the campaign allows', async (t) => {

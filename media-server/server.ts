@@ -29,7 +29,10 @@ import { createCrmRoutes } from './http/crm-routes.ts'
 import { OutboxStore } from '../crm/outbox/outbox-store.ts'
 import { createBitrix24InstallRoute, type Bitrix24InstallRoute } from './http/bitrix24-install-route.ts'
 import { OutboxWorker } from '../crm/outbox/outbox-worker.ts'
-import { WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
+import { CAMPAIGN_WEBHOOK_STEP, WEBHOOK_STEP, WebhookConnector } from '../crm/outbox/webhook.ts'
+import type { CampaignCrmTargets } from '../crm/outbox/campaign-outcome.ts'
+import { CAMPAIGN_BITRIX24_STEP } from '../crm/bitrix24/bitrix24-campaign.ts'
+import type { Bitrix24Client } from '../crm/bitrix24/bitrix24-client.ts'
 import { openBitrix24 } from '../crm/bitrix24/open-bitrix24.ts'
 import { BATCH_MAX } from '../crm/bitrix24/bitrix24-client.ts'
 import { BITRIX24_STEP } from '../crm/bitrix24/bitrix24-connector.ts'
@@ -91,23 +94,35 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   let crmWorker: OutboxWorker | undefined
   let callerLookup: CallDeps['callerLookup']
   let bitrix24Install: Bitrix24InstallRoute | undefined
+  // campaign contacts' final states go to the same CRM targets as calls (crm/outbox/campaign-outcome.ts)
+  const campaignCrm: CampaignCrmTargets = {}
+  let leadSource: Bitrix24Client | undefined
   {
     const steps: OutboxStep[] = []
     const connectors: Record<string, Connector> = {}
     // LLM mode: the summary is written after the hang-up (at most 15 s), so delivery waits for it
     const delayMs = providers.llm ? 20_000 : 0
+    campaignCrm.delayMs = delayMs
     const loadCall = (id: string) => store.getCall(id)
     const crm = config.crm
     if (crm.webhookUrl) {
       if (!crm.webhookSecret) logger.warn('CRM_WEBHOOK_SECRET is not set: the CRM webhook goes unsigned')
       steps.push({ step: WEBHOOK_STEP, target: crm.webhookUrl, delayMs })
-      connectors[WEBHOOK_STEP] = new WebhookConnector({ secret: crm.webhookSecret || undefined, loadCall, recordingBaseUrl: crm.recordingBaseUrl || undefined })
+      connectors[WEBHOOK_STEP] = connectors[CAMPAIGN_WEBHOOK_STEP] = new WebhookConnector({
+        secret: crm.webhookSecret || undefined,
+        loadCall,
+        recordingBaseUrl: crm.recordingBaseUrl || undefined,
+      })
+      campaignCrm.webhookUrl = crm.webhookUrl
       logger.info({ url: new URL(crm.webhookUrl).origin }, 'CRM webhook on')
     }
     const bitrix24 = await openBitrix24(crm, store.driver, logger, loadCall)
     if (bitrix24) {
       steps.push({ step: BITRIX24_STEP, target: bitrix24.portal, delayMs })
       connectors[BITRIX24_STEP] = bitrix24.connector
+      connectors[CAMPAIGN_BITRIX24_STEP] = bitrix24.campaignConnector
+      campaignCrm.bitrix24Portal = bitrix24.portal
+      leadSource = bitrix24.client
       callerLookup = (phone, log) => bitrix24.lookup.lookup(phone, log)
       // application mode: the portal's install event brings the tokens (POST /crm/bitrix24/install)
       if (bitrix24.oauth) bitrix24Install = createBitrix24InstallRoute({ oauth: bitrix24.oauth, portal: bitrix24.portal, logger })
@@ -240,7 +255,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     trunkFor: (uri) => trunks.guard.trunkFor(uri),
     scenarioFile: (name) => [name, `${name}.yaml`].find((f) => scenarios.get(f)),
   }
-  const campaigns = new CampaignStore(store.driver)
+  const campaigns = new CampaignStore(store.driver, campaignCrm)
   const dialer = new Dialer({
     store: campaigns,
     callRecord: (id) => store.getCall(id),
@@ -272,6 +287,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       logger: logger.child({ component: 'campaigns' }),
       maxUploadBytes: config.api.maxUploadBytes,
       kick: () => void dialer.tick(),
+      leads: leadSource,
     }),
     crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),

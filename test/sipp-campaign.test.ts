@@ -3,11 +3,13 @@
 // (the bot greets, the callee hangs up), one is busy (486), one refuses us (401). The campaign is
 // created from an Excel-style CSV upload, started over the API, and judged by what SIPp saw: every
 // number called once, never more calls up at once than the campaign allows, never more INVITEs in
-// a second than the trunk's cps; then the contacts' states, the retry times, the pause, the export.
+// a second than the trunk's cps; then the contacts' states, the retry times, the pause, the export;
+// and a campaign fed from Bitrix24 leads (the local test portal) whose outcomes go back on the leads.
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { FakePortal } from '../crm/bitrix24/fake-portal.ts'
 import { freeUdpPort } from './helpers/free-port.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerProcess, type ServerHandle } from './helpers/server-process.ts'
@@ -62,7 +64,11 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
   const trunk = (name: string, port: number) => ({ name, host: `127.0.0.1:${port}`, register: false, cps: TRUNK_CPS, channels: 20, allowPrefixes: ['+7999'] })
   const config = path.join(dir, 'config.json')
   writeFileSync(config, JSON.stringify({ trunks: [trunk('answers', answers), trunk('busy', busy), trunk('denies', denies)] }))
+  const portal = new FakePortal()
+  await portal.start()
+  t.teardown(() => portal.stop())
   const server = await startServerProcess({
+    BITRIX24_WEBHOOK_URL: portal.url,
     DATA_DIR: path.join(dir, 'data'),
     CONFIG_FILE: config,
     API_TOKEN: TOKEN,
@@ -230,5 +236,70 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
     const list = (await api(server, 'GET', '/api/do-not-call')).body.numbers
     t.ok(list.some((n: any) => n.phone === '+79993330001' && n.reason === 'asked by e-mail'))
     t.equal((await api(server, 'DELETE', '/api/do-not-call/+79993330001')).status, 200)
+  })
+
+  await t.test("a campaign from the portal's leads: each called, each lead told its outcome", async (t) => {
+    const leads = [1, 2, 3].map((i) => ({
+      ID: 9000 + i,
+      TITLE: `Заявка с сайта ${i}`,
+      NAME: `Лид ${i}`,
+      STATUS_ID: 'NEW',
+      SOURCE_ID: 'WEBFORM',
+      PHONE: [{ VALUE: `8 999 444-00-0${i}`, VALUE_TYPE: 'WORK' }],
+    }))
+    portal.leads.push(...leads, { ID: 9004, TITLE: 'Другой источник', STATUS_ID: 'NEW', SOURCE_ID: 'CALL', PHONE: [{ VALUE: '+79994440004' }] })
+    const trace = path.join(dir, 'leads.trace')
+    const scenario = renderScenario('uas-callee.xml', mkdtempSync(path.join(dir, 'leads')), {
+      ANSWER_PT: 0,
+      ANSWER_CODEC: 'PCMU',
+      CALLER_ID: '74950000000',
+      CHALLENGE: '',
+      PROVISIONAL: ringingFor(200),
+      HANG_UP_AFTER_MS: 2000,
+    })
+    const callee = runSipp(
+      scenario,
+      `127.0.0.1:${server.sipPort}`,
+      ['-p', String(answers), '-m', '3', '-mp', '42000', '-rtp_echo', '-trace_msg', '-message_file', trace],
+      60_000,
+    )
+    await new Promise((r) => setTimeout(r, 500))
+    const created = await api(server, 'POST', '/api/campaigns', {
+      name: 'Заявки с сайта',
+      trunks: ['answers'],
+      callerId: '74950000000',
+      maxConcurrent: 3,
+      callingWindow: ALWAYS,
+      fromBitrix24: { filter: { statusId: 'NEW', sourceId: 'WEBFORM' } },
+    })
+    t.equal(created.status, 201, created.text)
+    t.equal(created.body.added, 3, 'the three leads the filter matches, not the fourth')
+    const id: string = created.body.id
+    await api(server, 'POST', `/api/campaigns/${id}/start`)
+    const sipp = await callee
+    t.equal(sipp.code, 0, `SIPp answered the three calls (${sipp.stderr.slice(-300)})`)
+    t.same(
+      firstInvites(readSippTrace(trace))
+        .map((m) => m.user)
+        .sort(),
+      ['+79994440001', '+79994440002', '+79994440003'],
+      'each lead called at its number',
+    )
+    const ours = (comment: string) => comment.includes('Campaign "Заявки с сайта"')
+    const comments = await until(
+      'a comment on each lead',
+      async () => {
+        const on = leads.map((l) => portal.comments.filter((c) => c.ENTITY_TYPE === 'lead' && c.ENTITY_ID === l.ID && ours(c.COMMENT)))
+        return on.every((c) => c.length === 1) ? on.flat() : undefined
+      },
+      30_000,
+    )
+    for (const c of comments) t.match(c.COMMENT, /: reached, outcome: /, `lead ${c.ENTITY_ID}: the campaign's outcome is on its timeline`)
+    t.equal(portal.comments.filter((c) => c.ENTITY_ID === 9004 && ours(c.COMMENT)).length, 0, 'the lead that was not in the campaign is left alone')
+    const contacts = (await api(server, 'GET', `/api/campaigns/${id}/contacts`)).body.contacts
+    t.same(contacts.map((c: any) => c.fields.leadId).sort(), ['9001', '9002', '9003'], 'each contact keeps its lead id')
+    const noPortal = await api(server, 'POST', '/api/campaigns', { name: 'x', fromBitrix24: { filter: { colour: 'red' } } })
+    t.equal(noPortal.status, 400)
+    t.match(noPortal.body.error, /colour/)
   })
 })

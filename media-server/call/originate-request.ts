@@ -97,20 +97,8 @@ export function parseOriginate(body: unknown, ctx: OriginateContext): ParsedOrig
     }
     variables = Object.fromEntries(entries) as OriginateRequest['variables']
   }
-  let amd: AmdPolicy | undefined
-  if (b.amd !== undefined) {
-    const a = b.amd
-    if (typeof a !== 'object' || a === null || Array.isArray(a))
-      return fail('"amd" must be an object: {"onMachine": "hangup"} or {"onMachine": "message", "message": "..."}')
-    const extra = Object.keys(a).filter((k) => !AMD_KEYS.has(k))
-    if (extra.length) return fail(`unknown field(s) in "amd": ${extra.slice(0, 5).join(', ')}`)
-    const { onMachine, message } = a as Record<string, unknown>
-    if (onMachine !== 'hangup' && onMachine !== 'message') return fail('"amd.onMachine" must be "hangup" or "message"')
-    if (onMachine === 'message' && (typeof message !== 'string' || !message.trim() || message.length > MAX_AMD_MESSAGE))
-      return fail(`"amd.message" must be the text to leave (1-${MAX_AMD_MESSAGE} characters) when "onMachine" is "message"`)
-    if (onMachine === 'hangup' && message !== undefined) return fail('"amd.message" is only said when "onMachine" is "message"')
-    amd = onMachine === 'message' ? { onMachine, message: (message as string).trim() } : { onMachine }
-  }
+  const amd = parseAmdPolicy(b.amd)
+  if (typeof amd === 'string') return fail(amd)
   return {
     ok: true,
     request: {
@@ -123,4 +111,19 @@ export function parseOriginate(body: unknown, ctx: OriginateContext): ParsedOrig
       ...(amd && { amd }),
     },
   }
+}
+
+/** The "amd" field of a call or a campaign: undefined when absent, a string saying what is wrong. */
+export function parseAmdPolicy(a: unknown): AmdPolicy | undefined | string {
+  if (a === undefined) return undefined
+  if (typeof a !== 'object' || a === null || Array.isArray(a))
+    return '"amd" must be an object: {"onMachine": "hangup"} or {"onMachine": "message", "message": "..."}'
+  const extra = Object.keys(a).filter((k) => !AMD_KEYS.has(k))
+  if (extra.length) return `unknown field(s) in "amd": ${extra.slice(0, 5).join(', ')}`
+  const { onMachine, message } = a as Record<string, unknown>
+  if (onMachine !== 'hangup' && onMachine !== 'message') return '"amd.onMachine" must be "hangup" or "message"'
+  if (onMachine === 'message' && (typeof message !== 'string' || !message.trim() || message.length > MAX_AMD_MESSAGE))
+    return `"amd.message" must be the text to leave (1-${MAX_AMD_MESSAGE} characters) when "onMachine" is "message"`
+  if (onMachine === 'hangup' && message !== undefined) return '"amd.message" is only said when "onMachine" is "message"'
+  return onMachine === 'message' ? { onMachine, message: (message as string).trim() } : { onMachine }
 }

@@ -16,6 +16,8 @@ import { importContactsCsv, importContactsJson, type ContactInput } from '../../
 import { normalizePhone } from '../../dialer/phone-number.ts'
 import { timeZoneOfNumber } from '../../dialer/number-region.ts'
 import { readBody } from './read-body.ts'
+import { leadsForCampaign, parseLeadFilter, type LeadFilter } from '../../crm/bitrix24/lead-source.ts'
+import type { Bitrix24Client } from '../../crm/bitrix24/bitrix24-client.ts'
 
 /** Handles /api/campaigns and /api/do-not-call and says so. */
 export type CampaignRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>
@@ -27,6 +29,8 @@ export interface CampaignRoutesDeps {
   maxUploadBytes: number
   /** a campaign was started or resumed: the dialer looks at once instead of at its next tick */
   kick?: () => void
+  /** the Bitrix24 portal the contacts of `"fromBitrix24"` are read from; none: Bitrix24 is not configured */
+  leads?: Bitrix24Client
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -146,13 +150,17 @@ function methodNotAllowed(res: http.ServerResponse, allow: string): void {
 
 interface ReadContacts {
   contacts: ContactInput[]
-  errors: Array<{ line: number; error: string }>
+  /** a CSV line or JSON item (line), or a lead (leadId), left out */
+  errors: Array<{ line?: number; leadId?: string; error: string }>
   duplicates: number
   /** the JSON body's other fields (the campaign's settings) */
   fields: Record<string, unknown>
 }
 
-/** A text/csv body, or a JSON object with `contacts` (an array) or `csv` (the text); null once answered. */
+/**
+ * A text/csv body, or a JSON object with `contacts` (an array), `csv` (the text) or `fromBitrix24`
+ * (`{"filter": {...}}`: the portal's leads); null once answered.
+ */
 async function readContacts(deps: CampaignRoutesDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<ReadContacts | null> {
   const raw = await readBody(req, deps.maxUploadBytes)
   if (!raw) return (json(res, 413, { error: `body larger than ${deps.maxUploadBytes} bytes` }), null)
@@ -167,9 +175,10 @@ async function readContacts(deps: CampaignRoutesDeps, req: http.IncomingMessage,
       return (json(res, 400, { error: 'the body is neither JSON nor text/csv' }), null)
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return (json(res, 400, { error: 'the body must be a JSON object' }), null)
-    const { contacts, csv, ...rest } = body as Record<string, unknown>
-    if ((contacts === undefined) === (csv === undefined))
-      return (json(res, 400, { error: 'give the contacts as "contacts" (a list) or "csv" (text), one of the two' }), null)
+    const { contacts, csv, fromBitrix24, ...rest } = body as Record<string, unknown>
+    if ([contacts, csv, fromBitrix24].filter((x) => x !== undefined).length !== 1)
+      return (json(res, 400, { error: 'give the contacts as "contacts" (a list), "csv" (text) or "fromBitrix24" (a lead filter), one of the three' }), null)
+    if (fromBitrix24 !== undefined) return fromLeads(deps, fromBitrix24, rest, res)
     if (contacts !== undefined && !Array.isArray(contacts)) return (json(res, 400, { error: '"contacts" must be a list' }), null)
     if (csv !== undefined && typeof csv !== 'string') return (json(res, 400, { error: '"csv" must be the CSV text' }), null)
     input = (contacts as unknown[] | undefined) ?? (csv as string)
@@ -179,6 +188,27 @@ async function readContacts(deps: CampaignRoutesDeps, req: http.IncomingMessage,
     return { ...(typeof input === 'string' ? importContactsCsv(input) : importContactsJson(input)), fields }
   } catch (err) {
     return (json(res, 400, { error: (err as Error).message }), null)
+  }
+}
+
+/** `"fromBitrix24": {"filter": {...}}`: the leads the filter matches, read from the portal now. */
+async function fromLeads(deps: CampaignRoutesDeps, from: unknown, fields: Record<string, unknown>, res: http.ServerResponse): Promise<ReadContacts | null> {
+  if (!deps.leads) return (json(res, 400, { error: '"fromBitrix24": Bitrix24 is not configured (BITRIX24_WEBHOOK_URL or BITRIX24_PORTAL)' }), null)
+  let filter: LeadFilter
+  try {
+    const keys = typeof from === 'object' && from !== null && !Array.isArray(from) ? Object.keys(from) : []
+    if (keys.some((k) => k !== 'filter')) throw new TypeError('"fromBitrix24" must be {"filter": {...}}')
+    filter = parseLeadFilter((from as { filter?: unknown }).filter ?? {})
+  } catch (err) {
+    return (json(res, 400, { error: (err as Error).message }), null)
+  }
+  try {
+    const got = await leadsForCampaign(deps.leads, filter)
+    if (got.truncated) deps.logger.warn({ total: got.total, read: got.contacts.length }, 'more leads match than a campaign takes from the portal')
+    return { contacts: got.contacts, errors: got.errors, duplicates: got.duplicates, fields }
+  } catch (err) {
+    deps.logger.warn({ err }, 'the leads could not be read from Bitrix24')
+    return (json(res, 502, { error: `the leads could not be read from Bitrix24: ${(err as Error).message}` }), null)
   }
 }
 
