@@ -13,7 +13,7 @@ export interface CampaignContext {
 }
 
 /** The fields of a campaign; the contacts come in the same body (JSON or CSV) or later. */
-const KEYS = new Set(['name', 'trunks', 'scenario', 'callerId', 'maxConcurrent', 'callingWindow', 'timeZone', 'retryPolicy', 'amd'])
+const KEYS = new Set(['name', 'trunks', 'scenario', 'callerId', 'maxConcurrent', 'callingWindow', 'timeZone', 'retryPolicy', 'amd', 'requireConsent'])
 const NUMBER = /^\+?[0-9]{3,15}$/
 const MAX_CONCURRENT = 1000
 export const DEFAULT_TIME_ZONE = 'Europe/Moscow'
@@ -72,6 +72,9 @@ export function parseCampaign(body: Record<string, unknown>, ctx: CampaignContex
   }
   const amd = parseAmdPolicy(body.amd)
   if (typeof amd === 'string') return fail(amd)
+  // a CSV upload's settings come from the query string, where a flag is text
+  const requireConsent = body.requireConsent ?? false
+  if (![true, false, 'true', 'false'].includes(requireConsent as boolean | string)) return fail('"requireConsent" must be true or false')
   return {
     ok: true,
     campaign: {
@@ -84,6 +87,7 @@ export function parseCampaign(body: Record<string, unknown>, ctx: CampaignContex
       defaultTimeZone: timeZone,
       retryPolicy,
       amd: amd ?? null,
+      requireConsent: requireConsent === true || requireConsent === 'true',
     },
   }
 }

@@ -18,6 +18,8 @@ export interface NewCampaign {
   defaultTimeZone: string
   retryPolicy: unknown
   amd: AmdPolicy | null
+  /** only contacts whose consent is recorded are taken (the API refuses the others) */
+  requireConsent: boolean
 }
 
 /** Timestamps are ISO 8601 strings. */
@@ -37,6 +39,8 @@ export interface NewContact {
   timeZone: string
   zoneSource: string
   region?: string
+  /** consent to be called as imported; absent: not recorded */
+  consent?: boolean
   fields: Record<string, string>
 }
 
@@ -103,6 +107,7 @@ interface CampaignRow {
   default_time_zone: string
   retry_policy: unknown
   amd: AmdPolicy | null
+  require_consent: boolean
   paused_reason: string | null
   created_at: Date
   updated_at: Date
@@ -118,6 +123,7 @@ interface ContactRow {
   time_zone: string
   zone_source: string
   region: string | null
+  consent: boolean | null
   fields: Record<string, string>
   state: ContactState
   attempts: number
@@ -134,7 +140,7 @@ interface ContactRow {
 
 /** The contact's campaign's name, next to a contact row that UPDATE ... RETURNING gives. */
 const CAMPAIGN_NAME = `(SELECT name FROM campaigns WHERE campaigns.id = campaign_contacts.campaign_id) AS campaign_name`
-const CONTACT_COLUMNS = `id, campaign_id, phone, name, time_zone, zone_source, region, fields, state, attempts, trunk_index, next_attempt_at,
+const CONTACT_COLUMNS = `id, campaign_id, phone, name, time_zone, zone_source, region, consent, fields, state, attempts, trunk_index, next_attempt_at,
   last_call_id, last_result, last_status, last_amd, last_rule, outcome, updated_at`
 
 /** Rows per INSERT: one statement of jsonb_to_recordset each, so 100,000 contacts are 100 statements. */
@@ -166,8 +172,9 @@ export class CampaignStore {
   async create(c: NewCampaign, contacts: NewContact[], at: Date): Promise<{ campaign: Campaign; added: number }> {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<CampaignRow>(
-        `INSERT INTO campaigns (id, name, trunks, scenario, caller_id, max_concurrent, calling_window, default_time_zone, retry_policy, amd, created_at, updated_at)
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10::jsonb, $11, $11) RETURNING *`,
+        `INSERT INTO campaigns (id, name, trunks, scenario, caller_id, max_concurrent, calling_window, default_time_zone, retry_policy, amd, require_consent,
+                                created_at, updated_at)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10::jsonb, $12, $11, $11) RETURNING *`,
         [
           c.id,
           c.name,
@@ -180,6 +187,7 @@ export class CampaignStore {
           JSON.stringify(c.retryPolicy ?? {}),
           c.amd ? JSON.stringify(c.amd) : null,
           at,
+          c.requireConsent,
         ],
       )
       const added = await insertContacts(tx, c.id, contacts, at)
@@ -419,10 +427,11 @@ export class CampaignStore {
   }
 
   /** True when the number was not on the list before. */
-  async addDoNotCall(phone: string, reason: string, at: Date): Promise<boolean> {
+  /** `callId`: the call the number's owner asked on; none: an operator added it */
+  async addDoNotCall(phone: string, reason: string, at: Date, callId?: string): Promise<boolean> {
     const { rows } = await this.db.query(
-      'INSERT INTO do_not_call (phone, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING RETURNING phone',
-      [phone, reason, at],
+      'INSERT INTO do_not_call (phone, reason, call_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (phone) DO NOTHING RETURNING phone',
+      [phone, reason, callId ?? null, at],
     )
     return rows.length > 0
   }
@@ -450,12 +459,13 @@ async function insertContacts(tx: SqlExecutor, campaignId: string, contacts: New
       time_zone: c.timeZone,
       zone_source: c.zoneSource,
       region: c.region ?? null,
+      consent: c.consent ?? null,
       fields: c.fields,
     }))
     const { rows } = await tx.query(
-      `INSERT INTO campaign_contacts (campaign_id, phone, name, time_zone, zone_source, region, fields, next_attempt_at, updated_at)
-       SELECT $1, x.phone, x.name, x.time_zone, x.zone_source, x.region, coalesce(x.fields, '{}'::jsonb), $3, $3
-       FROM jsonb_to_recordset($2::jsonb) AS x(phone text, name text, time_zone text, zone_source text, region text, fields jsonb)
+      `INSERT INTO campaign_contacts (campaign_id, phone, name, time_zone, zone_source, region, consent, fields, next_attempt_at, updated_at)
+       SELECT $1, x.phone, x.name, x.time_zone, x.zone_source, x.region, x.consent, coalesce(x.fields, '{}'::jsonb), $3, $3
+       FROM jsonb_to_recordset($2::jsonb) AS x(phone text, name text, time_zone text, zone_source text, region text, consent boolean, fields jsonb)
        ON CONFLICT (campaign_id, phone) DO NOTHING RETURNING id`,
       [campaignId, JSON.stringify(chunk), at],
     )
@@ -481,6 +491,7 @@ function toCampaign(r: CampaignRow): Campaign {
     defaultTimeZone: r.default_time_zone,
     retryPolicy: r.retry_policy,
     amd: r.amd,
+    requireConsent: r.require_consent,
     pausedReason: r.paused_reason,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
@@ -498,6 +509,7 @@ function toContact(r: ContactRow): Contact {
     timeZone: r.time_zone,
     zoneSource: r.zone_source,
     ...(r.region !== null && { region: r.region }),
+    ...(r.consent !== null && { consent: r.consent }),
     fields: r.fields,
     state: r.state,
     attempts: r.attempts,

@@ -91,7 +91,32 @@ t.test('a JSON array', async (t) => {
   t.throws(() => importContactsJson({ phone: '1' }), /expected an array of objects/)
   const wide = Object.fromEntries([['phone', '+79161234567'], ...Array.from({ length: MAX_CUSTOM_FIELDS + 1 }, (_, i) => [`f${i}`, 'x'])])
   t.same(importContactsJson([wide]).errors, [
-    { line: 1, error: `${MAX_CUSTOM_FIELDS + 1} custom fields; at most ${MAX_CUSTOM_FIELDS} besides phone, name, timezone and region` },
+    { line: 1, error: `${MAX_CUSTOM_FIELDS + 1} custom fields; at most ${MAX_CUSTOM_FIELDS} besides phone, name, timezone, region and consent` },
   ])
   t.throws(() => importContactsJson(Array.from({ length: MAX_ROWS + 1 }, () => ({}))), new RegExp(`more than ${MAX_ROWS}`))
+})
+
+t.test('consent: yes and no as spreadsheets and CRMs write them; anything else is the row’s error', async (t) => {
+  const csv = ['Телефон;Согласие', '+79160000001;да', '+79160000002;Нет', '+79160000003;', '+79160000004;1', '+79160000005;может быть'].join('\n')
+  const r = importContactsCsv(csv)
+  t.same(
+    r.contacts.map((c) => [c.phone, c.consent]),
+    [
+      ['+79160000001', true],
+      ['+79160000002', false],
+      ['+79160000003', undefined],
+      ['+79160000004', true],
+    ],
+  )
+  t.same(r.errors, [{ line: 6, error: "consent 'может быть' is neither yes nor no (yes/no, да/нет, 1/0)" }])
+  t.same(r.contacts[0].fields, {}, 'consent is no custom field')
+  const json = importContactsJson([
+    { phone: '+79160000006', consent: true },
+    { phone: '+79160000007', consent: false },
+  ])
+  t.same(
+    json.contacts.map((c) => c.consent),
+    [true, false],
+    'JSON booleans',
+  )
 })

@@ -11,6 +11,8 @@ export interface ContactInput {
   /** An IANA zone valid for Intl, as given. */
   timeZone?: string
   region?: string
+  /** Whether the callee agreed to be called (a consent column: yes/no, да/нет, 1/0); absent: not recorded */
+  consent?: boolean
   /** Every other column, for the scenario (e.g. {{company}}). */
   fields: Record<string, string>
 }
@@ -27,7 +29,7 @@ export const MAX_ROWS = 100_000
 export const MAX_FIELD_LENGTH = 1000
 export const MAX_CUSTOM_FIELDS = 50
 
-type Known = 'phone' | 'name' | 'timeZone' | 'region'
+type Known = 'phone' | 'name' | 'timeZone' | 'region' | 'consent'
 
 // Header names (lower case) of the columns with a meaning of their own; Russian ones for Excel in Russian offices.
 const ALIASES = new Map<string, Known>(
@@ -44,8 +46,14 @@ const ALIASES = new Map<string, Known>(
     'часовой пояс': 'timeZone',
     region: 'region',
     регион: 'region',
+    consent: 'consent',
+    согласие: 'consent',
   } as const),
 )
+
+// A consent cell: what a spreadsheet or a CRM export writes for yes and for no.
+const YES = new Set(['1', 'yes', 'y', 'true', '+', 'да', 'д', 'есть'])
+const NO = new Set(['0', 'no', 'n', 'false', '-', 'нет', 'н'])
 
 /** Contacts from CSV text: header row required, ',' or ';' as the delimiter (whichever the header uses more), BOM ignored. */
 export function importContactsCsv(text: string): ContactImportResult {
@@ -94,7 +102,7 @@ export function importContactsCsv(text: string): ContactImportResult {
   return collector.result()
 }
 
-/** Contacts from a parsed JSON array of objects keyed like the CSV header; values are strings or numbers. */
+/** Contacts from a parsed JSON array of objects keyed like the CSV header; values are strings, numbers or booleans. */
 export function importContactsJson(json: unknown): ContactImportResult {
   if (!Array.isArray(json)) throw new Error('contacts JSON: expected an array of objects')
   if (json.length > MAX_ROWS) throw new Error(`contacts JSON: ${json.length} rows, more than ${MAX_ROWS}; split the list`)
@@ -105,7 +113,7 @@ export function importContactsJson(json: unknown): ContactImportResult {
     const entries: Array<[string, string]> = []
     for (const [key, value] of Object.entries(item)) {
       if (value === null || value === undefined) continue
-      if (typeof value === 'number' && Number.isFinite(value)) entries.push([key, String(value)])
+      if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') entries.push([key, String(value)])
       else if (typeof value === 'string') entries.push([key, value])
       else return collector.error(line, `'${key}' must be a string or a number`)
     }
@@ -134,7 +142,7 @@ function columnsProblem(names: string[]): string | undefined {
     if (other !== undefined) return `'${other}' and '${name}' both give the ${role}`
     seen.set(role, name)
   }
-  if (custom > MAX_CUSTOM_FIELDS) return `${custom} custom fields; at most ${MAX_CUSTOM_FIELDS} besides phone, name, timezone and region`
+  if (custom > MAX_CUSTOM_FIELDS) return `${custom} custom fields; at most ${MAX_CUSTOM_FIELDS} besides phone, name, timezone, region and consent`
   return undefined
 }
 
@@ -158,7 +166,12 @@ class Collector {
       const role = roleOf(name)
       const value = rawValue.trim()
       if (role === undefined) custom.push([name, value])
-      else if (value !== '') contact[role] = value
+      else if (role === 'consent') {
+        const v = value.toLowerCase()
+        if (YES.has(v)) contact.consent = true
+        else if (NO.has(v)) contact.consent = false
+        else if (v !== '') return this.error(line, `consent '${value}' is neither yes nor no (yes/no, да/нет, 1/0)`)
+      } else if (value !== '') contact[role] = value
     }
     if (contact.phone === '') return this.error(line, 'no phone number')
     const phone = normalizePhone(contact.phone)

@@ -123,6 +123,7 @@ async function campaign(t: Test, w: World, contacts: NewContact[], extra: Partia
       defaultTimeZone: 'Europe/Moscow',
       retryPolicy: {},
       amd: null,
+      requireConsent: false,
       ...extra,
     },
     contacts,

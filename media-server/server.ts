@@ -21,6 +21,7 @@ import { createOriginateRoute } from './http/originate-route.ts'
 import { createCampaignRoutes } from './http/campaign-routes.ts'
 import { CampaignStore } from '../dialer/campaign-store.ts'
 import { campaignCall } from '../dialer/campaign-call.ts'
+import { normalizePhone } from '../dialer/phone-number.ts'
 import { Dialer } from '../dialer/dialer.ts'
 import { Originator } from './call/originator.ts'
 import type { OriginateContext } from './call/originate-request.ts'
@@ -193,6 +194,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     mediaHasRoom: () => media.available > 0,
   })
   const { sip, registrar } = createSipBackend(config, { gate, outbound: trunks.guard, logger, stats: metrics.sipStats() })
+  const campaigns = new CampaignStore(store.driver, campaignCrm)
   // a variable, not a literal: providers and knowledge reach the calls before CallDeps declares them
   const callDeps: CallDeps & { providers: CallProviders; knowledge: KnowledgeSearch } = {
     config,
@@ -205,6 +207,11 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     providers,
     knowledge,
     callerLookup,
+    doNotCall: async (phone, callId) => {
+      const number = normalizePhone(phone)
+      if (number && (await campaigns.addDoNotCall(number, 'asked during a call', new Date(), callId)))
+        logger.info({ callId, phone: number }, 'the number is on the do-not-call list: the other party asked')
+    },
     scenarios,
     scenarioPrompts,
     srtpPolicy: srtpPolicyFor(config, (address) => gate.trust.match(address)),
@@ -255,7 +262,6 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
     trunkFor: (uri) => trunks.guard.trunkFor(uri),
     scenarioFile: (name) => [name, `${name}.yaml`].find((f) => scenarios.get(f)),
   }
-  const campaigns = new CampaignStore(store.driver, campaignCrm)
   const dialer = new Dialer({
     store: campaigns,
     callRecord: (id) => store.getCall(id),

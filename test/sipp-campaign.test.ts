@@ -228,6 +228,19 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
     const none = await api(server, 'POST', '/api/campaigns', { name: 'x', contacts: [{ phone: 'not a number' }] })
     t.equal(none.status, 400, 'no valid contact: nothing is created')
     t.equal(none.body.errors?.length, 1)
+    const consent = await api(server, 'POST', '/api/campaigns', {
+      name: 'с согласием',
+      requireConsent: true,
+      contacts: [{ phone: '+79995550001', consent: 'да' }, { phone: '+79995550002', consent: 'нет' }, { phone: '+79995550003' }],
+    })
+    t.equal(consent.status, 201, consent.text)
+    t.equal(consent.body.added, 1, 'a campaign that requires consent takes only the contact who gave it')
+    t.same(
+      consent.body.errors.map((e: any) => e.error),
+      ['+79995550002: refused consent', '+79995550003: no consent recorded'],
+    )
+    const exported = await api(server, 'GET', `/api/campaigns/${consent.body.id}/results.csv`)
+    t.match(exported.text.split('\n')[1], /^\+79995550001,.*,yes,/, 'the export shows the consent')
     const noToken = await fetch(`http://127.0.0.1:${server.httpPort}/api/campaigns`)
     t.equal(noToken.status, 401, 'the campaign API needs the token')
     const added = await api(server, 'POST', '/api/do-not-call', { phone: '8 999 333-00-01', reason: 'asked by e-mail' })

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { CallStore, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
+import type { CallStore, LeadInput, NewDtmf, NewTurn, TurnTiming } from '../../crm/call-store.ts'
 import type { Answer, ListenOptions, SayOptions, ScenarioResult } from '../../dialog/dialog-io.ts'
 import type { PromptKey } from '../../dialog/prompts.ts'
 import { ScenarioEngine } from '../../dialog/scenario/engine.ts'
@@ -54,6 +54,8 @@ export interface CallDeps {
   knowledge?: KnowledgeAnswers
   /** the CRM's record of the caller (LLM agent mode), bounded by its own short deadline */
   callerLookup?: (phone: string, log: Logger) => Promise<KnownCaller | undefined>
+  /** the other party asked not to be called again (the lead's outcome do_not_call): their number goes on the list */
+  doNotCall?: (phone: string, callId: string) => Promise<void>
   /** calls without the LLM agent run the YAML scenario for their dialled number */
   /** (get: a scenario asked for by name, e.g. by POST /api/calls) */
   scenarios: Pick<ScenarioRegistry, 'forNumber'> & Partial<Pick<ScenarioRegistry, 'get'>>
@@ -637,7 +639,7 @@ export class Call implements ConversationIO, ScenarioDialogIO {
         ...(this.media.transferred && { transfer: this.media.transferred }),
         ...(this.options.variables && { variables: this.options.variables }),
       }
-      return this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, clips, slots: fields, outcome }))
+      return this.saveLead({ clips, slots: fields, outcome })
     }
     const clips: Record<string, string> = {}
     let phoneDigits: string | undefined
@@ -654,10 +656,16 @@ export class Call implements ConversationIO, ScenarioDialogIO {
       ...(this.options.variables && { variables: this.options.variables }),
     }
     if (!Object.keys(clips).length && !phoneDigits && !slots) return
-    // the one outcome of the model's that acts beyond the record: no campaign calls this number again
     const doNotCall = c?.actions.some((a) => a.type === 'end_call' && a.outcome === 'do_not_call')
     const outcome = doNotCall ? 'do_not_call' : this.hangupOutcome(result.outcome)
-    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, phoneDigits, clips, slots, outcome }))
+    await this.saveLead({ phoneDigits, clips, slots, outcome })
+  }
+
+  /** The lead; 'do_not_call' also acts beyond the record: no campaign calls this number again. */
+  private async saveLead(lead: Omit<LeadInput, 'callerId'>): Promise<void> {
+    await this.db((s) => s.saveLead(this.id, { callerId: this.sip.callerId, ...lead }))
+    const doNotCall = this.deps.doNotCall
+    if (lead.outcome === 'do_not_call' && doNotCall) await this.db(() => doNotCall(this.sip.callerId, this.id))
   }
 
   /**

@@ -52,6 +52,7 @@ const EXPORT_COLUMNS = [
   'last_rule',
   'outcome',
   'last_call_id',
+  'consent',
   'time_zone',
   'zone_source',
   'updated_at',
@@ -68,6 +69,7 @@ export function placeContact(c: ContactInput, defaultZone: string): NewContact {
     timeZone: own ?? byNumber?.zone ?? defaultZone,
     zoneSource: own ? 'contact' : (byNumber?.source ?? 'default'),
     ...((c.region ?? byNumber?.region) && { region: c.region ?? byNumber?.region }),
+    ...(c.consent !== undefined && { consent: c.consent }),
     fields: c.fields,
   }
 }
@@ -127,6 +129,7 @@ export function createCampaignRoutes(deps: CampaignRoutesDeps): CampaignRoutes {
       if (campaign.state === 'stopped' || campaign.state === 'finished') return (json(res, 409, { error: `the campaign is ${campaign.state}` }), true)
       const got = await readContacts(deps, req, res)
       if (!got) return true
+      withConsent(got, campaign.requireConsent)
       const added = await store.addContacts(
         id,
         got.contacts.map((c) => placeContact(c, campaign.defaultTimeZone)),
@@ -220,12 +223,25 @@ async function create(deps: CampaignRoutesDeps, req: http.IncomingMessage, res: 
   const settings = csvUpload ? Object.fromEntries([...url.searchParams].map(([k, v]) => [k, /^[{[]/.test(v) ? safeJson(v) : v])) : got.fields
   const parsed = parseCampaign(settings, deps.ctx)
   if (!parsed.ok) return json(res, 400, { error: parsed.error })
+  withConsent(got, parsed.campaign.requireConsent)
   if (!got.contacts.length) return json(res, 400, { error: 'no contact to call', errors: got.errors.slice(0, 100) })
   const id = randomUUID()
   const contacts = got.contacts.map((c) => placeContact(c, parsed.campaign.defaultTimeZone))
   const { campaign, added } = await deps.store.create({ id, ...parsed.campaign }, contacts, new Date())
   deps.logger.info({ campaignId: id, name: campaign.name, added, rejected: got.errors.length }, 'campaign created')
   json(res, 201, { ...campaign, added, errors: got.errors.slice(0, 100), rejected: got.errors.length, duplicates: got.duplicates })
+}
+
+/** A campaign that requires consent takes only contacts whose consent is recorded; the rest are row errors. */
+function withConsent(got: ReadContacts, required: boolean): void {
+  if (!required) return
+  const without = got.contacts.filter((c) => c.consent !== true)
+  got.contacts = got.contacts.filter((c) => c.consent === true)
+  for (const c of without)
+    got.errors.push({
+      ...(c.fields.leadId ? { leadId: c.fields.leadId } : {}),
+      error: `${c.phone}: ${c.consent === false ? 'refused consent' : 'no consent recorded'}`,
+    })
 }
 
 function safeJson(v: string): unknown {
@@ -254,6 +270,7 @@ async function exportResults(store: CampaignStore, id: string, res: http.ServerR
       c.lastRule ?? '',
       c.outcome ?? '',
       c.lastCallId ?? '',
+      c.consent === undefined ? '' : c.consent ? 'yes' : 'no',
       c.timeZone,
       c.zoneSource,
       c.updatedAt,

@@ -24,9 +24,9 @@ export interface LlmServer {
 }
 
 /** Turn 1: "Вы сказали: <the caller's words>." (or, transferring, a transfer_to_seller call).
- *  Turn 2: goodbye and end_call (the call ends). A request without tools is the summary after
+ *  Turn 2: goodbye and end_call with `endOutcome` (the call ends). A request without tools is the summary after
  *  the hang-up: "Сводка: <the transcript's first line>". */
-async function startLlmServer(firstTokenDelayMs: number, transfer = false): Promise<LlmServer> {
+async function startLlmServer(firstTokenDelayMs: number, transfer = false, endOutcome = 'qualified'): Promise<LlmServer> {
   const requests: LlmServer['requests'] = []
   const server: Server = createServer((req, res) => {
     let body = ''
@@ -56,7 +56,9 @@ async function startLlmServer(firstTokenDelayMs: number, transfer = false): Prom
       } else {
         res.write(chatChunk({ content: 'Спасибо, до свидания!' }))
         res.write(
-          chatChunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'end_call', arguments: '{"outcome":"qualified"}' } }] }),
+          chatChunk({
+            tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'end_call', arguments: JSON.stringify({ outcome: endOutcome }) } }],
+          }),
         )
         res.write(chatChunk({}, 'tool_calls'))
       }
@@ -71,11 +73,14 @@ async function startLlmServer(firstTokenDelayMs: number, transfer = false): Prom
   }
 }
 
-export async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyBudgetMs: number; transfer?: boolean; env?: Record<string, string> }) {
+export async function llmCall(
+  t: Test,
+  opts: { firstTokenDelayMs: number; replyBudgetMs: number; transfer?: boolean; endOutcome?: string; env?: Record<string, string> },
+) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-llm-'))
   const script = await buildCallerScript(dataDir, 'ru', 700)
   const vosk = await startVoskServer()
-  const llm = await startLlmServer(opts.firstTokenDelayMs, opts.transfer)
+  const llm = await startLlmServer(opts.firstTokenDelayMs, opts.transfer, opts.endOutcome)
   t.teardown(async () => {
     await vosk.close()
     await llm.close()
@@ -114,5 +119,5 @@ export async function llmCall(t: Test, opts: { firstTokenDelayMs: number; replyB
   }
   t.notOk(JSON.stringify(call).includes('sk-test-secret'), 'the API key is not in the call record')
   t.notOk(server.logs.join('\n').includes('sk-test-secret'), 'the API key is not in the logs')
-  return { call, vosk, llm }
+  return { call, vosk, llm, server }
 }
