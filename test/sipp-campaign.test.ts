@@ -231,6 +231,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
     const consent = await api(server, 'POST', '/api/campaigns', {
       name: 'с согласием',
       requireConsent: true,
+      retryPolicy: { maxAttempts: 3, rules: { busy: { delayMinutes: 30 } } },
       contacts: [{ phone: '+79995550001', consent: 'да' }, { phone: '+79995550002', consent: 'нет' }, { phone: '+79995550003' }],
     })
     t.equal(consent.status, 201, consent.text)
@@ -239,6 +240,13 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
       consent.body.errors.map((e: any) => e.error),
       ['+79995550002: refused consent', '+79995550003: no consent recorded'],
     )
+    const table = (await api(server, 'GET', `/api/campaigns/${consent.body.id}`)).body.retryTable
+    t.match(
+      table.find((r: any) => r.rule === 'busy'),
+      { action: 'retry', delayMinutes: 30 },
+      "the campaign's retry table shows its override",
+    )
+    t.match(table.at(-1), { rule: 'exhausted', matches: /number 3 \(maxAttempts\)/ })
     const exported = await api(server, 'GET', `/api/campaigns/${consent.body.id}/results.csv`)
     t.match(exported.text.split('\n')[1], /^\+79995550001,.*,yes,/, 'the export shows the consent')
     const noToken = await fetch(`http://127.0.0.1:${server.httpPort}/api/campaigns`)

@@ -14,6 +14,7 @@ import {
 } from '../../dialer/campaign-store.ts'
 import { importContactsCsv, importContactsJson, type ContactInput } from '../../dialer/contact-import.ts'
 import { normalizePhone } from '../../dialer/phone-number.ts'
+import { describePolicy, parseRetryPolicy } from '../../dialer/retry-policy.ts'
 import { timeZoneOfNumber } from '../../dialer/number-region.ts'
 import { readBody } from './read-body.ts'
 import { leadsForCampaign, parseLeadFilter, type LeadFilter } from '../../crm/bitrix24/lead-source.ts'
@@ -101,7 +102,9 @@ export function createCampaignRoutes(deps: CampaignRoutesDeps): CampaignRoutes {
     if (!campaign) return (json(res, 404, { error: `no campaign ${id}` }), true)
     if (sub === undefined) {
       if (req.method !== 'GET') return (methodNotAllowed(res, 'GET'), true)
-      return (json(res, 200, { ...campaign, contacts: await store.counts(id) }), true)
+      // the retry table as this campaign applies it: defaults merged with its overrides, in match order
+      const retryTable = describePolicy(parseRetryPolicy(campaign.retryPolicy))
+      return (json(res, 200, { ...campaign, contacts: await store.counts(id), retryTable }), true)
     }
     if (sub in TRANSITIONS) {
       if (req.method !== 'POST') return (methodNotAllowed(res, 'POST'), true)
