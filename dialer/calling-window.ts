@@ -1,6 +1,7 @@
 // When a contact may be called: weekdays and hours in the callee's local time, less holidays.
 // All local-time arithmetic goes through Intl.DateTimeFormat with the callee's IANA zone, so DST and zones far
 // from the server's (Kaliningrad, Kamchatka) come out right without a date library.
+import { wallTime } from '../dialog/slots/zoned-time.ts'
 
 export type IsoWeekday = 1 | 2 | 3 | 4 | 5 | 6 | 7
 
@@ -132,25 +133,9 @@ interface Wall {
   minutes: number
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
 function wallClock(zone: string, at: number): Wall {
-  let f = formatters.get(zone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-    })
-    formatters.set(zone, f)
-  }
-  const p: Record<string, number> = {}
-  for (const part of f.formatToParts(at)) if (part.type !== 'literal') p[part.type] = Number(part.value)
-  return { year: p.year, month: p.month, day: p.day, minutes: p.hour * 60 + p.minute }
+  const w = wallTime(new Date(at), zone)
+  return { year: w.year, month: w.month, day: w.day, minutes: w.hour * 60 + w.minute }
 }
 
 /** The wall clock read as if it were UTC, in ms: differences between these are calendar differences. */

@@ -3,17 +3,15 @@
 // greeting is hung up on with the record's result 'machine' and no greeting said; a short
 // "Алло?" is a person, and the bot greets; a short greeting with its beep gets the message,
 // said after the beep.
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { linearToUlaw } from '../codecs/g711.ts'
 import { encodeWavCoded } from '../codecs/wav.ts'
 import { BeepDetector } from '../dialer/amd/beep-detector.ts'
 import { readClip } from './amd/labels.ts'
-import { freeUdpPort } from './helpers/free-port.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
-import { startServerWith, type ShapeHandle } from './helpers/sip-backend.ts'
+import { startOutboundEnv, type OutboundEnv } from './helpers/outbound-env.ts'
 import { runSipp } from './helpers/sipp.ts'
 import { ringingFor } from './helpers/sipp-callee.ts'
 
@@ -26,11 +24,7 @@ const NUMBER = '89990001122'
 /** What the callee streams after the opening: silence, so the line stays up while the server decides and acts. */
 const TAIL_MS = 8000
 
-interface Env {
-  server: ShapeHandle
-  calleePort: number
-  dataDir: string
-}
+type Env = OutboundEnv
 
 /** A clip of the AMD set as the μ-law WAV SIPp's rtp_stream sends, followed by silence. */
 async function calleeAudio(dataDir: string, clip: string): Promise<string> {
@@ -87,22 +81,8 @@ async function callClip(env: Env, clip: string, amd: object, mediaPort: number, 
   throw new Error('no final record')
 }
 
-async function startEnv(t: Test): Promise<Env> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-amd-'))
-  const calleePort = await freeUdpPort()
-  const server = await startServerWith('embedded', {
-    DATA_DIR: dataDir,
-    LANGUAGE: 'ru',
-    RTP_PORT_MIN: String(RTP_MIN),
-    RTP_PORT_MAX: String(RTP_MAX),
-    API_TOKEN: TOKEN,
-    TRUNK_HOST: `127.0.0.1:${calleePort}`,
-    TRUNK_CALLER_ID: '74951234567',
-    TRUNK_REGISTER: 'false',
-    OUTBOUND_ALLOW_PREFIXES: '8999',
-  })
-  t.teardown(() => server.stop())
-  return { server, calleePort, dataDir }
+function startEnv(t: Test): Promise<Env> {
+  return startOutboundEnv(t, { backend: 'embedded', rtp: [RTP_MIN, RTP_MAX], apiToken: TOKEN, env: { TRUNK_CALLER_ID: '74951234567' } })
 }
 
 t.test('answering-machine detection on outbound calls, SIPp as the callee', async (t) => {

@@ -5,17 +5,14 @@
 // a 401 challenge answered with digest. The API refuses a number outside the allowed prefixes
 // (403, nothing sent), bad input (400) and a missing token (401).
 import dgram from 'node:dgram'
-import { mkdtempSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { createCodec } from '../codecs/index.ts'
 import { LoopbackCapture } from './helpers/capture.ts'
-import { freeUdpPort } from './helpers/free-port.ts'
 import { rtpPackets, speechShare } from './helpers/rtp-analysis.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
-import type { ServerHandle } from './helpers/server-process.ts'
-import { SIP_BACKENDS, startServerWith, type SipBackendName } from './helpers/sip-backend.ts'
+import { SIP_BACKENDS, type SipBackendName } from './helpers/sip-backend.ts'
+import { startOutboundEnv, type OutboundEnv } from './helpers/outbound-env.ts'
 import { runSipp, type SippResult } from './helpers/sipp.ts'
 import { ringingFor } from './helpers/sipp-callee.ts'
 
@@ -84,11 +81,7 @@ const CHALLENGE = `
   <label id="authok" />
   <Reference variables="digest" />`
 
-interface Env {
-  server: ServerHandle
-  calleePort: number
-  dataDir: string
-}
+type Env = OutboundEnv
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms
@@ -134,25 +127,13 @@ async function placeCall(
   return { id, sipp: done, call }
 }
 
-async function startEnv(t: Test, backend: SipBackendName): Promise<Env> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-outbound-'))
-  const calleePort = await freeUdpPort()
-  const server = await startServerWith(backend, {
-    DATA_DIR: dataDir,
-    LANGUAGE: 'ru',
-    RTP_PORT_MIN: String(RTP_MIN),
-    RTP_PORT_MAX: String(RTP_MAX),
-    API_TOKEN: TOKEN,
-    TRUNK_HOST: `127.0.0.1:${calleePort}`,
-    TRUNK_USERNAME: USER,
-    TRUNK_PASSWORD: PASSWORD,
-    TRUNK_CALLER_ID: USER,
-    TRUNK_REGISTER: 'false',
-    OUTBOUND_ALLOW_PREFIXES: '8999',
-    OUTBOUND_RING_TIMEOUT_S: '3',
+function startEnv(t: Test, backend: SipBackendName): Promise<Env> {
+  return startOutboundEnv(t, {
+    backend,
+    rtp: [RTP_MIN, RTP_MAX],
+    apiToken: TOKEN,
+    env: { TRUNK_USERNAME: USER, TRUNK_PASSWORD: PASSWORD, TRUNK_CALLER_ID: USER, OUTBOUND_RING_TIMEOUT_S: '3' },
   })
-  t.teardown(() => server.stop())
-  return { server, calleePort, dataDir }
 }
 
 for (const backend of SIP_BACKENDS)

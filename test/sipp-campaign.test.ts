@@ -14,7 +14,8 @@ import { freeUdpPort } from './helpers/free-port.ts'
 import { renderScenario } from './helpers/scenario-file.ts'
 import { startServerProcess, type ServerHandle } from './helpers/server-process.ts'
 import { runSipp } from './helpers/sipp.ts'
-import { ringingFor } from './helpers/sipp-callee.ts'
+import { answeringCallee } from './helpers/sipp-callee.ts'
+import { waitFor } from './helpers/storage-call.ts'
 import { firstInvites, peakConcurrency, peakRate, readSippTrace } from './helpers/sipp-trace.ts'
 
 // This file's share of ports: RTP 41000-41199, SIPp media 42000 and up.
@@ -48,16 +49,6 @@ async function api(
   return { status: r.status, body: parsed, text }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
-
 t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'voice-campaign-'))
   const [answers, busy, denies] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()]
@@ -82,14 +73,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
 
   await t.test(`${CONTACTS} contacts, ${MAX_CONCURRENT} at once, a trunk of ${TRUNK_CPS} cps: each called once, the limits hold on the wire`, async (t) => {
     const trace = path.join(dir, 'answers.trace')
-    const scenario = renderScenario('uas-callee.xml', dir, {
-      ANSWER_PT: 0,
-      ANSWER_CODEC: 'PCMU',
-      CALLER_ID: '74950000000',
-      CHALLENGE: '',
-      PROVISIONAL: ringingFor(300),
-      HANG_UP_AFTER_MS: 2500,
-    })
+    const scenario = answeringCallee(dir, 300, 2500)
     const callee = runSipp(
       scenario,
       `127.0.0.1:${server.sipPort}`,
@@ -117,7 +101,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
     t.equal(again.status, 409, 'a running campaign cannot be started twice')
 
     const t0 = Date.now()
-    const done = await until(
+    const done = await waitFor(
       'the campaign to finish',
       async () => {
         const c = await api(server, 'GET', `/api/campaigns/${id}`)
@@ -187,7 +171,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
     const bc = await busyCallee
     t.equal(bc.code, 0, `SIPp answered both calls busy (${bc.stderr.slice(-300)})`)
     t.equal((await denying).code, 0, 'SIPp refused one call with 401')
-    const contacts = await until(
+    const contacts = await waitFor(
       'both busy contacts settled',
       async () => {
         const c = (await api(server, 'GET', `/api/campaigns/${b.body.id}/contacts`)).body.contacts
@@ -200,7 +184,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
       const wait = (Date.parse(c.nextAttemptAt) - Date.parse(c.updatedAt)) / 60_000
       t.equal(Math.round(wait), 15, `${c.phone} is due again in 15 minutes (the busy row)`)
     }
-    const paused = await until(
+    const paused = await waitFor(
       'the campaign to pause',
       async () => {
         const c = (await api(server, 'GET', `/api/campaigns/${d.body.id}`)).body
@@ -270,14 +254,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
     }))
     portal.leads.push(...leads, { ID: 9004, TITLE: 'Другой источник', STATUS_ID: 'NEW', SOURCE_ID: 'CALL', PHONE: [{ VALUE: '+79994440004' }] })
     const trace = path.join(dir, 'leads.trace')
-    const scenario = renderScenario('uas-callee.xml', mkdtempSync(path.join(dir, 'leads')), {
-      ANSWER_PT: 0,
-      ANSWER_CODEC: 'PCMU',
-      CALLER_ID: '74950000000',
-      CHALLENGE: '',
-      PROVISIONAL: ringingFor(200),
-      HANG_UP_AFTER_MS: 2000,
-    })
+    const scenario = answeringCallee(mkdtempSync(path.join(dir, 'leads')), 200, 2000)
     const callee = runSipp(
       scenario,
       `127.0.0.1:${server.sipPort}`,
@@ -307,7 +284,7 @@ t.test('a campaign through SIPp: pacing, outcomes, pause and export', async (t) 
       'each lead called at its number',
     )
     const ours = (comment: string) => comment.includes('Campaign "Заявки с сайта"')
-    const comments = await until(
+    const comments = await waitFor(
       'a comment on each lead',
       async () => {
         const on = leads.map((l) => portal.comments.filter((c) => c.ENTITY_TYPE === 'lead' && c.ENTITY_ID === l.ID && ours(c.COMMENT)))

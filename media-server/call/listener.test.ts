@@ -10,7 +10,14 @@ import { Listener, type BargeInEvent } from './listener.ts'
 
 const CHUNK = 320 // 20 ms at 16 kHz, as the jitter buffer hands it over
 
-function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev: BargeInEvent) => void, onLoudDb: (db: number) => void = () => {}): Listener {
+function openListener(
+  t: Test,
+  vad: SileroVad,
+  now: () => number,
+  onBargeIn: (ev: BargeInEvent) => void,
+  onLoudDb: (db: number) => void = () => {},
+  more: Partial<ConstructorParameters<typeof Listener>[0]> = {},
+): Listener {
   const listener = new Listener({
     vad,
     sampleRate: 16000,
@@ -21,6 +28,7 @@ function openListener(t: Test, vad: SileroVad, now: () => number, onBargeIn: (ev
     onBargeIn,
     onLoudDb,
     onError: (err) => t.fail(err.message),
+    ...more,
   })
   t.teardown(() => listener.close())
   return listener
@@ -201,19 +209,14 @@ t.test('a window watcher gets every VAD window (its audio, end, probability) and
     },
   }
   let now = 0
-  const listener = new Listener({
+  const listener = openListener(
+    t,
     vad,
-    sampleRate: 16000,
-    turn: { minSpeechMs: 96, endSilenceMs: 500, maxUtteranceMs: 10000, noInputMs: 5000, interDigitMs: 3000 },
-    bargeIn: { minSpeechMs: 60, confirmMs: 400 },
-    clipDir: mkdtempSync(path.join(os.tmpdir(), 'listener-')),
-    now: () => now,
-    onBargeIn: () => {},
-    onLoudDb: () => {},
-    onError: (err) => t.fail(err.message),
-    asr: { provider: asr, language: 'ru-RU', finalTimeoutMs: 1000 },
-  })
-  t.teardown(() => listener.close())
+    () => now,
+    () => {},
+    () => {},
+    { asr: { provider: asr, language: 'ru-RU', finalTimeoutMs: 1000 } },
+  )
   const windows: Array<{ pcm: Int16Array; endMs: number; speechProb: number }> = []
   const texts: string[] = []
   listener.watchWindows({ window: (w) => windows.push({ ...w, pcm: w.pcm.slice() }), transcript: (text) => texts.push(text) })

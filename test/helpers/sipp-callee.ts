@@ -1,4 +1,5 @@
 // Pieces of the SIPp callee scenarios (test/sipp/uas-callee*.xml) that tests fill in.
+import { renderScenario } from './scenario-file.ts'
 
 /** A 180 Ringing from the callee, then a pause of `ms` before what the scenario does next. */
 export function ringingFor(ms: number): string {
@@ -17,4 +18,19 @@ export function ringingFor(ms: number): string {
     ]]>
   </send>
   <pause milliseconds="${ms}" />`
+}
+
+/**
+ * uas-callee.xml as a campaign's phones: rings for `ringMs`, answers PCMU, checks that From is
+ * the campaigns' caller id 74950000000, hangs up after `hangUpAfterMs`; written into `dir`.
+ */
+export function answeringCallee(dir: string, ringMs: number, hangUpAfterMs: number): string {
+  return renderScenario('uas-callee.xml', dir, {
+    ANSWER_PT: 0,
+    ANSWER_CODEC: 'PCMU',
+    CALLER_ID: '74950000000',
+    CHALLENGE: '',
+    PROVISIONAL: ringingFor(ringMs),
+    HANG_UP_AFTER_MS: hangUpAfterMs,
+  })
 }
