@@ -176,11 +176,13 @@ export class OutboxWorker {
     let outcome: DeliveryOutcome
     if (!connector) outcome = { kind: 'dead', error: `no connector for step ${row.step}` }
     else {
-      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.attemptTimeoutMs)])
+      const { signal, clear } = attemptDeadline(this.abort.signal, this.o.attemptTimeoutMs)
       try {
         outcome = await untilAborted(connector.deliver(row, signal), signal)
       } catch (err) {
         outcome = { kind: 'retry', error: (err as Error).message || String(err) }
+      } finally {
+        clear()
       }
     }
     await this.record(row, outcome)
@@ -188,12 +190,14 @@ export class OutboxWorker {
 
   private async deliverGroup(connector: Connector, rows: OutboxRow[]): Promise<void> {
     // the lease allows attemptTimeoutMs per claimed row
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.attemptTimeoutMs * rows.length)])
+    const { signal, clear } = attemptDeadline(this.abort.signal, this.o.attemptTimeoutMs * rows.length)
     let outcomes: DeliveryOutcome[]
     try {
       outcomes = await untilAborted(connector.deliverMany!(rows, signal), signal)
     } catch (err) {
       outcomes = rows.map(() => ({ kind: 'retry', error: (err as Error).message || String(err) }))
+    } finally {
+      clear()
     }
     for (const [i, row] of rows.entries()) await this.record(row, outcomes[i])
   }
@@ -225,6 +229,27 @@ export class OutboxWorker {
       // the outcome could not be written: the lease runs out and the step is tried again
       log?.error({ err, outcome: outcome.kind }, 'outbox row outcome not recorded')
     }
+  }
+}
+
+/**
+ * One attempt's signal: aborted after `ms`, or when the worker stops. Not AbortSignal.any over
+ * AbortSignal.timeout: on Node 20 the composite holds its sources weakly, so a garbage collection
+ * can take the timeout signal and the attempt never ends (its row then stays delivering until the
+ * lease runs out). Here the timer holds the controller until it fires or is cleared.
+ */
+function attemptDeadline(stop: AbortSignal, ms: number): { signal: AbortSignal; clear(): void } {
+  const ac = new AbortController()
+  const timer = setTimeout(() => ac.abort(new DOMException(`the attempt took longer than ${ms} ms`, 'TimeoutError')), ms)
+  const onStop = () => ac.abort(stop.reason)
+  if (stop.aborted) onStop()
+  else stop.addEventListener('abort', onStop, { once: true })
+  return {
+    signal: ac.signal,
+    clear: () => {
+      clearTimeout(timer)
+      stop.removeEventListener('abort', onStop)
+    },
   }
 }
 

@@ -6,12 +6,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import t, { type Test } from 'tap'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import type { CallStore } from '../call-store.ts'
 import { withDefaultUser } from '../drivers/pg.ts'
 import { openStore, type OpenStoreOptions } from '../open-store.ts'
 import { OutboxWorker, type OutboxWorkerOptions } from './outbox-worker.ts'
 import { OutboxStore, type OutboxRow } from './outbox-store.ts'
 import { signWebhook, WEBHOOK_STEP, WebhookConnector, type WebhookLeadPayload } from './webhook.ts'
+
+v8.setFlagsFromString('--expose-gc')
+/** A full collection now (the test process runs without --expose-gc). */
+const collectGarbage = vm.runInNewContext('gc') as () => void
 
 const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test'
 const SECRET = 'test-secret'
@@ -311,6 +317,14 @@ async function suite(t: Test, options: OpenStoreOptions, server: boolean): Promi
     }
     const w = worker({ connectors: { [WEBHOOK_STEP]: stuckOnce }, attemptTimeoutMs: 300 })
     await w.start()
+    // garbage collections while the attempt waits: a timeout signal held only weakly (AbortSignal.any
+    // over AbortSignal.timeout on Node 20) is collected and never fires, and the row stays delivering
+    const stop = Date.now() + 2000
+    while (calls === 0 && Date.now() < stop) await new Promise((r) => setTimeout(r, 10))
+    for (let i = 0; i < 5; i++) {
+      collectGarbage()
+      await new Promise((r) => setTimeout(r, 20))
+    }
     await until(t, 'delivered', async () => (await rowOf(id)).state === 'delivered', 10_000)
     await w.stop()
     t.match(await rowOf(id), { state: 'delivered', attempts: 2 }, 'the stuck first attempt timed out; the second delivered')
