@@ -158,6 +158,15 @@ export interface CallDetail extends CallSummary {
   lead: Lead | null
 }
 
+/** GET /api/leads: a lead with the call it came from. */
+export interface LeadListItem extends Lead {
+  callId: string
+  direction: CallDirection
+  startedAt: string
+  endedAt: string | null
+  recordingPath: string | null
+}
+
 export const DEFAULT_LIST_LIMIT = 50
 export const MAX_LIST_LIMIT = 500
 
@@ -402,6 +411,32 @@ export class CallStore {
       [limit, offset],
     )
     return rows.map(toSummary)
+  }
+
+  /**
+   * Leads newest first, each with its call's direction, times and recording: what a seller works
+   * through. `outcome`: only leads with this outcome (qualified_lead, callback_booked, ...).
+   */
+  async listLeads(opts: { limit: number; offset: number; outcome?: string }): Promise<LeadListItem[]> {
+    const { rows } = await this.db.query<
+      LeadRow & { call_id: string; direction: CallDirection; started_at: Date; ended_at: Date | null; recording_path: string | null }
+    >(
+      `SELECT l.call_id, l.caller_id, l.name_clip, l.need_clip, l.phone_digits, l.phone_clip, l.clips, l.slots, l.outcome, l.summary,
+              l.created_at, l.updated_at, c.direction, c.started_at, c.ended_at, c.recording_path
+       FROM leads l JOIN calls c ON c.id = l.call_id
+       WHERE $3::text IS NULL OR l.outcome = $3
+       ORDER BY l.created_at DESC, l.id DESC
+       LIMIT $1 OFFSET $2`,
+      [opts.limit, opts.offset, opts.outcome ?? null],
+    )
+    return rows.map((r) => ({
+      callId: r.call_id,
+      direction: r.direction,
+      startedAt: r.started_at.toISOString(),
+      endedAt: r.ended_at?.toISOString() ?? null,
+      recordingPath: r.recording_path,
+      ...toLead(r),
+    }))
   }
 
   async getCall(id: string): Promise<CallDetail | null> {

@@ -100,4 +100,12 @@ t.test('a silent caller, then a key press, through the YAML sales scenario', asy
   t.equal(call.lead.slots.consent.value, false, 'key 2 is "no" by the step\'s DTMF map')
   t.equal(call.lead.slots.consent.display, 'нет')
   t.equal(call.lead.slots.consent.source, 'dtmf')
+
+  const leads = (await server.api('/api/leads?outcome=not_interested')).body.leads
+  t.match(
+    leads,
+    [{ callId: call.id, direction: 'inbound', outcome: 'not_interested', slots: { consent: { value: false } } }],
+    'the lead in /api/leads, with its call',
+  )
+  t.same((await server.api('/api/leads?outcome=qualified_lead')).body.leads, [], 'and not under another outcome')
 })

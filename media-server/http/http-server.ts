@@ -1,6 +1,7 @@
 import http from 'node:http'
 import type { Logger } from 'pino'
-import type { CallStore, CallSummary } from '../../crm/call-store.ts'
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type CallStore, type CallSummary } from '../../crm/call-store.ts'
+import { openApiDocument } from './openapi.ts'
 import type { InstanceRecord, LiveCallSummary } from '../../cluster/types.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
@@ -115,6 +116,14 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     return json(res, instances ? 200 : 503, { enabled: true, instance: deps.cluster.id, redis: instances ? 'up' : 'down', instances: instances ?? [] })
   }
   if (url.pathname === '/api/trunks') return json(res, 200, { trunks: deps.trunks?.() ?? [] })
+  if (url.pathname === '/api/openapi.json') return json(res, 200, openApiDocument())
+  if (url.pathname === '/api/leads') {
+    const outcome = url.searchParams.get('outcome')
+    if (outcome !== null && !/^[a-z_-]{1,40}$/.test(outcome)) return json(res, 400, { error: 'outcome must be an outcome name such as qualified_lead' })
+    const limit = intParam(url.searchParams.get('limit'), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT) || DEFAULT_LIST_LIMIT
+    const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
+    return json(res, 200, { leads: await deps.store.listLeads({ limit, offset, ...(outcome && { outcome }) }) })
+  }
   if (url.pathname === '/api/calls') {
     const limit = intParam(url.searchParams.get('limit'), 50, 500)
     const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
