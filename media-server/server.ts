@@ -19,6 +19,7 @@ import { applyHttpTimeouts, createApiGuard } from './http/api-guard.ts'
 import { createHttpServer } from './http/http-server.ts'
 import { createOriginateRoute } from './http/originate-route.ts'
 import { createCampaignRoutes } from './http/campaign-routes.ts'
+import { createRecordingRoute } from './http/recording-route.ts'
 import { CampaignStore } from '../dialer/campaign-store.ts'
 import { campaignCall } from '../dialer/campaign-call.ts'
 import { normalizePhone } from '../dialer/phone-number.ts'
@@ -295,6 +296,7 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
       kick: () => void dialer.tick(),
       leads: leadSource,
     }),
+    recording: createRecordingRoute({ store, dataDir: config.dataDir, live: (id) => calls.liveCall(id) !== undefined }),
     crm: createCrmRoutes(outbox, { logger: logger.child({ component: 'crm' }), kick: () => crmWorker?.kick() }),
     knowledge: createKnowledgeRoutes(knowledge, { logger: logger.child({ component: 'knowledge' }), maxUploadBytes: config.api.maxUploadBytes }),
     guard: createApiGuard({ api: config.api, logger: logger.child({ component: 'http' }), onRefused: (r) => security.httpRefused.labels(r).inc() }),

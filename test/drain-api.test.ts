@@ -88,6 +88,16 @@ t.test('API access, then SIGTERM drains a live call until DRAIN_TIMEOUT_S', asyn
   }
   t.same(served, [], 'each documented route answers as itself')
 
+  // the console: a browser is challenged for Basic credentials, API_TOKEN as the password
+  const noCreds = await http(s, '/')
+  t.match(noCreds.headers.get('www-authenticate'), /Basic realm="voice-agent"/, 'a browser is asked for Basic credentials')
+  const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`seller:${password}`).toString('base64')}` })
+  const page = await http(s, '/', { headers: basic(TOKEN) })
+  t.equal(page.status, 200, 'the console with the token as the Basic password')
+  t.match(await page.text(), /<title>Звонки/)
+  t.equal((await http(s, '/api/calls', { headers: basic(TOKEN) })).status, 200, 'and the API it reads')
+  t.equal((await http(s, '/', { headers: basic('wrong') })).status, 401, 'a wrong password: 401')
+
   // a client that never finishes its headers (slowloris) is cut off at HTTP_HEADERS_TIMEOUT_MS, not node's 60 s
   const slow = net.connect(s.httpPort, '127.0.0.1')
   slow.write('GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ')

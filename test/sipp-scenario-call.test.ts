@@ -3,7 +3,8 @@
 // question; the engine takes it as "no" and ends with not_interested, the bot says goodbye and
 // hangs up. The bot's turns are the scenario's texts, in order, and the lead holds the slot and
 // the engine's outcome.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -108,4 +109,22 @@ t.test('a silent caller, then a key press, through the YAML sales scenario', asy
     'the lead in /api/leads, with its call',
   )
   t.same((await server.api('/api/leads?outcome=qualified_lead')).body.leads, [], 'and not under another outcome')
+
+  // the recording, as the console's player fetches it: whole, and a range of it
+  const recording = `http://127.0.0.1:${server.httpPort}/api/calls/${call.id}/recording`
+  const whole = await fetch(recording)
+  t.equal(whole.status, 200)
+  t.equal(whole.headers.get('content-type'), 'audio/wav')
+  t.same(Buffer.from(await whole.arrayBuffer()), readFileSync(call.recordingPath), 'the bytes of the call.wav on disk')
+  const head = await fetch(recording, { headers: { range: 'bytes=0-43' } })
+  t.equal(head.status, 206)
+  t.equal(head.headers.get('content-range'), `bytes 0-43/${statSync(call.recordingPath).size}`)
+  t.equal(
+    Buffer.from(await head.arrayBuffer())
+      .subarray(0, 4)
+      .toString('latin1'),
+    'RIFF',
+    'a range: the WAV header',
+  )
+  t.equal((await fetch(`http://127.0.0.1:${server.httpPort}/api/calls/${randomUUID()}/recording`)).status, 404, 'no such call: 404')
 })

@@ -2,6 +2,8 @@ import http from 'node:http'
 import type { Logger } from 'pino'
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type CallStore, type CallSummary } from '../../crm/call-store.ts'
 import { openApiDocument } from './openapi.ts'
+import type { RecordingRoute } from './recording-route.ts'
+import { readFileSync } from 'node:fs'
 import type { InstanceRecord, LiveCallSummary } from '../../cluster/types.ts'
 import type { CallManager } from '../call/call-manager.ts'
 import type { Metrics } from '../metrics.ts'
@@ -36,6 +38,8 @@ export interface HttpDeps {
   originate?: { route: OriginateRoute; placed(id: string): PlacedCallView | undefined }
   /** /api/campaigns (create, control, contacts, results) and /api/do-not-call */
   campaigns?: CampaignRoutes
+  /** GET /api/calls/:id/recording: a finished call's WAV */
+  recording?: RecordingRoute
   /** GET /api/trunks: each trunk, its registration and its outbound calls (passwords never). */
   trunks?: () => unknown[]
   /** Bearer token / loopback check and body limits (api-guard.ts) */
@@ -52,6 +56,12 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
   res.end(text)
 }
+
+/** The operator console (console/index.html): find a call, read its turns, hear its recording. */
+let consoleHtml: string | undefined
+const consolePage = () => (consoleHtml ??= readFileSync(new URL('./console/index.html', import.meta.url), 'utf8'))
+// its own inline script and style only, and nothing from elsewhere
+const CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; media-src 'self'; frame-ancestors 'none'"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -91,6 +101,7 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   if (deps.crm && (await deps.crm(req, res, url))) return
   if (deps.originate && (await deps.originate.route(req, res, url))) return
   if (deps.campaigns && (await deps.campaigns(req, res, url))) return
+  if (deps.recording && (await deps.recording(req, res, url))) return
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     return json(res, 405, { error: 'method not allowed' })
@@ -116,6 +127,11 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
     return json(res, instances ? 200 : 503, { enabled: true, instance: deps.cluster.id, redis: instances ? 'up' : 'down', instances: instances ?? [] })
   }
   if (url.pathname === '/api/trunks') return json(res, 200, { trunks: deps.trunks?.() ?? [] })
+  if (url.pathname === '/') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': CONSOLE_CSP })
+    res.end(consolePage())
+    return
+  }
   if (url.pathname === '/api/openapi.json') return json(res, 200, openApiDocument())
   if (url.pathname === '/api/leads') {
     const outcome = url.searchParams.get('outcome')

@@ -34,6 +34,14 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
   '/metrics': {
     get: { summary: 'Prometheus metrics', section: 'HTTP API', responses: { 200: 'Prometheus text' }, open: true, produces: 'text/plain' },
   },
+  '/': {
+    get: {
+      summary: 'The operator console: find a call, read its turns, hear its recording (a browser signs in with Basic, API_TOKEN as the password)',
+      section: 'HTTP API',
+      responses: { 200: 'HTML' },
+      produces: 'text/html',
+    },
+  },
   '/api/openapi.json': { get: { summary: 'This document', section: 'HTTP API', responses: { 200: 'OpenAPI 3.1' } } },
   '/api/calls': {
     get: {
@@ -54,6 +62,20 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
       summary: 'One call with its turns, DTMF, lead, RTP statistics and AMD decision',
       section: 'HTTP API',
       responses: { 200: 'the call', 404: 'no such call' },
+    },
+  },
+  '/api/calls/{id}/recording': {
+    get: {
+      summary: "A finished call's recording (byte ranges served)",
+      section: 'HTTP API',
+      responses: {
+        200: 'WAV',
+        206: 'the range asked for',
+        404: 'no such call or no recording',
+        409: 'the call is in progress',
+        416: 'the range is outside the file',
+      },
+      produces: 'audio/wav',
     },
   },
   '/api/leads': {
