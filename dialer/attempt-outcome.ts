@@ -1,6 +1,6 @@
 // What one campaign call came to, read from the call's own record: the same reading serves a call
 // that just ended and a contact recovered after a restart (whose call's record is all there is).
-import { recordedOutcome, type UnansweredResult } from '../media-server/call/sip-outcome.ts'
+import { recordedOutcome, SHUTDOWN_CANCEL, type UnansweredResult } from '../media-server/call/sip-outcome.ts'
 import type { AttemptOutcome } from './retry-policy.ts'
 
 /** The parts of a call's record the dialer reads (CallStore.getCall). */
@@ -40,7 +40,13 @@ export function attemptOutcomeOf(call: CallRecordView | null): AttemptOutcome {
   const amd = AMD_RESULTS.find((r) => r === call.amd?.result)
   const amdPart = amd ? { amd } : {}
   // an unanswered record says busy, no-answer, rejected or failed (recordedOutcome reads nothing else)
-  if (sipResult !== 'answered') return { sip: sipResult as UnansweredResult, ...(sipStatus !== null && { status: sipStatus }), ...amdPart }
+  if (sipResult !== 'answered')
+    return {
+      sip: sipResult as UnansweredResult,
+      ...(sipStatus !== null && { status: sipStatus }),
+      ...(call.endReason === SHUTDOWN_CANCEL && { interrupted: true }),
+      ...amdPart,
+    }
   const lead = call.leadOutcome
   const conversation = lead ? (CONVERSATION[lead] ?? lead) : call.endedAt ? 'caller-hangup' : undefined
   return { sip: 'answered', status: 200, ...amdPart, ...(conversation && { conversation }) }

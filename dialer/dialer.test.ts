@@ -213,6 +213,17 @@ t.test('answering machine: called again at another time of day; a person reached
   t.match(c, { state: 'done', attempts: 2, lastAmd: 'human', lastRule: 'answered', outcome: 'callback' })
 })
 
+t.test('our own shutdown cancels a ringing call: no attempt counted, called again a few minutes later', async (t) => {
+  const w = await world()
+  w.now = new Date('2026-12-07T08:00:00Z')
+  const id = await campaign(t, w, [contact('+74951160001')])
+  w.script = () => unanswered('failed', 487, 'cancelled: the server stopped')
+  await w.round(w.dialer())
+  const c = await contactOf(w, id, '+74951160001')
+  t.match(c, { state: 'pending', attempts: 0, lastRule: 'interrupted' })
+  t.equal(Date.parse(c.nextAttemptAt) - w.now.getTime(), DEFAULT_POLICY.rules.interrupted.delayMinutes! * 60_000)
+})
+
 t.test('outcomes: 404 is never retried; 503 fails over to the next trunk uncounted; 401 pauses the campaign', async (t) => {
   const w = await world()
   w.now = new Date('2026-12-07T08:00:00Z')

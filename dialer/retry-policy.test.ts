@@ -15,6 +15,7 @@ const ROWS: Array<[AttemptOutcome, string, string, number | undefined, boolean]>
   [{ sip: 'answered', amd: 'human', conversation: 'caller-hangup' }, 'answered', 'done', undefined, true],
   [{ sip: 'answered', amd: 'human', conversation: 'some-scenario-outcome' }, 'answered', 'done', undefined, true],
   [{ sip: 'answered', amd: 'unknown' }, 'answered', 'done', undefined, true],
+  [{ sip: 'failed', status: 487, interrupted: true }, 'interrupted', 'retry', 5, false],
   [{ sip: 'rejected', status: 401 }, 'trunk-auth', 'pause-campaign', undefined, false],
   [{ sip: 'rejected', status: 402 }, 'trunk-auth', 'pause-campaign', undefined, false],
   [{ sip: 'rejected', status: 403 }, 'trunk-auth', 'pause-campaign', undefined, false],

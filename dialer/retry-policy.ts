@@ -6,6 +6,8 @@ export interface AttemptOutcome {
   sip: 'answered' | 'busy' | 'no-answer' | 'rejected' | 'failed'
   /** The SIP final status of the INVITE, when there was one. */
   status?: number
+  /** our own shutdown cancelled the INVITE before an answer: nothing the callee did */
+  interrupted?: boolean
   amd?: 'human' | 'machine' | 'unknown'
   /** The dialog's outcome; any other string is treated as a finished conversation. */
   conversation?: 'lead' | 'callback' | 'not-interested' | 'do-not-call' | 'wrong-number' | 'transferred' | 'caller-hangup' | 'no-input' | (string & {})
@@ -88,6 +90,13 @@ const TABLE: readonly Row[] = [
     test: answered,
     // A callback is done here too: the runner books it from the conversation, not from the retry table.
     defaults: final('done'),
+  },
+  {
+    name: 'interrupted',
+    matches: 'not answered, the INVITE cancelled by our own shutdown (end reason "487 cancelled: the server stopped")',
+    test: (o) => o.sip !== 'answered' && o.interrupted === true,
+    // the phone may have rung a moment: a few minutes' grace, and the callee is owed no attempt
+    defaults: { action: 'retry', delayMinutes: 5, countsAsAttempt: false },
   },
   {
     name: 'trunk-auth',

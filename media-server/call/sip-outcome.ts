@@ -14,6 +14,9 @@ export interface DialOutcome {
   reason: string
 }
 
+/** The end reason of an INVITE our own shutdown cancelled (a campaign owes that callee no attempt). */
+export const SHUTDOWN_CANCEL = '487 cancelled: the server stopped'
+
 const BUSY = new Set([486, 600])
 /** 408 Request Timeout and 480 Temporarily Unavailable: the phone did not pick up or is off. */
 const NO_ANSWER = new Set([408, 480])
@@ -26,7 +29,7 @@ export function dialOutcome(err: unknown, how: { aborted: boolean; ringTimeoutS:
   if (!(err instanceof DialError)) return { result: 'failed', reason: `error: ${(err as Error)?.message ?? String(err)}` }
   const s = err.status
   const cancelled = s === 'cancelled'
-  if (cancelled && how.aborted) return { result: 'failed', status: 487, reason: '487 cancelled: the server stopped' }
+  if (cancelled && how.aborted) return { result: 'failed', status: 487, reason: SHUTDOWN_CANCEL }
   if (err.ringTimedOut)
     return { result: 'no-answer', ...(cancelled && { status: 487 }), reason: `${cancelled ? '487 ' : ''}ring timeout (${how.ringTimeoutS} s)` }
   if (cancelled) return { result: 'failed', status: 487, reason: `487 ${err.message}` }
