@@ -50,8 +50,11 @@ t.test('two instances, one campaign: the concurrency holds across both; a killed
     RTP_PORT_MAX: String(rtp + 99),
     OUTBOUND_MAX_CALLS_PER_HOUR: '1000',
   })
+  // b takes at most 2 calls (SIP_MAX_CALLS), so the campaign's 4 are only reached with a dialling
+  // too: which instance claims a freed slot first is otherwise a race of two 250 ms timers
   const a = await startServerProcess(env('a', 41200))
-  let b = await startServerProcess(env('b', 41300))
+  const bEnv = { ...env('b', 41300), SIP_MAX_CALLS: '2' }
+  let b = await startServerProcess(bEnv)
   t.teardown(() => Promise.all([a.stop(), b.stop()]))
 
   const FIRST = 12
@@ -109,7 +112,7 @@ t.test('two instances, one campaign: the concurrency holds across both; a killed
   await waitFor('two answered campaign calls up on b, none ringing', bReady, 60_000)
   await b.kill('SIGKILL')
   const killedAt = Date.now()
-  b = await startServerProcess(env('b', 41300))
+  b = await startServerProcess(bEnv)
   t.comment(`b killed and back in ${((Date.now() - killedAt) / 1000).toFixed(1)} s`)
   const done = await finished(second)
   t.equal(done.contacts.done, SECOND, `no contact lost: every one done (the killed calls were answered): ${JSON.stringify(done.contacts)}`)
