@@ -24,8 +24,8 @@ function bind(port: number, host: string): Promise<dgram.Socket | null> {
 }
 
 /**
- * Even RTP ports from [min, max]. A port is taken only when both sockets bind, so a
- * port held by another process is skipped rather than handed out.
+ * Even RTP ports from [min, max], handed out least recently used first. A port is taken only when
+ * both sockets bind, so a port held by another process is skipped rather than handed out.
  */
 export class RtpPortPool {
   private readonly free: number[] = []
@@ -35,8 +35,13 @@ export class RtpPortPool {
     min: number,
     max: number,
     private readonly host: string,
+    /** ports to hand out last: a dead predecessor's calls, whose callers may still stream to them
+     *  and would latch a new call on the same port before its own caller does */
+    last: readonly number[] = [],
   ) {
-    for (let p = min + (min % 2); p + 1 <= max; p += 2) this.free.push(p)
+    const later = new Set(last)
+    for (let p = min + (min % 2); p + 1 <= max; p += 2) if (!later.has(p)) this.free.push(p)
+    for (let p = min + (min % 2); p + 1 <= max; p += 2) if (later.has(p)) this.free.push(p)
   }
 
   get available(): number {

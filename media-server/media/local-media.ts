@@ -22,6 +22,8 @@ export interface LocalMediaPlaneOptions {
   host: string
   clock: PacingClock
   metrics: RtpMetrics
+  /** ports to hand out last (see RtpPortPool) */
+  lastPorts?: readonly number[]
 }
 
 /** The media plane in the thread that creates it: the whole of it inside one media worker, or in the
@@ -31,7 +33,7 @@ export class LocalMediaPlane implements MediaPlane {
   private readonly pairs = new Map<number, RtpPortPair>()
 
   constructor(private readonly opts: LocalMediaPlaneOptions) {
-    this.pool = new RtpPortPool(opts.portMin, opts.portMax, opts.host)
+    this.pool = new RtpPortPool(opts.portMin, opts.portMax, opts.host, opts.lastPorts)
   }
 
   get available(): number {

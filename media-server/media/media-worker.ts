@@ -38,7 +38,7 @@ new PerformanceObserver((list) => {
     if (kind) (counts.gcPauses[kind] ??= []).push(e.duration)
   }
 }).observe({ entryTypes: ['gc'] })
-const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax, host: init.host, clock, metrics })
+const plane = new LocalMediaPlane({ portMin: init.portMin, portMax: init.portMax, host: init.host, clock, metrics, lastPorts: init.lastPorts })
 
 interface Live {
   session: LocalMediaSession

@@ -187,6 +187,7 @@ t.test('a media worker that dies ends its own calls and is started again', async
   t.ok(again.port, 'calls are taken again')
   const fresh = await plane.allocate()
   t.ok(fresh !== null && fresh < 36210, `the restarted worker hands out its slice again (${fresh})`)
+  t.not(fresh, victim.port, "but not the dead call's port first: its caller may still stream there and would latch the new call")
 })
 
 t.test('a prompt played again is stored in its worker once per line rate, and plays whole each time', async (t) => {

@@ -48,7 +48,11 @@ export class WorkerMediaPlane implements MediaPlane {
       const portMin = base + i * per * 2
       const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
       plane.workers.push(
-        new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4) }, opts),
+        new MediaWorker(
+          plane,
+          { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4), lastPorts: [] },
+          opts,
+        ),
       )
     }
     await Promise.all(plane.workers.map((w) => w.ready))
@@ -86,9 +90,15 @@ export class WorkerMediaPlane implements MediaPlane {
     w.release(port)
   }
 
-  /** A worker died: its ports went with its sockets. */
-  forgetPorts(w: MediaWorker): void {
-    for (const [port, owner] of this.byPort) if (owner === w) this.byPort.delete(port)
+  /** A worker died: its ports went with its sockets. Returns them. */
+  forgetPorts(w: MediaWorker): number[] {
+    const gone: number[] = []
+    for (const [port, owner] of this.byPort) {
+      if (owner !== w) continue
+      this.byPort.delete(port)
+      gone.push(port)
+    }
+    return gone
   }
 
   open(spec: SessionSpec, logger: Logger): MediaSession {
@@ -176,13 +186,17 @@ class MediaWorker {
     return this.sessions.size
   }
 
-  private spawn(): void {
+  private spawn(lastPorts: number[] = []): void {
     // Failpoints (a test's) are armed in the first worker's first run only, so that each fires once
     // in the process, as in the main thread, and never in the worker started to replace a dead one.
     const armed = this.init.index === 0 && !this.spawned
     this.spawned = true
     const env = armed ? process.env : { ...process.env, VOICE_FAILPOINTS: '' }
-    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), { workerData: this.init, env, threadName: `media-w${this.init.index}` })
+    const worker = startWorker(new URL('./media-worker.ts', import.meta.url), {
+      workerData: { ...this.init, lastPorts },
+      env,
+      threadName: `media-w${this.init.index}`,
+    })
     this.worker = worker
     this.prompts = new WorkerPrompts((prompt) => this.send({ t: 'forget', prompt }))
     this.ready = new Promise((resolve, reject) => {
@@ -300,8 +314,8 @@ class MediaWorker {
     const err = new Error(`media worker ${this.init.index} exited with code ${code}`)
     for (const s of [...this.sessions.values()]) s.workerGone(err)
     this.sessions.clear()
-    this.plane.forgetPorts(this)
-    this.spawn()
+    // the dead calls' callers may stream on for a while: their ports go to new calls last
+    this.spawn(this.plane.forgetPorts(this))
   }
 
   async terminate(): Promise<void> {

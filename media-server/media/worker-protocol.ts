@@ -82,4 +82,6 @@ export interface WorkerInit {
   realtime: boolean
   /** SharedArrayBuffer with one Int32: bumped and notified after each tick that wrote audio */
   doorbell: SharedArrayBuffer
+  /** the ports a dead predecessor's calls held: handed out last, since their callers may still stream to them */
+  lastPorts: number[]
 }

@@ -5,6 +5,7 @@ import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { linearToUlaw } from '../../codecs/g711.ts'
 import { writeRtpHeader } from '../../rtp/packet.ts'
+import { seqNewer } from '../../rtp/seq.ts'
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -26,6 +27,8 @@ export class RawCaller {
   readonly received: string[] = []
   /** RTP packets that reached our RTP socket */
   rtpIn = 0
+  /** the newest sequence number among them: what the server sent, however late this process read it */
+  rtpSeq = 0
   private cseq = 1
   private toTag = ''
   private inviteBranch = ''
@@ -43,7 +46,9 @@ export class RawCaller {
     private readonly rtcp: dgram.Socket,
   ) {
     sip.on('message', (m) => this.onSip(m.toString('latin1')))
-    rtp.on('message', () => this.rtpIn++)
+    rtp.on('message', (m) => {
+      if (this.rtpIn++ === 0 || (m.length >= 4 && seqNewer(m.readUInt16BE(2), this.rtpSeq))) this.rtpSeq = m.readUInt16BE(2)
+    })
   }
 
   static async open(opts: RawCallerOptions): Promise<RawCaller> {
