@@ -109,6 +109,16 @@ t.test('a silent caller, then a key press, through the YAML sales scenario', asy
     'the lead in /api/leads, with its call',
   )
   t.same((await server.api('/api/leads?outcome=qualified_lead')).body.leads, [], 'and not under another outcome')
+  // paging as every list reads it: 0 or garbage is the default, too many is the maximum
+  for (const q of ['limit=0', 'limit=abc&offset=-3', 'limit=100000']) {
+    const page = await server.api(`/api/calls?${q}`)
+    t.equal(page.status, 200, `/api/calls?${q} is a page, not an error`)
+    t.ok(
+      page.body.calls.some((c: any) => c.id === call.id),
+      `and lists the call (${q})`,
+    )
+  }
+  t.same((await server.api('/api/calls?offset=1')).body.calls, [], 'past the one call: an empty page')
 
   // the recording, as the console's player fetches it: whole, and a range of it
   const recording = `http://127.0.0.1:${server.httpPort}/api/calls/${call.id}/recording`

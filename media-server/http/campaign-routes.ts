@@ -1,5 +1,6 @@
 import type http from 'node:http'
 import { randomUUID } from 'node:crypto'
+import { pageOf } from './paging.ts'
 import type { Logger } from 'pino'
 import { stringify } from 'csv-stringify/sync'
 import { parseCampaign, type CampaignContext } from '../../dialer/campaign-request.ts'
@@ -59,6 +60,7 @@ const EXPORT_COLUMNS = [
   'updated_at',
 ] as const
 const PAGE = 1000
+const LIST_PAGE = { default: 100, max: PAGE }
 
 /** The zone a contact is called in: its own, else its number's region, else the campaign's. */
 export function placeContact(c: ContactInput, defaultZone: string): NewContact {
@@ -89,7 +91,7 @@ export function createCampaignRoutes(deps: CampaignRoutesDeps): CampaignRoutes {
     const parts = path.split('/').slice(3) // [id, sub]
     if (!parts.length) {
       if (req.method === 'GET') {
-        const campaigns = await store.list(Math.min(Number(url.searchParams.get('limit')) || 100, 500))
+        const campaigns = await store.list(pageOf(url, { default: 100, max: 500 }).limit)
         const withCounts = await Promise.all(campaigns.map(async (c) => ({ ...c, contacts: await store.counts(c.id) })))
         return (json(res, 200, { campaigns: withCounts }), true)
       }
@@ -120,7 +122,7 @@ export function createCampaignRoutes(deps: CampaignRoutesDeps): CampaignRoutes {
         const state = url.searchParams.get('state')
         if (state !== null && !CONTACT_STATES.includes(state as ContactState))
           return (json(res, 400, { error: `state must be one of ${CONTACT_STATES.join(', ')}` }), true)
-        const limit = Math.min(Number(url.searchParams.get('limit')) || 100, PAGE)
+        const { limit } = pageOf(url, LIST_PAGE)
         const contacts = await store.contacts(id, {
           state: (state as ContactState | null) ?? undefined,
           limit,
@@ -290,8 +292,7 @@ async function doNotCall(deps: CampaignRoutesDeps, req: http.IncomingMessage, re
   const phone = normalizePhone(decodeURIComponent(url.pathname.slice('/api/do-not-call/'.length)))
   if (url.pathname === '/api/do-not-call') {
     if (req.method === 'GET') {
-      const limit = Math.min(Number(url.searchParams.get('limit')) || 100, PAGE)
-      const offset = Math.max(Number(url.searchParams.get('offset')) || 0, 0)
+      const { limit, offset } = pageOf(url, LIST_PAGE)
       return json(res, 200, { numbers: await deps.store.doNotCallList(limit, offset) })
     }
     if (req.method !== 'POST') return methodNotAllowed(res, 'GET, POST')

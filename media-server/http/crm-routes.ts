@@ -1,5 +1,6 @@
 import type http from 'node:http'
 import type { Logger } from 'pino'
+import { pageOf } from './paging.ts'
 import { OUTBOX_STATES, type OutboxState, type OutboxStore } from '../../crm/outbox/outbox-store.ts'
 
 /** Handles the request when it is under /api/crm and says so; storage errors are thrown. */
@@ -33,11 +34,7 @@ export function createCrmRoutes(outbox: OutboxStore, opts: { logger?: Logger; ki
         json(res, 400, { error: `state must be one of ${OUTBOX_STATES.join(', ')}` })
         return true
       }
-      const limit = Number(url.searchParams.get('limit') ?? 100)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        json(res, 400, { error: 'limit must be an integer from 1 to 1000' })
-        return true
-      }
+      const { limit } = pageOf(url, { default: 100, max: 1000 })
       const rows = await outbox.list({ state: (state ?? undefined) as OutboxState | undefined, callId: url.searchParams.get('callId') ?? undefined, limit })
       json(res, 200, { rows })
       return true

@@ -1,6 +1,7 @@
 import http from 'node:http'
 import type { Logger } from 'pino'
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type CallStore, type CallSummary } from '../../crm/call-store.ts'
+import { pageOf } from './paging.ts'
 import { openApiDocument } from './openapi.ts'
 import type { RecordingRoute } from './recording-route.ts'
 import { readFileSync } from 'node:fs'
@@ -65,10 +66,7 @@ const CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src '
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function intParam(v: string | null, fallback: number, max: number): number {
-  const n = Number(v)
-  return v !== null && Number.isInteger(n) && n >= 0 ? Math.min(n, max) : fallback
-}
+const CALL_LIST_PAGE = { default: DEFAULT_LIST_LIMIT, max: MAX_LIST_LIMIT }
 
 /** /health, /metrics, the read-only call API of the design's contract and the knowledge API. */
 export function createHttpServer(deps: HttpDeps): http.Server {
@@ -136,13 +134,11 @@ async function handle(deps: HttpDeps, req: http.IncomingMessage, res: http.Serve
   if (url.pathname === '/api/leads') {
     const outcome = url.searchParams.get('outcome')
     if (outcome !== null && !/^[a-z_-]{1,40}$/.test(outcome)) return json(res, 400, { error: 'outcome must be an outcome name such as qualified_lead' })
-    const limit = intParam(url.searchParams.get('limit'), DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT) || DEFAULT_LIST_LIMIT
-    const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
+    const { limit, offset } = pageOf(url, CALL_LIST_PAGE)
     return json(res, 200, { leads: await deps.store.listLeads({ limit, offset, ...(outcome && { outcome }) }) })
   }
   if (url.pathname === '/api/calls') {
-    const limit = intParam(url.searchParams.get('limit'), 50, 500)
-    const offset = intParam(url.searchParams.get('offset'), 0, Number.MAX_SAFE_INTEGER)
+    const { limit, offset } = pageOf(url, CALL_LIST_PAGE)
     const calls = (await deps.store.listCalls({ limit, offset })).map((c) => withOutbound(deps, c))
     if (!deps.cluster) return json(res, 200, { calls: calls.map((c) => ({ ...c, live: c.live ?? deps.calls.liveCall(c.id) !== undefined })) })
     return json(res, 200, { calls: await withClusterCalls(deps, deps.cluster, calls, offset) })

@@ -116,7 +116,7 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
     get: {
       summary: 'CRM outbox rows, newest first',
       section: 'CRM',
-      query: { state: 'queued, delivering, delivered, dead', callId: "one call's rows", limit: 'at most 500' },
+      query: { state: 'queued, delivering, delivered, dead', callId: "one call's rows", limit: 'at most 1000 (default 100)' },
       responses: { 200: '{"rows"}' },
     },
   },
