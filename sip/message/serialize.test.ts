@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { RFC4475_DIR } from '../../test/helpers/rfc4475.ts'
 import t from 'tap'
 import { parseDatagram } from './parse.ts'
 import { makeResponse, REASON_PHRASES, serialize } from './serialize.ts'
 import type { SipMessage, SipRequest } from './types.ts'
 
-const DIR = fileURLToPath(new URL('../../../shared/testdata/rfc4475/', import.meta.url))
+const DIR = RFC4475_DIR + '/'
 
 function parsed(name: string): SipMessage {
   const o = parseDatagram(readFileSync(DIR + name))

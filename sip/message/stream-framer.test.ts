@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { RFC4475_DIR } from '../../test/helpers/rfc4475.ts'
 import t from 'tap'
 import { parseDatagram } from './parse.ts'
 import { StreamFramer, type FramerLimits } from './stream-framer.ts'
 import type { DropOutcome, ParseOutcome, RejectOutcome } from './types.ts'
 
-const DIR = fileURLToPath(new URL('../../../shared/testdata/rfc4475/', import.meta.url))
+const DIR = RFC4475_DIR + '/'
 const file = (name: string): Buffer => readFileSync(DIR + name)
 
 const message = (n: number, body = ''): Buffer =>
