@@ -174,6 +174,17 @@ t.test('SharedBans: a ban made on one instance reaches the others, and one that 
   t.equal(got.c.length, 1, 'an instance that starts later loads the bans in force')
   t.equal(got.c[0][0], '192.0.2.7')
   t.ok(got.c[0][1] > 4000 && got.c[0][1] <= 5000, `for the time left (${got.c[0][1]} ms)`)
+  // the heartbeat's read: nothing twice, and what pub/sub lost (a ban written while b was not
+  // subscribed: here, written without the announcement) is taken there
+  t.equal(await b.load(), 0, 'a ban announced and then read is taken once')
+  t.equal(got.b.length, 1)
+  t.equal(await a.load(), 0, "and an instance's own ban is not taken from Redis")
+  await r.client.set(keys.ban('192.0.2.8'), 'c', 'PX', 5000)
+  t.equal(await b.load(), 1, 'a ban whose announcement was lost is taken at the next read')
+  t.match(got.b[1], ['192.0.2.8', Number])
+  await a.share('192.0.2.7', 20_000)
+  await sleep(200)
+  t.match(got.b[2], ['192.0.2.7', 20_000], 'a longer ban of the same source is a new one')
 })
 
 t.test('Cluster: two instances share live calls, slots and bans', async (t) => {

@@ -275,12 +275,17 @@ export class Cluster {
     return { id: this.id, ...this.opts.status(), startedAt: this.startedAt, updatedAt: new Date().toISOString() }
   }
 
-  /** The heartbeat: the record, the live calls and the slots' lease, renewed. */
+  /** The heartbeat: the record, the live calls and the slots' lease, renewed; bans missed, taken. */
   private async beat(): Promise<void> {
     if (this.stopped || !this.link.isUp) return
     try {
       await within(
-        Promise.all([this.registry.beat(this.record()), this.directory.publish(this.id, this.opts.liveCalls()), ...this.allSlots().map((s) => s.renew())]),
+        Promise.all([
+          this.registry.beat(this.record()),
+          this.directory.publish(this.id, this.opts.liveCalls()),
+          ...this.allSlots().map((s) => s.renew()),
+          this.bans.load(),
+        ]),
         this.opts.heartbeatMs,
       )
     } catch (err) {
