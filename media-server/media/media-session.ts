@@ -65,7 +65,8 @@ export interface MediaSession {
   /** the codec's audio rate on the line (8 kHz for G.711) */
   readonly lineRate: number
   /** the caller's audio at 16 kHz (and at the line's rate), with the echo gate's verdict on it:
-   *  the caller's own voice (true) or the bot's coming back */
+   *  the caller's own voice (true) or the bot's coming back; both are views reused after the
+   *  call returns (copy what is kept) */
   onAudio: (pcm: Int16Array, line: Int16Array, nearEnd: boolean) => void
   /** the caller's loud audio since `onsetMs` held, at `atMs`, a prompt that watchBargeIn() allowed
    *  to be held (times on the call's timeline, see confirm) */

@@ -352,13 +352,13 @@ class RemoteMediaSession implements MediaSession {
   /** The caller's audio, in the order the worker wrote it. */
   drain(): void {
     if (!this.ring) return
-    for (const r of this.ring.read()) {
+    this.ring.read((nearEnd, pcm, line) => {
       try {
-        this.onAudio(r.pcm, r.line, r.nearEnd)
+        this.onAudio(pcm, line, nearEnd)
       } catch (err) {
         this.log.error({ err }, 'call audio handler failed')
       }
-    }
+    })
   }
 
   setStats(stats: Record<string, unknown>): void {
