@@ -292,3 +292,10 @@ t.test('WavFileWriter on a disk that fills: stops, and the header declares what 
   t.ok(r.samples.length > 8000 && r.samples.length < 64 * 512, `${(r.samples.length / 8000).toFixed(2)} s kept`)
   t.ok(r.samples.every((x) => x === -5))
 })
+
+t.test('samples are little-endian in the file, from any view (a subarray, shared memory)', async (t) => {
+  const whole = new Int16Array(new SharedArrayBuffer(16))
+  whole.set([7, 1, -2, 32767, -32768, 9])
+  const wav = encodeWav(whole.subarray(1, 5), 8000, 1)
+  t.same([...wav.subarray(44)], [0x01, 0x00, 0xfe, 0xff, 0xff, 0x7f, 0x00, 0x80])
+})

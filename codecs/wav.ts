@@ -1,6 +1,7 @@
 // RIFF/WAVE reading and writing for the formats the media path uses: 16-bit PCM and 8-bit
 // G.711 (WAVE_FORMAT_ALAW = 6, WAVE_FORMAT_MULAW = 7, per Microsoft's mmreg.h registry).
 import { open, type FileHandle } from 'node:fs/promises'
+import { endianness } from 'node:os'
 import { alawToLinear, ulawToLinear } from './g711.ts'
 
 export type WavFormat = 'pcm16' | 'ulaw' | 'alaw'
@@ -115,8 +116,12 @@ function checkLayout(sampleRate: number, channels: number): void {
   }
 }
 
+const LITTLE_ENDIAN_HOST = endianness() === 'LE'
+
 function pcmToLittleEndian(samples: Int16Array, out: Buffer, offset: number): void {
-  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], offset + 2 * i)
+  // WAV is little-endian, as the memory of every host we run on: one copy, not a call per sample
+  if (LITTLE_ENDIAN_HOST) Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(out, offset)
+  else for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], offset + 2 * i)
 }
 
 /** Builds a complete 16-bit PCM WAV file from interleaved samples. */
