@@ -14,6 +14,8 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import { parseRtp, writeRtpHeader } from '../rtp/packet.ts'
 import { FreeswitchMedia } from '../sip/drachtio/freeswitch-media.ts'
+import { DEFAULT_CODEC_PREFERENCE } from '../sip/sdp/codec-catalogue.ts'
+import { createOffer } from '../sip/sdp/negotiate.ts'
 import { startDrachtio } from './helpers/drachtio.ts'
 import { startFreeswitch } from './helpers/freeswitch.ts'
 import { createCodec } from '../codecs/index.ts'
@@ -97,8 +99,10 @@ t.test('FreeSWITCH anchors the caller and bridges it to the media core', async (
   const core = await socket(t)
   const anchored = await media.anchor(sdp(caller.port), 'fs-1')
   t.match(anchored.callerSdp, /^m=audio \d+ RTP\/AVP 0[ \r]/m, 'FreeSWITCH answers the caller with PCMU')
-  const coreAnswer = await anchored.connectCore(sdp(core.port))
-  t.match(coreAnswer, /^m=audio \d+ RTP\/AVP 0[ \r]/m, 'and the media core')
+  // the media core offers all it codes, Opus first: its leg gets the caller's codec, so no transcoding
+  const coreOffer = createOffer({ address: '127.0.0.1', port: core.port, codecs: DEFAULT_CODEC_PREFERENCE, sessionId: '1', sessionVersion: 1 })
+  const coreAnswer = await anchored.connectCore(coreOffer, anchored.callerSdp)
+  t.match(coreAnswer, /^m=audio \d+ RTP\/AVP 0[ \r]/m, "and the media core with the caller's codec")
   t.not(mediaPort(coreAnswer), mediaPort(anchored.callerSdp), 'two endpoints, two ports')
 
   const sentUp = new Map<string, number>()
@@ -159,6 +163,12 @@ t.test('a SIPp caller answers the scenario with FreeSWITCH in the media path', a
     (p) => p >= FS_RTP.start && p <= FS_RTP.end,
   )
   t.ok(rtp.length > 100, `the caller's RTP comes from FreeSWITCH's ports, not the media core's (${rtp.length} packets)`)
+  const toCore = rtpPackets(
+    packets.filter((p) => p.dstPort >= 31200 && p.dstPort <= 31299),
+    (p) => p >= FS_RTP.start && p <= FS_RTP.end,
+  )
+  t.ok(toCore.length > 100, `FreeSWITCH streams the caller to the media core (${toCore.length} packets)`)
+  t.same([...new Set(toCore.map((p) => p.pt))], [0], "in the caller's codec, PCMU: the bridge passes frames through")
   const ack = sip.find((p) => p.dstPort === server.sipPort && p.text.startsWith('ACK '))
   const first = rtp.find((p) => p.t >= (ack?.t ?? 0))
   t.ok(ack && first, 'FreeSWITCH sends the caller RTP after the ACK')

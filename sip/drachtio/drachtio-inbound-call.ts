@@ -125,7 +125,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
       if (!answer) throw new Error('the ACK carried no answer to our offer')
       this.callerOffer = answer
       await anchored.reoffer(answer)
-      return await anchored.connectCore(coreOffer)
+      return await anchored.connectCore(coreOffer, answer)
     } catch (err) {
       this.log.warn({ err }, "the caller's answer did not reach FreeSWITCH: BYE")
       void this.bye('bad-answer')
@@ -158,7 +158,7 @@ export class DrachtioInboundCall extends EventEmitter<InboundCallEvents> impleme
     const anchored = await this.anchorOr503(async () => {
       const a = await media.anchor(callerOffer, this.sipCallId)
       try {
-        coreAnswer = await a.connectCore(coreOffer)
+        coreAnswer = await a.connectCore(coreOffer, a.callerSdp)
         return a
       } catch (err) {
         void a.release()

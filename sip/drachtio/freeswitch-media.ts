@@ -7,6 +7,7 @@ import Mrf from 'drachtio-fsmrf'
 import type Srf from 'drachtio-srf'
 import type { Logger } from 'pino'
 import type { MediaAnchor } from '../ua/call-control.ts'
+import { narrowToCallerCodec } from './core-offer.ts'
 import { eslApi, modifyEndpoint } from './freeswitch-endpoint.ts'
 import { FreeswitchSellerLeg } from './freeswitch-seller-leg.ts'
 import { placeholderOffer } from './seller-offer.ts'
@@ -124,9 +125,14 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaA
     return this.caller.local.sdp
   }
 
-  /** The media core's offer: FreeSWITCH answers it from a second endpoint and bridges the caller to it; the answer. */
-  async connectCore(coreOffer: string): Promise<string> {
-    this.core = await withTimeout(this.ms.createEndpoint({ remoteSdp: coreOffer }), (ep) => void ep.destroy().catch(() => {}))
+  /**
+   * The media core's offer: FreeSWITCH answers it from a second endpoint and bridges the caller to
+   * it; the answer. `callerAnswer` is the answer of the caller's leg (FreeSWITCH's, or the caller's
+   * to FreeSWITCH's offer): the core's leg is offered only its codec, so that the bridge passes frames through.
+   */
+  async connectCore(coreOffer: string, callerAnswer: string): Promise<string> {
+    const offer = narrowToCallerCodec(coreOffer, callerAnswer)
+    this.core = await withTimeout(this.ms.createEndpoint({ remoteSdp: offer }), (ep) => void ep.destroy().catch(() => {}))
     if (this.released) {
       await this.core.destroy().catch(() => {})
       throw new Error('call ended while its media core leg was being made')

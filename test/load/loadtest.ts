@@ -16,6 +16,7 @@
 // 10 ms deadlines): its lateness is the machine's, and the output says how many of the wire's late
 // episodes it shared (a host stall delays both; a late packet it did not see is ours).
 // LOAD_REFERENCE_PRIORITY (50): 10 puts it beside the workers, to see what their threads wait for.
+// LOAD_LOGS=<file>: the server's log lines (stdout and stderr) are written there at the end.
 import { spawn } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -258,5 +259,6 @@ const result = {
   referenceClock: referenceClock(referenceCsv, rtp),
   gcPausesInWorkers: gcPauses(metricsText),
 }
+if (env.LOAD_LOGS) writeFileSync(env.LOAD_LOGS, server.logs.join('\n') + '\n')
 console.log(JSON.stringify(result, null, 2))
 copyFileSync(path.join(dataDir, 'load.pcap'), path.join(os.tmpdir(), 'voice-loadtest-last.pcap'))
