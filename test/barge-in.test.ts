@@ -41,7 +41,7 @@ interface Caller {
   kind: 'barge-in' | 'echo'
   port: number
   socket: Socket
-  /** when the greeting's first packet (marker) arrived */
+  /** when the greeting's first loud packet arrived */
   greetingAt?: number
   /** when our first packet of speech left */
   onsetAt?: number
@@ -79,7 +79,8 @@ function startCaller(c: Caller, speech: Uint8Array[], speakAfterMs: number, time
     if (typeof rtp === 'string' || rtp.payload.length !== FRAME) return
     pcmu.decode(rtp.payload, pcm)
     const db = levelDb(pcm, 32768)
-    if (rtp.marker && c.greetingAt === undefined) c.greetingAt = now
+    // by level, not by the marker bit: FreeSWITCH's bridge passes the frames but not their markers
+    if (db > QUIET_DB && c.greetingAt === undefined) c.greetingAt = now
     if (c.greetingAt !== undefined && db > QUIET_DB) c.botLoudFrames++
     if (c.kind === 'echo' && c.greetingAt !== undefined) {
       // The line's echo: the bot's own audio, 10 dB down, back after 60 ms.
