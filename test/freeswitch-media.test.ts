@@ -255,6 +255,74 @@ t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 5
   await p.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/m, 5000)
 })
 
+t.test('FreeSWITCH that stops answering: the waiting call gets 503 at our bound, new calls and OPTIONS get 503 at once until it answers again', async (t) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-stall-'))
+  const server = await startServerWithFreeswitch(
+    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31500', RTP_PORT_MAX: '31599' },
+    { start: 23400, end: 23499 },
+  )
+  t.teardown(() => server.stop())
+  // a phone per call: a peer's next() skips what it passes over, and two waits run at once here
+  const phones = new Map<string, Awaited<ReturnType<typeof peer>>>()
+  const phone = async (id: string) => {
+    const p = await peer(server.sipPort)
+    t.teardown(() => p.close())
+    phones.set(id, p)
+    return p
+  }
+  const media = await socket(t)
+  const to = 'To: <sip:sales@127.0.0.1>'
+  const options = async (id: string) => {
+    const p = await phone(id)
+    p.send(request('OPTIONS', p.port, id, 1, [to]))
+    return p.next(new RegExp(`^SIP/2\\.0 \\d+[\\s\\S]*Call-ID: ${id}\\r`, 'm'), 5000)
+  }
+  /** an INVITE's final answer, ACKed when it is an error (ours would be ACKed with the dialog) */
+  const invite = async (id: string, timeoutMs: number) => {
+    const p = await phone(id)
+    const sentAt = Date.now()
+    p.send(request('INVITE', p.port, id, 1, [to], sdp(media.port)))
+    const final = await p.next(new RegExp(`^SIP/2\\.0 [2-6]\\d\\d[\\s\\S]*Call-ID: ${id}\\r`, 'm'), timeoutMs)
+    const tag = /^To:.*;tag=([^;\s]+)/im.exec(final)![1]
+    p.send(request('ACK', p.port, id, 1, [`${to};tag=${tag}`]))
+    return { final, ms: Date.now() - sentAt, dialog: `${to};tag=${tag}` }
+  }
+
+  // FreeSWITCH hangs (SIGSTOP): its sockets stay open, nothing answers
+  process.kill(server.freeswitch.pid, 'SIGSTOP')
+  t.teardown(() => void (server.freeswitch.pid && process.kill(server.freeswitch.pid, 'SIGCONT')))
+  const stalled = invite('fs-stall-1', 15_000)
+  await new Promise((r) => setTimeout(r, 1500))
+  t.match(await options('fs-stall-options-1'), /^SIP\/2\.0 503/, 'OPTIONS answers 503 once an endpoint has been in the making for a second')
+  const refused = await invite('fs-stall-2', 5000)
+  t.match(refused.final, /^SIP\/2\.0 503/, 'a new call meanwhile gets 503')
+  t.equal(header(refused.final, 'Retry-After'), '5', 'with Retry-After')
+  t.ok(refused.ms < 1000, `at once (${refused.ms} ms), not after a wait of its own`)
+  const first = await stalled
+  t.match(first.final, /^SIP\/2\.0 503/, 'the call that was waiting gets 503')
+  t.ok(first.ms >= 4000 && first.ms < 8000, `at the bound on making an endpoint (${first.ms} ms)`)
+  t.match(await options('fs-stall-options-2'), /^SIP\/2\.0 503/, 'OPTIONS stays 503 while FreeSWITCH still has not answered')
+
+  process.kill(server.freeswitch.pid, 'SIGCONT')
+  let back = ''
+  for (let i = 0; i < 40 && !back.startsWith('SIP/2.0 200'); i++) {
+    await new Promise((r) => setTimeout(r, 250))
+    back = await options(`fs-stall-back-${i}`)
+  }
+  t.match(back, /^SIP\/2\.0 200/, 'OPTIONS answers 200 once FreeSWITCH answers again')
+  const again = await invite('fs-stall-3', 15_000)
+  t.match(again.final, /^SIP\/2\.0 200/, 'and a new call is answered')
+  const p3 = phones.get('fs-stall-3')!
+  p3.send(request('BYE', p3.port, 'fs-stall-3', 2, [again.dialog]))
+  await p3.next(/^SIP\/2\.0 200[\s\S]*CSeq: 2 BYE/m, 5000)
+  const calls = (await server.api('/api/calls')).body.calls as Array<{ sipCallId: string; result?: string }>
+  t.equal(calls.find((c) => c.sipCallId === 'fs-stall-1')?.result, 'failed', 'the call that waited reached a final state: failed')
+  t.notOk(
+    calls.find((c) => c.sipCallId === 'fs-stall-2'),
+    'the call refused at once was never taken: no record',
+  )
+})
+
 t.test("FreeSWITCH follows the caller's re-INVITEs (moved media, hold) and makes the offer to an INVITE without SDP", async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-reinvite-'))
   const server = await startServerWithFreeswitch(

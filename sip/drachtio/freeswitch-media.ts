@@ -25,6 +25,11 @@ export interface FreeswitchConfig {
  *  FreeSWITCH keeps its ESL socket open, and the INVITE to it would otherwise wait out Timer B). */
 const ENDPOINT_TIMEOUT_MS = 5000
 
+/** An endpoint in the making this long means FreeSWITCH (or this process) is behind: new calls get
+ *  503 at once, so that the ones in progress finish inside ENDPOINT_TIMEOUT_MS instead of every
+ *  call waiting its 4-5 s and failing alike (a healthy endpoint takes 20-60 ms on loopback). */
+const BEHIND_MS = 1000
+
 /** FreeSWITCH is not there to take a call's media: the caller gets 503 with Retry-After. */
 export class MediaServerUnavailable extends Error {
   override readonly name = 'MediaServerUnavailable'
@@ -33,6 +38,8 @@ export class MediaServerUnavailable extends Error {
 export class FreeswitchMedia extends EventEmitter<{ down: []; up: [] }> {
   /** false from the loss of the ESL link until drachtio-modesl has it back (it reconnects with backoff) */
   private up = true
+  /** the endpoints now in the making, each with when it was asked for (performance.now()) */
+  private readonly making = new Set<{ at: number }>()
 
   private constructor(
     private readonly ms: Mrf.MediaServer,
@@ -64,7 +71,25 @@ export class FreeswitchMedia extends EventEmitter<{ down: []; up: [] }> {
 
   /** Whether a new call can have its media anchored (OPTIONS and INVITE answer 503 while not). */
   get available(): boolean {
-    return this.up
+    return this.up && this.behindMs() < BEHIND_MS
+  }
+
+  /** How long the oldest endpoint now in the making has been waited for, ms (0: none). */
+  private behindMs(): number {
+    let oldest = Infinity
+    for (const m of this.making) oldest = Math.min(oldest, m.at)
+    return oldest === Infinity ? 0 : performance.now() - oldest
+  }
+
+  /** An endpoint from FreeSWITCH, bounded by ENDPOINT_TIMEOUT_MS. It counts as in the making until
+   *  FreeSWITCH answers or drachtio gives up on it (Timer B), not only until our bound: a FreeSWITCH
+   *  that hangs keeps OPTIONS at 503, and a dispatcher sends the calls elsewhere. */
+  private endpoint(opts: { remoteSdp?: string }): Promise<Mrf.Endpoint> {
+    const making = { at: performance.now() }
+    this.making.add(making)
+    const made = this.ms.createEndpoint(opts)
+    made.finally(() => this.making.delete(making)).catch(() => {})
+    return withTimeout(made, (ep) => void ep.destroy().catch(() => {}))
   }
 
   /**
@@ -73,8 +98,10 @@ export class FreeswitchMedia extends EventEmitter<{ down: []; up: [] }> {
    */
   async anchor(callerOffer: string | undefined, callId: string): Promise<AnchoredMedia> {
     if (!this.up) throw new MediaServerUnavailable('FreeSWITCH ESL connection is down')
-    const caller = await withTimeout(this.ms.createEndpoint(callerOffer ? { remoteSdp: callerOffer } : {}), (ep) => void ep.destroy().catch(() => {}))
-    return new AnchoredMedia(this.ms, caller, this.log.child({ callId, fsCaller: caller.uuid }))
+    const behind = this.behindMs()
+    if (behind >= BEHIND_MS) throw new MediaServerUnavailable(`FreeSWITCH is behind: an endpoint has been in the making for ${Math.round(behind)} ms`)
+    const caller = await this.endpoint(callerOffer ? { remoteSdp: callerOffer } : {})
+    return new AnchoredMedia((opts) => this.endpoint(opts), caller, this.log.child({ callId, fsCaller: caller.uuid }))
   }
 
   close(): void {
@@ -98,7 +125,7 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaA
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve))
 
   constructor(
-    private readonly ms: Mrf.MediaServer,
+    private readonly makeEndpoint: (opts: { remoteSdp: string }) => Promise<Mrf.Endpoint>,
     private readonly caller: Mrf.Endpoint,
     private readonly log: Logger,
   ) {
@@ -132,7 +159,7 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaA
    */
   async connectCore(coreOffer: string, callerAnswer: string): Promise<string> {
     const offer = narrowToCallerCodec(coreOffer, callerAnswer)
-    this.core = await withTimeout(this.ms.createEndpoint({ remoteSdp: offer }), (ep) => void ep.destroy().catch(() => {}))
+    this.core = await this.makeEndpoint({ remoteSdp: offer })
     if (this.released) {
       await this.core.destroy().catch(() => {})
       throw new Error('call ended while its media core leg was being made')
@@ -146,7 +173,7 @@ export class AnchoredMedia extends EventEmitter<{ ended: [] }> implements MediaA
   async sellerLeg(): Promise<FreeswitchSellerLeg> {
     if (this.released) throw new Error('the call ended before its seller leg was made')
     const offer = placeholderOffer(this.caller.local.sdp)
-    const ep = await withTimeout(this.ms.createEndpoint({ remoteSdp: offer }), (late) => void late.destroy().catch(() => {}))
+    const ep = await this.makeEndpoint({ remoteSdp: offer })
     return new FreeswitchSellerLeg(ep, this, this.log.child({ fsSeller: ep.uuid }))
   }
 
