@@ -142,10 +142,13 @@ interface Shape {
   start(env: Record<string, string>): Promise<ServerHandle>
   /** the server's record of a call names the caller's RTP port (not so when FreeSWITCH is its peer) */
   recordsCallerPort: boolean
+  /** where the echo path's delay must be learnt: the test's 60 ms plus the path's own hops */
+  echoDelayMs: [number, number]
 }
 
-const NATIVE: Shape = { start: (env) => startServerProcess(env), recordsCallerPort: true }
-const FREESWITCH: Shape = { start: (env) => startServerWithFreeswitch(env, { start: 23300, end: 23399 }), recordsCallerPort: false }
+const NATIVE: Shape = { start: (env) => startServerProcess(env), recordsCallerPort: true, echoDelayMs: [40, 120] }
+// FreeSWITCH's two hops re-clock the audio on its 20 ms timers: 80-180 ms measured (README)
+const FREESWITCH: Shape = { start: (env) => startServerWithFreeswitch(env, { start: 23300, end: 23399 }), recordsCallerPort: false, echoDelayMs: [40, 240] }
 
 t.test("barge-in stops the greeting; the bot's own echo at -10 dB does not", (t) => bargeIn(t, NATIVE))
 t.test('the same with FreeSWITCH in the media path', (t) => bargeIn(t, FREESWITCH))
@@ -215,21 +218,17 @@ async function bargeIn(t: Test, shape: Shape): Promise<void> {
   const list = (await server.api('/api/calls')).body.calls as Array<{ id: string }>
   t.equal(list.length, n)
   let interrupted = 0
-  let echoInterrupted = 0
+  const echoInterrupted: string[] = []
   const serverSide: number[] = []
   for (const { id } of list) {
     const call = (await server.api(`/api/calls/${id}`)).body
     const greeting = call.turns.find((x: any) => x.step === 'greeting')
-    if (!shape.recordsCallerPort) {
-      // FreeSWITCH is the media core's peer: the record cannot say which caller it was
-      if (greeting?.interrupted) interrupted++
-      const b = greeting?.timing?.bargeIn
-      if (b) serverSide.push(b.heldMs - b.onsetMs)
-      continue
-    }
-    const remotePort = call.rtpStats?.remote?.port
-    const caller = callers.find((c) => c.port === remotePort)
-    t.ok(caller, `call ${id} maps to a test caller (${remotePort})`)
+    // natively the record names the caller's RTP port; through FreeSWITCH (the media core's peer) the
+    // caller is SIPp's call number in its Call-ID, the line of the injection file it dialled with
+    const caller = shape.recordsCallerPort
+      ? callers.find((c) => c.port === call.rtpStats?.remote?.port)
+      : callers[Number(/^(\d+)-/.exec(call.sipCallId)?.[1]) - 1]
+    t.ok(caller, `call ${id} maps to a test caller (${caller?.port})`)
     if (caller?.kind === 'barge-in') {
       if (greeting?.interrupted) interrupted++
       const b = greeting?.timing?.bargeIn
@@ -237,27 +236,24 @@ async function bargeIn(t: Test, shape: Shape): Promise<void> {
       const name = call.turns.find((x: any) => x.who === 'caller' && x.step === 'name')
       t.ok(name && b && Math.abs(name.startMs - b.onsetMs) < 300, `the speech that interrupted is the answer to the greeting's question`)
     } else {
-      if (greeting?.interrupted) echoInterrupted++
       // The test's echo comes back 60 ms after the bot's packet arrives, 10 dB down.
       const echo = call.rtpStats?.echo
+      if (greeting?.interrupted) echoInterrupted.push(`${caller?.port} ${JSON.stringify(echo)}`)
+      const [minMs, maxMs] = shape.echoDelayMs
       t.ok(
-        echo?.state === 'echo' && echo.delayMs >= 40 && echo.delayMs <= 120 && Math.abs(echo.erlDb - 10) < 3,
+        echo?.state === 'echo' && echo.delayMs >= minMs && echo.delayMs <= maxMs && Math.abs(echo.erlDb - 10) < 3,
         `echo caller ${caller?.port}: the echo path was learnt (${JSON.stringify(echo)})`,
       )
+      if (!greeting?.interrupted)
+        t.ok(caller!.botLoudFrames > 150, `echo caller ${caller?.port}: heard the whole greeting (${caller?.botLoudFrames} loud frames)`)
     }
   }
-  if (shape.recordsCallerPort) {
-    t.equal(interrupted, TRIALS, 'every barge-in call has its greeting marked interrupted')
-    t.equal(echoInterrupted, 0, 'no echo call was interrupted')
-  } else {
-    // Known gap (README, FreeSWITCH in the media path): through FreeSWITCH the echo gate does not
-    // hold the bot's own echo back, so an echo call may count as interrupted too: reported, not asserted.
-    t.ok(interrupted >= TRIALS, `every barge-in call's greeting interrupted (${interrupted} of ${n} calls, ${TRIALS} barge-in)`)
-    t.comment(`greetings interrupted by the echo calls' own echo through FreeSWITCH: ${interrupted - TRIALS} of ${ECHO_CALLS}`)
-  }
-  for (const c of callers.filter((x) => x.kind === 'echo' && shape.recordsCallerPort)) {
-    t.ok(c.botLoudFrames > 150, `echo caller ${c.port}: heard the whole greeting (${c.botLoudFrames} loud frames)`)
-  }
+  t.equal(interrupted, TRIALS, 'every barge-in call has its greeting marked interrupted')
+  if (shape.recordsCallerPort) t.same(echoInterrupted, [], 'no echo call was interrupted')
+  // Known gap (README, FreeSWITCH in the media path): FreeSWITCH moves the echo's delay, and the
+  // gate may take a moved echo for the caller: reported, not asserted.
+  else
+    t.comment(`greetings interrupted by the echo calls' own echo through FreeSWITCH: ${echoInterrupted.length} of ${ECHO_CALLS} ${echoInterrupted.join('; ')}`)
   serverSide.sort((a, b) => a - b)
   t.comment(
     `server timeline, onset of the caller's audio -> prompt held: median ${percentile(serverSide, 50)} ms, worst ${serverSide[serverSide.length - 1]} ms`,
