@@ -61,6 +61,8 @@ const EXPORT_COLUMNS = [
 ] as const
 const PAGE = 1000
 const LIST_PAGE = { default: 100, max: PAGE }
+/** campaigns per page: each is listed with its contacts' counts, a query of its own */
+const CAMPAIGN_PAGE = { default: 100, max: 500 }
 
 /** The zone a contact is called in: its own, else its number's region, else the campaign's. */
 export function placeContact(c: ContactInput, defaultZone: string): NewContact {
@@ -91,7 +93,7 @@ export function createCampaignRoutes(deps: CampaignRoutesDeps): CampaignRoutes {
     const parts = path.split('/').slice(3) // [id, sub]
     if (!parts.length) {
       if (req.method === 'GET') {
-        const campaigns = await store.list(pageOf(url, { default: 100, max: 500 }).limit)
+        const campaigns = await store.list(pageOf(url, CAMPAIGN_PAGE).limit)
         const withCounts = await Promise.all(campaigns.map(async (c) => ({ ...c, contacts: await store.counts(c.id) })))
         return (json(res, 200, { campaigns: withCounts }), true)
       }

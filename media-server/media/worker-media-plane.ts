@@ -48,11 +48,7 @@ export class WorkerMediaPlane implements MediaPlane {
       const portMin = base + i * per * 2
       const portMax = i === n - 1 ? opts.portMax : portMin + per * 2 - 1
       plane.workers.push(
-        new MediaWorker(
-          plane,
-          { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4), lastPorts: [] },
-          opts,
-        ),
+        new MediaWorker(plane, { index: i, portMin, portMax, host: opts.host, realtime: opts.realtime, doorbell: new SharedArrayBuffer(4) }, opts),
       )
     }
     await Promise.all(plane.workers.map((w) => w.ready))
@@ -167,7 +163,7 @@ class MediaWorker {
 
   constructor(
     private readonly plane: WorkerMediaPlane,
-    private readonly init: WorkerInit,
+    private readonly init: Omit<WorkerInit, 'lastPorts'>,
     private readonly opts: WorkerMediaPlaneOptions,
   ) {
     this.bell = new Int32Array(init.doorbell)
