@@ -190,13 +190,20 @@ t.test('a SIPp caller answers the scenario with FreeSWITCH in the media path', a
     t.comment(`FreeSWITCH mode: ACK -> first RTP to the caller ${(first.t - ack.t).toFixed(1)} ms; own share per turn (ms): ${shares.join(', ')}`)
 })
 
-t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 503 until it is back', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-crash-'))
+/** The server answering the three-question scenario with FreeSWITCH in the media path, its RTP on
+ *  100 ports from `rtpPorts` and FreeSWITCH's from `fsPorts`; stopped with the test. */
+async function scenarioServer(t: Test, name: string, rtpPorts: number, fsPorts: number) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `voice-fs-${name}-`))
   const server = await startServerWithFreeswitch(
-    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31300', RTP_PORT_MAX: '31399' },
-    { start: 23100, end: 23199 },
+    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: String(rtpPorts), RTP_PORT_MAX: String(rtpPorts + 99) },
+    { start: fsPorts, end: fsPorts + 99 },
   )
   t.teardown(() => server.stop())
+  return server
+}
+
+t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 503 until it is back', async (t) => {
+  const server = await scenarioServer(t, 'crash', 31300, 23100)
   const p = await peer(server.sipPort)
   const media = await socket(t)
   t.teardown(() => p.close())
@@ -256,12 +263,7 @@ t.test('FreeSWITCH crashes mid-call: the call ends with our BYE, new calls get 5
 })
 
 t.test('FreeSWITCH that stops answering: the waiting call gets 503 at our bound, new calls and OPTIONS get 503 at once until it answers again', async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-stall-'))
-  const server = await startServerWithFreeswitch(
-    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31500', RTP_PORT_MAX: '31599' },
-    { start: 23400, end: 23499 },
-  )
-  t.teardown(() => server.stop())
+  const server = await scenarioServer(t, 'stall', 31500, 23400)
   // a phone per call: a peer's next() skips what it passes over, and two waits run at once here
   const phones = new Map<string, Awaited<ReturnType<typeof peer>>>()
   const phone = async (id: string) => {
@@ -324,12 +326,7 @@ t.test('FreeSWITCH that stops answering: the waiting call gets 503 at our bound,
 })
 
 t.test("FreeSWITCH follows the caller's re-INVITEs (moved media, hold) and makes the offer to an INVITE without SDP", async (t) => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voice-fs-reinvite-'))
-  const server = await startServerWithFreeswitch(
-    { SCENARIO_DIR: THREE_QUESTIONS_DIR, DATA_DIR: dataDir, RTP_PORT_MIN: '31400', RTP_PORT_MAX: '31499' },
-    { start: 23200, end: 23299 },
-  )
-  t.teardown(() => server.stop())
+  const server = await scenarioServer(t, 'reinvite', 31400, 23200)
   const p = await peer(server.sipPort)
   t.teardown(() => p.close())
   const first = await socket(t)
