@@ -16,6 +16,8 @@ t.test('the codec an answer settled on is its first payload, by rtpmap or static
   t.equal(answeredCodec(fsAnswer('RTP/AVP 102 101', 'a=rtpmap:102 opus/48000/2\r\na=rtpmap:101 telephone-event/48000\r\n')), 'opus')
   t.equal(answeredCodec(fsAnswer('RTP/AVP 97', 'a=rtpmap:97 iLBC/8000\r\n')), undefined, 'a codec we do not code')
   t.equal(answeredCodec('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n'), undefined, 'no audio')
+  t.equal(answeredCodec(fsAnswer('RTP/AVP')), undefined, 'an audio line with no payload types names none')
+  t.equal(answeredCodec(fsAnswer('RTP/AVP x 0')), undefined, 'nor one that starts with garbage')
 })
 
 t.test("the core's offer keeps the caller's codec, under its own payload type, and its telephone-event", async (t) => {

@@ -11,8 +11,12 @@ const ANY_CODEC: ReadonlySet<CodecName> = new Set(Object.keys(CODECS) as CodecNa
 /** The codec an answer settled on: its first payload (RFC 3264 §6.1: the one the answerer prefers). */
 export function answeredCodec(answerSdp: string): CodecName | undefined {
   const audio = parse(answerSdp).media.find((m) => m.type === 'audio' && m.port !== 0)
-  const first = Number(String(audio?.payloads ?? '').split(' ')[0])
-  if (!audio || !Number.isInteger(first)) return undefined
+  // a hostile or empty payload list names no codec (Number('') would be 0, PCMU)
+  const token = String(audio?.payloads ?? '')
+    .split(' ')
+    .filter(Boolean)[0]
+  const first = Number(token)
+  if (!audio || !token || !Number.isInteger(first)) return undefined
   return codecOf(
     first,
     audio.rtp.find((r) => r.payload === first),
