@@ -78,6 +78,8 @@ export async function startServer(config: Config, hooks: ServerHooks = {}): Prom
   // before any I/O: a provider its adapter rejects stops the start with nothing left open
   const providers = createProviders(config, { registry: metrics.registry, logger, espeak: tts })
   logger.info({ providers: redact(config.providers) }, 'providers')
+  // a call may need eSpeak at once (a prompt naming the caller, a reply, a fallback): ready before the first
+  if (config.providers.tts.some((e) => e.type === 'espeak')) tts.warm()
   // a default scenario that does not load stops the start (the log has its problems)
   const scenarios = await ScenarioRegistry.open({ dir: config.scenario.dir, logger: logger.child({ component: 'scenarios' }) })
   let pending = () => 0

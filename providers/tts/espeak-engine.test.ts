@@ -2,6 +2,7 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { BroadcastChannel } from 'node:worker_threads'
 import ESpeakNg from 'espeak-ng'
 import { EspeakTts } from './espeak-engine.ts'
 
@@ -154,6 +155,31 @@ parentPort.on('message', (req) => {
   await tts.close()
   await Promise.all([pending, waiting])
   await t.rejects(tts.synthesize('ok', 'en'), /closed/)
+})
+
+t.test('warm() starts the worker before any request, and the first request is served by it', async (t) => {
+  // a stand-in worker that says when it started (on a channel EspeakTts does not read) and answers
+  // every request with its thread id
+  const file = join(t.testdir(), 'started-worker.mjs')
+  writeFileSync(
+    file,
+    `import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads'
+const started = new BroadcastChannel('espeak-warm-test')
+started.postMessage(threadId)
+started.close()
+parentPort.on('message', (req) => parentPort.postMessage({ id: req.id, sampleRate: 8000, pcm: new Int16Array([threadId]) }))
+`,
+  )
+  const heard = new BroadcastChannel('espeak-warm-test')
+  t.teardown(() => heard.close())
+  const started = new Promise<number>((resolve) => (heard.onmessage = (e) => resolve(Number((e as { data: unknown }).data))))
+  const tts = new EspeakTts({ workerUrl: pathToFileURL(file) })
+  t.teardown(() => tts.close())
+  tts.warm()
+  tts.warm() // once is enough: no second thread
+  const thread = await started
+  t.same((await tts.synthesize('first', 'en')).pcm, new Int16Array([thread]), 'the warmed thread answers the first request')
+  t.equal(tts.stats.syntheses, 1, 'warming is not a synthesis')
 })
 
 t.test('a worker that cannot start fails its requests', async (t) => {

@@ -95,6 +95,16 @@ export class EspeakTts {
     })
   }
 
+  /**
+   * Starts the worker now, which compiles eSpeak's WASM: the first synthesis a call waits for (a
+   * known caller's greeting, a reply) would otherwise pay the thread's start and the compile, over
+   * a second on a loaded machine. The idle worker does not hold the process open.
+   */
+  warm(): void {
+    if (this.closed || this.worker) return
+    this.spawn().unref()
+  }
+
   async close(): Promise<void> {
     this.closed = true
     const err = new Error('EspeakTts is closed')

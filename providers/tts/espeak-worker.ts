@@ -58,6 +58,8 @@ async function synthesize({ text, voice, rate }: SynthRequest): Promise<{ sample
 
 const port = parentPort
 if (!port) throw new Error('espeak-worker.ts must run as a worker thread')
+// compiled as the thread starts (EspeakTts.warm), not in the first call's synthesis
+void wasmModule().catch(() => undefined) // a failure is the first synthesis's error
 
 // One synthesis at a time: each instance holds 32 MB, and the thread has one core anyway.
 let queue = Promise.resolve()
