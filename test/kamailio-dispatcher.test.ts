@@ -122,8 +122,14 @@ t.test('the cluster behind kamailio: 200 calls over two instances on one Postgre
   t.equal(drained.status, 202, 'A drains in the middle of the run')
   const result = await run
   if (result.successful !== 200) {
-    const lag = async (s: ServerHandle) =>
-      (await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()).match(/^nodejs_eventloop_lag_max_seconds .*/m)?.[0]
+    // A exits once drained: its metrics may be gone, which must not hide the rest
+    const lag = (s: ServerHandle) =>
+      fetch(`http://127.0.0.1:${s.httpPort}/metrics`)
+        .then((r) => r.text())
+        .then(
+          (m) => m.match(/^nodejs_eventloop_lag_max_seconds .*/m)?.[0],
+          (err: unknown) => `no metrics from port ${s.httpPort}: ${String(err)}`,
+        )
     t.comment(
       kamailio
         .log()
